@@ -1,0 +1,211 @@
+"""Command line: `python -m app --help` (also installed as `lianluo`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.core.settings import ROOT
+
+
+def _settings():
+    from app.core.settings import load_settings
+
+    return load_settings()
+
+
+def migrate(database_url: str | None = None) -> None:
+    """Apply Alembic migrations as the owner role (DATABASE_URL)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = database_url or _settings().database_url
+    command.upgrade(cfg, "head")
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+async def _with_db(fn):
+    from app.core.db import Database
+
+    database = Database(_settings())
+    try:
+        return await fn(database)
+    finally:
+        await database.dispose()
+
+
+def cmd_migrate(args) -> None:
+    migrate()
+    print("migrations applied")
+
+
+def cmd_create_operator(args) -> None:
+    from app.accounts.services import create_user
+    from app.core.security import MIN_PASSWORD_LENGTH
+
+    password = args.password or os.environ.get("LIANLUO_OPERATOR_PASSWORD") or getpass.getpass("Password: ")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        sys.exit(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+    async def go(database):
+        async with database.transaction() as db:
+            await create_user(db, username=args.username, display_name=args.name or args.username,
+                              password=password, is_operator=True)
+
+    _run(_with_db(go))
+    print(f"operator {args.username} created; TOTP is set up at first sign-in")
+
+
+def cmd_tenants(args) -> None:
+    from app.tenancy.services import PresetError, apply_preset, export_preset, load_preset
+
+    async def go(database):
+        if args.action == "apply":
+            identity = {k: v for k, v in (("slug", args.slug),) if v}
+            tenant = await apply_preset(database, load_preset(args.target), **identity)
+            print(f"applied {args.target} to tenant {tenant.slug} (id {tenant.id})")
+        else:
+            text = await export_preset(database, args.target)
+            if args.output:
+                Path(args.output).write_text(text, encoding="utf-8")
+            else:
+                print(text, end="")
+
+    try:
+        _run(_with_db(go))
+    except PresetError as exc:
+        sys.exit(f"error: {exc}")
+
+
+def cmd_demo(args) -> None:
+    from app.demo import load_demo
+
+    logins = _run(_with_db(load_demo))
+    _print_logins(logins)
+
+
+def _print_logins(logins) -> None:
+    from app.demo import DEMO_PASSWORD
+
+    print(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for username, what in logins:
+        print(f"  {username:<18} {what}")
+
+
+def cmd_serve(args) -> None:
+    os.execvp(sys.executable, _serve_argv(args.host, args.port, args.workers))
+
+
+def _serve_argv(host: str, port: int, workers: int) -> list[str]:
+    return [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", host,
+            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "app.main:create_app"]
+
+
+def cmd_worker(args) -> None:
+    from arq.worker import run_worker
+
+    from app.jobs.worker import worker_settings
+
+    run_worker(worker_settings())
+
+
+def cmd_start(args) -> None:
+    """The whole product: embedded servers unless DATABASE_URL/REDIS_URL are set, migrations, demo,
+    web and worker. Ctrl-C stops everything; the data stays under var/ for the next start."""
+    from app.core.embedded import start_embedded
+
+    servers = None
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
+        data_dir = Path(env.get("LIANLUO_DATA_DIR", ROOT / "var"))
+        print(f"starting embedded PostgreSQL and Redis (data in {data_dir}) ...", flush=True)
+        servers = start_embedded(data_dir)
+        env.setdefault("DATABASE_URL", servers.database_url)
+        env.setdefault("REDIS_URL", servers.redis_url)
+    env.setdefault("LIANLUO_SECURE_COOKIES", "0")  # plain HTTP on this machine
+    os.environ.update(env)
+    children: list[subprocess.Popen] = []
+    try:
+        migrate(env["DATABASE_URL"])
+        from app.demo import load_demo
+
+        logins = _run(_with_db(load_demo))
+        children.append(subprocess.Popen(_serve_argv(args.host, args.port, 1), env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env))
+        print(f"\nLianluo is running at http://{args.host}:{args.port}/  (Ctrl-C stops it)\n", flush=True)
+        _print_logins(logins)
+        sys.stdout.flush()
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        sys.exit("a process stopped unexpectedly; shutting down")
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if servers is not None:
+            servers.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lianluo", description="Lianluo (联络): deputies' homes and liaison stations.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    start = sub.add_parser("start", help="start everything: database, Redis, migrations, demo, web, worker")
+    start.add_argument("--host", default="127.0.0.1")
+    start.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    start.set_defaults(func=cmd_start)
+
+    serve = sub.add_parser("serve", help="run the web server (granian) against DATABASE_URL/REDIS_URL")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run the arq background worker").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="apply database migrations (as the owner role)").set_defaults(func=cmd_migrate)
+
+    op = sub.add_parser("create-operator", help="create a platform operator account")
+    op.add_argument("username")
+    op.add_argument("--name", help="display name")
+    op.add_argument("--password", help="(else LIANLUO_OPERATOR_PASSWORD or a prompt)")
+    op.set_defaults(func=cmd_create_operator)
+
+    tenants = sub.add_parser("tenants", help="apply or export a tenant preset (tenants/*.toml)")
+    tsub = tenants.add_subparsers(dest="action", required=True)
+    apply_ = tsub.add_parser("apply", help="apply a preset file or name, idempotently")
+    apply_.add_argument("target", help="path to a .toml file, or a preset name from tenants/")
+    apply_.add_argument("--slug", help="tenant slug (overrides the preset's)")
+    export = tsub.add_parser("export", help="print a live tenant as a preset")
+    export.add_argument("target", help="tenant slug")
+    export.add_argument("-o", "--output", help="write to this file")
+    tenants.set_defaults(func=cmd_tenants)
+
+    sub.add_parser("demo", help="load the demo tenants and users (idempotent)").set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

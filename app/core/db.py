@@ -1,0 +1,90 @@
+"""Database engines and the per-transaction tenant binding.
+
+Every transaction of the runtime role starts with
+  set_config('app.tenant_id', <tenant or ''>, true), set_config('app.user_id', <user or ''>, true)
+taken from the Session's ``info``. The settings are transaction-local, so a pooled connection never
+carries one request's tenant into the next; with nothing bound, the RLS policies match no row.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import AsyncIterator
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Session
+
+from app.core.settings import Settings
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TenantBoundSession(Session):
+    """The sync session class behind every runtime AsyncSession; binds the tenant per transaction."""
+
+
+_BIND_SQL = text(
+    "SELECT set_config('app.tenant_id', :tenant_id, true), set_config('app.user_id', :user_id, true)"
+)
+
+
+@event.listens_for(TenantBoundSession, "after_begin")
+def _bind_tenant(session: Session, transaction, connection) -> None:
+    tenant_id = session.info.get("tenant_id")
+    user_id = session.info.get("user_id")
+    connection.execute(
+        _BIND_SQL,
+        {"tenant_id": "" if tenant_id is None else str(tenant_id), "user_id": "" if user_id is None else str(user_id)},
+    )
+
+
+# Query counting for budgets (bench/ and tests): a per-request counter, off unless asked for.
+query_counter: ContextVar[list[int] | None] = ContextVar("query_counter", default=None)
+
+
+def _count_query(conn, cursor, statement, parameters, context, executemany) -> None:
+    counter = query_counter.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+class Database:
+    """Holds the runtime engine and hands out tenant-bound sessions."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.engine: AsyncEngine = create_async_engine(
+            settings.app_database_url, pool_size=10, max_overflow=10, pool_pre_ping=True
+        )
+        if settings.count_queries:
+            event.listen(self.engine.sync_engine, "before_cursor_execute", _count_query)
+        self._sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=TenantBoundSession
+        )
+
+    def session(self, tenant_id: int | None = None, user_id: int | None = None) -> AsyncSession:
+        s = self._sessions()
+        bind(s, tenant_id, user_id)
+        return s
+
+    @asynccontextmanager
+    async def transaction(self, tenant_id: int | None = None, user_id: int | None = None) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits at the end of the block (rolls back on error)."""
+        async with self.session(tenant_id, user_id) as s:
+            async with s.begin():
+                yield s
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def bind(session: AsyncSession, tenant_id: int | None, user_id: int | None = None) -> None:
+    """Set the tenant for the session's next transaction (takes effect at its begin)."""
+    if session.in_transaction():
+        raise RuntimeError("bind the tenant before the transaction begins")
+    session.info["tenant_id"] = tenant_id
+    session.info["user_id"] = user_id

@@ -1,0 +1,48 @@
+"""Structured (JSON) logs; every line carries the request id, tenant and user in scope."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from contextvars import ContextVar
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+log_tenant: ContextVar[str | None] = ContextVar("log_tenant", default=None)
+log_user: ContextVar[int | None] = ContextVar("log_user", default=None)
+
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+
+def scrub(text: str) -> str:
+    """Mask anything that looks like a mainland mobile number."""
+    return _MOBILE.sub(r"\1****\2", text)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": scrub(record.getMessage()),
+            "request_id": request_id.get(),
+            "tenant": log_tenant.get(),
+            "user": log_user.get(),
+        }
+        for key in ("method", "path", "status", "ms", "client"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exc"] = scrub(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("lianluo").setLevel(level)

@@ -1,0 +1,195 @@
+"""Web infrastructure shared by every domain: rendering, security headers, errors, request context."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.middleware import ASGIMiddleware
+from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core import i18n
+from app.core.db import query_counter
+from app.core.logs import log_tenant, log_user, request_id
+
+log = logging.getLogger("lianluo.web")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    b"content-security-policy": CSP.encode(),
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"same-origin",
+    b"x-frame-options": b"DENY",
+    b"permissions-policy": b"camera=(), microphone=(), geolocation=()",
+    b"cross-origin-opener-policy": b"same-origin",
+}
+
+
+def security_headers_hook(secure: bool):
+    """A before_send hook: every response, errors included, carries the security headers."""
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in SECURITY_HEADERS.items():
+            headers[name.decode()] = value.decode()
+        if secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if "cache-control" not in headers:
+            headers["Cache-Control"] = "no-store"
+        rid = scope.get("state", {}).get("request_id")
+        if rid:
+            headers["X-Request-Id"] = rid
+        counter = scope.get("state", {}).get("query_counter")
+        if counter is not None:
+            headers["X-Query-Count"] = str(counter[0])
+
+    return add_headers
+
+
+def request_locale(request: Request) -> str:
+    user = request.scope.get("state", {}).get("user")
+    return i18n.pick_locale(request.cookies.get("lang"), getattr(user, "locale", None))
+
+
+class RequestContextMiddleware(ASGIMiddleware):
+    """Request id, locale, query counting and one access log line per request."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, count_queries: bool = False):
+        self.count_queries = count_queries
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        state = scope.setdefault("state", {})
+        rid = secrets.token_hex(8)
+        state["request_id"] = rid
+        request_id.set(rid)
+        log_tenant.set(None)
+        log_user.set(None)
+        cookies = Request(scope).cookies
+        i18n.current_locale.set(i18n.pick_locale(cookies.get("lang")))
+        if self.count_queries:
+            counter = [0]
+            state["query_counter"] = counter
+            query_counter.set(counter)
+        status = {"code": 500}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await next_app(scope, receive, capture)
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status["code"],
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "client": (scope.get("client") or ("", 0))[0],
+                },
+            )
+
+
+def client_addr(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    """Render a full page (or, for htmx, the same template; partials are included by full pages)."""
+    state = request.scope.get("state", {})
+    context.setdefault("user", state.get("user"))
+    context.setdefault("tenant", state.get("tenant"))
+    context.setdefault("membership", state.get("membership"))
+    context["locale"] = i18n.current_locale.get()
+    context["html_lang"] = i18n.HTML_LANG[context["locale"]]
+    context["current_path"] = request.url.path
+    headers = {"Vary": "HX-Request, Cookie"}
+    return Template(template_name=template, context=context, status_code=status_code, headers=headers)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site absolute paths may be redirected to after login or a language switch."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def see_other(path: str) -> Redirect:
+    return Redirect(path=path, status_code=303)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+ERROR_TITLES = {
+    400: i18n.lazy("The request could not be understood"),
+    403: i18n.lazy("You may not do this"),
+    404: i18n.lazy("Page not found"),
+    405: i18n.lazy("This action is not allowed here"),
+    413: i18n.lazy("What you sent is too large"),
+    429: i18n.lazy("Too many attempts"),
+    500: i18n.lazy("Something went wrong on our side"),
+}
+ERROR_TEXTS = {
+    400: i18n.lazy("Please check what you entered and try again."),
+    403: i18n.lazy("Your account does not have permission for this page."),
+    404: i18n.lazy("The page does not exist, or you do not have access to it."),
+    405: i18n.lazy("Please go back and use the buttons on the page."),
+    413: i18n.lazy("Please send a smaller file or shorter text."),
+    429: i18n.lazy("Please wait a while before trying again."),
+    500: i18n.lazy("The error has been recorded. Please try again later."),
+}
+CSRF_TEXT = i18n.lazy("The form has expired. Please reload the page and submit it again.")
+
+
+class TenantSuspended(NotFoundException):
+    """Raised for a suspended tenant's own users: a 404 with a clear notice."""
+
+
+def _error_response(request: Request, status: int, text: str | None = None, **context) -> Response:
+    i18n.current_locale.set(request_locale(request))
+    title = ERROR_TITLES.get(status, ERROR_TITLES[500])
+    body_text = text or ERROR_TEXTS.get(status, ERROR_TEXTS[500])
+    try:
+        return page(request, "error.html", status_code=status, title=title, text=body_text, **context)
+    except Exception:  # a broken template must not hide the original error
+        log.exception("error page failed")
+        return Response(i18n.gettext(title), status_code=status, media_type="text/plain; charset=utf-8")
+
+
+def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if isinstance(exc, TenantSuspended):
+        return _error_response(
+            request, 404, i18n.lazy("This county's account is suspended. Please contact the platform operator."),
+            suspended=True,
+        )
+    text = CSRF_TEXT if status == 403 and "CSRF" in str(exc.detail) else None
+    if status == 400 and "Invalid host" in str(exc.detail):
+        return Response("Invalid host", status_code=400, media_type="text/plain")
+    response = _error_response(request, status if status in ERROR_TITLES else 400, text)
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def server_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return _error_response(request, 500)

@@ -1,0 +1,113 @@
+"""The Litestar application: routes of every domain, and the shared web machinery around them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Litestar, Router
+from litestar.config.allowed_hosts import AllowedHostsConfig
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.template import TemplateConfig
+
+from app.accounts import routes as account_routes
+from app.accounts.access import LoginRequired, TotpRequired
+from app.accounts.models import ROLE_NAMES
+from app.core import i18n
+from app.core.db import Database
+from app.core.health import healthz, readyz
+from app.core.logs import configure_logging
+from app.core.settings import Settings, load_settings
+from app.core.static import StaticManifest, serve_static
+from app.core.web import (
+    RequestContextMiddleware,
+    http_exception_handler,
+    security_headers_hook,
+    see_other,
+    server_error_handler,
+)
+from app.tenancy import routes as tenancy_routes
+from app.tenancy.access import provide_tenant_context, requires_membership
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
+def _jinja(manifest: StaticManifest) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "svg", "xml"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(ROLE_NAMES=ROLE_NAMES, _=i18n.gettext, gettext=i18n.gettext, ngettext=i18n.ngettext, static=manifest.url)
+    return env
+
+
+def _login_required(request, exc: LoginRequired):
+    return see_other(f"/login?next={exc.next_path}")
+
+
+def _totp_required(request, exc: TotpRequired):
+    return see_other("/ops/totp" if exc.enrolled else "/ops/totp/enrol")
+
+
+def tenant_router() -> Router:
+    """Everything under /t/{tenant_slug}: a member's pages, bound to that tenant."""
+    return Router(
+        path="/t/{tenant_slug:str}",
+        guards=[requires_membership],
+        dependencies={"ctx": Provide(provide_tenant_context)},
+        route_handlers=[*tenancy_routes.route_handlers],
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    configure_logging()
+    manifest = StaticManifest()
+    database = Database(settings)
+
+    async def on_shutdown() -> None:
+        await database.dispose()
+
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            serve_static,
+            *account_routes.route_handlers,
+            tenant_router(),
+        ],
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja(manifest))),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            exclude=["^/healthz$", "^/readyz$", "^/static/"],
+        ),
+        compression_config=CompressionConfig(
+            backend="brotli", brotli_quality=4, gzip_compress_level=6, brotli_gzip_fallback=True,
+            exclude="^/static/",
+        ),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=settings.allowed_hosts),
+        middleware=[RequestContextMiddleware(count_queries=settings.count_queries)],
+        before_send=[security_headers_hook(settings.secure_cookies)],
+        exception_handlers={
+            LoginRequired: _login_required,
+            TotpRequired: _totp_required,
+            HTTPException: http_exception_handler,
+            500: server_error_handler,
+        },
+        request_max_body_size=settings.max_body_bytes,
+        on_shutdown=[on_shutdown],
+        openapi_config=None,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.static = manifest
+    return app

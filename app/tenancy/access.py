@@ -1,0 +1,90 @@
+"""Fetch-with-authorisation for tenants: a tenant a user is not a member of does not exist for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import AsyncGenerator
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.access import Auth, LoginRequired, _login_redirect_target, load_auth
+from app.accounts.models import Membership, User, UserSession
+from app.core.logs import log_tenant
+from app.core.web import TenantSuspended
+from app.tenancy.models import Tenant
+
+
+@dataclass
+class TenantContext:
+    """What every tenant-scoped route works with: who, in which tenant, in which role, and a session
+    whose transactions are bound to that tenant."""
+
+    tenant: Tenant
+    user: User
+    membership: Membership
+    db: AsyncSession
+
+    @property
+    def role(self) -> str:
+        return self.membership.role
+
+    def require_role(self, *roles: str) -> None:
+        """Same not-found as a missing page: a role without access learns nothing."""
+        if self.membership.role not in roles:
+            raise NotFoundException()
+
+
+async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard of every `/t/{tenant_slug}/…` route."""
+    auth = await load_auth(connection)
+    if auth is None:
+        raise LoginRequired(_login_redirect_target(connection))
+    slug = connection.path_params.get("tenant_slug", "")
+    tenant, membership = await member_tenant(connection.app.state.db, auth, slug)
+    state = connection.scope["state"]
+    state["tenant"] = tenant
+    state["membership"] = membership
+    log_tenant.set(tenant.slug)
+    if auth.session.current_tenant_id != tenant.id:
+        async with connection.app.state.db.session() as db:
+            await db.execute(
+                update(UserSession).where(UserSession.id == auth.session.id).values(current_tenant_id=tenant.id)
+            )
+            await db.commit()
+        auth.session.current_tenant_id = tenant.id
+
+
+async def member_tenant(database, auth: Auth, slug: str) -> tuple[Tenant, Membership]:
+    """The tenant by slug and the user's active membership in it, or the same 404 for
+    unknown, pending and not-a-member. Suspended tenants answer their own members with a notice."""
+    async with database.session(user_id=auth.user.id) as db:
+        row = (
+            await db.execute(
+                select(Tenant, Membership)
+                .outerjoin(
+                    Membership,
+                    (Membership.tenant_id == Tenant.id)
+                    & (Membership.user_id == auth.user.id)
+                    & Membership.revoked_at.is_(None),
+                )
+                .where(Tenant.slug == slug)
+            )
+        ).first()
+    if row is None or row[1] is None or row[0].status == "pending":
+        raise NotFoundException()
+    tenant, membership = row
+    if tenant.status == "suspended":
+        raise TenantSuspended()
+    return tenant, membership
+
+
+async def provide_tenant_context(request: Request) -> AsyncGenerator[TenantContext, None]:
+    state = request.scope["state"]
+    tenant, membership, auth = state["tenant"], state["membership"], state["auth"]
+    async with request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id) as db:
+        yield TenantContext(tenant=tenant, user=auth.user, membership=membership, db=db)

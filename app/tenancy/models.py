@@ -1,0 +1,50 @@
+"""Tenants (platform level) and each tenant's administrative tree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKeyConstraint, Identity, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+
+TENANT_KINDS = ("county", "joint")
+TENANT_STATUSES = ("pending", "active", "suspended")
+NODE_KINDS = ("county", "township", "street", "village", "community", "unit", "area")
+
+
+class Tenant(Base):
+    """A county congress (kind county) or a joint station across a border (kind joint)."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(10))
+    division_code: Mapped[str] = mapped_column(String(6))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
+    preset: Mapped[str | None] = mapped_column(String(80))
+    sms_quota: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdminNode(Base):
+    """A node of the county's administrative tree: county → township/street → village/community/unit."""
+
+    __tablename__ = "admin_nodes"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "parent_id"], ["admin_nodes.tenant_id", "admin_nodes.id"]),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(12))
+    division_code: Mapped[str | None] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
