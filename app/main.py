@@ -15,6 +15,9 @@ from litestar.exceptions import HTTPException
 from litestar.template import TemplateConfig
 
 from app.accounts import routes as account_routes
+from app.accounts import tenant_routes as member_routes
+from app.audit import routes as audit_routes
+from app.platform import routes as platform_routes
 from app.accounts.access import LoginRequired, TotpRequired
 from app.accounts.models import ROLE_NAMES
 from app.core import i18n
@@ -61,7 +64,11 @@ def tenant_router() -> Router:
         path="/t/{tenant_slug:str}",
         guards=[requires_membership],
         dependencies={"ctx": Provide(provide_tenant_context)},
-        route_handlers=[*tenancy_routes.route_handlers],
+        route_handlers=[
+            *tenancy_routes.route_handlers,
+            *member_routes.route_handlers,
+            *audit_routes.route_handlers,
+        ],
     )
 
 
@@ -80,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             readyz,
             serve_static,
             *account_routes.route_handlers,
+            *platform_routes.route_handlers,
             tenant_router(),
         ],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja(manifest))),

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.settings import derive_app_url, load_settings, to_async_url
 
-TEST_DB = "lianluo_test"
+TEST_DB = os.environ.get("TEST_DATABASE_NAME", "lianluo_test")
 TABLES_TO_RESET = (
     "audit_log, invitations, memberships, admin_nodes, platform_audit_log, signup_applications, "
     "failed_logins, user_sessions, users, tenants"

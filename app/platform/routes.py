@@ -1,0 +1,5 @@
+"""The operator console (/ops/…) and the public sign-up page (/signup)."""
+
+from __future__ import annotations
+
+route_handlers: list = []
