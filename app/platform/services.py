@@ -1,0 +1,445 @@
+"""Platform operations: sign-up applications, provisioning, suspension, usage, operator TOTP.
+
+No web imports. Functions that change things say whether they commit; refusals raise
+``PlatformError`` whose ``message`` is an msgid to translate where it is shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Awaitable, Callable
+
+import pyotp
+import segno
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import invitations
+from app.accounts.access import now
+from app.accounts.models import FailedLogin, User, UserSession
+from app.accounts.services import AccountError
+from app.audit.models import PlatformAuditEntry
+from app.audit.services import record_platform
+from app.core.db import Database
+from app.core.i18n import lazy
+from app.core.security import MOBILE_RE
+from app.core.settings import Settings
+from app.platform import divisions
+from app.platform.models import SignupApplication
+from app.tenancy.models import Tenant
+from app.tenancy.services import SLUG_RE, PresetError, apply_preset, list_presets, load_preset
+
+SIGNUPS_PER_CLIENT_PER_HOUR = 5
+NOTE_MAX = 1000
+REASON_MAX = 500
+TOTP_ISSUER = "Lianluo"
+
+
+class PlatformError(Exception):
+    """A refusal the operator or applicant should read; ``message`` is an msgid."""
+
+    def __init__(self, message: str, field: str | None = None, **variables):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.variables = variables
+
+
+class TooManySignups(PlatformError):
+    pass
+
+
+# --- sign-up applications ---------------------------------------------------------------------
+
+
+@dataclass
+class SignupForm:
+    division: str = ""  # what the applicant typed: a code or a name
+    code: str = ""  # a chosen match (radio button), if any
+    contact_name: str = ""
+    contact_phone: str = ""
+    note: str = ""
+    errors: dict[str, tuple[str, dict]] = field(default_factory=dict)  # field -> (msgid, variables)
+    matches: list[divisions.Division] = field(default_factory=list)
+    resolved: divisions.Division | None = None
+
+    @classmethod
+    def from_form(cls, form) -> "SignupForm":
+        get = lambda k, n: str(form.get(k, "") or "")[:n]  # noqa: E731
+        return cls(
+            division=get("division", 60).strip(), code=get("code", 6).strip(),
+            contact_name=get("contact_name", 200).strip(), contact_phone=get("contact_phone", 40).strip(),
+            note=get("note", NOTE_MAX + 200).strip().replace("\r\n", "\n"),
+        )
+
+
+def resolve_division(form: SignupForm) -> None:
+    """Find the division the applicant means, or set an error (and the matches to choose from)."""
+    chosen = divisions.lookup(form.code) if form.code else None
+    if chosen is not None and divisions.matches(chosen, form.division):
+        form.resolved = chosen
+        return
+    text_ = form.division
+    if not text_:
+        form.errors["division"] = (lazy("Please enter your county's administrative division code or its name."), {})
+        return
+    if divisions.CODE_RE.match(text_):
+        form.resolved = divisions.lookup(text_)
+        if form.resolved is None:
+            form.errors["division"] = (lazy(
+                "%(code)s is not the code of a county-level division. Please check it, or type the county's name."
+            ), {"code": text_})
+        return
+    form.matches = divisions.search(text_, limit=20)
+    if len(form.matches) == 1:
+        form.resolved = form.matches[0]
+        form.matches = []
+    elif not form.matches:
+        form.errors["division"] = (
+            lazy("No county-level division matches this. Please check the name or enter the 6-digit code."), {})
+    else:
+        form.errors["division"] = (lazy("Several divisions match. Please choose yours below."), {})
+
+
+def validate_signup(form: SignupForm) -> None:
+    resolve_division(form)
+    if not form.contact_name or len(form.contact_name) > 60:
+        form.errors["contact_name"] = (lazy("Please enter the contact person's name (at most 60 characters)."), {})
+    if not MOBILE_RE.match(form.contact_phone):
+        form.errors["contact_phone"] = (lazy("A mobile number has 11 digits and starts with 1."), {})
+    if len(form.note) > NOTE_MAX:
+        form.errors["note"] = (lazy("The note may have at most %(n)s characters."), {"n": NOTE_MAX})
+
+
+async def submit_signup(db: AsyncSession, form: SignupForm, client_addr: str | None) -> SignupApplication:
+    """Validate and store a pending application. Raises TooManySignups or PlatformError; on a
+    refusal nothing is written. Commits."""
+    recent = await db.scalar(
+        select(func.count()).select_from(SignupApplication).where(
+            SignupApplication.client_addr == client_addr,
+            SignupApplication.created_at > now() - timedelta(hours=1),
+        )
+    )
+    if client_addr is not None and recent >= SIGNUPS_PER_CLIENT_PER_HOUR:
+        await db.rollback()
+        raise TooManySignups(lazy("Too many applications were sent from your network in the last hour. Please try again later."))
+    validate_signup(form)
+    if form.errors:
+        await db.rollback()
+        message, variables = next(iter(form.errors.values()))
+        raise PlatformError(message, **variables)
+    division = form.resolved
+    # One applicant at a time per division: two simultaneous submissions cannot both pass.
+    await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("signup:" + division.code)})
+    if await db.scalar(select(Tenant.id).where(Tenant.division_code == division.code).limit(1)):
+        form.errors["division"] = (
+            lazy("%(county)s already uses Lianluo. Please ask its administrator for an account."),
+            {"county": division.label})
+    elif await db.scalar(
+        select(SignupApplication.id).where(
+            SignupApplication.division_code == division.code, SignupApplication.status == "pending"
+        ).limit(1)
+    ):
+        form.errors["division"] = (
+            lazy("An application for %(county)s is already waiting for review. We will contact its applicant."),
+            {"county": division.label})
+    if form.errors:
+        await db.rollback()
+        message, variables = form.errors["division"]
+        raise PlatformError(message, field="division", **variables)
+    application = SignupApplication(
+        division_code=division.code, county_name=division.label, contact_name=form.contact_name,
+        contact_phone=form.contact_phone, note=form.note or None, status="pending", client_addr=client_addr,
+    )
+    db.add(application)
+    await db.flush()
+    await record_platform(db, actor_user_id=None, action="signup_submitted", target=f"application:{application.id}",
+                          client_addr=client_addr, details={"division_code": division.code})
+    await db.commit()
+    return application
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def pending_applications(db: AsyncSession) -> list[SignupApplication]:
+    return list((await db.scalars(
+        select(SignupApplication).where(SignupApplication.status == "pending").order_by(SignupApplication.id)
+    )).all())
+
+
+async def get_application(db: AsyncSession, application_id: int) -> SignupApplication | None:
+    return await db.get(SignupApplication, application_id)
+
+
+def county_of(application: SignupApplication) -> str:
+    division = divisions.lookup(application.division_code)
+    return division.county if division else application.county_name.split()[-1]
+
+
+def approval_defaults(application: SignupApplication) -> dict[str, str]:
+    county = county_of(application)
+    return {
+        "preset": "standard" if "standard" in list_presets() else (list_presets() or [""])[0],
+        "slug": f"c{application.division_code}",
+        "name": f"{county}人大常委会",
+        "admin_name": application.contact_name,
+        "admin_mobile": application.contact_phone,
+    }
+
+
+@dataclass
+class Approval:
+    tenant: Tenant
+    invitation_path: str
+
+
+async def approve(
+    database: Database, application_id: int, *, actor: User, preset: str, slug: str, name: str,
+    admin_name: str, admin_mobile: str, client_addr: str | None,
+) -> Approval:
+    """Provision the tenant, mark the application approved and invite the county administrator.
+    Returns the one-time invitation path. Commits (in several transactions: the application is
+    claimed first, so two operators cannot approve it twice)."""
+    slug, name, admin_name, admin_mobile = slug.strip().lower(), name.strip(), admin_name.strip(), admin_mobile.strip()
+    if preset not in list_presets():
+        raise PlatformError(lazy("Please choose a preset from the list."), field="preset")
+    if not SLUG_RE.match(slug):
+        raise PlatformError(lazy("The short name may use lower-case letters, digits and hyphens (2 to 40)."), field="slug")
+    if not name or len(name) > 120:
+        raise PlatformError(lazy("The name is required (at most 120 characters)."), field="name")
+    if not admin_name or len(admin_name) > 60:
+        raise PlatformError(lazy("Please enter the person's name (at most 60 characters)."), field="admin_name")
+    if admin_mobile and not MOBILE_RE.match(admin_mobile):
+        raise PlatformError(lazy("A mobile number has 11 digits and starts with 1."), field="admin_mobile")
+    async with database.transaction() as db:
+        application = await db.get(SignupApplication, application_id, with_for_update=True)
+        if application is None:
+            raise LookupError(application_id)
+        if application.status != "pending":
+            raise PlatformError(lazy("This application has already been decided."))
+        if await db.scalar(select(Tenant.id).where(Tenant.slug == slug)):
+            raise PlatformError(lazy("The short name %(slug)s is taken. Please choose another."), field="slug", slug=slug)
+        if await db.scalar(select(Tenant.id).where(Tenant.division_code == application.division_code).limit(1)):
+            raise PlatformError(lazy("This county already has an account on the platform."))
+        application.status = "approved"
+        application.decided_at = now()
+        application.decided_by = actor.id
+        division_code, county = application.division_code, county_of(application)
+    try:
+        tenant = await apply_preset(database, load_preset(preset), slug=slug, name=name, division_code=division_code,
+                                    county=county, status="active")
+        async with database.transaction(tenant_id=tenant.id) as db:
+            issued = await invitations.invite(
+                db, tenant_id=tenant.id, actor_id=actor.id, display_name=admin_name, role="county_admin",
+                mobile=admin_mobile or None, client_addr=client_addr,
+            )
+    except Exception as exc:
+        async with database.transaction() as db:  # give the application back
+            await db.execute(update(SignupApplication).where(SignupApplication.id == application_id)
+                             .values(status="pending", decided_at=None, decided_by=None))
+        if isinstance(exc, AccountError):
+            raise PlatformError(exc.message, **exc.variables) from exc
+        if isinstance(exc, PresetError):
+            raise PlatformError(str(exc)) from exc
+        raise
+    async with database.transaction() as db:
+        await db.execute(update(SignupApplication).where(SignupApplication.id == application_id)
+                         .values(created_tenant_id=tenant.id))
+        await record_platform(db, actor_user_id=actor.id, action="signup_approved", subject_tenant_id=tenant.id,
+                              target=f"application:{application_id}", client_addr=client_addr,
+                              details={"preset": preset, "slug": slug})
+        await record_platform(db, actor_user_id=actor.id, action="tenant_created", subject_tenant_id=tenant.id,
+                              target=f"tenant:{slug}", client_addr=client_addr)
+    return Approval(tenant=tenant, invitation_path=issued.path(tenant.slug))
+
+
+async def reject(db: AsyncSession, application_id: int, *, actor: User, reason: str, client_addr: str | None) -> None:
+    """Refuse an application with a reason. Commits."""
+    reason = reason.strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise PlatformError(lazy("Please give a reason (at most %(n)s characters)."), field="reason", n=REASON_MAX)
+    application = await db.get(SignupApplication, application_id, with_for_update=True)
+    if application is None:
+        raise LookupError(application_id)
+    if application.status != "pending":
+        await db.rollback()
+        raise PlatformError(lazy("This application has already been decided."))
+    application.status = "rejected"
+    application.reason = reason
+    application.decided_at = now()
+    application.decided_by = actor.id
+    await record_platform(db, actor_user_id=actor.id, action="signup_rejected", target=f"application:{application_id}",
+                          client_addr=client_addr, details={"reason": reason})
+    await db.commit()
+
+
+async def reveal_contact(db: AsyncSession, application: SignupApplication, *, actor: User, client_addr: str | None) -> None:
+    """Audit that an operator saw an applicant's full mobile number. Commits."""
+    await record_platform(db, actor_user_id=actor.id, action="signup_contact_viewed",
+                          target=f"application:{application.id}", client_addr=client_addr)
+    await db.commit()
+
+
+# --- tenants: status and usage ----------------------------------------------------------------
+
+UsageCounter = Callable[[AsyncSession], Awaitable[dict[int, int]]]
+
+
+async def _members(db: AsyncSession) -> dict[int, int]:
+    rows = await db.execute(text("SELECT tenant_id, members FROM platform_tenant_usage()"))
+    return {tenant_id: members for tenant_id, members in rows.all()}
+
+
+async def _not_yet(db: AsyncSession) -> dict[int, int]:
+    return {}
+
+
+# Each usage figure the console shows: (key, column heading, counter). A feature adds its figure by
+# replacing its placeholder here with a counter that returns {tenant_id: count}, read through a
+# named SECURITY DEFINER function like platform_tenant_usage() (operators never read tenant rows).
+USAGE_FIGURES: list[tuple[str, str, UsageCounter]] = [
+    ("members", lazy("Members"), _members),
+    ("stations", lazy("Stations"), _not_yet),
+    ("deputies", lazy("Deputies"), _not_yet),
+    ("open_cases", lazy("Open cases"), _not_yet),
+    ("sms_month", lazy("SMS this month"), _not_yet),
+]
+
+
+@dataclass
+class TenantUsage:
+    tenant: Tenant
+    figures: dict[str, int]
+
+
+async def tenants_with_usage(db: AsyncSession) -> list[TenantUsage]:
+    tenants = (await db.scalars(select(Tenant).order_by(Tenant.name, Tenant.id))).all()
+    counts = {key: await counter(db) for key, _label, counter in USAGE_FIGURES}
+    return [TenantUsage(t, {key: counts[key].get(t.id, 0) for key in counts}) for t in tenants]
+
+
+async def get_tenant(db: AsyncSession, tenant_id: int) -> Tenant | None:
+    return await db.get(Tenant, tenant_id)
+
+
+async def set_tenant_status(
+    db: AsyncSession, tenant_id: int, status: str, *, actor: User, reason: str, client_addr: str | None
+) -> int:
+    """Suspend or reactivate a tenant. Suspending ends at once every session working in it.
+    Returns the number of sessions revoked. Commits."""
+    assert status in ("active", "suspended")
+    reason = reason.strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise PlatformError(lazy("Please give a reason (at most %(n)s characters)."), field="reason", n=REASON_MAX)
+    tenant = await db.get(Tenant, tenant_id, with_for_update=True)
+    if tenant is None:
+        raise LookupError(tenant_id)
+    if tenant.status == status or tenant.status == "pending":
+        await db.rollback()
+        raise PlatformError(lazy("The county is already suspended.") if status == "suspended"
+                            else lazy("The county is not suspended."))
+    tenant.status = status
+    tenant.status_changed_at = now()
+    revoked = 0
+    if status == "suspended":
+        result = await db.execute(
+            update(UserSession).where(UserSession.current_tenant_id == tenant_id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+        revoked = result.rowcount or 0
+    await record_platform(
+        db, actor_user_id=actor.id, action="tenant_suspended" if status == "suspended" else "tenant_reactivated",
+        subject_tenant_id=tenant_id, target=f"tenant:{tenant.slug}", client_addr=client_addr,
+        details={"reason": reason, "sessions_revoked": revoked},
+    )
+    await db.commit()
+    return revoked
+
+
+# --- the platform audit log -------------------------------------------------------------------
+
+
+@dataclass
+class AuditRow:
+    entry: PlatformAuditEntry
+    actor_name: str | None
+    tenant_name: str | None
+
+
+async def audit_page(db: AsyncSession, *, before_id: int | None, limit: int = 50) -> tuple[list[AuditRow], int | None]:
+    """Newest first; returns the rows and the id to continue before (None on the last page)."""
+    query = (
+        select(PlatformAuditEntry, User.display_name, Tenant.name)
+        .outerjoin(User, User.id == PlatformAuditEntry.actor_user_id)
+        .outerjoin(Tenant, Tenant.id == PlatformAuditEntry.subject_tenant_id)
+        .order_by(PlatformAuditEntry.id.desc()).limit(limit + 1)
+    )
+    if before_id is not None:
+        query = query.where(PlatformAuditEntry.id < before_id)
+    rows = [AuditRow(e, a, t) for e, a, t in (await db.execute(query)).all()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].entry.id if more else None)
+
+
+# --- operator TOTP ----------------------------------------------------------------------------
+
+TOTP_LOCKED = lazy("Too many wrong codes for this account. Please try again in an hour.")
+TOTP_WRONG = lazy("The code is wrong or has expired. Please enter the current 6-digit code.")
+
+
+async def enrolment_secret(db: AsyncSession, user: User) -> str:
+    """The secret being enrolled: kept while TOTP is not yet enabled, created if missing. Commits."""
+    if user.totp_secret and user.totp_enabled_at is None:
+        return user.totp_secret
+    secret = pyotp.random_base32()
+    await db.execute(update(User).where(User.id == user.id, User.totp_enabled_at.is_(None)).values(totp_secret=secret))
+    await db.commit()
+    user.totp_secret = secret
+    return secret
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
+
+
+def qr_svg(uri: str) -> str:
+    """The otpauth URI as an inline SVG QR code (no XML declaration, no fixed colours' CSS)."""
+    return segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff")
+
+
+async def check_totp(
+    db: AsyncSession, settings: Settings, user: User, session_id: int, code: str, *, enrol: bool,
+    client_addr: str | None,
+) -> None:
+    """Verify a code for this session. Wrong codes count like failed sign-ins (same hourly limit per
+    account) and are audited. On success marks the session verified (and, when enrolling, enables
+    TOTP). Raises PlatformError. Commits."""
+    failures = await db.scalar(
+        select(func.count()).where(FailedLogin.user_id == user.id, FailedLogin.at > now() - timedelta(hours=1))
+    )
+    if failures >= settings.failed_logins_per_hour:
+        await record_platform(db, actor_user_id=user.id, action="totp_refused_locked", client_addr=client_addr)
+        await db.commit()
+        raise PlatformError(TOTP_LOCKED)
+    code = "".join(code.split())
+    secret = user.totp_secret
+    usable = secret and (user.totp_enabled_at is None if enrol else user.totp_enabled_at is not None)
+    if not (usable and len(code) == 6 and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)):
+        await db.execute(insert(FailedLogin).values(user_id=user.id, client_addr=client_addr))
+        await record_platform(db, actor_user_id=user.id, action="totp_failed", client_addr=client_addr)
+        if failures + 1 >= settings.failed_logins_per_hour:
+            await record_platform(db, actor_user_id=user.id, action="account_locked", client_addr=client_addr)
+        await db.commit()
+        raise PlatformError(TOTP_WRONG)
+    if enrol:
+        await db.execute(update(User).where(User.id == user.id).values(totp_enabled_at=now()))
+        user.totp_enabled_at = now()
+    await db.execute(update(UserSession).where(UserSession.id == session_id).values(totp_verified=True))
+    await record_platform(db, actor_user_id=user.id, action="totp_enrolled" if enrol else "totp_verified",
+                          client_addr=client_addr)
+    await db.commit()
