@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.access import now
-from app.accounts.models import ROLES, SCOPED_ROLES, Invitation, Membership, User
-from app.accounts.services import AccountError, check_new_password, create_user, find_user
+from app.accounts.models import ROLES, Invitation, Membership, User
+from app.accounts.services import AccountError, check_new_password, check_role_and_scope, create_user, find_user
 from app.audit.services import record
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE, new_token, token_digest
@@ -19,6 +20,8 @@ from app.tenancy.models import AdminNode
 
 INVITATION_DAYS = 7
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+USERNAME_TAKEN = lazy("This username is taken. Please choose another.")
+LINK_USED = lazy("This invitation link has just been used or withdrawn.")
 
 
 @dataclass
@@ -50,12 +53,7 @@ async def invite(
         raise AccountError(lazy("Please choose a role."))
     if mobile and not MOBILE_RE.match(mobile):
         raise AccountError(lazy("A mobile number has 11 digits and starts with 1."))
-    if role in SCOPED_ROLES and scope_node_id is None:
-        raise AccountError(lazy("Township staff need the township or street they work for."))
-    if scope_node_id is not None:
-        node = await db.scalar(select(AdminNode.id).where(AdminNode.id == scope_node_id))
-        if node is None:
-            raise AccountError(lazy("Please choose a place from the list."))
+    await check_role_and_scope(db, tenant_id, role, scope_node_id)
     token, digest = new_token()
     invitation = Invitation(
         tenant_id=tenant_id, token_hash=digest, display_name=display_name, mobile=mobile, role=role,
@@ -64,7 +62,8 @@ async def invite(
     db.add(invitation)
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="invitation_created",
-                 target=f"invitation:{invitation.id}", client_addr=client_addr, details={"role": role})
+                 target=f"invitation:{invitation.id}", client_addr=client_addr,
+                 details={"name": display_name, "role": role})
     return IssuedInvitation(invitation=invitation, token=token)
 
 
@@ -95,14 +94,19 @@ async def accept(
             raise AccountError(
                 lazy("A username has 3 to 40 characters: lower-case letters, digits, '-', '_' or '.'.")
             )
+        if MOBILE_RE.match(username):
+            raise AccountError(lazy("A username cannot be a mobile number: people sign in with either."))
         if await find_user(db, username) is not None:
-            raise AccountError(lazy("This username is taken. Please choose another."))
+            raise AccountError(USERNAME_TAKEN)
         check_new_password(password, confirm)
         mobile = invitation.mobile
         if mobile and await find_user(db, mobile) is not None:
             mobile = None  # the number already belongs to an account; sign in with it instead
-        user = await create_user(db, username=username, display_name=invitation.display_name,
-                                 password=password, mobile=mobile)
+        try:
+            user = await create_user(db, username=username, display_name=invitation.display_name,
+                                     password=password, mobile=mobile)
+        except IntegrityError:  # taken a moment ago by someone else; the caller rolls back
+            raise AccountError(USERNAME_TAKEN) from None
     already = await db.scalar(
         select(Membership.id).where(Membership.user_id == user.id, Membership.revoked_at.is_(None),
                                     Membership.tenant_id == invitation.tenant_id)
@@ -111,11 +115,68 @@ async def accept(
         raise AccountError(lazy("Your account is already a member of this unit."))
     db.add(Membership(tenant_id=invitation.tenant_id, user_id=user.id, role=invitation.role,
                       scope_node_id=invitation.scope_node_id, created_by=invitation.created_by))
-    await db.execute(
-        update(Invitation).where(Invitation.tenant_id == invitation.tenant_id, Invitation.id == invitation.id)
+    used = await db.execute(
+        update(Invitation)
+        .where(Invitation.tenant_id == invitation.tenant_id, Invitation.id == invitation.id,
+               Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None))
         .values(accepted_at=now(), accepted_user_id=user.id)
     )
+    if used.rowcount != 1:  # accepted or withdrawn meanwhile (two tabs, a double click): one use only
+        raise AccountError(LINK_USED)
     await record(db, tenant_id=invitation.tenant_id, actor_user_id=user.id, action="invitation_accepted",
                  target=f"invitation:{invitation.id}", client_addr=client_addr, details={"role": invitation.role})
     await db.commit()
     return user
+
+
+async def pending_invitations(db: AsyncSession, tenant_id: int) -> list[tuple[Invitation, str | None]]:
+    """Invitations not yet accepted, revoked or expired, newest first, with their scope names."""
+    rows = await db.execute(
+        select(Invitation, AdminNode.name)
+        .outerjoin(
+            AdminNode, (AdminNode.tenant_id == Invitation.tenant_id) & (AdminNode.id == Invitation.scope_node_id)
+        )
+        .where(Invitation.tenant_id == tenant_id, Invitation.accepted_at.is_(None),
+               Invitation.revoked_at.is_(None), Invitation.expires_at > now())
+        .order_by(Invitation.id.desc())
+    )
+    return [(i, name) for i, name in rows.all()]
+
+
+async def get_pending(db: AsyncSession, tenant_id: int, invitation_id: int) -> Invitation | None:
+    return await db.scalar(
+        select(Invitation).where(
+            Invitation.tenant_id == tenant_id, Invitation.id == invitation_id,
+            Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None),
+        )
+    )
+
+
+async def revoke(
+    db: AsyncSession, invitation: Invitation, *, actor_id: int | None, client_addr: str | None = None
+) -> None:
+    """Make the link unusable. Audited. Does not commit."""
+    await db.execute(
+        update(Invitation).where(Invitation.tenant_id == invitation.tenant_id, Invitation.id == invitation.id)
+        .values(revoked_at=now())
+    )
+    await record(db, tenant_id=invitation.tenant_id, actor_user_id=actor_id, action="invitation_revoked",
+                 target=f"invitation:{invitation.id}", client_addr=client_addr,
+                 details={"name": invitation.display_name, "role": invitation.role})
+
+
+async def describe(db: AsyncSession, invitation: Invitation) -> tuple[str | None, str | None]:
+    """(who invited, the scope's name) for the join page, in one query."""
+    row = (
+        await db.execute(
+            select(User.display_name, AdminNode.name)
+            .select_from(Invitation)
+            .outerjoin(User, User.id == Invitation.created_by)
+            .outerjoin(
+                AdminNode,
+                (AdminNode.tenant_id == Invitation.tenant_id) & (AdminNode.id == Invitation.scope_node_id),
+            )
+            .where(Invitation.tenant_id == invitation.tenant_id, Invitation.id == invitation.id)
+        )
+    ).first()
+    return (row[0], row[1]) if row else (None, None)

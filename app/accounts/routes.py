@@ -1,13 +1,15 @@
-"""Sign-in, sign-out, the tenant switcher, password change and the language switch."""
+"""Sign-in, sign-out, the tenant switcher, password change, the language switch, and the public
+page where an invitation link is accepted."""
 
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import NotFoundException
 
-from app.accounts import services
+from app.accounts import invitations, services
 from app.accounts.access import SESSION_COOKIE, current_auth, load_auth, requires_login
-from app.core.i18n import LOCALES, gettext
+from app.core.i18n import LOCALES, gettext, lazy
 from app.core.security import token_digest
 from app.core.web import client_addr, page, safe_next, see_other
 
@@ -134,4 +136,86 @@ async def switch_language(request: Request, locale: str, next: str | None = None
     return response
 
 
-route_handlers = [home, login_form, login, logout, tenant_switcher, password_form, change_password, switch_language]
+# --- joining a tenant with an invitation link ----------------------------------------------
+
+NOT_SIGNED_IN = lazy(
+    "You are not signed in any more. Choose a username and password below, or sign in and open the link again."
+)
+
+
+async def _join_tenant(request: Request, tenant_slug: str):
+    async with request.app.state.db.session() as db:
+        tenant = await services.active_tenant(db, tenant_slug)
+    if tenant is None:
+        raise NotFoundException()
+    return tenant
+
+
+async def _join_page(request: Request, db, tenant, invitation, *, status_code: int = 200, **context) -> Response:
+    inviter, scope_name = await invitations.describe(db, invitation)
+    return page(
+        request, "accounts/join.html", status_code=status_code, unit=tenant, invitation=invitation,
+        inviter=inviter, scope_name=scope_name, auth=await load_auth(request), **context,
+    )
+
+
+def _invalid_link(request: Request) -> Response:
+    return page(request, "accounts/join_invalid.html", status_code=404)
+
+
+@get("/join/{tenant_slug:str}/{token:str}", opt={"public": True})
+async def join_form(request: Request, tenant_slug: str, token: str) -> Response:
+    tenant = await _join_tenant(request, tenant_slug)
+    async with request.app.state.db.session(tenant_id=tenant.id) as db:
+        invitation = await invitations.open_invitation(db, token)
+        if invitation is None:
+            return _invalid_link(request)
+        return await _join_page(request, db, tenant, invitation, token=token, username="")
+
+
+@post("/join/{tenant_slug:str}/{token:str}", opt={"public": True})
+async def join(request: Request, tenant_slug: str, token: str) -> Response:
+    """Accept as the signed-in user (``existing_user``), or create an account and sign it in."""
+    tenant = await _join_tenant(request, tenant_slug)
+    form = await request.form()
+    auth = await load_auth(request)
+    username = str(form.get("username", ""))[:60]
+    async with request.app.state.db.session(tenant_id=tenant.id) as db:
+        invitation = await invitations.open_invitation(db, token)
+        if invitation is None:
+            return _invalid_link(request)
+        new_session = None
+        try:
+            if form.get("existing_user"):
+                if auth is None:
+                    raise services.AccountError(NOT_SIGNED_IN)
+                await invitations.accept(db, invitation, existing_user=auth.user, client_addr=client_addr(request))
+            else:
+                user = await invitations.accept(
+                    db, invitation, username=username, password=str(form.get("password", ""))[:200],
+                    confirm=str(form.get("confirm", ""))[:200], client_addr=client_addr(request),
+                )
+                old = request.cookies.get(SESSION_COOKIE)
+                new_session = await services.open_session(
+                    db, request.app.state.settings, user, client_addr=client_addr(request),
+                    user_agent=request.headers.get("user-agent"), old_token_hash=token_digest(old) if old else None,
+                )
+        except services.AccountError as refusal:
+            await db.rollback()  # nothing was written; the rollback expires the loaded invitation
+            invitation = await invitations.open_invitation(db, token)
+            if invitation is None:
+                return _invalid_link(request)
+            return await _join_page(
+                request, db, tenant, invitation, status_code=400, token=token, username=username,
+                error=gettext(refusal.message, **refusal.variables),
+            )
+    response = see_other(f"/t/{tenant.slug}/")
+    if new_session is not None:
+        request.scope["state"].pop("auth", None)
+        response.set_cookie(_session_cookie(request, new_session.token))
+    return response
+
+
+route_handlers = [
+    home, login_form, login, logout, tenant_switcher, password_form, change_password, switch_language, join_form, join,
+]

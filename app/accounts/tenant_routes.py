@@ -1,5 +1,168 @@
-"""A tenant admin's pages about people: members, roles, invitations (under /t/{tenant_slug}/)."""
+"""A tenant admin's pages about people: members, roles, invitations (under /t/{tenant_slug}/).
+
+Only county administrators see them; anyone else gets the ordinary not-found page.
+"""
 
 from __future__ import annotations
 
-route_handlers: list = []
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from app.accounts import invitations, services
+from app.accounts.models import ROLES
+from app.accounts.services import AccountError
+from app.core.i18n import gettext, lazy
+from app.core.security import mask_mobile
+from app.core.web import client_addr, page, see_other
+from app.tenancy.access import TenantContext
+
+MAX_ID = 2**63 - 1
+DONE_MESSAGES = {
+    "role": lazy("The role has been changed."),
+    "removed": lazy("The member has been removed and signed out of this unit."),
+    "revoked": lazy("The invitation has been withdrawn; its link no longer works."),
+}
+
+
+def _scope_id(value: object) -> int | None:
+    """The scope <select>'s value: empty for none, else a node id (anything else: not from the list)."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        raise AccountError(services.CHOOSE_FROM_LIST)
+    return int(text)
+
+
+def _refusal(refusal: AccountError) -> str:
+    return gettext(refusal.message, **refusal.variables)
+
+
+def _base(ctx: TenantContext) -> str:
+    return f"/t/{ctx.tenant.slug}"
+
+
+async def _members_page(
+    request: Request, ctx: TenantContext, *, status_code: int = 200, form: dict | None = None,
+    error: str | None = None, done: str | None = None,
+) -> Response:
+    return page(
+        request, "accounts/members.html", status_code=status_code,
+        members=await services.list_members(ctx.db, ctx.tenant.id),
+        pending=await invitations.pending_invitations(ctx.db, ctx.tenant.id),
+        scopes=await services.scope_choices(ctx.db, ctx.tenant.id),
+        form=form or {}, error=error, done=DONE_MESSAGES.get(done or ""), roles=ROLES,
+        tz=ZoneInfo(ctx.tenant.timezone), mask_mobile=mask_mobile, base=_base(ctx),
+    )
+
+
+async def _member(ctx: TenantContext, membership_id: int) -> services.MemberRow:
+    row = await services.get_member(ctx.db, ctx.tenant.id, membership_id) if membership_id <= MAX_ID else None
+    if row is None:
+        raise NotFoundException()
+    return row
+
+
+async def _member_page(
+    request: Request, ctx: TenantContext, row: services.MemberRow, *, status_code: int = 200,
+    error: str | None = None, form: dict | None = None,
+) -> Response:
+    m = row.membership
+    return page(
+        request, "accounts/member.html", status_code=status_code, row=row, error=error,
+        form=form or {"role": m.role, "scope": str(m.scope_node_id or "")},
+        scopes=await services.scope_choices(ctx.db, ctx.tenant.id), roles=ROLES,
+        tz=ZoneInfo(ctx.tenant.timezone), mask_mobile=mask_mobile, base=_base(ctx),
+        is_self=row.user.id == ctx.user.id,
+    )
+
+
+@get("/members")
+async def members(request: Request, ctx: TenantContext, done: str | None = None) -> Response:
+    ctx.require_role("county_admin")
+    return await _members_page(request, ctx, done=done)
+
+
+@post("/invitations")
+async def create_invitation(request: Request, ctx: TenantContext) -> Response:
+    """Answered with the link itself (200, no-store), not a redirect: the token is shown once and
+    must not travel through a URL or the session."""
+    ctx.require_role("county_admin")
+    form = await request.form()
+    values = {key: str(form.get(key, ""))[:100] for key in ("name", "mobile", "role", "scope")}
+    try:
+        issued = await invitations.invite(
+            ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, display_name=values["name"],
+            role=values["role"], mobile=values["mobile"], scope_node_id=_scope_id(values["scope"]),
+            client_addr=client_addr(request),
+        )
+    except AccountError as refusal:
+        await ctx.db.rollback()
+        return await _members_page(request, ctx, status_code=400, form=values, error=_refusal(refusal))
+    await ctx.db.commit()
+    path = issued.path(ctx.tenant.slug)
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    return page(
+        request, "accounts/invited.html", invitation=issued.invitation, link=origin + path,
+        tz=ZoneInfo(ctx.tenant.timezone), base=_base(ctx), days=invitations.INVITATION_DAYS,
+    )
+
+
+@post("/invitations/{invitation_id:int}/revoke")
+async def revoke_invitation(request: Request, ctx: TenantContext, invitation_id: int) -> Response:
+    ctx.require_role("county_admin")
+    invitation = await invitations.get_pending(ctx.db, ctx.tenant.id, invitation_id) if invitation_id <= MAX_ID else None
+    if invitation is None:
+        raise NotFoundException()
+    await invitations.revoke(ctx.db, invitation, actor_id=ctx.user.id, client_addr=client_addr(request))
+    await ctx.db.commit()
+    return see_other(f"{_base(ctx)}/members?done=revoked")
+
+
+@get("/members/{membership_id:int}")
+async def member(request: Request, ctx: TenantContext, membership_id: int) -> Response:
+    ctx.require_role("county_admin")
+    return await _member_page(request, ctx, await _member(ctx, membership_id))
+
+
+@post("/members/{membership_id:int}/role")
+async def change_role(request: Request, ctx: TenantContext, membership_id: int) -> Response:
+    ctx.require_role("county_admin")
+    row = await _member(ctx, membership_id)
+    form = await request.form()
+    values = {key: str(form.get(key, ""))[:100] for key in ("role", "scope")}
+    try:
+        await services.change_role(
+            ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, role=values["role"],
+            scope_node_id=_scope_id(values["scope"]), client_addr=client_addr(request),
+        )
+    except AccountError as refusal:
+        await ctx.db.rollback()  # expires the loaded rows: read them again for the page
+        return await _member_page(
+            request, ctx, await _member(ctx, membership_id), status_code=400, error=_refusal(refusal), form=values
+        )
+    await ctx.db.commit()
+    return see_other(f"{_base(ctx)}/members?done=role")
+
+
+@post("/members/{membership_id:int}/remove")
+async def remove_member(request: Request, ctx: TenantContext, membership_id: int) -> Response:
+    ctx.require_role("county_admin")
+    row = await _member(ctx, membership_id)
+    try:
+        await services.remove_member(
+            ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, client_addr=client_addr(request)
+        )
+    except AccountError as refusal:
+        await ctx.db.rollback()
+        return await _member_page(request, ctx, await _member(ctx, membership_id), status_code=400,
+                                  error=_refusal(refusal))
+    await ctx.db.commit()
+    if row.user.id == ctx.user.id:  # removed themself: this session has just ended
+        return see_other("/")
+    return see_other(f"{_base(ctx)}/members?done=removed")
+
+
+route_handlers = [members, create_invitation, revoke_invitation, member, change_role, remove_member]

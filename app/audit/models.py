@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
+from app.core.i18n import lazy
 
 
 class AuditEntry(Base):
@@ -37,3 +38,15 @@ class PlatformAuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     client_addr: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict | None] = mapped_column(JSONB)
+
+
+# Readable names of tenant audit actions (translated where shown); an action without one is shown
+# as its code. Add an entry whenever a domain records a new action.
+ACTION_NAMES = {
+    "tenant_entered": lazy("Entered the unit"),
+    "invitation_created": lazy("Invitation created"),
+    "invitation_accepted": lazy("Invitation accepted"),
+    "invitation_revoked": lazy("Invitation withdrawn"),
+    "membership_role_changed": lazy("Role changed"),
+    "membership_removed": lazy("Member removed"),
+}

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.access import Auth, LoginRequired, _login_redirect_target, load_auth
 from app.accounts.models import Membership, User, UserSession
+from app.audit.services import record
 from app.core.logs import log_tenant
 from app.core.web import TenantSuspended
 from app.tenancy.models import Tenant
@@ -51,10 +52,13 @@ async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -
     state["membership"] = membership
     log_tenant.set(tenant.slug)
     if auth.session.current_tenant_id != tenant.id:
-        async with connection.app.state.db.session() as db:
+        async with connection.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id) as db:
             await db.execute(
                 update(UserSession).where(UserSession.id == auth.session.id).values(current_tenant_id=tenant.id)
             )
+            # The county admin sees who came into the tenant (sign-ins are in the platform log).
+            await record(db, tenant_id=tenant.id, actor_user_id=auth.user.id, action="tenant_entered",
+                         client_addr=connection.client.host if connection.client else None)
             await db.commit()
         auth.session.current_tenant_id = tenant.id
 
