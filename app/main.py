@@ -27,6 +27,7 @@ from app.core.logs import configure_logging
 from app.core.settings import Settings, load_settings
 from app.core.static import StaticManifest, serve_static
 from app.core.web import (
+    AppRequest,
     RequestContextMiddleware,
     http_exception_handler,
     security_headers_hook,
@@ -103,7 +104,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude="^/static/",
         ),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=settings.allowed_hosts),
-        middleware=[RequestContextMiddleware(count_queries=settings.count_queries)],
         before_send=[security_headers_hook(settings.secure_cookies)],
         exception_handlers={
             LoginRequired: _login_required,
@@ -112,10 +112,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             500: server_error_handler,
         },
         request_max_body_size=settings.max_body_bytes,
+        request_class=AppRequest,
         on_shutdown=[on_shutdown],
         openapi_config=None,
     )
     app.state.settings = settings
     app.state.db = database
     app.state.static = manifest
+    # Outermost, not in `middleware=`: Litestar runs route middleware only for matched routes, and
+    # every response (404s, 405s, refused hosts) needs its request id and access log line.
+    app.asgi_handler = RequestContextMiddleware(count_queries=settings.count_queries)(app.asgi_handler)
     return app

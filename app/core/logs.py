@@ -12,7 +12,10 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 log_tenant: ContextVar[str | None] = ContextVar("log_tenant", default=None)
 log_user: ContextVar[int | None] = ContextVar("log_user", default=None)
 
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# a mainland mobile number, also with the country code in front (+86 138…, 0086138…, 86-138…)
+_MOBILE = re.compile(r"(?<!\d)((?:(?:\+|00)?86[- ]?)?1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# Invitation links carry a one-time token in the path: keep it out of the logs.
+_JOIN_TOKEN = re.compile(r"^(/join/[^/]*/)[^/?]+")
 
 
 def scrub(text: str) -> str:
@@ -34,6 +37,8 @@ class JsonFormatter(logging.Formatter):
         for key in ("method", "path", "status", "ms", "client"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
+        if isinstance(entry.get("path"), str):
+            entry["path"] = _JOIN_TOKEN.sub(r"\1…", entry["path"])
         if record.exc_info:
             entry["exc"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

@@ -6,6 +6,7 @@ import logging
 import secrets
 import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
@@ -108,6 +109,43 @@ class RequestContextMiddleware(ASGIMiddleware):
             )
 
 
+# --- form bodies ------------------------------------------------------------------------------
+
+MAX_FIELD_CHARS = 20_000  # one text field; whole bodies are capped by settings.max_body_bytes
+
+
+def _bad_form() -> HTTPException:
+    return HTTPException(status_code=400, detail="malformed form")
+
+
+class AppRequest(Request):
+    """The app's request class: a form that is not what a browser would send from our pages
+    (bytes that are not UTF-8, a text field longer than MAX_FIELD_CHARS, a file where the route takes
+    none) is refused with the 400 page before the route sees it, so nothing is half-written.
+    Routes that take uploads say so with ``opt={"uploads": True}``."""
+
+    async def form(self):
+        form = await super().form()
+        content_type, _ = self.content_type
+        if content_type == "application/x-www-form-urlencoded":
+            body = await self.body()
+            try:
+                body.decode("utf-8")
+                for part in body.split(b"&"):
+                    unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                raise _bad_form() from None
+        handler = self.scope.get("route_handler")
+        uploads = bool(handler and (handler.opt or {}).get("uploads"))
+        for _, value in form.multi_items():
+            if isinstance(value, str):
+                if len(value) > MAX_FIELD_CHARS or "\ufffd" in value:
+                    raise _bad_form()
+            elif not uploads:
+                raise _bad_form()
+        return form
+
+
 def client_addr(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -167,6 +205,9 @@ def _error_response(request: Request, status: int, text: str | None = None, **co
     i18n.current_locale.set(request_locale(request))
     title = ERROR_TITLES.get(status, ERROR_TITLES[500])
     body_text = text or ERROR_TEXTS.get(status, ERROR_TEXTS[500])
+    # Error pages never show who is signed in or which tenant they are in: a 404 from a guard (the
+    # operator console, another tenant) must look exactly like the 404 of a path that does not exist.
+    context = {"user": None, "tenant": None, "membership": None, **context}
     try:
         return page(request, "error.html", status_code=status, title=title, text=body_text, **context)
     except Exception:  # a broken template must not hide the original error

@@ -1,0 +1,109 @@
+"""Catalog checks shared by the isolation tests: which tables are tenant tables, and what is wrong
+with their row-level security, keys and foreign keys. Works on any asyncpg connection, so a test
+can break the schema inside a transaction and watch the checker notice."""
+
+from __future__ import annotations
+
+TENANT_SETTING = "current_setting('app.tenant_id'"
+USER_SETTING = "current_setting('app.user_id'"
+
+
+async def tenant_tables(conn) -> list[str]:
+    """Every ordinary or partitioned table in schema public with a tenant_id column."""
+    rows = await conn.fetch(
+        """
+        SELECT c.relname
+          FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+         ORDER BY c.relname
+        """
+    )
+    return [r["relname"] for r in rows]
+
+
+async def catalog_problems(conn) -> dict[str, list[str]]:
+    """{table: [problem, ...]} for every tenant table that breaks DESIGN.md's isolation rules."""
+    tables = await tenant_tables(conn)
+    problems: dict[str, list[str]] = {}
+
+    def flag(table: str, text: str) -> None:
+        problems.setdefault(table, []).append(text)
+
+    info = await conn.fetch(
+        """
+        SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, a.attnotnull, a.attnum
+          FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
+         WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
+        """,
+        tables,
+    )
+    for row in info:
+        if not row["relrowsecurity"]:
+            flag(row["relname"], "row level security not enabled")
+        if not row["relforcerowsecurity"]:
+            flag(row["relname"], "row level security not forced")
+        if not row["attnotnull"]:
+            flag(row["relname"], "tenant_id is nullable")
+
+    policies = await conn.fetch(
+        """
+        SELECT tablename, policyname, permissive, cmd, roles::text[] AS roles, qual, with_check
+          FROM pg_policies WHERE schemaname = 'public' AND tablename = ANY($1::text[])
+        """,
+        tables,
+    )
+    by_table: dict[str, list] = {}
+    for p in policies:
+        by_table.setdefault(p["tablename"], []).append(p)
+    for table in tables:
+        mine = by_table.get(table, [])
+        full = [
+            p for p in mine
+            if p["permissive"] == "PERMISSIVE" and p["cmd"] == "ALL"
+            and TENANT_SETTING in (p["qual"] or "") and "tenant_id" in (p["qual"] or "")
+            and TENANT_SETTING in (p["with_check"] or "") and "tenant_id" in (p["with_check"] or "")
+        ]
+        if not full:
+            flag(table, "no policy with USING and WITH CHECK on current_setting('app.tenant_id')")
+        for p in mine:
+            if p["permissive"] != "PERMISSIVE" or p in full:
+                continue
+            # Permissive policies are OR-ed: an extra one may only widen reads, and only by a
+            # setting bound per transaction (own_memberships: a user's own rows).
+            qual = p["qual"] or ""
+            if p["cmd"] != "SELECT":
+                flag(table, f"extra permissive policy {p['policyname']} for {p['cmd']}")
+            elif TENANT_SETTING not in qual and USER_SETTING not in qual:
+                flag(table, f"extra SELECT policy {p['policyname']} not tied to a bound setting: {qual}")
+
+    keys = await conn.fetch(
+        """
+        SELECT c.relname, k.conname, k.contype::text AS contype, k.conkey, k.confkey, f.relname AS target
+          FROM pg_constraint k
+          JOIN pg_class c ON c.oid = k.conrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_class f ON f.oid = k.confrelid
+         WHERE n.nspname = 'public' AND k.contype IN ('p', 'f') AND c.relname = ANY($1::text[])
+        """,
+        tables,
+    )
+    attnum = {r["relname"]: r["attnum"] for r in info}
+    has_pk = set()
+    for k in keys:
+        table = k["relname"]
+        if k["contype"] == "p":
+            has_pk.add(table)
+            if k["conkey"][0] != attnum[table]:
+                flag(table, f"primary key {k['conname']} does not start with tenant_id")
+        elif k["target"] in attnum:  # a foreign key into another tenant table
+            pairs = list(zip(k["conkey"], k["confkey"]))
+            if (attnum[table], attnum[k["target"]]) not in pairs:
+                flag(table, f"foreign key {k['conname']} to {k['target']} does not include tenant_id")
+    for table in tables:
+        if table not in has_pk:
+            flag(table, "no primary key")
+    return problems
