@@ -104,7 +104,20 @@ def _print_logins(logins) -> None:
 
 
 def cmd_serve(args) -> None:
+    _allow_port(os.environ, args.port)
     os.execvp(sys.executable, _serve_argv(args.host, args.port, args.workers))
+
+
+def _allow_port(env, port: int) -> None:
+    """Browsers send `Host: 127.0.0.1:8000` to a server on a non-default port, and Litestar matches the
+    whole header: also allow each configured host with the port this server listens on."""
+    hosts = [h.strip() for h in env.get("LIANLUO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
+    with_port = [f"{h}:{port}" for h in hosts if h != "*" and not h.endswith(f":{port}") and h.count(":") == 0]
+    env["LIANLUO_ALLOWED_HOSTS"] = ",".join(dict.fromkeys(hosts + with_port))
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _serve_argv(host: str, port: int, workers: int) -> list[str]:
@@ -125,18 +138,23 @@ def cmd_start(args) -> None:
     web and worker. Ctrl-C stops everything; the data stays under var/ for the next start."""
     from app.core.embedded import start_embedded
 
+    # Ctrl-C, `kill -INT` and `kill` (SIGTERM, e.g. from systemd or a container) all stop everything
+    # cleanly; SIGINT may arrive ignored when started in the background from a script.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     servers = None
     env = dict(os.environ)
-    if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
-        data_dir = Path(env.get("LIANLUO_DATA_DIR", ROOT / "var"))
-        print(f"starting embedded PostgreSQL and Redis (data in {data_dir}) ...", flush=True)
-        servers = start_embedded(data_dir)
-        env.setdefault("DATABASE_URL", servers.database_url)
-        env.setdefault("REDIS_URL", servers.redis_url)
-    env.setdefault("LIANLUO_SECURE_COOKIES", "0")  # plain HTTP on this machine
-    os.environ.update(env)
     children: list[subprocess.Popen] = []
     try:
+        if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
+            data_dir = Path(env.get("LIANLUO_DATA_DIR", ROOT / "var"))
+            print(f"starting embedded PostgreSQL and Redis (data in {data_dir}) ...", flush=True)
+            servers = start_embedded(data_dir)
+            env.setdefault("DATABASE_URL", servers.database_url)
+            env.setdefault("REDIS_URL", servers.redis_url)
+        env.setdefault("LIANLUO_SECURE_COOKIES", "0")  # plain HTTP on this machine
+        _allow_port(env, args.port)
+        os.environ.update(env)
         migrate(env["DATABASE_URL"])
         from app.demo import load_demo
 
@@ -152,16 +170,22 @@ def cmd_start(args) -> None:
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
+        # A second Ctrl-C must not cut the shutdown short and leave the database running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
         for child in children:
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
         if servers is not None:
             servers.stop()
+        if children or servers is not None:
+            print("stopped", flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

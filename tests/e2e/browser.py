@@ -1,0 +1,39 @@
+"""Helpers for the browser tests: what a person does on a page, written once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+async def sign_in(page, username: str, password: str) -> None:
+    """Fill the sign-in form like a person would and wait for the page after it."""
+    await page.goto("/login")
+    await page.fill("input[name=login]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("form[action='/login'] button[type=submit]")
+    # With JavaScript htmx swaps the page in place (hx-boost) and pushes the new URL; without, the
+    # browser navigates. Either way the address leaves /login.
+    await page.wait_for_url(lambda url: "/login" not in url)
+    await page.wait_for_load_state()
+
+
+@dataclass
+class Operator:
+    username: str
+    password: str
+    totp_secret: str
+    user_id: int
+
+    def code(self) -> str:
+        import pyotp
+
+        return pyotp.TOTP(self.totp_secret).now()
+
+
+async def operator_sign_in(page, operator: Operator) -> None:
+    """Password, then the 6-digit code at /ops/totp; ends on the operator console."""
+    await sign_in(page, operator.username, operator.password)
+    assert page.url.endswith("/ops/totp"), page.url
+    await page.fill("input[name=code]", operator.code())
+    await page.click("form[action='/ops/totp'] button[type=submit]")
+    await page.wait_for_url(lambda url: not url.endswith("/ops/totp"))
