@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=AppRequest,
         on_shutdown=[on_shutdown],
         openapi_config=None,
+        logging_config=None,  # app.core.logs configures JSON logging; Litestar's default would replace it
     )
     app.state.settings = settings
     app.state.db = database

@@ -52,3 +52,19 @@ async def login(client, username: str, password: str = PASSWORD):
         "/login", data={"login": username, "password": password, "_csrf_token": csrf_from(page.text)},
         follow_redirects=False,
     )
+
+
+_last_totp_step: dict[str, int] = {}
+
+
+def totp_code(secret: str) -> str:
+    """A TOTP code the server has not seen yet: it refuses a step it already accepted (replay), so a
+    second sign-in within the same 30 s uses the next step, which it still accepts (±1 step)."""
+    import time
+
+    import pyotp
+
+    totp = pyotp.TOTP(secret)
+    step = max(totp.timecode(time.time()), _last_totp_step.get(secret, -1) + 1)
+    _last_totp_step[secret] = step
+    return totp.generate_otp(step)

@@ -12,7 +12,7 @@ from app.accounts.access import now
 from app.accounts.models import ROLES, SCOPED_ROLES, FailedLogin, Membership, User, UserSession
 from app.audit.services import record, record_platform
 from app.core.i18n import lazy
-from app.core.security import MIN_PASSWORD_LENGTH, hash_password, new_token, verify_password
+from app.core.security import MIN_PASSWORD_LENGTH, MOBILE_RE, hash_password, mask_mobile, new_token, verify_password
 from app.core.settings import Settings
 from app.tenancy.models import AdminNode, Tenant
 
@@ -61,7 +61,8 @@ async def sign_in(
     user = await find_user(db, login)
     if user is None or user.disabled_at is not None:
         verify_password(None, password)  # same work either way
-        await record_platform(db, actor_user_id=None, action="login_failed", target=login[:60], client_addr=client_addr)
+        await record_platform(db, actor_user_id=None, action="login_failed", target=mask_mobile(login[:60]) if MOBILE_RE.match(login) else login[:60],
+                              client_addr=client_addr)
         await db.commit()
         raise AccountError(WRONG_CREDENTIALS)
     failures = await db.scalar(

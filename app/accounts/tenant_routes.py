@@ -15,7 +15,7 @@ from app.accounts.models import ROLES
 from app.accounts.services import AccountError
 from app.core.i18n import gettext, lazy
 from app.core.security import mask_mobile
-from app.core.web import client_addr, page, see_other
+from app.core.web import absolute_url, client_addr, page, see_other
 from app.tenancy.access import TenantContext
 
 MAX_ID = 2**63 - 1
@@ -103,9 +103,8 @@ async def create_invitation(request: Request, ctx: TenantContext) -> Response:
         return await _members_page(request, ctx, status_code=400, form=values, error=_refusal(refusal))
     await ctx.db.commit()
     path = issued.path(ctx.tenant.slug)
-    origin = f"{request.url.scheme}://{request.url.netloc}"
     return page(
-        request, "accounts/invited.html", invitation=issued.invitation, link=origin + path,
+        request, "accounts/invited.html", invitation=issued.invitation, link=absolute_url(request, path),
         tz=ZoneInfo(ctx.tenant.timezone), base=_base(ctx), days=invitations.INVITATION_DAYS,
     )
 

@@ -10,6 +10,10 @@ Names (documented in README.md):
   LIANLUO_SECURE_COOKIES  "0" only for plain-HTTP local development
   LIANLUO_ALLOWED_HOSTS   comma-separated host names (default localhost,127.0.0.1)
   LIANLUO_SECRET_KEY  signs CSRF tokens; generated into the data dir when unset
+  LIANLUO_PUBLIC_URL  the address people reach the product at (https://lianluo.example.cn), used in
+                      links that leave the product (invitations); default: the request's own
+  LIANLUO_TRUSTED_PROXIES  comma-separated addresses of reverse proxies whose X-Forwarded-For and
+                      X-Forwarded-Proto are believed (default: none)
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class Settings:
     secure_cookies: bool = True
     allowed_hosts: list[str] = field(default_factory=lambda: ["localhost", "127.0.0.1"])
     count_queries: bool = False
+    public_url: str = ""
+    trusted_proxies: frozenset[str] = frozenset()
     max_body_bytes: int = 1_000_000
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
@@ -99,6 +105,10 @@ def load_settings(**overrides) -> Settings:
         secure_cookies=_flag("LIANLUO_SECURE_COOKIES", True),
         allowed_hosts=[h.strip() for h in hosts.split(",") if h.strip()],
         count_queries=_flag("LIANLUO_COUNT_QUERIES", False),
+        public_url=os.environ.get("LIANLUO_PUBLIC_URL", "").rstrip("/"),
+        trusted_proxies=frozenset(
+            p.strip() for p in os.environ.get("LIANLUO_TRUSTED_PROXIES", "").split(",") if p.strip()
+        ),
     )
     values.update(overrides)
     return Settings(**values)

@@ -147,7 +147,25 @@ class AppRequest(Request):
 
 
 def client_addr(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address; behind a trusted reverse proxy, the last address it forwarded."""
+    peer = request.client.host if request.client else None
+    if peer and peer in request.app.state.settings.trusted_proxies:
+        forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+        if forwarded:
+            return forwarded[-1][:64]
+    return peer
+
+
+def absolute_url(request: Request, path: str) -> str:
+    """A link for outside the product (an invitation sent by SMS or read aloud)."""
+    settings = request.app.state.settings
+    if settings.public_url:
+        return settings.public_url + path
+    scheme = request.url.scheme
+    peer = request.client.host if request.client else None
+    if peer in settings.trusted_proxies:
+        scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+    return f"{scheme}://{request.url.netloc}{path}"
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
@@ -160,6 +178,9 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     context["html_lang"] = i18n.HTML_LANG[context["locale"]]
     context["current_path"] = request.url.path
     headers = {"Vary": "HX-Request, Cookie"}
+    if request.method != "GET":
+        # A form answered in place (an error, a one-time link) has no address of its own to go back to.
+        headers["HX-Push-Url"] = "false"
     return Template(template_name=template, context=context, status_code=status_code, headers=headers)
 
 

@@ -11,8 +11,8 @@ from litestar.exceptions import NotFoundException
 from app.accounts.access import current_auth
 from app.core.i18n import gettext
 from app.core.security import mask_mobile
-from app.core.web import client_addr, page, see_other
-from app.platform import divisions, services
+from app.core.web import absolute_url, client_addr, page, see_other
+from app.platform import divisions, services, totp
 from app.platform.access import requires_operator, requires_operator_login
 from app.tenancy.services import list_presets
 
@@ -118,7 +118,7 @@ async def approve_application(request: Request, application_id: int) -> Response
         status = 409 if refusal.field is None else 400
         return await _application_page(request, application_id, status_code=status, values=values,
                                        approve_error=_message(refusal))
-    link = str(request.base_url).rstrip("/") + approval.invitation_path
+    link = absolute_url(request, approval.invitation_path)
     return _ops_page(request, "platform/approved.html", tenant=approval.tenant, path=approval.invitation_path,
                      link=link)
 
@@ -194,10 +194,10 @@ async def audit_log(request: Request, before: int | None = None) -> Response:
 async def _enrol_page(request: Request, status_code: int = 200, error: str | None = None) -> Response:
     auth = current_auth(request)
     async with request.app.state.db.session() as db:
-        secret = await services.enrolment_secret(db, auth.user)
-    uri = services.provisioning_uri(auth.user, secret)
+        secret = await totp.enrolment_secret(db, auth.user)
+    uri = totp.provisioning_uri(auth.user, secret)
     grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
-    return page(request, "platform/totp_enrol.html", status_code=status_code, qr=services.qr_svg(uri),
+    return page(request, "platform/totp_enrol.html", status_code=status_code, qr=totp.qr_svg(uri),
                 secret=grouped, error=error)
 
 
@@ -215,10 +215,10 @@ async def _check(request: Request, enrol: bool) -> Response:
     code = str(form.get("code", ""))[:20]
     async with request.app.state.db.session() as db:
         try:
-            await services.check_totp(db, request.app.state.settings, auth.user, auth.session.id, code,
+            await totp.check_totp(db, request.app.state.settings, auth.user, auth.session.id, code,
                                       enrol=enrol, client_addr=client_addr(request))
         except services.PlatformError as refusal:
-            status = 429 if refusal.message == services.TOTP_LOCKED else 400
+            status = 429 if refusal.message == totp.TOTP_LOCKED else 400
             if enrol:
                 return await _enrol_page(request, status_code=status, error=_message(refusal))
             return page(request, "platform/totp.html", status_code=status, error=_message(refusal))

@@ -1,4 +1,4 @@
-"""Platform operations: sign-up applications, provisioning, suspension, usage, operator TOTP.
+"""Platform operations: sign-up applications, provisioning, suspension, usage (TOTP: totp.py).
 
 No web imports. Functions that change things say whether they commit; refusals raise
 ``PlatformError`` whose ``message`` is an msgid to translate where it is shown.
@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Awaitable, Callable
 
-import pyotp
-import segno
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +32,6 @@ from app.tenancy.services import SLUG_RE, PresetError, apply_preset, list_preset
 SIGNUPS_PER_CLIENT_PER_HOUR = 5
 NOTE_MAX = 1000
 REASON_MAX = 500
-TOTP_ISSUER = "Lianluo"
 
 
 class PlatformError(Exception):
@@ -384,62 +381,3 @@ async def audit_page(db: AsyncSession, *, before_id: int | None, limit: int = 50
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].entry.id if more else None)
-
-
-# --- operator TOTP ----------------------------------------------------------------------------
-
-TOTP_LOCKED = lazy("Too many wrong codes for this account. Please try again in an hour.")
-TOTP_WRONG = lazy("The code is wrong or has expired. Please enter the current 6-digit code.")
-
-
-async def enrolment_secret(db: AsyncSession, user: User) -> str:
-    """The secret being enrolled: kept while TOTP is not yet enabled, created if missing. Commits."""
-    if user.totp_secret and user.totp_enabled_at is None:
-        return user.totp_secret
-    secret = pyotp.random_base32()
-    await db.execute(update(User).where(User.id == user.id, User.totp_enabled_at.is_(None)).values(totp_secret=secret))
-    await db.commit()
-    user.totp_secret = secret
-    return secret
-
-
-def provisioning_uri(user: User, secret: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
-
-
-def qr_svg(uri: str) -> str:
-    """The otpauth URI as an inline SVG QR code (no XML declaration, no fixed colours' CSS)."""
-    return segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff")
-
-
-async def check_totp(
-    db: AsyncSession, settings: Settings, user: User, session_id: int, code: str, *, enrol: bool,
-    client_addr: str | None,
-) -> None:
-    """Verify a code for this session. Wrong codes count like failed sign-ins (same hourly limit per
-    account) and are audited. On success marks the session verified (and, when enrolling, enables
-    TOTP). Raises PlatformError. Commits."""
-    failures = await db.scalar(
-        select(func.count()).where(FailedLogin.user_id == user.id, FailedLogin.at > now() - timedelta(hours=1))
-    )
-    if failures >= settings.failed_logins_per_hour:
-        await record_platform(db, actor_user_id=user.id, action="totp_refused_locked", client_addr=client_addr)
-        await db.commit()
-        raise PlatformError(TOTP_LOCKED)
-    code = "".join(code.split())
-    secret = user.totp_secret
-    usable = secret and (user.totp_enabled_at is None if enrol else user.totp_enabled_at is not None)
-    if not (usable and len(code) == 6 and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)):
-        await db.execute(insert(FailedLogin).values(user_id=user.id, client_addr=client_addr))
-        await record_platform(db, actor_user_id=user.id, action="totp_failed", client_addr=client_addr)
-        if failures + 1 >= settings.failed_logins_per_hour:
-            await record_platform(db, actor_user_id=user.id, action="account_locked", client_addr=client_addr)
-        await db.commit()
-        raise PlatformError(TOTP_WRONG)
-    if enrol:
-        await db.execute(update(User).where(User.id == user.id).values(totp_enabled_at=now()))
-        user.totp_enabled_at = now()
-    await db.execute(update(UserSession).where(UserSession.id == session_id).values(totp_verified=True))
-    await record_platform(db, actor_user_id=user.id, action="totp_enrolled" if enrol else "totp_verified",
-                          client_addr=client_addr)
-    await db.commit()

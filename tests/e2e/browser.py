@@ -25,9 +25,9 @@ class Operator:
     user_id: int
 
     def code(self) -> str:
-        import pyotp
+        from tests.factories import totp_code
 
-        return pyotp.TOTP(self.totp_secret).now()
+        return totp_code(self.totp_secret)
 
 
 async def operator_sign_in(page, operator: Operator) -> None:

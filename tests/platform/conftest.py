@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from tests.factories import csrf_from, login, make_user
+from tests.factories import csrf_from, login, make_user, totp_code
 
 
 async def enrolled_operator(database, owner_sql, username: str = "ops"):
@@ -19,7 +19,7 @@ async def sign_in_operator(client, username: str, secret: str):
     r = await login(client, username)
     assert r.headers["location"] == "/ops/totp"
     page = await client.get("/ops/totp")
-    r = await client.post("/ops/totp", data={"code": pyotp.TOTP(secret).now(), "_csrf_token": csrf_from(page.text)},
+    r = await client.post("/ops/totp", data={"code": totp_code(secret), "_csrf_token": csrf_from(page.text)},
                           follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/ops/", r.text
     return r

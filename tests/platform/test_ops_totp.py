@@ -88,3 +88,20 @@ async def test_signed_in_operator_fixture_flow(client, database, owner_sql):
     user, secret = await enrolled_operator(database, owner_sql, "ops2")
     await sign_in_operator(client, "ops2", secret)
     assert (await client.get("/ops/")).status_code == 200
+
+
+async def test_a_code_cannot_be_used_twice(client, database, owner_sql):
+    """Someone who watched the operator type a code cannot reuse it in their own session."""
+    user, secret = await enrolled_operator(database, owner_sql)
+    code = pyotp.TOTP(secret).now()
+    await login(client, "ops")
+    page = await client.get("/ops/totp")
+    r = await client.post("/ops/totp", data={"code": code, "_csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    await login(client, "ops")  # a second session
+    page = await client.get("/ops/totp")
+    r = await client.post("/ops/totp", data={"code": code, "_csrf_token": csrf_from(page.text)})
+    assert r.status_code == 400 and "验证码错误" in r.text
+    assert not (await owner_sql(
+        "SELECT totp_verified FROM user_sessions WHERE revoked_at IS NULL"))[0]["totp_verified"]
+    assert (await owner_sql("SELECT count(*) AS n FROM failed_logins"))[0]["n"] == 1
