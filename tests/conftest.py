@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app.core.settings import derive_app_url, load_settings, to_async_url
@@ -20,13 +19,6 @@ TABLES_TO_RESET = (
     "audit_log, invitations, memberships, admin_nodes, platform_audit_log, signup_applications, "
     "failed_logins, user_sessions, users, tenants"
 )
-
-
-def _sync_url(url: str, database: str | None = None) -> str:
-    parsed = make_url(url)
-    if database:
-        parsed = parsed.set(database=database)
-    return parsed.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

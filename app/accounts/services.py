@@ -61,27 +61,39 @@ async def sign_in(
     user = await find_user(db, login)
     if user is None or user.disabled_at is not None:
         verify_password(None, password)  # same work either way
-        await record_platform(db, actor_user_id=None, action="login_failed", target=mask_mobile(login[:60]) if MOBILE_RE.match(login) else login[:60],
-                              client_addr=client_addr)
+        typed = mask_mobile(login[:60]) if MOBILE_RE.match(login) else login[:60]
+        await record_platform(db, actor_user_id=None, action="login_failed", target=typed, client_addr=client_addr)
         await db.commit()
         raise AccountError(WRONG_CREDENTIALS)
-    failures = await db.scalar(
-        select(func.count()).where(FailedLogin.user_id == user.id, FailedLogin.at > now() - timedelta(hours=1))
-    )
+    failures = await failures_in_last_hour(db, user.id)
     if failures >= settings.failed_logins_per_hour:
         await record_platform(db, actor_user_id=user.id, action="login_refused_locked", client_addr=client_addr)
         await db.commit()
         raise AccountError(LOCKED)
     if not verify_password(user.password_hash, password):
-        await db.execute(insert(FailedLogin).values(user_id=user.id, client_addr=client_addr))
-        await record_platform(db, actor_user_id=user.id, action="login_failed", client_addr=client_addr)
-        if failures + 1 >= settings.failed_logins_per_hour:
-            await record_platform(db, actor_user_id=user.id, action="account_locked", client_addr=client_addr)
+        await record_failure(db, settings, user.id, failures, "login_failed", client_addr)
         await db.commit()
         raise AccountError(WRONG_CREDENTIALS)
     return await open_session(
         db, settings, user, client_addr=client_addr, user_agent=user_agent, old_token_hash=old_token_hash
     )
+
+
+async def failures_in_last_hour(db: AsyncSession, user_id: int) -> int:
+    """Failed sign-ins (wrong passwords and wrong TOTP codes) of one account in the last hour."""
+    return await db.scalar(
+        select(func.count()).where(FailedLogin.user_id == user_id, FailedLogin.at > now() - timedelta(hours=1))
+    )
+
+
+async def record_failure(
+    db: AsyncSession, settings: Settings, user_id: int, failures_before: int, action: str, client_addr: str | None
+) -> None:
+    """Count one more failure against the account, audit it, and audit the lockout it may cause."""
+    await db.execute(insert(FailedLogin).values(user_id=user_id, client_addr=client_addr))
+    await record_platform(db, actor_user_id=user_id, action=action, client_addr=client_addr)
+    if failures_before + 1 >= settings.failed_logins_per_hour:
+        await record_platform(db, actor_user_id=user_id, action="account_locked", client_addr=client_addr)
 
 
 async def open_session(

@@ -11,19 +11,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Awaitable, Callable
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import invitations
 from app.accounts.access import now
-from app.accounts.models import FailedLogin, User, UserSession
+from app.accounts.models import User, UserSession
 from app.accounts.services import AccountError
 from app.audit.models import PlatformAuditEntry
 from app.audit.services import record_platform
 from app.core.db import Database
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE
-from app.core.settings import Settings
 from app.platform import divisions
 from app.platform.models import SignupApplication
 from app.tenancy.models import Tenant

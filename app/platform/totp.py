@@ -5,23 +5,20 @@ Codes are accepted one step either side of now (clock drift), and each time step
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pyotp
 import segno
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.access import now
-from app.accounts.models import FailedLogin, User, UserSession
+from app.accounts.models import User, UserSession
+from app.accounts.services import failures_in_last_hour, record_failure
 from app.audit.services import record_platform
 from app.core.i18n import lazy
 from app.core.settings import Settings
 from app.platform.services import PlatformError
 
 TOTP_ISSUER = "Lianluo"
-
-
 TOTP_LOCKED = lazy("Too many wrong codes for this account. Please try again in an hour.")
 TOTP_WRONG = lazy("The code is wrong or has expired. Please enter the current 6-digit code.")
 
@@ -34,12 +31,6 @@ def matching_step(secret: str, code: str, at: float | None = None) -> int | None
         return pyotp.TOTP(secret).verify_and_get_timecode(code, for_time=at, valid_window=1)
     except pyotp.exceptions.OTPVerificationError:
         return None
-    totp = pyotp.TOTP(secret)
-    current = totp.timecode(time.time() if at is None else at)
-    for step in (current, current - 1, current + 1):
-        if totp.generate_otp(step) == code:
-            return step
-    return None
 
 
 async def enrolment_secret(db: AsyncSession, user: User) -> str:
@@ -69,9 +60,7 @@ async def check_totp(
     """Verify a code for this session. Wrong codes count like failed sign-ins (same hourly limit per
     account) and are audited. On success marks the session verified (and, when enrolling, enables
     TOTP). Raises PlatformError. Commits."""
-    failures = await db.scalar(
-        select(func.count()).where(FailedLogin.user_id == user.id, FailedLogin.at > now() - timedelta(hours=1))
-    )
+    failures = await failures_in_last_hour(db, user.id)
     if failures >= settings.failed_logins_per_hour:
         await record_platform(db, actor_user_id=user.id, action="totp_refused_locked", client_addr=client_addr)
         await db.commit()
@@ -82,10 +71,7 @@ async def check_totp(
     step = matching_step(secret, code) if usable else None
     # A code is good once: a step at or before the last one used is a replay (someone watched).
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
-        await db.execute(insert(FailedLogin).values(user_id=user.id, client_addr=client_addr))
-        await record_platform(db, actor_user_id=user.id, action="totp_failed", client_addr=client_addr)
-        if failures + 1 >= settings.failed_logins_per_hour:
-            await record_platform(db, actor_user_id=user.id, action="account_locked", client_addr=client_addr)
+        await record_failure(db, settings, user.id, failures, "totp_failed", client_addr)
         await db.commit()
         raise PlatformError(TOTP_WRONG)
     await db.execute(update(User).where(User.id == user.id).values(totp_last_step=step))

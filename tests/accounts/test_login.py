@@ -1,5 +1,3 @@
-from sqlalchemy import text
-
 from tests.factories import PASSWORD, add_member, csrf_from, login, make_tenant, make_user
 
 
