@@ -27,8 +27,9 @@ def _session_cookie(request: Request, token: str | None) -> Cookie:
     )
 
 
-async def landing_target(request: Request, auth: services.User | None = None) -> str:
-    """Where a signed-in person starts: the console, their only tenant, or the switcher."""
+async def landing_target(request: Request) -> str:
+    """Where a signed-in person starts: the console, their only working tenant, or the switcher
+    (which also shows suspended ones, marked as such)."""
     auth_state = await load_auth(request)
     if auth_state is None:
         return "/login"
@@ -36,8 +37,9 @@ async def landing_target(request: Request, auth: services.User | None = None) ->
         return "/ops/"
     async with request.app.state.db.session(user_id=auth_state.user.id) as db:
         tenants = await services.my_tenants(db, auth_state.user.id)
-    if len(tenants) == 1:
-        return f"/t/{tenants[0][0].slug}/"
+    working = [t for t, _ in tenants if t.status == "active"]
+    if len(tenants) == 1 and working:
+        return f"/t/{working[0].slug}/"
     return "/tenants"
 
 

@@ -222,9 +222,11 @@ class TenantSuspended(NotFoundException):
     """Raised for a suspended tenant's own users: a 404 with a clear notice."""
 
 
-def _error_response(request: Request, status: int, text: str | None = None, **context) -> Response:
+def _error_response(
+    request: Request, status: int, text: str | None = None, title: str | None = None, **context
+) -> Response:
     i18n.current_locale.set(request_locale(request))
-    title = ERROR_TITLES.get(status, ERROR_TITLES[500])
+    title = title or ERROR_TITLES.get(status, ERROR_TITLES[500])
     body_text = text or ERROR_TEXTS.get(status, ERROR_TEXTS[500])
     # Error pages never show who is signed in or which tenant they are in: a 404 from a guard (the
     # operator console, another tenant) must look exactly like the 404 of a path that does not exist.
@@ -239,9 +241,12 @@ def _error_response(request: Request, status: int, text: str | None = None, **co
 def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if isinstance(exc, TenantSuspended):
+        # Only the tenant's own members get here, so the page may say who they are: they need the
+        # header's sign-out and unit switcher to get on with their other work.
         return _error_response(
             request, 404, i18n.lazy("This county's account is suspended. Please contact the platform operator."),
-            suspended=True,
+            title=i18n.lazy("Account suspended"), suspended=True,
+            user=request.scope.get("state", {}).get("user"),
         )
     text = CSRF_TEXT if status == 403 and "CSRF" in str(exc.detail) else None
     if status == 400 and "Invalid host" in str(exc.detail):

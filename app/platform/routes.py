@@ -14,7 +14,7 @@ from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other
 from app.platform import divisions, services, totp
 from app.platform.access import requires_operator, requires_operator_login
-from app.tenancy.services import list_presets
+from app.tenancy.services import approval_presets
 
 OPS = [requires_operator]
 PUBLIC = {"public": True}
@@ -95,7 +95,7 @@ async def _application_page(request: Request, application_id: int, status_code: 
             await services.reveal_contact(db, application, actor=auth.user, client_addr=client_addr(request))
     context.setdefault("values", services.approval_defaults(application))
     return _ops_page(request, "platform/application.html", status_code=status_code, application=application,
-                     presets=list_presets(), **context)
+                     presets=approval_presets(), **context)
 
 
 @get("/ops/applications/{application_id:int}", guards=OPS)

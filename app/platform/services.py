@@ -26,7 +26,7 @@ from app.core.security import MOBILE_RE
 from app.platform import divisions
 from app.platform.models import SignupApplication
 from app.tenancy.models import Tenant
-from app.tenancy.services import SLUG_RE, PresetError, apply_preset, list_presets, load_preset
+from app.tenancy.services import SLUG_RE, PresetError, TenantExists, apply_preset, approval_presets, load_preset
 
 SIGNUPS_PER_CLIENT_PER_HOUR = 5
 NOTE_MAX = 1000
@@ -179,7 +179,7 @@ def county_of(application: SignupApplication) -> str:
 def approval_defaults(application: SignupApplication) -> dict[str, str]:
     county = county_of(application)
     return {
-        "preset": "standard" if "standard" in list_presets() else (list_presets() or [""])[0],
+        "preset": next((p.name for p in approval_presets()), ""),
         "slug": f"c{application.division_code}",
         "name": f"{county}人大常委会",
         "admin_name": application.contact_name,
@@ -201,7 +201,7 @@ async def approve(
     Returns the one-time invitation path. Commits (in several transactions: the application is
     claimed first, so two operators cannot approve it twice)."""
     slug, name, admin_name, admin_mobile = slug.strip().lower(), name.strip(), admin_name.strip(), admin_mobile.strip()
-    if preset not in list_presets():
+    if preset not in [p.name for p in approval_presets()]:
         raise PlatformError(lazy("Please choose a preset from the list."), field="preset")
     if not SLUG_RE.match(slug):
         raise PlatformError(lazy("The short name may use lower-case letters, digits and hyphens (2 to 40)."), field="slug")
@@ -226,8 +226,8 @@ async def approve(
         application.decided_by = actor.id
         division_code, county = application.division_code, county_of(application)
     try:
-        tenant = await apply_preset(database, load_preset(preset), slug=slug, name=name, division_code=division_code,
-                                    county=county, status="active")
+        tenant = await apply_preset(database, load_preset(preset), create_only=True, slug=slug, name=name,
+                                    division_code=division_code, county=county, status="active")
         async with database.transaction(tenant_id=tenant.id) as db:
             issued = await invitations.invite(
                 db, tenant_id=tenant.id, actor_id=actor.id, display_name=admin_name, role="county_admin",
@@ -237,6 +237,9 @@ async def approve(
         async with database.transaction() as db:  # give the application back
             await db.execute(update(SignupApplication).where(SignupApplication.id == application_id)
                              .values(status="pending", decided_at=None, decided_by=None))
+        if isinstance(exc, TenantExists):
+            raise PlatformError(lazy("The short name %(slug)s is taken. Please choose another."), field="slug",
+                                slug=slug) from exc
         if isinstance(exc, AccountError):
             raise PlatformError(exc.message, **exc.variables) from exc
         if isinstance(exc, PresetError):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import tomli_w
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.core.db import Database
 from app.core.i18n import lazy
@@ -28,15 +29,30 @@ class PresetError(ValueError):
     pass
 
 
+class TenantExists(PresetError):
+    """apply_preset(create_only=True) found the slug taken (perhaps a moment ago, by someone else)."""
+
+
 @dataclass
 class Preset:
     name: str  # file stem
     tenant: dict
     nodes: list[dict] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)  # the [preset] table: approval, label
+
+    def label(self, locale: str) -> str:
+        return self.meta.get("label", {}).get(locale) or self.name
 
 
 def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def approval_presets() -> list[Preset]:
+    """Presets meant for a newly approved county (``approval = true``); the demo counties' presets,
+    which carry their own townships, are not among them."""
+    presets = [load_preset(name) for name in list_presets()]
+    return [p for p in presets if p.meta.get("approval")]
 
 
 def load_preset(path_or_name: str | Path) -> Preset:
@@ -52,7 +68,7 @@ def load_preset(path_or_name: str | Path) -> Preset:
     for node in nodes:
         if node.get("kind") not in NODE_KINDS or not node.get("path"):
             raise PresetError(f"{path}: node {node!r} needs a path and a kind in {NODE_KINDS}")
-    return Preset(name=path.stem, tenant=tenant, nodes=nodes)
+    return Preset(name=path.stem, tenant=tenant, nodes=nodes, meta=data.get("preset", {}))
 
 
 def validate_identity(slug: str, name: str, kind: str, division_code: str, county: str) -> None:
@@ -68,14 +84,17 @@ def validate_identity(slug: str, name: str, kind: str, division_code: str, count
         raise PresetError("the county (root node) name is required")
 
 
-async def apply_preset(database: Database, preset: Preset, **identity) -> Tenant:
+async def apply_preset(database: Database, preset: Preset, *, create_only: bool = False, **identity) -> Tenant:
     """Create or update the tenant the preset describes (``identity`` overrides its [tenant] table:
-    slug, name, kind, division_code, county, status) and add the nodes it lacks. Idempotent."""
+    slug, name, kind, division_code, county, status) and add the nodes it lacks. Idempotent.
+    With ``create_only`` an existing slug raises TenantExists instead of being updated."""
     spec = {"kind": "county", "status": "active", "timezone": "Asia/Shanghai", **preset.tenant, **identity}
     validate_identity(spec.get("slug", ""), spec.get("name", ""), spec["kind"], spec.get("division_code", ""),
                       spec.get("county", ""))
     async with database.transaction() as db:
         tenant = await db.scalar(select(Tenant).where(Tenant.slug == spec["slug"]))
+        if tenant is not None and create_only:
+            raise TenantExists(spec["slug"])
         if tenant is None:
             tenant = Tenant(slug=spec["slug"])
             db.add(tenant)
@@ -86,7 +105,10 @@ async def apply_preset(database: Database, preset: Preset, **identity) -> Tenant
         tenant.preset = preset.name
         if tenant.status is None or "status" in identity:
             tenant.status = spec["status"]
-        await db.flush()
+        try:
+            await db.flush()
+        except IntegrityError as exc:  # the same slug inserted concurrently
+            raise TenantExists(spec["slug"]) from exc
         tenant_id = tenant.id
     async with database.transaction(tenant_id=tenant_id) as db:
         existing = {(n.parent_id, n.name): n for n in (await db.scalars(select(AdminNode))).all()}

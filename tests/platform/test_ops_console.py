@@ -86,7 +86,10 @@ async def test_approve_with_bad_input_writes_nothing(client, owner_sql, database
     page = await client.get(f"/ops/applications/{app_id}")
     base = {"preset": "standard", "slug": "c510723", "name": "盐亭县人大常委会", "admin_name": "张三",
             "admin_mobile": "13800138000", "_csrf_token": csrf_from(page.text)}
-    for changes in ({"slug": "Bad Slug"}, {"slug": "taken"}, {"preset": "nope"}, {"admin_mobile": "123"},
+    # "santai" is a demo county's preset with its own townships: never offered for a new county
+    assert 'value="santai"' not in page.text and "标准县级配置" in page.text
+    for changes in ({"slug": "Bad Slug"}, {"slug": "taken"}, {"preset": "nope"}, {"preset": "santai"},
+                    {"admin_mobile": "123"},
                     {"admin_name": ""}, {"name": ""}):
         r = await client.post(f"/ops/applications/{app_id}/approve", data={**base, **changes})
         assert r.status_code == 400, changes
@@ -157,6 +160,11 @@ async def test_suspend_revokes_sessions_and_members_see_the_notice(client, datab
     await as_member()
     r = await client.get("/t/alpha/")
     assert r.status_code == 404 and "暂停" in r.text
+    assert "账户已暂停" in r.text and "页面不存在" not in r.text  # titled as what it is
+    assert 'action="/logout"' in r.text and 'href="/tenants"' in r.text  # a way out
+    # the start page does not bounce them back into the suspended county
+    r = await client.get("/", follow_redirects=False)
+    assert r.headers["location"] == "/tenants"
     # the operator's own session is untouched
     as_operator()
     assert (await client.get("/ops/")).status_code == 200
@@ -208,3 +216,25 @@ async def test_non_operator_gets_404_everywhere(client, database, owner_sql):
 async def test_signed_out_visitor_is_sent_to_login(client):
     r = await client.get("/ops/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+async def test_approval_never_takes_over_an_existing_tenant(database):
+    """Two approvals racing for one short name: the second must not rename the first county."""
+    from app.tenancy.services import TenantExists, apply_preset, load_preset
+    from tests.factories import make_tenant
+
+    first = await make_tenant(database, "c510723")
+    try:
+        await apply_preset(database, load_preset("standard"), create_only=True, slug="c510723",
+                           name="别的县人大常委会", division_code="350102", county="别的县")
+    except TenantExists:
+        pass
+    else:
+        raise AssertionError("create_only updated an existing tenant")
+    async with database.session() as db:
+        from sqlalchemy import select
+
+        from app.tenancy.models import Tenant
+
+        again = await db.scalar(select(Tenant).where(Tenant.id == first.id))
+    assert (again.name, again.division_code) == (first.name, first.division_code)
