@@ -83,10 +83,18 @@ def update() -> None:
 
 def problems() -> list[str]:
     found = []
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (locale, msgid) -> (domain, translation)
     for domain, files in domains().items():
         messages = extract(files)
         for locale in LOCALES:
             translated = read(locale, domain)
+            for msgid in messages:
+                # Catalogues are merged at run time: one msgid must mean one thing everywhere.
+                string = translated.get(msgid)
+                other = seen.setdefault((locale, msgid), (domain, string))
+                if string and other[1] and other[1] != string:
+                    found.append(f"{locale}: {msgid!r} is {other[1]!r} in {other[0]}.po but {string!r} in "
+                                 f"{domain}.po; use a more specific msgid")
             for msgid, where in messages.items():
                 string = translated.get(msgid)
                 if not string:

@@ -91,6 +91,7 @@ class Membership(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     role: Mapped[str] = mapped_column(String(20))
     scope_node_id: Mapped[int | None] = mapped_column(BigInteger)
+    station_id: Mapped[int | None] = mapped_column(BigInteger)  # station staff: their station
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -111,6 +112,7 @@ class Invitation(Base):
     mobile: Mapped[str | None] = mapped_column(String(11))
     role: Mapped[str] = mapped_column(String(20))
     scope_node_id: Mapped[int | None] = mapped_column(BigInteger)
+    station_id: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncGenerator
 
 from litestar import Request
@@ -18,6 +18,7 @@ from app.audit.services import record
 from app.core.logs import log_tenant
 from app.core.web import TenantSuspended
 from app.tenancy.models import Tenant
+from app.tenancy.scope import Scope, scope_of
 
 
 @dataclass
@@ -29,10 +30,17 @@ class TenantContext:
     user: User
     membership: Membership
     db: AsyncSession
+    _scope: "Scope | None" = field(default=None, repr=False)
 
     @property
     def role(self) -> str:
         return self.membership.role
+
+    async def scope(self) -> "Scope":
+        """The member's scope (loaded once per request)."""
+        if self._scope is None:
+            self._scope = await scope_of(self.db, self.membership)
+        return self._scope
 
     def require_role(self, *roles: str) -> None:
         """Same not-found as a missing page: a role without access learns nothing."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKeyConstraint, Identity, Integer, String, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -46,5 +47,24 @@ class AdminNode(Base):
     name: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(12))
     division_code: Mapped[str | None] = mapped_column(String(12))
+    # '/<root id>/<child id>/…/<own id>/': the subtree of a node is every path starting with its own.
+    path: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+DEFAULT_LIFECYCLE = ["proposed", "approved", "filed", "active", "closed"]
+
+
+class TenantConfig(Base):
+    """One row per tenant: the rules its stations are checked against."""
+
+    __tablename__ = "tenant_config"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    forbidden_words: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
+    lifecycle: Mapped[list[str]] = mapped_column(ARRAY(String), default=lambda: list(DEFAULT_LIFECYCLE))
+    # {"city": {"min": 2, "max": 3}, "county": {"min": 5}}: deputies per station by level.
+    seats: Mapped[dict] = mapped_column(JSONB, default=dict)
+    checklist_name: Mapped[str] = mapped_column(String(40), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -128,10 +128,20 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
 async def _ensure_node(db, existing, tenant_id, parent_id, name, kind, division_code) -> AdminNode:
     node = existing.get((parent_id, name))
     if node is None:
-        node = AdminNode(tenant_id=tenant_id, parent_id=parent_id, name=name, kind=kind, division_code=division_code)
-        db.add(node)
-        await db.flush()
+        parent_path = "/" if parent_id is None else next(n.path for n in existing.values() if n.id == parent_id)
+        node = await add_node(db, tenant_id, parent_id, parent_path, name, kind, division_code)
         existing[(parent_id, name)] = node
+    return node
+
+
+async def add_node(db, tenant_id, parent_id, parent_path, name, kind, division_code=None) -> AdminNode:
+    """Insert a node and give it its materialised path (which needs its id). Does not commit."""
+    node = AdminNode(tenant_id=tenant_id, parent_id=parent_id, name=name, kind=kind, division_code=division_code,
+                     path="")
+    db.add(node)
+    await db.flush()
+    node.path = f"{parent_path}{node.id}/"
+    await db.flush()
     return node
 
 
