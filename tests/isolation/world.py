@@ -49,7 +49,75 @@ async def _side(database, slug: str, prefix: str, mobile_base: int) -> Side:
             issued = await invite(db, tenant_id=tenant.id, actor_id=side.users["county_admin"].id,
                                   display_name=name, role=role, mobile=None)
             side.invitation_tokens.append(issued.token)
+    async with database.transaction(tenant_id=tenant.id) as db:
+        await _places_and_people(db, side, mobile_base)
     return side
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (180, 40, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def _places_and_people(db, side: Side, mobile_base: int) -> None:
+    """One row (at least) in every table of places and people, so isolation covers them all."""
+    from datetime import date
+
+    from sqlalchemy import select, update
+
+    from app.accounts.models import Membership
+    from app.core.images import store_image
+    from app.deputies.models import (
+        Commitment, Deputy, DeputyGroup, ImportJob, Mandate, RosterContact, RosterEntry, StationDeputy,
+    )
+    from app.stations.models import (
+        ChecklistItem, Station, StationEvent, StationGoal, StationKind, StationScore, StationStaff,
+    )
+    from app.tenancy.models import AdminNode, TenantConfig
+
+    t = side.id
+    admin = side.users["county_admin"].id
+    node = await db.scalar(select(AdminNode).where(AdminNode.name == "东街社区"))
+    db.add(TenantConfig(tenant_id=t, forbidden_words=["人大代表工作室"], checklist_name="八有"))
+    photo = await store_image(db, t, _png())
+    kind = StationKind(tenant_id=t, code="station", name="代表联络站", node_kinds=["community"])
+    db.add(kind)
+    await db.flush()
+    station = Station(tenant_id=t, kind_id=kind.id, node_id=node.id, name=f"{side.slug}东街社区人大代表联络站",
+                      status="active", photo_id=photo.id, contact_phone="0816-1234567")
+    group = DeputyGroup(tenant_id=t, name="城关镇代表小组")
+    db.add_all([station, group])
+    await db.flush()
+    deputy = Deputy(tenant_id=t, name=f"{side.slug}代表", group_id=group.id, mobile=f"1{mobile_base + 50}",
+                    photo_id=photo.id)
+    item = ChecklistItem(tenant_id=t, code="place", label="有场所")
+    db.add_all([deputy, item])
+    await db.flush()
+    entry = RosterEntry(tenant_id=t, deputy_id=deputy.id, name="选民甲", age=50, address="东街1号",
+                        mobile=f"1{mobile_base + 60}")
+    db.add_all([
+        StationEvent(tenant_id=t, station_id=station.id, action="created", to_status="proposed",
+                     actor_user_id=admin),
+        StationStaff(tenant_id=t, station_id=station.id, role="liaison", user_id=side.users["station_staff"].id),
+        StationGoal(tenant_id=t, station_id=station.id, year=2026, goal="每月接待选民一次"),
+        StationScore(tenant_id=t, station_id=station.id, item_id=item.id, met=True, scored_by=admin),
+        Mandate(tenant_id=t, deputy_id=deputy.id, level="county", term=18, direct=True,
+                constituency_node_id=node.id),
+        StationDeputy(tenant_id=t, station_id=station.id, deputy_id=deputy.id),
+        Commitment(tenant_id=t, station_id=station.id, deputy_id=deputy.id, year=2026, commitment="每季度走访选区"),
+        entry,
+        ImportJob(tenant_id=t, kind="deputies", filename="deputies.xlsx", created_by=admin),
+    ])
+    await db.flush()
+    db.add(RosterContact(tenant_id=t, entry_id=entry.id, contacted_on=date(2026, 3, 1), note="电话联系"))
+    await db.execute(update(DeputyGroup).where(DeputyGroup.id == group.id).values(leader_deputy_id=deputy.id))
+    await db.execute(update(Membership).where(Membership.user_id == side.users["station_staff"].id)
+                     .values(station_id=station.id))
 
 
 async def build_world(database, owner_sql) -> World:
