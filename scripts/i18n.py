@@ -3,7 +3,8 @@
   python scripts/i18n.py update   add new msgids (English: copied; Chinese: left empty), drop old ones
   python scripts/i18n.py check    list msgids without a translation (exit 1 if any)
   python scripts/i18n.py translate zh_Hans < pairs.tsv
-                                  set translations from "msgid<TAB>msgstr" lines, in every domain
+                                  fill empty translations from "msgid<TAB>msgstr" lines, in every
+                                  domain (--force also replaces existing ones)
 
 One catalogue per domain: app/<domain>/ and templates/<domain>/ make the domain's .po file;
 app/core, app/*.py and templates/*.html make "core".
@@ -111,7 +112,7 @@ def full_width(text: str) -> str:
     return "".join(p if PLACEHOLDER.fullmatch(p) else p.translate(table) for p in parts)
 
 
-def translate(locale: str, lines: list[str]) -> None:
+def translate(locale: str, lines: list[str], force: bool = False) -> None:
     pairs = dict(line.rstrip("\n").split("\t", 1) for line in lines if "\t" in line)
     if locale == "zh_Hans":
         pairs = {k: full_width(v) for k, v in pairs.items()}
@@ -123,7 +124,8 @@ def translate(locale: str, lines: list[str]) -> None:
             catalog = read_po(f)
         changed = False
         for message in catalog:
-            if message.id in pairs:
+            # Only fills gaps: a msgid shared with another domain keeps the translation it has there.
+            if message.id in pairs and (force or not message.string):
                 message.string = pairs[message.id]
                 changed = True
         if changed:
@@ -136,7 +138,7 @@ if __name__ == "__main__":
     if action == "update":
         update()
     if action == "translate":
-        translate(sys.argv[2], sys.stdin.readlines())
+        translate(sys.argv[2], sys.stdin.readlines(), force="--force" in sys.argv)
     issues = problems()
     for line in issues:
         print(line)

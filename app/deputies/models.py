@@ -16,11 +16,11 @@ from app.core.i18n import lazy
 
 LEVELS = ("national", "provincial", "city", "county", "township")
 LEVEL_NAMES = {
-    "national": lazy("National"),
-    "provincial": lazy("Provincial"),
-    "city": lazy("City"),
-    "county": lazy("County"),
-    "township": lazy("Township"),
+    "national": lazy("National level"),
+    "provincial": lazy("Provincial level"),
+    "city": lazy("City level"),
+    "county": lazy("County level"),
+    "township": lazy("Township level"),
 }
 DEPUTY_STATUSES = ("active", "resigned", "deceased", "removed")
 DEPUTY_STATUS_NAMES = {
