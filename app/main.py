@@ -17,6 +17,10 @@ from litestar.template import TemplateConfig
 from app.accounts import routes as account_routes
 from app.accounts import tenant_routes as member_routes
 from app.audit import routes as audit_routes
+from app.deputies import import_routes, roster_routes
+from app.deputies import routes as deputy_routes
+from app.public import routes as public_routes
+from app.stations import routes as station_routes
 from app.platform import routes as platform_routes
 from app.accounts.access import LoginRequired, TotpRequired
 from app.accounts.models import ROLE_NAMES
@@ -69,6 +73,10 @@ def tenant_router() -> Router:
             *tenancy_routes.route_handlers,
             *member_routes.route_handlers,
             *audit_routes.route_handlers,
+            *station_routes.route_handlers,
+            *deputy_routes.route_handlers,
+            *roster_routes.route_handlers,
+            *import_routes.route_handlers,
         ],
     )
 
@@ -90,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *account_routes.route_handlers,
             *platform_routes.route_handlers,
             tenant_router(),
+            *public_routes.route_handlers,
         ],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja(manifest))),
         csrf_config=CSRFConfig(
