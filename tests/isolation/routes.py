@@ -17,7 +17,12 @@ ID_TABLES = {
     "member_id": "memberships", "membership_id": "memberships",
     "invitation_id": "invitations", "invite_id": "invitations",
     "node_id": "admin_nodes", "scope_node_id": "admin_nodes", "parent_id": "admin_nodes", "place_id": "admin_nodes",
-    "entry_id": "audit_log", "audit_id": "audit_log", "audit_entry_id": "audit_log",
+    "audit_id": "audit_log", "audit_entry_id": "audit_log",
+    "station_id": "stations", "kind_id": "station_kinds", "goal_id": "station_goals", "item_id": "checklist_items",
+    "staff_id": "station_staff", "event_id": "station_events", "image_id": "images",
+    "deputy_id": "deputies", "group_id": "deputy_groups", "mandate_id": "deputy_mandates",
+    "assignment_id": "station_deputies", "commitment_id": "deputy_commitments",
+    "entry_id": "roster_entries", "contact_id": "roster_contacts", "job_id": "import_jobs",
 }
 
 
