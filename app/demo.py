@@ -1,4 +1,6 @@
-"""Demo data: an operator, two counties from tenants/, and a few users in each. Idempotent."""
+"""Demo data: an operator, two counties from tenants/ (a Mianyang-style and a Jinzhong-style county,
+each with its tree, station kinds, naming rule, lifecycle, seats and checklist), and a few users in
+each. Idempotent: running it again changes nothing."""
 
 from __future__ import annotations
 
@@ -17,18 +19,20 @@ DEMO_USERS = [
     ("santai-admin", "王主任", "santai", "county_admin", None),
     ("santai-tongchuan", "李委员", "santai", "township_staff", "潼川镇"),
     ("santai-viewer", "赵干事", "santai", "viewer", None),
-    ("youxian-admin", "陈主任", "youxian", "county_admin", None),
-    ("youxian-weicheng", "刘委员", "youxian", "township_staff", "魏城镇"),
+    ("yuci-admin", "陈主任", "yuci", "county_admin", None),
+    ("yuci-zhuangzi", "刘委员", "yuci", "township_staff", "庄子乡"),
     ("liaison-both", "周联络员", "santai", "station_staff", None),
-    ("liaison-both", "周联络员", "youxian", "station_staff", None),
+    ("liaison-both", "周联络员", "yuci", "station_staff", None),
 ]
+# The demo counties' presets (tenants/<name>.toml).
+DEMO_PRESETS = ("mianyang-santai", "jinzhong-yuci")
 DEMO_OPERATOR = ("ops", "平台运营")
 
 
 async def load_demo(database: Database) -> list[tuple[str, str]]:
     """Returns the demo logins as (username, what it is)."""
     tenants = {}
-    for name in ("santai", "youxian"):
+    for name in DEMO_PRESETS:
         tenant = await apply_preset(database, load_preset(name))
         tenants[tenant.slug] = tenant.id
     async with database.transaction() as db:
@@ -53,6 +57,22 @@ async def load_demo(database: Database) -> list[tuple[str, str]]:
             if scope:
                 scope_id = await db.scalar(select(AdminNode.id).where(AdminNode.name == scope))
             db.add(Membership(tenant_id=tenants[slug], user_id=users[username], role=role, scope_node_id=scope_id))
+    await load_demo_places_and_people(database, tenants)
     logins = [(DEMO_OPERATOR[0], "operator (/ops/, sets up TOTP at first sign-in)")]
     logins += [(u, f"{role} in {slug}" + (f" ({scope})" if scope else "")) for u, _, slug, role, scope in DEMO_USERS]
     return logins
+
+
+# --- TO BE FILLED by the stations and deputies work -------------------------------------------------
+
+
+async def load_demo_places_and_people(database: Database, tenant_ids: dict[str, int]) -> None:
+    """Stations, deputies (with photos), assignments and rosters of the demo counties.
+
+    ``tenant_ids`` maps slug -> tenant id ("santai", "yuci"). The tree, station kinds, checklist and
+    configuration are already there (from the presets). Fill this through the stations and deputies
+    services, idempotently (look a record up by its name before adding it), e.g. in 三台县 a home
+    at 潼川镇 (绵阳市三台县潼川镇人大代表之家) and a station at 潼川镇/北坝村; in 榆次区 a home at
+    庄子乡 and a station at 庄子乡/庄子村; a few deputies of several levels each, some assigned, some not.
+    """
+    return None

@@ -1,176 +1,296 @@
-"""Tenant presets (tenants/*.toml): apply idempotently, export from a live tenant.
+"""The administrative tree: browse within a member's scope, add, rename, move and retire nodes.
 
-The format is documented in tenants/README.md. Applying is a platform action: it creates or
-updates the tenant row, then writes the tenant's own rows in a transaction bound to that tenant.
+Preset code lives in app/tenancy/presets.py; its names are re-exported here for existing callers.
+Services change the session and audit; they do not commit (the route does).
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-import tomli_w
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from litestar.exceptions import NotFoundException
+from sqlalchemy import and_, case, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import Database
+from app.audit.services import record
 from app.core.i18n import lazy
-from app.core.settings import ROOT
-from app.tenancy.models import NODE_KINDS, TENANT_KINDS, AdminNode, Tenant
+from app.tenancy.models import AdminNode
+from app.tenancy.presets import (  # noqa: F401  (re-exported)
+    DIVISION_RE, PRESET_DIR, SLUG_RE, Preset, PresetError, TenantExists, add_node, apply_preset,
+    approval_presets, export_preset, list_presets, load_preset, parse_preset, validate_identity,
+)
+from app.tenancy.scope import Scope
 
-PRESET_DIR = ROOT / "tenants"
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
-DIVISION_RE = re.compile(r"^\d{6}$")
+__all__ = [  # the preset API, for existing callers of app.tenancy.services
+    "DIVISION_RE", "PRESET_DIR", "SLUG_RE", "Preset", "PresetError", "TenantExists", "add_node", "apply_preset",
+    "approval_presets", "export_preset", "list_presets", "load_preset", "parse_preset", "validate_identity",
+]
+
+MAX_ID = 2**63 - 1
+NODE_KIND_NAMES = {
+    "county": lazy("County, city or district"),
+    "township": lazy("Township or town"),
+    "street": lazy("Street (subdistrict)"),
+    "village": lazy("Village"),
+    "community": lazy("Residential community"),
+    "unit": lazy("Unit or organisation"),
+    "area": lazy("Functional area"),
+}
+# Which kinds of node may sit directly under which.
+CHILD_KINDS = {
+    "county": ("township", "street", "unit", "area"),
+    "township": ("village", "community", "unit"),
+    "street": ("village", "community", "unit"),
+}
+CODE_RE = re.compile(r"^\d{1,12}$")
+NAME_MAX = 80
+PLACES_ROLES = ("county_admin", "viewer", "township_staff")
+PARTIAL_LIMIT = 25  # children sent in one htmx partial; the full page lists them all
 
 
-class PresetError(ValueError):
-    pass
+class TreeError(ValueError):
+    """A refused change: ``message`` (a msgid) with ``variables``, shown translated."""
 
-
-class TenantExists(PresetError):
-    """apply_preset(create_only=True) found the slug taken (perhaps a moment ago, by someone else)."""
+    def __init__(self, message: str, **variables):
+        super().__init__(message)
+        self.message = message
+        self.variables = variables
 
 
 @dataclass
-class Preset:
-    name: str  # file stem
-    tenant: dict
-    nodes: list[dict] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)  # the [preset] table: approval, label
-
-    def label(self, locale: str) -> str:
-        return self.meta.get("label", {}).get(locale) or self.name
+class Child:
+    node: AdminNode
+    children: int  # non-retired children (or all, when retired ones are shown)
 
 
-def list_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+def kind_name(kind: str) -> str:
+    return NODE_KIND_NAMES.get(kind, kind)
 
 
-def approval_presets() -> list[Preset]:
-    """Presets meant for a newly approved county (``approval = true``); the demo counties' presets,
-    which carry their own townships, are not among them."""
-    presets = [load_preset(name) for name in list_presets()]
-    return [p for p in presets if p.meta.get("approval")]
+def ancestor_ids(node: AdminNode) -> list[int]:
+    return [int(part) for part in node.path.strip("/").split("/") if part]
 
 
-def load_preset(path_or_name: str | Path) -> Preset:
-    path = Path(path_or_name)
-    if not path.suffix:
-        path = PRESET_DIR / f"{path_or_name}.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PresetError(f"{path}: {exc}") from exc
-    tenant = data.get("tenant", {})
-    nodes = data.get("nodes", [])
-    for node in nodes:
-        if node.get("kind") not in NODE_KINDS or not node.get("path"):
-            raise PresetError(f"{path}: node {node!r} needs a path and a kind in {NODE_KINDS}")
-    return Preset(name=path.stem, tenant=tenant, nodes=nodes, meta=data.get("preset", {}))
+async def scope_root(db: AsyncSession, scope: Scope) -> AdminNode:
+    """The top of what the member sees: the county's root, or a township staff member's node."""
+    if scope.whole_tenant:
+        root = await db.scalar(select(AdminNode).where(AdminNode.parent_id.is_(None)).order_by(AdminNode.id).limit(1))
+    elif scope.node_path:
+        root = await db.scalar(select(AdminNode).where(AdminNode.path == scope.node_path))
+    else:
+        root = None
+    if root is None:
+        raise NotFoundException()
+    return root
 
 
-def validate_identity(slug: str, name: str, kind: str, division_code: str, county: str) -> None:
-    if not SLUG_RE.match(slug or ""):
-        raise PresetError(lazy("The short name may use lower-case letters, digits and hyphens (2 to 40)."))
-    if not name or len(name) > 120:
-        raise PresetError(lazy("The name is required (at most 120 characters)."))
-    if kind not in TENANT_KINDS:
-        raise PresetError(f"kind must be one of {TENANT_KINDS}")
-    if not DIVISION_RE.match(division_code or ""):
-        raise PresetError(lazy("The administrative division code has 6 digits."))
-    if not county:
-        raise PresetError("the county (root node) name is required")
-
-
-async def apply_preset(database: Database, preset: Preset, *, create_only: bool = False, **identity) -> Tenant:
-    """Create or update the tenant the preset describes (``identity`` overrides its [tenant] table:
-    slug, name, kind, division_code, county, status) and add the nodes it lacks. Idempotent.
-    With ``create_only`` an existing slug raises TenantExists instead of being updated."""
-    spec = {"kind": "county", "status": "active", "timezone": "Asia/Shanghai", **preset.tenant, **identity}
-    validate_identity(spec.get("slug", ""), spec.get("name", ""), spec["kind"], spec.get("division_code", ""),
-                      spec.get("county", ""))
-    async with database.transaction() as db:
-        tenant = await db.scalar(select(Tenant).where(Tenant.slug == spec["slug"]))
-        if tenant is not None and create_only:
-            raise TenantExists(spec["slug"])
-        if tenant is None:
-            tenant = Tenant(slug=spec["slug"])
-            db.add(tenant)
-        tenant.name = spec["name"]
-        tenant.kind = spec["kind"]
-        tenant.division_code = spec["division_code"]
-        tenant.timezone = spec["timezone"]
-        tenant.preset = preset.name
-        if tenant.status is None or "status" in identity:
-            tenant.status = spec["status"]
-        try:
-            await db.flush()
-        except IntegrityError as exc:  # the same slug inserted concurrently
-            raise TenantExists(spec["slug"]) from exc
-        tenant_id = tenant.id
-    async with database.transaction(tenant_id=tenant_id) as db:
-        existing = {(n.parent_id, n.name): n for n in (await db.scalars(select(AdminNode))).all()}
-        root = await _ensure_node(db, existing, tenant_id, None, spec["county"], "county", spec["division_code"])
-        by_path = {"": root}
-        for node in sorted(preset.nodes, key=lambda n: n["path"].count("/")):
-            parent_path, _, name = node["path"].rpartition("/")
-            parent = by_path.get(parent_path)
-            if parent is None:
-                raise PresetError(f"node {node['path']!r}: parent {parent_path!r} is not listed before it")
-            by_path[node["path"]] = await _ensure_node(
-                db, existing, tenant_id, parent.id, name, node["kind"], node.get("division_code")
-            )
-    return tenant
-
-
-async def _ensure_node(db, existing, tenant_id, parent_id, name, kind, division_code) -> AdminNode:
-    node = existing.get((parent_id, name))
+async def visible_node(db: AsyncSession, scope: Scope, node_id: int) -> AdminNode:
+    """A node the member may see, or the same 404 for missing, other tenant's and out of scope."""
+    if not 0 < node_id <= MAX_ID:
+        raise NotFoundException()
+    node = await db.scalar(select(AdminNode).where(AdminNode.id == node_id, scope.nodes(AdminNode.path)))
     if node is None:
-        parent_path = "/" if parent_id is None else next(n.path for n in existing.values() if n.id == parent_id)
-        node = await add_node(db, tenant_id, parent_id, parent_path, name, kind, division_code)
-        existing[(parent_id, name)] = node
+        raise NotFoundException()
     return node
 
 
-async def add_node(db, tenant_id, parent_id, parent_path, name, kind, division_code=None) -> AdminNode:
-    """Insert a node and give it its materialised path (which needs its id). Does not commit."""
-    node = AdminNode(tenant_id=tenant_id, parent_id=parent_id, name=name, kind=kind, division_code=division_code,
-                     path="")
-    db.add(node)
-    await db.flush()
-    node.path = f"{parent_path}{node.id}/"
-    await db.flush()
+async def children_of(db: AsyncSession, node: AdminNode, *, show_retired: bool = False,
+                      limit: int | None = None) -> tuple[list[Child], int]:
+    """A node's children with their own child counts (one query), and how many there are in all."""
+    grand = select(AdminNode.parent_id, func.count().label("n")).group_by(AdminNode.parent_id)
+    if not show_retired:
+        grand = grand.where(AdminNode.retired_at.is_(None))
+    grand = grand.subquery()
+    query = (
+        select(AdminNode, func.coalesce(grand.c.n, 0), func.count().over())
+        .outerjoin(grand, grand.c.parent_id == AdminNode.id)
+        .where(AdminNode.parent_id == node.id)
+        .order_by(AdminNode.retired_at.is_not(None), AdminNode.id)
+    )
+    if not show_retired:
+        query = query.where(AdminNode.retired_at.is_(None))
+    if limit is not None:
+        query = query.limit(limit)
+    rows = (await db.execute(query)).all()
+    total = rows[0][2] if rows else 0
+    return [Child(node=r[0], children=r[1]) for r in rows], total
+
+
+async def breadcrumb(db: AsyncSession, scope: Scope, node: AdminNode) -> list[AdminNode]:
+    """The node's ancestors (and itself) from the member's scope root down."""
+    ids = ancestor_ids(node)
+    nodes = {n.id: n for n in (await db.scalars(select(AdminNode).where(AdminNode.id.in_(ids)))).all()}
+    chain = [nodes[i] for i in ids if i in nodes]
+    return [n for n in chain if scope.covers_path(n.path)]
+
+
+async def chain_of(db: AsyncSession, node: AdminNode) -> list[AdminNode]:
+    """Root..node, whatever the member's scope (for canonical names)."""
+    ids = ancestor_ids(node)
+    nodes = {n.id: n for n in (await db.scalars(select(AdminNode).where(AdminNode.id.in_(ids)))).all()}
+    return [nodes[i] for i in ids if i in nodes]
+
+
+def can_edit_node(scope: Scope, node: AdminNode) -> bool:
+    """Rename, move, retire: county admins anywhere but the root; township staff inside their subtree
+    but not their own root node."""
+    if not scope.can_edit or node.parent_id is None:
+        return False
+    if scope.whole_tenant:
+        return True
+    return bool(scope.node_path) and node.path.startswith(scope.node_path) and node.path != scope.node_path
+
+
+def can_add_under(scope: Scope, node: AdminNode) -> bool:
+    return (scope.can_edit and node.retired_at is None and node.kind in CHILD_KINDS
+            and scope.covers_path(node.path))
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise TreeError(lazy("Enter the name of the place."))
+    if len(name) > NAME_MAX:
+        raise TreeError(lazy("The name of a place has at most %(n)s characters."), n=NAME_MAX)
+    return name
+
+
+def _clean_code(code: str) -> str | None:
+    code = (code or "").strip()
+    if not code:
+        return None
+    if not CODE_RE.match(code):
+        raise TreeError(lazy("The statistical division code has only digits, at most 12."))
+    return code
+
+
+async def _check_sibling_name(db: AsyncSession, parent_id: int, name: str, *, except_id: int | None = None) -> None:
+    query = select(AdminNode).where(AdminNode.parent_id == parent_id, AdminNode.name == name)
+    if except_id is not None:
+        query = query.where(AdminNode.id != except_id)
+    clash = await db.scalar(query)
+    if clash is not None:
+        if clash.retired_at is not None:
+            raise TreeError(lazy("A retired place under the same parent is already called “%(name)s”: "
+                                 "choose another name."), name=name)
+        raise TreeError(lazy("There is already a place called “%(name)s” under the same parent."), name=name)
+
+
+def _check_kind(parent: AdminNode, kind: str) -> None:
+    allowed = CHILD_KINDS.get(parent.kind, ())
+    if kind not in allowed:
+        if not allowed:
+            raise TreeError(lazy("Nothing can be added under a place of this kind."))
+        raise TreeError(lazy("A place of kind “%(kind)s” cannot be placed under “%(parent)s”."),
+                        kind=kind_name(kind), parent=parent.name)
+
+
+async def add_child(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope, parent: AdminNode,
+                    name: str, kind: str, division_code: str = "", client_addr: str | None = None) -> AdminNode:
+    if not can_add_under(scope, parent):
+        raise NotFoundException()
+    name = _clean_name(name)
+    if kind not in NODE_KIND_NAMES:
+        raise TreeError(lazy("Choose the kind of place from the list."))
+    _check_kind(parent, kind)
+    code = _clean_code(division_code)
+    await _check_sibling_name(db, parent.id, name)
+    node = await add_node(db, tenant_id, parent.id, parent.path, name, kind, code)
+    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="node_added", target=f"node:{node.id}",
+                 client_addr=client_addr, details={"name": name, "kind": kind, "parent": parent.name})
     return node
 
 
-async def export_preset(database: Database, slug: str) -> str:
-    """The live tenant as a preset file (TOML text) that apply_preset reproduces."""
-    async with database.session() as db:
-        tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug))
-    if tenant is None:
-        raise PresetError(f"no tenant {slug!r}")
-    async with database.session(tenant_id=tenant.id) as db:
-        nodes = (await db.scalars(select(AdminNode).where(AdminNode.retired_at.is_(None)).order_by(AdminNode.id))).all()
-    by_id = {n.id: n for n in nodes}
-    root = next((n for n in nodes if n.parent_id is None), None)
+async def rename(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope, node: AdminNode, name: str,
+                 division_code: str = "", client_addr: str | None = None) -> None:
+    if not can_edit_node(scope, node):
+        raise TreeError(lazy("You may not change this place."))
+    name = _clean_name(name)
+    code = _clean_code(division_code)
+    if name == node.name and code == node.division_code:
+        return
+    await _check_sibling_name(db, node.parent_id, name, except_id=node.id)
+    details = {"from": node.name, "to": name, "division_code": code}
+    node.name, node.division_code = name, code
+    await db.flush()
+    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="node_renamed", target=f"node:{node.id}",
+                 client_addr=client_addr, details=details)
 
-    def path(n: AdminNode) -> str:
-        parts = []
-        while n.parent_id is not None:
-            parts.append(n.name)
-            n = by_id[n.parent_id]
-        return "/".join(reversed(parts))
 
-    out = {
-        "tenant": {
-            "slug": tenant.slug, "name": tenant.name, "kind": tenant.kind, "division_code": tenant.division_code,
-            "county": root.name if root else "", "timezone": tenant.timezone,
-        },
-        "nodes": [
-            {"path": path(n), "kind": n.kind, **({"division_code": n.division_code} if n.division_code else {})}
-            for n in nodes if n.parent_id is not None
-        ],
-    }
-    return tomli_w.dumps(out)
+async def move_targets(db: AsyncSession, scope: Scope, node: AdminNode) -> list[AdminNode]:
+    """Where the node may be moved: live nodes in scope whose kind may hold it, not itself, not its
+    current parent, not one of its descendants."""
+    holders = [k for k, kids in CHILD_KINDS.items() if node.kind in kids]
+    query = (
+        select(AdminNode)
+        .where(AdminNode.retired_at.is_(None), AdminNode.kind.in_(holders), scope.nodes(AdminNode.path),
+               AdminNode.id != node.parent_id, ~AdminNode.path.startswith(node.path, autoescape=True))
+        .order_by(AdminNode.path)
+    )
+    return list((await db.scalars(query)).all())
+
+
+async def move(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope, node: AdminNode,
+               new_parent_id: int, client_addr: str | None = None) -> None:
+    """Re-hang the node (and its subtree) under another parent: its parent and the path of the node
+    and of every descendant change in one UPDATE."""
+    if not can_edit_node(scope, node):
+        raise TreeError(lazy("You may not change this place."))
+    targets = {t.id: t for t in await move_targets(db, scope, node)}
+    parent = targets.get(new_parent_id)
+    if parent is None:
+        if new_parent_id == node.parent_id:
+            raise TreeError(lazy("The place is already there."))
+        target = await db.scalar(select(AdminNode).where(AdminNode.id == new_parent_id, scope.nodes(AdminNode.path)))
+        if target is not None and target.path.startswith(node.path):
+            raise TreeError(lazy("A place cannot be moved under itself or one of the places below it."))
+        if target is not None and target.retired_at is None:
+            _check_kind(target, node.kind)
+        raise TreeError(lazy("Choose the new parent from the list."))
+    await _check_sibling_name(db, parent.id, node.name, except_id=node.id)
+    old_path, new_path = node.path, f"{parent.path}{node.id}/"
+    old_parent = node.parent_id
+    await db.execute(
+        update(AdminNode)
+        .where(AdminNode.path.startswith(old_path, autoescape=True))
+        .values(
+            path=literal(new_path) + func.substr(AdminNode.path, len(old_path) + 1),
+            parent_id=case((AdminNode.id == node.id, parent.id), else_=AdminNode.parent_id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await db.refresh(node)
+    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="node_moved", target=f"node:{node.id}",
+                 client_addr=client_addr, details={"name": node.name, "from_parent": old_parent, "to": parent.name})
+
+
+async def retire(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope, node: AdminNode,
+                 client_addr: str | None = None) -> None:
+    """Retire a node: it stays in history, hidden from pickers and lists. Refused while it has live
+    children, or while it or a place below it has a station that is not closed."""
+    from app.stations.models import Station
+
+    if not can_edit_node(scope, node):
+        raise TreeError(lazy("You may not change this place."))
+    if node.retired_at is not None:
+        raise TreeError(lazy("This place is already retired."))
+    live_children = await db.scalar(
+        select(func.count()).select_from(AdminNode)
+        .where(AdminNode.parent_id == node.id, AdminNode.retired_at.is_(None))
+    )
+    if live_children:
+        raise TreeError(lazy("“%(name)s” still has %(n)s places below it: move or retire them first."),
+                        name=node.name, n=live_children)
+    open_stations = await db.scalar(
+        select(func.count()).select_from(Station)
+        .join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id, AdminNode.id == Station.node_id))
+        .where(AdminNode.path.startswith(node.path, autoescape=True), Station.status != "closed")
+    )
+    if open_stations:
+        raise TreeError(lazy("“%(name)s” has %(n)s homes or stations that are not closed: close them first."),
+                        name=node.name, n=open_stations)
+    node.retired_at = func.now()
+    await db.flush()
+    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="node_retired", target=f"node:{node.id}",
+                 client_addr=client_addr, details={"name": node.name})

@@ -1,0 +1,376 @@
+"""Tenant presets (tenants/*.toml): apply idempotently, export from a live tenant.
+
+The format is documented in tenants/README.md. Applying is a platform action: it creates or
+updates the tenant row, then writes the tenant's own rows in a transaction bound to that tenant.
+
+What "idempotent" means here: applying the same file twice writes nothing the second time (no row
+and no timestamp changes); applying a changed file changes exactly what differs; nothing that may
+carry history (a node, a station kind, a checklist item) is ever deleted because the file no longer
+lists it. Records are matched by their identity: nodes by their path of names, station kinds and
+checklist items by `code`, the configuration by tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.core.db import Database
+from app.core.i18n import lazy
+from app.core.settings import ROOT
+from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, TENANT_KINDS, AdminNode, Tenant, TenantConfig
+
+PRESET_DIR = ROOT / "tenants"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+DIVISION_RE = re.compile(r"^\d{6}$")
+CODE_RE = re.compile(r"^[a-z0-9_-]{1,30}$")
+SEAT_LEVELS = ("national", "provincial", "city", "county", "township")
+CONFIG_KEYS = ("forbidden_words", "lifecycle", "seats", "checklist_name")
+KIND_KEYS = ("name", "node_kinds", "name_pattern", "sort")
+ITEM_KEYS = ("label", "sort")
+
+
+class PresetError(ValueError):
+    pass
+
+
+class TenantExists(PresetError):
+    """apply_preset(create_only=True) found the slug taken (perhaps a moment ago, by someone else)."""
+
+
+@dataclass
+class Preset:
+    name: str  # file stem
+    tenant: dict
+    nodes: list[dict] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)  # the [preset] table: approval, label
+    config: dict | None = None  # the [config] table (keys it lacks are left alone)
+    station_kinds: list[dict] = field(default_factory=list)
+    checklist: list[dict] = field(default_factory=list)
+
+    def label(self, locale: str) -> str:
+        return self.meta.get("label", {}).get(locale) or self.name
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def approval_presets() -> list[Preset]:
+    """Presets meant for a newly approved county (``approval = true``); the demo counties' presets,
+    which carry their own townships, are not among them."""
+    presets = [load_preset(name) for name in list_presets()]
+    return [p for p in presets if p.meta.get("approval")]
+
+
+def load_preset(path_or_name: str | Path) -> Preset:
+    path = Path(path_or_name)
+    if not path.suffix:
+        path = PRESET_DIR / f"{path_or_name}.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PresetError(f"{path}: {exc}") from exc
+    return parse_preset(text, name=path.stem, where=str(path))
+
+
+def parse_preset(text: str, *, name: str, where: str = "preset") -> Preset:
+    """A preset from TOML text, checked (PresetError says what is wrong and where)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError(f"{where}: {exc}") from exc
+    nodes = data.get("nodes", [])
+    for node in nodes:
+        if node.get("kind") not in NODE_KINDS or not node.get("path"):
+            raise PresetError(f"{where}: node {node!r} needs a path and a kind in {NODE_KINDS}")
+        code = node.get("division_code")
+        if code is not None and not re.fullmatch(r"\d{1,12}", str(code)):
+            raise PresetError(f"{where}: node {node['path']!r}: division_code has 1 to 12 digits")
+    config = data.get("config")
+    if config is not None:
+        _check_config(config, where)
+    kinds = data.get("station_kinds", [])
+    _check_coded(kinds, "station_kinds", ("code", "name"), where)
+    for kind in kinds:
+        bad = [k for k in kind.get("node_kinds", []) if k not in NODE_KINDS]
+        if bad:
+            raise PresetError(f"{where}: station kind {kind['code']!r}: node_kinds {bad} not in {NODE_KINDS}")
+    checklist = data.get("checklist", [])
+    _check_coded(checklist, "checklist", ("code", "label"), where)
+    return Preset(name=name, tenant=data.get("tenant", {}), nodes=nodes, meta=data.get("preset", {}),
+                  config=config, station_kinds=kinds, checklist=checklist)
+
+
+def _check_config(config: dict, where: str) -> None:
+    unknown = set(config) - set(CONFIG_KEYS)
+    if unknown:
+        raise PresetError(f"{where}: [config] has unknown keys {sorted(unknown)}")
+    lifecycle = config.get("lifecycle")
+    if lifecycle is not None:
+        allowed = [s for s in DEFAULT_LIFECYCLE if s in lifecycle]
+        if (lifecycle != allowed or "proposed" not in lifecycle or "active" not in lifecycle
+                or "closed" not in lifecycle):
+            raise PresetError(f"{where}: lifecycle must be {DEFAULT_LIFECYCLE} in order, "
+                              "optionally without approved and/or filed")
+    for level, bounds in (config.get("seats") or {}).items():
+        if level not in SEAT_LEVELS or not isinstance(bounds, dict) or set(bounds) - {"min", "max"}:
+            raise PresetError(f"{where}: seats.{level}: a level in {SEAT_LEVELS} with min and/or max")
+
+
+def _check_coded(rows: list[dict], section: str, required: tuple[str, ...], where: str) -> None:
+    seen = set()
+    for row in rows:
+        missing = [k for k in required if not row.get(k)]
+        if missing:
+            raise PresetError(f"{where}: [[{section}]] {row!r} lacks {missing}")
+        if not CODE_RE.match(str(row["code"])):
+            raise PresetError(f"{where}: [[{section}]] code {row['code']!r}: lower-case letters, digits, _ or -")
+        if row["code"] in seen:
+            raise PresetError(f"{where}: [[{section}]] code {row['code']!r} appears twice")
+        seen.add(row["code"])
+
+
+def validate_identity(slug: str, name: str, kind: str, division_code: str, county: str) -> None:
+    if not SLUG_RE.match(slug or ""):
+        raise PresetError(lazy("The short name may use lower-case letters, digits and hyphens (2 to 40)."))
+    if not name or len(name) > 120:
+        raise PresetError(lazy("The name is required (at most 120 characters)."))
+    if kind not in TENANT_KINDS:
+        raise PresetError(f"kind must be one of {TENANT_KINDS}")
+    if not DIVISION_RE.match(division_code or ""):
+        raise PresetError(lazy("The administrative division code has 6 digits."))
+    if not county:
+        raise PresetError("the county (root node) name is required")
+
+
+async def apply_preset(database: Database, preset: Preset, *, create_only: bool = False, **identity) -> Tenant:
+    """Create or update the tenant the preset describes (``identity`` overrides its [tenant] table:
+    slug, name, kind, division_code, county, status), add the nodes it lacks, and bring its
+    configuration, station kinds and checklist in line with the file. Idempotent; deletes nothing.
+    With ``create_only`` an existing slug raises TenantExists instead of being updated."""
+    spec = {"kind": "county", "status": "active", "timezone": "Asia/Shanghai", **preset.tenant, **identity}
+    validate_identity(spec.get("slug", ""), spec.get("name", ""), spec["kind"], spec.get("division_code", ""),
+                      spec.get("county", ""))
+    async with database.transaction() as db:
+        tenant = await db.scalar(select(Tenant).where(Tenant.slug == spec["slug"]))
+        if tenant is not None and create_only:
+            raise TenantExists(spec["slug"])
+        if tenant is None:
+            tenant = Tenant(slug=spec["slug"])
+            db.add(tenant)
+        _set(tenant, name=spec["name"], kind=spec["kind"], division_code=spec["division_code"],
+             timezone=spec["timezone"], preset=preset.name)
+        if tenant.status is None or "status" in identity:
+            _set(tenant, status=spec["status"])
+        try:
+            await db.flush()
+        except IntegrityError as exc:  # the same slug inserted concurrently
+            raise TenantExists(spec["slug"]) from exc
+        tenant_id = tenant.id
+    async with database.transaction(tenant_id=tenant_id) as db:
+        await _apply_nodes(db, tenant_id, spec, preset.nodes)
+        if preset.config is not None:
+            await _apply_config(db, tenant_id, preset.config)
+        await _apply_coded(db, tenant_id, _station_kind_model(), preset.station_kinds, KIND_KEYS)
+        await _apply_coded(db, tenant_id, _checklist_model(), preset.checklist, ITEM_KEYS)
+    return tenant
+
+
+def _station_kind_model():
+    from app.stations.models import StationKind
+
+    return StationKind
+
+
+def _checklist_model():
+    from app.stations.models import ChecklistItem
+
+    return ChecklistItem
+
+
+def _set(obj, **values) -> None:
+    """Assign only what differs, so an unchanged row is not written."""
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+
+
+async def _apply_nodes(db, tenant_id: int, spec: dict, nodes: list[dict]) -> None:
+    all_nodes = (await db.scalars(select(AdminNode).order_by(AdminNode.id))).all()
+    existing = {(n.parent_id, n.name): n for n in all_nodes}
+    root = next((n for n in all_nodes if n.parent_id is None), None)
+    if root is None:
+        root = await add_node(db, tenant_id, None, "/", spec["county"], "county", spec["division_code"])
+        existing[(None, root.name)] = root
+    else:
+        _set(root, name=spec["county"])
+    by_path = {"": root}
+    for node in sorted(nodes, key=lambda n: n["path"].count("/")):
+        parent_path, _, name = node["path"].rpartition("/")
+        parent = by_path.get(parent_path)
+        if parent is None:
+            raise PresetError(f"node {node['path']!r}: parent {parent_path!r} is not listed before it")
+        found = existing.get((parent.id, name))
+        if found is None:
+            found = await add_node(db, tenant_id, parent.id, parent.path, name, node["kind"],
+                                   node.get("division_code"))
+            existing[(parent.id, name)] = found
+        else:
+            _set(found, kind=node["kind"])
+            if node.get("division_code"):
+                _set(found, division_code=str(node["division_code"]))
+        by_path[node["path"]] = found
+    await db.flush()
+
+
+async def _apply_config(db, tenant_id: int, config: dict) -> None:
+    row = await db.get(TenantConfig, tenant_id)
+    if row is None:
+        row = TenantConfig(tenant_id=tenant_id, forbidden_words=[], lifecycle=list(DEFAULT_LIFECYCLE), seats={},
+                           checklist_name="")
+        db.add(row)
+    values = {k: config[k] for k in CONFIG_KEYS if k in config}
+    if "seats" in values:
+        values["seats"] = normalise_seats(values["seats"])
+    if "forbidden_words" in values:
+        values["forbidden_words"] = [str(w).strip() for w in values["forbidden_words"] if str(w).strip()]
+    if any(getattr(row, k) != v for k, v in values.items()):
+        from sqlalchemy import func
+
+        _set(row, **values)
+        row.updated_at = func.now()
+    await db.flush()
+
+
+def normalise_seats(seats: dict) -> dict:
+    """Levels in their usual order, min before max, integers: one spelling for one meaning."""
+    out = {}
+    for level in SEAT_LEVELS:
+        bounds = (seats or {}).get(level) or {}
+        cleaned = {k: int(bounds[k]) for k in ("min", "max") if bounds.get(k) is not None}
+        if cleaned:
+            out[level] = cleaned
+    return out
+
+
+async def _apply_coded(db, tenant_id: int, model, rows: list[dict], keys: tuple[str, ...]) -> None:
+    if not rows:
+        return
+    existing = {r.code: r for r in (await db.scalars(select(model))).all()}
+    for n, row in enumerate(rows):
+        values = {k: row[k] for k in keys if k in row}
+        if "sort" not in values:
+            values["sort"] = (n + 1) * 10
+        if "node_kinds" in values:
+            values["node_kinds"] = list(values["node_kinds"])
+        record = existing.get(row["code"])
+        if record is None:
+            defaults = {"node_kinds": [], "name_pattern": ""} if model is _station_kind_model() else {}
+            db.add(model(tenant_id=tenant_id, code=row["code"], **{**defaults, **values}))
+        else:
+            _set(record, **values)
+    await db.flush()
+
+
+async def add_node(db, tenant_id, parent_id, parent_path, name, kind, division_code=None) -> AdminNode:
+    """Insert a node and give it its materialised path (which needs its id). Does not commit."""
+    node = AdminNode(tenant_id=tenant_id, parent_id=parent_id, name=name, kind=kind,
+                     division_code=str(division_code) if division_code else None, path="")
+    db.add(node)
+    await db.flush()
+    node.path = f"{parent_path}{node.id}/"
+    await db.flush()
+    return node
+
+
+async def export_preset(database: Database, slug: str) -> str:
+    """The live tenant as a preset file (TOML text) that apply_preset reproduces: its tree (retired
+    nodes left out, parents before children, siblings in the order they were made), its
+    configuration, and its station kinds and checklist items that are not retired."""
+    async with database.session() as db:
+        tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise PresetError(f"no tenant {slug!r}")
+    StationKind, ChecklistItem = _station_kind_model(), _checklist_model()
+    async with database.session(tenant_id=tenant.id) as db:
+        nodes = (await db.scalars(select(AdminNode).where(AdminNode.retired_at.is_(None)).order_by(AdminNode.id))).all()
+        config = await db.get(TenantConfig, tenant.id)
+        kinds = (await db.scalars(select(StationKind).where(StationKind.retired_at.is_(None))
+                                  .order_by(StationKind.sort, StationKind.id))).all()
+        items = (await db.scalars(select(ChecklistItem).where(ChecklistItem.retired_at.is_(None))
+                                  .order_by(ChecklistItem.sort, ChecklistItem.id))).all()
+    children: dict[int | None, list[AdminNode]] = {}
+    for n in nodes:
+        children.setdefault(n.parent_id, []).append(n)
+    root = next(iter(children.get(None, [])), None)
+    ordered: list[tuple[str, AdminNode]] = []
+
+    def walk(node: AdminNode, prefix: str) -> None:
+        for child in children.get(node.id, []):
+            path = f"{prefix}{child.name}"
+            ordered.append((path, child))
+            walk(child, f"{path}/")
+
+    if root is not None:
+        walk(root, "")
+    out: dict = {
+        "tenant": {
+            "slug": tenant.slug, "name": tenant.name, "kind": tenant.kind, "division_code": tenant.division_code,
+            "county": root.name if root else "", "timezone": tenant.timezone,
+        },
+        "config": {
+            "forbidden_words": list(config.forbidden_words) if config else [],
+            "lifecycle": list(config.lifecycle) if config else list(DEFAULT_LIFECYCLE),
+            "checklist_name": config.checklist_name if config else "",
+            "seats": normalise_seats(config.seats if config else {}),
+        },
+        "nodes": [
+            {"path": path, "kind": n.kind, **({"division_code": n.division_code} if n.division_code else {})}
+            for path, n in ordered
+        ],
+        "station_kinds": [
+            {"code": k.code, "name": k.name, "node_kinds": list(k.node_kinds), "name_pattern": k.name_pattern,
+             "sort": k.sort}
+            for k in kinds
+        ],
+        "checklist": [{"code": i.code, "label": i.label, "sort": i.sort} for i in items],
+    }
+    return dumps(out)
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_value(x)}" for k, x in v.items()) + " }" if v else "{}"
+    raise TypeError(f"cannot write {v!r} to a preset")
+
+
+def dumps(data: dict) -> str:
+    """The preset layout of tenants/README.md: [tables], then [[arrays of tables]], one key a line;
+    a table's sub-tables (config.seats) follow it with their entries as inline tables."""
+    parts = []
+    for name, body in data.items():
+        if isinstance(body, dict):
+            plain = {k: v for k, v in body.items() if not isinstance(v, dict)}
+            parts.append(f"[{name}]\n" + "".join(f"{k} = {_value(v)}\n" for k, v in plain.items()))
+            for sub, table in body.items():
+                if isinstance(table, dict):
+                    parts.append(f"[{name}.{sub}]\n" + "".join(f"{k} = {_value(v)}\n" for k, v in table.items()))
+        else:
+            for row in body:
+                parts.append(f"[[{name}]]\n" + "".join(f"{k} = {_value(v)}\n" for k, v in row.items()))
+    return "\n".join(parts)
