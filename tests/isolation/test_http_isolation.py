@@ -30,6 +30,8 @@ async def world(database, owner_sql) -> World:
 
 
 def tenant_endpoints(app) -> list[Endpoint]:
+    """Members' routes: B's slug must look exactly like an unknown slug. Public routes (/join, /p/…)
+    legitimately answer under B's slug and are attacked below with A's slug only."""
     return [e for e in endpoints(app) if "{tenant_slug" in e.path and e.path.startswith("/t/")]
 
 
@@ -151,8 +153,9 @@ async def test_tenant_routes_do_not_cross_tenants(app, client, world, owner_sql,
     for endpoint in found:
         failures += await attack(client, endpoint, world, token, a_ids, same_slug_only=False)
     # Other routes that name a tenant in their path (the public invitation link /join/{slug}/{token},
-    # public pages later): B's slug may be legitimately reachable there, but A's slug with B's
-    # records must answer exactly as A's slug with records that do not exist.
+    # the public pages /p/{slug}/…, see also test_public_isolation.py): B's slug may be legitimately
+    # reachable there, but A's slug with B's records must answer exactly as A's slug with records
+    # that do not exist.
     others = [e for e in endpoints(app) if "{tenant_slug" in e.path and not e.path.startswith("/t/")]
     print("other routes with a tenant in the path:\n  " + "\n  ".join(map(str, others)))
     for endpoint in others:

@@ -1,0 +1,87 @@
+"""Who may read what on the public pages: nobody signs in, so access is the record's own state.
+
+A tenant that is unknown, pending or suspended, a station that is not in operation (proposed,
+approved, filed, closed), a station id of another tenant, and an image that hangs on nothing public
+all answer the same ordinary 404. Reads go through a session bound to the tenant (RLS applies) and
+never write.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from litestar import Request
+from litestar.exceptions import NotFoundException
+from sqlalchemy import exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import bind
+from app.core.images import StoredImage
+from app.deputies.models import Deputy, StationDeputy
+from app.stations.models import Station
+from app.tenancy.models import Tenant
+
+MAX_ID = 2**63 - 1
+
+
+@asynccontextmanager
+async def public_tenant(request: Request, slug: str) -> AsyncIterator[tuple[Tenant, AsyncSession]]:
+    """The active tenant by its slug and a read-only session bound to it (else the ordinary 404)."""
+    async with request.app.state.db.session() as db:
+        tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug[:40], Tenant.status == "active"))
+        if tenant is not None:
+            db.expunge(tenant)  # keep its loaded fields past the end of this first transaction
+        await db.rollback()
+        if tenant is None:
+            raise NotFoundException()
+        bind(db, tenant.id)
+        # Nothing commits: leaving the block closes the session, which rolls back whatever happened
+        # and detaches the loaded rows (still readable by the template).
+        yield tenant, db
+
+
+def _valid_id(record_id: int) -> None:
+    if not 0 < record_id <= MAX_ID:
+        raise NotFoundException()
+
+
+async def public_station(db: AsyncSession, station_id: int) -> Station:
+    """A station in operation, or the ordinary 404."""
+    _valid_id(station_id)
+    station = await db.scalar(select(Station).where(Station.id == station_id, Station.status == "active"))
+    if station is None:
+        raise NotFoundException()
+    return station
+
+
+def stationed_deputies_filter():
+    """Deputies who appear on public pages: serving, with an open assignment at a station in operation."""
+    return exists().where(
+        StationDeputy.tenant_id == Deputy.tenant_id,
+        StationDeputy.deputy_id == Deputy.id,
+        StationDeputy.ended_at.is_(None),
+        Station.tenant_id == StationDeputy.tenant_id,
+        Station.id == StationDeputy.station_id,
+        Station.status == "active",
+    ) & (Deputy.status == "active")
+
+
+async def public_image(db: AsyncSession, image_id: int) -> StoredImage:
+    """An image that is the photo of a station in operation or of a deputy shown on one, else 404."""
+    _valid_id(image_id)
+    station_photo = exists().where(
+        Station.tenant_id == StoredImage.tenant_id, Station.photo_id == StoredImage.id, Station.status == "active",
+    )
+    deputy_photo = (
+        select(Deputy.id)
+        .where(Deputy.tenant_id == StoredImage.tenant_id, Deputy.photo_id == StoredImage.id,
+               stationed_deputies_filter())
+        .exists()
+    )
+    image = await db.scalar(
+        select(StoredImage).where(StoredImage.id == image_id, or_(station_photo, deputy_photo))
+    )
+    if image is None:
+        raise NotFoundException()
+    return image
