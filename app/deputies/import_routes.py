@@ -1,5 +1,167 @@
-"""Routes: deputies/import_routes (filled in by its domain)."""
+"""Spreadsheet import (/t/{tenant_slug}/imports) and the deputies export (/t/{tenant_slug}/deputies/export.*).
+
+County admins import for the whole county, township staff for stations of their township. Upload →
+preview (every problem by row and column, nothing written) → confirm → a background job inserts
+everything or nothing, with a progress page that polls with htmx and reloads by hand without it.
+"""
 
 from __future__ import annotations
 
-route_handlers: list = []
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from app.audit.services import record
+from app.core.i18n import gettext, lazy
+from app.core.web import client_addr, page, see_other
+from app.deputies import exports, imports
+from app.deputies.models import ImportJob
+from app.tenancy.access import TenantContext
+
+PROBLEMS_SHOWN = 200
+EXPORT_ROLES = ("county_admin", "viewer", "township_staff", "station_staff")
+TEMPLATES = {f"{kind}.{fmt}": (kind, fmt) for kind in imports.KINDS for fmt in ("xlsx", "csv")}
+TEMPLATE_NAMES = {"deputies": "人大代表导入模板", "roster": "联系选民花名册导入模板"}
+CHOOSE_KIND = lazy("Please choose what the file holds.")
+CHOOSE_FILE = lazy("Please choose a file to upload.")
+STATUS_NAMES = {
+    "previewed": lazy("Checked, not imported"),
+    "queued": lazy("Waiting to be imported"),
+    "running": lazy("Importing now"),
+    "done": lazy("Imported completely"),
+    "failed": lazy("Failed, nothing imported"),
+}
+
+
+def _base(ctx: TenantContext) -> str:
+    return f"/t/{ctx.tenant.slug}"
+
+
+async def _upload_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
+                       kind: str = "") -> Response:
+    return page(
+        request, "deputies/import_upload.html", status_code=status_code, error=error, kind=kind,
+        kinds=imports.KINDS, kind_names=imports.KIND_NAMES, status_names=STATUS_NAMES,
+        jobs=await imports.recent_jobs(ctx.db, await ctx.scope()), columns=imports.COLUMNS, base=_base(ctx),
+    )
+
+
+@get("/imports")
+async def import_home(request: Request, ctx: TenantContext) -> Response:
+    ctx.require_role(*imports.IMPORT_ROLES)
+    return await _upload_page(request, ctx)
+
+
+@post("/imports", opt={"uploads": True}, request_max_body_size=imports.MAX_FILE_BYTES + 64 * 1024)
+async def import_upload(request: Request, ctx: TenantContext) -> Response:
+    ctx.require_role(*imports.IMPORT_ROLES)
+    form = await request.form()
+    kind = str(form.get("kind", ""))
+    upload = form.get("file")
+    if kind not in imports.KINDS:
+        return await _upload_page(request, ctx, status_code=400, error=gettext(CHOOSE_KIND))
+    if upload is None or isinstance(upload, str) or not getattr(upload, "filename", ""):
+        return await _upload_page(request, ctx, status_code=400, error=gettext(CHOOSE_FILE), kind=kind)
+    data = await upload.read()
+    try:
+        job = await imports.create_preview(
+            ctx.db, tenant_id=ctx.tenant.id, scope=await ctx.scope(), actor_id=ctx.user.id, kind=kind, data=data,
+            filename=str(upload.filename), client_addr=client_addr(request),
+        )
+    except imports.ImportError_ as refusal:
+        await ctx.db.rollback()
+        return await _upload_page(request, ctx, status_code=400, error=refusal.text(), kind=kind)
+    await ctx.db.commit()
+    return see_other(f"{_base(ctx)}/imports/{job.id}")
+
+
+@get("/imports/template/{filename:str}")
+async def import_template(ctx: TenantContext, filename: str) -> Response:
+    ctx.require_role(*imports.IMPORT_ROLES)
+    if filename not in TEMPLATES:
+        raise NotFoundException()
+    kind, fmt = TEMPLATES[filename]
+    body = exports.render(kind, fmt, [], template=True)
+    return Response(
+        body, media_type=exports.XLSX_TYPE if fmt == "xlsx" else exports.CSV_TYPE,
+        headers={"Content-Disposition": exports.content_disposition(f"{TEMPLATE_NAMES[kind]}.{fmt}"),
+                 "Cache-Control": "private, max-age=3600"},
+    )
+
+
+async def _job(ctx: TenantContext, job_id: int) -> ImportJob:
+    ctx.require_role(*imports.IMPORT_ROLES)
+    job = await imports.job_progress(ctx.db, await ctx.scope(), job_id)
+    if job is None:
+        raise NotFoundException()
+    return job
+
+
+def _job_context(ctx: TenantContext, job: ImportJob) -> dict:
+    return {
+        "job": job, "base": _base(ctx), "status_names": STATUS_NAMES, "kind_names": imports.KIND_NAMES,
+        "problem_text": imports.problem_text, "percent": int(100 * job.processed / job.total) if job.total else 0,
+    }
+
+
+@get("/imports/{job_id:int}")
+async def import_job(request: Request, ctx: TenantContext, job_id: int) -> Response:
+    job = await _job(ctx, job_id)
+    problems = job.problems or []
+    return page(request, "deputies/import_job.html", problems=problems[:PROBLEMS_SHOWN],
+                more=max(0, len(problems) - PROBLEMS_SHOWN), **_job_context(ctx, job))
+
+
+@get("/imports/{job_id:int}/progress")
+async def import_progress(request: Request, ctx: TenantContext, job_id: int) -> Response:
+    """The htmx partial polled every 2 s while the job waits or runs (and a plain page without JS)."""
+    job = await _job(ctx, job_id)
+    return page(request, "deputies/_import_progress.html", **_job_context(ctx, job))
+
+
+@get("/imports/{job_id:int}/problems.csv")
+async def import_problems(ctx: TenantContext, job_id: int) -> Response:
+    job = await _job(ctx, job_id)
+    rows = [[p.get("row") or "", p.get("column") or "", imports.problem_text(p)] for p in job.problems or []]
+    body = exports.to_csv(["行", "列", "问题"], rows)
+    return Response(body, media_type=exports.CSV_TYPE,
+                    headers={"Content-Disposition": exports.content_disposition(f"导入问题-{job.id}.csv")})
+
+
+@post("/imports/{job_id:int}/confirm")
+async def import_confirm(request: Request, ctx: TenantContext, job_id: int) -> Response:
+    job = await _job(ctx, job_id)
+    confirmed = await imports.confirm(ctx.db, tenant_id=ctx.tenant.id, job=job, actor_id=ctx.user.id,
+                                      client_addr=client_addr(request))
+    await ctx.db.commit()
+    if confirmed:  # Postgres holds the job; if Redis is away the worker's sweep enqueues it later
+        await imports.enqueue(request.app.state.settings.redis_url, ctx.tenant.id, job.id)
+    return see_other(f"{_base(ctx)}/imports/{job.id}")
+
+
+async def _deputies_export(request: Request, ctx: TenantContext, fmt: str) -> Response:
+    ctx.require_role(*EXPORT_ROLES)
+    rows = await exports.deputy_rows(ctx.db, await ctx.scope())
+    await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="deputies_exported",
+                 client_addr=client_addr(request), details={"rows": len(rows), "format": fmt})
+    await ctx.db.commit()
+    body = exports.render("deputies", fmt, rows)
+    return Response(
+        body, media_type=exports.XLSX_TYPE if fmt == "xlsx" else exports.CSV_TYPE,
+        headers={"Content-Disposition": exports.content_disposition(f"人大代表-{ctx.tenant.name}.{fmt}")},
+    )
+
+
+@get("/deputies/export.xlsx")
+async def deputies_export_xlsx(request: Request, ctx: TenantContext) -> Response:
+    return await _deputies_export(request, ctx, "xlsx")
+
+
+@get("/deputies/export.csv")
+async def deputies_export_csv(request: Request, ctx: TenantContext) -> Response:
+    return await _deputies_export(request, ctx, "csv")
+
+
+route_handlers = [
+    import_home, import_upload, import_template, import_job, import_progress, import_problems, import_confirm,
+    deputies_export_xlsx, deputies_export_csv,
+]

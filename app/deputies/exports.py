@@ -1,0 +1,106 @@
+"""Spreadsheet export of deputies and rosters: the import's columns, in the member's scope, with
+mobile numbers and addresses masked (an export is a list). CSV carries a UTF-8 BOM so Excel reads
+the Chinese; XLSX is written in openpyxl's write-only mode. Templates for the import are the same
+writers with no rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from urllib.parse import quote
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import mask_mobile
+from app.deputies.imports import COLUMNS, LEVEL_WORDS
+from app.deputies.models import Deputy, DeputyGroup, Mandate, RosterEntry, StationDeputy
+from app.deputies.roster import deputy_list_filter, mask_address
+from app.stations.models import Station
+from app.tenancy.scope import Scope
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_TYPE = "text/csv; charset=utf-8"
+SHEET_TITLES = {"deputies": "人大代表", "roster": "联系选民花名册"}
+
+
+def headers(kind: str, template: bool = False) -> list[str]:
+    return [c.template_header if template else c.header for c in COLUMNS[kind]]
+
+
+def to_csv(head: list[str], rows: list[list]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(head)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+
+
+def _safe_cell(value):
+    # a cell starting with = + - @ would be a formula in Excel (CSV/formula injection)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def to_xlsx(head: list[str], rows: list[list], title: str) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title)
+    sheet.append(head)
+    for row in rows:
+        sheet.append([_safe_cell(v) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def render(kind: str, fmt: str, rows: list[list], template: bool = False) -> bytes:
+    head = headers(kind, template)
+    if fmt == "csv":
+        return to_csv(head, [[_safe_cell(v) for v in row] for row in rows])
+    return to_xlsx(head, rows, SHEET_TITLES[kind])
+
+
+def content_disposition(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "ignore").decode() or "export"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def deputy_rows(db: AsyncSession, scope: Scope) -> list[list]:
+    """One row per mandate (a deputy sitting at two levels has two rows), in one query."""
+    stations = (
+        select(func.string_agg(Station.name, "、").label("names"))
+        .select_from(StationDeputy)
+        .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
+        .where(StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id,
+               StationDeputy.ended_at.is_(None))
+        .scalar_subquery()
+    )
+    query = (
+        select(Deputy.name, Mandate.level, Mandate.term, Mandate.direct, Mandate.constituency, DeputyGroup.name,
+               Deputy.occupation, Deputy.work_unit, Deputy.mobile, stations)
+        .outerjoin(Mandate, and_(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id))
+        .outerjoin(DeputyGroup, and_(DeputyGroup.tenant_id == Deputy.tenant_id, DeputyGroup.id == Deputy.group_id))
+        .where(deputy_list_filter(scope), Deputy.status == "active")
+        .order_by(Deputy.name, Deputy.id, Mandate.id)
+    )
+    out = []
+    for name, level, term, direct, constituency, group, occupation, work_unit, mobile, station in await db.execute(query):
+        out.append([
+            name, LEVEL_WORDS.get(level or "", ""), term, "" if direct is None else ("直接" if direct else "间接"),
+            constituency or "", group or "", occupation, work_unit, mask_mobile(mobile), station or "",
+        ])
+    return out
+
+
+async def roster_rows(db: AsyncSession, deputy: Deputy) -> list[list]:
+    entries = (await db.scalars(
+        select(RosterEntry).where(RosterEntry.deputy_id == deputy.id, RosterEntry.retired_at.is_(None))
+        .order_by(RosterEntry.name, RosterEntry.id)
+    )).all()
+    return [
+        [deputy.name, e.name, e.age, e.education, mask_address(e.address), e.work_unit, mask_mobile(e.mobile), e.note]
+        for e in entries
+    ]

@@ -1,0 +1,711 @@
+"""Deputies: the verbs that change them (profile, mandates, status, photo, linked account, groups,
+assignments to stations) and the reads behind the pages and the 应进必进 checks.
+
+No web imports; nothing here commits. Refusals are ``RuleError`` (an msgid the page translates),
+raised before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.accounts.models import Membership, User
+from app.audit.models import AuditEntry
+from app.audit.services import record
+from app.core.i18n import lazy
+from app.core.images import ImageError, store_image
+from app.deputies.access import MAX_ID, deputies_in_scope, stations_in_scope
+from app.deputies.models import DEPUTY_STATUSES, LEVELS, Deputy, DeputyGroup, Mandate, StationDeputy
+from app.deputies.rules import (
+    RuleError, check_direct, check_level, check_mobile, check_name, check_status, check_term, check_text,
+)
+from app.stations.models import Station
+from app.tenancy.models import AdminNode, TenantConfig
+from app.tenancy.scope import Scope
+
+PER_PAGE = 50
+ASSIGNABLE_STATUSES = ("active", "filed")
+SEAT_STATUSES = ("active", "filed")
+
+NOT_ALLOWED = lazy("Your role may not change deputies here.")
+CHOOSE_NODE = lazy("Please choose the constituency from the list.")
+CHOOSE_STATION = lazy("Please choose an active or filed station from the list.")
+CHOOSE_GROUP = lazy("Please choose the deputy group from the list.")
+CHOOSE_MEMBER = lazy("Please choose a member whose role is deputy.")
+USER_TAKEN = lazy("This account is already linked to deputy %(name)s.")
+OUT_OF_SIGHT = lazy("Choose a constituency or a station within your township or street: otherwise you could not see the deputy afterwards.")
+MANDATE_EXISTS = lazy("The deputy already has a mandate at this level for this term.")
+ALREADY_THERE = lazy("The deputy is already stationed at this station.")
+NOT_SERVING = lazy("Only a serving deputy can be stationed.")
+ALREADY_ENDED = lazy("This assignment has already ended.")
+STATION_OUT_OF_SCOPE = lazy("This station is outside your township or street.")
+NOTE_REQUIRED = lazy("Please give a note saying why (for example the date and the decision).")
+STATUS_UNCHANGED = lazy("The deputy already has this status.")
+GROUP_NAME_REQUIRED = lazy("Please enter the group's name.")
+GROUP_NAME_TOO_LONG = lazy("The group's name is too long (at most %(max)s characters).")
+GROUP_NAME_TAKEN = lazy("There is already a group with this name.")
+LEADER_NOT_MEMBER = lazy("The leader must be a member of the group: choose one from the list.")
+PHOTO_REQUIRED = lazy("Please choose a photo to upload.")
+GROUP_NAME_MAX = 60
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, in which tenant, with what reach (for audit and scope checks)."""
+
+    tenant_id: int
+    user_id: int
+    scope: Scope
+    client_addr: str | None = None
+
+
+def _require_edit(actor: Actor) -> None:
+    if not actor.scope.can_edit:
+        raise RuleError(NOT_ALLOWED)
+
+
+async def _audit(db: AsyncSession, actor: Actor, action: str, target: str, details: dict | None = None) -> None:
+    await record(db, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action=action, target=target,
+                 client_addr=actor.client_addr, details=details)
+
+
+def _target(deputy: Deputy) -> str:
+    return f"deputy:{deputy.id} {deputy.name}"
+
+
+def parse_id(value: object) -> int | None:
+    """A <select>'s value: empty for none, else a positive id; anything else raises ValueError."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        raise ValueError(text)
+    return int(text)
+
+
+def _id_or(value: object, message: str) -> int | None:
+    try:
+        return parse_id(value)
+    except ValueError:
+        raise RuleError(message) from None
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- choices for forms ------------------------------------------------------------------------
+
+async def node_choices(db: AsyncSession, scope: Scope) -> list[AdminNode]:
+    """Nodes a constituency may be (the member's subtree), in tree order."""
+    return list((await db.scalars(
+        select(AdminNode).where(AdminNode.retired_at.is_(None), scope.nodes(AdminNode.path))
+        .order_by(AdminNode.path)
+    )).all())
+
+
+async def station_choices(db: AsyncSession, scope: Scope) -> list[tuple[Station, str]]:
+    """Active and filed stations a member may station deputies at: (station, node name)."""
+    if not scope.can_edit:
+        return []
+    rows = await db.execute(
+        select(Station, AdminNode.name).join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id,
+                                                             AdminNode.id == Station.node_id))
+        .where(Station.status.in_(ASSIGNABLE_STATUSES), stations_in_scope(scope, AdminNode.path))
+        .order_by(AdminNode.path, Station.name)
+    )
+    return [(s, n) for s, n in rows.all()]
+
+
+async def group_choices(db: AsyncSession) -> list[DeputyGroup]:
+    return list((await db.scalars(select(DeputyGroup).order_by(DeputyGroup.name))).all())
+
+
+async def member_choices(db: AsyncSession, tenant_id: int) -> list[User]:
+    """The tenant's members whose role is deputy (accounts a deputy record may be linked to)."""
+    return list((await db.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id, Membership.role == "deputy", Membership.revoked_at.is_(None))
+        .order_by(User.display_name)
+    )).all())
+
+
+async def _node_in_scope(db: AsyncSession, scope: Scope, node_id: int) -> AdminNode:
+    node = await db.scalar(select(AdminNode).where(
+        AdminNode.id == node_id, AdminNode.retired_at.is_(None), scope.nodes(AdminNode.path),
+    ))
+    if node is None:
+        raise RuleError(CHOOSE_NODE)
+    return node
+
+
+async def _station_for_assignment(db: AsyncSession, scope: Scope, station_id: int | None) -> tuple[Station, str]:
+    row = None
+    if station_id is not None:
+        row = (await db.execute(
+            select(Station, AdminNode.path).join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id,
+                                                                 AdminNode.id == Station.node_id))
+            .where(Station.id == station_id, Station.status.in_(ASSIGNABLE_STATUSES),
+                   stations_in_scope(scope, AdminNode.path))
+        )).first()
+    if row is None:
+        raise RuleError(CHOOSE_STATION)
+    return row[0], row[1]
+
+
+async def _group(db: AsyncSession, group_id: int | None) -> DeputyGroup | None:
+    if group_id is None:
+        return None
+    group = await db.scalar(select(DeputyGroup).where(DeputyGroup.id == group_id))
+    if group is None:
+        raise RuleError(CHOOSE_GROUP)
+    return group
+
+
+# --- the list ---------------------------------------------------------------------------------
+
+@dataclass
+class DeputyRow:
+    deputy: Deputy
+    group_name: str | None
+    levels: list[str] = field(default_factory=list)
+    stations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Filters:
+    q: str = ""
+    level: str = ""
+    status: str = ""
+    group_id: int | None = None
+    unassigned: bool = False
+    page: int = 1
+
+    def where(self) -> list:
+        clauses = []
+        if self.q:
+            clauses.append(Deputy.name.contains(self.q, autoescape=True))
+        if self.level in LEVELS:
+            clauses.append(exists().where(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id,
+                                          Mandate.level == self.level))
+        if self.status in DEPUTY_STATUSES:
+            clauses.append(Deputy.status == self.status)
+        if self.group_id is not None:
+            clauses.append(Deputy.group_id == self.group_id)
+        if self.unassigned:
+            clauses.append(not_(_has_active_assignment()))
+        return clauses
+
+
+def _has_active_assignment():
+    return exists().where(StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id,
+                          StationDeputy.ended_at.is_(None))
+
+
+async def list_deputies(db: AsyncSession, scope: Scope, filters: Filters) -> tuple[list[DeputyRow], int]:
+    """One page of the deputies in scope, with their levels, group and stations, and the total.
+    A fixed number of queries whatever the page size."""
+    where = [deputies_in_scope(scope), *filters.where()]
+    total = await db.scalar(select(func.count()).select_from(Deputy).where(*where)) or 0
+    rows = (await db.execute(
+        select(Deputy, DeputyGroup.name)
+        .outerjoin(DeputyGroup, and_(DeputyGroup.tenant_id == Deputy.tenant_id, DeputyGroup.id == Deputy.group_id))
+        .where(*where).order_by(Deputy.name, Deputy.id)
+        .limit(PER_PAGE).offset((max(filters.page, 1) - 1) * PER_PAGE)
+    )).all()
+    out = [DeputyRow(deputy=d, group_name=g) for d, g in rows]
+    await _fill_levels_and_stations(db, out)
+    return out, total
+
+
+async def _fill_levels_and_stations(db: AsyncSession, rows: list[DeputyRow]) -> None:
+    by_id = {r.deputy.id: r for r in rows}
+    if not by_id:
+        return
+    levels = await db.execute(select(Mandate.deputy_id, Mandate.level).where(Mandate.deputy_id.in_(by_id))
+                              .distinct())
+    for deputy_id, level in levels.all():
+        by_id[deputy_id].levels.append(level)
+    for r in rows:
+        r.levels.sort(key=LEVELS.index)
+    stations = await db.execute(
+        select(StationDeputy.deputy_id, Station.name)
+        .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
+        .where(StationDeputy.deputy_id.in_(by_id), StationDeputy.ended_at.is_(None))
+        .order_by(StationDeputy.assigned_at)
+    )
+    for deputy_id, name in stations.all():
+        by_id[deputy_id].stations.append(name)
+
+
+# --- one deputy -------------------------------------------------------------------------------
+
+@dataclass
+class AssignmentRow:
+    assignment: StationDeputy
+    station: Station
+    node_path: str
+    editable: bool
+
+
+@dataclass
+class DeputyDetail:
+    deputy: Deputy
+    group: DeputyGroup | None
+    mandates: list[tuple[Mandate, AdminNode | None]]
+    assignments: list[AssignmentRow]
+    linked_user: User | None
+    status_note: AuditEntry | None
+
+    @property
+    def active_assignments(self) -> list[AssignmentRow]:
+        return [a for a in self.assignments if a.assignment.ended_at is None]
+
+
+async def deputy_detail(db: AsyncSession, scope: Scope, deputy: Deputy) -> DeputyDetail:
+    group = await _group(db, deputy.group_id) if deputy.group_id else None
+    mandates = (await db.execute(
+        select(Mandate, AdminNode).outerjoin(AdminNode, and_(AdminNode.tenant_id == Mandate.tenant_id,
+                                                             AdminNode.id == Mandate.constituency_node_id))
+        .where(Mandate.deputy_id == deputy.id).order_by(Mandate.term.desc(), Mandate.id)
+    )).all()
+    mandates = sorted(mandates, key=lambda r: (-r[0].term, LEVELS.index(r[0].level)))
+    assignments = (await db.execute(
+        select(StationDeputy, Station, AdminNode.path)
+        .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
+        .join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id, AdminNode.id == Station.node_id))
+        .where(StationDeputy.deputy_id == deputy.id)
+        .order_by(StationDeputy.ended_at.desc().nulls_first(), StationDeputy.assigned_at.desc())
+    )).all()
+    rows = [AssignmentRow(a, s, p, scope.can_edit and scope.covers_path(p)) for a, s, p in assignments]
+    linked = await db.scalar(select(User).where(User.id == deputy.user_id)) if deputy.user_id else None
+    note = None
+    if deputy.status != "active":
+        note = await db.scalar(
+            select(AuditEntry).where(AuditEntry.action == "deputy_status_changed",
+                                     AuditEntry.target.startswith(f"deputy:{deputy.id} ", autoescape=True))
+            .order_by(AuditEntry.id.desc()).limit(1)
+        )
+    return DeputyDetail(deputy, group, [(m, n) for m, n in mandates], rows, linked, note)
+
+
+async def create_deputy(db: AsyncSession, actor: Actor, form: dict) -> Deputy:
+    """A new deputy with a first mandate and, optionally, a station. Township staff must place the
+    deputy in their subtree (constituency node or station), or they could not see the record."""
+    _require_edit(actor)
+    name = check_name(form.get("name"))
+    mobile = check_mobile(form.get("mobile"))
+    texts = {f: check_text(form.get(f), f) for f in ("occupation", "work_unit", "public_contact")}
+    group = await _group(db, _id_or(form.get("group_id"), CHOOSE_GROUP))
+    level = check_level(form.get("level"))
+    term = check_term(form.get("term"))
+    direct = check_direct(form.get("direct"))
+    constituency = check_text(form.get("constituency"), "constituency")
+    node_id = _id_or(form.get("constituency_node_id"), CHOOSE_NODE)
+    node = await _node_in_scope(db, actor.scope, node_id) if node_id is not None else None
+    station_id = _id_or(form.get("station_id"), CHOOSE_STATION)
+    station = (await _station_for_assignment(db, actor.scope, station_id))[0] if station_id is not None else None
+    if not actor.scope.whole_tenant and node is None and station is None:
+        raise RuleError(OUT_OF_SIGHT)
+    deputy = Deputy(tenant_id=actor.tenant_id, name=name, mobile=mobile, group_id=group.id if group else None,
+                    status="active", **texts)
+    db.add(deputy)
+    await db.flush()
+    db.add(Mandate(tenant_id=actor.tenant_id, deputy_id=deputy.id, level=level, term=term, direct=direct,
+                   constituency_node_id=node.id if node else None, constituency=constituency))
+    if station is not None:
+        db.add(StationDeputy(tenant_id=actor.tenant_id, station_id=station.id, deputy_id=deputy.id))
+    await db.flush()
+    await _audit(db, actor, "deputy_created", _target(deputy),
+                 {"level": level, "term": term, "station_id": station.id if station else None})
+    return deputy
+
+
+async def update_profile(db: AsyncSession, actor: Actor, deputy: Deputy, form: dict) -> list[str]:
+    """Name, occupation, work unit, public contact, group and (when given) a new mobile number.
+    Returns the names of the fields that changed (none: nothing written)."""
+    _require_edit(actor)
+    values = {"name": check_name(form.get("name"))}
+    for f in ("occupation", "work_unit", "public_contact"):
+        values[f] = check_text(form.get(f), f)
+    group = await _group(db, _id_or(form.get("group_id"), CHOOSE_GROUP))
+    values["group_id"] = group.id if group else None
+    if form.get("remove_mobile"):
+        values["mobile"] = None
+    else:
+        new_mobile = check_mobile(form.get("mobile"))
+        if new_mobile is not None:
+            values["mobile"] = new_mobile
+    changed = [k for k, v in values.items() if getattr(deputy, k) != v]
+    if not changed:
+        return []
+    for k in changed:
+        setattr(deputy, k, values[k])
+    await db.flush()
+    await _audit(db, actor, "deputy_updated", _target(deputy), {"fields": changed})
+    return changed
+
+
+async def reveal_mobile(db: AsyncSession, actor: Actor, deputy: Deputy) -> str | None:
+    """The full number, with an audit entry (anyone who may see the deputy may ask)."""
+    if deputy.mobile:
+        await _audit(db, actor, "deputy_mobile_revealed", _target(deputy))
+    return deputy.mobile
+
+
+async def set_status(db: AsyncSession, actor: Actor, deputy: Deputy, status: object, note: object) -> None:
+    """Serving, resigned, deceased or removed, with a note; leaving office ends every assignment."""
+    _require_edit(actor)
+    code = check_status(status)
+    text = check_text(note, "note")
+    if code == deputy.status:
+        raise RuleError(STATUS_UNCHANGED)
+    if code != "active" and not text:
+        raise RuleError(NOTE_REQUIRED)
+    ended = []
+    if code != "active":
+        ended = list((await db.scalars(
+            update(StationDeputy).where(StationDeputy.deputy_id == deputy.id, StationDeputy.ended_at.is_(None))
+            .values(ended_at=func.now()).returning(StationDeputy.id)
+        )).all())
+    before = deputy.status
+    deputy.status = code
+    await db.flush()
+    await _audit(db, actor, "deputy_status_changed", _target(deputy),
+                 {"from": before, "to": code, "note": text, "ended_assignments": ended})
+
+
+async def set_photo(db: AsyncSession, actor: Actor, deputy: Deputy, raw: bytes | None) -> None:
+    _require_edit(actor)
+    if not raw:
+        raise RuleError(PHOTO_REQUIRED)
+    try:
+        image = await store_image(db, actor.tenant_id, raw)
+    except ImageError as exc:
+        raise RuleError(exc.message) from None
+    deputy.photo_id = image.id
+    await db.flush()
+    await _audit(db, actor, "deputy_photo_changed", _target(deputy))
+
+
+async def link_user(db: AsyncSession, actor: Actor, deputy: Deputy, user_id: object) -> None:
+    """Link the deputy to a member's account (role deputy), or unlink with an empty value.
+    County administrators only: the account then sees the deputy's own records."""
+    if actor.scope.role != "county_admin":
+        raise RuleError(NOT_ALLOWED)
+    uid = _id_or(user_id, CHOOSE_MEMBER)
+    if uid is not None:
+        member = await db.scalar(select(Membership.id).where(
+            Membership.tenant_id == actor.tenant_id, Membership.user_id == uid, Membership.role == "deputy",
+            Membership.revoked_at.is_(None),
+        ))
+        if member is None:
+            raise RuleError(CHOOSE_MEMBER)
+        other = await db.scalar(select(Deputy).where(Deputy.user_id == uid, Deputy.id != deputy.id))
+        if other is not None:
+            raise RuleError(USER_TAKEN, name=other.name)
+    if uid == deputy.user_id:
+        return
+    deputy.user_id = uid
+    await db.flush()
+    await _audit(db, actor, "deputy_user_linked", _target(deputy), {"user_id": uid})
+
+
+async def add_mandate(db: AsyncSession, actor: Actor, deputy: Deputy, form: dict) -> Mandate:
+    _require_edit(actor)
+    level = check_level(form.get("level"))
+    term = check_term(form.get("term"))
+    direct = check_direct(form.get("direct"))
+    constituency = check_text(form.get("constituency"), "constituency")
+    node_id = _id_or(form.get("constituency_node_id"), CHOOSE_NODE)
+    node = await _node_in_scope(db, actor.scope, node_id) if node_id is not None else None
+    same = await db.scalar(select(Mandate.id).where(Mandate.deputy_id == deputy.id, Mandate.level == level,
+                                                    Mandate.term == term))
+    if same is not None:
+        raise RuleError(MANDATE_EXISTS)
+    mandate = Mandate(tenant_id=actor.tenant_id, deputy_id=deputy.id, level=level, term=term, direct=direct,
+                      constituency_node_id=node.id if node else None, constituency=constituency)
+    db.add(mandate)
+    await db.flush()
+    await _audit(db, actor, "deputy_mandate_added", _target(deputy),
+                 {"mandate_id": mandate.id, "level": level, "term": term, "direct": direct,
+                  "constituency_node_id": mandate.constituency_node_id})
+    return mandate
+
+
+async def remove_mandate(db: AsyncSession, actor: Actor, deputy: Deputy, mandate: Mandate) -> None:
+    _require_edit(actor)
+    details = {"mandate_id": mandate.id, "level": mandate.level, "term": mandate.term, "direct": mandate.direct,
+               "constituency_node_id": mandate.constituency_node_id, "constituency": mandate.constituency}
+    await db.delete(mandate)
+    await db.flush()
+    await _audit(db, actor, "deputy_mandate_removed", _target(deputy), details)
+
+
+async def assign(db: AsyncSession, actor: Actor, deputy: Deputy, station_id: object) -> tuple[StationDeputy, int]:
+    """Station the deputy (进站). Returns the assignment and how many other stations the deputy is
+    already at (more than one is allowed — a city and a county station — but worth a warning)."""
+    _require_edit(actor)
+    station, _ = await _station_for_assignment(db, actor.scope, _id_or(station_id, CHOOSE_STATION))
+    if deputy.status != "active":
+        raise RuleError(NOT_SERVING)
+    current = list((await db.scalars(select(StationDeputy.station_id).where(
+        StationDeputy.deputy_id == deputy.id, StationDeputy.ended_at.is_(None),
+    ))).all())
+    if station.id in current:
+        raise RuleError(ALREADY_THERE)
+    row = StationDeputy(tenant_id=actor.tenant_id, station_id=station.id, deputy_id=deputy.id)
+    db.add(row)
+    await db.flush()
+    await _audit(db, actor, "deputy_assigned", _target(deputy),
+                 {"assignment_id": row.id, "station_id": station.id, "station": station.name})
+    return row, len(current)
+
+
+async def end_assignment(db: AsyncSession, actor: Actor, deputy: Deputy, assignment: StationDeputy) -> None:
+    _require_edit(actor)
+    if assignment.ended_at is not None:
+        raise RuleError(ALREADY_ENDED)
+    path = await db.scalar(select(AdminNode.path).join(Station, and_(
+        Station.tenant_id == AdminNode.tenant_id, Station.node_id == AdminNode.id)).where(
+        Station.id == assignment.station_id))
+    if path is None or not actor.scope.covers_path(path):
+        raise RuleError(STATION_OUT_OF_SCOPE)
+    assignment.ended_at = now()
+    await db.flush()
+    await _audit(db, actor, "deputy_assignment_ended", _target(deputy),
+                 {"assignment_id": assignment.id, "station_id": assignment.station_id})
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+@dataclass
+class GroupRow:
+    group: DeputyGroup
+    members: int
+    leader_name: str | None
+
+
+def _group_name(value: object) -> str:
+    name = " ".join(str(value or "").split())
+    if not name:
+        raise RuleError(GROUP_NAME_REQUIRED)
+    if len(name) > GROUP_NAME_MAX:
+        raise RuleError(GROUP_NAME_TOO_LONG, max=GROUP_NAME_MAX)
+    return name
+
+
+async def list_groups(db: AsyncSession, scope: Scope) -> list[GroupRow]:
+    """Every group, with the number of its members the member can see, and its leader."""
+    leader = aliased(Deputy)
+    counts = (
+        select(Deputy.group_id, func.count().label("n")).where(deputies_in_scope(scope), Deputy.status == "active")
+        .group_by(Deputy.group_id).subquery()
+    )
+    rows = (await db.execute(
+        select(DeputyGroup, func.coalesce(counts.c.n, 0), leader.name)
+        .outerjoin(counts, counts.c.group_id == DeputyGroup.id)
+        .outerjoin(leader, and_(leader.tenant_id == DeputyGroup.tenant_id, leader.id == DeputyGroup.leader_deputy_id))
+        .order_by(DeputyGroup.name)
+    )).all()
+    return [GroupRow(g, n, name) for g, n, name in rows]
+
+
+async def group_members(db: AsyncSession, scope: Scope, group: DeputyGroup) -> list[DeputyRow]:
+    rows = (await db.scalars(
+        select(Deputy).where(Deputy.group_id == group.id, deputies_in_scope(scope)).order_by(Deputy.name, Deputy.id)
+    )).all()
+    out = [DeputyRow(deputy=d, group_name=group.name) for d in rows]
+    await _fill_levels_and_stations(db, out)
+    return out
+
+
+async def _name_free(db: AsyncSession, name: str, except_id: int | None = None) -> None:
+    clash = await db.scalar(select(DeputyGroup.id).where(DeputyGroup.name == name,
+                                                         DeputyGroup.id != (except_id or 0)))
+    if clash is not None:
+        raise RuleError(GROUP_NAME_TAKEN)
+
+
+def _require_admin(actor: Actor) -> None:
+    if actor.scope.role != "county_admin":
+        raise RuleError(NOT_ALLOWED)
+
+
+async def create_group(db: AsyncSession, actor: Actor, name: object) -> DeputyGroup:
+    _require_admin(actor)
+    clean = _group_name(name)
+    await _name_free(db, clean)
+    group = DeputyGroup(tenant_id=actor.tenant_id, name=clean)
+    db.add(group)
+    await db.flush()
+    await _audit(db, actor, "deputy_group_created", f"group:{group.id} {clean}")
+    return group
+
+
+async def rename_group(db: AsyncSession, actor: Actor, group: DeputyGroup, name: object) -> None:
+    _require_admin(actor)
+    clean = _group_name(name)
+    if clean == group.name:
+        return
+    await _name_free(db, clean, group.id)
+    before = group.name
+    group.name = clean
+    await db.flush()
+    await _audit(db, actor, "deputy_group_renamed", f"group:{group.id} {clean}", {"from": before})
+
+
+async def set_leader(db: AsyncSession, actor: Actor, group: DeputyGroup, deputy_id: object) -> None:
+    """The leader is one of the group's serving deputies (or nobody, with an empty value)."""
+    _require_admin(actor)
+    did = _id_or(deputy_id, LEADER_NOT_MEMBER)
+    name = None
+    if did is not None:
+        name = await db.scalar(select(Deputy.name).where(Deputy.id == did, Deputy.group_id == group.id,
+                                                         Deputy.status == "active"))
+        if name is None:
+            raise RuleError(LEADER_NOT_MEMBER)
+    if did == group.leader_deputy_id:
+        return
+    group.leader_deputy_id = did
+    await db.flush()
+    await _audit(db, actor, "deputy_group_leader_set", f"group:{group.id} {group.name}",
+                 {"deputy_id": did, "deputy": name})
+
+
+# --- 应进必进 checks -----------------------------------------------------------------------------
+
+async def unassigned(db: AsyncSession, scope: Scope, limit: int | None = None) -> tuple[list[DeputyRow], int]:
+    """Serving deputies in scope with no active assignment (the list, and how many in all)."""
+    where = [deputies_in_scope(scope), Deputy.status == "active", not_(_has_active_assignment())]
+    total = await db.scalar(select(func.count()).select_from(Deputy).where(*where)) or 0
+    query = select(Deputy).where(*where).order_by(Deputy.name, Deputy.id)
+    if limit is not None:
+        query = query.limit(limit)
+    out = [DeputyRow(deputy=d, group_name=None) for d in (await db.scalars(query)).all()]
+    await _fill_levels_and_stations(db, out)
+    return out, total
+
+
+async def unassigned_count(db: AsyncSession, scope: Scope) -> int:
+    """For the tenant home page (0 for roles that do not see the checks)."""
+    if scope.role not in ("county_admin", "viewer", "township_staff", "station_staff"):
+        return 0
+    return await db.scalar(select(func.count()).select_from(Deputy).where(
+        deputies_in_scope(scope), Deputy.status == "active", not_(_has_active_assignment()))) or 0
+
+
+@dataclass
+class OutsideRow:
+    deputy: Deputy
+    station: Station
+    station_node: str
+    constituencies: list[str]
+
+
+async def outside_constituency(db: AsyncSession, scope: Scope) -> list[OutsideRow]:
+    """Directly elected serving deputies stationed at a station that lies in none of their direct
+    constituencies' subtrees (nor contains one: a township home serves its villages)."""
+    station_node = aliased(AdminNode)
+    constituency_node = aliased(AdminNode)
+    direct_with_node = exists().where(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id,
+                                      Mandate.direct.is_(True), Mandate.constituency_node_id.is_not(None))
+    matches = exists(
+        select(1).select_from(Mandate)
+        .join(constituency_node, and_(constituency_node.tenant_id == Mandate.tenant_id,
+                                      constituency_node.id == Mandate.constituency_node_id))
+        .where(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id, Mandate.direct.is_(True),
+               or_(station_node.path.startswith(constituency_node.path),
+                   constituency_node.path.startswith(station_node.path)))
+    )
+    rows = (await db.execute(
+        select(Deputy, Station, station_node.name)
+        .join(StationDeputy, and_(StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id))
+        .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
+        .join(station_node, and_(station_node.tenant_id == Station.tenant_id, station_node.id == Station.node_id))
+        .where(StationDeputy.ended_at.is_(None), Deputy.status == "active", deputies_in_scope(scope),
+               direct_with_node, not_(matches))
+        .order_by(Deputy.name, Deputy.id, Station.name)
+    )).all()
+    out = [OutsideRow(d, s, n, []) for d, s, n in rows]
+    ids = {r.deputy.id for r in out}
+    if ids:
+        names: dict[int, list[str]] = {}
+        for deputy_id, name in (await db.execute(
+            select(Mandate.deputy_id, AdminNode.name).join(AdminNode, and_(
+                AdminNode.tenant_id == Mandate.tenant_id, AdminNode.id == Mandate.constituency_node_id))
+            .where(Mandate.deputy_id.in_(ids), Mandate.direct.is_(True)).order_by(AdminNode.path)
+        )).all():
+            names.setdefault(deputy_id, []).append(name)
+        for r in out:
+            r.constituencies = names.get(r.deputy.id, [])
+    return out
+
+
+@dataclass
+class SeatGap:
+    station: Station
+    level: str
+    count: int
+    min: int | None
+    max: int | None
+
+    @property
+    def below(self) -> bool:
+        return self.min is not None and self.count < self.min
+
+
+def seats_guidance(raw: object) -> dict[str, tuple[int | None, int | None]]:
+    """tenant_config.seats ({"city": {"min": 2, "max": 3}, "county": {"min": 5}}) as level -> (min, max);
+    anything malformed is left out rather than guessed."""
+    out = {}
+    if not isinstance(raw, dict):
+        return out
+    for level in LEVELS:
+        spec = raw.get(level)
+        if not isinstance(spec, dict):
+            continue
+        bounds = []
+        for key in ("min", "max"):
+            value = spec.get(key)
+            bounds.append(value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None)
+        if bounds != [None, None]:
+            out[level] = (bounds[0], bounds[1])
+    return out
+
+
+async def seat_gaps(db: AsyncSession, scope: Scope) -> tuple[dict, list[SeatGap]]:
+    """Stations (active or filed, in scope) whose serving deputies per level fall below the
+    guidance's min or above its max. Returns the guidance and the gaps."""
+    guidance = seats_guidance(await db.scalar(select(TenantConfig.seats)))
+    if not guidance:
+        return guidance, []
+    stations = (await db.scalars(
+        select(Station).join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id, AdminNode.id == Station.node_id))
+        .where(Station.status.in_(SEAT_STATUSES), stations_in_scope(scope, AdminNode.path))
+        .order_by(AdminNode.path, Station.name)
+    )).all()
+    if not stations:
+        return guidance, []
+    counts: dict[tuple[int, str], int] = {}
+    for station_id, level, n in (await db.execute(
+        select(StationDeputy.station_id, Mandate.level, func.count(func.distinct(Deputy.id)))
+        .join(Deputy, and_(Deputy.tenant_id == StationDeputy.tenant_id, Deputy.id == StationDeputy.deputy_id))
+        .join(Mandate, and_(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id))
+        .where(StationDeputy.ended_at.is_(None), Deputy.status == "active",
+               StationDeputy.station_id.in_([s.id for s in stations]))
+        .group_by(StationDeputy.station_id, Mandate.level)
+    )).all():
+        counts[(station_id, level)] = n
+    gaps = []
+    for station in stations:
+        for level, (lo, hi) in guidance.items():
+            n = counts.get((station.id, level), 0)
+            if (lo is not None and n < lo) or (hi is not None and n > hi):
+                gaps.append(SeatGap(station, level, n, lo, hi))
+    return guidance, gaps
