@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         compression_config=CompressionConfig(
             backend="brotli", brotli_quality=4, gzip_compress_level=6, brotli_gzip_fallback=True,
-            exclude="^/static/",
+            exclude="^/static/", exclude_opt_key="skip_compression",  # e.g. photos, already compressed
         ),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=settings.allowed_hosts),
         before_send=[security_headers_hook(settings.secure_cookies)],

@@ -6,7 +6,9 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from migrations.rls import script, tenant_table
+from alembic import op
+
+from migrations.rls import app_role, script, tenant_table
 
 revision = "0003"
 down_revision = "0002"
@@ -283,10 +285,34 @@ def upgrade() -> None:
     )
     for table in TENANT_TABLES:
         tenant_table(table)
+    # Import jobs waiting for a worker, across tenants (the worker's sweep: Redis may have lost the
+    # job). Ids only; each tenant is read with its own binding, as platform_tenant_usage() does.
+    script(
+        """
+        CREATE FUNCTION import_jobs_waiting(stale_after interval)
+        RETURNS TABLE (tenant_id bigint, job_id bigint)
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+        DECLARE
+          t record;
+          saved text := current_setting('app.tenant_id', true);
+        BEGIN
+          FOR t IN SELECT id FROM tenants WHERE status = 'active' ORDER BY id LOOP
+            PERFORM set_config('app.tenant_id', t.id::text, true);
+            RETURN QUERY SELECT j.tenant_id, j.id FROM import_jobs j
+              WHERE j.tenant_id = t.id
+                AND (j.status = 'queued' OR (j.status = 'running' AND j.started_at < now() - stale_after));
+          END LOOP;
+          PERFORM set_config('app.tenant_id', coalesce(saved, ''), true);
+        END $$;
+        REVOKE ALL ON FUNCTION import_jobs_waiting(interval) FROM PUBLIC;
+        """
+    )
+    op.execute(f"GRANT EXECUTE ON FUNCTION import_jobs_waiting(interval) TO {app_role()}")
 
 
 def downgrade() -> None:
     script(
+        "DROP FUNCTION import_jobs_waiting(interval); "
         "ALTER TABLE invitations DROP COLUMN station_id; ALTER TABLE memberships DROP COLUMN station_id; "
         "DROP TABLE import_jobs, roster_contacts, roster_entries, deputy_commitments, station_staff, "
         "station_deputies, deputy_mandates, deputy_groups CASCADE; DROP TABLE deputies CASCADE; "
