@@ -334,8 +334,8 @@ def main() -> int:
 
         print()
         print(f"Lianluo page budgets at {base}  (Accept-Encoding: br; KB = 1024 B)")
-        print(f"budgets: HTML ≤ 14 KB · htmx partial ≤ 5 KB · CSS ≤ 10 KB · app JS ≤ 5 KB · "
-              f"first visit ≤ 50 KB in ≤ 5 requests · repeat ≤ 15 KB in 1 request")
+        print("budgets: HTML ≤ 14 KB · htmx partial ≤ 5 KB · CSS ≤ 10 KB · app JS ≤ 5 KB · "
+              "first visit ≤ 50 KB in ≤ 5 requests · repeat ≤ 15 KB in 1 request")
         print()
         print_table(rows)
         if skipped:
