@@ -13,14 +13,17 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import mask_mobile
+from app.deputies.access import deputies_in_scope
 from app.deputies.imports import COLUMNS, LEVEL_WORDS
 from app.deputies.models import Deputy, DeputyGroup, Mandate, RosterEntry, StationDeputy
-from app.deputies.roster import deputy_list_filter, mask_address
+from app.deputies.roster import mask_address
 from app.stations.models import Station
 from app.tenancy.scope import Scope
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
+# Who may download the deputies export (the deputies of their list, masked).
+EXPORT_ROLES = ("county_admin", "viewer", "township_staff", "station_staff")
 SHEET_TITLES = {"deputies": "人大代表", "roster": "联系选民花名册"}
 
 
@@ -69,7 +72,8 @@ def content_disposition(filename: str) -> str:
 
 
 async def deputy_rows(db: AsyncSession, scope: Scope) -> list[list]:
-    """One row per mandate (a deputy sitting at two levels has two rows), in one query."""
+    """One row per mandate (a deputy sitting at two levels has two rows), in one query; the serving
+    deputies of the member's list (`access.deputies_in_scope`, the same filter as the list pages)."""
     stations = (
         select(func.string_agg(Station.name, "、").label("names"))
         .select_from(StationDeputy)
@@ -83,7 +87,7 @@ async def deputy_rows(db: AsyncSession, scope: Scope) -> list[list]:
                Deputy.occupation, Deputy.work_unit, Deputy.mobile, stations)
         .outerjoin(Mandate, and_(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id))
         .outerjoin(DeputyGroup, and_(DeputyGroup.tenant_id == Deputy.tenant_id, DeputyGroup.id == Deputy.group_id))
-        .where(deputy_list_filter(scope), Deputy.status == "active")
+        .where(deputies_in_scope(scope), Deputy.status == "active")
         .order_by(Deputy.name, Deputy.id, Mandate.id)
     )
     out = []

@@ -18,7 +18,6 @@ from app.deputies.models import ImportJob
 from app.tenancy.access import TenantContext
 
 PROBLEMS_SHOWN = 200
-EXPORT_ROLES = ("county_admin", "viewer", "township_staff", "station_staff")
 TEMPLATES = {f"{kind}.{fmt}": (kind, fmt) for kind in imports.KINDS for fmt in ("xlsx", "csv")}
 TEMPLATE_NAMES = {"deputies": "人大代表导入模板", "roster": "联系选民花名册导入模板"}
 CHOOSE_KIND = lazy("Please choose what the file holds.")
@@ -139,7 +138,7 @@ async def import_confirm(request: Request, ctx: TenantContext, job_id: int) -> R
 
 
 async def _deputies_export(request: Request, ctx: TenantContext, fmt: str) -> Response:
-    ctx.require_role(*EXPORT_ROLES)
+    ctx.require_role(*exports.EXPORT_ROLES)
     rows = await exports.deputy_rows(ctx.db, await ctx.scope())
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="deputies_exported",
                  client_addr=client_addr(request), details={"rows": len(rows), "format": fmt})

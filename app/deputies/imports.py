@@ -115,6 +115,16 @@ UNKNOWN_GROUP = lazy("No deputy group called “%(value)s”: create it first.")
 UNKNOWN_DEPUTY = lazy("No deputy called “%(value)s” whose roster you keep.")
 AMBIGUOUS_DEPUTY = lazy("Several deputies are called “%(value)s”: import their rosters separately.")
 DUPLICATE_IN_FILE = lazy("The same person (name and mobile number) is already in row %(row)s.")
+SAME_PERSON_CONFLICT = lazy(
+    "Row %(row)s has the same name and mobile number but a different %(fields)s: the rows of one deputy "
+    "(one row per mandate) must agree; if this is another person, give their own mobile number.")
+SAME_NAME_NO_MOBILE = lazy(
+    "Row %(row)s has the same name and no mobile number either: add a mobile number to tell the two "
+    "people apart, or, if this is one deputy with several mandates, give the same mobile number in both rows.")
+SAME_MANDATE_TWICE = lazy("This deputy's mandate at this level for this term is already in row %(row)s.")
+MOBILE_MASKED = lazy(
+    "“%(value)s” is a masked mobile number (exports hide the middle digits): enter the full number, "
+    "or leave the cell empty.")
 DUPLICATE_DEPUTY = lazy("This person (same name and mobile number) is already among the deputies.")
 DUPLICATE_ENTRY = lazy("This person (same name and mobile number) is already on the deputy's roster.")
 IMPORT_FAILED_ROW = lazy("Row %(row)s could not be saved (%(error)s). Nothing was imported.")
@@ -256,7 +266,8 @@ class Checked:
     kind: str
     total: int = 0
     problems: list[dict] = field(default_factory=list)
-    rows: list[tuple[int, dict]] = field(default_factory=list)  # (row number, values ready to insert)
+    # (row number, values ready to insert): a roster entry, or a deputy with the mandates of all its rows
+    rows: list[tuple[int, dict]] = field(default_factory=list)
 
 
 def _problem(at_row: int | None, column: str, message: str, /, **variables) -> dict:
@@ -355,7 +366,25 @@ def _text(value: object) -> str:
     return roster_rules._text(value)
 
 
+def check_import_mobile(value: object) -> str | None:
+    """rules.check_mobile, but a masked number (138****1234, as every export writes it) gets its own
+    message: an export cannot be imported back as it is."""
+    raw = _text(value)
+    if "*" in raw or "＊" in raw:
+        raise RuleError(MOBILE_MASKED, value=raw[:30])
+    return check_mobile(value)
+
+
+STATION_SEPARATORS = re.compile(r"[、,，;；]")
+# what must agree between the rows (mandates) of one deputy: column key -> value key
+PERSON_FIELDS = (("group", "group_id"), ("occupation", "occupation"), ("work_unit", "work_unit"))
+
+
 def _check_deputy_row(number: int, values: dict, lookup: Lookup, checked: Checked, seen: dict) -> dict | None:
+    """One row is one mandate. Rows with the same name and the same mobile number (not empty) whose
+    group, occupation and work unit agree are one deputy with several mandates (as the export writes
+    them); the deputy's stations are those of all their rows. Returns the new deputy's values for its
+    first row, None for a later row of the same deputy (added to the first) or a row with problems."""
     r = _Row(number, values, checked, "deputies")
     name = r.rule("name", check_name, required=True)
     level = r.rule("level", check_level, required=True)
@@ -364,7 +393,7 @@ def _check_deputy_row(number: int, values: dict, lookup: Lookup, checked: Checke
     constituency = r.rule("constituency", check_text, "constituency") or ""
     occupation = r.rule("occupation", check_text, "occupation") or ""
     work_unit = r.rule("work_unit", check_text, "work_unit") or ""
-    mobile = r.rule("mobile", check_mobile)
+    mobile = r.rule("mobile", check_import_mobile)
     group_id = None
     group = _text(r.raw("group"))
     if group:
@@ -372,37 +401,54 @@ def _check_deputy_row(number: int, values: dict, lookup: Lookup, checked: Checke
         if group_id is None:
             r.fail("group", UNKNOWN_GROUP, value=group[:40])
     scope = lookup.scope
-    station_id = None
-    station = _text(r.raw("station"))
-    if station:
+    station_ids: list[int] = []
+    stations = [part.strip() for part in STATION_SEPARATORS.split(_text(r.raw("station"))) if part.strip()]
+    for station in stations:  # the export lists every station of a deputy: 东街站、西街站
         found = lookup.stations.get(station, [])
         inside = [sid for sid, path in found if scope.covers_path(path)]
         if not found:
             r.fail("station", UNKNOWN_STATION, value=station[:60])
         elif not inside:
             r.fail("station", STATION_OUT_OF_SCOPE, value=station[:60])
-        else:
-            station_id = inside[0]
-    elif not scope.whole_tenant:
+        elif inside[0] not in station_ids:
+            station_ids.append(inside[0])
+    if not stations and not scope.whole_tenant:
         r.fail("station", STATION_REQUIRED_FOR_SCOPE)
     node_id = None
     if constituency:
         candidates = lookup.nodes.get(constituency, [])
         if len(candidates) == 1:
             node_id = candidates[0][0]
+    mandate = {"row": number, "level": level, "term": term, "direct": direct, "constituency": constituency,
+               "constituency_node_id": node_id}
+    person = {"group_id": group_id, "occupation": occupation, "work_unit": work_unit}
+    first = None
     if name:
         key = (name, mobile or "")
-        if key in seen:
-            r.fail("name", DUPLICATE_IN_FILE, row=seen[key])
-        else:
-            seen[key] = number
+        first = seen.get(key)
+        if first is None:
+            seen[key] = {"row": number, "person": person, "deputy": None, "mandates": {}}
             if key in lookup.people:
                 r.fail("name", DUPLICATE_DEPUTY)
+        elif not mobile:
+            r.fail("name", SAME_NAME_NO_MOBILE, row=first["row"])
+        else:
+            differ = [r.column(col) for col, field_ in PERSON_FIELDS if first["person"][field_] != person[field_]]
+            if differ:
+                r.fail("name", SAME_PERSON_CONFLICT, row=first["row"], fields="、".join(differ))
+            elif level and term is not None and (level, term) in first["mandates"]:
+                r.fail("level", SAME_MANDATE_TWICE, row=first["mandates"][(level, term)])
     if not r.ok:
         return None
-    return {"name": name, "level": level, "term": term, "direct": direct, "constituency": constituency,
-            "constituency_node_id": node_id, "group_id": group_id, "occupation": occupation,
-            "work_unit": work_unit, "mobile": mobile, "station_id": station_id}
+    if first is not None:  # another mandate of a deputy already in the file
+        first["mandates"][(level, term)] = number
+        if first["deputy"] is not None:  # (None: the first row had problems; the file is refused anyway)
+            first["deputy"]["mandates"].append(mandate)
+            first["deputy"]["station_ids"] += [sid for sid in station_ids if sid not in first["deputy"]["station_ids"]]
+        return None
+    deputy = {"name": name, "mobile": mobile, **person, "mandates": [mandate], "station_ids": station_ids}
+    seen[(name, mobile or "")].update(deputy=deputy, mandates={(level, term): number})
+    return deputy
 
 
 def _check_roster_row(number: int, values: dict, lookup: Lookup, checked: Checked, seen: dict) -> dict | None:
@@ -425,7 +471,7 @@ def _check_roster_row(number: int, values: dict, lookup: Lookup, checked: Checke
     out = {"deputy_id": deputy_id, "name": name, "age": age}
     for key in ("education", "address", "work_unit", "note"):
         out[key] = r.rule(key, roster_rules.check_field, key) or ""
-    mobile = r.rule("mobile", check_mobile)
+    mobile = r.rule("mobile", check_import_mobile)
     out["mobile"] = mobile
     if name and deputy_id is not None:
         key = (deputy_id, name, mobile or "")
@@ -544,8 +590,9 @@ def _db_error(exc: BaseException) -> str:
 
 
 async def _insert_deputies(db: AsyncSession, tenant_id: int, rows: list[tuple[int, dict]]) -> None:
-    # One multi-row INSERT per batch; the new ids are matched back by (name, mobile), which the checks
-    # made unique in the file and in the tenant (so RETURNING's order does not matter).
+    # One multi-row INSERT per batch of deputies (each with all its mandates); the new ids are matched
+    # back by (name, mobile), which the checks made unique in the file and in the tenant (so
+    # RETURNING's order does not matter).
     returned = await db.execute(
         insert(Deputy).values([
             {"tenant_id": tenant_id, "name": v["name"], "group_id": v["group_id"], "occupation": v["occupation"],
@@ -555,14 +602,19 @@ async def _insert_deputies(db: AsyncSession, tenant_id: int, rows: list[tuple[in
     ids = {(name, mobile or ""): did for did, name, mobile in returned}
     pairs = [(ids[(v["name"], v["mobile"] or "")], v) for _, v in rows]
     await db.execute(insert(Mandate), [
-        {"tenant_id": tenant_id, "deputy_id": did, "level": v["level"], "term": v["term"], "direct": v["direct"],
-         "constituency_node_id": v["constituency_node_id"], "constituency": v["constituency"]}
-        for did, v in pairs
+        {"tenant_id": tenant_id, "deputy_id": did, "level": m["level"], "term": m["term"], "direct": m["direct"],
+         "constituency_node_id": m["constituency_node_id"], "constituency": m["constituency"]}
+        for did, v in pairs for m in v["mandates"]
     ])
-    stationed = [{"tenant_id": tenant_id, "station_id": v["station_id"], "deputy_id": did}
-                 for did, v in pairs if v["station_id"] is not None]
+    stationed = [{"tenant_id": tenant_id, "station_id": sid, "deputy_id": did}
+                 for did, v in pairs for sid in v["station_ids"]]
     if stationed:
         await db.execute(insert(StationDeputy), stationed)
+
+
+def _rows_of(kind: str, items: list[tuple[int, dict]]) -> int:
+    """How many file rows the items stand for (a deputy: one row per mandate)."""
+    return sum(len(v["mandates"]) for _, v in items) if kind == "deputies" else len(items)
 
 
 async def _insert_roster(db: AsyncSession, tenant_id: int, rows: list[tuple[int, dict]]) -> None:
@@ -617,7 +669,7 @@ async def run_import(database: Database, tenant_id: int, job_id: int) -> str:
             for start in range(0, len(checked.rows), BATCH):
                 batch = checked.rows[start:start + BATCH]
                 await _insert_batch(db, kind, tenant_id, batch)
-                done += len(batch)
+                done += _rows_of(kind, batch)
                 await _set_progress(database, tenant_id, job_id, done)  # its own short transaction
             await db.execute(update(ImportJob).where(ImportJob.id == job_id).values(
                 status="done", processed=done, finished_at=_now(), data=None))

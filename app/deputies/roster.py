@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, update
+from sqlalchemy import ColumnElement, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
 from app.core.i18n import lazy
 from app.core.security import mask_mobile
-from app.deputies.models import Deputy, Mandate, RosterContact, RosterEntry, StationDeputy
+from app.deputies.access import deputies_in_scope
+from app.deputies.models import Deputy, RosterContact, RosterEntry
 from app.deputies.rules import RuleError, check_mobile
-from app.stations.models import Station
-from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 
 MAX_ID = 2**63 - 1
@@ -50,51 +49,12 @@ def mask_address(address: str | None) -> str:
 
 # --- who may see a roster ------------------------------------------------------------------------
 
-def _stationed_at(station_filter: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists(
-        select(1).select_from(StationDeputy)
-        .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
-        .join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id, AdminNode.id == Station.node_id))
-        .where(StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id,
-               StationDeputy.ended_at.is_(None), station_filter)
-    )
-
-
 def roster_filter(scope: Scope) -> ColumnElement[bool]:
-    """A filter on Deputy: the deputies whose roster this member may see (and keep)."""
-    if scope.role == "county_admin":
-        return true()
-    if scope.role == "deputy":
-        return Deputy.user_id == scope.user_id
-    if scope.role == "station_staff":
-        if scope.station_id is None:
-            return false()
-        return exists(
-            select(1).select_from(StationDeputy).where(
-                StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id,
-                StationDeputy.ended_at.is_(None), StationDeputy.station_id == scope.station_id,
-            )
-        )
-    if scope.role == "township_staff" and scope.node_path:
-        in_constituency = exists(
-            select(1).select_from(Mandate)
-            .join(AdminNode, and_(AdminNode.tenant_id == Mandate.tenant_id,
-                                  AdminNode.id == Mandate.constituency_node_id))
-            .where(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id,
-                   scope.nodes(AdminNode.path))
-        )
-        return or_(_stationed_at(scope.nodes(AdminNode.path)), in_constituency)
-    return false()
-
-
-def deputy_list_filter(scope: Scope) -> ColumnElement[bool]:
-    """A filter on Deputy for lists of deputies (the export): the whole tenant for county admins and
-    viewers, a township's or a station's deputies for their staff."""
-    if scope.role == "viewer":
-        return true()
-    if scope.role == "deputy":
+    """A filter on Deputy: the deputies whose roster this member may see (and keep) — the deputies
+    of their list (`access.deputies_in_scope`), for the roles that keep rosters (not viewers)."""
+    if scope.role not in ROSTER_ROLES:
         return false()
-    return roster_filter(scope)
+    return deputies_in_scope(scope)
 
 
 async def roster_deputy(db: AsyncSession, scope: Scope, deputy_id: int) -> Deputy:

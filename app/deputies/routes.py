@@ -14,7 +14,7 @@ from app.core.i18n import gettext, lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
 from app.core.security import mask_mobile
 from app.core.web import client_addr, page, safe_next, see_other
-from app.deputies import access, services
+from app.deputies import access, exports, imports, services
 from app.deputies.models import DEPUTY_STATUS_NAMES, DEPUTY_STATUSES, LEVEL_NAMES, LEVELS
 from app.deputies.rules import RuleError
 from app.deputies.services import Actor, Filters
@@ -82,7 +82,8 @@ async def deputy_list(
     return page(
         request, "deputies/list.html", rows=rows, total=total, filters=filters, pages=pages,
         groups=await services.group_choices(ctx.db) if scope.role != "deputy" else [],
-        can_edit=scope.can_edit, staff=scope.role in access.STAFF_ROLES, **_common(ctx),
+        can_edit=scope.can_edit, staff=scope.role in access.STAFF_ROLES,
+        can_export=scope.role in exports.EXPORT_ROLES, can_import=scope.role in imports.IMPORT_ROLES, **_common(ctx),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.core.i18n import current_locale, gettext, lazy
 from app.core.web import client_addr, page, see_other
+from app.deputies.imports import IMPORT_ROLES
 from app.deputies.models import Commitment
 from app.stations import access, services
 from app.stations.models import STAFF_ROLE_NAMES, STAFF_ROLES, STATUS_NAMES, STATUSES, StationGoal, StationStaff
@@ -145,7 +146,8 @@ async def _station_page(request: Request, ctx: TenantContext, station_id: int, *
         STEP_NAMES=services.STEP_NAMES, EVENT_NAMES=services.EVENT_NAMES, STATUS_NAMES=STATUS_NAMES,
         STAFF_ROLES=STAFF_ROLES, STAFF_ROLE_NAMES=STAFF_ROLE_NAMES, staff_users=staff_users,
         staff_deputies=staff_deputies, year=_today(ctx).year, tz=ZoneInfo(ctx.tenant.timezone), base=_base(ctx),
-        lifecycle=services.forward_path(config.lifecycle),
+        lifecycle=services.forward_path(config.lifecycle), can_import=scope.role in IMPORT_ROLES,
+        public_base=f"/p/{ctx.tenant.slug}",
     )
 
 

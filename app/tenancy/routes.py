@@ -8,6 +8,7 @@ from litestar.exceptions import NotFoundException
 
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
+from app.deputies.services import unassigned_count
 from app.stations.models import StationKind
 from app.tenancy import config, services
 from app.tenancy.access import TenantContext
@@ -33,7 +34,11 @@ DONE = {
 
 @get("/")
 async def tenant_home(request: Request, ctx: TenantContext) -> Response:
-    return page(request, "tenancy/home.html")
+    # serving deputies in the member's scope not stationed anywhere (deputies/_home_summary.html)
+    deputy_unassigned = None
+    if ctx.membership.role != "handling_unit":
+        deputy_unassigned = await unassigned_count(ctx.db, await ctx.scope())
+    return page(request, "tenancy/home.html", deputy_unassigned=deputy_unassigned)
 
 
 def _base(ctx: TenantContext) -> str:
