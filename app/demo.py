@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.accounts.models import Membership, User
 from app.accounts.services import create_user
 from app.core.db import Database
+from app.demo_people import liaison_place, load_places_and_people
 from app.tenancy.models import AdminNode
 from app.tenancy.services import apply_preset, load_preset
 
@@ -59,20 +60,19 @@ async def load_demo(database: Database) -> list[tuple[str, str]]:
             db.add(Membership(tenant_id=tenants[slug], user_id=users[username], role=role, scope_node_id=scope_id))
     await load_demo_places_and_people(database, tenants)
     logins = [(DEMO_OPERATOR[0], "operator (/ops/, sets up TOTP at first sign-in)")]
-    logins += [(u, f"{role} in {slug}" + (f" ({scope})" if scope else "")) for u, _, slug, role, scope in DEMO_USERS]
+    for u, _, slug, role, scope in DEMO_USERS:
+        where = scope or (liaison_place(slug) if role == "station_staff" else None)
+        logins.append((u, f"{role} in {slug}" + (f" ({where})" if where else "")))
     return logins
 
 
-# --- TO BE FILLED by the stations and deputies work -------------------------------------------------
-
-
 async def load_demo_places_and_people(database: Database, tenant_ids: dict[str, int]) -> None:
-    """Stations, deputies (with photos), assignments and rosters of the demo counties.
+    """Stations, deputies (with photos), assignments and rosters of the demo counties (app/demo_people.py).
 
-    ``tenant_ids`` maps slug -> tenant id ("santai", "yuci"). The tree, station kinds, checklist and
-    configuration are already there (from the presets). Fill this through the stations and deputies
-    services, idempotently (look a record up by its name before adding it), e.g. in 三台县 a home
-    at 潼川镇 (绵阳市三台县潼川镇人大代表之家) and a station at 潼川镇/北坝村; in 榆次区 a home at
-    庄子乡 and a station at 庄子乡/庄子村; a few deputies of several levels each, some assigned, some not.
+    ``tenant_ids`` maps slug -> tenant id ("santai", "yuci"). In 三台县: 潼川镇's home, stations at
+    北坝村 and 白鹤村 in operation and one at 东街社区 left proposed (潼川镇's staff approve it); in 榆次区:
+    庄子乡's home and stations at 庄子村, 北合流村 and 桥东社区. Ten deputies each, two of them not
+    stationed and one stationed outside their constituency. A county already holding any demo station
+    or deputy is left alone.
     """
-    return None
+    await load_places_and_people(database, tenant_ids)

@@ -132,6 +132,9 @@ def counts(socket_dir: str) -> dict[str, int]:
                 "users": await conn.fetchval("SELECT count(*) FROM users"),
                 "memberships": await conn.fetchval("SELECT count(*) FROM memberships"),
                 "santai_admin": await conn.fetchval("SELECT count(*) FROM users WHERE username = 'santai-admin'"),
+                "stations": await conn.fetchval("SELECT count(*) FROM stations"),
+                "deputies": await conn.fetchval("SELECT count(*) FROM deputies"),
+                "images": await conn.fetchval("SELECT count(*) FROM images"),
                 "logins": await conn.fetchval("SELECT count(*) FROM platform_audit_log WHERE action = 'login'"),
             }
         finally:
@@ -168,6 +171,8 @@ def test_start_embedded_stop_and_start_again(tmp_path):
         before = counts(socket_dir)
         assert before["tenants"] == 2 and before["users"] == len(users)
         assert before["memberships"] == len(DEMO_USERS) and before["logins"] == 1
+        # the demo's places and people (app/demo_people.py): 4 stations and 10 deputies per county
+        assert before["stations"] == 8 and before["deputies"] == 20 and before["images"] == 28
 
         import redis
 
