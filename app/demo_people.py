@@ -24,13 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.db import Database
+from app.deputies import groups as deputy_groups
 from app.deputies import roster
 from app.deputies import services as deputies
 from app.deputies.models import Deputy, DeputyGroup
 from app.deputies.rules import RuleError
+from app.stations import checklist as station_checklist
+from app.stations import lifecycle as station_lifecycle
+from app.stations import profile as station_profile
 from app.stations import services as stations
 from app.stations.access import StationRef
 from app.stations.models import ChecklistItem, Station, StationKind
+from app.stations.refusals import Refusal
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope, scope_of
 
@@ -412,7 +417,7 @@ async def load_county(database: Database, tenant_id: int, demo: CountyDemo, toda
             if await already_loaded(db, demo):
                 return False
             await _load(db, tenant_id, demo, today)
-    except (stations.Refusal, RuleError, KeyError) as exc:
+    except (Refusal, RuleError, KeyError) as exc:
         print(f"demo places and people of {demo.slug} not loaded: {exc}", file=sys.stderr)
         return False
     return True
@@ -440,27 +445,28 @@ async def _load(db: AsyncSession, tenant_id: int, demo: CountyDemo, today: date)
                                                 kind_id=kinds[spec.kind].id, node_id=node.id, name=name)
         ref = await _ref(db, station)
         refs[spec.key] = ref
-        await stations.update_profile(db, ref, {
+        await station_profile.update_profile(db, ref, {
             "address": spec.address, "contact_name": spec.contact_name, "contact_phone": spec.contact_phone,
             "opening_hours": spec.opening_hours, "reception_rule": spec.reception, "intro": spec.intro,
         }, actor_id=admin_id)
-        await stations.set_photo(db, ref, station_photo(spec.colour), actor_id=admin_id)
+        await station_profile.set_photo(db, ref, station_photo(spec.colour), actor_id=admin_id)
         if not spec.active:
             continue
         township = spec.node.split("/")[0]
         while station.status != "active":
-            step = stations.available_steps((await stations.tenant_config(db, tenant_id)).lifecycle,
-                                            station.status)[0]
+            step = station_lifecycle.available_steps((await stations.tenant_config(db, tenant_id)).lifecycle,
+                                                     station.status)[0]
             scope, actor_id = admin_scope, admin_id
             if step == "approve" and township in demo.township_staff:
                 actor_id = users[demo.township_staff[township]]
                 scope = await _scope(db, tenant_id, actor_id)
-            await stations.take_step(db, scope, ref, step=step, note=_STEP_NOTES.get(step, ""), actor_id=actor_id)
+            await station_lifecycle.take_step(db, scope, ref, step=step, note=_STEP_NOTES.get(step, ""),
+                                              actor_id=actor_id)
 
     # Deputy groups, deputies (first mandate and station with the record), further mandates and stations.
     groups: dict[str, DeputyGroup] = {}
     for name in demo.groups:
-        groups[name] = await deputies.create_group(db, actor, name)
+        groups[name] = await deputy_groups.create_group(db, actor, name)
     people: dict[str, Deputy] = {}
     for index, spec in enumerate(demo.deputies):
         level, term, direct, node_path, constituency = spec.mandates[0]
@@ -482,7 +488,7 @@ async def _load(db: AsyncSession, tenant_id: int, demo: CountyDemo, today: date)
         await deputies.set_photo(db, actor, deputy, deputy_photo(index + (0 if demo.slug == "santai" else 20),
                                                                  spec.female))
     for name, leader in demo.groups.items():
-        await deputies.set_leader(db, actor, groups[name], people[leader].id)
+        await deputy_groups.set_leader(db, actor, groups[name], people[leader].id)
 
     # Staff, the year's goals, checklist scores and commitments of every station.
     for spec in demo.stations:
@@ -490,20 +496,20 @@ async def _load(db: AsyncSession, tenant_id: int, demo: CountyDemo, today: date)
         for role, person in spec.staff:
             kind, _, who = person.partition(":")
             pid = f"u:{users[who]}" if kind == "user" else f"d:{people[who].id}"
-            await stations.add_staff(db, ref, role=role, person=pid, actor_id=admin_id)
+            await station_profile.add_staff(db, ref, role=role, person=pid, actor_id=admin_id)
         for goal, progress, done in spec.goals:
-            row = await stations.add_goal(db, ref, year=YEAR, goal=goal, actor_id=admin_id)
+            row = await station_profile.add_goal(db, ref, year=YEAR, goal=goal, actor_id=admin_id)
             if progress or done:
-                await stations.update_goal(db, ref, row, progress=progress, done=done, actor_id=admin_id)
+                await station_profile.update_goal(db, ref, row, progress=progress, done=done, actor_id=admin_id)
         if spec.active and items:
             values = {}
             for n, item in enumerate(items):
                 values[f"met_{item.id}"] = "1" if n < spec.met else "0"
                 values[f"evidence_{item.id}"] = "现场查看" if n < spec.met else ""
-            await stations.score_checklist(db, ref, values, actor_id=admin_id)
+            await station_checklist.score_checklist(db, ref, values, actor_id=admin_id)
         for name, text in spec.commitments:
-            await stations.add_commitment(db, ref, deputy_id=people[name].id, year=YEAR, commitment=text,
-                                          actor_id=admin_id)
+            await station_profile.add_commitment(db, ref, deputy_id=people[name].id, year=YEAR, commitment=text,
+                                                 actor_id=admin_id)
 
     # The liaison officer's membership is scoped to their station.
     liaison_station = refs[demo.liaison_station].station

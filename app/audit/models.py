@@ -59,7 +59,7 @@ ACTION_NAMES = {
     "import_previewed": lazy("Spreadsheet checked for import"),
     "import_confirmed": lazy("Spreadsheet import confirmed"),
     "import_completed": lazy("Spreadsheet imported"),
-    # deputies (app/deputies/services.py)
+    # deputies (app/deputies/services.py, groups.py)
     "deputy_created": lazy("Deputy added"),
     "deputy_updated": lazy("Deputy's details changed"),
     "deputy_mobile_revealed": lazy("Deputy's mobile number viewed"),

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import mask_mobile
 from app.deputies.access import deputies_in_scope
-from app.deputies.imports import COLUMNS, LEVEL_WORDS
+from app.deputies.import_files import COLUMNS, LEVEL_WORDS
 from app.deputies.models import Deputy, DeputyGroup, Mandate, RosterEntry, StationDeputy
 from app.deputies.roster import mask_address
 from app.stations.models import Station

@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException
 from app.audit.services import record
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
-from app.deputies import exports, imports
+from app.deputies import exports, import_files, imports
 from app.deputies.models import ImportJob
 from app.tenancy.access import TenantContext
 
@@ -40,7 +40,7 @@ async def _upload_page(request: Request, ctx: TenantContext, *, status_code: int
     return page(
         request, "deputies/import_upload.html", status_code=status_code, error=error, kind=kind,
         kinds=imports.KINDS, kind_names=imports.KIND_NAMES, status_names=STATUS_NAMES,
-        jobs=await imports.recent_jobs(ctx.db, await ctx.scope()), columns=imports.COLUMNS, base=_base(ctx),
+        jobs=await imports.recent_jobs(ctx.db, await ctx.scope()), columns=import_files.COLUMNS, base=_base(ctx),
     )
 
 
@@ -50,7 +50,7 @@ async def import_home(request: Request, ctx: TenantContext) -> Response:
     return await _upload_page(request, ctx)
 
 
-@post("/imports", opt={"uploads": True}, request_max_body_size=imports.MAX_FILE_BYTES + 64 * 1024)
+@post("/imports", opt={"uploads": True}, request_max_body_size=import_files.MAX_FILE_BYTES + 64 * 1024)
 async def import_upload(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role(*imports.IMPORT_ROLES)
     form = await request.form()
@@ -66,7 +66,7 @@ async def import_upload(request: Request, ctx: TenantContext) -> Response:
             ctx.db, tenant_id=ctx.tenant.id, scope=await ctx.scope(), actor_id=ctx.user.id, kind=kind, data=data,
             filename=str(upload.filename), client_addr=client_addr(request),
         )
-    except imports.ImportError_ as refusal:
+    except import_files.ImportError_ as refusal:
         await ctx.db.rollback()
         return await _upload_page(request, ctx, status_code=400, error=refusal.text(), kind=kind)
     await ctx.db.commit()

@@ -10,11 +10,13 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import Parameter
 
-from app.core.i18n import gettext, lazy
+from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
 from app.core.security import mask_mobile
 from app.core.web import client_addr, page, safe_next, see_other
 from app.deputies import access, exports, imports, services
+from app.deputies import checks as deputy_checks
+from app.deputies import groups as deputy_groups
 from app.deputies.models import DEPUTY_STATUS_NAMES, DEPUTY_STATUSES, LEVEL_NAMES, LEVELS
 from app.deputies.rules import RuleError
 from app.deputies.services import Actor, Filters
@@ -304,7 +306,7 @@ async def _groups_page(request, ctx, *, error=None, form=None, status_code=200, 
     scope = await ctx.scope()
     access.require_staff(scope.role)
     return page(request, "deputies/groups.html", status_code=status_code,
-                groups=await services.list_groups(ctx.db, scope), error=error, form=form or {},
+                groups=await deputy_groups.list_groups(ctx.db, scope), error=error, form=form or {},
                 done=DONE_MESSAGES.get(done or ""), can_manage=scope.role == "county_admin", **_common(ctx))
 
 
@@ -321,7 +323,7 @@ async def group_create(request: Request, ctx: TenantContext) -> Response:
         raise PermissionDeniedException()
     form = await _form(request)
     try:
-        group = await services.create_group(ctx.db, await _actor(request, ctx), form.get("name"))
+        group = await deputy_groups.create_group(ctx.db, await _actor(request, ctx), form.get("name"))
     except RuleError as refusal:
         await ctx.db.rollback()
         return await _groups_page(request, ctx, error=refusal.text(), form=form, status_code=400)
@@ -333,11 +335,11 @@ async def _group_page(request, ctx, group_id, *, error=None, error_for=None, for
                       done=None) -> Response:
     scope = await ctx.scope()
     group = await access.access_group(ctx.db, scope, group_id)
-    members = await services.group_members(ctx.db, scope, group)
+    members = await deputy_groups.group_members(ctx.db, scope, group)
     leader = next((m.deputy for m in members if m.deputy.id == group.leader_deputy_id), None)
     leader_name = leader.name if leader else None
     if group.leader_deputy_id and leader is None:  # a leader outside the member's scope: name only
-        leader_name = next((g.leader_name for g in await services.list_groups(ctx.db, scope)
+        leader_name = next((g.leader_name for g in await deputy_groups.list_groups(ctx.db, scope)
                             if g.group.id == group.id), None)
     return page(request, "deputies/group.html", status_code=status_code, group=group, members=members,
                 leader_name=leader_name, error=error, error_for=error_for, form=form or {},
@@ -368,14 +370,14 @@ async def _group_change(request, ctx, group_id, part, action) -> Response:
 @post("/deputies/groups/{group_id:int}/rename")
 async def group_rename(request: Request, ctx: TenantContext, group_id: int) -> Response:
     async def act(actor, group, form):
-        await services.rename_group(ctx.db, actor, group, form.get("name"))
+        await deputy_groups.rename_group(ctx.db, actor, group, form.get("name"))
     return await _group_change(request, ctx, group_id, "rename", act)
 
 
 @post("/deputies/groups/{group_id:int}/leader")
 async def group_leader(request: Request, ctx: TenantContext, group_id: int) -> Response:
     async def act(actor, group, form):
-        await services.set_leader(ctx.db, actor, group, form.get("deputy_id"))
+        await deputy_groups.set_leader(ctx.db, actor, group, form.get("deputy_id"))
     return await _group_change(request, ctx, group_id, "leader", act)
 
 
@@ -385,11 +387,11 @@ async def group_leader(request: Request, ctx: TenantContext, group_id: int) -> R
 async def checks(request: Request, ctx: TenantContext) -> Response:
     scope = await ctx.scope()
     access.require_staff(scope.role)
-    missing, missing_total = await services.unassigned(ctx.db, scope, limit=200)
-    guidance, gaps = await services.seat_gaps(ctx.db, scope)
+    missing, missing_total = await deputy_checks.unassigned(ctx.db, scope, limit=200)
+    guidance, gaps = await deputy_checks.seat_gaps(ctx.db, scope)
     return page(
         request, "deputies/checks.html", unassigned=missing, unassigned_total=missing_total,
-        outside=await services.outside_constituency(ctx.db, scope), guidance=guidance, gaps=gaps,
+        outside=await deputy_checks.outside_constituency(ctx.db, scope), guidance=guidance, gaps=gaps,
         can_edit=scope.can_edit, **_common(ctx),
     )
 

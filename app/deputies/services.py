@@ -1,5 +1,6 @@
-"""Deputies: the verbs that change them (profile, mandates, status, photo, linked account, groups,
-assignments to stations) and the reads behind the pages and the 应进必进 checks.
+"""Deputies: the verbs that change them (profile, mandates, status, photo, linked account,
+assignments to stations) and the reads behind the pages. Groups are in ``groups``, the 应进必进
+checks in ``checks``.
 
 No web imports; nothing here commits. Refusals are ``RuleError`` (an msgid the page translates),
 raised before anything is written.
@@ -10,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy import and_, exists, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from app.accounts.models import Membership, User
 from app.audit.models import AuditEntry
@@ -25,12 +25,11 @@ from app.deputies.rules import (
     RuleError, check_direct, check_level, check_mobile, check_name, check_status, check_term, check_text,
 )
 from app.stations.models import Station
-from app.tenancy.models import AdminNode, TenantConfig
+from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 
 PER_PAGE = 50
 ASSIGNABLE_STATUSES = ("active", "filed")
-SEAT_STATUSES = ("active", "filed")
 
 NOT_ALLOWED = lazy("Your role may not change deputies here.")
 CHOOSE_NODE = lazy("Please choose the constituency from the list.")
@@ -46,12 +45,7 @@ ALREADY_ENDED = lazy("This assignment has already ended.")
 STATION_OUT_OF_SCOPE = lazy("This station is outside your township or street.")
 NOTE_REQUIRED = lazy("Please give a note saying why (for example the date and the decision).")
 STATUS_UNCHANGED = lazy("The deputy already has this status.")
-GROUP_NAME_REQUIRED = lazy("Please enter the group's name.")
-GROUP_NAME_TOO_LONG = lazy("The group's name is too long (at most %(max)s characters).")
-GROUP_NAME_TAKEN = lazy("There is already a group with this name.")
-LEADER_NOT_MEMBER = lazy("The leader must be a member of the group: choose one from the list.")
 PHOTO_REQUIRED = lazy("Please choose a photo to upload.")
-GROUP_NAME_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -480,232 +474,3 @@ async def end_assignment(db: AsyncSession, actor: Actor, deputy: Deputy, assignm
     await db.flush()
     await _audit(db, actor, "deputy_assignment_ended", _target(deputy),
                  {"assignment_id": assignment.id, "station_id": assignment.station_id})
-
-
-# --- groups -----------------------------------------------------------------------------------
-
-@dataclass
-class GroupRow:
-    group: DeputyGroup
-    members: int
-    leader_name: str | None
-
-
-def _group_name(value: object) -> str:
-    name = " ".join(str(value or "").split())
-    if not name:
-        raise RuleError(GROUP_NAME_REQUIRED)
-    if len(name) > GROUP_NAME_MAX:
-        raise RuleError(GROUP_NAME_TOO_LONG, max=GROUP_NAME_MAX)
-    return name
-
-
-async def list_groups(db: AsyncSession, scope: Scope) -> list[GroupRow]:
-    """Every group, with the number of its members the member can see, and its leader."""
-    leader = aliased(Deputy)
-    counts = (
-        select(Deputy.group_id, func.count().label("n")).where(deputies_in_scope(scope), Deputy.status == "active")
-        .group_by(Deputy.group_id).subquery()
-    )
-    rows = (await db.execute(
-        select(DeputyGroup, func.coalesce(counts.c.n, 0), leader.name)
-        .outerjoin(counts, counts.c.group_id == DeputyGroup.id)
-        .outerjoin(leader, and_(leader.tenant_id == DeputyGroup.tenant_id, leader.id == DeputyGroup.leader_deputy_id))
-        .order_by(DeputyGroup.name)
-    )).all()
-    return [GroupRow(g, n, name) for g, n, name in rows]
-
-
-async def group_members(db: AsyncSession, scope: Scope, group: DeputyGroup) -> list[DeputyRow]:
-    rows = (await db.scalars(
-        select(Deputy).where(Deputy.group_id == group.id, deputies_in_scope(scope)).order_by(Deputy.name, Deputy.id)
-    )).all()
-    out = [DeputyRow(deputy=d, group_name=group.name) for d in rows]
-    await _fill_levels_and_stations(db, out)
-    return out
-
-
-async def _name_free(db: AsyncSession, name: str, except_id: int | None = None) -> None:
-    clash = await db.scalar(select(DeputyGroup.id).where(DeputyGroup.name == name,
-                                                         DeputyGroup.id != (except_id or 0)))
-    if clash is not None:
-        raise RuleError(GROUP_NAME_TAKEN)
-
-
-def _require_admin(actor: Actor) -> None:
-    if actor.scope.role != "county_admin":
-        raise RuleError(NOT_ALLOWED)
-
-
-async def create_group(db: AsyncSession, actor: Actor, name: object) -> DeputyGroup:
-    _require_admin(actor)
-    clean = _group_name(name)
-    await _name_free(db, clean)
-    group = DeputyGroup(tenant_id=actor.tenant_id, name=clean)
-    db.add(group)
-    await db.flush()
-    await _audit(db, actor, "deputy_group_created", f"group:{group.id} {clean}")
-    return group
-
-
-async def rename_group(db: AsyncSession, actor: Actor, group: DeputyGroup, name: object) -> None:
-    _require_admin(actor)
-    clean = _group_name(name)
-    if clean == group.name:
-        return
-    await _name_free(db, clean, group.id)
-    before = group.name
-    group.name = clean
-    await db.flush()
-    await _audit(db, actor, "deputy_group_renamed", f"group:{group.id} {clean}", {"from": before})
-
-
-async def set_leader(db: AsyncSession, actor: Actor, group: DeputyGroup, deputy_id: object) -> None:
-    """The leader is one of the group's serving deputies (or nobody, with an empty value)."""
-    _require_admin(actor)
-    did = _id_or(deputy_id, LEADER_NOT_MEMBER)
-    name = None
-    if did is not None:
-        name = await db.scalar(select(Deputy.name).where(Deputy.id == did, Deputy.group_id == group.id,
-                                                         Deputy.status == "active"))
-        if name is None:
-            raise RuleError(LEADER_NOT_MEMBER)
-    if did == group.leader_deputy_id:
-        return
-    group.leader_deputy_id = did
-    await db.flush()
-    await _audit(db, actor, "deputy_group_leader_set", f"group:{group.id} {group.name}",
-                 {"deputy_id": did, "deputy": name})
-
-
-# --- 应进必进 checks -----------------------------------------------------------------------------
-
-async def unassigned(db: AsyncSession, scope: Scope, limit: int | None = None) -> tuple[list[DeputyRow], int]:
-    """Serving deputies in scope with no active assignment (the list, and how many in all)."""
-    where = [deputies_in_scope(scope), Deputy.status == "active", not_(_has_active_assignment())]
-    total = await db.scalar(select(func.count()).select_from(Deputy).where(*where)) or 0
-    query = select(Deputy).where(*where).order_by(Deputy.name, Deputy.id)
-    if limit is not None:
-        query = query.limit(limit)
-    out = [DeputyRow(deputy=d, group_name=None) for d in (await db.scalars(query)).all()]
-    await _fill_levels_and_stations(db, out)
-    return out, total
-
-
-async def unassigned_count(db: AsyncSession, scope: Scope) -> int:
-    """For the tenant home page (0 for roles that do not see the checks)."""
-    if scope.role not in ("county_admin", "viewer", "township_staff", "station_staff"):
-        return 0
-    return await db.scalar(select(func.count()).select_from(Deputy).where(
-        deputies_in_scope(scope), Deputy.status == "active", not_(_has_active_assignment()))) or 0
-
-
-@dataclass
-class OutsideRow:
-    deputy: Deputy
-    station: Station
-    station_node: str
-    constituencies: list[str]
-
-
-async def outside_constituency(db: AsyncSession, scope: Scope) -> list[OutsideRow]:
-    """Directly elected serving deputies stationed at a station that lies in none of their direct
-    constituencies' subtrees (nor contains one: a township home serves its villages)."""
-    station_node = aliased(AdminNode)
-    constituency_node = aliased(AdminNode)
-    direct_with_node = exists().where(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id,
-                                      Mandate.direct.is_(True), Mandate.constituency_node_id.is_not(None))
-    matches = exists(
-        select(1).select_from(Mandate)
-        .join(constituency_node, and_(constituency_node.tenant_id == Mandate.tenant_id,
-                                      constituency_node.id == Mandate.constituency_node_id))
-        .where(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id, Mandate.direct.is_(True),
-               or_(station_node.path.startswith(constituency_node.path),
-                   constituency_node.path.startswith(station_node.path)))
-    )
-    rows = (await db.execute(
-        select(Deputy, Station, station_node.name)
-        .join(StationDeputy, and_(StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id))
-        .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
-        .join(station_node, and_(station_node.tenant_id == Station.tenant_id, station_node.id == Station.node_id))
-        .where(StationDeputy.ended_at.is_(None), Deputy.status == "active", deputies_in_scope(scope),
-               direct_with_node, not_(matches))
-        .order_by(Deputy.name, Deputy.id, Station.name)
-    )).all()
-    out = [OutsideRow(d, s, n, []) for d, s, n in rows]
-    ids = {r.deputy.id for r in out}
-    if ids:
-        names: dict[int, list[str]] = {}
-        for deputy_id, name in (await db.execute(
-            select(Mandate.deputy_id, AdminNode.name).join(AdminNode, and_(
-                AdminNode.tenant_id == Mandate.tenant_id, AdminNode.id == Mandate.constituency_node_id))
-            .where(Mandate.deputy_id.in_(ids), Mandate.direct.is_(True)).order_by(AdminNode.path)
-        )).all():
-            names.setdefault(deputy_id, []).append(name)
-        for r in out:
-            r.constituencies = names.get(r.deputy.id, [])
-    return out
-
-
-@dataclass
-class SeatGap:
-    station: Station
-    level: str
-    count: int
-    min: int | None
-    max: int | None
-
-    @property
-    def below(self) -> bool:
-        return self.min is not None and self.count < self.min
-
-
-def seats_guidance(raw: object) -> dict[str, tuple[int | None, int | None]]:
-    """tenant_config.seats ({"city": {"min": 2, "max": 3}, "county": {"min": 5}}) as level -> (min, max);
-    anything malformed is left out rather than guessed."""
-    out = {}
-    if not isinstance(raw, dict):
-        return out
-    for level in LEVELS:
-        spec = raw.get(level)
-        if not isinstance(spec, dict):
-            continue
-        bounds = []
-        for key in ("min", "max"):
-            value = spec.get(key)
-            bounds.append(value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None)
-        if bounds != [None, None]:
-            out[level] = (bounds[0], bounds[1])
-    return out
-
-
-async def seat_gaps(db: AsyncSession, scope: Scope) -> tuple[dict, list[SeatGap]]:
-    """Stations (active or filed, in scope) whose serving deputies per level fall below the
-    guidance's min or above its max. Returns the guidance and the gaps."""
-    guidance = seats_guidance(await db.scalar(select(TenantConfig.seats)))
-    if not guidance:
-        return guidance, []
-    stations = (await db.scalars(
-        select(Station).join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id, AdminNode.id == Station.node_id))
-        .where(Station.status.in_(SEAT_STATUSES), stations_in_scope(scope, AdminNode.path))
-        .order_by(AdminNode.path, Station.name)
-    )).all()
-    if not stations:
-        return guidance, []
-    counts: dict[tuple[int, str], int] = {}
-    for station_id, level, n in (await db.execute(
-        select(StationDeputy.station_id, Mandate.level, func.count(func.distinct(Deputy.id)))
-        .join(Deputy, and_(Deputy.tenant_id == StationDeputy.tenant_id, Deputy.id == StationDeputy.deputy_id))
-        .join(Mandate, and_(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id))
-        .where(StationDeputy.ended_at.is_(None), Deputy.status == "active",
-               StationDeputy.station_id.in_([s.id for s in stations]))
-        .group_by(StationDeputy.station_id, Mandate.level)
-    )).all():
-        counts[(station_id, level)] = n
-    gaps = []
-    for station in stations:
-        for level, (lo, hi) in guidance.items():
-            n = counts.get((station.id, level), 0)
-            if (lo is not None and n < lo) or (hi is not None and n > hi):
-                gaps.append(SeatGap(station, level, n, lo, hi))
-    return guidance, gaps

@@ -16,9 +16,9 @@ from app.core.i18n import current_locale, gettext, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.imports import IMPORT_ROLES
 from app.deputies.models import Commitment
-from app.stations import access, services
+from app.stations import access, checklist, lifecycle, profile, services
 from app.stations.models import STAFF_ROLE_NAMES, STAFF_ROLES, STATUS_NAMES, STATUSES, StationGoal, StationStaff
-from app.stations.services import Refusal
+from app.stations.refusals import Refusal
 from app.tenancy.access import TenantContext
 
 DONE_MESSAGES = {
@@ -131,22 +131,22 @@ async def _station_page(request: Request, ctx: TenantContext, station_id: int, *
                         done: str | None = None) -> Response:
     scope = await ctx.scope()
     ref = await access.get_station(ctx.db, scope, station_id)
-    detail = await services.station_detail(ctx.db, ref, _today(ctx), current_locale.get())
+    detail = await profile.station_detail(ctx.db, ref, _today(ctx), current_locale.get())
     config = await services.tenant_config(ctx.db, ctx.tenant.id)
     can_edit = access.can_edit_station(scope, ref.node.path)
     can_profile = access.can_edit_profile(scope, ref)
     staff_users, staff_deputies = ([], [])
     if can_edit and ref.station.status != "closed":
-        staff_users, staff_deputies = await services.staff_choices(ctx.db, ctx.tenant.id, ref)
+        staff_users, staff_deputies = await profile.staff_choices(ctx.db, ctx.tenant.id, ref)
     return page(
         request, "stations/station.html", status_code=status_code, d=detail, s=ref.station, error=error,
         error_at=error_at, canonical=canonical, form=form or {}, done=DONE_MESSAGES.get(done or ""),
         can_edit=can_edit, can_profile=can_profile and ref.station.status != "closed",
-        steps=services.steps_for(scope, config.lifecycle, ref) if scope.can_edit else [],
-        STEP_NAMES=services.STEP_NAMES, EVENT_NAMES=services.EVENT_NAMES, STATUS_NAMES=STATUS_NAMES,
+        steps=lifecycle.steps_for(scope, config.lifecycle, ref) if scope.can_edit else [],
+        STEP_NAMES=lifecycle.STEP_NAMES, EVENT_NAMES=lifecycle.EVENT_NAMES, STATUS_NAMES=STATUS_NAMES,
         STAFF_ROLES=STAFF_ROLES, STAFF_ROLE_NAMES=STAFF_ROLE_NAMES, staff_users=staff_users,
         staff_deputies=staff_deputies, year=_today(ctx).year, tz=ZoneInfo(ctx.tenant.timezone), base=_base(ctx),
-        lifecycle=services.forward_path(config.lifecycle), can_import=scope.role in IMPORT_ROLES,
+        lifecycle=lifecycle.forward_path(config.lifecycle), can_import=scope.role in IMPORT_ROLES,
         public_base=f"/p/{ctx.tenant.slug}",
     )
 
@@ -194,7 +194,7 @@ async def lifecycle_step(request: Request, ctx: TenantContext, station_id: int) 
         raise NotFoundException()
     form = await request.form()
     try:
-        await services.take_step(ctx.db, scope, ref, step=str(form.get("step", "")), note=str(form.get("note", "")),
+        await lifecycle.take_step(ctx.db, scope, ref, step=str(form.get("step", "")), note=str(form.get("note", "")),
                                  actor_id=ctx.user.id, client_addr=client_addr(request))
     except Refusal as refusal:
         await ctx.db.rollback()
@@ -207,11 +207,11 @@ async def lifecycle_step(request: Request, ctx: TenantContext, station_id: int) 
 @post("/stations/{station_id:int}/profile")
 async def edit_profile(request: Request, ctx: TenantContext, station_id: int) -> Response:
     async def act(ref, form):
-        await services.update_profile(ctx.db, ref, {k: form.get(k, "") for k in services.PROFILE_FIELDS},
+        await profile.update_profile(ctx.db, ref, {k: form.get(k, "") for k in profile.PROFILE_FIELDS},
                                       actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "profile", act, profile=True,
-                         form_keys=tuple(services.PROFILE_FIELDS))
+                         form_keys=tuple(profile.PROFILE_FIELDS))
 
 
 @post("/stations/{station_id:int}/photo", opt={"uploads": True})
@@ -223,7 +223,7 @@ async def upload_photo(request: Request, ctx: TenantContext, station_id: int) ->
         raw = await upload.read()
         if not raw:
             raise Refusal(NO_PHOTO)
-        await services.set_photo(ctx.db, ref, raw, actor_id=ctx.user.id, client_addr=client_addr(request))
+        await profile.set_photo(ctx.db, ref, raw, actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "photo", act, profile=True)
 
@@ -231,7 +231,7 @@ async def upload_photo(request: Request, ctx: TenantContext, station_id: int) ->
 @post("/stations/{station_id:int}/staff")
 async def add_staff(request: Request, ctx: TenantContext, station_id: int) -> Response:
     async def act(ref, form):
-        await services.add_staff(ctx.db, ref, role=str(form.get("role", "")), person=str(form.get("person", "")),
+        await profile.add_staff(ctx.db, ref, role=str(form.get("role", "")), person=str(form.get("person", "")),
                                  actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "staff", act, form_keys=("role", "person"))
@@ -244,7 +244,7 @@ async def remove_staff(request: Request, ctx: TenantContext, station_id: int, st
                                                              StationStaff.id == staff_id))
         if row is None:
             raise NotFoundException()
-        await services.remove_staff(ctx.db, ref, row, actor_id=ctx.user.id, client_addr=client_addr(request))
+        await profile.remove_staff(ctx.db, ref, row, actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "staff", act)
 
@@ -252,7 +252,7 @@ async def remove_staff(request: Request, ctx: TenantContext, station_id: int, st
 @post("/stations/{station_id:int}/goals")
 async def add_goal(request: Request, ctx: TenantContext, station_id: int) -> Response:
     async def act(ref, form):
-        await services.add_goal(ctx.db, ref, year=form.get("year", ""), goal=str(form.get("goal", "")),
+        await profile.add_goal(ctx.db, ref, year=form.get("year", ""), goal=str(form.get("goal", "")),
                                 actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "goal", act, profile=True, form_keys=("year", "goal"))
@@ -265,7 +265,7 @@ async def edit_goal(request: Request, ctx: TenantContext, station_id: int, goal_
                                                              StationGoal.id == goal_id))
         if goal is None:
             raise NotFoundException()
-        await services.update_goal(ctx.db, ref, goal, progress=str(form.get("progress", "")),
+        await profile.update_goal(ctx.db, ref, goal, progress=str(form.get("progress", "")),
                                    done=form.get("done") == "1", actor_id=ctx.user.id,
                                    client_addr=client_addr(request))
 
@@ -275,7 +275,7 @@ async def edit_goal(request: Request, ctx: TenantContext, station_id: int, goal_
 @post("/stations/{station_id:int}/commitments")
 async def add_commitment(request: Request, ctx: TenantContext, station_id: int) -> Response:
     async def act(ref, form):
-        await services.add_commitment(ctx.db, ref, deputy_id=form.get("deputy_id", ""), year=form.get("year", ""),
+        await profile.add_commitment(ctx.db, ref, deputy_id=form.get("deputy_id", ""), year=form.get("year", ""),
                                       commitment=str(form.get("commitment", "")), actor_id=ctx.user.id,
                                       client_addr=client_addr(request))
 
@@ -290,7 +290,7 @@ async def remove_commitment(request: Request, ctx: TenantContext, station_id: in
                                                            Commitment.id == commitment_id))
         if row is None:
             raise NotFoundException()
-        await services.remove_commitment(ctx.db, ref, row, actor_id=ctx.user.id, client_addr=client_addr(request))
+        await profile.remove_commitment(ctx.db, ref, row, actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "commitment", act, profile=True)
 
@@ -298,7 +298,7 @@ async def remove_commitment(request: Request, ctx: TenantContext, station_id: in
 @post("/stations/{station_id:int}/checklist")
 async def score_checklist(request: Request, ctx: TenantContext, station_id: int) -> Response:
     async def act(ref, form):
-        await services.score_checklist(ctx.db, ref, dict(form.items()), actor_id=ctx.user.id,
+        await checklist.score_checklist(ctx.db, ref, dict(form.items()), actor_id=ctx.user.id,
                                        client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "checklist", act)

@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException
 
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
-from app.deputies.services import unassigned_count
+from app.deputies.checks import unassigned_count
 from app.stations.models import StationKind
 from app.tenancy import config, services
 from app.tenancy.access import TenantContext

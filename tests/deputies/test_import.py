@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from openpyxl import Workbook, load_workbook
 
 from app.core.redis import arq_settings
-from app.deputies import imports, roster
+from app.deputies import import_checks, imports, roster
 from app.jobs.worker import worker_settings
 from tests.deputies.test_roster import as_user, build, token
 from tests.factories import csrf_from, login
@@ -236,8 +236,8 @@ async def test_roster_csv_in_gb18030_and_utf8_bom(app, database, owner_sql):
             page = await c.get(r.headers["location"])
             assert "全部 2 行检查无误" in page.text, name
     # the decoded values are right (the checked rows, as they would be inserted)
-    lookup = imports.Lookup(scope=None, deputies={"张三": [1]})
-    checked = imports.check_file("roster", csv_bytes(rows, "gb18030"), "x.csv", lookup)
+    lookup = import_checks.Lookup(scope=None, deputies={"张三": [1]})
+    checked = import_checks.check_file("roster", csv_bytes(rows, "gb18030"), "x.csv", lookup)
     assert checked.problems == [] and checked.rows[0][1]["address"] == "城关镇东街七号院"
     assert checked.rows[0][1]["age"] == 33 and checked.rows[0][1]["note"] == "低保户"
 

@@ -183,7 +183,7 @@ async def test_no_seats_guidance(app, database):
 async def test_unassigned_count_for_the_home_page(app, county, database):
     from sqlalchemy import text
 
-    from app.deputies.services import unassigned_count
+    from app.deputies.checks import unassigned_count
     from app.tenancy.scope import Scope
 
     await add_deputy(database, county, "赵河坝", node="河坝村")
