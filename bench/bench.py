@@ -59,7 +59,18 @@ PAGES = [
     ("santai-admin", "/account/password", "html"),
     ("santai-admin", "/t/santai/members", "html"),
     ("santai-admin", "/t/santai/audit", "html"),
+    ("santai-admin", "/t/santai/places", "html"),
+    ("santai-admin", "/t/santai/stations", "html"),
+    ("santai-admin", "/t/santai/stations/ratings", "html"),
+    ("santai-admin", "/t/santai/stations/{station}", "html"),
+    ("santai-admin", "/t/santai/deputies", "html"),
+    ("santai-admin", "/t/santai/deputies/checks", "html"),
+    ("santai-admin", "/t/santai/settings", "html"),
+    ("santai-tongchuan", "/t/santai/stations", "html"),
     ("liaison-both", "/tenants", "html"),
+    (None, "/p/santai/", "html"),
+    (None, "/p/santai/stations/{station}", "html"),
+    (None, "/p/santai/stations/{station}/poster", "html"),
     ("ops", "/ops/", "html"),
     ("ops", "/ops/audit", "html"),
 ]
@@ -317,7 +328,11 @@ def main() -> int:
         rows: list[Row] = []
         skipped: list[str] = []
         seen: set[tuple[str | None, str]] = set()
+        public_list = clients[None].get("/p/santai/").text
+        found = re.search(r"/p/santai/stations/(\d+)", public_list)
+        station = found.group(1) if found else "0"  # an active demo station, as the public sees it
         for who, path, kind in PAGES:
+            path = path.replace("{station}", station)
             if who not in clients:
                 clients[who] = sign_in(base, who, DEMO_PASSWORD)
             client = clients[who]
