@@ -253,7 +253,8 @@ def _check_deputy_row(number: int, values: dict, lookup: Lookup, checked: Checke
         r.fail("station", STATION_REQUIRED_FOR_SCOPE)
     node_id = None
     if constituency:
-        candidates = lookup.nodes.get(constituency, [])
+        # only a node the member may choose in the form (their subtree) is linked
+        candidates = [c for c in lookup.nodes.get(constituency, []) if scope.covers_path(c[1])]
         if len(candidates) == 1:
             node_id = candidates[0][0]
     mandate = {"row": number, "level": level, "term": term, "direct": direct, "constituency": constituency,

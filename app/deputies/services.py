@@ -433,7 +433,12 @@ async def add_mandate(db: AsyncSession, actor: Actor, deputy: Deputy, form: dict
 
 
 async def remove_mandate(db: AsyncSession, actor: Actor, deputy: Deputy, mandate: Mandate) -> None:
+    """Township staff remove only a mandate without a constituency node or elected in their subtree."""
     _require_edit(actor)
+    if mandate.constituency_node_id is not None and not actor.scope.whole_tenant:
+        path = await db.scalar(select(AdminNode.path).where(AdminNode.id == mandate.constituency_node_id))
+        if path is None or not actor.scope.covers_path(path):
+            raise RuleError(NOT_ALLOWED)
     details = {"mandate_id": mandate.id, "level": mandate.level, "term": mandate.term, "direct": mandate.direct,
                "constituency_node_id": mandate.constituency_node_id, "constituency": mandate.constituency}
     await db.delete(mandate)

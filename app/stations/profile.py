@@ -220,7 +220,12 @@ async def add_staff(db: AsyncSession, ref: StationRef, *, role: str, person: str
         if user_id is None:
             raise Refusal(CHOOSE_PERSON)
     elif kind == "d" and pid:
-        deputy_id = await db.scalar(select(Deputy.id).where(Deputy.id == pid))
+        # one of the deputies stationed here (the form's list): not any deputy id of the tenant
+        deputy_id = await db.scalar(
+            select(StationDeputy.deputy_id).where(StationDeputy.station_id == station.id,
+                                                  StationDeputy.deputy_id == pid, StationDeputy.ended_at.is_(None))
+            .limit(1)
+        )
         if deputy_id is None:
             raise Refusal(CHOOSE_PERSON)
     else:
@@ -244,6 +249,7 @@ async def add_staff(db: AsyncSession, ref: StationRef, *, role: str, person: str
 
 async def remove_staff(db: AsyncSession, ref: StationRef, staff: StationStaff, *, actor_id: int,
                        client_addr: str | None = None) -> None:
+    _open(ref)
     await db.delete(staff)
     await db.flush()
     await record(db, tenant_id=ref.station.tenant_id, actor_user_id=actor_id, action="station_staff_removed",
@@ -317,6 +323,7 @@ async def add_commitment(db: AsyncSession, ref: StationRef, *, deputy_id, year, 
 
 async def remove_commitment(db: AsyncSession, ref: StationRef, row: Commitment, *, actor_id: int,
                             client_addr: str | None = None) -> None:
+    _open(ref)
     await db.delete(row)
     await db.flush()
     await record(db, tenant_id=ref.station.tenant_id, actor_user_id=actor_id, action="station_commitment_removed",

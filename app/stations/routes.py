@@ -12,6 +12,7 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from sqlalchemy import select
 
+from app.core.images import MAX_UPLOAD_BYTES
 from app.core.i18n import current_locale, gettext, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.imports import IMPORT_ROLES
@@ -214,7 +215,7 @@ async def edit_profile(request: Request, ctx: TenantContext, station_id: int) ->
                          form_keys=tuple(profile.PROFILE_FIELDS))
 
 
-@post("/stations/{station_id:int}/photo", opt={"uploads": True})
+@post("/stations/{station_id:int}/photo", opt={"uploads": True}, request_max_body_size=MAX_UPLOAD_BYTES + 65_536)
 async def upload_photo(request: Request, ctx: TenantContext, station_id: int) -> Response:
     async def act(ref, form):
         upload = form.get("photo")

@@ -164,3 +164,34 @@ async def test_goals_and_commitments(client, database, owner_sql):
     await sign_in(client, "admin")
     r = await post(client, c, f"/stations/{sid}/goals/987654", {"progress": "x"})
     assert r.status_code == 404
+
+
+async def test_a_phone_sized_photo_over_1_mb_is_accepted(client, database, owner_sql):
+    """Phones take photos of several MB; the app's general 1 MB body limit must not refuse them here."""
+    import io
+    import os
+
+    from PIL import Image
+
+    c, sid, _ = await setup(database)
+    await sign_in(client, "admin")
+    out = io.BytesIO()
+    Image.frombytes("RGB", (900, 900), os.urandom(900 * 900 * 3)).save(out, "PNG")
+    raw = out.getvalue()
+    assert len(raw) > 1_000_000
+    r = await post(client, c, f"/stations/{sid}/photo", files={"photo": ("big.png", raw, "image/png")})
+    assert r.status_code == 303, r.text[:300]
+    stored = await owner_sql("SELECT octet_length(data) AS n FROM images")
+    assert len(stored) == 1 and stored[0]["n"] <= 40 * 1024
+
+
+async def test_a_closed_stations_staff_stays_on_record(client, database, owner_sql):
+    c, sid, _ = await setup(database)
+    await sign_in(client, "admin")
+    r = await post(client, c, f"/stations/{sid}/staff", {"role": "head", "person": f"d:{c.deputies['李四']}"})
+    assert r.status_code == 303
+    staff_id = (await owner_sql("SELECT id FROM station_staff"))[0]["id"]
+    await owner_sql("UPDATE stations SET status = 'closed', closed_at = now() WHERE id = $1", sid)
+    r = await post(client, c, f"/stations/{sid}/staff/{staff_id}/remove", {})
+    assert r.status_code == 400
+    assert len(await owner_sql("SELECT id FROM station_staff")) == 1
