@@ -218,6 +218,18 @@ async def settings_page(request: Request, ctx: TenantContext, done: str | None =
     return await _settings_page(request, ctx, done=done)
 
 
+async def _settings_change(ctx: TenantContext, change, on_refusal, done_path: str) -> Response:
+    """Run a settings change: commit and redirect to ``done_path``, or roll back and show the page
+    again with the refusal (400, nothing written)."""
+    try:
+        await change()
+    except ConfigError as refusal:
+        await ctx.db.rollback()
+        return await on_refusal(_message(refusal))
+    await ctx.db.commit()
+    return see_other(f"{_base(ctx)}{done_path}")
+
+
 @post("/settings")
 async def save_settings(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
@@ -227,18 +239,19 @@ async def save_settings(request: Request, ctx: TenantContext) -> Response:
     for level in config.SEAT_FORM_LEVELS:
         for bound in ("min", "max"):
             values[f"seats_{level}_{bound}"] = str(form.get(f"seats_{level}_{bound}", ""))[:10]
-    try:
+
+    async def change() -> None:
         await config.save_config(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
             forbidden_words=config.parse_words(values["forbidden_words"]), approval=values["approval"],
             filing=values["filing"], seats=config.parse_seats(values), checklist_name=values["checklist_name"],
             client_addr=client_addr(request),
         )
-    except ConfigError as refusal:
-        await ctx.db.rollback()
-        return await _settings_page(request, ctx, status_code=400, error=_message(refusal), form=values)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings?done=saved")
+
+    return await _settings_change(
+        ctx, change, lambda error: _settings_page(request, ctx, status_code=400, error=error, form=values),
+        "/settings?done=saved",
+    )
 
 
 def _kind_form(form) -> dict:
@@ -272,14 +285,13 @@ async def kinds_page(request: Request, ctx: TenantContext, done: str | None = No
 async def add_kind(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     values = _kind_form(await request.form())
-    try:
-        await config.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=None,
-                               client_addr=client_addr(request), **values)
-    except ConfigError as refusal:
-        await ctx.db.rollback()
-        return await _kinds_page(request, ctx, status_code=400, error=_message(refusal), form=values)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/kinds?done=kind_added")
+    return await _settings_change(
+        ctx,
+        lambda: config.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=None,
+                                 client_addr=client_addr(request), **values),
+        lambda error: _kinds_page(request, ctx, status_code=400, error=error, form=values),
+        "/settings/kinds?done=kind_added",
+    )
 
 
 async def _kind_page(request: Request, ctx: TenantContext, kind: StationKind, *, status_code: int = 200,
@@ -303,30 +315,33 @@ async def save_kind(request: Request, ctx: TenantContext, kind_id: int) -> Respo
     ctx.require_role("county_admin")
     kind = await config.get_kind(ctx.db, kind_id)
     values = _kind_form(await request.form())
-    try:
-        await config.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=kind,
-                               client_addr=client_addr(request), **values)
-    except ConfigError as refusal:
-        await ctx.db.rollback()
+
+    async def refused(error: str) -> Response:
         return await _kind_page(request, ctx, await config.get_kind(ctx.db, kind_id), status_code=400,
-                                error=_message(refusal), form=values)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/kinds/{kind_id}?done=kind_saved")
+                                error=error, form=values)
+
+    return await _settings_change(
+        ctx,
+        lambda: config.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=kind,
+                                 client_addr=client_addr(request), **values),
+        refused, f"/settings/kinds/{kind_id}?done=kind_saved",
+    )
 
 
 @post("/settings/kinds/{kind_id:int}/retire")
 async def retire_kind(request: Request, ctx: TenantContext, kind_id: int) -> Response:
     ctx.require_role("county_admin")
     kind = await config.get_kind(ctx.db, kind_id)
-    try:
-        await config.retire_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=kind,
-                                 client_addr=client_addr(request))
-    except ConfigError as refusal:
-        await ctx.db.rollback()
-        return await _kind_page(request, ctx, await config.get_kind(ctx.db, kind_id), status_code=400,
-                                error=_message(refusal))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/kinds?done=kind_retired")
+
+    async def refused(error: str) -> Response:
+        return await _kind_page(request, ctx, await config.get_kind(ctx.db, kind_id), status_code=400, error=error)
+
+    return await _settings_change(
+        ctx,
+        lambda: config.retire_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=kind,
+                                   client_addr=client_addr(request)),
+        refused, "/settings/kinds?done=kind_retired",
+    )
 
 
 async def _checklist_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
@@ -347,14 +362,13 @@ async def add_item(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     form = await request.form()
     values = {k: str(form.get(k, ""))[:400] for k in ("code", "label", "sort")}
-    try:
-        await config.save_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=None,
-                               client_addr=client_addr(request), **values)
-    except ConfigError as refusal:
-        await ctx.db.rollback()
-        return await _checklist_page(request, ctx, status_code=400, error=_message(refusal), form=values)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/checklist?done=item_added")
+    return await _settings_change(
+        ctx,
+        lambda: config.save_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=None,
+                                 client_addr=client_addr(request), **values),
+        lambda error: _checklist_page(request, ctx, status_code=400, error=error, form=values),
+        "/settings/checklist?done=item_added",
+    )
 
 
 async def _item_page(request: Request, ctx: TenantContext, item, *, status_code: int = 200,
@@ -375,30 +389,33 @@ async def save_item(request: Request, ctx: TenantContext, item_id: int) -> Respo
     item = await config.get_item(ctx.db, item_id)
     form = await request.form()
     values = {k: str(form.get(k, ""))[:400] for k in ("label", "sort")}
-    try:
-        await config.save_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=item,
-                               client_addr=client_addr(request), **values)
-    except ConfigError as refusal:
-        await ctx.db.rollback()
+
+    async def refused(error: str) -> Response:
         return await _item_page(request, ctx, await config.get_item(ctx.db, item_id), status_code=400,
-                                error=_message(refusal), form=values)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/checklist?done=item_saved")
+                                error=error, form=values)
+
+    return await _settings_change(
+        ctx,
+        lambda: config.save_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=item,
+                                 client_addr=client_addr(request), **values),
+        refused, "/settings/checklist?done=item_saved",
+    )
 
 
 @post("/settings/checklist/{item_id:int}/retire")
 async def retire_item(request: Request, ctx: TenantContext, item_id: int) -> Response:
     ctx.require_role("county_admin")
     item = await config.get_item(ctx.db, item_id)
-    try:
-        await config.retire_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=item,
-                                 client_addr=client_addr(request))
-    except ConfigError as refusal:
-        await ctx.db.rollback()
-        return await _item_page(request, ctx, await config.get_item(ctx.db, item_id), status_code=400,
-                                error=_message(refusal))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/checklist?done=item_retired")
+
+    async def refused(error: str) -> Response:
+        return await _item_page(request, ctx, await config.get_item(ctx.db, item_id), status_code=400, error=error)
+
+    return await _settings_change(
+        ctx,
+        lambda: config.retire_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=item,
+                                   client_addr=client_addr(request)),
+        refused, "/settings/checklist?done=item_retired",
+    )
 
 
 route_handlers = [
