@@ -15,6 +15,10 @@ from litestar.exceptions import HTTPException
 from litestar.template import TemplateConfig
 
 from app.accounts import routes as account_routes
+from app.activities import attendance_routes, kind_routes, plan_routes, signin_routes
+from app.activities import routes as activity_routes
+from app.compliance import routes as compliance_routes
+from app.compliance import rule_routes
 from app.accounts import tenant_routes as member_routes
 from app.audit import routes as audit_routes
 from app.deputies import import_routes, roster_routes
@@ -77,6 +81,13 @@ def tenant_router() -> Router:
             *deputy_routes.route_handlers,
             *roster_routes.route_handlers,
             *import_routes.route_handlers,
+            *activity_routes.route_handlers,
+            *signin_routes.route_handlers,
+            *plan_routes.route_handlers,
+            *attendance_routes.route_handlers,
+            *kind_routes.route_handlers,
+            *compliance_routes.route_handlers,
+            *rule_routes.route_handlers,
         ],
     )
 
@@ -99,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *platform_routes.route_handlers,
             tenant_router(),
             *public_routes.route_handlers,
+            *signin_routes.public_route_handlers,
         ],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja(manifest))),
         csrf_config=CSRFConfig(

@@ -16,6 +16,8 @@ from app.core.settings import derive_app_url, load_settings, to_async_url
 
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", "lianluo_test")
 TABLES_TO_RESET = (
+    "activity_rules, suggestions, opinions, activity_photos, attendances, signin_codes, activity_invitations, "
+    "activity_events, activities, activity_plans, activity_kinds, "
     "import_jobs, roster_contacts, roster_entries, deputy_commitments, station_staff, station_deputies, "
     "deputy_mandates, station_scores, checklist_items, station_goals, station_events, stations, station_kinds, "
     "deputies, deputy_groups, images, tenant_config, "

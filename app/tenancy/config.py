@@ -84,6 +84,10 @@ class Config:
     seats: dict
     checklist_name: str
     saved: bool  # a row exists
+    signin_opens_minutes: int = 60
+    signin_closes_minutes: int = 120
+    at_risk_days: int = 10
+    photo_originals_mb: int = 500
 
     @property
     def approval(self) -> bool:
@@ -100,7 +104,9 @@ async def get_config(db: AsyncSession, tenant_id: int) -> Config:
     if row is None:
         return Config(forbidden_words=[], lifecycle=list(DEFAULT_LIFECYCLE), seats={}, checklist_name="", saved=False)
     return Config(forbidden_words=list(row.forbidden_words), lifecycle=list(row.lifecycle),
-                  seats=dict(row.seats or {}), checklist_name=row.checklist_name, saved=True)
+                  seats=dict(row.seats or {}), checklist_name=row.checklist_name, saved=True,
+                  signin_opens_minutes=row.signin_opens_minutes, signin_closes_minutes=row.signin_closes_minutes,
+                  at_risk_days=row.at_risk_days, photo_originals_mb=row.photo_originals_mb)
 
 
 def lifecycle_for(approval: bool, filing: bool) -> list[str]:

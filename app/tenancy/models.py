@@ -67,4 +67,11 @@ class TenantConfig(Base):
     # {"city": {"min": 2, "max": 3}, "county": {"min": 5}}: deputies per station by level.
     seats: Mapped[dict] = mapped_column(JSONB, default=dict)
     checklist_name: Mapped[str] = mapped_column(String(40), default="")
+    # Sign-in opens this long before an activity starts and closes this long after it ends.
+    signin_opens_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    signin_closes_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    # A rule not yet met is "at risk" when its period ends within this many days.
+    at_risk_days: Mapped[int] = mapped_column(Integer, default=10)
+    # Activity photos: originals are kept while the tenant's originals stay within this size.
+    photo_originals_mb: Mapped[int] = mapped_column(Integer, default=500)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

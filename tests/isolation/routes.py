@@ -23,6 +23,9 @@ ID_TABLES = {
     "deputy_id": "deputies", "group_id": "deputy_groups", "mandate_id": "deputy_mandates",
     "assignment_id": "station_deputies", "commitment_id": "deputy_commitments",
     "entry_id": "roster_entries", "contact_id": "roster_contacts", "job_id": "import_jobs",
+    "activity_id": "activities", "activity_kind_id": "activity_kinds", "plan_id": "activity_plans",
+    "photo_id": "activity_photos", "opinion_id": "opinions", "suggestion_id": "suggestions",
+    "rule_id": "activity_rules", "code_id": "signin_codes", "activity_event_id": "activity_events",
 }
 
 

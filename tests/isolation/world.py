@@ -118,6 +118,49 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
     await db.execute(update(DeputyGroup).where(DeputyGroup.id == group.id).values(leader_deputy_id=deputy.id))
     await db.execute(update(Membership).where(Membership.user_id == side.users["station_staff"].id)
                      .values(station_id=station.id))
+    await _activities(db, side, station, deputy, group, photo)
+
+
+async def _activities(db, side: Side, station, deputy, group, photo) -> None:
+    """One row in every table of activities and rules."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from app.activities.models import (
+        Activity, ActivityEvent, ActivityKind, ActivityPhoto, ActivityPlan, Attendance, Invitation, Opinion,
+        SigninCode, Suggestion,
+    )
+    from app.compliance.models import Rule
+
+    t = side.id
+    admin = side.users["county_admin"].id
+    kind = ActivityKind(tenant_id=t, code="reception", name="接待选民")
+    plan = ActivityPlan(tenant_id=t, station_id=station.id, year=2026, status="published", created_by=admin)
+    db.add_all([kind, plan])
+    await db.flush()
+    start = datetime(2026, 3, 15, 1, 0, tzinfo=timezone.utc)
+    held = Activity(tenant_id=t, kind_id=kind.id, station_id=station.id, plan_id=plan.id, starts_at=start,
+                    ends_at=start + timedelta(hours=3), place="联络站", topic="接待选民", status="held",
+                    notes="接待群众三人", people_received=3, created_by=admin)
+    group_meeting = Activity(tenant_id=t, kind_id=kind.id, group_id=group.id, starts_at=start,
+                             ends_at=start + timedelta(hours=2), topic="小组活动", created_by=admin)
+    db.add_all([held, group_meeting])
+    await db.flush()
+    db.add_all([
+        ActivityEvent(tenant_id=t, activity_id=held.id, action="created", actor_user_id=admin),
+        Invitation(tenant_id=t, activity_id=held.id, deputy_id=deputy.id, token=f"{side.slug}-signin-token-0001",
+                   invited_by=admin),
+        SigninCode(tenant_id=t, activity_id=held.id, code=f"{side.slug}code1",
+                   expires_at=start + timedelta(minutes=2)),
+        ActivityPhoto(tenant_id=t, activity_id=held.id, image_id=photo.id, caption="现场"),
+        Opinion(tenant_id=t, activity_id=held.id, station_id=station.id, deputy_id=deputy.id,
+                received_on=date(2026, 3, 15), raised_by="村民甲", content="村道需要硬化"),
+        Suggestion(tenant_id=t, deputy_id=deputy.id, title="关于村道硬化的建议", filed_on=date(2026, 3, 20)),
+        Rule(tenant_id=t, code="monthly-reception", name="每月接待选民一次", subject="station",
+             kind_codes=["reception"], period="month", minimum=1),
+    ])
+    await db.flush()
+    db.add(Attendance(tenant_id=t, activity_id=held.id, deputy_id=deputy.id, method="staff",
+                      on_behalf_reason="手机没电", recorded_by=admin))
 
 
 async def build_world(database, owner_sql) -> World:
