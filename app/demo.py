@@ -1,6 +1,7 @@
 """Demo data: an operator, two counties from tenants/ (a Mianyang-style and a Jinzhong-style county,
-each with its tree, station kinds, naming rule, lifecycle, seats and checklist), and a few users in
-each. Idempotent: running it again changes nothing."""
+each with its tree, station kinds, naming rule, lifecycle, seats, checklist, kinds of activity and
+rules), a few users in each, their places and people (app/demo_people.py) and a year of activities
+(app/demo_activities.py). Idempotent: running it again changes nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from sqlalchemy import select
 from app.accounts.models import Membership, User
 from app.accounts.services import create_user
 from app.core.db import Database
-from app.demo_people import liaison_place, load_places_and_people
+from app.demo_activities import load_activities
+from app.demo_people import COUNTIES, liaison_place, load_places_and_people
+from app.deputies import services as deputies
+from app.deputies.models import Deputy
+from app.deputies.rules import RuleError
 from app.tenancy.models import AdminNode
 from app.tenancy.services import apply_preset, load_preset
 
@@ -24,7 +29,10 @@ DEMO_USERS = [
     ("yuci-zhuangzi", "刘委员", "yuci", "township_staff", "庄子乡"),
     ("liaison-both", "周联络员", "santai", "station_staff", None),
     ("liaison-both", "周联络员", "yuci", "station_staff", None),
+    ("santai-deputy", "张代表", "santai", "deputy", None),
 ]
+# Demo logins that are a deputy's own account: username -> (tenant slug, the deputy's name).
+DEMO_DEPUTY_LOGINS = {"santai-deputy": ("santai", "张德明")}  # of 潼川镇, stationed at its home
 # The demo counties' presets (tenants/<name>.toml).
 DEMO_PRESETS = ("mianyang-santai", "jinzhong-yuci")
 DEMO_OPERATOR = ("ops", "平台运营")
@@ -59,9 +67,12 @@ async def load_demo(database: Database) -> list[tuple[str, str]]:
                 scope_id = await db.scalar(select(AdminNode.id).where(AdminNode.name == scope))
             db.add(Membership(tenant_id=tenants[slug], user_id=users[username], role=role, scope_node_id=scope_id))
     await load_demo_places_and_people(database, tenants)
+    await link_demo_deputies(database, tenants, users)
+    await load_activities(database, tenants)
     logins = [(DEMO_OPERATOR[0], "operator (/ops/, sets up TOTP at first sign-in)")]
     for u, _, slug, role, scope in DEMO_USERS:
         where = scope or (liaison_place(slug) if role == "station_staff" else None)
+        where = DEMO_DEPUTY_LOGINS[u][1] if u in DEMO_DEPUTY_LOGINS else where
         logins.append((u, f"{role} in {slug}" + (f" ({where})" if where else "")))
     return logins
 
@@ -76,3 +87,26 @@ async def load_demo_places_and_people(database: Database, tenant_ids: dict[str, 
     or deputy is left alone.
     """
     await load_places_and_people(database, tenant_ids)
+
+
+async def link_demo_deputies(database: Database, tenant_ids: dict[str, int], users: dict[str, int]) -> None:
+    """Link each demo deputy login to its deputy (as the county admin would), unless that account is
+    linked already; a deputy missing (renamed by hand) is skipped."""
+    from app.demo_people import _scope
+
+    for username, (slug, name) in DEMO_DEPUTY_LOGINS.items():
+        if slug not in tenant_ids:
+            continue
+        tenant_id = tenant_ids[slug]
+        async with database.transaction(tenant_id=tenant_id) as db:
+            if await db.scalar(select(Deputy.id).where(Deputy.user_id == users[username])) is not None:
+                continue
+            deputy = await db.scalar(select(Deputy).where(Deputy.name == name, Deputy.user_id.is_(None)))
+            admin_id = users[COUNTIES[slug].admin]
+            if deputy is None:
+                continue
+            actor = deputies.Actor(tenant_id=tenant_id, user_id=admin_id, scope=await _scope(db, tenant_id, admin_id))
+            try:
+                await deputies.link_user(db, actor, deputy, str(users[username]))
+            except RuleError:
+                continue

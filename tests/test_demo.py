@@ -12,7 +12,9 @@ from tests.factories import login
 
 COUNTED = ("stations", "station_events", "station_staff", "station_goals", "station_scores", "deputies",
            "deputy_mandates", "deputy_groups", "station_deputies", "deputy_commitments", "images",
-           "roster_entries", "roster_contacts", "audit_log", "memberships", "users", "tenants")
+           "roster_entries", "roster_contacts", "audit_log", "memberships", "users", "tenants",
+           "activity_kinds", "activity_rules", "activity_plans", "activities", "activity_events",
+           "activity_invitations", "attendances", "opinions", "suggestions")
 
 
 async def table_counts(owner_sql) -> dict[str, int]:
@@ -214,3 +216,79 @@ async def test_every_demo_page_opens(client, database, owner_sql):
     roster = await client.get(f"/t/santai/deputies/{rows[0][0]}/roster")
     assert roster.status_code == 200
     assert "孙大勇" in roster.text and "13900001101" not in roster.text  # masked in the list
+
+
+async def test_demo_has_a_year_of_activities(database, owner_sql):
+    """Each demo county: its preset's kinds and rules, a year of held activities at a few stations with
+    their deputies' attendance, activities arranged for the coming weeks with invitations, opinions
+    registered at receptions, suggestions, and this year's published plan of one station."""
+    await load_demo(database)
+    rules = await per_tenant(owner_sql, """
+        SELECT t.slug, count(*) FROM activity_rules r JOIN tenants t ON t.id = r.tenant_id GROUP BY t.slug""")
+    assert rules == {"yuci": 10, "santai": 2}
+    kinds = await per_tenant(owner_sql, """
+        SELECT t.slug, count(*) FROM activity_kinds k JOIN tenants t ON t.id = k.tenant_id GROUP BY t.slug""")
+    assert kinds == {"yuci": 11, "santai": 11}
+
+    held = await per_tenant(owner_sql, """
+        SELECT t.slug, count(*) FROM activities a JOIN tenants t ON t.id = a.tenant_id
+        WHERE a.status = 'held' AND a.starts_at < now() GROUP BY t.slug""")
+    assert held["santai"] >= 40 and held["yuci"] >= 60
+    span = await owner_sql("SELECT max(starts_at) - min(starts_at) AS span FROM activities WHERE status = 'held'")
+    assert span[0]["span"].days >= 300  # a year of history
+    stations = await owner_sql("SELECT count(DISTINCT station_id) FROM activities")
+    assert stations[0][0] == 6  # three stations in each county
+    coming = await owner_sql("""
+        SELECT count(*) FROM activities a WHERE a.status = 'planned' AND a.starts_at > now()
+        AND a.starts_at < now() + interval '6 weeks'
+        AND EXISTS (SELECT 1 FROM activity_invitations i WHERE i.tenant_id = a.tenant_id AND i.activity_id = a.id)""")
+    assert coming[0][0] >= 4
+    assert (await owner_sql("SELECT count(*) FROM activities WHERE status = 'held' AND recorded_at IS NULL"))[0][0] == 0
+
+    methods = {r["method"]: r["n"] for r in await owner_sql(
+        "SELECT method, count(*) AS n FROM attendances GROUP BY method")}
+    assert methods["link"] > methods["staff"] > 0 and methods.get("code", 0) > 0
+    reasons = await owner_sql("SELECT DISTINCT on_behalf_reason FROM attendances WHERE method = 'staff'")
+    assert "代表在外地，电话确认到场" in [r[0] for r in reasons]
+    assert (await owner_sql("SELECT count(*) FROM attendances WHERE late"))[0][0] > 0
+    # only held activities have attendance, and every deputy present was invited (the key says so)
+    not_held = await owner_sql("""SELECT count(*) FROM attendances x JOIN activities a
+                                  ON a.tenant_id = x.tenant_id AND a.id = x.activity_id WHERE a.status <> 'held'""")
+    assert not_held[0][0] == 0
+
+    plans = await owner_sql("""
+        SELECT t.slug, s.name, p.year, p.status, p.published_at IS NOT NULL AS published,
+               (SELECT count(*) FROM activities a WHERE a.tenant_id = p.tenant_id AND a.plan_id = p.id) AS entries,
+               (SELECT count(DISTINCT a.station_id) FROM activities a WHERE a.tenant_id = p.tenant_id
+                AND a.plan_id = p.id) AS stations
+        FROM activity_plans p JOIN tenants t ON t.id = p.tenant_id
+        JOIN stations s ON s.tenant_id = p.tenant_id AND s.id = p.station_id ORDER BY 1""")
+    this_year = (await owner_sql("SELECT extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int"))[0][0]
+    assert [(r["slug"], r["name"], r["year"], r["status"], r["published"], r["stations"]) for r in plans] == [
+        ("santai", "绵阳市三台县潼川镇北坝村人大代表联络站", this_year, "published", True, 1),
+        ("yuci", "榆次区庄子乡庄子村人大代表联络站", this_year, "published", True, 1),
+    ]
+    assert all(r["entries"] >= 12 for r in plans)
+
+    opinions = await owner_sql("""
+        SELECT count(*) FROM opinions o JOIN activities a ON a.tenant_id = o.tenant_id AND a.id = o.activity_id
+        JOIN activity_kinds k ON k.tenant_id = a.tenant_id AND k.id = a.kind_id WHERE k.code = 'reception'""")
+    assert opinions[0][0] >= 4 and opinions[0][0] == (await owner_sql("SELECT count(*) FROM opinions"))[0][0]
+    assert (await owner_sql("SELECT count(*) FROM suggestions"))[0][0] >= 4
+
+    # the demo deputy login is 张德明's own account, in 三台县, and he is invited to activities
+    linked = await owner_sql("""
+        SELECT d.name, m.role, t.slug FROM deputies d JOIN users u ON u.id = d.user_id
+        JOIN memberships m ON m.user_id = u.id AND m.tenant_id = d.tenant_id JOIN tenants t ON t.id = d.tenant_id
+        WHERE u.username = 'santai-deputy'""")
+    assert [tuple(r) for r in linked] == [("张德明", "deputy", "santai")]
+    invited = await owner_sql("""
+        SELECT count(*) FROM activity_invitations i JOIN deputies d ON d.tenant_id = i.tenant_id AND d.id = i.deputy_id
+        WHERE d.name = '张德明'""")
+    assert invited[0][0] >= 10
+
+
+async def test_the_demo_deputy_signs_in(client, database):
+    await load_demo(database)
+    await sign_in(client, "santai-deputy")
+    assert (await client.get("/t/santai/")).status_code == 200

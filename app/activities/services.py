@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities.access import ActivityRef, can_run_at, require_run
-from app.activities.models import Activity, ActivityEvent, ActivityKind, Invitation
+from app.accounts.models import Membership
+from app.activities.access import RUN_ROLES, ActivityRef, can_run_at, require_run
+from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan, Attendance, Invitation
 from app.audit.services import record
 from app.core.i18n import lazy
+from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
 from app.stations.access import StationRef
 from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
 
+STAFF_MEMBER_ROLES = RUN_ROLES  # who may be named responsible for an activity
 MAX_DURATION = timedelta(days=3)
 TEXT_MAX = {"place": 200, "topic": 200, "note": 500}
 
@@ -38,6 +42,9 @@ NO_PLACE_TO_RUN = lazy("You may not arrange activities for this station.")
 DEPUTY_UNKNOWN = lazy("One of the chosen deputies is not a serving deputy of this county.")
 ACTIVITY_CANCELLED = lazy("The activity was cancelled; it can no longer be changed.")
 TEXT_TOO_LONG = lazy("“%(field)s” may have at most %(max)s characters.")
+PLACE_LABEL = lazy("Activity place")
+TOPIC_LABEL = lazy("Activity topic")
+RESPONSIBLE_UNKNOWN = lazy("The responsible person must be a staff member of this county.")
 
 
 def new_token() -> str:
@@ -70,7 +77,7 @@ def check_times(starts_at: datetime | None, ends_at: datetime | None) -> None:
         raise Refusal(TOO_LONG_ACTIVITY)
 
 
-def check_text(field_label: str, value: str, limit: int) -> str:
+def check_text(field_label, value: str, limit: int) -> str:
     value = (value or "").strip()
     if len(value) > limit:
         raise Refusal(TEXT_TOO_LONG, field=field_label, max=limit)
@@ -104,12 +111,13 @@ async def create_activity(db: AsyncSession, scope: Scope, *, tenant_id: int, act
         raise Refusal(NOT_YET_HELD)
     if not new.held and new.starts_at < now:
         raise Refusal(IN_THE_PAST)
+    await check_deputies_in_scope(db, scope, new.deputy_ids)
     activity = Activity(
         tenant_id=tenant_id, kind_id=kind.id, station_id=station.station.id if station else None,
         group_id=group.id if group else None, plan_id=new.plan_id, starts_at=new.starts_at, ends_at=new.ends_at,
-        place=check_text("Place", new.place, TEXT_MAX["place"]),
-        topic=check_text("Topic", new.topic, TEXT_MAX["topic"]),
-        responsible_user_id=new.responsible_user_id, status="held" if new.held else "planned",
+        place=check_text(PLACE_LABEL, new.place, TEXT_MAX["place"]),
+        topic=check_text(TOPIC_LABEL, new.topic, TEXT_MAX["topic"]),
+        responsible_user_id=await check_responsible(db, tenant_id, new.responsible_user_id), status="held" if new.held else "planned",
         recorded_at=now if new.held else None, recorded_by=actor_id if new.held else None, created_by=actor_id,
     )
     db.add(activity)
@@ -182,3 +190,166 @@ async def ensure_running(scope: Scope, ref: ActivityRef) -> None:
         raise Refusal(ACTIVITY_CANCELLED)
 
 
+
+
+async def check_deputies_in_scope(db: AsyncSession, scope: Scope, deputy_ids) -> None:
+    """Deputies posted by id must be ones the member may see (else their names would show on the
+    activity page): the same refusal as an unknown deputy."""
+    ids = {int(i) for i in deputy_ids}
+    if not ids:
+        return
+    if any(not 0 < i < 2**63 for i in ids):
+        raise Refusal(DEPUTY_UNKNOWN)
+    seen = set(await db.scalars(select(Deputy.id).where(Deputy.id.in_(ids), deputies_in_scope(scope))))
+    if seen != ids:
+        raise Refusal(DEPUTY_UNKNOWN)
+
+
+async def check_responsible(db: AsyncSession, tenant_id: int, user_id: int | None) -> int | None:
+    """The responsible person: a current member of this tenant in a staff role, or nobody."""
+    if user_id is None:
+        return None
+    found = None
+    if 0 < user_id < 2**63:
+        found = await db.scalar(
+            select(Membership.user_id).where(Membership.tenant_id == tenant_id, Membership.user_id == user_id,
+                                             Membership.role.in_(STAFF_MEMBER_ROLES),
+                                             Membership.revoked_at.is_(None)).limit(1)
+        )
+    if found is None:
+        raise Refusal(RESPONSIBLE_UNKNOWN)
+    return found
+
+
+# --- changes to an activity -------------------------------------------------------------------------
+
+CHOOSE_DEPUTIES = lazy("Please choose the deputies to invite.")
+REASON_REQUIRED = lazy("Please give a reason.")
+ALREADY_HELD = lazy("The activity has already been held; it can no longer be rescheduled or cancelled.")
+NOT_INVITED = lazy("This deputy is not invited to the activity.")
+ALREADY_SIGNED_IN = lazy("This deputy has already signed in; the invitation can no longer be withdrawn.")
+REASON_LABEL = lazy("Reason for the change")
+
+
+def parse_when(tz_name: str, day: str, start: str, end: str) -> tuple[datetime | None, datetime | None]:
+    """A date (YYYY-MM-DD) and two times (HH:MM) in the tenant's zone → aware datetimes; None where
+    a field is missing or not a date/time (``check_times`` then refuses)."""
+    tz = ZoneInfo(tz_name)
+    try:
+        d = date.fromisoformat((day or "").strip())
+        t1 = time.fromisoformat((start or "").strip()[:5])
+        t2 = time.fromisoformat((end or "").strip()[:5])
+    except ValueError:
+        return None, None
+    return datetime.combine(d, t1, tz), datetime.combine(d, t2, tz)
+
+
+def check_reason(reason: str) -> str:
+    reason = check_text(REASON_LABEL, reason, TEXT_MAX["note"])
+    if not reason:
+        raise Refusal(REASON_REQUIRED)
+    return reason
+
+
+async def plan_published(db: AsyncSession, activity: Activity) -> bool:
+    """A change to an activity of a published yearly plan is a change to that plan (shown as such)."""
+    if activity.plan_id is None:
+        return False
+    status = await db.scalar(select(ActivityPlan.status).where(ActivityPlan.id == activity.plan_id))
+    return status == "published"
+
+
+def _open_and_not_held(ref: ActivityRef) -> None:
+    if ref.activity.status == "cancelled":
+        raise Refusal(ACTIVITY_CANCELLED)
+    if ref.activity.status == "held":
+        raise Refusal(ALREADY_HELD)
+
+
+async def reschedule(db: AsyncSession, scope: Scope, ref: ActivityRef, *, starts_at: datetime | None,
+                     ends_at: datetime | None, reason: str, actor_id: int, now: datetime | None = None,
+                     client_addr: str | None = None) -> None:
+    """New times for a planned activity, kept in its history with the old ones (the invited
+    deputies see the change on their list)."""
+    now = now or datetime.now(timezone.utc)
+    require_run(scope, ref)
+    _open_and_not_held(ref)
+    check_times(starts_at, ends_at)
+    if starts_at < now:
+        raise Refusal(IN_THE_PAST)
+    reason = check_reason(reason)
+    activity = ref.activity
+    data = {"from": [activity.starts_at.isoformat(), activity.ends_at.isoformat()],
+            "to": [starts_at.isoformat(), ends_at.isoformat()]}
+    activity.starts_at, activity.ends_at, activity.updated_at = starts_at, ends_at, now
+    await add_event(db, activity, "rescheduled", actor_id, data=data, note=reason,
+                    plan_change=await plan_published(db, activity))
+    await _audit(db, activity, actor_id, "activity_rescheduled", client_addr)
+
+
+async def cancel(db: AsyncSession, scope: Scope, ref: ActivityRef, *, reason: str, actor_id: int,
+                 now: datetime | None = None, client_addr: str | None = None) -> None:
+    require_run(scope, ref)
+    _open_and_not_held(ref)
+    reason = check_reason(reason)
+    activity = ref.activity
+    activity.status, activity.cancel_reason = "cancelled", reason
+    activity.updated_at = now or datetime.now(timezone.utc)
+    await add_event(db, activity, "cancelled", actor_id, note=reason, plan_change=await plan_published(db, activity))
+    await _audit(db, activity, actor_id, "activity_cancelled", client_addr)
+
+
+async def edit(db: AsyncSession, scope: Scope, ref: ActivityRef, *, place: str, topic: str,
+               responsible_user_id: int | None, actor_id: int, client_addr: str | None = None) -> bool:
+    """Place, topic and responsible person; the history keeps what changed. False: nothing did."""
+    await ensure_running(scope, ref)
+    activity = ref.activity
+    new = {"place": check_text(PLACE_LABEL, place, TEXT_MAX["place"]),
+           "topic": check_text(TOPIC_LABEL, topic, TEXT_MAX["topic"]),
+           "responsible_user_id": responsible_user_id if responsible_user_id == activity.responsible_user_id
+           else await check_responsible(db, activity.tenant_id, responsible_user_id)}
+    changed = {k: [getattr(activity, k), v] for k, v in new.items() if getattr(activity, k) != v}
+    if not changed:
+        return False
+    for key, (_, value) in changed.items():
+        setattr(activity, key, value)
+    activity.updated_at = datetime.now(timezone.utc)
+    await add_event(db, activity, "edited", actor_id, data=changed)
+    await _audit(db, activity, actor_id, "activity_edited", client_addr)
+    return True
+
+
+async def invite(db: AsyncSession, scope: Scope, ref: ActivityRef, deputy_ids, *, actor_id: int,
+                 client_addr: str | None = None) -> list[int]:
+    """Invite more deputies (those the member may see); returns the ids newly invited."""
+    await ensure_running(scope, ref)
+    if not deputy_ids:
+        raise Refusal(CHOOSE_DEPUTIES)
+    await check_deputies_in_scope(db, scope, deputy_ids)
+    added = await invite_deputies(db, ref.activity, deputy_ids, actor_id=actor_id)
+    if added:
+        await _audit(db, ref.activity, actor_id, "activity_invited", client_addr)
+    return added
+
+
+async def withdraw(db: AsyncSession, scope: Scope, ref: ActivityRef, deputy_id: int, *, actor_id: int,
+                   client_addr: str | None = None) -> None:
+    """Withdraw an invitation (its sign-in link dies); not once the deputy has signed in."""
+    await ensure_running(scope, ref)
+    inv = await db.scalar(select(Invitation).where(Invitation.activity_id == ref.activity.id,
+                                                   Invitation.deputy_id == deputy_id,
+                                                   Invitation.withdrawn_at.is_(None)).with_for_update())
+    if inv is None:
+        raise Refusal(NOT_INVITED)
+    signed = await db.scalar(select(Attendance.deputy_id).where(Attendance.activity_id == ref.activity.id,
+                                                                Attendance.deputy_id == deputy_id))
+    if signed is not None:
+        raise Refusal(ALREADY_SIGNED_IN)
+    inv.withdrawn_at = datetime.now(timezone.utc)
+    await add_event(db, ref.activity, "uninvited", actor_id, data={"deputy_ids": [deputy_id]})
+    await _audit(db, ref.activity, actor_id, "activity_uninvited", client_addr)
+
+
+async def _audit(db: AsyncSession, activity: Activity, actor_id: int, action: str, client_addr: str | None) -> None:
+    await record(db, tenant_id=activity.tenant_id, actor_user_id=actor_id, action=action,
+                 target=f"activity:{activity.id}", client_addr=client_addr)

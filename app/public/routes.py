@@ -57,7 +57,8 @@ async def stations_index(request: Request, tenant_slug: str, page_number: int = 
 async def station(request: Request, tenant_slug: str, station_id: int) -> Response:
     async with access.public_tenant(request, tenant_slug) as (tenant, db):
         found = await access.public_station(db, station_id)
-        view = await services.station_page(db, found, _today(tenant), i18n.current_locale.get())
+        view = await services.station_page(db, found, _today(tenant), i18n.current_locale.get(),
+                                           plan_tz=ZoneInfo(tenant.timezone))
     return _render(request, "public/station.html", tenant, view=view)
 
 

@@ -7,12 +7,14 @@ private mobile number, the work unit or anything from the contact rosters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, tzinfo
 
 import segno
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan
+from app.activities.plans import moved_from, moved_to
 from app.core.images import StoredImage
 from app.deputies.models import LEVELS, Commitment, Deputy, Mandate, StationDeputy
 from app.stations.models import Station, StationGoal, StationKind
@@ -23,6 +25,12 @@ STATIONS_PER_PAGE = 50
 NEXT_DAYS = 3
 DEPUTY_PHOTO_BOX = (96, 128)  # shown at most this wide and high
 STATION_PHOTO_BOX = (480, 360)
+PLAN_COMING = 6  # the yearly plan's next entries shown first
+PLAN_CHANGES = 30  # the newest changes to the published plan
+_ZH_WEEKDAY = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+_EN_WEEKDAY = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_EN_MONTH = ("", "January", "February", "March", "April", "May", "June", "July", "August", "September",
+             "October", "November", "December")
 
 
 def qr_code(link: str) -> str:
@@ -128,6 +136,32 @@ class PublicCommitment:
 
 
 @dataclass
+class PublicPlanEntry:
+    when: str  # "3月15日 星期五 09:00" / "Friday 15 March 09:00", in the tenant's zone
+    starts_at: datetime
+    kind: str
+    topic: str
+    place: str
+    cancelled: bool
+
+
+@dataclass
+class PublicPlanChange:
+    action: str  # rescheduled, cancelled, added_to_plan, or another change
+    kind: str
+    day: str  # the entry's date ("3月15日"); for a reschedule the old one
+    new_day: str = ""  # a reschedule: the new date
+
+
+@dataclass
+class PublicPlan:
+    note: str
+    coming: list[PublicPlanEntry]
+    entries: list[PublicPlanEntry]
+    changes: list[PublicPlanChange]
+
+
+@dataclass
 class StationPage:
     station: Station
     kind: str
@@ -139,9 +173,8 @@ class StationPage:
     year: int
     goals: list[PublicGoal] = field(default_factory=list)
     commitments: list[PublicCommitment] = field(default_factory=list)
-    # The station's yearly activity plan (年度活动计划) arrives with the activities issue: it fills this
-    # and templates/public/station.html shows it in the "yearly-plan" section.
-    yearly_plan: list = field(default_factory=list)
+    # this year's published activity plan (年度活动计划), shown by templates/public/_yearly_plan.html
+    yearly_plan: PublicPlan | None = None
 
 
 async def station_deputies(db: AsyncSession, station_id: int) -> list[PublicDeputy]:
@@ -177,10 +210,71 @@ async def station_deputies(db: AsyncSession, station_id: int) -> list[PublicDepu
     return deputies
 
 
-async def station_page(db: AsyncSession, station: Station, today: date, locale: str) -> StationPage:
-    kind_name, path, width, height = (
+def _short_day(d: date, english: bool) -> str:
+    return f"{d.day} {_EN_MONTH[d.month]}" if english else f"{d.month}月{d.day}日"
+
+
+def _plan_entry(starts_at: datetime, status: str, kind: str, topic: str, place: str, tz: tzinfo,
+                english: bool) -> PublicPlanEntry:
+    local = starts_at.astimezone(tz)
+    weekday = (_EN_WEEKDAY if english else _ZH_WEEKDAY)[local.weekday()]
+    day = _short_day(local.date(), english)
+    when = f"{weekday} {day} {local:%H:%M}" if english else f"{day} {weekday} {local:%H:%M}"
+    return PublicPlanEntry(when=when, starts_at=starts_at, kind=kind, topic=topic, place=place,
+                           cancelled=status == "cancelled")
+
+
+def published_plan_id(year: int):
+    """The id of the station's PUBLISHED plan of the year (a draft is nobody's business yet), as a
+    column of the station page's first query: a station without one costs no query more."""
+    return (
+        select(ActivityPlan.id)
+        .where(ActivityPlan.tenant_id == Station.tenant_id, ActivityPlan.station_id == Station.id,
+               ActivityPlan.year == year, ActivityPlan.status == "published")
+        .scalar_subquery()
+    )
+
+
+async def yearly_plan(db: AsyncSession, plan_id: int, now: datetime, tz: tzinfo, locale: str) -> PublicPlan | None:
+    """A published plan: the coming entries, the whole year, and the changes since publishing — dates
+    and kinds only, no names, no reasons (2 queries)."""
+    english = (locale or "").startswith("en")
+    rows = (await db.execute(
+        select(Activity.id, Activity.starts_at, Activity.status, ActivityKind.name, Activity.topic, Activity.place,
+               ActivityPlan.note)
+        .join(ActivityPlan, (ActivityPlan.tenant_id == Activity.tenant_id) & (ActivityPlan.id == Activity.plan_id))
+        .join(ActivityKind, (ActivityKind.tenant_id == Activity.tenant_id) & (ActivityKind.id == Activity.kind_id))
+        .where(Activity.plan_id == plan_id).order_by(Activity.starts_at, Activity.id)
+    )).all()
+    if not rows:
+        return None
+    entries = [_plan_entry(r[1], r[2], r[3], r[4], r[5], tz, english) for r in rows]
+    coming = [e for e, r in zip(entries, rows) if r[2] == "planned" and r[1] >= now][:PLAN_COMING]
+    kinds = {r[0]: (r[3], r[1]) for r in rows}
+    changes = []
+    for activity_id, action, data in await db.execute(
+        select(ActivityEvent.activity_id, ActivityEvent.action, ActivityEvent.data)
+        .where(ActivityEvent.activity_id.in_(list(kinds)), ActivityEvent.plan_change.is_(True))
+        .order_by(ActivityEvent.at.desc(), ActivityEvent.id.desc()).limit(PLAN_CHANGES)
+    ):
+        kind, starts_at = kinds[activity_id]
+        old, new = moved_from(data), moved_to(data)
+        day = _short_day((old or starts_at).astimezone(tz).date(), english)
+        change = PublicPlanChange(action=action, kind=kind, day=day)
+        if action == "rescheduled" and new is not None:
+            change.new_day = _short_day(new.astimezone(tz).date(), english)
+        changes.append(change)
+    return PublicPlan(note=rows[0][6], coming=coming, entries=entries, changes=changes)
+
+
+async def station_page(db: AsyncSession, station: Station, today: date, locale: str,
+                       plan_tz: tzinfo | None = None) -> StationPage:
+    """The station's public page. ``plan_tz`` (the tenant's zone) adds this year's published plan;
+    without it (the poster) the plan is left out."""
+    kind_name, path, width, height, plan_id = (
         await db.execute(
-            select(StationKind.name, AdminNode.path, StoredImage.width, StoredImage.height)
+            select(StationKind.name, AdminNode.path, StoredImage.width, StoredImage.height,
+                   published_plan_id(today.year))
             .select_from(Station)
             .join(StationKind, (StationKind.tenant_id == Station.tenant_id) & (StationKind.id == Station.kind_id))
             .join(AdminNode, (AdminNode.tenant_id == Station.tenant_id) & (AdminNode.id == Station.node_id))
@@ -215,4 +309,6 @@ async def station_page(db: AsyncSession, station: Station, today: date, locale: 
         station=station, kind=kind_name, place=places.get(path, ""),
         photo=_fit(station.photo_id, width, height, STATION_PHOTO_BOX), rule_text=rule_text, next_days=days,
         deputies=deputies, year=today.year, goals=goals, commitments=commitments,
+        yearly_plan=await yearly_plan(db, plan_id, datetime.now(plan_tz), plan_tz, locale)
+        if plan_tz and plan_id else None,
     )

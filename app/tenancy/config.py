@@ -1,5 +1,6 @@
-"""The tenant's configuration: naming rule, lifecycle, seats guidance, checklist name (tenant_config),
-station kinds and checklist items; and the canonical name of a station from a name pattern.
+"""The tenant's configuration: naming rule, lifecycle, seats guidance, checklist name, sign-in window,
+at-risk days and the photo originals limit (tenant_config), station kinds and checklist items; and the
+canonical name of a station from a name pattern.
 
 Services change the session and audit; they do not commit (the route does).
 """
@@ -17,6 +18,7 @@ from app.audit.services import record
 from app.core.i18n import lazy
 from app.stations.models import ChecklistItem, StationKind
 from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, AdminNode, TenantConfig
+from app.tenancy.preset_activities import ACTIVITY_CONFIG_RANGES
 from app.tenancy.presets import CODE_RE, normalise_seats
 
 MAX_ID = 2**63 - 1
@@ -34,6 +36,14 @@ SEAT_LEVEL_NAMES = {
     "township": lazy("Township deputies"),
 }
 MAX_WORDS = 50
+# The activity settings (ranges as the database enforces them) and what is said when one is out of range.
+ACTIVITY_SETTINGS = ("signin_opens_minutes", "signin_closes_minutes", "at_risk_days", "photo_originals_mb")
+ACTIVITY_SETTING_ERRORS = {
+    "signin_opens_minutes": lazy("Sign-in opens from 0 to 1440 minutes (one day) before an activity starts."),
+    "signin_closes_minutes": lazy("Sign-in closes from 0 to 10080 minutes (one week) after an activity ends."),
+    "at_risk_days": lazy("A rule is at risk from 0 to 180 days before its period ends."),
+    "photo_originals_mb": lazy("The size limit for original photos is a whole number of MB from 0 to 100000."),
+}
 
 
 class ConfigError(ValueError):
@@ -146,9 +156,28 @@ def parse_words(text: str) -> list[str]:
     return words
 
 
+def parse_activity_settings(values: dict, current: Config) -> dict[str, int]:
+    """The four activity settings from the form (a field not sent keeps its current value); ConfigError
+    naming the first one out of range."""
+    out = {}
+    for key in ACTIVITY_SETTINGS:
+        text = values.get(key)
+        if text is None:
+            out[key] = getattr(current, key)
+            continue
+        text = str(text).strip()
+        low, high = ACTIVITY_CONFIG_RANGES[key]
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise ConfigError(ACTIVITY_SETTING_ERRORS[key])
+        out[key] = int(text)
+    return out
+
+
 async def save_config(db: AsyncSession, *, tenant_id: int, actor_id: int, forbidden_words: list[str],
                       approval: bool, filing: bool, seats: dict, checklist_name: str,
-                      client_addr: str | None = None) -> None:
+                      activity: dict[str, int] | None = None, client_addr: str | None = None) -> None:
+    """Save the settings page. ``activity``: the four activity settings (parse_activity_settings);
+    None leaves them as they are."""
     checklist_name = checklist_name.strip()
     if len(checklist_name) > 40:
         raise ConfigError(lazy("The checklist name has at most 40 characters."))
@@ -160,12 +189,16 @@ async def save_config(db: AsyncSession, *, tenant_id: int, actor_id: int, forbid
     row.lifecycle = lifecycle_for(approval, filing)
     row.seats = normalise_seats(seats)
     row.checklist_name = checklist_name
+    for key, value in (activity or {}).items():
+        if key in ACTIVITY_SETTINGS:
+            setattr(row, key, int(value))
     row.updated_at = func.now()
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="config_saved", target="tenant_config",
                  client_addr=client_addr,
                  details={"forbidden_words": forbidden_words, "lifecycle": row.lifecycle, "seats": row.seats,
-                          "checklist_name": checklist_name})
+                          "checklist_name": checklist_name,
+                          **{k: getattr(row, k) for k in ACTIVITY_SETTINGS if k in (activity or {})}})
 
 
 # --- station kinds -----------------------------------------------------------------------------

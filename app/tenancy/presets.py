@@ -6,8 +6,10 @@ updates the tenant row, then writes the tenant's own rows in a transaction bound
 What "idempotent" means here: applying the same file twice writes nothing the second time (no row
 and no timestamp changes); applying a changed file changes exactly what differs; nothing that may
 carry history (a node, a station kind, a checklist item) is ever deleted because the file no longer
-lists it. Records are matched by their identity: nodes by their path of names, station kinds and
-checklist items by `code`, the configuration by tenant.
+lists it. Records are matched by their identity: nodes by their path of names, station kinds,
+checklist items, activity kinds and rules by `code`, the configuration by tenant. The activity sections
+(activity kinds, rules and their [config] keys) are read, checked and written by
+app/tenancy/preset_activities.py.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 DIVISION_RE = re.compile(r"^\d{6}$")
 CODE_RE = re.compile(r"^[a-z0-9_-]{1,30}$")
 SEAT_LEVELS = ("national", "provincial", "city", "county", "township")
-CONFIG_KEYS = ("forbidden_words", "lifecycle", "seats", "checklist_name")
+CONFIG_KEYS = ("forbidden_words", "lifecycle", "seats", "checklist_name", "signin_opens_minutes",
+               "signin_closes_minutes", "at_risk_days", "photo_originals_mb")
 KIND_KEYS = ("name", "node_kinds", "name_pattern", "sort")
 ITEM_KEYS = ("label", "sort")
 
@@ -53,6 +56,8 @@ class Preset:
     config: dict | None = None  # the [config] table (keys it lacks are left alone)
     station_kinds: list[dict] = field(default_factory=list)
     checklist: list[dict] = field(default_factory=list)
+    activity_kinds: list[dict] = field(default_factory=list)
+    rules: list[dict] = field(default_factory=list)  # normalised by app.compliance.rules.check_rule
 
     def label(self, locale: str) -> str:
         return self.meta.get("label", {}).get(locale) or self.name
@@ -63,10 +68,10 @@ def list_presets() -> list[str]:
 
 
 def approval_presets() -> list[Preset]:
-    """Presets meant for a newly approved county (``approval = true``); the demo counties' presets,
-    which carry their own townships, are not among them."""
+    """Presets meant for a newly approved county (``approval = true``), by their ``sort`` (the first is
+    the one proposed); the demo counties' presets, which carry their own townships, are not among them."""
     presets = [load_preset(name) for name in list_presets()]
-    return [p for p in presets if p.meta.get("approval")]
+    return sorted((p for p in presets if p.meta.get("approval")), key=lambda p: (p.meta.get("sort", 1000), p.name))
 
 
 def load_preset(path_or_name: str | Path) -> Preset:
@@ -104,8 +109,16 @@ def parse_preset(text: str, *, name: str, where: str = "preset") -> Preset:
             raise PresetError(f"{where}: station kind {kind['code']!r}: node_kinds {bad} not in {NODE_KINDS}")
     checklist = data.get("checklist", [])
     _check_coded(checklist, "checklist", ("code", "label"), where)
+    from app.tenancy import preset_activities as pa
+
+    activity_kinds = data.get("activity_kinds", [])
+    _check_coded(activity_kinds, "activity_kinds", ("code", "name"), where)
+    pa.check_activity_kinds(activity_kinds, where)
+    rules = data.get("rules", [])
+    _check_coded(rules, "rules", ("code", "name"), where)
     return Preset(name=name, tenant=data.get("tenant", {}), nodes=nodes, meta=data.get("preset", {}),
-                  config=config, station_kinds=kinds, checklist=checklist)
+                  config=config, station_kinds=kinds, checklist=checklist, activity_kinds=activity_kinds,
+                  rules=pa.check_rules_shape(rules, where))
 
 
 def _check_config(config: dict, where: str) -> None:
@@ -122,6 +135,9 @@ def _check_config(config: dict, where: str) -> None:
     for level, bounds in (config.get("seats") or {}).items():
         if level not in SEAT_LEVELS or not isinstance(bounds, dict) or set(bounds) - {"min", "max"}:
             raise PresetError(f"{where}: seats.{level}: a level in {SEAT_LEVELS} with min and/or max")
+    from app.tenancy.preset_activities import check_config_ranges
+
+    check_config_ranges(config, where)
 
 
 def _check_coded(rows: list[dict], section: str, required: tuple[str, ...], where: str) -> None:
@@ -153,11 +169,18 @@ def validate_identity(slug: str, name: str, kind: str, division_code: str, count
 async def apply_preset(database: Database, preset: Preset, *, create_only: bool = False, **identity) -> Tenant:
     """Create or update the tenant the preset describes (``identity`` overrides its [tenant] table:
     slug, name, kind, division_code, county, status), add the nodes it lacks, and bring its
-    configuration, station kinds and checklist in line with the file. Idempotent; deletes nothing.
-    With ``create_only`` an existing slug raises TenantExists instead of being updated."""
+    configuration, station kinds, checklist, activity kinds and rules in line with the file.
+    Idempotent; deletes nothing. With ``create_only`` an existing slug raises TenantExists instead of
+    being updated. A rule naming a kind neither the file nor the tenant has raises PresetError before
+    anything is written."""
+    from app.tenancy import preset_activities as pa
+
     spec = {"kind": "county", "status": "active", "timezone": "Asia/Shanghai", **preset.tenant, **identity}
     validate_identity(spec.get("slug", ""), spec.get("name", ""), spec["kind"], spec.get("division_code", ""),
                       spec.get("county", ""))
+    async with database.session() as db:
+        known = await db.scalar(select(Tenant.id).where(Tenant.slug == spec["slug"]))
+    await pa.check_rules_for_tenant(database, preset, None if create_only else known)
     async with database.transaction() as db:
         tenant = await db.scalar(select(Tenant).where(Tenant.slug == spec["slug"]))
         if tenant is not None and create_only:
@@ -180,6 +203,8 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
             await _apply_config(db, tenant_id, preset.config)
         await _apply_coded(db, tenant_id, _station_kind_model(), preset.station_kinds, KIND_KEYS)
         await _apply_coded(db, tenant_id, _checklist_model(), preset.checklist, ITEM_KEYS)
+        await _apply_coded(db, tenant_id, _activity_kind_model(), preset.activity_kinds, pa.ACTIVITY_KIND_KEYS)
+        await pa.apply_rules(db, tenant_id, preset.rules)
     return tenant
 
 
@@ -193,6 +218,12 @@ def _checklist_model():
     from app.stations.models import ChecklistItem
 
     return ChecklistItem
+
+
+def _activity_kind_model():
+    from app.activities.models import ActivityKind
+
+    return ActivityKind
 
 
 def _set(obj, **values) -> None:
@@ -293,7 +324,9 @@ async def add_node(db, tenant_id, parent_id, parent_path, name, kind, division_c
 async def export_preset(database: Database, slug: str) -> str:
     """The live tenant as a preset file (TOML text) that apply_preset reproduces: its tree (retired
     nodes left out, parents before children, siblings in the order they were made), its
-    configuration, and its station kinds and checklist items that are not retired."""
+    configuration, and its station kinds, checklist items, activity kinds and rules that are not retired."""
+    from app.tenancy.preset_activities import ACTIVITY_CONFIG_RANGES, export_sections
+
     async with database.session() as db:
         tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
@@ -306,6 +339,7 @@ async def export_preset(database: Database, slug: str) -> str:
                                   .order_by(StationKind.sort, StationKind.id))).all()
         items = (await db.scalars(select(ChecklistItem).where(ChecklistItem.retired_at.is_(None))
                                   .order_by(ChecklistItem.sort, ChecklistItem.id))).all()
+        activity_sections = await export_sections(db)
     children: dict[int | None, list[AdminNode]] = {}
     for n in nodes:
         children.setdefault(n.parent_id, []).append(n)
@@ -329,6 +363,7 @@ async def export_preset(database: Database, slug: str) -> str:
             "forbidden_words": list(config.forbidden_words) if config else [],
             "lifecycle": list(config.lifecycle) if config else list(DEFAULT_LIFECYCLE),
             "checklist_name": config.checklist_name if config else "",
+            **{k: getattr(config, k) for k in ACTIVITY_CONFIG_RANGES if config is not None},
             "seats": normalise_seats(config.seats if config else {}),
         },
         "nodes": [
@@ -341,6 +376,7 @@ async def export_preset(database: Database, slug: str) -> str:
             for k in kinds
         ],
         "checklist": [{"code": i.code, "label": i.label, "sort": i.sort} for i in items],
+        **activity_sections,
     }
     return dumps(out)
 

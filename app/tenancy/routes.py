@@ -202,7 +202,7 @@ async def _settings_page(request: Request, ctx: TenantContext, *, status_code: i
     cfg = await config.get_config(ctx.db, ctx.tenant.id)
     if form is None:
         form = {"forbidden_words": "\n".join(cfg.forbidden_words), "approval": cfg.approval, "filing": cfg.filing,
-                "checklist_name": cfg.checklist_name}
+                "checklist_name": cfg.checklist_name, **{k: str(getattr(cfg, k)) for k in config.ACTIVITY_SETTINGS}}
         for level in config.SEAT_FORM_LEVELS:
             for bound in ("min", "max"):
                 value = (cfg.seats.get(level) or {}).get(bound)
@@ -239,13 +239,16 @@ async def save_settings(request: Request, ctx: TenantContext) -> Response:
     for level in config.SEAT_FORM_LEVELS:
         for bound in ("min", "max"):
             values[f"seats_{level}_{bound}"] = str(form.get(f"seats_{level}_{bound}", ""))[:10]
+    for key in config.ACTIVITY_SETTINGS:  # a field not sent keeps its value (None)
+        values[key] = str(form.get(key))[:10] if key in form else None
 
     async def change() -> None:
+        current = await config.get_config(ctx.db, ctx.tenant.id)
         await config.save_config(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
             forbidden_words=config.parse_words(values["forbidden_words"]), approval=values["approval"],
             filing=values["filing"], seats=config.parse_seats(values), checklist_name=values["checklist_name"],
-            client_addr=client_addr(request),
+            activity=config.parse_activity_settings(values, current), client_addr=client_addr(request),
         )
 
     return await _settings_change(

@@ -1,0 +1,141 @@
+"""The aggregate queries behind the board: one per source, whatever the number of subjects and rules.
+
+Each takes the rules' periods as arrays (one row per rule × counted kind) and the subjects' ids, and
+answers rows (rule id, subject id, counted, total[, on behalf]): counted are the activities that
+qualify, total also those with fewer deputies present than the rule asks. Row-level security keeps
+every query within the tenant; the ids passed in keep it within the member's scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.compliance.models import Rule
+from app.compliance.periods import Period
+
+
+@dataclass
+class Tally:
+    counted: int = 0
+    total: int = 0
+    on_behalf: int = 0  # deputies: counted attendances signed in by staff on their behalf
+
+
+@dataclass
+class Specs:
+    """Rules flattened into arrays for unnest(): one row per (rule, kind)."""
+    rule_ids: list[int] = field(default_factory=list)
+    kind_ids: list[int] = field(default_factory=list)
+    starts: list[datetime] = field(default_factory=list)
+    ends: list[datetime] = field(default_factory=list)
+    mins: list[int] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+
+    def add(self, rule: Rule, kind_ids: list[int], period: Period, tz: ZoneInfo) -> None:
+        start, end = period.bounds(tz)
+        for kind_id in kind_ids:
+            self.rule_ids.append(rule.id)
+            self.kind_ids.append(kind_id)
+            self.starts.append(start)
+            self.ends.append(end)
+            self.mins.append(rule.min_deputies or 0)
+            self.subjects.append(rule.subject)
+
+    def params(self) -> dict:
+        return dict(rule_ids=self.rule_ids, kind_ids=self.kind_ids, starts=self.starts, ends=self.ends,
+                    mins=self.mins, subjects=self.subjects, lo=min(self.starts), hi=max(self.ends),
+                    all_kinds=sorted(set(self.kind_ids)))
+
+
+SPEC_CTE = """
+spec AS (
+  SELECT * FROM unnest(CAST(:rule_ids AS bigint[]), CAST(:kind_ids AS bigint[]),
+                       CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
+                       CAST(:mins AS integer[]), CAST(:subjects AS text[]))
+    AS s(rule_id, kind_id, starts, ends, min_dep, subject)
+)"""
+PRESENT = "(SELECT count(*) FROM attendances p WHERE p.tenant_id = a.tenant_id AND p.activity_id = a.id)"
+
+PLACE_SQL = f"""
+WITH {SPEC_CTE},
+acts AS (
+  SELECT a.station_id, a.group_id, a.kind_id, a.starts_at, {PRESENT} AS present
+  FROM activities a
+  WHERE a.status = 'held' AND a.starts_at >= :lo AND a.starts_at < :hi
+    AND a.kind_id = ANY(CAST(:all_kinds AS bigint[]))
+    AND (a.station_id = ANY(CAST(:station_ids AS bigint[])) OR a.group_id = ANY(CAST(:group_ids AS bigint[])))
+)
+SELECT s.rule_id, CASE WHEN s.subject = 'station' THEN acts.station_id ELSE acts.group_id END AS subject_id,
+       count(*) FILTER (WHERE acts.present >= s.min_dep) AS counted, count(*) AS total
+FROM acts JOIN spec s ON s.kind_id = acts.kind_id AND acts.starts_at >= s.starts AND acts.starts_at < s.ends
+WHERE (s.subject = 'station' AND acts.station_id = ANY(CAST(:station_ids AS bigint[])))
+   OR (s.subject = 'group' AND acts.group_id = ANY(CAST(:group_ids AS bigint[])))
+GROUP BY 1, 2
+"""
+
+ATTENDANCE_SQL = f"""
+WITH {SPEC_CTE},
+acts AS (
+  SELECT a.id, a.kind_id, a.starts_at, {PRESENT} AS present
+  FROM activities a
+  WHERE a.status = 'held' AND a.starts_at >= :lo AND a.starts_at < :hi
+    AND a.kind_id = ANY(CAST(:all_kinds AS bigint[]))
+)
+SELECT s.rule_id, t.deputy_id,
+       count(*) FILTER (WHERE acts.present >= s.min_dep) AS counted, count(*) AS total,
+       count(*) FILTER (WHERE acts.present >= s.min_dep AND t.method = 'staff') AS on_behalf
+FROM attendances t
+JOIN acts ON acts.id = t.activity_id
+JOIN spec s ON s.kind_id = acts.kind_id AND acts.starts_at >= s.starts AND acts.starts_at < s.ends
+WHERE t.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+GROUP BY 1, 2
+"""
+
+RECORDS_SQL = """
+WITH spec AS (
+  SELECT * FROM unnest(CAST(:rule_ids AS bigint[]), CAST(:counts AS text[]),
+                       CAST(:firsts AS date[]), CAST(:lasts AS date[])) AS s(rule_id, counts, first, last)
+)
+SELECT s.rule_id, o.deputy_id, count(*) FROM opinions o
+JOIN spec s ON s.counts = 'opinions' AND o.received_on BETWEEN s.first AND s.last
+WHERE o.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+GROUP BY 1, 2
+UNION ALL
+SELECT s.rule_id, g.deputy_id, count(*) FROM suggestions g
+JOIN spec s ON s.counts = 'suggestions' AND g.filed_on BETWEEN s.first AND s.last
+WHERE g.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+GROUP BY 1, 2
+"""
+
+
+async def place_tallies(db: AsyncSession, specs: Specs, station_ids: list[int],
+                        group_ids: list[int]) -> dict[tuple[int, int], Tally]:
+    """Station and group rules counting activities: {(rule id, station or group id): Tally}."""
+    if not specs.rule_ids or not (station_ids or group_ids):
+        return {}
+    rows = await db.execute(text(PLACE_SQL), {**specs.params(), "station_ids": station_ids, "group_ids": group_ids})
+    return {(r, s): Tally(counted, total) for r, s, counted, total in rows}
+
+
+async def attendance_tallies(db: AsyncSession, specs: Specs, deputy_ids: list[int]) -> dict[tuple[int, int], Tally]:
+    """Deputy rules counting activities: the held activities each deputy attended (any method)."""
+    if not specs.rule_ids or not deputy_ids:
+        return {}
+    rows = await db.execute(text(ATTENDANCE_SQL), {**specs.params(), "deputy_ids": deputy_ids})
+    return {(r, d): Tally(counted, total, on_behalf) for r, d, counted, total, on_behalf in rows}
+
+
+async def record_tallies(db: AsyncSession, rules: list[tuple[Rule, Period]],
+                         deputy_ids: list[int]) -> dict[tuple[int, int], Tally]:
+    """Deputy rules counting opinions received (received_on) or suggestions filed (filed_on)."""
+    if not rules or not deputy_ids:
+        return {}
+    params = dict(rule_ids=[r.id for r, _ in rules], counts=[r.counts for r, _ in rules],
+                  firsts=[p.first for _, p in rules], lasts=[p.last for _, p in rules], deputy_ids=deputy_ids)
+    rows = await db.execute(text(RECORDS_SQL), params)
+    return {(r, d): Tally(n, n) for r, d, n in rows}

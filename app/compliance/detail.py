@@ -1,0 +1,132 @@
+"""The drill-down behind one verdict cell: for a rule, a subject and a period, what was counted
+(with links to the activities) and what was not, with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from litestar.exceptions import NotFoundException
+from sqlalchemy import and_, func, null, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.activities.models import STATUS_NAMES, Activity, ActivityKind, Attendance, Opinion, Suggestion
+from app.compliance import engine
+from app.compliance.models import Rule
+from app.compliance.periods import Period, local_today, parse_key, period_of, zone
+from app.core.i18n import gettext, lazy
+from app.tenancy.config import get_config
+from app.tenancy.scope import Scope
+
+MAX_ID = 2**63 - 1
+NOT_HELD = lazy("Not counted: the activity is “%(status)s”.")
+TOO_FEW = lazy("Not counted: %(present)s deputies present, the rule asks for at least %(minimum)s.")
+ON_BEHALF = lazy("Signed in by staff on the deputy's behalf: %(reason)s")
+
+
+@dataclass
+class Item:
+    when: datetime | date
+    title: str
+    activity_id: int | None = None
+    present: int | None = None
+    note: str = ""
+    reason: str = ""  # why it was not counted (empty: counted)
+
+
+@dataclass
+class Detail:
+    rule: Rule
+    cell: engine.Cell
+    counted: list[Item] = field(default_factory=list)
+    not_counted: list[Item] = field(default_factory=list)
+
+    @property
+    def period(self) -> Period:
+        return self.cell.period
+
+
+def parse_subject(text: str) -> tuple[str, int]:
+    kind, _, raw = (text or "").partition(":")
+    if kind not in ("station", "deputy", "group") or not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+        raise NotFoundException()
+    return kind, int(raw)
+
+
+async def load_detail(db: AsyncSession, scope: Scope, tenant, rule_id: int, subject: str, key: str,
+                      today: date | None = None) -> Detail:
+    """404 for a rule or subject that is missing, of another tenant, out of scope or not concerned."""
+    engine.require_view(scope)
+    kind, subject_id = parse_subject(subject)
+    rule = await db.scalar(select(Rule).where(Rule.id == rule_id, Rule.retired_at.is_(None))) \
+        if 0 < rule_id <= MAX_ID else None
+    if rule is None or rule.subject != kind:
+        raise NotFoundException()
+    tz = zone(tenant.timezone)
+    today = today or local_today(tz)
+    period = parse_key(key)
+    if period is None or period.kind != rule.period:
+        period = period_of(rule.period, today)
+    where = engine.Where(rule_id=rule.id, key=period.key, station_id=subject_id if kind == "station" else None,
+                         deputy_id=subject_id if kind == "deputy" else None)
+    config = await get_config(db, tenant.id)
+    board = await engine.evaluate(db, scope, tz=tz, today=today, at_risk_days=config.at_risk_days, where=where)
+    cell = board.cells.get((rule.id, f"{kind}:{subject_id}"))
+    if cell is None:
+        raise NotFoundException()
+    detail = Detail(rule=rule, cell=cell)
+    if rule.counts == "activities":
+        await _activities(db, detail, tz)
+    else:
+        await _records(db, detail)
+    return detail
+
+
+def _present():
+    return (select(func.count()).select_from(Attendance)
+            .where(Attendance.tenant_id == Activity.tenant_id, Attendance.activity_id == Activity.id)
+            .scalar_subquery())
+
+
+async def _activities(db: AsyncSession, detail: Detail, tz) -> None:
+    rule, subject = detail.rule, detail.cell.subject
+    start, end = detail.period.bounds(tz)
+    columns = [Activity.id, Activity.starts_at, Activity.status, Activity.topic, ActivityKind.name, _present()]
+    query = (select(*columns)
+             .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id))
+             .where(ActivityKind.code.in_(rule.kind_codes), Activity.starts_at >= start, Activity.starts_at < end)
+             .order_by(Activity.starts_at, Activity.id))
+    if subject.kind == "deputy":
+        query = query.add_columns(Attendance.method, Attendance.on_behalf_reason).join(
+            Attendance, and_(Attendance.tenant_id == Activity.tenant_id, Attendance.activity_id == Activity.id,
+                             Attendance.deputy_id == subject.id))
+    elif subject.kind == "station":
+        query = query.where(Activity.station_id == subject.id)
+    else:
+        query = query.where(Activity.group_id == subject.id)
+    minimum = rule.min_deputies or 0
+    for row in await db.execute(query):
+        aid, starts_at, status, topic, kind_name, present = row[:6]
+        item = Item(when=starts_at.astimezone(tz), title=f"{kind_name} · {topic}" if topic else kind_name,
+                    activity_id=aid, present=present)
+        if subject.kind == "deputy" and row[6] == "staff":
+            item.note = gettext(ON_BEHALF, reason=row[7] or "—")
+        if status != "held":
+            item.reason = gettext(NOT_HELD, status=gettext(STATUS_NAMES.get(status, status)))
+        elif present < minimum:
+            item.reason = gettext(TOO_FEW, present=present, minimum=minimum)
+        (detail.not_counted if item.reason else detail.counted).append(item)
+
+
+async def _records(db: AsyncSession, detail: Detail) -> None:
+    rule, subject, period = detail.rule, detail.cell.subject, detail.period
+    if rule.counts == "opinions":
+        query = (select(Opinion.received_on, Opinion.content, Opinion.activity_id)
+                 .where(Opinion.deputy_id == subject.id, Opinion.received_on.between(period.first, period.last))
+                 .order_by(Opinion.received_on, Opinion.id))
+    else:
+        query = (select(Suggestion.filed_on, Suggestion.title, null())
+                 .where(Suggestion.deputy_id == subject.id, Suggestion.filed_on.between(period.first, period.last))
+                 .order_by(Suggestion.filed_on, Suggestion.id))
+    for when, title, activity_id in await db.execute(query):
+        detail.counted.append(Item(when=when, title=title[:120], activity_id=activity_id))

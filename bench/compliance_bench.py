@@ -1,0 +1,250 @@
+"""The compliance board at county size: 300 stations, 3,000 deputies, a year of activities.
+
+    .venv/bin/python bench/compliance_bench.py                 # embedded PostgreSQL in a temporary folder
+    DATABASE_URL=postgresql://postgres@127.0.0.1/lianluo_bench REDIS_URL=redis://127.0.0.1:6379/13 \\
+      .venv/bin/python bench/compliance_bench.py              # that database (migrated; a tenant is added)
+
+Builds a county (15 townships × 20 communities, one active station each, ten deputies per station),
+the standard activity kinds, Jinzhong's ten rules (十个一, from tenants/jinzhong-yuci.toml when it has
+them), and the twelve months up to today of activities with invitations and attendance, opinions and
+suggestions. Then runs the product in-process with query counting and requests, as the county admin,
+the board at county level, at a township and at a station, the htmx partial, a verdict's detail and
+the export. Prints per request: status, X-Query-Count, compressed (brotli) bytes and server time.
+Nothing is asserted on time; the tests (tests/compliance) assert that the query count is constant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOWNSHIPS, COMMUNITIES, DEPUTIES_PER_STATION = 15, 20, 10
+PASSWORD = "bench-password-1"
+TZ = ZoneInfo("Asia/Shanghai")
+# (code, kind, period, minimum, counts, kinds): the ten rules, if the preset does not ship them yet
+JINZHONG = [
+    ("jz-reception", "station", "month", 1, "activities", ["reception"]),
+    ("jz-visit", "station", "month", 1, "activities", ["visit"]),
+    ("jz-opinion", "deputy", "month", 1, "opinions", []),
+    ("jz-survey", "station", "quarter", 1, "activities", ["survey"]),
+    ("jz-training", "station", "quarter", 1, "activities", ["training"]),
+    ("jz-suggestion", "deputy", "year", 1, "suggestions", []),
+    ("jz-briefing", "deputy", "year", 1, "activities", ["briefing"]),
+    ("jz-meeting", "station", "quarter", 1, "activities", ["meeting"]),
+    ("jz-exchange", "station", "year", 1, "activities", ["exchange"]),
+    ("jz-duty-report", "station", "year", 1, "activities", ["duty_report"]),
+]
+# kind → how many a station holds in a year (some months are skipped at random: verdicts vary)
+YEARLY = {"reception": 12, "visit": 12, "survey": 4, "training": 4, "meeting": 4, "exchange": 1,
+          "duty_report": 1, "briefing": 2}
+
+
+def jinzhong_rules() -> list[dict]:
+    try:
+        from app.tenancy.presets import load_preset
+
+        rules = load_preset("jinzhong-yuci").rules
+        if rules:
+            return [dict(r) for r in rules]
+    except Exception:  # noqa: BLE001 — the preset may not carry rules yet: use the list above
+        pass
+    return [dict(code=c, name=c, subject=s, period=p, minimum=m, counts=n, kind_codes=k)
+            for c, s, p, m, n, k in JINZHONG]
+
+
+async def build_county(database):
+    """The tenant, its tree, stations, deputies, kinds, rules and admin; returns (tenant, slug, ids)."""
+    from sqlalchemy import insert, select
+
+    from app.accounts.models import Membership
+    from app.accounts.services import create_user
+    from app.activities.models import STANDARD_KINDS, ActivityKind
+    from app.compliance.models import Rule
+    from app.compliance.rules import check_rule
+    from app.deputies.models import Deputy, Mandate, StationDeputy
+    from app.stations.models import Station, StationKind
+    from app.tenancy.models import AdminNode
+    from app.tenancy.services import Preset, apply_preset
+
+    slug = f"cbench-{int(time.time())}"
+    nodes = []
+    for t in range(TOWNSHIPS):
+        nodes.append({"path": f"第{t + 1}镇", "kind": "township"})
+        nodes += [{"path": f"第{t + 1}镇/第{c + 1}社区", "kind": "community"} for c in range(COMMUNITIES)]
+    tenant = await apply_preset(database, Preset(name="bench", tenant={}, nodes=nodes), slug=slug,
+                                name="基准测试县人大常委会", division_code="510722", county="基准县", status="active")
+    async with database.transaction() as db:
+        user = await create_user(db, username=f"{slug}-admin", display_name="Bench", password=PASSWORD,
+                                 mobile=None, is_operator=False)
+    t = tenant.id
+    async with database.transaction(tenant_id=t) as db:
+        db.add(Membership(tenant_id=t, user_id=user.id, role="county_admin"))
+        kind = StationKind(tenant_id=t, code="station", name="代表联络站", node_kinds=["community"])
+        db.add(kind)
+        db.add_all(ActivityKind(tenant_id=t, code=c, name=n, sort=i) for i, (c, n) in enumerate(STANDARD_KINDS))
+        await db.flush()
+        kinds = {k.code: k.id for k in await db.scalars(select(ActivityKind))}
+        for i, values in enumerate(jinzhong_rules()):
+            db.add(Rule(tenant_id=t, sort=i, **check_rule(values, kind_codes=set(kinds), station_kind_codes={"station"})))
+        communities = (await db.execute(select(AdminNode.id, AdminNode.name).where(AdminNode.kind == "community")
+                                        .order_by(AdminNode.id))).all()
+        stations = list(await db.scalars(insert(Station).returning(Station.id), [
+            dict(tenant_id=t, kind_id=kind.id, node_id=nid, name=f"{name}人大代表联络站{nid}", status="active")
+            for nid, name in communities]))
+        deputies = list(await db.scalars(insert(Deputy).returning(Deputy.id), [
+            dict(tenant_id=t, name=f"代表{n:04d}", status="active")
+            for n in range(len(stations) * DEPUTIES_PER_STATION)]))
+        await db.execute(insert(Mandate), [dict(tenant_id=t, deputy_id=d, level=("county", "township", "city")[i % 3],
+                                                term=18, direct=True) for i, d in enumerate(deputies)])
+        await db.execute(insert(StationDeputy), [dict(tenant_id=t, station_id=stations[i // DEPUTIES_PER_STATION],
+                                                      deputy_id=d) for i, d in enumerate(deputies)])
+    return tenant, slug, user, kinds, stations, deputies
+
+
+async def build_year(database, tenant_id: int, kinds: dict, stations: list[int], deputies: list[int]) -> int:
+    """Twelve months up to today: activities (held), invitations and attendance, opinions, suggestions."""
+    from sqlalchemy import insert
+
+    from app.activities.models import Activity, Attendance, Invitation, Opinion, Suggestion
+    from app.activities.services import new_token
+
+    rng = random.Random(4)
+    today = datetime.now(TZ).date()
+    start = today - timedelta(days=364)
+    acts, plans = [], []
+    for si, station in enumerate(stations):
+        team = deputies[si * DEPUTIES_PER_STATION:(si + 1) * DEPUTIES_PER_STATION]
+        for code, n in YEARLY.items():
+            for k in range(n):
+                if rng.random() < 0.15:
+                    continue
+                day = start + timedelta(days=int(k * 365 / n) + rng.randrange(0, max(1, 365 // n - 1)))
+                if day > today:
+                    continue
+                when = datetime(day.year, day.month, day.day, 9, tzinfo=TZ)
+                acts.append(dict(tenant_id=tenant_id, kind_id=kinds[code], station_id=station, starts_at=when,
+                                 ends_at=when + timedelta(hours=2), status="held", topic=code, place="联络站"))
+                plans.append(rng.sample(team, rng.randint(1, 4)))
+    async with database.transaction(tenant_id=tenant_id) as db:
+        ids = list(await db.scalars(insert(Activity).returning(Activity.id), acts))
+        pairs = [(a, d) for a, present in zip(ids, plans) for d in present]
+        await db.execute(insert(Invitation), [dict(tenant_id=tenant_id, activity_id=a, deputy_id=d, token=new_token())
+                                              for a, d in pairs])
+        await db.execute(insert(Attendance), [dict(tenant_id=tenant_id, activity_id=a, deputy_id=d,
+                                                   method="staff" if (a + d) % 17 == 0 else "link",
+                                                   on_behalf_reason="手机没电" if (a + d) % 17 == 0 else "")
+                                              for a, d in pairs])
+        await db.execute(insert(Opinion), [
+            dict(tenant_id=tenant_id, deputy_id=d, received_on=start + timedelta(days=rng.randrange(365)),
+                 content="群众反映的问题") for d in deputies for _ in range(rng.randint(4, 12))])
+        await db.execute(insert(Suggestion), [
+            dict(tenant_id=tenant_id, deputy_id=d, title="关于改善道路的建议", filed_on=start + timedelta(days=rng.randrange(365)))
+            for d in deputies if rng.random() < 0.6])
+    return len(ids)
+
+
+async def fetch(client, path: str, **headers) -> tuple[int, str, int, float]:
+    started = time.perf_counter()
+    async with client.stream("GET", path, headers={"Accept-Encoding": "br", **headers}) as r:
+        raw = b"".join([chunk async for chunk in r.aiter_raw()])
+    return r.status_code, r.headers.get("x-query-count", "?"), len(raw), (time.perf_counter() - started) * 1000
+
+
+async def measure(settings, slug: str, user, township_id: int, station_id: int) -> None:
+    import re
+
+    from litestar.testing import AsyncTestClient
+
+    from app.main import create_app
+
+    app = create_app(settings)
+    async with AsyncTestClient(app=app, base_url="http://bench.local") as client:
+        page = await client.get("/login")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+        r = await client.post("/login", data={"login": user.username, "password": PASSWORD, "_csrf_token": token},
+                              follow_redirects=False)
+        assert r.status_code == 303, r.status_code
+        base = f"/t/{slug}"
+        await client.get(f"{base}/")  # the first entry into the tenant writes its own rows
+        detail = (await client.get(f"{base}/compliance?station={station_id}")).text
+        cell = re.search(r'href="(/t/[^"]+/compliance/detail\?[^"]+)"', detail)
+        pages = [
+            ("board, county level", f"{base}/compliance", {}),
+            ("board, county level (again)", f"{base}/compliance", {}),
+            ("board, a township", f"{base}/compliance?node={township_id}", {}),
+            ("board, a station", f"{base}/compliance?station={station_id}", {}),
+            ("board, at risk only, page 2", f"{base}/compliance?verdict=at_risk&page=2", {}),
+            ("htmx partial, a township", f"{base}/compliance?node={township_id}", {"HX-Request": "true",
+                                                                                 "HX-Target": "board"}),
+            ("a verdict's detail", cell.group(1).replace("&amp;", "&") if cell else f"{base}/compliance/detail", {}),
+            ("export CSV, whole county", f"{base}/compliance/export.csv", {}),
+        ]
+        print(f"{'request':<32}{'status':>7}{'queries':>9}{'br bytes':>10}{'ms':>9}")
+        for label, path, headers in pages:
+            status, queries, size, ms = await fetch(client, path, **headers)
+            print(f"{label:<32}{status:>7}{queries:>9}{size:>10}{ms:>9.0f}", flush=True)
+
+
+async def analyze(owner_url: str) -> None:
+    """Fresh statistics for the planner (as the owner: the runtime role owns no table)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(owner_url)
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+    await engine.dispose()
+
+
+async def main() -> int:
+    import app.main  # noqa: F401  (registers every model)
+    from sqlalchemy import select
+
+    from app.cli import migrate
+    from app.core.db import Database
+    from app.core.settings import load_settings
+    from app.tenancy.models import AdminNode
+
+    embedded = None
+    if not os.environ.get("DATABASE_URL"):
+        from app.core.embedded import start_embedded
+
+        tmp = Path(tempfile.mkdtemp(prefix="lianluo-compliance-bench-"))
+        os.environ.setdefault("LIANLUO_DATA_DIR", str(tmp))
+        print(f"embedded PostgreSQL in {tmp} ...", flush=True)
+        embedded = start_embedded(tmp / "servers", temporary=True)
+        os.environ["DATABASE_URL"] = embedded.database_url
+        os.environ.setdefault("REDIS_URL", embedded.redis_url)
+    os.environ.setdefault("LIANLUO_SECRET_KEY", "compliance-bench-secret-key")
+    settings = load_settings(count_queries=True, secure_cookies=False, allowed_hosts=["bench.local"])
+    await asyncio.to_thread(migrate, settings.database_url)
+    database = Database(settings)
+    try:
+        started = time.perf_counter()
+        tenant, slug, user, kinds, stations, deputies = await build_county(database)
+        n = await build_year(database, tenant.id, kinds, stations, deputies)
+        print(f"built {len(stations)} stations, {len(deputies)} deputies, {n} activities "
+              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        async with database.transaction(tenant_id=tenant.id) as db:
+            township = await db.scalar(select(AdminNode.id).where(AdminNode.kind == "township").order_by(AdminNode.id))
+        await analyze(settings.database_url)
+        await measure(settings, slug, user, township, stations[0])
+    finally:
+        await database.dispose()
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
