@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.settings import load_settings
+from app.core.settings import load_settings, to_async_url
 
 config = context.config
 
@@ -17,7 +17,8 @@ def _run(connection) -> None:
 
 
 async def _main() -> None:
-    url = config.attributes.get("database_url") or load_settings().database_url
+    # Operators give plain postgresql:// URLs; asyncpg is the driver we ship.
+    url = to_async_url(config.attributes.get("database_url") or load_settings().database_url)
     engine = create_async_engine(url)
     async with engine.connect() as conn:
         await conn.run_sync(_run)
