@@ -4,7 +4,7 @@ parts, and the choices the forms offer. Nothing here writes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
@@ -246,3 +246,17 @@ async def invite_candidates(db: AsyncSession, scope: Scope, activity: Activity, 
         out += [d for d in found if d.id not in seen]
     return out
 
+
+
+async def upcoming(db: AsyncSession, scope: Scope, *, now: datetime, days: int = 14, limit: int = 5) -> list[tuple]:
+    """(Activity, kind name, station or group name) of the next planned activities in scope, for the
+    tenant's home page: the staff see what is coming, a deputy what they are invited to."""
+    rows = await db.execute(
+        activities_query(Activity, ActivityKind.name, func.coalesce(Station.name, DeputyGroup.name, ""))
+        .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id))
+        .outerjoin(DeputyGroup, and_(DeputyGroup.tenant_id == Activity.tenant_id, DeputyGroup.id == Activity.group_id))
+        .where(activity_filter(scope), Activity.status == "planned", Activity.ends_at >= now,
+               Activity.starts_at < now + timedelta(days=days))
+        .order_by(Activity.starts_at, Activity.id).limit(limit)
+    )
+    return list(rows.all())

@@ -3,9 +3,13 @@ county's configuration (/settings: naming rule, lifecycle, seats, station kinds,
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
+from app.activities import queries as activity_queries
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.checks import unassigned_count
@@ -35,10 +39,13 @@ DONE = {
 @get("/")
 async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     # serving deputies in the member's scope not stationed anywhere (deputies/_home_summary.html)
-    deputy_unassigned = None
+    deputy_unassigned = upcoming = None
+    tz = ZoneInfo(ctx.tenant.timezone)
     if ctx.membership.role != "handling_unit":
-        deputy_unassigned = await unassigned_count(ctx.db, await ctx.scope())
-    return page(request, "tenancy/home.html", deputy_unassigned=deputy_unassigned)
+        scope = await ctx.scope()
+        deputy_unassigned = await unassigned_count(ctx.db, scope)
+        upcoming = await activity_queries.upcoming(ctx.db, scope, now=datetime.now(timezone.utc))
+    return page(request, "tenancy/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz)
 
 
 def _base(ctx: TenantContext) -> str:
