@@ -14,8 +14,9 @@ log_user: ContextVar[int | None] = ContextVar("log_user", default=None)
 
 # a mainland mobile number, also with the country code in front (+86 138…, 0086138…, 86-138…)
 _MOBILE = re.compile(r"(?<!\d)((?:(?:\+|00)?86[- ]?)?1[3-9]\d)\d{4}(\d{4})(?!\d)")
-# Invitation links carry a one-time token in the path: keep it out of the logs.
-_JOIN_TOKEN = re.compile(r"^(/join/[^/]*/)[^/?]+")
+# Invitation links and personal sign-in links carry a secret in the path, the station's sign-in QR a
+# short-lived code: keep them out of the logs.
+_JOIN_TOKEN = re.compile(r"^(/join/[^/]*/|/signin/[^/]*/|/t/[^/]*/signin/)[^/?]+")
 
 
 def scrub(text: str) -> str:

@@ -274,3 +274,16 @@ async def test_a_deputy_of_this_county_but_another_member_cannot_use_a_code(app,
         assert (await login(client, "alpha-rep3")).status_code == 303
         assert "You are not invited" in (await client.get(path)).text
     assert await count(owner_sql, "attendances") == 0
+
+
+def test_sign_in_secrets_are_kept_out_of_the_access_log():
+    import json
+    import logging
+
+    from app.core.logs import JsonFormatter
+
+    for path, shown in (("/signin/alpha/personal-secret-token", "/signin/alpha/…"),
+                        ("/t/alpha/signin/Qr3CodeXyz1", "/t/alpha/signin/…")):
+        record = logging.LogRecord("lianluo.web", logging.INFO, __file__, 1, "request", None, None)
+        record.path = path
+        assert json.loads(JsonFormatter().format(record))["path"] == shown
