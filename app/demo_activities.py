@@ -24,13 +24,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import (
-    Activity, ActivityEvent, ActivityKind, ActivityPlan, Attendance, Invitation, Opinion, Suggestion,
+    Activity, ActivityEvent, ActivityKind, ActivityPhoto, ActivityPlan, Attendance, Invitation, Opinion, Suggestion,
 )
 from app.activities.services import new_token
 from app.audit.services import record
 from app.core.db import Database
 from app.demo_activities_data import COUNTY_ACTIVITIES, CountyActivities, Rhythm, StationActivities
-from app.demo_people import COUNTIES, LIAISON_USER, _sub_path, _user_ids
+from app.core.images import store_image
+from app.demo_people import COUNTIES, LIAISON_USER, _sub_path, _user_ids, station_photo
 from app.deputies.models import Deputy, StationDeputy
 from app.stations.models import Station, StationKind
 from app.tenancy.models import AdminNode, Tenant
@@ -164,7 +165,18 @@ async def _load(db: AsyncSession, tenant_id: int, county: CountyActivities, stat
     db.add_all(attendance + events)
     db.add_all(_opinions(tenant_id, county, loaded, rng, users[county.admin]))
     db.add_all(await _suggestions(db, tenant_id, county, today, users[county.admin]))
+    await _photos(db, tenant_id, loaded, users[county.admin])
     await db.flush()
+
+
+async def _photos(db: AsyncSession, tenant_id: int, loaded: "Loaded", uploader: int, n: int = 3) -> None:
+    """A photo (留痕) of each of the latest few held activities: a thumbnail only, like an upload that
+    exceeds the originals' limit; the record pages show it."""
+    held = sorted((a for occ, a in loaded.activities if occ.held), key=lambda a: a.starts_at)[-n:]
+    for i, activity in enumerate(held):
+        image = await store_image(db, tenant_id, station_photo(0.05 + 0.3 * i))
+        db.add(ActivityPhoto(tenant_id=tenant_id, activity_id=activity.id, image_id=image.id, caption="活动现场",
+                             uploaded_by=uploader))
 
 
 async def _stationed(db: AsyncSession, tenant_id: int, station_ids: list[int], today: date) -> dict[int, list[int]]:
