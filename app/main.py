@@ -17,6 +17,10 @@ from litestar.template import TemplateConfig
 from app.accounts import routes as account_routes
 from app.activities import attendance_routes, kind_routes, plan_routes, signin_routes
 from app.activities import routes as activity_routes
+from app.cases import list_routes as case_list_routes
+from app.cases import mailbox_routes, public_routes as case_public_routes
+from app.cases import routes as case_routes
+from app.cases import settings_routes as case_settings_routes
 from app.compliance import routes as compliance_routes
 from app.compliance import rule_routes
 from app.accounts import tenant_routes as member_routes
@@ -88,6 +92,10 @@ def tenant_router() -> Router:
             *kind_routes.route_handlers,
             *compliance_routes.route_handlers,
             *rule_routes.route_handlers,
+            *case_routes.route_handlers,
+            *case_list_routes.route_handlers,
+            *case_settings_routes.route_handlers,
+            *mailbox_routes.route_handlers,
         ],
     )
 
@@ -111,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             tenant_router(),
             *public_routes.route_handlers,
             *signin_routes.public_route_handlers,
+            *case_public_routes.public_route_handlers,
         ],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja(manifest))),
         csrf_config=CSRFConfig(

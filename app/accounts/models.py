@@ -92,6 +92,7 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(String(20))
     scope_node_id: Mapped[int | None] = mapped_column(BigInteger)
     station_id: Mapped[int | None] = mapped_column(BigInteger)  # station staff: their station
+    handling_unit_id: Mapped[int | None] = mapped_column(BigInteger)  # handling unit users: their unit
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -113,6 +114,7 @@ class Invitation(Base):
     role: Mapped[str] = mapped_column(String(20))
     scope_node_id: Mapped[int | None] = mapped_column(BigInteger)
     station_id: Mapped[int | None] = mapped_column(BigInteger)
+    handling_unit_id: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -237,5 +237,11 @@ class Suggestion(Base):
     kind: Mapped[str] = mapped_column(String(12), default="suggestion")
     title: Mapped[str] = mapped_column(String(200))
     filed_on: Mapped[date] = mapped_column(Date)
+    content: Mapped[str] = mapped_column(String(4000), default="")
+    # its own handling (cases issue): filed → assigned to a unit → answered
+    state: Mapped[str] = mapped_column(String(10), default="filed")
+    handling_unit_id: Mapped[int | None] = mapped_column(BigInteger)
+    answer: Mapped[str] = mapped_column(String(4000), default="")
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -98,6 +98,11 @@ class Config:
     signin_closes_minutes: int = 120
     at_risk_days: int = 10
     photo_originals_mb: int = 500
+    case_reply_days: int = 15
+    case_feedback_days: int = 5
+    case_rehandle_limit: int = 1
+    public_limit_per_client: int = 5
+    public_limit_per_station: int = 60
 
     @property
     def approval(self) -> bool:
@@ -116,7 +121,10 @@ async def get_config(db: AsyncSession, tenant_id: int) -> Config:
     return Config(forbidden_words=list(row.forbidden_words), lifecycle=list(row.lifecycle),
                   seats=dict(row.seats or {}), checklist_name=row.checklist_name, saved=True,
                   signin_opens_minutes=row.signin_opens_minutes, signin_closes_minutes=row.signin_closes_minutes,
-                  at_risk_days=row.at_risk_days, photo_originals_mb=row.photo_originals_mb)
+                  at_risk_days=row.at_risk_days, photo_originals_mb=row.photo_originals_mb,
+                  case_reply_days=row.case_reply_days, case_feedback_days=row.case_feedback_days,
+                  case_rehandle_limit=row.case_rehandle_limit, public_limit_per_client=row.public_limit_per_client,
+                  public_limit_per_station=row.public_limit_per_station)
 
 
 def lifecycle_for(approval: bool, filing: bool) -> list[str]:

@@ -74,4 +74,11 @@ class TenantConfig(Base):
     at_risk_days: Mapped[int] = mapped_column(Integer, default=10)
     # Activity photos: originals are kept while the tenant's originals stay within this size.
     photo_originals_mb: Mapped[int] = mapped_column(Integer, default=500)
+    # Cases: default days to reply and to feed back (working days), how often an unsatisfied answer
+    # may be sent back, and the public form's limits per client and per station (per hour).
+    case_reply_days: Mapped[int] = mapped_column(Integer, default=15)
+    case_feedback_days: Mapped[int] = mapped_column(Integer, default=5)
+    case_rehandle_limit: Mapped[int] = mapped_column(Integer, default=1)
+    public_limit_per_client: Mapped[int] = mapped_column(Integer, default=5)
+    public_limit_per_station: Mapped[int] = mapped_column(Integer, default=60)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

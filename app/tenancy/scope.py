@@ -24,6 +24,7 @@ class Scope:
     node_path: str | None  # township staff: their subtree ('/1/5/'); None: no subtree limit
     station_id: int | None  # station staff: their station
     user_id: int
+    handling_unit_id: int | None = None  # handling unit users: their unit
 
     @property
     def whole_tenant(self) -> bool:
@@ -55,4 +56,4 @@ async def scope_of(db: AsyncSession, membership: Membership) -> Scope:
                                          AdminNode.id == membership.scope_node_id)
         )
     return Scope(role=membership.role, node_path=node_path, station_id=membership.station_id,
-                 user_id=membership.user_id)
+                 user_id=membership.user_id, handling_unit_id=membership.handling_unit_id)

@@ -26,6 +26,9 @@ ID_TABLES = {
     "activity_id": "activities", "activity_kind_id": "activity_kinds", "plan_id": "activity_plans",
     "photo_id": "activity_photos", "opinion_id": "opinions", "suggestion_id": "suggestions",
     "rule_id": "activity_rules", "code_id": "signin_codes", "activity_event_id": "activity_events",
+    "case_id": "cases", "category_id": "case_categories", "unit_id": "handling_units",
+    "handling_unit_id": "handling_units", "due_rule_id": "case_due_rules", "case_photo_id": "case_photos",
+    "opening_id": "mailbox_openings", "case_event_id": "case_events",
 }
 
 

@@ -137,7 +137,7 @@ async def test_binding_does_not_outlive_its_transaction(world, settings):
         async with sessions() as db:
             db.info.update(tenant_id=world.a.id, user_id=None)
             pid_a = (await db.execute(text("SELECT pg_backend_pid()"))).scalar()
-            assert (await db.execute(text("SELECT count(*) FROM memberships"))).scalar() == 4
+            assert (await db.execute(text("SELECT count(*) FROM memberships"))).scalar() == 5  # A's five members
             await db.commit()
         async with sessions() as db:  # a fresh session, nothing bound
             assert (await db.execute(text("SELECT pg_backend_pid()"))).scalar() == pid_a

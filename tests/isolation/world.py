@@ -39,7 +39,8 @@ async def _side(database, slug: str, prefix: str, mobile_base: int) -> Side:
     tenant = await make_tenant(database, slug, nodes=NODES)
     side = Side(slug=slug, tenant=tenant)
     for n, (role, scope) in enumerate(
-        (("county_admin", None), ("township_staff", "城关镇"), ("viewer", None), ("station_staff", None))
+        (("county_admin", None), ("township_staff", "城关镇"), ("viewer", None), ("station_staff", None),
+         ("handling_unit", None))
     ):
         user = await make_user(database, f"{prefix}-{role.replace('_', '-')}", mobile=f"1{mobile_base + n}")
         await add_member(database, tenant, user, role, scope=scope)
@@ -161,6 +162,35 @@ async def _activities(db, side: Side, station, deputy, group, photo) -> None:
     await db.flush()
     db.add(Attendance(tenant_id=t, activity_id=held.id, deputy_id=deputy.id, method="staff",
                       on_behalf_reason="手机没电", recorded_by=admin))
+    await _cases(db, side, station, deputy, held, photo)
+
+
+async def _cases(db, side: Side, station, deputy, activity, photo) -> None:
+    """One row in every table of cases."""
+    from sqlalchemy import update
+
+    from app.accounts.models import Membership
+    from app.cases.models import Case, CaseCategory, CaseEvent, CasePhoto, DueRule, HandlingUnit, MailboxOpening
+
+    t = side.id
+    admin = side.users["county_admin"].id
+    category = CaseCategory(tenant_id=t, code="roads", name="道路交通")
+    unit = HandlingUnit(tenant_id=t, code="transport", name=f"{side.slug}县交通运输局", kind="county_department",
+                        level="county")
+    db.add_all([category, unit])
+    await db.flush()
+    case = Case(tenant_id=t, receipt_code=f"{side.slug.upper()}CODE1"[:10], source="reception",
+                person_name="村民乙", person_mobile="13912345678", content="村口路灯坏了", category_id=category.id,
+                node_id=station.node_id, station_id=station.id, deputy_id=deputy.id, activity_id=activity.id,
+                state="assigned", level="county", handling_unit_id=unit.id, created_by=admin)
+    db.add_all([case, DueRule(tenant_id=t, level="county", reply_days=15, feedback_days=5),
+                MailboxOpening(tenant_id=t, station_id=station.id, opened_by=admin, letters=2)])
+    await db.flush()
+    db.add_all([CaseEvent(tenant_id=t, case_id=case.id, action="registered", to_state="registered", public=True,
+                          actor_user_id=admin),
+                CasePhoto(tenant_id=t, case_id=case.id, image_id=photo.id)])
+    await db.execute(update(Membership).where(Membership.user_id == side.users["handling_unit"].id)
+                     .values(handling_unit_id=unit.id))
 
 
 async def build_world(database, owner_sql) -> World:
