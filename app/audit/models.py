@@ -128,4 +128,6 @@ ACTION_NAMES = {
     "rule_saved": lazy("Activity rule saved"),
     "rule_retired": lazy("Activity rule retired"),
     "compliance_exported": lazy("Compliance board exported"),
+    # cases
+    "case_registered": lazy("Case registered"),
 }
