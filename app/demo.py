@@ -1,7 +1,8 @@
 """Demo data: an operator, two counties from tenants/ (a Mianyang-style and a Jinzhong-style county,
 each with its tree, station kinds, naming rule, lifecycle, seats, checklist, kinds of activity and
-rules), a few users in each, their places and people (app/demo_people.py) and a year of activities
-(app/demo_activities.py). Idempotent: running it again changes nothing."""
+rules, case categories and handling units), a few users in each, their places and people
+(app/demo_people.py), a year of activities (app/demo_activities.py) and their cases and mailbox
+openings (app/demo_cases.py). Idempotent: running it again changes nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from sqlalchemy import select
 
 from app.accounts.models import Membership, User
 from app.accounts.services import create_user
+from app.cases.models import HandlingUnit
 from app.core.db import Database
+from app.demo_cases import load_cases
 from app.demo_activities import load_activities
 from app.demo_people import COUNTIES, liaison_place, load_places_and_people
 from app.deputies import services as deputies
@@ -30,7 +33,11 @@ DEMO_USERS = [
     ("liaison-both", "周联络员", "santai", "station_staff", None),
     ("liaison-both", "周联络员", "yuci", "station_staff", None),
     ("santai-deputy", "张代表", "santai", "deputy", None),
+    ("santai-jiaotong", "孙科长", "santai", "handling_unit", None),
+    ("yuci-huanbao", "郝科长", "yuci", "handling_unit", None),
 ]
+# Demo logins of a handling unit: username -> the unit's code in the county's preset.
+DEMO_UNIT_LOGINS = {"santai-jiaotong": "jiaotong", "yuci-huanbao": "huanbao"}
 # Demo logins that are a deputy's own account: username -> (tenant slug, the deputy's name).
 DEMO_DEPUTY_LOGINS = {"santai-deputy": ("santai", "张德明")}  # of 潼川镇, stationed at its home
 # The demo counties' presets (tenants/<name>.toml).
@@ -65,14 +72,20 @@ async def load_demo(database: Database) -> list[tuple[str, str]]:
             scope_id = None
             if scope:
                 scope_id = await db.scalar(select(AdminNode.id).where(AdminNode.name == scope))
-            db.add(Membership(tenant_id=tenants[slug], user_id=users[username], role=role, scope_node_id=scope_id))
+            unit_id = None
+            if username in DEMO_UNIT_LOGINS:
+                unit_id = await db.scalar(select(HandlingUnit.id).where(HandlingUnit.code == DEMO_UNIT_LOGINS[username]))
+            db.add(Membership(tenant_id=tenants[slug], user_id=users[username], role=role, scope_node_id=scope_id,
+                              handling_unit_id=unit_id))
     await load_demo_places_and_people(database, tenants)
     await link_demo_deputies(database, tenants, users)
     await load_activities(database, tenants)
+    await load_cases(database, tenants)
     logins = [(DEMO_OPERATOR[0], "operator (/ops/, sets up TOTP at first sign-in)")]
     for u, _, slug, role, scope in DEMO_USERS:
         where = scope or (liaison_place(slug) if role == "station_staff" else None)
         where = DEMO_DEPUTY_LOGINS[u][1] if u in DEMO_DEPUTY_LOGINS else where
+        where = DEMO_UNIT_LOGINS[u] if u in DEMO_UNIT_LOGINS else where
         logins.append((u, f"{role} in {slug}" + (f" ({where})" if where else "")))
     return logins
 

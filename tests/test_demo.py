@@ -14,7 +14,8 @@ COUNTED = ("stations", "station_events", "station_staff", "station_goals", "stat
            "deputy_mandates", "deputy_groups", "station_deputies", "deputy_commitments", "images",
            "roster_entries", "roster_contacts", "audit_log", "memberships", "users", "tenants",
            "activity_kinds", "activity_rules", "activity_plans", "activities", "activity_events",
-           "activity_invitations", "attendances", "opinions", "suggestions")
+           "activity_invitations", "attendances", "opinions", "suggestions", "case_categories", "handling_units",
+           "case_due_rules", "cases", "case_events", "mailbox_openings")
 
 
 async def table_counts(owner_sql) -> dict[str, int]:
@@ -296,4 +297,51 @@ async def test_demo_has_a_year_of_activities(database, owner_sql):
 async def test_the_demo_deputy_signs_in(client, database):
     await load_demo(database)
     await sign_in(client, "santai-deputy")
+    assert (await client.get("/t/santai/")).status_code == 200
+
+
+async def test_demo_has_cases_in_every_state(client, database, owner_sql):
+    """Each demo county: its preset's categories and units, about forty cases across the states with
+    their history (one overdue and supervised, one forwarded, one merged, several online), weekly
+    mailbox openings with one missed week per station, and a handling unit's login that sees its cases."""
+    await load_demo(database)
+    states = {}
+    for slug, state, n in await owner_sql("""
+            SELECT t.slug, c.state, count(*) FROM cases c JOIN tenants t ON t.id = c.tenant_id GROUP BY 1, 2"""):
+        states.setdefault(slug, {})[state] = n
+    for slug in ("santai", "yuci"):
+        assert sum(states[slug].values()) >= 40
+        for state in ("registered", "assigned", "accepted", "replied", "fed_back", "closed", "forwarded", "merged"):
+            assert states[slug].get(state, 0) >= 1, (slug, state)
+    rated = await owner_sql("SELECT DISTINCT satisfaction FROM cases WHERE state = 'closed' AND satisfaction IS NOT NULL")
+    assert {r[0] for r in rated} >= {"satisfied", "basically"}
+    assert (await owner_sql("""SELECT count(*) FROM cases WHERE supervised_at IS NOT NULL
+                               AND reply_due < (now() AT TIME ZONE 'Asia/Shanghai')::date
+                               AND state IN ('assigned', 'accepted', 'clarifying')"""))[0][0] == 2
+    assert (await owner_sql("SELECT count(*) FROM cases WHERE source = 'online'"))[0][0] >= 8
+    assert (await owner_sql("SELECT count(*) FROM cases WHERE merged_into_id IS NOT NULL"))[0][0] == 2
+    # every case has its history, in order, none in the future
+    assert (await owner_sql("""SELECT count(*) FROM cases c WHERE NOT EXISTS (SELECT 1 FROM case_events e
+                               WHERE e.tenant_id = c.tenant_id AND e.case_id = c.id AND e.action = 'registered')"""))[0][0] == 0
+    assert (await owner_sql("SELECT count(*) FROM case_events WHERE at > now()"))[0][0] == 0
+    steps = {r[0] for r in await owner_sql("SELECT DISTINCT action FROM case_events")}
+    assert steps >= {"registered", "assign", "accept", "reply", "feed_back", "rate", "answer_on_spot", "supervise",
+                     "forward_outside", "merge", "merged_here"}
+    units = await per_tenant(owner_sql, """SELECT t.slug, count(*) FROM handling_units u
+                                           JOIN tenants t ON t.id = u.tenant_id GROUP BY 1""")
+    assert units == {"santai": 9, "yuci": 9}
+    # mailbox: each station in operation opened most weeks, one week missed
+    openings = await owner_sql("""SELECT station_id, count(DISTINCT date_trunc('week', opened_at AT TIME ZONE 'Asia/Shanghai'))
+                                  FROM mailbox_openings GROUP BY 1""")
+    assert len(openings) == 7 and all(10 <= r[1] <= 11 for r in openings)
+
+    # the demo unit logins are users of their unit, which has cases in several states
+    logins = await owner_sql("""SELECT u.username, h.name FROM memberships m JOIN users u ON u.id = m.user_id
+                                JOIN handling_units h ON h.tenant_id = m.tenant_id AND h.id = m.handling_unit_id
+                                WHERE m.role = 'handling_unit' ORDER BY 1""")
+    assert [tuple(r) for r in logins] == [("santai-jiaotong", "三台县交通运输局"), ("yuci-huanbao", "榆次区生态环境局")]
+    unit_states = await owner_sql("""SELECT count(DISTINCT c.state) FROM cases c JOIN handling_units h
+                                     ON h.tenant_id = c.tenant_id AND h.id = c.handling_unit_id WHERE h.code = 'jiaotong'""")
+    assert unit_states[0][0] >= 3
+    await sign_in(client, "santai-jiaotong")
     assert (await client.get("/t/santai/")).status_code == 200

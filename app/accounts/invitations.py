@@ -22,6 +22,9 @@ INVITATION_DAYS = 7
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 USERNAME_TAKEN = lazy("This username is taken. Please choose another.")
 LINK_USED = lazy("This invitation link has just been used or withdrawn.")
+UNIT_REQUIRED = lazy("A handling unit's user is invited from their unit's page (Settings → Handling units), "
+                     "so that they see its cases.")
+UNIT_FOR_OTHER_ROLE = lazy("Only a handling unit's user belongs to a handling unit.")
 
 
 @dataclass
@@ -42,9 +45,11 @@ async def invite(
     role: str,
     mobile: str | None = None,
     scope_node_id: int | None = None,
+    handling_unit_id: int | None = None,
     client_addr: str | None = None,
 ) -> IssuedInvitation:
-    """Create an invitation in the session's (bound) tenant. Does not commit."""
+    """Create an invitation in the session's (bound) tenant. Does not commit. A handling unit's user
+    is invited with their unit (``handling_unit_id``, a unit in use), which the membership gets."""
     display_name = display_name.strip()
     mobile = (mobile or "").strip() or None
     if not display_name or len(display_name) > 60:
@@ -54,17 +59,35 @@ async def invite(
     if mobile and not MOBILE_RE.match(mobile):
         raise AccountError(lazy("A mobile number has 11 digits and starts with 1."))
     await check_role_and_scope(db, tenant_id, role, scope_node_id)
+    await _check_unit(db, tenant_id, role, handling_unit_id)
     token, digest = new_token()
     invitation = Invitation(
         tenant_id=tenant_id, token_hash=digest, display_name=display_name, mobile=mobile, role=role,
-        scope_node_id=scope_node_id, created_by=actor_id, expires_at=now() + timedelta(days=INVITATION_DAYS),
+        scope_node_id=scope_node_id, handling_unit_id=handling_unit_id, created_by=actor_id, expires_at=now() + timedelta(days=INVITATION_DAYS),
     )
     db.add(invitation)
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="invitation_created",
                  target=f"invitation:{invitation.id}", client_addr=client_addr,
-                 details={"name": display_name, "role": role})
+                 details={"name": display_name, "role": role,
+                          **({"handling_unit_id": handling_unit_id} if handling_unit_id else {})})
     return IssuedInvitation(invitation=invitation, token=token)
+
+
+async def _check_unit(db: AsyncSession, tenant_id: int, role: str, handling_unit_id: int | None) -> None:
+    """A handling unit's user needs their unit (one in use); nobody else has one."""
+    from app.cases.models import HandlingUnit
+
+    if role != "handling_unit":
+        if handling_unit_id is not None:
+            raise AccountError(UNIT_FOR_OTHER_ROLE)
+        return
+    found = None
+    if handling_unit_id is not None:
+        found = await db.scalar(select(HandlingUnit.id).where(
+            HandlingUnit.tenant_id == tenant_id, HandlingUnit.id == handling_unit_id, HandlingUnit.retired_at.is_(None)))
+    if found is None:
+        raise AccountError(UNIT_REQUIRED)
 
 
 async def open_invitation(db: AsyncSession, token: str) -> Invitation | None:
@@ -114,7 +137,8 @@ async def accept(
     if already:
         raise AccountError(lazy("Your account is already a member of this unit."))
     db.add(Membership(tenant_id=invitation.tenant_id, user_id=user.id, role=invitation.role,
-                      scope_node_id=invitation.scope_node_id, created_by=invitation.created_by))
+                      scope_node_id=invitation.scope_node_id, handling_unit_id=invitation.handling_unit_id,
+                      created_by=invitation.created_by))
     used = await db.execute(
         update(Invitation)
         .where(Invitation.tenant_id == invitation.tenant_id, Invitation.id == invitation.id,

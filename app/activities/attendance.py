@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import SUGGESTION_KINDS, Activity, ActivityKind, Attendance, Invitation, Opinion, Suggestion
 from app.audit.services import record
+from app.cases.services import register_opinion_case
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
 from app.stations.models import Station
@@ -371,7 +372,8 @@ def _day(value: object, today: date) -> date:
 
 async def add_opinion(db: AsyncSession, scope: Scope, *, tenant_id: int, actor_id: int, deputy: Deputy,
                       values: dict, today: date, client_addr: str | None = None) -> Opinion:
-    """An opinion (社情民意) the deputy received, outside any activity. Refusal: nothing written."""
+    """An opinion (社情民意) the deputy received, outside any activity, and its case. Refusal: nothing
+    written."""
     if not can_register(scope):
         raise Refusal(NOT_ALLOWED, status=403)
     content = _text(values, "content", CONTENT_REQUIRED)
@@ -386,6 +388,8 @@ async def add_opinion(db: AsyncSession, scope: Scope, *, tenant_id: int, actor_i
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="opinion_registered",
                  target=f"opinion:{opinion.id}", client_addr=client_addr, details={"name": deputy.name})
+    await register_opinion_case(db, tenant_id=tenant_id, actor_id=actor_id, opinion=opinion, source="other",
+                                client_addr=client_addr)
     return opinion
 
 

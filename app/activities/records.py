@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities.access import ActivityRef
 from app.activities.models import ActivityPhoto, Invitation, Opinion
 from app.activities.services import _audit, add_event, check_text, ensure_running
+from app.cases.services import register_opinion_case
 from app.core.images import MAX_UPLOAD_BYTES, TOO_LARGE, ImageError, StoredImage, store_image
 from app.core.i18n import lazy
 from app.stations.refusals import Refusal
@@ -139,8 +140,8 @@ async def original_data(db: AsyncSession, photo: ActivityPhoto) -> bytes:
 async def register_opinion(db: AsyncSession, scope: Scope, ref: ActivityRef, *, content: str, raised_by: str,
                            deputy_id: int | None, actor_id: int, tz_name: str, now: datetime | None = None,
                            client_addr: str | None = None) -> Opinion:
-    """An opinion raised at the activity; no phone numbers are collected here (the cases issue
-    turns it into a case)."""
+    """An opinion raised at the activity, and its case; no phone numbers are collected here (the
+    case page can take the rest)."""
     now = now or datetime.now(timezone.utc)
     await ensure_running(scope, ref)
     _started(ref, now)
@@ -161,4 +162,8 @@ async def register_opinion(db: AsyncSession, scope: Scope, ref: ActivityRef, *, 
     db.add(opinion)
     await db.flush()
     await _audit(db, activity, actor_id, "opinion_registered", client_addr)
+    # each opinion becomes a case to be handled (来访有登记 … 反馈有记录)
+    source = ref.kind.code if ref.kind.code in ("reception", "visit") else "other"
+    await register_opinion_case(db, tenant_id=activity.tenant_id, actor_id=actor_id, opinion=opinion, source=source,
+                                client_addr=client_addr)
     return opinion

@@ -1,3 +1,66 @@
-"""(placeholder: filled in by the cases work of issue 5)"""
+"""A station's deputy mailbox (代表信箱): /stations/{station_id}/mailbox — the openings logged, a form
+to log one, and the weekly check of the last twelve weeks."""
 
-route_handlers: list = []
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from app.cases import mailbox
+from app.core.i18n import gettext, lazy
+from app.core.web import client_addr, page, see_other
+from app.stations.access import get_station
+from app.stations.refusals import Refusal
+from app.tenancy.access import TenantContext
+
+DONE = {"opened": lazy("The opening of the mailbox has been logged.")}
+WEEK_STATUS_NAMES = {"opened": lazy("Mailbox opened"), "missed": lazy("Mailbox not opened"),
+                     "open": lazy("Not opened yet this week")}
+
+
+def _base(ctx: TenantContext) -> str:
+    return f"/t/{ctx.tenant.slug}"
+
+
+async def _mailbox_page(request: Request, ctx: TenantContext, station_id: int, *, status_code: int = 200,
+                        error: str | None = None, form: dict | None = None, done: str | None = None) -> Response:
+    scope = await ctx.scope()
+    ref = await get_station(ctx.db, scope, station_id)
+    tz = ZoneInfo(ctx.tenant.timezone)
+    now = datetime.now(timezone.utc).astimezone(tz)
+    weeks = await mailbox.weekly_check(ctx.db, ref.station.id, mailbox.WEEKS_SHOWN, now.date(), tz)
+    return page(request, "cases/mailbox.html", status_code=status_code, ref=ref, base=_base(ctx), tz=tz,
+                openings=await mailbox.list_openings(ctx.db, ref.station.id), weeks=weeks,
+                missed=sum(1 for w in weeks if w.status == "missed"), week_status_names=WEEK_STATUS_NAMES,
+                can_log=mailbox.can_log(scope, ref), error=error, done=DONE.get(done or ""),
+                form=form or {"day": now.strftime("%Y-%m-%d"), "clock": now.strftime("%H:%M"), "letters": "0"})
+
+
+@get("/stations/{station_id:int}/mailbox")
+async def station_mailbox(request: Request, ctx: TenantContext, station_id: int, done: str | None = None) -> Response:
+    return await _mailbox_page(request, ctx, station_id, done=done)
+
+
+@post("/stations/{station_id:int}/mailbox")
+async def log_mailbox_opening(request: Request, ctx: TenantContext, station_id: int) -> Response:
+    scope = await ctx.scope()
+    ref = await get_station(ctx.db, scope, station_id)
+    if not mailbox.can_log(scope, ref):
+        raise NotFoundException()
+    form = await request.form()
+    values = {k: str(form.get(k, ""))[:600] for k in ("day", "clock", "letters", "note")}
+    try:
+        await mailbox.log_opening(ctx.db, scope, ref, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
+                                  tz=ZoneInfo(ctx.tenant.timezone), client_addr=client_addr(request), **values)
+    except Refusal as refusal:
+        await ctx.db.rollback()
+        return await _mailbox_page(request, ctx, station_id, status_code=refusal.status, form=values,
+                                   error=gettext(refusal.message, **refusal.variables))
+    await ctx.db.commit()
+    return see_other(f"{_base(ctx)}/stations/{station_id}/mailbox?done=opened")
+
+
+route_handlers = [station_mailbox, log_mailbox_opening]

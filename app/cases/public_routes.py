@@ -1,3 +1,180 @@
-"""(placeholder: filled in by the cases work of issue 5)"""
+"""The public pages of cases (app-level, no sign-in, no CSRF token, no cookie):
 
-public_route_handlers: list = []
+- ``/p/{slug}/stations/{station_id}/opinion``: the opinion form (GET, cacheable: it carries no token
+  and writes nothing) and its submission (POST). The receipt is the POST's own answer (200, no-store):
+  the receipt code is never in a URL, so it ends in no log, history entry, Referer or shared cache.
+- ``/p/{slug}/lookup``: the lookup form (GET) and the lookup by receipt code (POST: the code travels in
+  the body); ``/p/{slug}/lookup/rate``: the person's rating of a fed-back answer.
+
+Tenant and station follow the public pages' rules (``app.public.access``): anything not public is
+the ordinary 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cases import public, steps
+from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS, Case
+from app.cases.services import normalise_code, today_in
+from app.core import i18n
+from app.core.i18n import gettext, lazy
+from app.core.images import MAX_UPLOAD_BYTES
+from app.core.web import client_addr, page
+from app.public import access
+from app.stations.models import Station
+from app.stations.refusals import Refusal
+from app.stations.schedule import format_day
+from app.tenancy.config import get_config
+from app.tenancy.models import Tenant
+
+OPT = {"public": True, "exclude_from_csrf": True}
+FORM_CACHE = "public, max-age=300"  # the empty forms: nothing personal, no token
+PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+OPINION_PATH = "/p/{tenant_slug:str}/stations/{station_id:int}/opinion"
+RATED = lazy("Thank you: your rating has been recorded.")
+
+
+def _render(request: Request, template: str, tenant: Tenant, *, status_code: int = 200, cache: str | None = None,
+            **context) -> Response:
+    tz = ZoneInfo(tenant.timezone)
+    locale = i18n.current_locale.get()
+    response = page(request, template, status_code=status_code, tenant=tenant, user=None, membership=None,
+                    base=f"/p/{tenant.slug}", day=lambda at: format_day(_local_day(at, tz), locale), **context)
+    for name, value in ({"Cache-Control": cache} if cache else PRIVATE).items():
+        response.headers[name] = value
+    return response
+
+
+def _local_day(at, tz):
+    return at.astimezone(tz).date() if isinstance(at, datetime) else at
+
+
+def _message(refusal: Refusal) -> str:
+    return gettext(refusal.message, **refusal.variables)
+
+
+def _hash(request: Request, tenant: Tenant) -> str:
+    return public.client_hash(request.app.state.settings.secret_key, tenant.id, client_addr(request))
+
+
+# --- the opinion form -----------------------------------------------------------------------------
+
+def _opinion_page(request: Request, tenant: Tenant, station: Station, *, form: dict | None = None,
+                  error: str | None = None, status_code: int = 200) -> Response:
+    return _render(request, "cases/public_opinion.html", tenant, status_code=status_code,
+                   cache=FORM_CACHE if request.method == "GET" else None, station=station, form=form or {},
+                   error=error, max_content=public.PUBLIC_CONTENT_MAX, honeypot=public.HONEYPOT)
+
+
+@get(OPINION_PATH, opt=OPT)
+async def opinion_form(request: Request, tenant_slug: str, station_id: int) -> Response:
+    async with access.public_tenant(request, tenant_slug) as (tenant, db):
+        station = await access.public_station(db, station_id)
+    return _opinion_page(request, tenant, station)
+
+
+async def _read_opinion(request: Request) -> public.PublicOpinion:
+    form = await request.form()
+    upload = form.get("photo")
+    raw = await upload.read() if isinstance(upload, UploadFile) else b""
+    return public.PublicOpinion(
+        content=str(form.get("content", "")), person_name=str(form.get("person_name", ""))[:200],
+        person_mobile=str(form.get("person_mobile", ""))[:40], honeypot=str(form.get(public.HONEYPOT, "")),
+        photo=raw,
+    )
+
+
+@post(OPINION_PATH, opt={**OPT, "uploads": True}, request_max_body_size=MAX_UPLOAD_BYTES + 65_536)
+async def submit_opinion(request: Request, tenant_slug: str, station_id: int) -> Response:
+    async with access.public_tenant(request, tenant_slug) as (tenant, db):
+        station = await access.public_station(db, station_id)
+        opinion = await _read_opinion(request)
+        try:
+            config = await get_config(db, tenant.id)
+            case = await public.submit_opinion(db, config, tenant_id=tenant.id, station=station, opinion=opinion,
+                                               hashed=_hash(request, tenant))
+        except Refusal as refusal:
+            # Nothing was written (every check runs before the first insert); leaving the block rolls back.
+            typed = {"content": opinion.content, "person_name": opinion.person_name,
+                     "person_mobile": opinion.person_mobile, "photo_dropped": bool(opinion.photo)}
+            return _opinion_page(request, tenant, station, form=typed, error=_message(refusal),
+                                 status_code=refusal.status)
+        code = case.receipt_code
+        await db.commit()
+    return _render(request, "cases/public_receipt.html", tenant, station=station, code=code,
+                   grouped=public.group_code(code), today=today_in(ZoneInfo(tenant.timezone)))
+
+
+# --- the lookup -----------------------------------------------------------------------------------
+
+def _lookup_page(request: Request, tenant: Tenant, *, code: str = "", error: str | None = None,
+                 status_code: int = 200) -> Response:
+    cache = FORM_CACHE if request.method == "GET" else None
+    return _render(request, "cases/public_lookup.html", tenant, status_code=status_code, cache=cache,
+                   code=code, error=error)
+
+
+def _status_page(request: Request, tenant: Tenant, view: public.PublicView, *, message: str | None = None,
+                 error: str | None = None, status_code: int = 200) -> Response:
+    return _render(request, "cases/public_status.html", tenant, status_code=status_code, view=view,
+                   code=view.case.receipt_code, grouped=public.group_code(view.case.receipt_code),
+                   message=message, error=error, SATISFACTIONS=SATISFACTIONS, SATISFACTION_NAMES=SATISFACTION_NAMES)
+
+
+async def _find(request: Request, tenant: Tenant, db: AsyncSession, typed: str) -> Case | Response:
+    """The case of the typed code, or the one answer for every code that matches nothing (malformed or
+    unknown alike); past the client's limit of misses, the same refusal whatever the code."""
+    key = f"{tenant.id}:{_hash(request, tenant)}"
+    if public.lookup_misses.blocked(key):
+        return _lookup_page(request, tenant, code=typed, error=gettext(public.LOOKUP_LIMIT), status_code=429)
+    case = await public.find_case(db, normalise_code(typed))
+    if case is None:
+        public.lookup_misses.miss(key)
+        return _lookup_page(request, tenant, code=typed, error=gettext(public.CODE_NOT_FOUND), status_code=400)
+    return case
+
+
+@get("/p/{tenant_slug:str}/lookup", opt=OPT)
+async def lookup_form(request: Request, tenant_slug: str) -> Response:
+    async with access.public_tenant(request, tenant_slug) as (tenant, _):
+        pass
+    return _lookup_page(request, tenant)
+
+
+@post("/p/{tenant_slug:str}/lookup", opt=OPT)
+async def lookup(request: Request, tenant_slug: str) -> Response:
+    async with access.public_tenant(request, tenant_slug) as (tenant, db):
+        typed = str((await request.form()).get("code", "")).strip()[:20]
+        found = await _find(request, tenant, db, typed)
+        if not isinstance(found, Case):
+            return found
+        view = await public.public_view(db, found)
+    return _status_page(request, tenant, view)
+
+
+@post("/p/{tenant_slug:str}/lookup/rate", opt=OPT)
+async def rate(request: Request, tenant_slug: str) -> Response:
+    async with access.public_tenant(request, tenant_slug) as (tenant, db):
+        form = await request.form()
+        typed = str(form.get("code", "")).strip()[:20]
+        found = await _find(request, tenant, db, typed)
+        if not isinstance(found, Case):
+            return found
+        try:
+            await steps.rate_by_public(db, found, str(form.get("satisfaction", "")), client_addr=None)
+        except Refusal as refusal:
+            # Refused before any write (or by the conditional update, which changed nothing).
+            view = await public.public_view(db, found)
+            return _status_page(request, tenant, view, error=_message(refusal), status_code=refusal.status)
+        await db.commit()
+        view = await public.public_view(db, found)
+    return _status_page(request, tenant, view, message=gettext(RATED))
+
+
+public_route_handlers = [opinion_form, submit_opinion, lookup_form, lookup, rate]

@@ -1,3 +1,281 @@
-"""(placeholder: filled in by the cases work of issue 5)"""
+"""Staff pages of a case under /t/{tenant_slug}: the quick registration form (phone-sized), the case
+page with its history and the forms of exactly the steps the member may take now, the steps
+themselves, the mobile reveal (audited), photos, and the page of a suggestion made from cases.
+Thin: access → service → render; a refusal re-renders the page with its message, nothing written."""
 
-route_handlers: list = []
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException
+from app.cases import services, steps, suggestions, views, workflow
+from app.cases.access import REGISTER_ROLES, case_filter, cases_query, get_case
+from app.cases.models import (
+    FEEDBACK_CHANNEL_NAMES, FEEDBACK_CHANNELS, LEVEL_NAMES, SATISFACTION_NAMES, SATISFACTIONS, SOURCE_NAMES, SOURCES,
+    STATE_NAMES, UNIT_KIND_NAMES, URGENCIES, Case,
+)
+from app.core.i18n import gettext, lazy
+from app.core.images import MAX_UPLOAD_BYTES, get_image
+from app.core.security import mask_mobile
+from app.core.web import client_addr, page, see_other
+from app.stations.refusals import Refusal
+from app.tenancy.access import TenantContext
+
+DONE_MESSAGES = {
+    "registered": lazy("The case has been registered. Give the person the receipt code."),
+    "step": lazy("The step has been recorded."),
+    "suggestion": lazy("The suggestion has been changed."),
+}
+NEW_KEYS = ("content", "source", "person_name", "person_mobile", "category_id", "station_id", "urgency", "deputy_id",
+            "activity_id")
+STEP_KEYS = ("category_id", "urgency", "answer", "unit_id", "reply_due", "note", "outside_body", "outside_ref", "question", "result", "channel",
+             "satisfaction", "kind", "title", "deputy_id", "into")
+
+
+def _base(ctx: TenantContext) -> str:
+    return f"/t/{ctx.tenant.slug}"
+
+
+def _int(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and 0 < len(text) <= 18 and int(text) > 0 else None
+
+
+def _local(tz: ZoneInfo):
+    def local(at, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        return at.astimezone(tz).strftime(fmt) if at else ""
+    return local
+
+
+def _names() -> dict:
+    return dict(STATE_NAMES=STATE_NAMES, SOURCE_NAMES=SOURCE_NAMES, LEVEL_NAMES=LEVEL_NAMES, SOURCES=SOURCES,
+                SATISFACTION_NAMES=SATISFACTION_NAMES, SATISFACTIONS=SATISFACTIONS, URGENCIES=URGENCIES,
+                FEEDBACK_CHANNEL_NAMES=FEEDBACK_CHANNEL_NAMES, FEEDBACK_CHANNELS=FEEDBACK_CHANNELS,
+                UNIT_KIND_NAMES=UNIT_KIND_NAMES, event_label=workflow.event_label, mask_mobile=mask_mobile,
+                KIND_NAMES=suggestions.KIND_NAMES, SUGGESTION_STATE_NAMES=suggestions.SUGGESTION_STATE_NAMES)
+
+
+# --- registering ---------------------------------------------------------------------------------
+
+async def _new_page(request: Request, ctx: TenantContext, form: dict, *, status_code: int = 200,
+                    error: str | None = None) -> Response:
+    scope = await ctx.scope()
+    stations = await views.station_choices(ctx.db, scope)
+    station_ids = [s for s, _ in stations]
+    chosen = _int(form.get("station_id"))
+    if chosen is None and len(stations) == 1:
+        chosen = stations[0][0]
+        form = {**form, "station_id": str(chosen)}
+    shown = [chosen] if chosen in station_ids else station_ids
+    activity = await views.activity_choice(ctx.db, _int(form.get("activity_id")), shown)
+    return page(request, "cases/new.html", status_code=status_code, form=form, error=error, stations=stations,
+                categories=await views.categories(ctx.db), deputies=await views.deputy_choices(ctx.db, shown),
+                activity=activity, base=_base(ctx), local=_local(ZoneInfo(ctx.tenant.timezone)), **_names())
+
+
+@get("/cases/new")
+async def new_case(request: Request, ctx: TenantContext, activity_id: str | None = None,
+                   station_id: str | None = None) -> Response:
+    ctx.require_role(*REGISTER_ROLES)
+    form = {"activity_id": activity_id or "", "station_id": station_id or "",
+            "source": "reception" if activity_id else "", "urgency": "normal"}
+    return await _new_page(request, ctx, form)
+
+
+@post("/cases/new", opt={"uploads": True}, request_max_body_size=MAX_UPLOAD_BYTES + 65_536)
+async def create_case(request: Request, ctx: TenantContext) -> Response:
+    ctx.require_role(*REGISTER_ROLES)
+    scope = await ctx.scope()
+    raw_form = await request.form()
+    form = {k: str(raw_form.get(k) or "")[:5000] for k in NEW_KEYS if not isinstance(raw_form.get(k), UploadFile)}
+    upload = raw_form.get("photo")
+    raw = await upload.read() if isinstance(upload, UploadFile) else b""
+    try:
+        case = await services.register_case(ctx.db, scope, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
+                                            client_addr=client_addr(request), new=services.NewCase(
+            content=form.get("content", ""), source=form.get("source", ""), person_name=form.get("person_name", ""),
+            person_mobile=form.get("person_mobile") or None, category_id=_int(form.get("category_id")),
+            station_id=_int(form.get("station_id")), deputy_id=_int(form.get("deputy_id")),
+            activity_id=_int(form.get("activity_id")), urgency=form.get("urgency") or "normal"))
+        if raw:
+            await services.add_photo(ctx.db, case, raw, actor_id=ctx.user.id, client_addr=client_addr(request))
+    except Refusal as refusal:
+        await ctx.db.rollback()
+        return await _new_page(request, ctx, form, status_code=400 if refusal.status == 404 else refusal.status,
+                               error=gettext(refusal.message, **refusal.variables))
+    await ctx.db.commit()
+    return see_other(f"{_base(ctx)}/cases/{case.id}?done=registered")
+
+
+# --- the case page -----------------------------------------------------------------------------------
+
+async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, status_code: int = 200,
+                     error: str | None = None, error_at: str = "", form: dict | None = None,
+                     done: str | None = None, revealed: str | None = None) -> Response:
+    scope = await ctx.scope()
+    ref = await get_case(ctx.db, scope, case_id)
+    config, today = await steps.context(ctx.db, ref.case)
+    available = workflow.available_steps(scope, ref, today=today, rehandle_limit=config.case_rehandle_limit)
+    entries, merged = await views.history(ctx.db, ref.case)
+    needs_units = {"assign", "send_back"} & set(available)
+    needs_deputy = "to_suggestion" in available and scope.role != "deputy" and ref.case.deputy_id is None
+    return page(
+        request, "cases/case.html", status_code=status_code, ref=ref, c=ref.case, entries=entries, merged=merged,
+        photos=await views.photos(ctx.db, ref.case.id), steps=available, today=today,
+        overdue=workflow.is_overdue(ref.case, today), units=await views.unit_choices(ctx.db, scope) if needs_units else [],
+        deputies=await views.deputy_choices(ctx.db, [ref.case.station_id] if ref.case.station_id else [])
+        if needs_deputy else [], duplicates=await views.merge_candidates_hint(ctx.db, ref.case)
+        if "merge" in available else [],
+        categories=await views.categories(ctx.db) if "classify" in available else [], limit=config.case_rehandle_limit, error=error, error_at=error_at,
+        form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=_base(ctx),
+        local=_local(ZoneInfo(ctx.tenant.timezone)), is_unit=scope.role == "handling_unit",
+        **await views.facts(ctx.db, ref.case), **_names())
+
+
+@get("/cases/{case_id:int}")
+async def case_page(request: Request, ctx: TenantContext, case_id: int, done: str | None = None) -> Response:
+    return await _case_page(request, ctx, case_id, done=done)
+
+
+@post("/cases/{case_id:int}/mobile")
+async def case_reveal_mobile(request: Request, ctx: TenantContext, case_id: int) -> Response:
+    """Shows the full number in place (never in a URL), after writing the audit entry."""
+    ref = await get_case(ctx.db, await ctx.scope(), case_id)
+    number = await services.reveal_mobile(ctx.db, ref.case, actor_id=ctx.user.id, client_addr=client_addr(request))
+    await ctx.db.commit()
+    return await _case_page(request, ctx, case_id, revealed=number or "")
+
+
+# step → (service, {parameter: form field}); fields ending in "_id" are read as ids
+STEP_FORMS = {
+    "classify": (steps.classify, {"category_id": "category_id", "urgency": "urgency"}),
+    "answer_on_spot": (steps.answer_on_spot, {"answer": "answer"}),
+    "assign": (steps.assign, {"unit_id": "unit_id", "reply_due": "reply_due", "note": "note"}),
+    "send_back": (steps.send_back, {"unit_id": "unit_id", "reply_due": "reply_due", "note": "note"}),
+    "escalate": (steps.escalate, {"note": "note"}),
+    "forward_outside": (steps.forward_outside, {"outside_body": "outside_body", "outside_ref": "outside_ref",
+                                                "note": "note"}),
+    "accept": (steps.accept, {"note": "note"}),
+    "ask_clarification": (steps.ask_clarification, {"question": "question"}),
+    "clarify": (steps.clarify, {"answer": "answer"}),
+    "reply": (steps.reply, {"result": "result"}),
+    "feed_back": (steps.feed_back, {"channel": "channel", "note": "note"}),
+    "rate": (steps.rate, {"satisfaction": "satisfaction", "note": "note"}),
+    "supervise": (steps.supervise, {"note": "note"}),
+    "to_suggestion": (suggestions.to_suggestion, {"kind": "kind", "title": "title", "deputy_id": "deputy_id"}),
+    "merge": (steps.merge, {"into": "into", "note": "note"}),
+}
+
+
+@post("/cases/{case_id:int}/steps/{step:str}")
+async def take_step(request: Request, ctx: TenantContext, case_id: int, step: str) -> Response:
+    """One route for every step; the form fields per step are in STEP_FORMS."""
+    scope = await ctx.scope()
+    ref = await get_case(ctx.db, scope, case_id, for_update=True)
+    if step not in STEP_FORMS:
+        raise NotFoundException()
+    service, fields = STEP_FORMS[step]
+    raw = await request.form()
+    form = {k: str(raw.get(k) or "")[:5000] for k in STEP_KEYS}
+    values = {p: _int(form[k]) if k.endswith("_id") else form[k] for p, k in fields.items()}
+    try:
+        await service(ctx.db, scope, ref, actor_id=ctx.user.id, client_addr=client_addr(request), **values)
+    except Refusal as refusal:
+        await ctx.db.rollback()
+        if refusal.status == 404:
+            raise NotFoundException() from None
+        return await _case_page(request, ctx, case_id, status_code=refusal.status, error_at=step, form=form,
+                                error=gettext(refusal.message, **refusal.variables))
+    await ctx.db.commit()
+    return see_other(f"{_base(ctx)}/cases/{case_id}?done=step#history")
+
+
+@get("/cases/{case_id:int}/photos/{case_photo_id:int}")
+async def case_photo(ctx: TenantContext, case_id: int, case_photo_id: int) -> Response:
+    ref = await get_case(ctx.db, await ctx.scope(), case_id)
+    photo = await views.photo_of(ctx.db, ref, case_photo_id)
+    image = await get_image(ctx.db, photo.image_id) if photo else None
+    if image is None:
+        raise NotFoundException()
+    return Response(content=image.data, media_type=image.media_type,
+                    headers={"Cache-Control": "private, max-age=86400", "Vary": "Cookie"})
+
+
+@get("/cases/from-opinion/{opinion_id:int}")
+async def case_of_opinion(ctx: TenantContext, opinion_id: int) -> Response:
+    """The case an activity's opinion became (the activity page links here)."""
+    scope = await ctx.scope()
+    if scope.role not in ("county_admin", "viewer", "township_staff", "station_staff", "deputy", "handling_unit"):
+        raise NotFoundException()
+    case_id = await ctx.db.scalar(cases_query(Case.id).where(Case.opinion_id == opinion_id, case_filter(scope))
+                                  .order_by(Case.id).limit(1)) if 0 < opinion_id < 2**63 else None
+    if case_id is None:
+        raise NotFoundException()
+    return see_other(f"{_base(ctx)}/cases/{case_id}")
+
+
+# --- suggestions made from cases ---------------------------------------------------------------------
+
+async def _suggestion_page(request: Request, ctx: TenantContext, suggestion_id: int, *, status_code: int = 200,
+                           error: str | None = None, error_at: str = "", form: dict | None = None,
+                           done: str | None = None) -> Response:
+    scope = await ctx.scope()
+    ref = await suggestions.get_suggestion(ctx.db, scope, suggestion_id)
+    s = ref.suggestion
+    can_assign = scope.role == "county_admin" and s.state in ("filed", "assigned")
+    can_answer = scope.role == "handling_unit" and s.state == "assigned" \
+        and scope.handling_unit_id == s.handling_unit_id
+    return page(request, "cases/suggestion.html", status_code=status_code, ref=ref, s=s, can_assign=can_assign,
+                can_answer=can_answer, units=await views.unit_choices(ctx.db, scope) if can_assign else [],
+                error=error, error_at=error_at, form=form or {}, done=DONE_MESSAGES.get(done or ""), base=_base(ctx),
+                local=_local(ZoneInfo(ctx.tenant.timezone)), **_names())
+
+
+@get("/suggestions/{suggestion_id:int}")
+async def suggestion_page(request: Request, ctx: TenantContext, suggestion_id: int,
+                          done: str | None = None) -> Response:
+    return await _suggestion_page(request, ctx, suggestion_id, done=done)
+
+
+async def _suggestion_change(request: Request, ctx: TenantContext, suggestion_id: int, part: str, action) -> Response:
+    scope = await ctx.scope()
+    ref = await suggestions.get_suggestion(ctx.db, scope, suggestion_id, for_update=True)
+    raw = await request.form()
+    form = {k: str(raw.get(k) or "")[:5000] for k in ("unit_id", "answer")}
+    try:
+        await action(scope, ref, form)
+    except Refusal as refusal:
+        await ctx.db.rollback()
+        return await _suggestion_page(request, ctx, suggestion_id, status_code=refusal.status, error_at=part,
+                                      form=form, error=gettext(refusal.message, **refusal.variables))
+    await ctx.db.commit()
+    return see_other(f"{_base(ctx)}/suggestions/{suggestion_id}?done=suggestion")
+
+
+@post("/suggestions/{suggestion_id:int}/assign")
+async def suggestion_assign(request: Request, ctx: TenantContext, suggestion_id: int) -> Response:
+    async def act(scope, ref, form):
+        await suggestions.assign_suggestion(ctx.db, scope, ref, unit_id=_int(form["unit_id"]), actor_id=ctx.user.id,
+                                            client_addr=client_addr(request))
+
+    return await _suggestion_change(request, ctx, suggestion_id, "assign", act)
+
+
+@post("/suggestions/{suggestion_id:int}/answer")
+async def suggestion_answer(request: Request, ctx: TenantContext, suggestion_id: int) -> Response:
+    async def act(scope, ref, form):
+        await suggestions.answer_suggestion(ctx.db, scope, ref, answer=form["answer"], actor_id=ctx.user.id,
+                                            client_addr=client_addr(request))
+
+    return await _suggestion_change(request, ctx, suggestion_id, "answer", act)
+
+
+route_handlers = [
+    new_case, create_case, case_page, case_reveal_mobile, take_step, case_photo, case_of_opinion, suggestion_page,
+    suggestion_assign, suggestion_answer,
+]

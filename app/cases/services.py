@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities.models import Activity
 from app.audit.services import record
 from app.cases.access import REGISTER_ROLES
-from app.cases.models import SOURCES, URGENCIES, Case, CaseCategory, CaseEvent, DueRule
+from app.cases.models import SOURCES, URGENCIES, Case, CaseCategory, CaseEvent, CasePhoto, DueRule
+from app.core.images import ImageError, store_image
 from app.core.i18n import lazy
-from app.deputies.models import Deputy
+from app.deputies.models import Deputy, StationDeputy
 from app.stations.access import station_filter
 from app.stations.models import Station
 from app.stations.refusals import Refusal
@@ -194,3 +195,56 @@ async def due_rule(db: AsyncSession, config: Config, *, level: str, category_id:
 
 def today_in(tz) -> date:
     return datetime.now(timezone.utc).astimezone(tz).date()
+
+
+# --- opinions of the activities, photos, personal data ---------------------------------------------
+
+async def register_opinion_case(db: AsyncSession, *, tenant_id: int, actor_id: int | None, opinion, source: str,
+                                client_addr: str | None = None) -> Case:
+    """The case of an opinion registered at an activity or in a deputy's register (already checked
+    there): same station, deputy and activity. Without a station (a group activity, a deputy at
+    several stations) the case belongs to the deputy's first station, else to the county's root."""
+    station_id, node_id = opinion.station_id, None
+    if station_id is None and opinion.deputy_id is not None:
+        station_id = await db.scalar(select(StationDeputy.station_id).where(
+            StationDeputy.deputy_id == opinion.deputy_id, StationDeputy.ended_at.is_(None))
+            .order_by(StationDeputy.station_id).limit(1))
+    if station_id is not None:
+        node_id = await db.scalar(select(Station.node_id).where(Station.id == station_id))
+    if node_id is None:
+        node_id = await db.scalar(select(AdminNode.id).where(AdminNode.parent_id.is_(None)).order_by(AdminNode.id)
+                                  .limit(1))
+    case = Case(tenant_id=tenant_id, receipt_code=new_receipt_code(), source=source if source in SOURCES else "other",
+                person_name=(opinion.raised_by or "")[:NAME_MAX], content=opinion.content[:CONTENT_MAX],
+                node_id=node_id, station_id=station_id, deputy_id=opinion.deputy_id, activity_id=opinion.activity_id,
+                opinion_id=opinion.id, state="registered", created_by=actor_id)
+    db.add(case)
+    await db.flush()
+    add_event(db, case, "registered", actor_id, to_state="registered", public=True,
+              data={"source": case.source, "opinion_id": opinion.id})
+    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="case_registered", target=f"case:{case.id}",
+                 client_addr=client_addr)
+    return case
+
+
+async def add_photo(db: AsyncSession, case: Case, raw: bytes, *, actor_id: int | None,
+                    client_addr: str | None = None):
+    """A thumbnail of an uploaded photo (≤ 40 KB WebP) attached to the case. ImageError → Refusal."""
+    try:
+        image = await store_image(db, case.tenant_id, raw)
+    except ImageError as exc:
+        raise Refusal(exc.message) from exc
+    photo = CasePhoto(tenant_id=case.tenant_id, case_id=case.id, image_id=image.id)
+    db.add(photo)
+    await db.flush()
+    await record(db, tenant_id=case.tenant_id, actor_user_id=actor_id, action="case_photo_added",
+                 target=f"case:{case.id}", client_addr=client_addr)
+    return photo
+
+
+async def reveal_mobile(db: AsyncSession, case: Case, *, actor_id: int, client_addr: str | None = None) -> str | None:
+    """The person's full number, with an audit entry (anyone who may see the case may ask)."""
+    if case.person_mobile:
+        await record(db, tenant_id=case.tenant_id, actor_user_id=actor_id, action="case_mobile_revealed",
+                     target=f"case:{case.id}", client_addr=client_addr)
+    return case.person_mobile

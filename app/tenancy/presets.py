@@ -9,7 +9,8 @@ carry history (a node, a station kind, a checklist item) is ever deleted because
 lists it. Records are matched by their identity: nodes by their path of names, station kinds,
 checklist items, activity kinds and rules by `code`, the configuration by tenant. The activity sections
 (activity kinds, rules and their [config] keys) are read, checked and written by
-app/tenancy/preset_activities.py.
+app/tenancy/preset_activities.py; the case sections (case categories and handling units by `code`, due
+rules by level, category and urgency, and their [config] keys) by app/tenancy/preset_cases.py.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ DIVISION_RE = re.compile(r"^\d{6}$")
 CODE_RE = re.compile(r"^[a-z0-9_-]{1,30}$")
 SEAT_LEVELS = ("national", "provincial", "city", "county", "township")
 CONFIG_KEYS = ("forbidden_words", "lifecycle", "seats", "checklist_name", "signin_opens_minutes",
-               "signin_closes_minutes", "at_risk_days", "photo_originals_mb")
+               "signin_closes_minutes", "at_risk_days", "photo_originals_mb", "case_reply_days",
+               "case_feedback_days", "case_rehandle_limit", "public_limit_per_client", "public_limit_per_station")
 KIND_KEYS = ("name", "node_kinds", "name_pattern", "sort")
 ITEM_KEYS = ("label", "sort")
 
@@ -58,6 +60,10 @@ class Preset:
     checklist: list[dict] = field(default_factory=list)
     activity_kinds: list[dict] = field(default_factory=list)
     rules: list[dict] = field(default_factory=list)  # normalised by app.compliance.rules.check_rule
+    # the case sections (app/tenancy/preset_cases.py)
+    case_categories: list[dict] = field(default_factory=list)
+    handling_units: list[dict] = field(default_factory=list)
+    case_due_rules: list[dict] = field(default_factory=list)
 
     def label(self, locale: str) -> str:
         return self.meta.get("label", {}).get(locale) or self.name
@@ -116,9 +122,12 @@ def parse_preset(text: str, *, name: str, where: str = "preset") -> Preset:
     pa.check_activity_kinds(activity_kinds, where)
     rules = data.get("rules", [])
     _check_coded(rules, "rules", ("code", "name"), where)
+    from app.tenancy import preset_cases
+
     return Preset(name=name, tenant=data.get("tenant", {}), nodes=nodes, meta=data.get("preset", {}),
                   config=config, station_kinds=kinds, checklist=checklist, activity_kinds=activity_kinds,
-                  rules=pa.check_rules_shape(rules, where))
+                  rules=pa.check_rules_shape(rules, where),
+                  **preset_cases.parse_sections(data, where, _check_coded))
 
 
 def _check_config(config: dict, where: str) -> None:
@@ -138,6 +147,9 @@ def _check_config(config: dict, where: str) -> None:
     from app.tenancy.preset_activities import check_config_ranges
 
     check_config_ranges(config, where)
+    from app.tenancy.preset_cases import check_config_ranges as check_case_ranges
+
+    check_case_ranges(config, where)
 
 
 def _check_coded(rows: list[dict], section: str, required: tuple[str, ...], where: str) -> None:
@@ -181,6 +193,9 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
     async with database.session() as db:
         known = await db.scalar(select(Tenant.id).where(Tenant.slug == spec["slug"]))
     await pa.check_rules_for_tenant(database, preset, None if create_only else known)
+    from app.tenancy import preset_cases
+
+    await preset_cases.check_for_tenant(database, preset, None if create_only else known)
     async with database.transaction() as db:
         tenant = await db.scalar(select(Tenant).where(Tenant.slug == spec["slug"]))
         if tenant is not None and create_only:
@@ -205,6 +220,7 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
         await _apply_coded(db, tenant_id, _checklist_model(), preset.checklist, ITEM_KEYS)
         await _apply_coded(db, tenant_id, _activity_kind_model(), preset.activity_kinds, pa.ACTIVITY_KIND_KEYS)
         await pa.apply_rules(db, tenant_id, preset.rules)
+        await preset_cases.apply_sections(db, tenant_id, preset)
     return tenant
 
 
@@ -325,6 +341,7 @@ async def export_preset(database: Database, slug: str) -> str:
     """The live tenant as a preset file (TOML text) that apply_preset reproduces: its tree (retired
     nodes left out, parents before children, siblings in the order they were made), its
     configuration, and its station kinds, checklist items, activity kinds and rules that are not retired."""
+    from app.tenancy import preset_cases
     from app.tenancy.preset_activities import ACTIVITY_CONFIG_RANGES, export_sections
 
     async with database.session() as db:
@@ -340,6 +357,7 @@ async def export_preset(database: Database, slug: str) -> str:
         items = (await db.scalars(select(ChecklistItem).where(ChecklistItem.retired_at.is_(None))
                                   .order_by(ChecklistItem.sort, ChecklistItem.id))).all()
         activity_sections = await export_sections(db)
+        case_sections = await preset_cases.export_sections(db)
     children: dict[int | None, list[AdminNode]] = {}
     for n in nodes:
         children.setdefault(n.parent_id, []).append(n)
@@ -364,6 +382,7 @@ async def export_preset(database: Database, slug: str) -> str:
             "lifecycle": list(config.lifecycle) if config else list(DEFAULT_LIFECYCLE),
             "checklist_name": config.checklist_name if config else "",
             **{k: getattr(config, k) for k in ACTIVITY_CONFIG_RANGES if config is not None},
+            **{k: getattr(config, k) for k in preset_cases.CASE_CONFIG_RANGES if config is not None},
             "seats": normalise_seats(config.seats if config else {}),
         },
         "nodes": [
@@ -377,6 +396,7 @@ async def export_preset(database: Database, slug: str) -> str:
         ],
         "checklist": [{"code": i.code, "label": i.label, "sort": i.sort} for i in items],
         **activity_sections,
+        **case_sections,
     }
     return dumps(out)
 

@@ -172,7 +172,8 @@ def test_start_embedded_stop_and_start_again(tmp_path):
         assert before["tenants"] == 2 and before["users"] == len(users)
         assert before["memberships"] == len(DEMO_USERS) and before["logins"] == 1
         # the demo's places and people (app/demo_people.py): 4 stations and 10 deputies per county
-        assert before["stations"] == 8 and before["deputies"] == 20 and before["images"] == 28
+        # images: 28 of places and people, and 3 activity photos per county
+        assert before["stations"] == 8 and before["deputies"] == 20 and before["images"] == 34
 
         import redis
 

@@ -1,0 +1,223 @@
+"""Reading cases for lists: the filters as read from the address, the one "overdue" condition, and the
+list itself — one filter (``access.case_filter``), a fixed number of queries per page, a capped count.
+
+At 200,000 cases an exact ``count(*)`` of an unfiltered list reads every row of the tenant; the list
+counts at most ``COUNT_CAP + 1`` rows instead (an index scan that stops early) and shows "10,000+".
+Pages beyond the cap are not offered: whoever needs them narrows the filters.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.cases.access import case_filter, cases_query
+from app.cases.models import OPEN_WITH_UNIT, SOURCES, STATES, Case, CaseCategory, HandlingUnit
+from app.cases.services import CODE_ALPHABET, CODE_LENGTH, normalise_code
+from app.compliance.periods import Period, parse_key, period_of
+from app.stations.access import node_join as station_node_join
+from app.stations.access import station_filter
+from app.stations.models import Station
+from app.tenancy.models import AdminNode
+from app.tenancy.scope import Scope
+
+PER_PAGE = 50
+COUNT_CAP = 10_000
+MAX_ID = 2**63 - 1
+SEARCH_MAX = 100
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def overdue_condition(today: date) -> ColumnElement[bool]:
+    """Overdue (SQL): a handling unit owes a reply past ``reply_due``, or a reply waits to be fed back
+    past ``feedback_due``. ``today`` is the tenant's local date. (The workflow's ``is_overdue`` is the
+    same rule in Python.)"""
+    return or_(and_(Case.state.in_(OPEN_WITH_UNIT), Case.reply_due < today),
+               and_(Case.state == "replied", Case.feedback_due < today))
+
+
+def is_overdue(state: str, reply_due: date | None, feedback_due: date | None, today: date) -> bool:
+    """The same rule as ``overdue_condition``, for a row already read."""
+    if state in OPEN_WITH_UNIT:
+        return reply_due is not None and reply_due < today
+    return state == "replied" and feedback_due is not None and feedback_due < today
+
+
+def due_date(state: str, reply_due: date | None, feedback_due: date | None) -> date | None:
+    """The date the case waits for now: the reply while with a unit, the feedback once replied."""
+    if state in OPEN_WITH_UNIT:
+        return reply_due
+    return feedback_due if state == "replied" else None
+
+
+def _id(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 19 and 0 < int(text) <= MAX_ID else None
+
+
+def _month(value) -> str | None:
+    m = MONTH_RE.match(str(value or "").strip())
+    return m.group(0) if m and 2000 <= int(m.group(1)) <= 2100 and 1 <= int(m.group(2)) <= 12 else None
+
+
+@dataclass
+class Filters:
+    """The list's filters, read from the address; anything malformed is ignored."""
+    state: str | None = None
+    category: int | None = None
+    station: int | None = None
+    unit: int | None = None
+    overdue: bool = False
+    source: str | None = None
+    period: str | None = None  # a period key: 2026, 2026-Q3, 2026-05
+    start: str | None = None  # from month (YYYY-MM); the address says "from"
+    end: str | None = None  # to month; the address says "to"
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def read(cls, params) -> "Filters":
+        get = params.get
+        page = _id(get("page")) or 1
+        return cls(
+            state=get("state") if get("state") in STATES else None, category=_id(get("category")),
+            station=_id(get("station")), unit=_id(get("unit")), overdue=get("overdue") == "1",
+            source=get("source") if get("source") in SOURCES else None,
+            period=str(get("period")).strip() if parse_key(str(get("period") or "")) else None,
+            start=_month(get("from")), end=_month(get("to")),
+            q=" ".join(str(get("q") or "").split())[:SEARCH_MAX], page=min(page, COUNT_CAP),
+        )
+
+    def params(self, **change) -> dict:
+        """The non-empty filters as address parameters (some changed, e.g. page=2)."""
+        names = {"start": "from", "end": "to"}
+        values = {names.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+        values.update(change)
+        values["overdue"] = "1" if values.get("overdue") else None
+        if values.get("page") == 1:
+            values["page"] = None
+        return {k: v for k, v in values.items() if v not in (None, "", False)}
+
+    def url(self, base: str, **change) -> str:
+        query = urlencode(self.params(**change))
+        return f"{base}?{query}" if query else base
+
+    @property
+    def active(self) -> bool:
+        return bool(self.params(page=1))
+
+
+def span(f: Filters, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
+    """[start, end) of the chosen period (a key, or from/to months) in the tenant's zone."""
+    if f.period:
+        return parse_key(f.period).bounds(tz)
+    if not (f.start or f.end):
+        return None
+    first = period_of("month", date.fromisoformat((f.start or "2000-01") + "-01"))
+    last = period_of("month", date.fromisoformat((f.end or "2100-12") + "-01"))
+    if last.first < first.first:
+        first, last = last, first
+    return Period("month", first.first, last.last).bounds(tz)
+
+
+def conditions(scope: Scope, f: Filters, tz: ZoneInfo, today: date) -> list:
+    """The WHERE clauses of the list, its count and its export (text search aside)."""
+    where = [case_filter(scope)]
+    for value, column in ((f.state, Case.state), (f.category, Case.category_id), (f.station, Case.station_id),
+                          (f.unit, Case.handling_unit_id), (f.source, Case.source)):
+        if value is not None:
+            where.append(column == value)
+    if f.overdue:
+        where.append(overdue_condition(today))
+    bounds = span(f, tz)
+    if bounds:
+        where += [Case.created_at >= bounds[0], Case.created_at < bounds[1]]
+    return where
+
+
+def as_code(text: str) -> str | None:
+    code = normalise_code(text)
+    return code if len(code) == CODE_LENGTH and all(c in CODE_ALPHABET for c in code) else None
+
+
+@dataclass
+class CaseList:
+    rows: list
+    total: int  # at most COUNT_CAP + 1
+    page: int
+    pages: int
+    code_match: bool = False
+    today: date | None = None
+    capped: bool = field(init=False)
+
+    def __post_init__(self):
+        self.capped = self.total > COUNT_CAP
+
+
+def _row_query():
+    place = func.coalesce(Station.name, AdminNode.name)
+    return (
+        cases_query(Case.id, Case.receipt_code, Case.created_at, Case.source, Case.state, Case.reply_due,
+                    Case.feedback_due, Case.person_name, Case.person_mobile, func.substr(Case.content, 1, 40)
+                    .label("excerpt"), CaseCategory.name.label("category"), place.label("place"),
+                    HandlingUnit.name.label("unit"))
+        .outerjoin(CaseCategory, and_(CaseCategory.tenant_id == Case.tenant_id, CaseCategory.id == Case.category_id))
+        .outerjoin(Station, and_(Station.tenant_id == Case.tenant_id, Station.id == Case.station_id))
+        .outerjoin(HandlingUnit, and_(HandlingUnit.tenant_id == Case.tenant_id,
+                                      HandlingUnit.id == Case.handling_unit_id))
+    )
+
+
+async def list_cases(db: AsyncSession, scope: Scope, f: Filters, *, tz: ZoneInfo, today: date) -> CaseList:
+    """Newest first, 50 a page: a receipt code typed into the search finds that case (in scope) alone;
+    other text is looked for in the content (ILIKE: bounded by the other filters and the page)."""
+    code = as_code(f.q) if f.q else None
+    if code:
+        rows = (await db.execute(_row_query().where(case_filter(scope), Case.receipt_code == code))).all()
+        if rows:
+            return CaseList(rows=list(rows), total=1, page=1, pages=1, code_match=True, today=today)
+    where = list_conditions(scope, f, tz, today)
+    total = await db.scalar(count_query(where)) or 0
+    pages = max(1, -(-min(total, COUNT_CAP) // PER_PAGE))
+    page = min(max(1, f.page), pages)
+    rows = (await db.execute(page_query(where, page))).all()
+    return CaseList(rows=list(rows), total=total, page=page, pages=pages, today=today)
+
+
+def list_conditions(scope: Scope, f: Filters, tz: ZoneInfo, today: date) -> list:
+    where = conditions(scope, f, tz, today)
+    if f.q:
+        where.append(Case.content.icontains(f.q, autoescape=True))
+    return where
+
+
+def count_query(where: list):
+    """count(*) of at most COUNT_CAP + 1 matching rows: the scan stops there."""
+    capped = cases_query(Case.id).where(*where).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(capped)
+
+
+def page_query(where: list, page: int):
+    return (_row_query().where(*where).order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+
+
+async def filter_choices(db: AsyncSession, scope: Scope) -> dict:
+    """The filters' choices: categories, the stations in scope, the handling units (not for a unit's
+    own users, who see only their unit's cases)."""
+    categories = (await db.execute(select(CaseCategory.id, CaseCategory.name)
+                                   .order_by(CaseCategory.sort, CaseCategory.id))).all()
+    stations = (await db.execute(
+        select(Station.id, Station.name).join(AdminNode, station_node_join()).where(station_filter(scope))
+        .order_by(AdminNode.path, Station.name))).all()
+    units = []
+    if scope.role != "handling_unit":
+        units = (await db.execute(select(HandlingUnit.id, HandlingUnit.name)
+                                  .order_by(HandlingUnit.level, HandlingUnit.sort, HandlingUnit.id))).all()
+    return {"categories": list(categories), "stations": list(stations), "units": list(units)}
