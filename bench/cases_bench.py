@@ -20,11 +20,8 @@ time; tests/cases assert the query counts and byte budgets.
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
 import random
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,8 +30,9 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import analyze, bench_county, bench_database, print_requests, signed_in_client  # noqa: E402 (bench/)
+
 TOWNSHIPS, COMMUNITIES, YEARS = 15, 20, 3
-PASSWORD = "bench-password-1"
 TZ = ZoneInfo("Asia/Shanghai")
 CATEGORIES = ("道路交通", "农田水利", "医疗卫生", "生态环境", "教育文化", "社会保障", "城乡建设", "农业农村",
               "市场监管", "公共安全", "民政事务", "其他事项")
@@ -46,32 +44,17 @@ PROBLEMS = ("道路坑洼需要修补", "路灯不亮", "饮水有异味", "排�
 
 
 async def build_county(database):
-    """The tenant, its tree, stations, deputies, categories, units and admin."""
+    """The county (bench/common.py), its stations, deputies, categories and units."""
     from sqlalchemy import insert, select
 
-    from app.accounts.models import Membership
-    from app.accounts.services import create_user
     from app.cases.models import CaseCategory, HandlingUnit
     from app.deputies.models import Deputy, StationDeputy
-    from app.stations.models import Station, StationKind
+    from app.stations.models import Station
     from app.tenancy.models import AdminNode
-    from app.tenancy.services import Preset, apply_preset
 
-    slug = f"casebench-{int(time.time())}"
-    nodes = []
-    for t in range(TOWNSHIPS):
-        nodes.append({"path": f"第{t + 1}镇", "kind": "township"})
-        nodes += [{"path": f"第{t + 1}镇/第{c + 1}社区", "kind": "community"} for c in range(COMMUNITIES)]
-    tenant = await apply_preset(database, Preset(name="bench", tenant={}, nodes=nodes), slug=slug,
-                                name="基准测试县人大常委会", division_code="510722", county="基准县", status="active")
-    async with database.transaction() as db:
-        user = await create_user(db, username=f"{slug}-admin", display_name="Bench", password=PASSWORD,
-                                 mobile=None, is_operator=False)
-    t = tenant.id
+    county = await bench_county(database, "casebench", TOWNSHIPS, COMMUNITIES)
+    t = county.tenant.id
     async with database.transaction(tenant_id=t) as db:
-        db.add(Membership(tenant_id=t, user_id=user.id, role="county_admin"))
-        kind = StationKind(tenant_id=t, code="station", name="代表联络站", node_kinds=["community"])
-        db.add(kind)
         db.add_all(CaseCategory(tenant_id=t, code=f"c{i}", name=n, sort=i) for i, n in enumerate(CATEGORIES))
         await db.flush()
         communities = (await db.execute(select(AdminNode.id, AdminNode.name, AdminNode.parent_id)
@@ -79,8 +62,8 @@ async def build_county(database):
         townships = list(await db.scalars(select(AdminNode.id).where(AdminNode.kind == "township")
                                           .order_by(AdminNode.id)))
         stations = list(await db.scalars(insert(Station).returning(Station.id), [
-            dict(tenant_id=t, kind_id=kind.id, node_id=nid, name=f"{name}人大代表联络站{nid}", status="active")
-            for nid, name, _ in communities]))
+            dict(tenant_id=t, kind_id=county.station_kind_id, node_id=nid, name=f"{name}人大代表联络站{nid}",
+                 status="active") for nid, name, _ in communities]))
         deputies = list(await db.scalars(insert(Deputy).returning(Deputy.id), [
             dict(tenant_id=t, name=f"代表{n:04d}", status="active") for n in range(len(stations))]))
         await db.execute(insert(StationDeputy), [dict(tenant_id=t, station_id=s, deputy_id=d)
@@ -92,7 +75,7 @@ async def build_county(database):
         unit_ids = list(await db.scalars(insert(HandlingUnit).returning(HandlingUnit.id), units))
         categories = list(await db.scalars(select(CaseCategory.id).order_by(CaseCategory.sort)))
     places = [(s, nid, d, townships.index(parent)) for s, (nid, _, parent), d in zip(stations, communities, deputies)]
-    return tenant, slug, user, categories, places, unit_ids, townships
+    return county, categories, places, unit_ids, townships
 
 
 def life(rng: random.Random, created: datetime, now: datetime) -> dict:
@@ -196,30 +179,10 @@ async def build_cases(database, owner_url: str, tenant_id: int, n: int, categori
     return len(events)
 
 
-async def fetch(client, path: str, **headers) -> tuple[int, str, int, float]:
-    started = time.perf_counter()
-    async with client.stream("GET", path, headers={"Accept-Encoding": "br", **headers}) as r:
-        raw = b"".join([chunk async for chunk in r.aiter_raw()])
-    return r.status_code, r.headers.get("x-query-count", "?"), len(raw), (time.perf_counter() - started) * 1000
-
-
-async def measure(settings, slug: str, user, ids: dict) -> None:
-    import re
-
-    from litestar.testing import AsyncTestClient
-
-    from app.main import create_app
-
-    app = create_app(settings)
-    logging.disable(logging.INFO)  # one line per request is what this prints, not the request log
-    async with AsyncTestClient(app=app, base_url="http://bench.local") as client:
-        page = await client.get("/login")
-        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
-        r = await client.post("/login", data={"login": user.username, "password": PASSWORD, "_csrf_token": token},
-                              follow_redirects=False)
-        assert r.status_code == 303, r.status_code
-        b = f"/t/{slug}/cases"
-        await client.get(f"/t/{slug}/")  # the first entry into the tenant writes its own rows
+async def measure(settings, county, ids: dict) -> None:
+    async with signed_in_client(settings, county.user.username) as client:
+        b = f"/t/{county.slug}/cases"
+        await client.get(f"/t/{county.slug}/")  # the first entry into the tenant writes its own rows
         partial = {"HX-Request": "true", "HX-Target": "case-list"}
         pages = [
             ("list, no filter", b, {}), ("list, no filter (again)", b, {}), ("list, state=accepted", f"{b}?state=accepted", {}),
@@ -236,10 +199,7 @@ async def measure(settings, slug: str, user, ids: dict) -> None:
             ("quarterly list (xlsx)", f"{b}/quarterly.xlsx?quarter={ids['quarter']}", {}),
             ("register, a month (HTML)", f"{b}/register", {}),
         ]
-        print(f"{'request':<32}{'status':>7}{'queries':>9}{'br bytes':>10}{'ms':>9}")
-        for label, path, headers in pages:
-            status, queries, size, ms = await fetch(client, path, **headers)
-            print(f"{label:<32}{status:>7}{queries:>9}{size:>10}{ms:>9.0f}", flush=True)
+        await print_requests(client, pages)
 
 
 async def explain(database, tenant_id: int, user_id: int, ids: dict) -> None:
@@ -264,60 +224,29 @@ async def explain(database, tenant_id: int, user_id: int, ids: dict) -> None:
             print(f"--- {label}, {kind}\n" + "\n".join(plan), flush=True)
 
 
-async def analyze(owner_url: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(owner_url)
-    async with engine.begin() as conn:  # ANALYZE's statistics are transactional: commit them
-        await conn.execute(text("ANALYZE"))
-    await engine.dispose()
-
-
 async def main() -> int:
-    import app.main  # noqa: F401  (registers every model)
     from sqlalchemy import select
 
     from app.cases.models import Case
-    from app.cli import migrate
     from app.compliance.periods import period_of
-    from app.core.db import Database
-    from app.core.settings import load_settings
 
     n = int(sys.argv[sys.argv.index("--cases") + 1]) if "--cases" in sys.argv else 200_000
-    embedded = None
-    if not os.environ.get("DATABASE_URL"):
-        from app.core.embedded import start_embedded
-
-        tmp = Path(tempfile.mkdtemp(prefix="lianluo-cases-bench-"))
-        os.environ.setdefault("LIANLUO_DATA_DIR", str(tmp))
-        print(f"embedded PostgreSQL in {tmp} ...", flush=True)
-        embedded = start_embedded(tmp / "servers", temporary=True)
-        os.environ["DATABASE_URL"] = embedded.database_url
-        os.environ.setdefault("REDIS_URL", embedded.redis_url)
-    os.environ.setdefault("LIANLUO_SECRET_KEY", "cases-bench-secret-key")
-    settings = load_settings(count_queries=True, secure_cookies=False, allowed_hosts=["bench.local"])
-    await asyncio.to_thread(migrate, settings.database_url)
-    database = Database(settings)
-    try:
+    async with bench_database("cases") as (settings, database):
         started = time.perf_counter()
-        tenant, slug, user, categories, places, units, townships = await build_county(database)
-        events = await build_cases(database, settings.database_url, tenant.id, n, categories, places, units, user.id)
+        county, categories, places, units, townships = await build_county(database)
+        t = county.tenant.id
+        events = await build_cases(database, settings.database_url, t, n, categories, places, units, county.user.id)
         print(f"built {len(places)} stations, {len(units)} handling units, {n} cases, {events} history steps "
               f"in {time.perf_counter() - started:.1f} s", flush=True)
         await analyze(settings.database_url)
-        async with database.transaction(tenant_id=tenant.id) as db:
+        async with database.transaction(tenant_id=t) as db:
             code = await db.scalar(select(Case.receipt_code).order_by(Case.id).limit(1))
         previous = period_of("quarter", datetime.now(TZ).date()).previous()
         ids = {"category": categories[0], "station": places[0][0], "township": townships[0], "code": code.lower(),
                "quarter": previous.key}
-        await measure(settings, slug, user, ids)
+        await measure(settings, county, ids)
         if "--explain" in sys.argv:
-            await explain(database, tenant.id, user.id, ids)
-    finally:
-        await database.dispose()
-        if embedded is not None:
-            embedded.stop()
+            await explain(database, t, county.user.id, ids)
     return 0
 
 

@@ -15,10 +15,8 @@ Nothing is asserted on time; the tests (tests/compliance) assert that the query 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -27,8 +25,9 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import analyze, bench_county, bench_database, print_requests, signed_in_client  # noqa: E402 (bench/)
+
 TOWNSHIPS, COMMUNITIES, DEPUTIES_PER_STATION = 15, 20, 10
-PASSWORD = "bench-password-1"
 TZ = ZoneInfo("Asia/Shanghai")
 # kind → how many a station holds in a year (some months are skipped at random: verdicts vary)
 YEARLY = {"reception": 12, "visit": 12, "survey": 4, "training": 4, "meeting": 4, "exchange": 1,
@@ -43,34 +42,19 @@ def jinzhong_rules() -> list[dict]:
 
 
 async def build_county(database):
-    """The tenant, its tree, stations, deputies, kinds, rules and admin; returns (tenant, slug, ids)."""
+    """The county (bench/common.py), its stations, deputies, kinds and rules; returns (county, ids)."""
     from sqlalchemy import insert, select
 
-    from app.accounts.models import Membership
-    from app.accounts.services import create_user
     from app.activities.models import STANDARD_KINDS, ActivityKind
     from app.compliance.models import Rule
     from app.compliance.rules import check_rule
     from app.deputies.models import Deputy, Mandate, StationDeputy
-    from app.stations.models import Station, StationKind
+    from app.stations.models import Station
     from app.tenancy.models import AdminNode
-    from app.tenancy.services import Preset, apply_preset
 
-    slug = f"cbench-{int(time.time())}"
-    nodes = []
-    for t in range(TOWNSHIPS):
-        nodes.append({"path": f"第{t + 1}镇", "kind": "township"})
-        nodes += [{"path": f"第{t + 1}镇/第{c + 1}社区", "kind": "community"} for c in range(COMMUNITIES)]
-    tenant = await apply_preset(database, Preset(name="bench", tenant={}, nodes=nodes), slug=slug,
-                                name="基准测试县人大常委会", division_code="510722", county="基准县", status="active")
-    async with database.transaction() as db:
-        user = await create_user(db, username=f"{slug}-admin", display_name="Bench", password=PASSWORD,
-                                 mobile=None, is_operator=False)
-    t = tenant.id
+    county = await bench_county(database, "cbench", TOWNSHIPS, COMMUNITIES)
+    t = county.tenant.id
     async with database.transaction(tenant_id=t) as db:
-        db.add(Membership(tenant_id=t, user_id=user.id, role="county_admin"))
-        kind = StationKind(tenant_id=t, code="station", name="代表联络站", node_kinds=["community"])
-        db.add(kind)
         db.add_all(ActivityKind(tenant_id=t, code=c, name=n, sort=i) for i, (c, n) in enumerate(STANDARD_KINDS))
         await db.flush()
         kinds = {k.code: k.id for k in await db.scalars(select(ActivityKind))}
@@ -79,8 +63,8 @@ async def build_county(database):
         communities = (await db.execute(select(AdminNode.id, AdminNode.name).where(AdminNode.kind == "community")
                                         .order_by(AdminNode.id))).all()
         stations = list(await db.scalars(insert(Station).returning(Station.id), [
-            dict(tenant_id=t, kind_id=kind.id, node_id=nid, name=f"{name}人大代表联络站{nid}", status="active")
-            for nid, name in communities]))
+            dict(tenant_id=t, kind_id=county.station_kind_id, node_id=nid, name=f"{name}人大代表联络站{nid}",
+                 status="active") for nid, name in communities]))
         deputies = list(await db.scalars(insert(Deputy).returning(Deputy.id), [
             dict(tenant_id=t, name=f"代表{n:04d}", status="active")
             for n in range(len(stations) * DEPUTIES_PER_STATION)]))
@@ -88,7 +72,7 @@ async def build_county(database):
                                                 term=18, direct=True) for i, d in enumerate(deputies)])
         await db.execute(insert(StationDeputy), [dict(tenant_id=t, station_id=stations[i // DEPUTIES_PER_STATION],
                                                       deputy_id=d) for i, d in enumerate(deputies)])
-    return tenant, slug, user, kinds, stations, deputies
+    return county, kinds, stations, deputies
 
 
 async def build_year(database, tenant_id: int, kinds: dict, stations: list[int], deputies: list[int]) -> int:
@@ -133,96 +117,42 @@ async def build_year(database, tenant_id: int, kinds: dict, stations: list[int],
     return len(ids)
 
 
-async def fetch(client, path: str, **headers) -> tuple[int, str, int, float]:
-    started = time.perf_counter()
-    async with client.stream("GET", path, headers={"Accept-Encoding": "br", **headers}) as r:
-        raw = b"".join([chunk async for chunk in r.aiter_raw()])
-    return r.status_code, r.headers.get("x-query-count", "?"), len(raw), (time.perf_counter() - started) * 1000
-
-
-async def measure(settings, slug: str, user, township_id: int, station_id: int) -> None:
+async def measure(settings, county, township_id: int, station_id: int) -> None:
     import re
 
-    from litestar.testing import AsyncTestClient
-
-    from app.main import create_app
-
-    app = create_app(settings)
-    async with AsyncTestClient(app=app, base_url="http://bench.local") as client:
-        page = await client.get("/login")
-        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
-        r = await client.post("/login", data={"login": user.username, "password": PASSWORD, "_csrf_token": token},
-                              follow_redirects=False)
-        assert r.status_code == 303, r.status_code
-        base = f"/t/{slug}"
+    async with signed_in_client(settings, county.user.username) as client:
+        base = f"/t/{county.slug}"
         await client.get(f"{base}/")  # the first entry into the tenant writes its own rows
         detail = (await client.get(f"{base}/compliance?station={station_id}")).text
         cell = re.search(r'href="(/t/[^"]+/compliance/detail\?[^"]+)"', detail)
-        pages = [
+        partial = {"HX-Request": "true", "HX-Target": "board"}
+        await print_requests(client, [
             ("board, county level", f"{base}/compliance", {}),
             ("board, county level (again)", f"{base}/compliance", {}),
             ("board, a township", f"{base}/compliance?node={township_id}", {}),
             ("board, a station", f"{base}/compliance?station={station_id}", {}),
             ("board, at risk only, page 2", f"{base}/compliance?verdict=at_risk&page=2", {}),
-            ("htmx partial, a township", f"{base}/compliance?node={township_id}", {"HX-Request": "true",
-                                                                                 "HX-Target": "board"}),
+            ("htmx partial, a township", f"{base}/compliance?node={township_id}", partial),
             ("a verdict's detail", cell.group(1).replace("&amp;", "&") if cell else f"{base}/compliance/detail", {}),
             ("export CSV, whole county", f"{base}/compliance/export.csv", {}),
-        ]
-        print(f"{'request':<32}{'status':>7}{'queries':>9}{'br bytes':>10}{'ms':>9}")
-        for label, path, headers in pages:
-            status, queries, size, ms = await fetch(client, path, **headers)
-            print(f"{label:<32}{status:>7}{queries:>9}{size:>10}{ms:>9.0f}", flush=True)
-
-
-async def analyze(owner_url: str) -> None:
-    """Fresh statistics for the planner (as the owner: the runtime role owns no table)."""
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(owner_url)
-    async with engine.begin() as conn:  # ANALYZE's statistics are transactional: commit them
-        await conn.execute(text("ANALYZE"))
-    await engine.dispose()
+        ])
 
 
 async def main() -> int:
-    import app.main  # noqa: F401  (registers every model)
     from sqlalchemy import select
 
-    from app.cli import migrate
-    from app.core.db import Database
-    from app.core.settings import load_settings
     from app.tenancy.models import AdminNode
 
-    embedded = None
-    if not os.environ.get("DATABASE_URL"):
-        from app.core.embedded import start_embedded
-
-        tmp = Path(tempfile.mkdtemp(prefix="lianluo-compliance-bench-"))
-        os.environ.setdefault("LIANLUO_DATA_DIR", str(tmp))
-        print(f"embedded PostgreSQL in {tmp} ...", flush=True)
-        embedded = start_embedded(tmp / "servers", temporary=True)
-        os.environ["DATABASE_URL"] = embedded.database_url
-        os.environ.setdefault("REDIS_URL", embedded.redis_url)
-    os.environ.setdefault("LIANLUO_SECRET_KEY", "compliance-bench-secret-key")
-    settings = load_settings(count_queries=True, secure_cookies=False, allowed_hosts=["bench.local"])
-    await asyncio.to_thread(migrate, settings.database_url)
-    database = Database(settings)
-    try:
+    async with bench_database("compliance") as (settings, database):
         started = time.perf_counter()
-        tenant, slug, user, kinds, stations, deputies = await build_county(database)
-        n = await build_year(database, tenant.id, kinds, stations, deputies)
+        county, kinds, stations, deputies = await build_county(database)
+        n = await build_year(database, county.tenant.id, kinds, stations, deputies)
         print(f"built {len(stations)} stations, {len(deputies)} deputies, {n} activities "
               f"in {time.perf_counter() - started:.1f} s", flush=True)
-        async with database.transaction(tenant_id=tenant.id) as db:
+        async with database.transaction(tenant_id=county.tenant.id) as db:
             township = await db.scalar(select(AdminNode.id).where(AdminNode.kind == "township").order_by(AdminNode.id))
         await analyze(settings.database_url)
-        await measure(settings, slug, user, township, stations[0])
-    finally:
-        await database.dispose()
-        if embedded is not None:
-            embedded.stop()
+        await measure(settings, county, township, stations[0])
     return 0
 
 
