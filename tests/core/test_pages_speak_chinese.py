@@ -1,0 +1,76 @@
+"""Pages in Chinese carry no English left over: a label that a template prints without translating it
+(a name table's msgid, a step label) shows as English words in the Chinese page. This crawls the main
+pages of every domain as the county admin, a handling unit's user and the public, in zh_Hans, and
+lists any run of English words in their visible text."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from tests.activities.world import EAST, put_activity
+from tests.cases.world import build_case_county, put_case
+from tests.deputies.deputy_world import signed_in
+
+# words that are fine in a Chinese page: names of formats, brands, the language switch
+ALLOWED = {"English", "Excel", "CSV", "XLSX", "QR", "JPEG", "PNG", "WebP", "MB", "KB", "Ctrl", "Lianluo", "TOTP",
+           "SMS", "Chrome", "Alpha", "Station", "Admin", "Transport"}
+ENGLISH = re.compile(r"[A-Za-z][A-Za-z'’-]+(?:[ ,.:;]+[A-Za-z][A-Za-z'’-]+)*")
+
+
+def visible_text(html: str) -> str:
+    html = re.sub(r"(?s)<(script|style|svg|code)\b.*?</\1>", " ", html)  # code: identifiers, not text
+    html = re.sub(r"(?s)<!--.*?-->", " ", html)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def english_runs(html: str) -> list[str]:
+    found = []
+    for run in ENGLISH.findall(visible_text(html)):
+        words = [w for w in re.split(r"[ ,.:;]+", run) if w]
+        # test data: the members' display names (Alpha-Admin …) and receipt codes (upper case)
+        if any(w not in ALLOWED and not w.lower().startswith("alpha") and not re.fullmatch(r"[A-Z0-9-]+", w)
+               and len(w) > 1 for w in words):
+            found.append(run)
+    return found
+
+
+async def test_main_pages_have_no_english_left(app, client, database):
+    cc = await build_case_county(database)
+    soon = datetime.now(timezone.utc) + timedelta(days=3)
+    held = await put_activity(database, cc.ac, kind="reception", starts_at=datetime.now(timezone.utc) - timedelta(days=3),
+                              invited=("张伟", "李娜"), present=("张伟",), topic="接待日")
+    planned = await put_activity(database, cc.ac, kind="visit", starts_at=soon, status="planned", invited=("张伟",), topic="走访")
+    cases = [await put_case(database, cc, state=state, unit=unit, level="county", **extra) for state, unit, extra in (
+        ("registered", None, {}), ("assigned", "transport", {}), ("replied", "transport", {"reply_text": "已修复"}),
+        ("closed", "transport", {"reply_text": "已修复", "satisfaction": "satisfied"}))]
+    station, deputy = cc.stations[EAST], cc.deputies["张伟"]
+    pages = [
+        "/", "/activities", f"/activities/{held}", f"/activities/{planned}", "/activities/new",
+        f"/stations/{station}", f"/stations/{station}/plans", f"/stations/{station}/attendance",
+        f"/stations/{station}/mailbox", f"/deputies/{deputy}", f"/deputies/{deputy}/attendance",
+        f"/deputies/{deputy}/attendance/report", f"/deputies/{deputy}/records", "/compliance",
+        "/cases", "/cases/new", "/cases/stats", "/cases/register", "/cases/quarterly",
+        *[f"/cases/{c.id}" for c in cases], "/settings", "/settings/activity-kinds", "/settings/rules",
+        "/settings/rules/new", "/settings/case-categories", "/settings/handling-units", "/settings/case-rules",
+        f"/settings/handling-units/{cc.units['transport']}", f"/settings/case-categories/{cc.categories['roads']}",
+        f"/compliance?station={station}", f"/activities/{held}/signin", f"/activities/{planned}/links",
+        f"/activities/{planned}/screen", "/members",  # the audit log shows raw targets and addresses: data
+    ]
+    problems = []
+    deputy_pages = ["/", "/activities", f"/activities/{planned}", "/compliance", f"/deputies/{deputy}/attendance/report",
+                    "/cases", "/cases/new"]
+    for who, paths in (("admin", pages), ("transport", ["/cases", f"/cases/{cases[1].id}"]), ("rep", deputy_pages)):
+        async with signed_in(app, cc.county, who) as member:
+            member.cookies.set("lang", "zh_Hans")
+            for path in paths:
+                r = await member.get(member.base + path)
+                assert r.status_code == 200, (who, path, r.status_code)
+                problems += [f"{who} {path}: {run}" for run in english_runs(r.text)]
+    for path in (f"/p/alpha/stations/{station}", f"/p/alpha/stations/{station}/opinion", "/p/alpha/lookup"):
+        r = await client.get(path)
+        assert r.status_code == 200, path
+        problems += [f"public {path}: {run}" for run in english_runs(r.text)]
+    lookup = await client.post("/p/alpha/lookup", data={"code": cases[2].receipt_code})
+    problems += [f"public lookup: {run}" for run in english_runs(lookup.text)]
+    assert problems == [], "\n".join(problems)
