@@ -39,18 +39,18 @@ async def _names(ctx: TenantContext, board: engine.Board) -> tuple[dict, dict]:
 
 
 async def _view(ctx: TenantContext, rule: str, period: str, on: str, node: str, station: str, verdict: str,
-                page_no: int = 1) -> services.View:
+                page_no: int = 1, deputy: str = "") -> services.View:
     q = services.Query.read(rule=rule, period=period, on=on, node=node, station=station, verdict=verdict,
-                            page=page_no)
+                            page=page_no, deputy=deputy)
     return await services.build_view(ctx.db, await ctx.scope(), ctx.tenant, q)
 
 
 @get("/compliance")
 async def board(
     request: Request, ctx: TenantContext, rule: str = "", period: str = "", on: str = "", node: str = "",
-    station: str = "", verdict: str = "", page_no: int = Parameter(query="page", default=1),
+    station: str = "", verdict: str = "", page_no: int = Parameter(query="page", default=1), deputy: str = "",
 ) -> Response:
-    view = await _view(ctx, rule, period, on, node, station, verdict, page_no)
+    view = await _view(ctx, rule, period, on, node, station, verdict, page_no, deputy)
     kinds, station_kinds = await _names(ctx, view.board)
     partial = request.headers.get("hx-request") and request.headers.get("hx-target") == "board"
     return page(
@@ -72,6 +72,8 @@ def _crumbs(view: services.View, scope) -> list[tuple[str, str | None]]:
     """(label, query string or None for the current level): county → township → station."""
     q, out = view.query, []
     if view.level == "deputy":
+        if view.deputy_name:  # staff looking at one deputy: back to the whole board
+            out = [(gettext(COUNTY), q.params(deputy=None, page=None)), (view.deputy_name, None)]
         return out
     if scope.whole_tenant:
         out.append((gettext(COUNTY), q.params(node=None, station=None, page=None)))
@@ -97,9 +99,9 @@ async def cell_detail(request: Request, ctx: TenantContext, rule: int = 0, subje
 
 
 async def _export(request: Request, ctx: TenantContext, fmt: str, rule: str, period: str, on: str, node: str,
-                  station: str, verdict: str) -> Response:
+                  station: str, verdict: str, deputy: str = "") -> Response:
     ctx.require_role(*EXPORT_ROLES)
-    view = await _view(ctx, rule, period, on, node, station, verdict)
+    view = await _view(ctx, rule, period, on, node, station, verdict, deputy=deputy)
     body, media_type = exports.render(view, fmt)
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="compliance_exported",
                  client_addr=client_addr(request),
@@ -111,14 +113,14 @@ async def _export(request: Request, ctx: TenantContext, fmt: str, rule: str, per
 
 @get("/compliance/export.csv")
 async def export_csv(request: Request, ctx: TenantContext, rule: str = "", period: str = "", on: str = "",
-                     node: str = "", station: str = "", verdict: str = "") -> Response:
-    return await _export(request, ctx, "csv", rule, period, on, node, station, verdict)
+                     node: str = "", station: str = "", verdict: str = "", deputy: str = "") -> Response:
+    return await _export(request, ctx, "csv", rule, period, on, node, station, verdict, deputy)
 
 
 @get("/compliance/export.xlsx")
 async def export_xlsx(request: Request, ctx: TenantContext, rule: str = "", period: str = "", on: str = "",
-                      node: str = "", station: str = "", verdict: str = "") -> Response:
-    return await _export(request, ctx, "xlsx", rule, period, on, node, station, verdict)
+                      node: str = "", station: str = "", verdict: str = "", deputy: str = "") -> Response:
+    return await _export(request, ctx, "xlsx", rule, period, on, node, station, verdict, deputy)
 
 
 route_handlers = [board, cell_detail, export_csv, export_xlsx]

@@ -21,6 +21,7 @@ from app.compliance import engine
 from app.compliance.models import VERDICT_NAMES, VERDICTS
 from app.compliance.periods import Period, local_today, parse_key, period_of, zone
 from app.core.i18n import gettext, lazy
+from app.deputies.access import access_deputy
 from app.stations.access import get_station
 from app.tenancy.config import get_config
 from app.tenancy.models import AdminNode
@@ -41,10 +42,11 @@ class Query:
     station_id: int | None = None
     verdict: str | None = None
     page: int = 1
+    deputy_id: int | None = None  # one deputy's rules (a deputy member always sees only their own)
 
     @classmethod
     def read(cls, rule: str = "", period: str = "", on: str = "", node: str = "", station: str = "",
-             verdict: str = "", page: int = 1) -> "Query":
+             verdict: str = "", page: int = 1, deputy: str = "") -> "Query":
         day = None
         try:
             day = date.fromisoformat(on.strip()) if on.strip() else None
@@ -52,12 +54,13 @@ class Query:
             day = None
         return cls(rule_id=_id(rule), key=period.strip() if parse_key(period) else None, day=day,
                    node_id=_id(node), station_id=_id(station), verdict=verdict if verdict in VERDICTS else None,
-                   page=max(1, min(page or 1, 100_000)))
+                   page=max(1, min(page or 1, 100_000)), deputy_id=_id(deputy))
 
     def params(self, **change) -> str:
         """The query string of these filters (some changed, e.g. page=2 or node=5), for links."""
         values = {"rule": self.rule_id, "period": self.key, "on": self.day.isoformat() if self.day else None,
-                  "node": self.node_id, "station": self.station_id, "verdict": self.verdict, **change}
+                  "node": self.node_id, "station": self.station_id, "verdict": self.verdict,
+                  "deputy": self.deputy_id, **change}
         return "&".join(f"{k}={v}" for k, v in values.items() if v not in (None, ""))
 
 
@@ -88,6 +91,7 @@ class View:
     node: AdminNode | None = None
     township: AdminNode | None = None  # a station's township (station level)
     station_name: str = ""
+    deputy_name: str = ""  # staff looking at one deputy
     summaries: list = field(default_factory=list)  # [(rule, period, Counter)]
     townships: list[Row] = field(default_factory=list)
     stations: list[Row] = field(default_factory=list)
@@ -110,6 +114,9 @@ async def _where(db: AsyncSession, scope: Scope, q: Query, view_args: dict) -> e
     station_id = scope.station_id if scope.role == "station_staff" else q.station_id
     if scope.role == "deputy":
         view_args["level"] = "deputy"
+    elif q.deputy_id is not None:  # staff looking at one deputy in their scope (else the same 404)
+        deputy = await access_deputy(db, scope, q.deputy_id)
+        where.deputy_id, view_args["level"], view_args["deputy_name"] = deputy.id, "deputy", deputy.name
     elif station_id is not None:
         ref = await get_station(db, scope, station_id)
         where.station_id, view_args["level"] = ref.station.id, "station"

@@ -149,3 +149,23 @@ async def test_query_count_does_not_grow_with_the_data(app, database, county):
     # (3: themselves, levels and stations, the stations' places), activity kinds, the three
     # aggregates, the townships
     assert small <= 16, small
+
+
+async def test_staff_look_at_one_deputy(app, database, county, owner_sql):
+    """The deputy's page links to their compliance: only the deputy rules, only that deputy, within the
+    member's scope (another township's staff get the ordinary 404); the export follows the filter."""
+    await put_opinion(database, county, "张伟", this_month_at(2).date())
+    zhang, li = county.deputies["张伟"], county.deputies["李娜"]
+    async with signed_in(app, county.county, "admin") as client:
+        detail = await client.get(f"{client.base}/deputies/{zhang}")
+        assert f"/compliance?deputy={zhang}" in detail.text
+        r = await client.get(f"{client.base}/compliance?deputy={zhang}")
+        assert r.status_code == 200
+        page = text_of(r.text)
+        assert "张伟" in page and "李娜" not in page
+        assert RULE_NAMES["jz-opinion"] in page and RULE_NAMES["jz-reception"] not in page
+        export = await client.get(f"{client.base}/compliance/export.csv?deputy={zhang}")
+        rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+        assert any("张伟" in row for row in rows) and not any("李娜" in row for row in rows)
+    async with signed_in(app, county.county, "heba") as client:
+        assert (await client.get(f"{client.base}/compliance?deputy={li}")).status_code == 404
