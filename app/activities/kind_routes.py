@@ -7,10 +7,9 @@ from litestar import Request, Response, get, post
 
 from app.activities import kind_services as kinds
 from app.activities.models import ActivityKind
-from app.core.i18n import gettext, lazy
-from app.core.web import client_addr, page, see_other
-from app.tenancy.access import TenantContext
-from app.tenancy.config import ConfigError
+from app.core.i18n import lazy
+from app.core.web import client_addr, page
+from app.tenancy.access import TenantContext, settings_change
 
 DONE = {
     "added": lazy("The kind of activity has been added."),
@@ -23,23 +22,10 @@ def _base(ctx: TenantContext) -> str:
     return f"/t/{ctx.tenant.slug}"
 
 
-def _message(error: ConfigError) -> str:
-    return gettext(error.message, **error.variables)
-
-
 def _form(form, keys: tuple[str, ...]) -> dict:
     return {k: str(form.get(k, ""))[:200] for k in keys}
 
 
-async def _change(ctx: TenantContext, change, on_refusal, done_path: str) -> Response:
-    """Commit and redirect, or roll back and show the page again with the refusal (400)."""
-    try:
-        await change()
-    except ConfigError as refusal:
-        await ctx.db.rollback()
-        return await on_refusal(_message(refusal))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}{done_path}")
 
 
 async def _kinds_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
@@ -58,7 +44,7 @@ async def activity_kinds(request: Request, ctx: TenantContext, done: str | None 
 async def add_activity_kind(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     values = _form(await request.form(), ("name", "code", "sort"))
-    return await _change(
+    return await settings_change(
         ctx,
         lambda: kinds.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=None,
                                 client_addr=client_addr(request), **values),
@@ -91,7 +77,7 @@ async def save_activity_kind(request: Request, ctx: TenantContext, activity_kind
         return await _kind_page(request, ctx, await kinds.get_kind(ctx.db, activity_kind_id), status_code=400,
                                 error=error, form=values)
 
-    return await _change(
+    return await settings_change(
         ctx,
         lambda: kinds.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=kind,
                                 client_addr=client_addr(request), **values),
@@ -108,7 +94,7 @@ async def retire_activity_kind(request: Request, ctx: TenantContext, activity_ki
         return await _kind_page(request, ctx, await kinds.get_kind(ctx.db, activity_kind_id), status_code=400,
                                 error=error)
 
-    return await _change(
+    return await settings_change(
         ctx,
         lambda: kinds.retire_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=kind,
                                   client_addr=client_addr(request)),

@@ -16,8 +16,8 @@ from app.cases.models import (
 )
 from app.core.i18n import gettext, lazy
 from app.core.web import absolute_url, client_addr, page, see_other
-from app.tenancy.access import TenantContext
-from app.tenancy.config import ConfigError, get_config
+from app.tenancy.access import TenantContext, settings_change
+from app.tenancy.config import get_config
 from app.tenancy.preset_cases import CASE_CONFIG_RANGES
 
 DONE = {
@@ -46,15 +46,6 @@ def _form(form, keys: tuple[str, ...]) -> dict:
     return {k: str(form.get(k, ""))[:200] for k in keys}
 
 
-async def _change(ctx: TenantContext, change, on_refusal, done_path: str) -> Response:
-    """Commit and redirect, or roll back and show the page again with the refusal (400)."""
-    try:
-        await change()
-    except ConfigError as refusal:
-        await ctx.db.rollback()
-        return await on_refusal(gettext(refusal.message, **refusal.variables))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}{done_path}")
 
 
 # --- categories ------------------------------------------------------------------------------------
@@ -77,7 +68,7 @@ async def case_categories(request: Request, ctx: TenantContext, done: str | None
 async def add_case_category(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     values = _form(await request.form(), ("name", "code", "sort"))
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.save_category(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, category=None,
                                        client_addr=client_addr(request), **values),
         lambda error: _categories_page(request, ctx, status_code=400, error=error, form=values),
@@ -107,7 +98,7 @@ async def save_case_category(request: Request, ctx: TenantContext, category_id: 
         return await _category_page(request, ctx, await svc.get_category(ctx.db, category_id), status_code=400,
                                     error=error, form=values)
 
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.save_category(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, category=category,
                                        client_addr=client_addr(request), **values),
         refused, f"{CATEGORIES}/{category_id}?done=saved")
@@ -122,7 +113,7 @@ async def retire_case_category(request: Request, ctx: TenantContext, category_id
         return await _category_page(request, ctx, await svc.get_category(ctx.db, category_id), status_code=400,
                                     error=error)
 
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.retire_category(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, category=category,
                                          client_addr=client_addr(request)),
         refused, f"{CATEGORIES}?done=retired")
@@ -156,7 +147,7 @@ async def handling_units(request: Request, ctx: TenantContext, done: str | None 
 async def add_handling_unit(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     values = _form(await request.form(), ("code", *UNIT_FIELDS))
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.save_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=None,
                                    client_addr=client_addr(request), **values),
         lambda error: _units_page(request, ctx, status_code=400, error=error, form=values),
@@ -188,7 +179,7 @@ async def save_handling_unit(request: Request, ctx: TenantContext, unit_id: int)
     ctx.require_role("county_admin")
     unit = await svc.get_unit(ctx.db, unit_id)
     values = _form(await request.form(), UNIT_FIELDS)
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.save_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=unit,
                                    client_addr=client_addr(request), **values),
         lambda error: _unit_page(request, ctx, unit_id, status_code=400, error=error, form=values),
@@ -199,7 +190,7 @@ async def save_handling_unit(request: Request, ctx: TenantContext, unit_id: int)
 async def retire_handling_unit(request: Request, ctx: TenantContext, unit_id: int) -> Response:
     ctx.require_role("county_admin")
     unit = await svc.get_unit(ctx.db, unit_id)
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.retire_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=unit,
                                      client_addr=client_addr(request)),
         lambda error: _unit_page(request, ctx, unit_id, status_code=400, error=error),
@@ -212,7 +203,7 @@ async def set_handling_unit_user(request: Request, ctx: TenantContext, unit_id: 
     ctx.require_role("county_admin")
     unit = await svc.get_unit(ctx.db, unit_id)
     member = str((await request.form()).get("membership", ""))[:30]
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.set_member_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=unit,
                                          membership_id=member, client_addr=client_addr(request)),
         lambda error: _unit_page(request, ctx, unit_id, status_code=400, error=error),
@@ -268,7 +259,7 @@ async def case_rules(request: Request, ctx: TenantContext, done: str | None = No
 async def save_case_settings(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     values = _form(await request.form(), tuple(CASE_CONFIG_RANGES))
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.save_settings(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, values=values,
                                        client_addr=client_addr(request)),
         lambda error: _rules_page(request, ctx, status_code=400, error=error, settings=values),
@@ -280,7 +271,7 @@ async def add_due_rule(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     values = _form(await request.form(), RULE_FIELDS)
     args = {**values, "working_days": values["working_days"] == "1"}
-    return await _change(
+    return await settings_change(
         ctx, lambda: svc.add_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
                                   client_addr=client_addr(request), **args),
         lambda error: _rules_page(request, ctx, status_code=400, error=error, rule=values),

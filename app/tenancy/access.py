@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import AsyncGenerator
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers import BaseRouteHandler
@@ -16,7 +16,8 @@ from app.accounts.access import Auth, LoginRequired, _login_redirect_target, loa
 from app.accounts.models import Membership, User, UserSession
 from app.audit.services import record
 from app.core.logs import log_tenant
-from app.core.web import TenantSuspended
+from app.core.web import TenantSuspended, see_other
+from app.tenancy.config import ConfigError
 from app.tenancy.models import Tenant
 from app.tenancy.scope import Scope, scope_of
 
@@ -100,3 +101,15 @@ async def provide_tenant_context(request: Request) -> AsyncGenerator[TenantConte
     tenant, membership, auth = state["tenant"], state["membership"], state["auth"]
     async with request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id) as db:
         yield TenantContext(tenant=tenant, user=auth.user, membership=membership, db=db)
+
+
+async def settings_change(ctx: TenantContext, change, on_refusal, done_path: str) -> Response:
+    """Run a county-settings change: commit and redirect to ``done_path`` (below /t/<slug>), or roll
+    back and show the page again through ``on_refusal(message)`` (nothing written)."""
+    try:
+        await change()
+    except ConfigError as refusal:
+        await ctx.db.rollback()
+        return await on_refusal(refusal.text())
+    await ctx.db.commit()
+    return see_other(f"/t/{ctx.tenant.slug}{done_path}")

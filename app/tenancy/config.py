@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
-from app.core.i18n import lazy
+from app.core.i18n import gettext, lazy
 from app.stations.models import ChecklistItem, StationKind
 from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, AdminNode, TenantConfig
 from app.tenancy.preset_activities import ACTIVITY_CONFIG_RANGES
@@ -51,6 +51,10 @@ class ConfigError(ValueError):
         super().__init__(message)
         self.message = message
         self.variables = variables
+
+    def text(self) -> str:
+        """The message in the user's language (string variables are msgids too, e.g. a field's label)."""
+        return gettext(self.message, **{k: gettext(v) if isinstance(v, str) else v for k, v in self.variables.items()})
 
 
 def canonical_name(pattern: str, chain: list[AdminNode], kind_name: str) -> str:

@@ -15,7 +15,7 @@ from app.core.web import client_addr, page, see_other
 from app.deputies.checks import unassigned_count
 from app.stations.models import StationKind
 from app.tenancy import config, services
-from app.tenancy.access import TenantContext
+from app.tenancy.access import TenantContext, settings_change
 from app.tenancy.config import ConfigError
 from app.tenancy.models import NODE_KINDS, AdminNode
 from app.tenancy.scope import Scope
@@ -53,6 +53,8 @@ def _base(ctx: TenantContext) -> str:
 
 
 def _message(error: TreeError | ConfigError) -> str:
+    if isinstance(error, ConfigError):
+        return error.text()
     return gettext(error.message, **{k: gettext(v) if isinstance(v, str) else v for k, v in error.variables.items()})
 
 
@@ -225,16 +227,6 @@ async def settings_page(request: Request, ctx: TenantContext, done: str | None =
     return await _settings_page(request, ctx, done=done)
 
 
-async def _settings_change(ctx: TenantContext, change, on_refusal, done_path: str) -> Response:
-    """Run a settings change: commit and redirect to ``done_path``, or roll back and show the page
-    again with the refusal (400, nothing written)."""
-    try:
-        await change()
-    except ConfigError as refusal:
-        await ctx.db.rollback()
-        return await on_refusal(_message(refusal))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}{done_path}")
 
 
 @post("/settings")
@@ -258,7 +250,7 @@ async def save_settings(request: Request, ctx: TenantContext) -> Response:
             activity=config.parse_activity_settings(values, current), client_addr=client_addr(request),
         )
 
-    return await _settings_change(
+    return await settings_change(
         ctx, change, lambda error: _settings_page(request, ctx, status_code=400, error=error, form=values),
         "/settings?done=saved",
     )
@@ -295,7 +287,7 @@ async def kinds_page(request: Request, ctx: TenantContext, done: str | None = No
 async def add_kind(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     values = _kind_form(await request.form())
-    return await _settings_change(
+    return await settings_change(
         ctx,
         lambda: config.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=None,
                                  client_addr=client_addr(request), **values),
@@ -330,7 +322,7 @@ async def save_kind(request: Request, ctx: TenantContext, kind_id: int) -> Respo
         return await _kind_page(request, ctx, await config.get_kind(ctx.db, kind_id), status_code=400,
                                 error=error, form=values)
 
-    return await _settings_change(
+    return await settings_change(
         ctx,
         lambda: config.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=kind,
                                  client_addr=client_addr(request), **values),
@@ -346,7 +338,7 @@ async def retire_kind(request: Request, ctx: TenantContext, kind_id: int) -> Res
     async def refused(error: str) -> Response:
         return await _kind_page(request, ctx, await config.get_kind(ctx.db, kind_id), status_code=400, error=error)
 
-    return await _settings_change(
+    return await settings_change(
         ctx,
         lambda: config.retire_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=kind,
                                    client_addr=client_addr(request)),
@@ -372,7 +364,7 @@ async def add_item(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     form = await request.form()
     values = {k: str(form.get(k, ""))[:400] for k in ("code", "label", "sort")}
-    return await _settings_change(
+    return await settings_change(
         ctx,
         lambda: config.save_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=None,
                                  client_addr=client_addr(request), **values),
@@ -404,7 +396,7 @@ async def save_item(request: Request, ctx: TenantContext, item_id: int) -> Respo
         return await _item_page(request, ctx, await config.get_item(ctx.db, item_id), status_code=400,
                                 error=error, form=values)
 
-    return await _settings_change(
+    return await settings_change(
         ctx,
         lambda: config.save_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=item,
                                  client_addr=client_addr(request), **values),
@@ -420,7 +412,7 @@ async def retire_item(request: Request, ctx: TenantContext, item_id: int) -> Res
     async def refused(error: str) -> Response:
         return await _item_page(request, ctx, await config.get_item(ctx.db, item_id), status_code=400, error=error)
 
-    return await _settings_change(
+    return await settings_change(
         ctx,
         lambda: config.retire_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=item,
                                    client_addr=client_addr(request)),
