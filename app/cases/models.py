@@ -41,6 +41,15 @@ STATE_NAMES = {
 }
 # States in which a handling unit owes a reply (overdue after reply_due).
 OPEN_WITH_UNIT = ("assigned", "accepted", "clarifying")
+
+
+def overdue(state: str, reply_due: date | None, feedback_due: date | None, today: date) -> bool:
+    """Reply late (a unit holds it past reply_due) or feedback late (replied, past feedback_due). The
+    SQL form of the same rule is ``app.cases.queries.overdue_condition``."""
+    if state in OPEN_WITH_UNIT:
+        return reply_due is not None and reply_due < today
+    return state == "replied" and feedback_due is not None and feedback_due < today
+
 LEVELS = ("township", "county", "outside")
 LEVEL_NAMES = {
     "township": lazy("Township matter"),

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.access import case_filter, cases_query
-from app.cases.models import OPEN_WITH_UNIT, SOURCES, STATES, Case, CaseCategory, HandlingUnit
+from app.cases.models import OPEN_WITH_UNIT, SOURCES, STATES, Case, CaseCategory, HandlingUnit, overdue
 from app.cases.services import CODE_ALPHABET, CODE_LENGTH, normalise_code
 from app.compliance.periods import Period, parse_key, period_of
 from app.stations.access import node_join as station_node_join
@@ -42,11 +42,7 @@ def overdue_condition(today: date) -> ColumnElement[bool]:
                and_(Case.state == "replied", Case.feedback_due < today))
 
 
-def is_overdue(state: str, reply_due: date | None, feedback_due: date | None, today: date) -> bool:
-    """The same rule as ``overdue_condition``, for a row already read."""
-    if state in OPEN_WITH_UNIT:
-        return reply_due is not None and reply_due < today
-    return state == "replied" and feedback_due is not None and feedback_due < today
+is_overdue = overdue  # the same rule as ``overdue_condition``, for a row already read
 
 
 def due_date(state: str, reply_due: date | None, feedback_due: date | None) -> date | None:

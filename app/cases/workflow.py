@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from app.cases.access import CaseRef
-from app.cases.models import OPEN_WITH_UNIT, STATE_NAMES, Case
+from app.cases.models import STATE_NAMES, Case, overdue
 from app.core.i18n import gettext, lazy
 from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
@@ -87,12 +87,8 @@ def event_label(action: str) -> str:
 
 
 def is_overdue(case: Case, today: date) -> bool:
-    """Reply late (a unit holds it past reply_due) or feedback late (replied, past feedback_due)."""
-    if case.state in OPEN_WITH_UNIT:
-        return case.reply_due is not None and case.reply_due < today
-    if case.state == "replied":
-        return case.feedback_due is not None and case.feedback_due < today
-    return False
+    """Reply late or feedback late (``app.cases.models.overdue``)."""
+    return overdue(case.state, case.reply_due, case.feedback_due, today)
 
 
 def wrong_state(case: Case) -> Refusal:
