@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -46,6 +47,7 @@ class User(Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     locale: Mapped[str | None] = mapped_column(String(8))
+    email: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -93,6 +95,8 @@ class Membership(Base):
     scope_node_id: Mapped[int | None] = mapped_column(BigInteger)
     station_id: Mapped[int | None] = mapped_column(BigInteger)  # station staff: their station
     handling_unit_id: Mapped[int | None] = mapped_column(BigInteger)  # handling unit users: their unit
+    # Channels the member accepts besides the in-app inbox (app.notify); the tenant may require more.
+    channels: Mapped[list[str]] = mapped_column(ARRAY(String(8)), default=lambda: ["sms"])
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

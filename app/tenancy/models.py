@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String, func
+from sqlalchemy import (
+    BigInteger, Boolean, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String, func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,7 +30,7 @@ class Tenant(Base):
     status: Mapped[str] = mapped_column(String(10), default="active")
     timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
     preset: Mapped[str | None] = mapped_column(String(80))
-    sms_quota: Mapped[int] = mapped_column(Integer, default=0)
+    sms_quota: Mapped[int] = mapped_column(Integer, default=1000)  # SMS per month, set by the operator
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -81,4 +83,21 @@ class TenantConfig(Base):
     case_rehandle_limit: Mapped[int] = mapped_column(Integer, default=1)
     public_limit_per_client: Mapped[int] = mapped_column(Integer, default=5)
     public_limit_per_station: Mapped[int] = mapped_column(Integer, default=60)
+    # Reminders and notifications (app/notify): no SMS from quiet_start to quiet_end (local hours; they
+    # wait until morning), channels every member gets, reminder offsets in days (0 = off), switches,
+    # the weekday of the mailbox reminder (0 = off), the January day of the yearly report (0 = off),
+    # and the county's own wording per message kind.
+    quiet_start: Mapped[int] = mapped_column(Integer, default=21)
+    quiet_end: Mapped[int] = mapped_column(Integer, default=8)
+    required_channels: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
+    remind_liaison_days: Mapped[int] = mapped_column(Integer, default=7)
+    remind_sms_days: Mapped[int] = mapped_column(Integer, default=3)
+    remind_eve_days: Mapped[int] = mapped_column(Integer, default=1)
+    case_due_soon_days: Mapped[int] = mapped_column(Integer, default=2)
+    notify_case_person: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_case_overdue: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_at_risk: Mapped[bool] = mapped_column(Boolean, default=True)
+    mailbox_weekday: Mapped[int] = mapped_column(Integer, default=1)
+    yearly_report_day: Mapped[int] = mapped_column(Integer, default=10)
+    message_texts: Mapped[dict] = mapped_column(JSONB, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -163,6 +163,27 @@ async def _activities(db, side: Side, station, deputy, group, photo) -> None:
     db.add(Attendance(tenant_id=t, activity_id=held.id, deputy_id=deputy.id, method="staff",
                       on_behalf_reason="手机没电", recorded_by=admin))
     await _cases(db, side, station, deputy, held, photo)
+    await _notifications(db, side, deputy, held)
+
+
+async def _notifications(db, side: Side, deputy, activity) -> None:
+    """One row in every table of reminders and notifications: an SMS to the deputy (sent, with its
+    delivery) and an in-app message to the county admin."""
+    from datetime import datetime, timezone
+
+    from app.notify.models import Delivery, Outbox
+
+    t, now = side.id, datetime(2026, 3, 12, 9, 0, tzinfo=timezone.utc)
+    sms = Outbox(tenant_id=t, dedupe_key=f"activity_sms:activity:{activity.id}:d{deputy.id}:sms", kind="activity_sms",
+                 channel="sms", subject=f"activity:{activity.id}", deputy_id=deputy.id, address=deputy.mobile,
+                 body=f"{side.slug}代表：请参加接待活动", due_at=now, next_attempt_at=now, status="sent", attempts=1,
+                 sent_at=now, provider_id=f"{side.slug}-biz-1")
+    db.add_all([sms, Outbox(tenant_id=t, dedupe_key="activity_liaison:x", kind="activity_liaison", channel="inapp",
+                            subject=f"activity:{activity.id}", user_id=side.users["county_admin"].id,
+                            body=f"{side.slug}：一周后接待", due_at=now, next_attempt_at=now, status="sent", sent_at=now)])
+    await db.flush()
+    db.add(Delivery(tenant_id=t, outbox_id=sms.id, attempt=1, channel="sms", started_at=now, finished_at=now,
+                    result="sent", provider_id=sms.provider_id))
 
 
 async def _cases(db, side: Side, station, deputy, activity, photo) -> None:

@@ -1,0 +1,74 @@
+"""Reminders and notifications: the outbox (one row per recipient and channel, written in the same
+transaction as the change that causes it) and one delivery row per send attempt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+from app.core.i18n import lazy
+
+CHANNELS = ("inapp", "sms", "email")
+CHANNEL_NAMES = {"inapp": lazy("In-app inbox"), "sms": lazy("SMS"), "email": lazy("Email")}
+# pending → sending (claimed by a worker, attempt recorded) → sent | pending (retry later) | failed;
+# withdrawn: the cause went away (activity cancelled, deputy uninvited); skipped: not sent on purpose
+# (the SMS quota was used up: the recipient got it in-app instead).
+STATUSES = ("pending", "sending", "sent", "failed", "withdrawn", "skipped")
+STATUS_NAMES = {
+    "pending": lazy("Waiting to be sent"),
+    "sending": lazy("Being sent"),
+    "sent": lazy("Delivered to the channel"),
+    "failed": lazy("Sending failed"),
+    "withdrawn": lazy("Withdrawn"),
+    "skipped": lazy("Not sent (SMS quota used up)"),
+}
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "deputy_id"], ["deputies.tenant_id", "deputies.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(240))
+    kind: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(60))  # "activity:12", "case:5", "station:3"
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deputy_id: Mapped[int | None] = mapped_column(BigInteger)
+    address: Mapped[str | None] = mapped_column(String(200))  # mobile or e-mail address: personal data
+    params: Mapped[dict] = mapped_column(JSONB, default=dict)
+    body: Mapped[str] = mapped_column(String(600))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    provider_id: Mapped[str | None] = mapped_column(String(80))
+    last_error: Mapped[str | None] = mapped_column(String(400))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Delivery(Base):
+    """One send attempt; (outbox_id, attempt) is unique, and the attempt is recorded before the
+    provider is called."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "outbox_id"], ["outbox.tenant_id", "outbox.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(BigInteger)
+    attempt: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[str] = mapped_column(String(10), default="sending")
+    provider_id: Mapped[str | None] = mapped_column(String(80))
+    error: Mapped[str | None] = mapped_column(String(400))

@@ -1,0 +1,111 @@
+"""What each kind of message says. Built-in texts are English msgids translated by the catalogues
+(Chinese by default); a county may write its own Chinese wording per kind (tenant_config.message_texts).
+Placeholders are written {name}; an unknown placeholder renders empty rather than failing a send."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from app.core.i18n import DEFAULT_LOCALE, LOCALES, catalogue, lazy
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # the inbox title and the label in settings and the delivery log
+    text: str  # English msgid with {placeholders}
+    channels: tuple[str, ...]  # channels this kind may use; each recipient's choices narrow them
+
+
+KINDS: dict[str, Kind] = {
+    "activity_liaison": Kind(
+        lazy("Activity in a week: deputies due"),
+        lazy("{station}: {kind} on {when} at {place}. Deputies due: {deputies}. Please contact them."),
+        ("inapp", "sms", "email")),
+    "activity_sms": Kind(
+        lazy("Activity reminder"),
+        lazy("Deputy {name}: {station} holds {kind} on {when} at {place} ({topic}). Sign in: {link}"),
+        ("sms", "inapp", "email")),
+    "activity_eve": Kind(
+        lazy("Activity tomorrow"),
+        lazy("Deputy {name}, a gentle reminder: {kind} at {station} tomorrow, {when}, at {place}."),
+        ("inapp", "sms")),
+    "activity_moved": Kind(
+        lazy("Activity moved"),
+        lazy("Deputy {name}: {kind} at {station} has moved to {when} at {place}."),
+        ("inapp", "sms", "email")),
+    "activity_cancelled": Kind(
+        lazy("Activity cancelled"),
+        lazy("Deputy {name}: {kind} at {station} on {when} is cancelled. {reason}"),
+        ("inapp", "sms", "email")),
+    "case_receipt": Kind(
+        lazy("Opinion registered"),
+        lazy("Your opinion has been registered. Receipt code {code}: look up its progress at {link}"),
+        ("sms",)),
+    "case_answer": Kind(
+        lazy("Answer to your opinion"),
+        lazy("Your opinion (receipt code {code}) has an answer: {answer} Details: {link}"),
+        ("sms",)),
+    "case_satisfaction": Kind(
+        lazy("How satisfied are you?"),
+        lazy("Please tell us how satisfied you are with the answer to opinion {code}: {link}"),
+        ("sms",)),
+    "case_due_soon": Kind(
+        lazy("Case due soon"),
+        lazy("Case {code} ({category}) is due on {due}: please reply in time."),
+        ("inapp", "sms", "email")),
+    "case_overdue": Kind(
+        lazy("Case overdue: supervise"),
+        lazy("Case {code} at {unit} was due on {due} and is overdue: please supervise."),
+        ("inapp", "sms", "email")),
+    "rule_at_risk": Kind(
+        lazy("Rule at risk"),
+        lazy("{rule}: {who} has {count} of {minimum} in {period}, which ends on {ends}."),
+        ("inapp", "sms", "email")),
+    "mailbox_weekly": Kind(
+        lazy("Open the deputy mailbox"),
+        lazy("{station}: please open the deputy mailbox this week and register what it holds."),
+        ("inapp", "sms")),
+    "yearly_report": Kind(
+        lazy("Your yearly attendance report"),
+        lazy("Deputy {name}: in {year} you attended {present} of {invited} activities. Report: {link}"),
+        ("inapp", "sms", "email")),
+    "delivery_failed": Kind(
+        lazy("A message could not be sent"),
+        lazy("A message ({what}) to {recipient} by {channel} failed: {error}"),
+        ("inapp",)),
+    "sms_quota_reached": Kind(
+        lazy("SMS quota used up"),
+        lazy("This month's {quota} SMS are used up: until next month messages go to the in-app inbox only."),
+        ("inapp",)),
+}
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def render(kind: str, params: dict, *, locale: str | None = None, county_texts: dict | None = None) -> str:
+    """The message in the recipient's language: the county's own wording (Chinese) when it has one,
+    else the built-in text, in English where no translation exists."""
+    locale = locale if locale in LOCALES else DEFAULT_LOCALE
+    source = KINDS[kind].text
+    text = (county_texts or {}).get(kind) if locale == DEFAULT_LOCALE else None
+    if not text:
+        text = catalogue(locale).get(source, source)
+    try:
+        return text.format_map(_Blank({k: "" if v is None else v for k, v in params.items()}))[:600]
+    except (ValueError, IndexError, AttributeError):
+        # A county's text with a stray brace: send the built-in one rather than nothing.
+        return catalogue(locale).get(source, source).format_map(_Blank(params))[:600]
+
+
+def title(kind: str) -> str:
+    from app.core.i18n import gettext
+
+    return gettext(KINDS[kind].name)
