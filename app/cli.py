@@ -126,16 +126,63 @@ def _serve_argv(host: str, port: int, workers: int) -> list[str]:
 
 
 def cmd_worker(args) -> None:
-    from arq.worker import run_worker
+    from app.jobs.worker import run_forever
 
-    from app.jobs.worker import worker_settings
+    run_forever()
 
-    run_worker(worker_settings())
+
+def cmd_sms_gateway(args) -> None:
+    from app.notify.fake_gateway import serve
+
+    print(f"fake SMS gateway on http://{args.host}:{args.port}/ (messages: /_messages)", flush=True)
+    serve(args.host, args.port)
+
+
+def cmd_mail_sink(args) -> None:
+    from app.notify.mail_sink import serve
+
+    folder = Path(args.dir) if args.dir else Path(os.environ.get("LIANLUO_DATA_DIR", ROOT / "var")) / "mail"
+    print(f"mail sink on smtp://{args.host}:{args.port} (messages in {folder})", flush=True)
+    serve(folder, args.host, args.port)
+
+
+SMS_GATEWAY_PORT = 8025
+MAIL_SINK_PORT = 8026
+
+
+def _port_or_free(port: int) -> int:
+    """`port` when nothing listens there, else any free port (a second product on the machine)."""
+    import socket
+
+    for wanted in (port, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", wanted))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port for a local channel")
+
+
+def _local_channels(env: dict, children: list) -> None:
+    """`start` without LIANLUO_SMS_URL / LIANLUO_SMTP_HOST: the local fake SMS gateway and mail sink
+    (on 8025 and 8026, or free ports when those are taken), and their addresses for the web and the
+    worker."""
+    if not env.get("LIANLUO_SMS_URL"):
+        port = _port_or_free(SMS_GATEWAY_PORT)
+        children.append(subprocess.Popen([sys.executable, "-m", "app", "sms-gateway", "--port", str(port)], env=env))
+        env["LIANLUO_SMS_URL"] = f"http://127.0.0.1:{port}/"
+    if not env.get("LIANLUO_SMTP_HOST"):
+        port = _port_or_free(MAIL_SINK_PORT)
+        children.append(subprocess.Popen([sys.executable, "-m", "app", "mail-sink", "--port", str(port)], env=env))
+        env["LIANLUO_SMTP_HOST"] = "127.0.0.1"
+        env["LIANLUO_SMTP_PORT"] = str(port)
 
 
 def cmd_start(args) -> None:
     """The whole product: embedded servers unless DATABASE_URL/REDIS_URL are set, migrations, demo,
-    web and worker. Ctrl-C stops everything; the data stays under var/ for the next start."""
+    web and worker (and the local fake SMS gateway and mail sink unless LIANLUO_SMS_URL /
+    LIANLUO_SMTP_HOST are set). Ctrl-C stops everything; the data stays under var/ for the next start."""
     from app.core.embedded import start_embedded
 
     # Ctrl-C, `kill -INT` and `kill` (SIGTERM, e.g. from systemd or a container) all stop everything
@@ -153,15 +200,20 @@ def cmd_start(args) -> None:
             env.setdefault("DATABASE_URL", servers.database_url)
             env.setdefault("REDIS_URL", servers.redis_url)
         env.setdefault("LIANLUO_SECURE_COOKIES", "0")  # plain HTTP on this machine
+        # Links in SMS and invitations point at this server (the worker has no request to ask).
+        env.setdefault("LIANLUO_PUBLIC_URL", f"http://{args.host}:{args.port}")
         _allow_port(env, args.port)
         os.environ.update(env)
         migrate(env["DATABASE_URL"])
         from app.demo import load_demo
 
         logins = _run(_with_db(load_demo))
+        _local_channels(env, children)
         children.append(subprocess.Popen(_serve_argv(args.host, args.port, 1), env=env))
         children.append(subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env))
-        print(f"\nLianluo is running at http://{args.host}:{args.port}/  (Ctrl-C stops it)\n", flush=True)
+        print(f"\nLianluo is running at http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+        print(f"SMS go to {env['LIANLUO_SMS_URL']} (the operator sees them at /ops/sms-gateway); "
+              f"e-mail to {env['LIANLUO_SMTP_HOST']}:{env.get('LIANLUO_SMTP_PORT', '25')}\n", flush=True)
         _print_logins(logins)
         sys.stdout.flush()
         while all(c.poll() is None for c in children):
@@ -204,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("worker", help="run the arq background worker").set_defaults(func=cmd_worker)
+
+    gateway = sub.add_parser("sms-gateway", help="run the local fake SMS gateway (demo and tests)")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=SMS_GATEWAY_PORT)
+    gateway.set_defaults(func=cmd_sms_gateway)
+
+    sink = sub.add_parser("mail-sink", help="run a local SMTP server that writes each message to var/mail/")
+    sink.add_argument("--host", default="127.0.0.1")
+    sink.add_argument("--port", type=int, default=MAIL_SINK_PORT)
+    sink.add_argument("--dir", help="folder for the .eml files (default <data dir>/mail)")
+    sink.set_defaults(func=cmd_mail_sink)
     sub.add_parser("migrate", help="apply database migrations (as the owner role)").set_defaults(func=cmd_migrate)
 
     op = sub.add_parser("create-operator", help="create a platform operator account")

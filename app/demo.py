@@ -2,7 +2,8 @@
 each with its tree, station kinds, naming rule, lifecycle, seats, checklist, kinds of activity and
 rules, case categories and handling units), a few users in each, their places and people
 (app/demo_people.py), a year of activities (app/demo_activities.py) and their cases and mailbox
-openings (app/demo_cases.py). Idempotent: running it again changes nothing."""
+openings (app/demo_cases.py), and the reminders of the coming activities (which the worker sends to
+the local SMS gateway as they fall due). Idempotent: running it again changes nothing."""
 
 from __future__ import annotations
 
@@ -81,6 +82,7 @@ async def load_demo(database: Database) -> list[tuple[str, str]]:
     await link_demo_deputies(database, tenants, users)
     await load_activities(database, tenants)
     await load_cases(database, tenants)
+    await plan_demo_reminders(database, tenants)
     logins = [(DEMO_OPERATOR[0], "operator (/ops/, sets up TOTP at first sign-in)")]
     for u, _, slug, role, scope in DEMO_USERS:
         where = scope or (liaison_place(slug) if role == "station_staff" else None)
@@ -123,3 +125,29 @@ async def link_demo_deputies(database: Database, tenant_ids: dict[str, int], use
                 await deputies.link_user(db, actor, deputy, str(users[username]))
             except RuleError:
                 continue
+
+
+async def plan_demo_reminders(database: Database, tenant_ids: dict[str, int]) -> None:
+    """The demo's activities were written straight into the tables (a year of history at once), so their
+    reminders are written here, as arranging them in the product would have: for every activity still
+    to come that has none yet, its invited deputies' and liaison officers' reminders. (A later start
+    must not write an activity's "SMS at once" again: activities with reminders are left alone.)"""
+    from datetime import datetime, timezone
+
+    from app.activities import reminders
+    from app.activities.models import Activity, Invitation
+    from app.notify.models import Outbox
+
+    now = datetime.now(timezone.utc)
+    for tenant_id in tenant_ids.values():
+        async with database.transaction(tenant_id=tenant_id) as db:
+            done = set((await db.scalars(select(Outbox.subject).where(Outbox.subject.like("activity:%"))
+                                         .distinct())).all())
+            coming = (await db.scalars(select(Activity).where(Activity.status == "planned", Activity.starts_at > now)
+                                       .order_by(Activity.starts_at))).all()
+            for activity in coming:
+                if reminders.subject(activity.id) in done:
+                    continue
+                invited = (await db.scalars(select(Invitation.deputy_id).where(
+                    Invitation.activity_id == activity.id, Invitation.withdrawn_at.is_(None)))).all()
+                await reminders.invited(db, activity, invited, now=now)

@@ -27,9 +27,11 @@ from app.accounts import tenant_routes as member_routes
 from app.audit import routes as audit_routes
 from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
+from app.notify import routes as notify_routes
 from app.public import routes as public_routes
 from app.stations import routes as station_routes
 from app.platform import routes as platform_routes
+from app.platform import sms_routes as platform_sms_routes
 from app.accounts.access import LoginRequired, TotpRequired
 from app.accounts.models import ROLE_NAMES
 from app.core import i18n
@@ -96,6 +98,7 @@ def tenant_router() -> Router:
             *case_list_routes.route_handlers,
             *case_settings_routes.route_handlers,
             *mailbox_routes.route_handlers,
+            *notify_routes.route_handlers,
         ],
     )
 
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             serve_static,
             *account_routes.route_handlers,
             *platform_routes.route_handlers,
+            *platform_sms_routes.route_handlers,
             tenant_router(),
             *public_routes.route_handlers,
             *signin_routes.public_route_handlers,

@@ -15,7 +15,7 @@ COUNTED = ("stations", "station_events", "station_staff", "station_goals", "stat
            "roster_entries", "roster_contacts", "audit_log", "memberships", "users", "tenants",
            "activity_kinds", "activity_rules", "activity_plans", "activities", "activity_events",
            "activity_invitations", "attendances", "opinions", "suggestions", "case_categories", "handling_units",
-           "case_due_rules", "cases", "case_events", "mailbox_openings")
+           "case_due_rules", "cases", "case_events", "mailbox_openings", "outbox")
 
 
 async def table_counts(owner_sql) -> dict[str, int]:
@@ -345,3 +345,20 @@ async def test_demo_has_cases_in_every_state(client, database, owner_sql):
     assert unit_states[0][0] >= 3
     await sign_in(client, "santai-jiaotong")
     assert (await client.get("/t/santai/")).status_code == 200
+
+
+async def test_demo_coming_activities_have_their_reminders(database, owner_sql):
+    await load_demo(database)
+    rows = await owner_sql("""
+        SELECT t.slug, o.kind, count(*) FROM outbox o JOIN tenants t ON t.id = o.tenant_id
+        JOIN activities a ON a.tenant_id = o.tenant_id AND o.subject = 'activity:' || a.id
+        WHERE a.status = 'planned' AND a.starts_at > now() GROUP BY 1, 2""")
+    kinds = {(slug, kind) for slug, kind, _ in rows}
+    # every coming activity's invited deputies get their SMS (and the gentle reminder when the day is far
+    # enough ahead); nothing for the year of history
+    assert {("santai", "activity_sms"), ("yuci", "activity_sms")} <= kinds
+    assert ("santai", "activity_eve") in kinds
+    stray = await owner_sql("""
+        SELECT count(*) FROM outbox o JOIN activities a ON a.tenant_id = o.tenant_id AND o.subject = 'activity:' || a.id
+        WHERE a.status <> 'planned' OR a.starts_at <= now()""")
+    assert stray[0][0] == 0

@@ -2,7 +2,9 @@
 
 Every verb takes the acting member's scope and a session bound to the tenant, checks what the member
 may do (``app.activities.access``), raises ``Refusal`` (nothing written) for bad input, and records an
-``ActivityEvent`` — the visible record of changes that the reminders read. Services do not commit.
+``ActivityEvent`` — the visible record of changes. Creating, inviting, rescheduling, cancelling,
+withdrawing an invitation and editing the place or topic also write (or withdraw) the activity's
+reminders in the same transaction (``app.activities.reminders``). Services do not commit.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership
+from app.activities import reminders
 from app.activities.access import RUN_ROLES, ActivityRef, can_run_at, require_run
 from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan, Attendance, Invitation
 from app.audit.services import record
@@ -125,7 +128,7 @@ async def create_activity(db: AsyncSession, scope: Scope, *, tenant_id: int, act
     await add_event(db, activity, "created", actor_id,
                     data={"starts_at": new.starts_at.isoformat(), "ends_at": new.ends_at.isoformat()})
     if new.deputy_ids:
-        await invite_deputies(db, activity, new.deputy_ids, actor_id=actor_id)
+        await invite_deputies(db, activity, new.deputy_ids, actor_id=actor_id, now=now)
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="activity_created",
                  target=f"activity:{activity.id}", client_addr=client_addr)
     return activity
@@ -144,8 +147,10 @@ async def invitable_deputies(db: AsyncSession, deputy_ids) -> list[Deputy]:
     return found
 
 
-async def invite_deputies(db: AsyncSession, activity: Activity, deputy_ids, *, actor_id: int | None) -> list[int]:
-    """Invite deputies (again, if they were withdrawn); returns the ids newly invited."""
+async def invite_deputies(db: AsyncSession, activity: Activity, deputy_ids, *, actor_id: int | None,
+                          now: datetime | None = None) -> list[int]:
+    """Invite deputies (again, if they were withdrawn) and write their reminders; returns the ids
+    newly invited."""
     if activity.status == "cancelled":
         raise Refusal(ACTIVITY_CANCELLED)
     deputies = await invitable_deputies(db, deputy_ids)
@@ -170,6 +175,7 @@ async def invite_deputies(db: AsyncSession, activity: Activity, deputy_ids, *, a
     if added:
         await db.flush()
         await add_event(db, activity, "invited", actor_id, data={"deputy_ids": sorted(added)})
+        await reminders.invited(db, activity, added, now=now)
     return added
 
 
@@ -284,6 +290,7 @@ async def reschedule(db: AsyncSession, scope: Scope, ref: ActivityRef, *, starts
     activity.starts_at, activity.ends_at, activity.updated_at = starts_at, ends_at, now
     await add_event(db, activity, "rescheduled", actor_id, data=data, note=reason,
                     plan_change=await plan_published(db, activity))
+    await reminders.rescheduled(db, activity, now=now)
     await _audit(db, activity, actor_id, "activity_rescheduled", client_addr)
 
 
@@ -294,13 +301,15 @@ async def cancel(db: AsyncSession, scope: Scope, ref: ActivityRef, *, reason: st
     reason = check_reason(reason)
     activity = ref.activity
     activity.status, activity.cancel_reason = "cancelled", reason
-    activity.updated_at = now or datetime.now(timezone.utc)
+    activity.updated_at = now = now or datetime.now(timezone.utc)
     await add_event(db, activity, "cancelled", actor_id, note=reason, plan_change=await plan_published(db, activity))
+    await reminders.cancelled(db, activity, reason=reason, now=now)
     await _audit(db, activity, actor_id, "activity_cancelled", client_addr)
 
 
 async def edit(db: AsyncSession, scope: Scope, ref: ActivityRef, *, place: str, topic: str,
-               responsible_user_id: int | None, actor_id: int, client_addr: str | None = None) -> bool:
+               responsible_user_id: int | None, actor_id: int, client_addr: str | None = None,
+               now: datetime | None = None) -> bool:
     """Place, topic and responsible person; the history keeps what changed. False: nothing did."""
     await ensure_running(scope, ref)
     activity = ref.activity
@@ -313,27 +322,29 @@ async def edit(db: AsyncSession, scope: Scope, ref: ActivityRef, *, place: str, 
         return False
     for key, (_, value) in changed.items():
         setattr(activity, key, value)
-    activity.updated_at = datetime.now(timezone.utc)
+    activity.updated_at = now = now or datetime.now(timezone.utc)
     await add_event(db, activity, "edited", actor_id, data=changed)
+    if "place" in changed or "topic" in changed:
+        await reminders.edited(db, activity, now=now)
     await _audit(db, activity, actor_id, "activity_edited", client_addr)
     return True
 
 
 async def invite(db: AsyncSession, scope: Scope, ref: ActivityRef, deputy_ids, *, actor_id: int,
-                 client_addr: str | None = None) -> list[int]:
+                 client_addr: str | None = None, now: datetime | None = None) -> list[int]:
     """Invite more deputies (those the member may see); returns the ids newly invited."""
     await ensure_running(scope, ref)
     if not deputy_ids:
         raise Refusal(CHOOSE_DEPUTIES)
     await check_deputies_in_scope(db, scope, deputy_ids)
-    added = await invite_deputies(db, ref.activity, deputy_ids, actor_id=actor_id)
+    added = await invite_deputies(db, ref.activity, deputy_ids, actor_id=actor_id, now=now)
     if added:
         await _audit(db, ref.activity, actor_id, "activity_invited", client_addr)
     return added
 
 
 async def withdraw(db: AsyncSession, scope: Scope, ref: ActivityRef, deputy_id: int, *, actor_id: int,
-                   client_addr: str | None = None) -> None:
+                   client_addr: str | None = None, now: datetime | None = None) -> None:
     """Withdraw an invitation (its sign-in link dies); not once the deputy has signed in."""
     await ensure_running(scope, ref)
     inv = await db.scalar(select(Invitation).where(Invitation.activity_id == ref.activity.id,
@@ -345,8 +356,9 @@ async def withdraw(db: AsyncSession, scope: Scope, ref: ActivityRef, deputy_id: 
                                                                 Attendance.deputy_id == deputy_id))
     if signed is not None:
         raise Refusal(ALREADY_SIGNED_IN)
-    inv.withdrawn_at = datetime.now(timezone.utc)
+    inv.withdrawn_at = now = now or datetime.now(timezone.utc)
     await add_event(db, ref.activity, "uninvited", actor_id, data={"deputy_ids": [deputy_id]})
+    await reminders.uninvited(db, ref.activity, deputy_id, now=now)
     await _audit(db, ref.activity, actor_id, "activity_uninvited", client_addr)
 
 

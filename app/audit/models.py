@@ -161,4 +161,7 @@ ACTION_NAMES = {
     "due_rule_deleted": lazy("Due-date rule deleted"),
     "case_settings_saved": lazy("Case settings saved"),
     "mailbox_opened": lazy("Mailbox opening logged"),
+    # notifications
+    "notify_settings_saved": lazy("Notification settings saved"),
+    "notifications_resent": lazy("Failed messages sent again"),
 }

@@ -112,13 +112,23 @@ async def weekly_check(db: AsyncSession, station_id: int, weeks: int, today: dat
     """The week of ``today`` and the ``weeks - 1`` before it, newest first, each opened or missed
     (the current week is "open" until an opening is logged). One query."""
     tz = tz or await _tz(db, station_id)
-    this_monday = today - timedelta(days=today.weekday())
-    first = this_monday - timedelta(weeks=weeks - 1)
-    start = datetime.combine(first, time.min, tzinfo=tz)
-    end = datetime.combine(this_monday + timedelta(days=7), time.min, tzinfo=tz)
+    start, end = _window(weeks, today, tz)
     rows = (await db.execute(select(MailboxOpening.opened_at, MailboxOpening.letters).where(
         MailboxOpening.station_id == station_id, MailboxOpening.opened_at >= start,
         MailboxOpening.opened_at < end))).all()
+    return _weeks(rows, weeks, today, tz)
+
+
+def _window(weeks: int, today: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    this_monday = today - timedelta(days=today.weekday())
+    first = this_monday - timedelta(weeks=weeks - 1)
+    return (datetime.combine(first, time.min, tzinfo=tz),
+            datetime.combine(this_monday + timedelta(days=7), time.min, tzinfo=tz))
+
+
+def _weeks(rows, weeks: int, today: date, tz: ZoneInfo) -> list[Week]:
+    """The weeks (newest first) from the openings ``rows`` of one station: (opened_at, letters)."""
+    this_monday = today - timedelta(days=today.weekday())
     counts: dict[date, list[int]] = {}
     for opened_at, letters in rows:
         local = opened_at.astimezone(tz).date()
@@ -139,3 +149,24 @@ async def missed_weeks(db: AsyncSession, station_id: int, weeks: int, today: dat
     cannot be missed yet), in which the station's mailbox was not opened; oldest first. For the
     reminders and the compliance board."""
     return sorted(w.monday for w in await weekly_check(db, station_id, weeks, today, tz) if w.status == "missed")
+
+
+async def missed_weeks_by_station(db: AsyncSession, station_ids, weeks: int, today: date,
+                                  tz: ZoneInfo) -> dict[int, list[date]]:
+    """``missed_weeks`` for many stations at once (the compliance board): one query, whatever their
+    number. Stations with no missed week are left out."""
+    ids = sorted({int(s) for s in station_ids})
+    if not ids:
+        return {}
+    start, end = _window(weeks, today, tz)
+    rows = (await db.execute(select(MailboxOpening.station_id, MailboxOpening.opened_at, MailboxOpening.letters).where(
+        MailboxOpening.station_id.in_(ids), MailboxOpening.opened_at >= start, MailboxOpening.opened_at < end))).all()
+    by_station: dict[int, list] = {sid: [] for sid in ids}
+    for station_id, opened_at, letters in rows:
+        by_station[station_id].append((opened_at, letters))
+    out = {}
+    for sid, found in by_station.items():
+        missed = sorted(w.monday for w in _weeks(found, weeks, today, tz) if w.status == "missed")
+        if missed:
+            out[sid] = missed
+    return out

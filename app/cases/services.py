@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Activity
 from app.audit.services import record
+from app.cases import notices
 from app.cases.access import REGISTER_ROLES
 from app.cases.models import SOURCES, URGENCIES, Case, CaseCategory, CaseEvent, CasePhoto, DueRule
 from app.core.images import ImageError, store_image
@@ -156,6 +157,7 @@ async def register_case(db: AsyncSession, scope: Scope | None, *, tenant_id: int
     db.add(case)
     await db.flush()
     add_event(db, case, "registered", actor_id, to_state="registered", public=True, data={"source": new.source})
+    await notices.registered(db, case)
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="case_registered", target=f"case:{case.id}",
                  client_addr=client_addr)
     return case

@@ -20,8 +20,8 @@ from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.cases.models import OPEN_WITH_UNIT, UNIT_KINDS, Case, CaseCategory, DueRule, HandlingUnit
 from app.core.i18n import lazy
-from app.tenancy.config import ConfigError
-from app.tenancy.models import AdminNode, TenantConfig
+from app.tenancy.config import ConfigError, config_row
+from app.tenancy.models import AdminNode
 from app.tenancy.preset_cases import CASE_CONFIG_RANGES, KIND_LEVELS, RULE_LEVELS, URGENCIES
 from app.tenancy.presets import CODE_RE
 
@@ -383,10 +383,7 @@ def parse_settings(values: dict) -> dict[str, int]:
 async def save_settings(db: AsyncSession, *, tenant_id: int, actor_id: int, values: dict,
                         client_addr: str | None = None) -> None:
     settings = parse_settings(values)
-    row = await db.get(TenantConfig, tenant_id)
-    if row is None:
-        row = TenantConfig(tenant_id=tenant_id)
-        db.add(row)
+    row = await config_row(db, tenant_id)
     for key, value in settings.items():
         setattr(row, key, value)
     row.updated_at = func.now()

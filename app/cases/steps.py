@@ -16,7 +16,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
-from app.cases import workflow
+from app.cases import notices, workflow
 from app.cases.access import CaseRef, get_case
 from app.cases.models import FEEDBACK_CHANNELS, SATISFACTIONS, URGENCIES, Case, CaseCategory, HandlingUnit
 from app.cases.services import NOTE_MAX, add_days, add_event, due_rule, normalise_code, today_in
@@ -35,6 +35,8 @@ AUDIT_ACTIONS = {
     "merge": "case_merged",
 }
 OUTSIDE_BODY_MAX, OUTSIDE_REF_MAX = 100, 60
+# States after which pending satisfaction requests and staff notices of the case are withdrawn.
+FINISHED = ("closed", "merged", "forwarded", "suggestion")
 
 ANSWER_REQUIRED = lazy("Please write down the answer given.")
 RESULT_REQUIRED = lazy("Please write down the result of the handling.")
@@ -100,6 +102,8 @@ async def finish(db: AsyncSession, ref: CaseRef, spec: workflow.Step, *, actor_i
     add_event(db, case, spec.name, actor_id, from_state=before, to_state=case.state, note=note, data=data,
               public=spec.public)
     await db.flush()
+    if case.state in FINISHED and before != case.state:
+        await notices.finished(db, case)
     await record(db, tenant_id=case.tenant_id, actor_user_id=actor_id, action=AUDIT_ACTIONS[spec.name],
                  target=f"case:{case.id}", client_addr=client_addr,
                  details={"from": before, "to": case.state, **(data or {})})
@@ -275,6 +279,7 @@ async def feed_back(db: AsyncSession, scope: Scope, ref: CaseRef, *, channel: st
     ref.case.feedback_channel, ref.case.fed_back_at = channel, now
     await finish(db, ref, spec, actor_id=actor_id, now=now, client_addr=client_addr, note=note,
                  data={"channel": channel})
+    await notices.fed_back(db, ref.case, now=now)
 
 
 async def rate(db: AsyncSession, scope: Scope, ref: CaseRef, *, satisfaction: str, note: str = "", actor_id: int,
@@ -312,6 +317,7 @@ async def rate_by_public(db: AsyncSession, case: Case, satisfaction: str, *, cli
     case.state, case.satisfaction, case.rated_at, case.closed_at = "closed", satisfaction, now, now
     add_event(db, case, "rated_by_public", None, from_state="fed_back", to_state="closed", public=True,
               data={"satisfaction": satisfaction})
+    await notices.finished(db, case)
     await record(db, tenant_id=case.tenant_id, actor_user_id=None, action="case_rated_by_public",
                  target=f"case:{case.id}", client_addr=client_addr, details={"satisfaction": satisfaction})
 

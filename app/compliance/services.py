@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compliance import engine
+from app.compliance.mailbox_flags import MailboxFlags, mailbox_flags
 from app.compliance.models import VERDICT_NAMES, VERDICTS
 from app.compliance.periods import Period, local_today, parse_key, period_of, zone
 from app.core.i18n import gettext, lazy
@@ -99,6 +100,7 @@ class View:
     deputies: list[Row] = field(default_factory=list)
     deputies_total: int = 0
     pages: int = 1
+    mailbox: MailboxFlags = field(default_factory=MailboxFlags)  # stations that missed a mailbox week
 
 
 async def _node(db: AsyncSession, scope: Scope, node_id: int) -> AdminNode:
@@ -147,6 +149,7 @@ async def build_view(db: AsyncSession, scope: Scope, tenant, q: Query, today: da
     board = await engine.evaluate(db, scope, tz=zone(tenant.timezone), today=today,
                                   at_risk_days=config.at_risk_days, where=where)
     view = View(board=board, query=q, today=today, **args)
+    view.mailbox = await mailbox_flags(db, scope, where, board, today, zone(tenant.timezone))
     per_rule = {r.id: Counter() for r in board.rules}
     for (rid, _), c in board.cells.items():
         per_rule[rid][c.verdict] += 1

@@ -14,6 +14,22 @@ Names (documented in README.md):
                       links that leave the product (invitations); default: the request's own
   LIANLUO_TRUSTED_PROXIES  comma-separated addresses of reverse proxies whose X-Forwarded-For and
                       X-Forwarded-Proto are believed (default: none)
+
+Notifications (app.notify; `./run start` starts a local fake SMS gateway on 8025 and a local mail
+sink on 8026 unless LIANLUO_SMS_URL / LIANLUO_SMTP_HOST are set):
+  LIANLUO_SMS_URL     the SMS service's SendSms endpoint (Alibaba Cloud SMS style, e.g.
+                      https://dysmsapi.aliyuncs.com/); unset: SMS wait, are retried, then fail
+  LIANLUO_SMS_KEY_ID / LIANLUO_SMS_KEY_SECRET  the access key that signs each request (defaults
+                      lianluo-dev / lianluo-dev-secret: what the local fake gateway expects)
+  LIANLUO_SMS_SIGN    the SMS signature name (default 联络)
+  LIANLUO_SMS_TEMPLATES  the provider's template code per message kind, "kind=CODE,kind=CODE"
+                      (default for a kind not listed: LIANLUO_<KIND>, e.g. LIANLUO_ACTIVITY_SMS)
+  LIANLUO_SMTP_HOST / LIANLUO_SMTP_PORT (default 25)  the SMTP server for e-mail; unset: no e-mail
+  LIANLUO_SMTP_USER / LIANLUO_SMTP_PASSWORD  credentials, if the server wants them
+  LIANLUO_SMTP_FROM   the sender address (default lianluo@localhost)
+  LIANLUO_SMTP_STARTTLS  "1" to upgrade the connection with STARTTLS
+  LIANLUO_OUTBOX_STALE_SECONDS  a message claimed by a worker that died is sent again (with the same
+                      reference) after this many seconds (default 300)
 """
 
 from __future__ import annotations
@@ -52,6 +68,22 @@ class Settings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     failed_logins_per_hour: int = 100
+    sms_url: str = ""
+    sms_key_id: str = "lianluo-dev"
+    sms_key_secret: str = "lianluo-dev-secret"
+    sms_sign: str = "联络"
+    sms_templates: dict[str, str] = field(default_factory=dict)
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "lianluo@localhost"
+    smtp_starttls: bool = False
+    outbox_stale_seconds: int = 300
+
+    def sms_template(self, kind: str) -> str:
+        """The provider's template code for a message kind."""
+        return self.sms_templates.get(kind) or f"LIANLUO_{kind.upper()}"
 
 
 def to_async_url(url: str) -> str:
@@ -82,6 +114,40 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def _templates(value: str) -> dict[str, str]:
+    """"kind=CODE,kind=CODE" → {kind: CODE}; malformed parts are ignored."""
+    out = {}
+    for part in value.split(","):
+        kind, sep, code = part.partition("=")
+        if sep and kind.strip() and code.strip():
+            out[kind.strip()] = code.strip()
+    return out
+
+
+def _int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
+def _notify_values() -> dict:
+    return dict(
+        sms_url=os.environ.get("LIANLUO_SMS_URL", "").strip(),
+        sms_key_id=os.environ.get("LIANLUO_SMS_KEY_ID") or "lianluo-dev",
+        sms_key_secret=os.environ.get("LIANLUO_SMS_KEY_SECRET") or "lianluo-dev-secret",
+        sms_sign=os.environ.get("LIANLUO_SMS_SIGN") or "联络",
+        sms_templates=_templates(os.environ.get("LIANLUO_SMS_TEMPLATES", "")),
+        smtp_host=os.environ.get("LIANLUO_SMTP_HOST", "").strip(),
+        smtp_port=_int("LIANLUO_SMTP_PORT", 25),
+        smtp_user=os.environ.get("LIANLUO_SMTP_USER", ""),
+        smtp_password=os.environ.get("LIANLUO_SMTP_PASSWORD", ""),
+        smtp_from=os.environ.get("LIANLUO_SMTP_FROM") or "lianluo@localhost",
+        smtp_starttls=_flag("LIANLUO_SMTP_STARTTLS", False),
+        outbox_stale_seconds=max(1, _int("LIANLUO_OUTBOX_STALE_SECONDS", 300)),
+    )
+
+
 def app_role_name() -> str:
     return os.environ.get("DATABASE_APP_ROLE", "lianluo_app")
 
@@ -110,5 +176,6 @@ def load_settings(**overrides) -> Settings:
             p.strip() for p in os.environ.get("LIANLUO_TRUSTED_PROXIES", "").split(",") if p.strip()
         ),
     )
+    values.update(_notify_values())
     values.update(overrides)
     return Settings(**values)

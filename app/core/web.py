@@ -174,6 +174,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     context.setdefault("user", state.get("user"))
     context.setdefault("tenant", state.get("tenant"))
     context.setdefault("membership", state.get("membership"))
+    context.setdefault("unread", state.get("unread"))  # the header's inbox count (tenant pages)
     context["locale"] = i18n.current_locale.get()
     context["html_lang"] = i18n.HTML_LANG[context["locale"]]
     context["current_path"] = request.url.path

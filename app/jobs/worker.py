@@ -1,11 +1,20 @@
-"""The arq worker: periodic housekeeping and spreadsheet imports; reminders and notifications join it later.
+"""The arq worker: housekeeping, spreadsheet imports, and reminders and notifications.
 
 Postgres is the truth and Redis only carries work (DESIGN.md): every job here is safe to run twice.
+- `deliver_notifications` (every 10 s) runs the outbox sweep (app.notify.sweep) until nothing is due;
+- `produce_reminders` (hourly, at minute 5) writes the time-based reminders (app.notify.scheduled);
+- `sweep_imports` (every minute) enqueues imports that Redis lost.
+`run_forever` (the CLI's `worker`) starts the worker again when Redis goes away, so `./run start`
+keeps running and the crons catch up when Redis is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import time
+from collections import Counter
 from datetime import timedelta
 
 from arq import cron
@@ -17,8 +26,12 @@ from app.core.db import Database
 from app.core.logs import configure_logging
 from app.core.redis import arq_settings
 from app.core.settings import load_settings
+from app.jobs import tenant_job
 
 log = logging.getLogger("lianluo.worker")
+
+SWEEP_BUDGET_SECONDS = 50  # one deliver_notifications run sweeps again and again, at most this long
+RESTART_DELAYS = (1, 2, 3, 5)  # seconds before starting again after losing Redis (then 5 each time)
 
 
 async def purge_expired_sessions(ctx) -> int:
@@ -34,12 +47,13 @@ async def purge_expired_sessions(ctx) -> int:
     return gone.rowcount
 
 
+@tenant_job
 async def run_import(ctx, tenant_id: int, job_id: int) -> str:
     """A confirmed spreadsheet import (app.deputies.imports): the payload names its tenant, and every
     transaction of the job is bound to it. Safe to run twice: only a queued job is claimed."""
     from app.deputies.imports import run_import as run
 
-    return await run(ctx["db"], int(tenant_id), int(job_id))
+    return await run(ctx["db"], tenant_id, int(job_id))
 
 
 async def sweep_imports(ctx) -> int:
@@ -50,26 +64,131 @@ async def sweep_imports(ctx) -> int:
     return await sweep(ctx["db"], ctx["settings"].redis_url)
 
 
+async def deliver_notifications(ctx) -> dict:
+    """Send what the outbox holds that is due, tenant by tenant, pass after pass while there is work
+    (bounded in time). A run that finds the previous one still going returns at once."""
+    from app.notify.sweep import sweep
+
+    lock: asyncio.Lock = ctx["sweep_lock"]
+    if lock.locked():
+        return {"busy": 1}
+    totals: Counter = Counter()
+    async with lock:
+        deadline = time.monotonic() + SWEEP_BUDGET_SECONDS
+        while True:
+            counts = await sweep(ctx["db"], channels=ctx["channels"], stale_after=ctx["stale_after"])
+            totals.update(counts)
+            if not any(counts.values()) or time.monotonic() > deadline:
+                break
+    return dict(totals)
+
+
+async def produce_reminders(ctx) -> int:
+    """The time-based reminders and notices of every tenant (each producer is idempotent)."""
+    from app.notify.scheduled import run_scheduled
+
+    return await run_scheduled(ctx["db"])
+
+
 async def startup(ctx) -> None:
+    from app.notify.sweep import channels_from_settings
+
     configure_logging()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per SMS sent is noise
     ctx["settings"] = load_settings()
     ctx["db"] = Database(ctx["settings"])
+    ctx["channels"] = channels_from_settings(ctx["settings"])
+    ctx["stale_after"] = timedelta(seconds=ctx["settings"].outbox_stale_seconds)
+    ctx["sweep_lock"] = asyncio.Lock()
 
 
 async def shutdown(ctx) -> None:
-    await ctx["db"].dispose()
+    channels = ctx.pop("channels", None)
+    if channels is not None:
+        await channels.aclose()
+    database = ctx.pop("db", None)
+    if database is not None:
+        await database.dispose()
 
 
 def worker_settings() -> dict:
     settings = load_settings()
     return {
-        "functions": [purge_expired_sessions, run_import, sweep_imports],
+        "functions": [purge_expired_sessions, run_import, sweep_imports, deliver_notifications, produce_reminders],
         "cron_jobs": [
             cron(purge_expired_sessions, minute={7, 37}, run_at_startup=True),
             cron(sweep_imports, second={0}, run_at_startup=True),  # every minute
+            cron(deliver_notifications, second={0, 10, 20, 30, 40, 50}, run_at_startup=True,
+                 timeout=SWEEP_BUDGET_SECONDS + 60, keep_result=60),
+            cron(produce_reminders, minute={5}, second={0}, run_at_startup=True, timeout=1800, keep_result=3600),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": arq_settings(settings.redis_url),
         "health_check_interval": 60,
     }
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, frame):
+    raise _Stop()
+
+
+def run_forever() -> None:
+    """Run the arq worker; when it stops because Redis went away (or any other failure), wait a
+    little and start it again. A signal (Ctrl-C, SIGTERM) stops it for good."""
+    from arq.worker import create_worker
+
+    configure_logging()
+    failures = 0
+    try:
+        while True:
+            worker = create_worker(worker_settings())
+            # arq calls on_stop(signal) in its own signal handler: a stop asked for while Redis is
+            # away must not be taken for "Redis went away, start again".
+            stopping: list = []
+            worker.on_stop = stopping.append
+            try:
+                worker.run()
+                return  # stopped by a signal
+            except Exception as exc:
+                if stopping:
+                    log.info("worker stopped by a signal (closing without Redis: %s)", type(exc).__name__)
+                    _close_quietly(worker)
+                    return
+                failures += 1
+                delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS)) - 1]
+                log.warning("worker stopped (%s: %s); starting again in %s s", type(exc).__name__, exc, delay)
+            _close_quietly(worker)
+            if not _wait(delay):
+                return
+    except _Stop:
+        log.info("worker stopped by a signal")
+
+
+def _close_quietly(worker) -> None:
+    """What arq's close() could not do without Redis: close the database and the channels."""
+    try:
+        worker.loop.run_until_complete(shutdown(worker.ctx))
+    except Exception:
+        log.exception("closing the stopped worker failed")
+
+
+def _wait(seconds: float) -> bool:
+    """Sleep, but let Ctrl-C / SIGTERM end the worker meanwhile (arq's own handlers are gone)."""
+    loop = asyncio.get_event_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        signal.signal(sig, _raise_stop)
+    try:
+        time.sleep(seconds)
+        return True
+    except _Stop:
+        log.info("worker stopped by a signal while waiting for Redis")
+        return False

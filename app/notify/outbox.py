@@ -151,10 +151,13 @@ async def notify(db: AsyncSession, *, tenant_id: int, kind: str, subject: str, r
 
 
 async def withdraw(db: AsyncSession, *, subject: str, kinds=None, deputy_id: int | None = None,
-                   user_id: int | None = None) -> int:
-    """Pending rows of `subject` (optionally only some kinds, or one deputy's or member's) are withdrawn,
-    in the caller's transaction. Rows already sent or being sent are history and stay."""
+                   user_id: int | None = None, due_after: datetime | None = None) -> int:
+    """Pending rows of `subject` (optionally only some kinds, one deputy's or member's, or only those
+    due after a moment) are withdrawn, in the caller's transaction. Rows already sent or being sent
+    are history and stay."""
     stmt = update(Outbox).where(Outbox.subject == subject, Outbox.status == "pending")
+    if due_after is not None:
+        stmt = stmt.where(Outbox.due_at > due_after)
     if kinds:
         stmt = stmt.where(Outbox.kind.in_(list(kinds)))
     if deputy_id is not None:

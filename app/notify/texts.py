@@ -19,7 +19,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "activity_liaison": Kind(
-        lazy("Activity in a week: deputies due"),
+        lazy("Upcoming activity: deputies to contact"),
         lazy("{station}: {kind} on {when} at {place}. Deputies due: {deputies}. Please contact them."),
         ("inapp", "sms", "email")),
     "activity_sms": Kind(
@@ -27,19 +27,19 @@ KINDS: dict[str, Kind] = {
         lazy("Deputy {name}: {station} holds {kind} on {when} at {place} ({topic}). Sign in: {link}"),
         ("sms", "inapp", "email")),
     "activity_eve": Kind(
-        lazy("Activity tomorrow"),
-        lazy("Deputy {name}, a gentle reminder: {kind} at {station} tomorrow, {when}, at {place}."),
+        lazy("Gentle activity reminder"),
+        lazy("Deputy {name}, a gentle reminder: {kind} at {station} on {when}, at {place}."),
         ("inapp", "sms")),
     "activity_moved": Kind(
         lazy("Activity moved"),
-        lazy("Deputy {name}: {kind} at {station} has moved to {when} at {place}."),
+        lazy("Deputy {name}: {kind} at {station} has moved to {when} at {place}. Sign in: {link}"),
         ("inapp", "sms", "email")),
     "activity_cancelled": Kind(
         lazy("Activity cancelled"),
         lazy("Deputy {name}: {kind} at {station} on {when} is cancelled. {reason}"),
         ("inapp", "sms", "email")),
     "case_receipt": Kind(
-        lazy("Opinion registered"),
+        lazy("Receipt for your opinion"),
         lazy("Your opinion has been registered. Receipt code {code}: look up its progress at {link}"),
         ("sms",)),
     "case_answer": Kind(
@@ -52,11 +52,11 @@ KINDS: dict[str, Kind] = {
         ("sms",)),
     "case_due_soon": Kind(
         lazy("Case due soon"),
-        lazy("Case {code} ({category}) is due on {due}: please reply in time."),
+        lazy("Case {code} ({category}) is due on {due}: please reply in time. {link}"),
         ("inapp", "sms", "email")),
     "case_overdue": Kind(
         lazy("Case overdue: supervise"),
-        lazy("Case {code} at {unit} was due on {due} and is overdue: please supervise."),
+        lazy("Case {code} at {unit} was due on {due} and is overdue: please supervise. {link}"),
         ("inapp", "sms", "email")),
     "rule_at_risk": Kind(
         lazy("Rule at risk"),
@@ -64,7 +64,7 @@ KINDS: dict[str, Kind] = {
         ("inapp", "sms", "email")),
     "mailbox_weekly": Kind(
         lazy("Open the deputy mailbox"),
-        lazy("{station}: please open the deputy mailbox this week and register what it holds."),
+        lazy("{station}: please open the deputy mailbox this week and register what it holds. {link}"),
         ("inapp", "sms")),
     "yearly_report": Kind(
         lazy("Your yearly attendance report"),

@@ -151,7 +151,7 @@ async def _tenant_page(request: Request, tenant_id: int, status_code: int = 200,
 
 @get("/ops/tenants/{tenant_id:int}", guards=OPS)
 async def tenant_detail(request: Request, tenant_id: int, done: str = "") -> Response:
-    return await _tenant_page(request, tenant_id, done=done if done in ("suspended", "active") else "")
+    return await _tenant_page(request, tenant_id, done=done if done in ("suspended", "active", "quota") else "")
 
 
 async def _change_status(request: Request, tenant_id: int, status: str) -> Response:
@@ -169,6 +169,22 @@ async def _change_status(request: Request, tenant_id: int, status: str) -> Respo
             return await _tenant_page(request, tenant_id, status_code=status_code, reason=reason,
                                       error=_message(refusal))
     return see_other(f"/ops/tenants/{tenant_id}?done={status}")
+
+
+@post("/ops/tenants/{tenant_id:int}/sms-quota", guards=OPS)
+async def set_sms_quota(request: Request, tenant_id: int) -> Response:
+    auth = current_auth(request)
+    value = str((await request.form()).get("sms_quota", ""))[:20]
+    async with request.app.state.db.session() as db:
+        try:
+            await services.set_sms_quota(db, tenant_id, value, actor=auth.user, client_addr=client_addr(request))
+        except LookupError:
+            raise NotFoundException() from None
+        except services.PlatformError as refusal:
+            await db.rollback()
+            return await _tenant_page(request, tenant_id, status_code=400, sms_quota=value,
+                                      quota_error=_message(refusal))
+    return see_other(f"/ops/tenants/{tenant_id}?done=quota")
 
 
 @post("/ops/tenants/{tenant_id:int}/suspend", guards=OPS)
@@ -252,6 +268,6 @@ async def totp_verify(request: Request) -> Response:
 route_handlers = [
     signup_form, signup, signup_sent, division_suggestions,
     dashboard, application_detail, approve_application, reject_application,
-    tenant_detail, suspend_tenant, reactivate_tenant, audit_log,
+    tenant_detail, set_sms_quota, suspend_tenant, reactivate_tenant, audit_log,
     totp_enrol_form, totp_enrol, totp_form, totp_verify,
 ]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from typing import Awaitable, Callable
 
 from sqlalchemy import func, select, text, update
@@ -297,6 +298,21 @@ async def _not_yet(db: AsyncSession) -> dict[int, int]:
     return {}
 
 
+PLATFORM_ZONE = ZoneInfo("Asia/Shanghai")  # the platform's month for the operator's SMS figure
+
+
+def sms_month_start(at: datetime | None = None) -> datetime:
+    local = (at or now()).astimezone(PLATFORM_ZONE)
+    return datetime.combine(local.date().replace(day=1), time.min, tzinfo=PLATFORM_ZONE)
+
+
+async def _sms_month(db: AsyncSession) -> dict[int, int]:
+    """SMS sent (or being sent) since the first of this month, per tenant: counts only."""
+    rows = await db.execute(text("SELECT tenant_id, sms FROM platform_sms_since(:since)"),
+                            {"since": sms_month_start()})
+    return {tenant_id: int(sms) for tenant_id, sms in rows.all()}
+
+
 # Each usage figure the console shows: (key, column heading, counter). A feature adds its figure by
 # replacing its placeholder here with a counter that returns {tenant_id: count}, read through a
 # named SECURITY DEFINER function like platform_tenant_usage() (operators never read tenant rows).
@@ -305,7 +321,7 @@ USAGE_FIGURES: list[tuple[str, str, UsageCounter]] = [
     ("stations", lazy("Stations"), _not_yet),
     ("deputies", lazy("Deputies"), _not_yet),
     ("open_cases", lazy("Open cases"), _not_yet),
-    ("sms_month", lazy("SMS this month"), _not_yet),
+    ("sms_month", lazy("SMS this month"), _sms_month),
 ]
 
 
@@ -357,6 +373,26 @@ async def set_tenant_status(
     )
     await db.commit()
     return revoked
+
+
+SMS_QUOTA_MAX = 10_000_000
+
+
+async def set_sms_quota(db: AsyncSession, tenant_id: int, value: str, *, actor: User, client_addr: str | None) -> int:
+    """The tenant's monthly SMS quota (beyond it, messages go in-app only). Commits; audited."""
+    value = str(value or "").strip()
+    if not value.isdigit() or int(value) > SMS_QUOTA_MAX:
+        raise PlatformError(lazy("The SMS quota is a whole number of messages per month from 0 to %(n)s."),
+                            field="sms_quota", n=SMS_QUOTA_MAX)
+    tenant = await db.get(Tenant, tenant_id, with_for_update=True)
+    if tenant is None:
+        raise LookupError(tenant_id)
+    old, tenant.sms_quota = tenant.sms_quota, int(value)
+    await record_platform(db, actor_user_id=actor.id, action="tenant_sms_quota_set", subject_tenant_id=tenant_id,
+                          target=f"tenant:{tenant.slug}", client_addr=client_addr,
+                          details={"from": old, "to": tenant.sms_quota})
+    await db.commit()
+    return tenant.sms_quota
 
 
 # --- the platform audit log -------------------------------------------------------------------

@@ -96,10 +96,25 @@ async def member_tenant(database, auth: Auth, slug: str) -> tuple[Tenant, Member
     return tenant, membership
 
 
+def _shows_header(request: Request) -> bool:
+    """A GET that renders a whole page (not an htmx partial, not a route that counts for itself)."""
+    if request.method != "GET":
+        return False
+    if request.headers.get("hx-request") and not request.headers.get("hx-boosted"):
+        return False
+    handler = request.scope.get("route_handler")
+    return not (handler and (handler.opt or {}).get("own_header_count"))
+
+
 async def provide_tenant_context(request: Request) -> AsyncGenerator[TenantContext, None]:
+    from app.notify.queries import unread_count
+
     state = request.scope["state"]
     tenant, membership, auth = state["tenant"], state["membership"], state["auth"]
     async with request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id) as db:
+        if _shows_header(request):
+            # The header's unread count (base.html): one indexed count in the page's own transaction.
+            state["unread"] = await unread_count(db, auth.user.id)
         yield TenantContext(tenant=tenant, user=auth.user, membership=membership, db=db)
 
 

@@ -185,6 +185,15 @@ def parse_activity_settings(values: dict, current: Config) -> dict[str, int]:
     return out
 
 
+async def config_row(db: AsyncSession, tenant_id: int) -> TenantConfig:
+    """The tenant's settings row for a settings page to change (added when the county has saved none)."""
+    row = await db.get(TenantConfig, tenant_id)
+    if row is None:
+        row = TenantConfig(tenant_id=tenant_id)
+        db.add(row)
+    return row
+
+
 async def save_config(db: AsyncSession, *, tenant_id: int, actor_id: int, forbidden_words: list[str],
                       approval: bool, filing: bool, seats: dict, checklist_name: str,
                       activity: dict[str, int] | None = None, client_addr: str | None = None) -> None:
@@ -193,10 +202,7 @@ async def save_config(db: AsyncSession, *, tenant_id: int, actor_id: int, forbid
     checklist_name = checklist_name.strip()
     if len(checklist_name) > 40:
         raise ConfigError(lazy("The checklist name has at most 40 characters."))
-    row = await db.get(TenantConfig, tenant_id)
-    if row is None:
-        row = TenantConfig(tenant_id=tenant_id)
-        db.add(row)
+    row = await config_row(db, tenant_id)
     row.forbidden_words = forbidden_words
     row.lifecycle = lifecycle_for(approval, filing)
     row.seats = normalise_seats(seats)

@@ -13,6 +13,7 @@ from app.activities import queries as activity_queries
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.checks import unassigned_count
+from app.notify import queries as notify_queries
 from app.stations.models import StationKind
 from app.tenancy import config, services
 from app.tenancy.access import TenantContext, settings_change
@@ -36,16 +37,22 @@ DONE = {
 }
 
 
-@get("/")
+@get("/", opt={"own_header_count": True})
 async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     # serving deputies in the member's scope not stationed anywhere (deputies/_home_summary.html)
     deputy_unassigned = upcoming = None
     tz = ZoneInfo(ctx.tenant.timezone)
+    now = datetime.now(timezone.utc)
+    # the header's unread count and, for county admins, the messages that failed lately: one statement
+    unread, failed = await notify_queries.home_counts(
+        ctx.db, ctx.user.id,
+        failed_since=notify_queries.failed_warning_since(now) if ctx.role == "county_admin" else None)
     if ctx.membership.role != "handling_unit":
         scope = await ctx.scope()
         deputy_unassigned = await unassigned_count(ctx.db, scope)
-        upcoming = await activity_queries.upcoming(ctx.db, scope, now=datetime.now(timezone.utc))
-    return page(request, "tenancy/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz)
+        upcoming = await activity_queries.upcoming(ctx.db, scope, now=now)
+    return page(request, "tenancy/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz,
+                unread=unread, failed_messages=failed, failed_days=notify_queries.FAILED_WARNING_DAYS)
 
 
 def _base(ctx: TenantContext) -> str:

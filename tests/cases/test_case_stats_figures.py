@@ -147,4 +147,4 @@ async def test_query_count_does_not_grow_with_cases(app, database, cc):
     await many_cases(database, cc, 200, start=datetime.now(timezone.utc) - timedelta(days=20))
     await many_cases(database, cc, 50, station=HEBA, start=datetime.now(timezone.utc) - timedelta(days=10))
     assert [await _queries(app, cc, p) for p in paths] == before
-    assert max(before) <= 12
+    assert max(before) <= 13  # incl. the header's unread count (issue 6)

@@ -45,6 +45,7 @@ async def test_main_pages_have_no_english_left(app, client, database):
         ("registered", None, {}), ("assigned", "transport", {}), ("replied", "transport", {"reply_text": "已修复"}),
         ("closed", "transport", {"reply_text": "已修复", "satisfaction": "satisfied"}))]
     station, deputy = cc.stations[EAST], cc.deputies["张伟"]
+    await put_notifications(database, cc, cases[1])
     pages = [
         "/", "/activities", f"/activities/{held}", f"/activities/{planned}", "/activities/new",
         f"/stations/{station}", f"/stations/{station}/plans", f"/stations/{station}/attendance",
@@ -56,10 +57,11 @@ async def test_main_pages_have_no_english_left(app, client, database):
         f"/settings/handling-units/{cc.units['transport']}", f"/settings/case-categories/{cc.categories['roads']}",
         f"/compliance?station={station}", f"/activities/{held}/signin", f"/activities/{planned}/links",
         f"/activities/{planned}/screen", "/members",  # the audit log shows raw targets and addresses: data
+        "/inbox", "/me/notifications", "/settings/notifications", "/notifications/log",
     ]
     problems = []
     deputy_pages = ["/", "/activities", f"/activities/{planned}", "/compliance", f"/deputies/{deputy}/attendance/report",
-                    "/cases", "/cases/new"]
+                    "/cases", "/cases/new", "/inbox", "/me/notifications"]
     for who, paths in (("admin", pages), ("transport", ["/cases", f"/cases/{cases[1].id}"]), ("rep", deputy_pages)):
         async with signed_in(app, cc.county, who) as member:
             member.cookies.set("lang", "zh_Hans")
@@ -74,3 +76,18 @@ async def test_main_pages_have_no_english_left(app, client, database):
     lookup = await client.post("/p/alpha/lookup", data={"code": cases[2].receipt_code})
     problems += [f"public lookup: {run}" for run in english_runs(lookup.text)]
     assert problems == [], "\n".join(problems)
+
+
+async def put_notifications(database, cc, case) -> None:
+    """A message in the county admin's inbox (and in the delivery log), and an SMS that failed."""
+    from app.notify import outbox
+    from app.notify.models import Outbox
+
+    t, now = cc.tenant.id, datetime.now(timezone.utc)
+    async with database.transaction(tenant_id=t) as db:
+        who = await outbox.members(db, t, [cc.users["admin"].id])
+        await outbox.notify(db, tenant_id=t, kind="case_due_soon", subject=f"case:{case.id}", recipients=who,
+                            due_at=now, params={"code": case.receipt_code, "category": "道路交通", "due": "3月1日"})
+        db.add(Outbox(tenant_id=t, dedupe_key="failed-sms", kind="activity_sms", channel="sms", subject="activity:1",
+                      deputy_id=cc.deputies["李娜"], address="13800000002", body="李娜代表：活动提醒", due_at=now,
+                      next_attempt_at=now, status="failed", attempts=5, last_error="网关超时"))

@@ -159,7 +159,7 @@ async def test_query_count_does_not_grow_with_deputies(app, database, owner_sql)
                          more_levels=("city",), group=group)
     many = {p: await _queries(app, county, p) for p in few}
     assert many == few
-    assert few["/deputies"] <= 10
+    assert few["/deputies"] <= 11  # incl. the header's unread count (issue 6)
 
 
 async def test_pages_within_the_html_budget(app, county, database):

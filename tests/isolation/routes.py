@@ -29,6 +29,7 @@ ID_TABLES = {
     "case_id": "cases", "category_id": "case_categories", "unit_id": "handling_units",
     "handling_unit_id": "handling_units", "due_rule_id": "case_due_rules", "case_photo_id": "case_photos",
     "opening_id": "mailbox_openings", "case_event_id": "case_events",
+    "outbox_id": "outbox",
 }
 
 

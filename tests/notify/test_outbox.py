@@ -10,20 +10,10 @@ from sqlalchemy import select, update
 from app.accounts.models import Membership
 from app.notify import outbox
 from app.notify.models import Outbox
-from app.tenancy.models import TenantConfig
 from tests.activities.world import build_activity_county
+from tests.notify.reliability_helpers import set_config
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
-
-
-async def set_config(database, tenant_id, **values):
-    async with database.transaction(tenant_id=tenant_id) as db:
-        row = await db.get(TenantConfig, tenant_id)
-        if row is None:
-            row = TenantConfig(tenant_id=tenant_id)
-            db.add(row)
-        for k, v in values.items():
-            setattr(row, k, v)
 
 
 async def rows(database, tenant_id):
