@@ -71,6 +71,12 @@ async def registered(db: AsyncSession, case: Case, *, now: datetime | None = Non
                                params=params, now=now, config=config)
 
 
+async def receipt_by_sms(db: AsyncSession, case: Case) -> bool:
+    """Is the receipt code on its way by SMS (the public receipt page says so)?"""
+    return bool(await db.scalar(select(Outbox.id).where(
+        Outbox.subject == subject(case.id), Outbox.kind == "case_receipt", Outbox.channel == "sms").limit(1)))
+
+
 async def fed_back(db: AsyncSession, case: Case, *, now: datetime | None = None) -> int:
     """The answer by SMS now, and the satisfaction request at 09:00 local the day after."""
     config = await _person_config(db, case)

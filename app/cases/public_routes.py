@@ -19,7 +19,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases import public, steps
+from app.cases import notices, public, steps
 from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS, Case
 from app.cases.services import normalise_code, today_in
 from app.core import i18n
@@ -105,9 +105,9 @@ async def submit_opinion(request: Request, tenant_slug: str, station_id: int) ->
                      "person_mobile": opinion.person_mobile, "photo_dropped": bool(opinion.photo)}
             return _opinion_page(request, tenant, station, form=typed, error=_message(refusal),
                                  status_code=refusal.status)
-        code = case.receipt_code
+        code, by_sms = case.receipt_code, await notices.receipt_by_sms(db, case)
         await db.commit()
-    return _render(request, "cases/public_receipt.html", tenant, station=station, code=code,
+    return _render(request, "cases/public_receipt.html", tenant, station=station, code=code, by_sms=by_sms,
                    grouped=public.group_code(code), today=today_in(ZoneInfo(tenant.timezone)))
 
 

@@ -71,7 +71,11 @@ async def test_the_public_form_gets_a_receipt_sms_too(client, database, cc):
     async with database.transaction(tenant_id=cc.tenant.id) as db:
         code = await db.scalar(select(Case.receipt_code))
     assert receipt.kind == "case_receipt" and receipt.address == MOBILE and code in receipt.body
-    assert code in r.text
+    assert code in r.text and 'id="receipt-sms"' in r.text
+    # without a number the receipt page promises no SMS
+    r = await client.post(f"/p/{cc.slug}/stations/{cc.stations[EAST]}/opinion",
+                          data={"content": "西街也有一盏路灯坏了", "website": ""})
+    assert r.status_code == 200 and 'id="receipt-sms"' not in r.text
 
 
 async def handled(database, cc, case_id: int) -> None:
