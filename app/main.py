@@ -27,6 +27,7 @@ from app.accounts import tenant_routes as member_routes
 from app.audit import routes as audit_routes
 from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
+from app.joint import routes as joint_routes
 from app.notify import routes as notify_routes
 from app.public import routes as public_routes
 from app.stations import routes as station_routes
@@ -99,6 +100,7 @@ def tenant_router() -> Router:
             *case_settings_routes.route_handlers,
             *mailbox_routes.route_handlers,
             *notify_routes.route_handlers,
+            *joint_routes.route_handlers,
         ],
     )
 

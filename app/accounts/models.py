@@ -95,6 +95,8 @@ class Membership(Base):
     scope_node_id: Mapped[int | None] = mapped_column(BigInteger)
     station_id: Mapped[int | None] = mapped_column(BigInteger)  # station staff: their station
     handling_unit_id: Mapped[int | None] = mapped_column(BigInteger)  # handling unit users: their unit
+    # In a joint tenant: the member county whose staff this person is (app.joint.agreements).
+    home_tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
     # Channels the member accepts besides the in-app inbox (app.notify); the tenant may require more.
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(8)), default=lambda: ["sms"])
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -164,4 +164,16 @@ ACTION_NAMES = {
     # notifications
     "notify_settings_saved": lazy("Notification settings saved"),
     "notifications_resent": lazy("Failed messages sent again"),
+    # joint stations (app/joint/agreements.py)
+    "joint_proposed": lazy("Joint station proposed to other counties"),
+    "joint_accepted": lazy("Joint station agreement accepted"),
+    "joint_declined": lazy("Joint station agreement declined"),
+    "joint_activated": lazy("Joint station set up"),
+    "joint_withdrawn": lazy("County withdrew from a joint station"),
+    "joint_archived": lazy("Joint station archived"),
+    "joint_granted": lazy("Role in a joint station given"),
+    "joint_revoked": lazy("Role in a joint station taken back"),
+    "joint_deputies_joined": lazy("Deputies joined a joint station"),
+    "joint_deputy_left": lazy("Deputy taken out of a joint station"),
+    "joint_deputies_synced": lazy("Joint station's deputy profiles brought up to date"),
 }

@@ -90,6 +90,13 @@ async def produce_reminders(ctx) -> int:
     return await run_scheduled(ctx["db"])
 
 
+async def sync_joint_deputies(ctx) -> int:
+    """Joint stations' projections of the member counties' deputies follow the counties' changes."""
+    from app.joint.deputies import sync_all
+
+    return await sync_all(ctx["db"])
+
+
 async def startup(ctx) -> None:
     from app.notify.sweep import channels_from_settings
 
@@ -114,13 +121,15 @@ async def shutdown(ctx) -> None:
 def worker_settings() -> dict:
     settings = load_settings()
     return {
-        "functions": [purge_expired_sessions, run_import, sweep_imports, deliver_notifications, produce_reminders],
+        "functions": [purge_expired_sessions, run_import, sweep_imports, deliver_notifications, produce_reminders,
+                      sync_joint_deputies],
         "cron_jobs": [
             cron(purge_expired_sessions, minute={7, 37}, run_at_startup=True),
             cron(sweep_imports, second={0}, run_at_startup=True),  # every minute
             cron(deliver_notifications, second={0, 10, 20, 30, 40, 50}, run_at_startup=True,
                  timeout=SWEEP_BUDGET_SECONDS + 60, keep_result=60),
             cron(produce_reminders, minute={5}, second={0}, run_at_startup=True, timeout=1800, keep_result=3600),
+            cron(sync_joint_deputies, minute=set(range(2, 60, 10)), second={30}, run_at_startup=True, timeout=600),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

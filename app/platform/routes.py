@@ -12,7 +12,9 @@ from app.accounts.access import current_auth
 from app.core.i18n import gettext
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other
+from app.joint.models import STATUS_NAMES as JOINT_STATUS_NAMES
 from app.platform import divisions, services, totp
+from app.platform import joint as platform_joint
 from app.platform.access import requires_operator, requires_operator_login
 from app.tenancy.services import approval_presets
 
@@ -82,7 +84,9 @@ async def dashboard(request: Request) -> Response:
     async with request.app.state.db.session() as db:
         pending = await services.pending_applications(db)
         tenants = await services.tenants_with_usage(db)
-    return _ops_page(request, "platform/dashboard.html", pending=pending, tenants=tenants)
+        joint = await platform_joint.joint_agreements(db)
+    return _ops_page(request, "platform/dashboard.html", pending=pending, tenants=tenants, joint=joint,
+                     joint_status_names=JOINT_STATUS_NAMES)
 
 
 async def _application_page(request: Request, application_id: int, status_code: int = 200, **context) -> Response:

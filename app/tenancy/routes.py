@@ -13,6 +13,7 @@ from app.activities import queries as activity_queries
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.checks import unassigned_count
+from app.joint import queries as joint_queries
 from app.notify import queries as notify_queries
 from app.stations.models import StationKind
 from app.tenancy import config, services
@@ -51,8 +52,9 @@ async def tenant_home(request: Request, ctx: TenantContext) -> Response:
         scope = await ctx.scope()
         deputy_unassigned = await unassigned_count(ctx.db, scope)
         upcoming = await activity_queries.upcoming(ctx.db, scope, now=now)
+    joint = await joint_queries.home_card(ctx.db, ctx.tenant)  # a joint tenant: its members and what is shared
     return page(request, "tenancy/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz,
-                unread=unread, failed_messages=failed, failed_days=notify_queries.FAILED_WARNING_DAYS)
+                joint=joint, unread=unread, failed_messages=failed, failed_days=notify_queries.FAILED_WARNING_DAYS)
 
 
 def _base(ctx: TenantContext) -> str:

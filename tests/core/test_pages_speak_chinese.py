@@ -91,3 +91,38 @@ async def put_notifications(database, cc, case) -> None:
         db.add(Outbox(tenant_id=t, dedupe_key="failed-sms", kind="activity_sms", channel="sms", subject="activity:1",
                       deputy_id=cc.deputies["李娜"], address="13800000002", body="李娜代表：活动提醒", due_at=now,
                       next_attempt_at=now, status="failed", attempts=5, last_error="网关超时"))
+
+
+async def test_joint_station_pages_have_no_english_left(app, database):
+    """The joint-station pages (a county's list and agreement page, the answer form, the joint tenant's
+    home). The test counties' slugs start with "alpha" (test data the check lets through)."""
+    from app.joint import agreements
+    from app.joint.agreements import Side
+    from tests.factories import csrf_from, login
+    from tests.joint.world import act, county
+    from litestar.testing import AsyncTestClient
+
+    a, b = await county(database, "alpha-gx", ("龙圩镇",)), await county(database, "alpha-gd", ("江川镇",))
+    active = await act(database, a, agreements.propose, name="两广省际人大代表联络站", slug="alpha-joint",
+                       partners=["alpha-gd"], side=Side(towns=["龙圩镇"], co_heads=["龙圩镇人大主席"]),
+                       shares=["deputies", "cases"])
+    await act(database, b, agreements.answer, key=active.agreement_key, accept=True,
+              side=Side(towns=["江川镇"], co_heads=["江川镇人大主席"]))
+    await act(database, a, agreements.grant, key=active.agreement_key, user_id=a.users["viewer"].id, role="viewer")
+    waiting = await act(database, b, agreements.propose, name="另一个省际联络站", slug="alpha-other",
+                        partners=["alpha-gx"], side=Side(towns=["江川镇"], co_heads=["主席"]), shares=["activities"])
+    problems = []
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as member:
+        member.cookies.set("lang", "zh_Hans")
+        assert (await login(member, "alpha-gx-county")).status_code == 303
+        for path in ("/t/alpha-gx/joint", f"/t/alpha-gx/joint/{active.agreement_key}",
+                     f"/t/alpha-gx/joint/{waiting.agreement_key}", "/t/alpha-joint/"):
+            r = await member.get(path)
+            assert r.status_code == 200, path
+            problems += [f"{path}: {run}" for run in english_runs(r.text)]
+        # a refusal, in Chinese too
+        r = await member.post(f"/t/alpha-gx/joint/{active.agreement_key}/withdraw",
+                              data={"_csrf_token": csrf_from(r.text)}, follow_redirects=False)
+        assert r.status_code == 400
+        problems += [f"withdraw: {run}" for run in english_runs(r.text)]
+    assert problems == [], "\n".join(problems)

@@ -164,6 +164,26 @@ async def _activities(db, side: Side, station, deputy, group, photo) -> None:
                       on_behalf_reason="手机没电", recorded_by=admin))
     await _cases(db, side, station, deputy, held, photo)
     await _notifications(db, side, deputy, held)
+    await _joint(db, side, deputy)
+
+
+async def _joint(db, side: Side, deputy) -> None:
+    """A joint-station agreement this county proposed (its own copy, its own key) and its history, and
+    a deputy projection (as a joint tenant holds them)."""
+    import uuid
+
+    from app.joint.models import JointAgreement, JointDeputy, JointEvent
+
+    t = side.id
+    agreement = JointAgreement(tenant_id=t, agreement_key=uuid.uuid4(), name=f"{side.slug}省际人大代表联络站",
+                               slug=f"{side.slug}-joint", proposer_tenant_id=t, shares=["deputies"],
+                               parties=[{"tenant_id": t, "name": side.slug, "status": "proposer", "towns": ["城关镇"],
+                                         "co_heads": ["主席"], "deputy_heads": [], "staff": []}])
+    db.add(agreement)
+    await db.flush()
+    db.add(JointEvent(tenant_id=t, agreement_id=agreement.id, actor_tenant_id=t, actor_name=side.slug,
+                      action="proposed"))
+    db.add(JointDeputy(tenant_id=t, home_tenant_id=t, home_deputy_id=deputy.id, name=deputy.name, levels=["county"]))
 
 
 async def _notifications(db, side: Side, deputy, activity) -> None:

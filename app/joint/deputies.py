@@ -1,0 +1,187 @@
+"""The deputies a member county chose to join a joint station: the joint tenant holds a projection of
+each one's agreed public fields (name, levels, public contact, photo), never the county's record.
+Named, audited functions move them (each in the caller's transaction, binding each tenant in turn
+and the acting county again at the end):
+- join / leave: the county's admin chooses which of its serving deputies join, or takes one back;
+- project: write the projections of some of a county's deputies from the county's records (a deputy
+  no longer serving is taken out);
+- sync_county: the worker's job (every ten minutes): every joint station the county is a member of gets
+  its projections brought up to date, so a change to a deputy in the county reaches the joint station;
+- remove_county: a county that withdraws takes all its projections out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.models import User
+from app.audit.services import record
+from app.core.images import StoredImage
+from app.core.i18n import lazy
+from app.deputies.models import Deputy, Mandate
+from app.joint import agreements
+from app.joint.agreements import IN, _as
+from app.joint.models import JointAgreement, JointDeputy
+from app.tenancy.config import ConfigError
+from app.tenancy.models import Tenant
+
+NOT_SHARED = lazy("The agreement does not share deputies' profiles.")
+DEPUTY_UNKNOWN = lazy("Choose serving deputies of your own county.")
+NOT_JOINED = lazy("This deputy has not joined the joint station.")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def _home_facts(db: AsyncSession, county_id: int, deputy_ids) -> dict[int, dict]:
+    """The agreed public fields of the county's serving deputies among `deputy_ids` (bound to the county)."""
+    await _as(db, county_id)
+    levels = (select(func.array_agg(func.distinct(Mandate.level))).where(Mandate.deputy_id == Deputy.id)
+              .correlate(Deputy).scalar_subquery())
+    rows = await db.execute(select(Deputy.id, Deputy.name, Deputy.public_contact, Deputy.photo_id, levels)
+                            .where(Deputy.id.in_(list(deputy_ids)), Deputy.status == "active"))
+    return {i: {"name": n, "public_contact": c or "", "home_photo_id": p, "levels": sorted(lv or [])}
+            for i, n, c, p, lv in rows.all()}
+
+
+async def _photos(db: AsyncSession, county_id: int, photo_ids) -> dict[int, StoredImage]:
+    await _as(db, county_id)
+    ids = [p for p in photo_ids if p]
+    if not ids:
+        return {}
+    return {i.id: i for i in (await db.scalars(select(StoredImage).where(StoredImage.id.in_(ids)))).all()}
+
+
+async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids) -> tuple[int, int]:
+    """Bring the joint tenant's projections of these deputies of the county up to date: (written,
+    removed). Ends bound to the joint tenant."""
+    facts = await _home_facts(db, county_id, deputy_ids)
+    await _as(db, joint_id)
+    existing = {d.home_deputy_id: d for d in (await db.scalars(select(JointDeputy).where(
+        JointDeputy.home_tenant_id == county_id, JointDeputy.home_deputy_id.in_(list(deputy_ids))))).all()}
+    gone = [d.id for k, d in existing.items() if k not in facts]
+    if gone:
+        await db.execute(delete(JointDeputy).where(JointDeputy.id.in_(gone)))
+    new_photos = {f["home_photo_id"] for k, f in facts.items()
+                  if f["home_photo_id"] and (k not in existing or existing[k].home_photo_id != f["home_photo_id"])}
+    photos = await _photos(db, county_id, new_photos)
+    await _as(db, joint_id)
+    written = 0
+    for deputy_id, f in facts.items():
+        row = existing.get(deputy_id)
+        if row is None:
+            row = JointDeputy(tenant_id=joint_id, home_tenant_id=county_id, home_deputy_id=deputy_id, name=f["name"])
+            db.add(row)
+        elif (row.name, row.public_contact, row.levels, row.home_photo_id) == (
+                f["name"], f["public_contact"], f["levels"], f["home_photo_id"]):
+            continue
+        row.name, row.public_contact, row.levels = f["name"], f["public_contact"], f["levels"]
+        if f["home_photo_id"] != row.home_photo_id or row.photo_id is None and f["home_photo_id"]:
+            source = photos.get(f["home_photo_id"])
+            copy = None
+            if source is not None:
+                copy = StoredImage(tenant_id=joint_id, media_type=source.media_type, data=source.data,
+                                   width=source.width, height=source.height)
+                db.add(copy)
+                await db.flush()
+            row.home_photo_id, row.photo_id = f["home_photo_id"], copy.id if copy else None
+        row.synced_at = _now()
+        written += 1
+    await db.flush()
+    return written, len(gone)
+
+
+async def _shared(db: AsyncSession, tenant: Tenant, key) -> JointAgreement:
+    agreement = await agreements.member_copy(db, tenant, key)
+    if "deputies" not in agreement.shares:
+        raise ConfigError(NOT_SHARED)
+    return agreement
+
+
+async def join(db: AsyncSession, *, tenant: Tenant, actor: User, key, deputy_ids,
+               client_addr: str | None = None) -> int:
+    """The county's admin chooses deputies to join: their projections are written in the joint tenant."""
+    agreement = await _shared(db, tenant, key)
+    ids = sorted({int(d) for d in deputy_ids})
+    facts = await _home_facts(db, tenant.id, ids)
+    if not ids or len(facts) != len(ids):
+        await _as(db, tenant.id)
+        raise ConfigError(DEPUTY_UNKNOWN)
+    written, _ = await project(db, county_id=tenant.id, joint_id=agreement.joint_tenant_id, deputy_ids=ids)
+    await agreements.everywhere(db, key, tenant, actor, "deputies_joined",
+                                {"deputies": [facts[i]["name"] for i in ids]}, client_addr)
+    return written
+
+
+async def leave(db: AsyncSession, *, tenant: Tenant, actor: User, key, deputy_id: int,
+                client_addr: str | None = None) -> None:
+    """The county takes a deputy out of the joint station: the projection is removed."""
+    agreement = await _shared(db, tenant, key)
+    await _as(db, agreement.joint_tenant_id)
+    name = await db.scalar(delete(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id,
+                                                     JointDeputy.home_deputy_id == deputy_id)
+                           .returning(JointDeputy.name))
+    await _as(db, tenant.id)
+    if name is None:
+        raise ConfigError(NOT_JOINED)
+    await agreements.everywhere(db, key, tenant, actor, "deputy_left", {"deputies": [name]}, client_addr)
+
+
+async def joined(db: AsyncSession, tenant: Tenant, agreement: JointAgreement) -> list[JointDeputy]:
+    """The county's deputies in the joint station (read there; bound back to the county after)."""
+    if agreement.joint_tenant_id is None:
+        return []
+    await _as(db, agreement.joint_tenant_id)
+    rows = list((await db.scalars(select(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id)
+                                  .order_by(JointDeputy.name))).all())
+    await _as(db, tenant.id)
+    return rows
+
+
+async def remove_county(db: AsyncSession, *, county_id: int, joint_id: int) -> int:
+    """Every projection of the county out of the joint tenant (the county withdrew). Ends bound to the joint tenant."""
+    await _as(db, joint_id)
+    result = await db.execute(delete(JointDeputy).where(JointDeputy.home_tenant_id == county_id))
+    return result.rowcount
+
+
+async def sync_county(db: AsyncSession, county_id: int) -> int:
+    """The job: every joint station the county is a member of gets its projections of the county's
+    deputies brought up to date; an audit entry in the joint tenant when something changed. Ends
+    bound to the county."""
+    await _as(db, county_id)
+    copies = (await db.scalars(select(JointAgreement).where(JointAgreement.status == "active",
+                                                           JointAgreement.joint_tenant_id.is_not(None)))).all()
+    changed = 0
+    for agreement in copies:
+        party = agreement.party(county_id)
+        if party is None or party["status"] not in IN or "deputies" not in agreement.shares:
+            continue
+        await _as(db, agreement.joint_tenant_id)
+        ids = (await db.scalars(select(JointDeputy.home_deputy_id).where(JointDeputy.home_tenant_id == county_id))).all()
+        if not ids:
+            continue
+        written, removed = await project(db, county_id=county_id, joint_id=agreement.joint_tenant_id, deputy_ids=ids)
+        if written or removed:
+            await record(db, tenant_id=agreement.joint_tenant_id, actor_user_id=None, action="joint_deputies_synced",
+                         target=f"joint:{agreement.agreement_key}",
+                         details={"county": party["name"], "updated": written, "removed": removed})
+        changed += written + removed
+    await _as(db, county_id)
+    return changed
+
+
+async def sync_all(database) -> int:
+    """The worker's job: `sync_county` for every active county, each in its own transaction."""
+    async with database.transaction() as db:
+        counties = (await db.scalars(select(Tenant.id).where(Tenant.kind == "county", Tenant.status == "active")
+                                     .order_by(Tenant.id))).all()
+    changed = 0
+    for county_id in counties:
+        async with database.transaction(tenant_id=county_id) as db:
+            changed += await sync_county(db, county_id)
+    return changed
