@@ -87,6 +87,7 @@ PAGES = [
     ("santai-deputy", "/t/santai/me/notifications", "html"),
     ("santai-admin", "/t/santai/settings/notifications", "html"),
     ("santai-admin", "/t/santai/notifications/log", "html"),
+    ("santai-admin", "/t/santai/joint", "html"),
     (None, "/p/santai/stations/{station}/opinion", "html"),
     (None, "/p/santai/lookup", "html"),
     ("liaison-both", "/tenants", "html"),

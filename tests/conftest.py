@@ -16,7 +16,7 @@ from app.core.settings import derive_app_url, load_settings, to_async_url
 
 TEST_DB = os.environ.get("TEST_DATABASE_NAME", "lianluo_test")
 TABLES_TO_RESET = (
-    "joint_deputies, joint_agreement_events, joint_agreements, deliveries, outbox, mailbox_openings, case_photos, case_events, cases, case_due_rules, handling_units, case_categories, "
+    "joint_attendance, joint_referrals, joint_deputies, joint_agreement_events, joint_agreements, deliveries, outbox, mailbox_openings, case_photos, case_events, cases, case_due_rules, handling_units, case_categories, "
     "activity_rules, suggestions, opinions, activity_photos, attendances, signin_codes, activity_invitations, "
     "activity_events, activities, activity_plans, activity_kinds, "
     "import_jobs, roster_contacts, roster_entries, deputy_commitments, station_staff, station_deputies, "

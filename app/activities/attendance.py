@@ -26,6 +26,7 @@ from app.audit.services import record
 from app.cases.services import register_opinion_case
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
+from app.joint.attendance import JointLine, county_counts, county_lines
 from app.stations.models import Station
 from app.stations.refusals import FIELD_TOO_LONG as TEXT_TOO_LONG
 from app.stations.refusals import Refusal
@@ -283,13 +284,16 @@ class YearlyReport:
     months: dict[int, Counts]
     total: Counts
     lines: list[Line]
+    joint_lines: list[JointLine] = field(default_factory=list)  # at joint stations, counted apart
+    joint_total: Counts = field(default_factory=Counts)
 
 
 async def yearly_report(db: AsyncSession, tenant_id: int, deputy_id: int, year: int,
                         now: datetime | None = None) -> YearlyReport:
     """The deputy's yearly attendance report, with the other deputies stationed at the same station(s)
     during the year and their attendance at that station's activities. ``db`` is bound to the tenant;
-    access is the caller's business. LookupError if the deputy does not exist. Six queries."""
+    access is the caller's business. LookupError if the deputy does not exist. Seven queries (the last:
+    the deputy's activities at joint stations, from the county's own `joint_attendance`)."""
     now = now or datetime.now(timezone.utc)
     county, tz = (await db.execute(select(Tenant.name, Tenant.timezone).where(Tenant.id == tenant_id))).one()
     deputy = await db.scalar(select(Deputy).where(Deputy.tenant_id == tenant_id, Deputy.id == deputy_id))
@@ -311,8 +315,10 @@ async def yearly_report(db: AsyncSession, tenant_id: int, deputy_id: int, year: 
         by_station[m.station_id].peers.append(Peer(m.deputy_id, m.name, total_of(counts[(m.station_id, m.deputy_id)])))
     lines = await deputy_lines(db, deputy_id, year, tz, now)
     months, total = by_month(lines)
+    joint_lines = await county_lines(db, deputy_id, year, tz, now)
     return YearlyReport(county=county, deputy_id=deputy.id, deputy=deputy.name, year=year, stations=stations,
-                        months=months, total=total, lines=lines)
+                        months=months, total=total, lines=lines, joint_lines=joint_lines,
+                        joint_total=county_counts(joint_lines))
 
 
 # --- the deputy's registers: opinions and suggestions --------------------------------------------------

@@ -57,10 +57,12 @@ def _common(ctx: TenantContext, year: int) -> dict:
 async def deputy_attendance(request: Request, ctx: TenantContext, deputy_id: int, year: str | None = None) -> Response:
     deputy = await access_deputy(ctx.db, await ctx.scope(), deputy_id)
     y = _year(ctx, year)
-    lines = await att.deputy_lines(ctx.db, deputy.id, y, ctx.tenant.timezone, datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    lines = await att.deputy_lines(ctx.db, deputy.id, y, ctx.tenant.timezone, now)
     months, total = att.by_month(lines)
+    joint_lines = await att.county_lines(ctx.db, deputy.id, y, ctx.tenant.timezone, now)
     return page(request, "activities/attendance_deputy.html", deputy=deputy, months=months, total=total,
-                lines=lines, **_common(ctx, y))
+                lines=lines, joint_lines=joint_lines, joint_total=att.county_counts(joint_lines), **_common(ctx, y))
 
 
 # --- a station's attendance ----------------------------------------------------------------------------
@@ -147,6 +149,13 @@ def report_rows(r: att.YearlyReport) -> tuple[list, list[list]]:
     for line in r.lines:
         rows.append([line.starts_at.strftime("%Y-%m-%d %H:%M"), line.topic, line.kind, line.place,
                      STATUS_WORDS.get(line.status, line.status), attendance_word(line)])
+    if r.joint_lines:  # at joint stations (联合联络站): a part and a line of their own
+        j = r.joint_total
+        rows += [[], ["在联合联络站的活动"], ["应出席", "出席", "其中代签", "出勤率"], [j.invited, j.present, j.staff, _rate(j)]]
+        rows.append(["日期", "活动", "活动类型", "联合联络站", "活动状态", "出勤情况"])
+        for line in r.joint_lines:
+            rows.append([line.starts_at.strftime("%Y-%m-%d %H:%M"), line.topic, line.kind, line.place,
+                         STATUS_WORDS.get(line.status, line.status), attendance_word(line)])
     rows += [[], ["同站代表出勤情况"], ["联络站", "代表", "应出席", "出席", "出勤率"]]
     for s in r.stations:
         for p in s.peers:

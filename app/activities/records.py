@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.access import ActivityRef
 from app.activities.models import ActivityPhoto, Invitation, Opinion
-from app.activities.services import _audit, add_event, check_text, ensure_running
+from app.activities.services import _audit, add_event, check_text, ensure_running, roll_up
 from app.cases.services import register_opinion_case
 from app.core.images import MAX_UPLOAD_BYTES, TOO_LARGE, ImageError, StoredImage, store_image
 from app.core.i18n import lazy
@@ -71,6 +71,7 @@ async def record_held(db: AsyncSession, scope: Scope, ref: ActivityRef, *, notes
     activity.recorded_at, activity.recorded_by, activity.updated_at = now, actor_id, now
     await add_event(db, activity, "record_edited" if again else "recorded", actor_id,
                     data={"people_received": people_received})
+    await roll_up(db, activity, actor_id=actor_id, client_addr=client_addr)  # held: into the home counties
     await _audit(db, activity, actor_id, "activity_recorded", client_addr)
 
 

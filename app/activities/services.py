@@ -25,6 +25,7 @@ from app.audit.services import record
 from app.core.i18n import lazy
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
+from app.joint.attendance import roll_up
 from app.stations.access import StationRef
 from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
@@ -176,6 +177,7 @@ async def invite_deputies(db: AsyncSession, activity: Activity, deputy_ids, *, a
         await db.flush()
         await add_event(db, activity, "invited", actor_id, data={"deputy_ids": sorted(added)})
         await reminders.invited(db, activity, added, now=now)
+        await roll_up(db, activity, actor_id=actor_id)  # a joint station's: into the home counties
     return added
 
 
@@ -291,6 +293,7 @@ async def reschedule(db: AsyncSession, scope: Scope, ref: ActivityRef, *, starts
     await add_event(db, activity, "rescheduled", actor_id, data=data, note=reason,
                     plan_change=await plan_published(db, activity))
     await reminders.rescheduled(db, activity, now=now)
+    await roll_up(db, activity, actor_id=actor_id, client_addr=client_addr)
     await _audit(db, activity, actor_id, "activity_rescheduled", client_addr)
 
 
@@ -304,6 +307,7 @@ async def cancel(db: AsyncSession, scope: Scope, ref: ActivityRef, *, reason: st
     activity.updated_at = now = now or datetime.now(timezone.utc)
     await add_event(db, activity, "cancelled", actor_id, note=reason, plan_change=await plan_published(db, activity))
     await reminders.cancelled(db, activity, reason=reason, now=now)
+    await roll_up(db, activity, actor_id=actor_id, client_addr=client_addr)
     await _audit(db, activity, actor_id, "activity_cancelled", client_addr)
 
 
@@ -326,6 +330,8 @@ async def edit(db: AsyncSession, scope: Scope, ref: ActivityRef, *, place: str, 
     await add_event(db, activity, "edited", actor_id, data=changed)
     if "place" in changed or "topic" in changed:
         await reminders.edited(db, activity, now=now)
+    if "topic" in changed:
+        await roll_up(db, activity, actor_id=actor_id, client_addr=client_addr)
     await _audit(db, activity, actor_id, "activity_edited", client_addr)
     return True
 
@@ -359,6 +365,7 @@ async def withdraw(db: AsyncSession, scope: Scope, ref: ActivityRef, deputy_id: 
     inv.withdrawn_at = now = now or datetime.now(timezone.utc)
     await add_event(db, ref.activity, "uninvited", actor_id, data={"deputy_ids": [deputy_id]})
     await reminders.uninvited(db, ref.activity, deputy_id, now=now)
+    await roll_up(db, ref.activity, actor_id=actor_id, client_addr=client_addr)
     await _audit(db, ref.activity, actor_id, "activity_uninvited", client_addr)
 
 

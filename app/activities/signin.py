@@ -22,6 +22,7 @@ from app.activities.access import ActivityRef, require_run
 from app.activities.models import Activity, ActivityKind, Attendance, Invitation, SigninCode
 from app.activities.services import ensure_running
 from app.audit.services import record
+from app.joint.attendance import roll_up
 from app.core.i18n import lazy
 from app.deputies.models import Deputy, DeputyGroup
 from app.stations.models import Station
@@ -163,6 +164,7 @@ async def sign_in_by_link(db: AsyncSession, view: LinkView, config: Config, tz: 
         await record(db, tenant_id=view.activity.tenant_id, actor_user_id=None, action="signin_link",
                      target=f"activity:{view.activity.id}", client_addr=client_addr,
                      details={"deputy_id": view.deputy.id})
+        await roll_up(db, view.activity, client_addr=client_addr)  # a joint station's: into the home county
     return signed
 
 
@@ -278,6 +280,7 @@ async def sign_in_by_code(db: AsyncSession, view: ScanView, config: Config, tz: 
     await record(db, tenant_id=view.activity.tenant_id, actor_user_id=user_id, action="signin_code",
                  target=f"activity:{view.activity.id}", client_addr=client_addr,
                  details={"deputy_id": view.deputy.id})
+    await roll_up(db, view.activity, actor_id=user_id, client_addr=client_addr)
     return signed
 
 
@@ -330,6 +333,7 @@ async def sign_in_on_behalf(db: AsyncSession, scope: Scope, ref: ActivityRef, *,
     await record(db, tenant_id=ref.activity.tenant_id, actor_user_id=actor_id, action="signin_on_behalf",
                  target=f"activity:{ref.activity.id}", client_addr=client_addr,
                  details={"deputy_id": deputy.id, "reason": reason})
+    await roll_up(db, ref.activity, actor_id=actor_id, client_addr=client_addr)
     return deputy
 
 
@@ -361,6 +365,7 @@ async def remove_attendance(db: AsyncSession, scope: Scope, ref: ActivityRef, de
                                               Attendance.deputy_id == deputy.id))
     await record(db, tenant_id=ref.activity.tenant_id, actor_user_id=actor_id, action="signin_removed",
                  target=f"activity:{ref.activity.id}", client_addr=client_addr, details=details)
+    await roll_up(db, ref.activity, actor_id=actor_id, client_addr=client_addr)
     return deputy
 
 

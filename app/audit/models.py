@@ -176,4 +176,8 @@ ACTION_NAMES = {
     "joint_deputies_joined": lazy("Deputies joined a joint station"),
     "joint_deputy_left": lazy("Deputy taken out of a joint station"),
     "joint_deputies_synced": lazy("Joint station's deputy profiles brought up to date"),
+    # joint stations: referrals (app/joint/referrals.py)
+    "joint_case_referred": lazy("Case referred from a joint station to a member county"),
+    "joint_case_mirrored": lazy("Referred case's status mirrored to the joint station"),
+    "joint_attendance_rolled_up": lazy("Attendance at a joint station's activity recorded for the county's deputies"),
 }

@@ -26,7 +26,7 @@ SOURCE_NAMES = {
     "other": lazy("Other source"),
 }
 STATES = ("registered", "assigned", "accepted", "clarifying", "replied", "fed_back", "closed", "forwarded",
-          "merged", "suggestion")
+          "merged", "suggestion", "referred")
 STATE_NAMES = {
     "registered": lazy("Registered"),
     "assigned": lazy("Assigned to a handling unit"),
@@ -38,6 +38,7 @@ STATE_NAMES = {
     "forwarded": lazy("Forwarded to an outside body"),
     "merged": lazy("Merged into another case"),
     "suggestion": lazy("Turned into a deputy's suggestion"),
+    "referred": lazy("Referred to a member county"),  # a joint station's case (app.joint.referrals)
 }
 # States in which a handling unit owes a reply (overdue after reply_due).
 OPEN_WITH_UNIT = ("assigned", "accepted", "clarifying")
@@ -177,6 +178,9 @@ class Case(Base):
     suggestion_id: Mapped[int | None] = mapped_column(BigInteger)
     supervised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     client_hash: Mapped[str | None] = mapped_column(String(64))  # public submissions: for abuse limits
+    # Referred from a joint station (app.joint.referrals): that joint tenant and its case.
+    referred_from_tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
+    referred_from_case_id: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

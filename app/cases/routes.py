@@ -21,6 +21,7 @@ from app.core.i18n import gettext, lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
 from app.core.security import mask_mobile
 from app.core.web import client_addr, page, see_other
+from app.joint import referrals
 from app.stations.refusals import Refusal
 from app.tenancy.access import TenantContext
 
@@ -32,7 +33,7 @@ DONE_MESSAGES = {
 NEW_KEYS = ("content", "source", "person_name", "person_mobile", "category_id", "station_id", "urgency", "deputy_id",
             "activity_id")
 STEP_KEYS = ("category_id", "urgency", "answer", "unit_id", "reply_due", "note", "outside_body", "outside_ref", "question", "result", "channel",
-             "satisfaction", "kind", "title", "deputy_id", "into")
+             "satisfaction", "kind", "title", "deputy_id", "into", "level")
 
 
 def _base(ctx: TenantContext) -> str:
@@ -120,7 +121,8 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
     scope = await ctx.scope()
     ref = await get_case(ctx.db, scope, case_id)
     config, today = await steps.context(ctx.db, ref.case)
-    available = workflow.available_steps(scope, ref, today=today, rehandle_limit=config.case_rehandle_limit)
+    available = workflow.available_steps(scope, ref, today=today, rehandle_limit=config.case_rehandle_limit,
+                                         tenant_kind=ctx.tenant.kind)
     entries, merged = await views.history(ctx.db, ref.case)
     needs_units = {"assign", "send_back"} & set(available)
     needs_deputy = "to_suggestion" in available and scope.role != "deputy" and ref.case.deputy_id is None
@@ -134,6 +136,9 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
         categories=await views.categories(ctx.db) if "classify" in available else [], limit=config.case_rehandle_limit, error=error, error_at=error_at,
         form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=_base(ctx),
         local=_local(ZoneInfo(ctx.tenant.timezone)), is_unit=scope.role == "handling_unit",
+        counties=await referrals.member_counties(ctx.db, ctx.tenant.id) if "refer" in available else [],
+        referrals=await referrals.referrals_of(ctx.db, ref.case) if ctx.tenant.kind == "joint" else [],
+        referred_from=await referrals.origin(ctx.db, ref.case),
         **await views.facts(ctx.db, ref.case), **_names())
 
 
@@ -169,6 +174,7 @@ STEP_FORMS = {
     "supervise": (steps.supervise, {"note": "note"}),
     "to_suggestion": (suggestions.to_suggestion, {"kind": "kind", "title": "title", "deputy_id": "deputy_id"}),
     "merge": (steps.merge, {"into": "into", "note": "note"}),
+    "refer": (referrals.refer, {"level": "level", "note": "note"}),  # + the chosen counties (county_id, several)
 }
 
 
@@ -183,6 +189,9 @@ async def take_step(request: Request, ctx: TenantContext, case_id: int, step: st
     raw = await request.form()
     form = {k: str(raw.get(k) or "")[:5000] for k in STEP_KEYS}
     values = {p: _int(form[k]) if k.endswith("_id") else form[k] for p, k in fields.items()}
+    if step == "refer":
+        form["county_ids"] = [str(v)[:20] for v in raw.getall("county_id", [])][:20]
+        values["county_tenant_ids"] = [_int(v) for v in form["county_ids"]]
     try:
         await service(ctx.db, scope, ref, actor_id=ctx.user.id, client_addr=client_addr(request), **values)
     except Refusal as refusal:

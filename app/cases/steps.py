@@ -32,7 +32,7 @@ AUDIT_ACTIONS = {
     "forward_outside": "case_forwarded", "accept": "case_accepted", "ask_clarification": "case_clarification_asked",
     "clarify": "case_clarified", "reply": "case_replied", "feed_back": "case_fed_back", "rate": "case_rated",
     "send_back": "case_sent_back", "supervise": "case_supervised", "to_suggestion": "case_to_suggestion",
-    "merge": "case_merged",
+    "merge": "case_merged", "refer": "joint_case_referred",
 }
 OUTSIDE_BODY_MAX, OUTSIDE_REF_MAX = 100, 60
 # States after which pending satisfaction requests and staff notices of the case are withdrawn.
@@ -107,6 +107,15 @@ async def finish(db: AsyncSession, ref: CaseRef, spec: workflow.Step, *, actor_i
     await record(db, tenant_id=case.tenant_id, actor_user_id=actor_id, action=AUDIT_ACTIONS[spec.name],
                  target=f"case:{case.id}", client_addr=client_addr,
                  details={"from": before, "to": case.state, **(data or {})})
+    await _mirror(db, case, now)
+
+
+async def _mirror(db: AsyncSession, case: Case, now: datetime | None = None) -> None:
+    """A case referred from a joint station: its agreed status fields go back there (app.joint.referrals)."""
+    if case.referred_from_tenant_id is not None:
+        from app.joint.referrals import mirror
+
+        await mirror(db, case, now=now)
 
 
 # --- registered: classify, answer on the spot, assign, escalate, forward -----------------------------
@@ -320,6 +329,7 @@ async def rate_by_public(db: AsyncSession, case: Case, satisfaction: str, *, cli
     await notices.finished(db, case)
     await record(db, tenant_id=case.tenant_id, actor_user_id=None, action="case_rated_by_public",
                  target=f"case:{case.id}", client_addr=client_addr, details={"satisfaction": satisfaction})
+    await _mirror(db, case, now)
 
 
 async def supervise(db: AsyncSession, scope: Scope, ref: CaseRef, *, note: str, actor_id: int,

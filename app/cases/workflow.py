@@ -34,6 +34,7 @@ NOT_TOWNSHIP = lazy("Only a township matter can be escalated to the county.")
 NOT_UNSATISFIED = lazy("Only a case whose answer was rated “not satisfied” can be sent back.")
 REHANDLE_LIMIT = lazy("This case has already been sent back %(count)s time(s), the most the county allows.")
 ALREADY_RATED = lazy("The answer has already been rated.")
+ONLY_JOINT = lazy("Only a joint station refers cases to its member counties.")
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,16 @@ STEPS = {s.name: s for s in (
     _step("to_suggestion", ["registered", "closed"], "suggestion", STAFF + ("deputy",), ONLY_STAFF,
           lazy("Turned into a deputy's suggestion"), True),
     _step("merge", ["registered"], "merged", STAFF, ONLY_STAFF, lazy("Merged into another case")),
+    # joint stations only (app.joint.referrals): to the member county (or counties) whose jurisdiction it is
+    _step("refer", ["registered"], "referred", STAFF, ONLY_STAFF, lazy("Referred to a member county"), True),
 )}
 # The page's order of the forms (most usual first).
-STEP_ORDER = ("accept", "reply", "ask_clarification", "clarify", "classify", "assign", "answer_on_spot", "feed_back", "rate",
+STEP_ORDER = ("refer", "accept", "reply", "ask_clarification", "clarify", "classify", "assign", "answer_on_spot", "feed_back", "rate",
               "send_back", "supervise", "escalate", "forward_outside", "to_suggestion", "merge")
 # History labels of steps that are not workflow steps.
 OTHER_EVENTS = {"registered": lazy("Registered"), "rated_by_public": lazy("Satisfaction given by the person"),
-                "merged_here": lazy("A duplicate case was merged into this one")}
+                "merged_here": lazy("A duplicate case was merged into this one"),
+                "referral_answered": lazy("Answer received from a member county")}
 
 
 def event_label(action: str) -> str:
@@ -95,11 +99,15 @@ def wrong_state(case: Case) -> Refusal:
     return Refusal(WRONG_STATE, state=gettext(STATE_NAMES.get(case.state, case.state)))
 
 
-def check(step: str, scope: Scope, ref: CaseRef, *, today: date, rehandle_limit: int) -> Step:
-    """The step, if this member may take it on this case now; else a Refusal (nothing written)."""
+def check(step: str, scope: Scope, ref: CaseRef, *, today: date, rehandle_limit: int,
+          tenant_kind: str = "county") -> Step:
+    """The step, if this member may take it on this case now; else a Refusal (nothing written).
+    ``tenant_kind``: the case's tenant's kind ("refer" is a joint station's step only)."""
     spec = STEPS.get(step)
     if spec is None:
         raise Refusal(WRONG_STATE, status=404, state="")
+    if spec.name == "refer" and tenant_kind != "joint":
+        raise Refusal(ONLY_JOINT, status=404)
     case = ref.case
     if scope.role == "deputy" and step != "to_suggestion":
         raise Refusal(ONLY_DEPUTY_SUGGESTS, status=403)
@@ -133,12 +141,13 @@ def _check_special(spec: Step, scope: Scope, case: Case, today: date, rehandle_l
         raise wrong_state(case)
 
 
-def available_steps(scope: Scope, ref: CaseRef, *, today: date, rehandle_limit: int) -> list[str]:
+def available_steps(scope: Scope, ref: CaseRef, *, today: date, rehandle_limit: int,
+                    tenant_kind: str = "county") -> list[str]:
     """The steps this member may take on this case now, in the page's order."""
     out = []
     for name in STEP_ORDER:
         try:
-            check(name, scope, ref, today=today, rehandle_limit=rehandle_limit)
+            check(name, scope, ref, today=today, rehandle_limit=rehandle_limit, tenant_kind=tenant_kind)
         except Refusal:
             continue
         out.append(name)

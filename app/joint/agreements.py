@@ -9,8 +9,9 @@ proposal reaches every party or none.
   shared; every party gets a copy.
 - answer: an invited county accepts (with its own townships, co-heads, …) or declines. When no one is
   left to answer and at least two counties are in, the joint tenant (kind `joint`) is set up: its
-  tree (the station, then each side's townships), its copy of the agreement, and the proposer's and
-  accepters' admins as its county admins (`memberships.home_tenant_id` = their county).
+  tree (the station's area, then each side's townships), the joint station itself (in operation),
+  the kinds of activity (the standard ones, 站长协商会 and 边界纠纷调解), its copy of the agreement, and
+  the proposer's and accepters' admins as its county admins (`memberships.home_tenant_id`).
 - withdraw: a member leaves: its people's roles in the joint tenant are revoked and its deputies'
   projections removed (app.joint.deputies), its own data stays;
   with one member left the joint tenant becomes a read-only archive (its members become viewers).
@@ -253,12 +254,16 @@ async def _activate(db: AsyncSession, agreement: JointAgreement, tenant: Tenant,
     await db.flush()
     await _as(db, joint.id)
     root = await add_node(db, joint.id, None, "/", agreement.name[:80], "county")
+    await _furnish(db, joint.id, root, agreement.name)
     members = [p for p in agreement.parties if p["status"] in IN]
+    admins: set[int] = set()
     for party in members:
         for town in party["towns"]:
             await add_node(db, joint.id, root.id, root.path, f"{party['name'][:30]}·{town}"[:80], "township")
-        db.add(Membership(tenant_id=joint.id, user_id=party["decided_by"], role="county_admin",
-                          home_tenant_id=party["tenant_id"], created_by=actor.id))
+        if party["decided_by"] not in admins:  # one person may be an admin of two member counties
+            admins.add(party["decided_by"])
+            db.add(Membership(tenant_id=joint.id, user_id=party["decided_by"], role="county_admin",
+                              home_tenant_id=party["tenant_id"], created_by=actor.id))
     db.add(JointAgreement(tenant_id=joint.id, agreement_key=agreement.agreement_key, name=agreement.name,
                           slug=agreement.slug, proposer_tenant_id=agreement.proposer_tenant_id,
                           parties=agreement.parties, shares=agreement.shares, status="active", joint_tenant_id=joint.id))
@@ -269,6 +274,35 @@ async def _activate(db: AsyncSession, agreement: JointAgreement, tenant: Tenant,
     await db.flush()
     await _set_everywhere(db, agreement, [p["tenant_id"] for p in members], status="active", joint_tenant_id=joint.id)
     await everywhere(db, agreement.agreement_key, tenant, actor, "activated", {"slug": joint.slug}, client_addr)
+
+
+# What a joint tenant starts with: the joint station itself, and the kinds of activity (the standard
+# ones, the co-heads' coordination meeting and border dispute mediation).
+JOINT_STATION_KIND = ("joint", "省际人大代表联络站")
+JOINT_ACTIVITY_KINDS = (("coordination", "站长协商会"), ("mediation", "边界纠纷调解"))
+
+
+async def _furnish(db: AsyncSession, joint_id: int, root: AdminNode, name: str) -> None:
+    from app.activities.models import STANDARD_KINDS, ActivityKind
+    from app.stations.models import Station, StationKind
+
+    kind = StationKind(tenant_id=joint_id, code=JOINT_STATION_KIND[0], name=JOINT_STATION_KIND[1], node_kinds=["county"])
+    db.add(kind)
+    await db.flush()
+    db.add(Station(tenant_id=joint_id, kind_id=kind.id, node_id=root.id, name=name[:120], status="active"))
+    db.add_all([ActivityKind(tenant_id=joint_id, code=code, name=label, sort=n * 10)
+                for n, (code, label) in enumerate((*STANDARD_KINDS, *JOINT_ACTIVITY_KINDS))])
+    await db.flush()
+
+
+async def joint_station_id(db: AsyncSession, joint_id: int) -> int:
+    """The joint station of a joint tenant (binds the joint tenant)."""
+    from app.stations.models import Station, StationKind
+
+    await _as(db, joint_id)
+    return await db.scalar(select(Station.id).join(StationKind, (StationKind.tenant_id == Station.tenant_id)
+                                                   & (StationKind.id == Station.kind_id))
+                           .where(StationKind.code == JOINT_STATION_KIND[0]).order_by(Station.id).limit(1))
 
 
 async def withdraw(db: AsyncSession, *, tenant: Tenant, actor: User, key, client_addr: str | None = None) -> JointAgreement:

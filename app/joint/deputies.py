@@ -4,7 +4,10 @@ Named, audited functions move them (each in the caller's transaction, binding ea
 and the acting county again at the end):
 - join / leave: the county's admin chooses which of its serving deputies join, or takes one back;
 - project: write the projections of some of a county's deputies from the county's records (a deputy
-  no longer serving is taken out);
+  no longer serving is taken out). A projection is also a deputies row of the joint tenant (with the
+  mandates' levels and terms), stationed at the joint station, so the joint station's activities,
+  sign-in and public page use it like any deputy; taken out, that row stays as `removed` (past
+  attendance keeps its name) and leaves the station;
 - sync_county: the worker's job (every ten minutes): every joint station the county is a member of gets
   its projections brought up to date, so a change to a deputy in the county reaches the joint station;
 - remove_county: a county that withdraws takes all its projections out.
@@ -14,14 +17,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.audit.services import record
 from app.core.images import StoredImage
 from app.core.i18n import lazy
-from app.deputies.models import Deputy, Mandate
+from app.deputies.models import Deputy, Mandate, StationDeputy
 from app.joint import agreements
 from app.joint.agreements import IN, _as
 from app.joint.models import JointAgreement, JointDeputy
@@ -40,12 +43,17 @@ def _now() -> datetime:
 async def _home_facts(db: AsyncSession, county_id: int, deputy_ids) -> dict[int, dict]:
     """The agreed public fields of the county's serving deputies among `deputy_ids` (bound to the county)."""
     await _as(db, county_id)
-    levels = (select(func.array_agg(func.distinct(Mandate.level))).where(Mandate.deputy_id == Deputy.id)
-              .correlate(Deputy).scalar_subquery())
-    rows = await db.execute(select(Deputy.id, Deputy.name, Deputy.public_contact, Deputy.photo_id, levels)
+    rows = await db.execute(select(Deputy.id, Deputy.name, Deputy.public_contact, Deputy.photo_id)
                             .where(Deputy.id.in_(list(deputy_ids)), Deputy.status == "active"))
-    return {i: {"name": n, "public_contact": c or "", "home_photo_id": p, "levels": sorted(lv or [])}
-            for i, n, c, p, lv in rows.all()}
+    facts = {i: {"name": n, "public_contact": c or "", "home_photo_id": p, "mandates": []} for i, n, c, p in rows.all()}
+    if facts:
+        for deputy_id, level, term, direct in await db.execute(
+                select(Mandate.deputy_id, Mandate.level, Mandate.term, Mandate.direct)
+                .where(Mandate.deputy_id.in_(list(facts))).order_by(Mandate.level, Mandate.term)):
+            facts[deputy_id]["mandates"].append((level, term, direct))
+    for f in facts.values():
+        f["levels"] = sorted({m[0] for m in f["mandates"]})
+    return facts
 
 
 async def _photos(db: AsyncSession, county_id: int, photo_ids) -> dict[int, StoredImage]:
@@ -56,16 +64,59 @@ async def _photos(db: AsyncSession, county_id: int, photo_ids) -> dict[int, Stor
     return {i.id: i for i in (await db.scalars(select(StoredImage).where(StoredImage.id.in_(ids)))).all()}
 
 
+async def homes(db: AsyncSession, joint_id: int, deputy_ids) -> dict[int, tuple[int, int]]:
+    """{joint tenant's deputy id: (home county id, the county's deputy id)} for projected deputies
+    among `deputy_ids` (binds the joint tenant)."""
+    await _as(db, joint_id)
+    rows = await db.execute(select(JointDeputy.deputy_id, JointDeputy.home_tenant_id, JointDeputy.home_deputy_id)
+                            .where(JointDeputy.deputy_id.in_(list(deputy_ids))))
+    return {d: (t, h) for d, t, h in rows.all()}
+
+
+async def _retire_local(db: AsyncSession, deputy_ids: list[int]) -> None:
+    """Projections taken out: the joint tenant's deputies rows stay (past attendance keeps its names)
+    as `removed`, and leave the joint station."""
+    if not deputy_ids:
+        return
+    await db.execute(update(Deputy).where(Deputy.id.in_(deputy_ids)).values(status="removed")
+                     .execution_options(synchronize_session=False))
+    await db.execute(update(StationDeputy).where(StationDeputy.deputy_id.in_(deputy_ids),
+                                                 StationDeputy.ended_at.is_(None)).values(ended_at=_now())
+                     .execution_options(synchronize_session=False))
+
+
+async def _take_out(db: AsyncSession, rows: list[JointDeputy]) -> None:
+    await _retire_local(db, [r.deputy_id for r in rows if r.deputy_id])
+    if rows:
+        await db.execute(delete(JointDeputy).where(JointDeputy.id.in_([r.id for r in rows])))
+
+
+async def _local(db: AsyncSession, joint_id: int, row: JointDeputy, f: dict, station_id: int) -> None:
+    """The joint tenant's own deputies row for the projection: made (and stationed at the joint
+    station) the first time, then kept equal to the projection; its mandates follow the county's."""
+    if row.deputy_id is None:
+        local = Deputy(tenant_id=joint_id, name=f["name"], public_contact=f["public_contact"], photo_id=row.photo_id)
+        db.add(local)
+        await db.flush()
+        row.deputy_id = local.id
+        db.add(StationDeputy(tenant_id=joint_id, station_id=station_id, deputy_id=local.id))
+    else:
+        await db.execute(update(Deputy).where(Deputy.id == row.deputy_id).values(
+            name=f["name"], public_contact=f["public_contact"], photo_id=row.photo_id, status="active"))
+        await db.execute(delete(Mandate).where(Mandate.deputy_id == row.deputy_id))
+    db.add_all([Mandate(tenant_id=joint_id, deputy_id=row.deputy_id, level=level, term=term, direct=direct)
+                for level, term, direct in f["mandates"]])
+
+
 async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids) -> tuple[int, int]:
     """Bring the joint tenant's projections of these deputies of the county up to date: (written,
     removed). Ends bound to the joint tenant."""
     facts = await _home_facts(db, county_id, deputy_ids)
     await _as(db, joint_id)
+    station_id = await agreements.joint_station_id(db, joint_id)
     existing = {d.home_deputy_id: d for d in (await db.scalars(select(JointDeputy).where(
         JointDeputy.home_tenant_id == county_id, JointDeputy.home_deputy_id.in_(list(deputy_ids))))).all()}
-    gone = [d.id for k, d in existing.items() if k not in facts]
-    if gone:
-        await db.execute(delete(JointDeputy).where(JointDeputy.id.in_(gone)))
+    await _take_out(db, [d for k, d in existing.items() if k not in facts])
     new_photos = {f["home_photo_id"] for k, f in facts.items()
                   if f["home_photo_id"] and (k not in existing or existing[k].home_photo_id != f["home_photo_id"])}
     photos = await _photos(db, county_id, new_photos)
@@ -77,7 +128,7 @@ async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids
             row = JointDeputy(tenant_id=joint_id, home_tenant_id=county_id, home_deputy_id=deputy_id, name=f["name"])
             db.add(row)
         elif (row.name, row.public_contact, row.levels, row.home_photo_id) == (
-                f["name"], f["public_contact"], f["levels"], f["home_photo_id"]):
+                f["name"], f["public_contact"], f["levels"], f["home_photo_id"]) and row.deputy_id:
             continue
         row.name, row.public_contact, row.levels = f["name"], f["public_contact"], f["levels"]
         if f["home_photo_id"] != row.home_photo_id or row.photo_id is None and f["home_photo_id"]:
@@ -90,9 +141,10 @@ async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids
                 await db.flush()
             row.home_photo_id, row.photo_id = f["home_photo_id"], copy.id if copy else None
         row.synced_at = _now()
+        await _local(db, joint_id, row, f, station_id)
         written += 1
     await db.flush()
-    return written, len(gone)
+    return written, len(existing) - len([k for k in existing if k in facts])
 
 
 async def _shared(db: AsyncSession, tenant: Tenant, key) -> JointAgreement:
@@ -122,12 +174,14 @@ async def leave(db: AsyncSession, *, tenant: Tenant, actor: User, key, deputy_id
     """The county takes a deputy out of the joint station: the projection is removed."""
     agreement = await _shared(db, tenant, key)
     await _as(db, agreement.joint_tenant_id)
-    name = await db.scalar(delete(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id,
-                                                     JointDeputy.home_deputy_id == deputy_id)
-                           .returning(JointDeputy.name))
-    await _as(db, tenant.id)
-    if name is None:
+    row = await db.scalar(select(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id,
+                                                    JointDeputy.home_deputy_id == deputy_id))
+    if row is None:
+        await _as(db, tenant.id)
         raise ConfigError(NOT_JOINED)
+    name = row.name
+    await _take_out(db, [row])
+    await _as(db, tenant.id)
     await agreements.everywhere(db, key, tenant, actor, "deputy_left", {"deputies": [name]}, client_addr)
 
 
@@ -145,8 +199,9 @@ async def joined(db: AsyncSession, tenant: Tenant, agreement: JointAgreement) ->
 async def remove_county(db: AsyncSession, *, county_id: int, joint_id: int) -> int:
     """Every projection of the county out of the joint tenant (the county withdrew). Ends bound to the joint tenant."""
     await _as(db, joint_id)
-    result = await db.execute(delete(JointDeputy).where(JointDeputy.home_tenant_id == county_id))
-    return result.rowcount
+    rows = list((await db.scalars(select(JointDeputy).where(JointDeputy.home_tenant_id == county_id))).all())
+    await _take_out(db, rows)
+    return len(rows)
 
 
 async def sync_county(db: AsyncSession, county_id: int) -> int:

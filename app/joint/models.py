@@ -4,9 +4,9 @@ party county and one in the joint tenant, with its history copied likewise."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, Identity, String, Uuid, func
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, ForeignKeyConstraint, Identity, String, Uuid, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -101,5 +101,50 @@ class JointDeputy(Base):
     public_contact: Mapped[str] = mapped_column(String(60), default="")
     home_photo_id: Mapped[int | None] = mapped_column(BigInteger)
     photo_id: Mapped[int | None] = mapped_column(BigInteger)
+    deputy_id: Mapped[int | None] = mapped_column(BigInteger)  # the joint tenant's own deputies row
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class JointReferral(Base):
+    """In a joint tenant: a case referred to a member county, with the county case's agreed status
+    fields mirrored as they change (app.joint.referrals)."""
+
+    __tablename__ = "joint_referrals"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    county_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    county_case_id: Mapped[int] = mapped_column(BigInteger)
+    county_receipt_code: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(12))
+    reply_due: Mapped[date | None] = mapped_column(Date)
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answer_summary: Mapped[str] = mapped_column(String(600), default="")
+    referred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class JointAttendance(Base):
+    """In a county tenant: a deputy's attendance at a joint station's activity, rolled up by app.joint."""
+
+    __tablename__ = "joint_attendance"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "deputy_id"], ["deputies.tenant_id", "deputies.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    deputy_id: Mapped[int] = mapped_column(BigInteger)
+    joint_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    joint_name: Mapped[str] = mapped_column(String(120))
+    joint_activity_id: Mapped[int] = mapped_column(BigInteger)
+    kind_name: Mapped[str] = mapped_column(String(40))
+    topic: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10))
+    present: Mapped[bool] = mapped_column(Boolean, default=False)
+    method: Mapped[str | None] = mapped_column(String(8))
+    on_behalf_reason: Mapped[str] = mapped_column(String(200), default="")
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

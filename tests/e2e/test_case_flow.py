@@ -36,7 +36,10 @@ async def _step(page, case_url: str, step: str, fill=None) -> None:
         await form.locator("summary").click()
     if fill:
         await fill(form)
-    await form.locator("button[type=submit]").click()
+    # Wait for the server's answer to the step itself: with htmx the POST runs in the background, and
+    # the next page.goto would otherwise cancel it on a slow machine.
+    async with page.expect_response(lambda r: r.request.method == "POST" and "/cases/" in r.url):
+        await form.locator("button[type=submit]").click()
     await page.wait_for_load_state()
     await expect(page.locator("[role=alert]")).to_have_count(0)
 

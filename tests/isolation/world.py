@@ -172,6 +172,8 @@ async def _joint(db, side: Side, deputy) -> None:
     a deputy projection (as a joint tenant holds them)."""
     import uuid
 
+    from sqlalchemy import select
+
     from app.joint.models import JointAgreement, JointDeputy, JointEvent
 
     t = side.id
@@ -183,7 +185,20 @@ async def _joint(db, side: Side, deputy) -> None:
     await db.flush()
     db.add(JointEvent(tenant_id=t, agreement_id=agreement.id, actor_tenant_id=t, actor_name=side.slug,
                       action="proposed"))
-    db.add(JointDeputy(tenant_id=t, home_tenant_id=t, home_deputy_id=deputy.id, name=deputy.name, levels=["county"]))
+    db.add(JointDeputy(tenant_id=t, home_tenant_id=t, home_deputy_id=deputy.id, name=deputy.name, levels=["county"],
+                       deputy_id=deputy.id))
+    # as a joint tenant refers a case and a county holds its deputies' joint attendance
+    from datetime import datetime, timezone
+
+    from app.cases.models import Case
+    from app.joint.models import JointAttendance, JointReferral
+
+    case = await db.scalar(select(Case).where(Case.tenant_id == t).limit(1))
+    db.add(JointReferral(tenant_id=t, case_id=case.id, county_tenant_id=t, county_case_id=case.id,
+                         county_receipt_code=case.receipt_code, state="assigned"))
+    db.add(JointAttendance(tenant_id=t, deputy_id=deputy.id, joint_tenant_id=t, joint_name="两广联络站",
+                           joint_activity_id=1, kind_name="站长协商会", starts_at=datetime(2026, 3, 1, tzinfo=timezone.utc),
+                           status="held", present=True, method="link"))
 
 
 async def _notifications(db, side: Side, deputy, activity) -> None:

@@ -128,3 +128,46 @@ async def test_the_worker_job_syncs_every_member_county(database, world):
     assert await deputies.sync_all(database) == 2
     assert {d.public_contact for d in (await projections(database, agreement.joint_tenant_id)).values()} == {"新电话"}
     assert await deputies.sync_all(database) == 0
+
+
+async def test_projected_deputies_are_deputies_of_the_joint_station(database, owner_sql, world):
+    from app.deputies.models import StationDeputy
+    from app.joint.agreements import joint_station_id
+
+    a, _, _, agreement = world
+    joint = agreement.joint_tenant_id
+    li = await deputy(database, a, "李代表", levels=("county", "township"), contact="站里电话")
+    await act(database, a, deputies.join, key=agreement.agreement_key, deputy_ids=[li])
+    async with database.transaction(tenant_id=joint) as db:
+        station = await joint_station_id(db, joint)
+        local = await db.scalar(select(Deputy).where(Deputy.name == "李代表"))
+        assert (local.status, local.public_contact, local.mobile) == ("active", "站里电话", None)
+        assert sorted((await db.scalars(select(Mandate.level).where(Mandate.deputy_id == local.id))).all()) == [
+            "county", "township"]
+        assert (await db.scalar(select(StationDeputy.station_id).where(StationDeputy.deputy_id == local.id,
+                                                                       StationDeputy.ended_at.is_(None)))) == station
+        assert await deputies.homes(db, joint, [local.id]) == {local.id: (a.id, li)}
+    # the joint station is in operation and its public page lists the deputy
+    assert (await owner_sql("SELECT status FROM stations WHERE id = $1", station))[0][0] == "active"
+    await act(database, a, deputies.leave, key=agreement.agreement_key, deputy_id=li)
+    async with database.transaction(tenant_id=joint) as db:
+        local = await db.scalar(select(Deputy).where(Deputy.name == "李代表"))
+        assert local.status == "removed"  # kept for past attendance, out of the station
+        assert await db.scalar(select(StationDeputy.id).where(StationDeputy.deputy_id == local.id,
+                                                              StationDeputy.ended_at.is_(None))) is None
+
+
+async def test_the_joint_stations_public_page_shows_both_sides_deputies(client, database, world):
+    from app.joint.agreements import joint_station_id
+
+    a, b, _, agreement = world
+    await act(database, a, deputies.join, key=agreement.agreement_key,
+              deputy_ids=[await deputy(database, a, "李代表", contact="龙圩镇人大办")])
+    await act(database, b, deputies.join, key=agreement.agreement_key, deputy_ids=[await deputy(database, b, "赵代表")])
+    async with database.transaction(tenant_id=agreement.joint_tenant_id) as db:
+        station = await joint_station_id(db, agreement.joint_tenant_id)
+    page = await client.get(f"/p/liangguang/stations/{station}")
+    assert page.status_code == 200
+    assert "李代表" in page.text and "赵代表" in page.text and "龙圩镇人大办" in page.text
+    assert "13912340000" not in page.text
+    assert (await client.get(f"/p/liangguang/stations/{station}/opinion")).status_code == 200

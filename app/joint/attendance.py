@@ -1,0 +1,194 @@
+"""The attendance of a county's deputies at a joint station's activities, rolled up into the county's
+own tenant (`joint_attendance`), so the county's records of the deputy show it without the county ever
+reading the joint tenant's tables.
+
+- roll_up (the named, audited cross-tenant function): called in the joint tenant, in the same
+  transaction as every change that affects attendance (create/invite/withdraw, every way of signing
+  in, removal of a sign-in, record, reschedule, cancel, edit of the topic). For every deputy invited to
+  the activity whose projection maps to a home deputy of a member county, that county's row is
+  written (bound to the county with `_as`): the joint station's name, the kind, topic, start, status,
+  and whether / how the deputy signed in; the rows of deputies no longer invited are removed. Each
+  county written to gets an audit entry (`joint_attendance_rolled_up`); nothing is written where
+  nothing changed. It ends bound to the joint tenant, as it started. In a county tenant it is one
+  primary-key look-up (the tenant's kind) and returns.
+- county_lines / county_counts: the county reads its own rows for a deputy's year (one query), for the
+  deputy's attendance page and the yearly report: a part of their own, "at joint stations".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.activities.models import Activity, ActivityKind, Attendance, Invitation
+from app.audit.services import record
+from app.joint.agreements import IN, _as
+from app.joint.models import JointAgreement, JointAttendance
+from app.stations.models import Station
+from app.tenancy.models import Tenant
+
+FIELDS = ("joint_name", "kind_name", "topic", "starts_at", "status", "present", "method", "on_behalf_reason",
+          "signed_at")
+
+
+async def _is_joint(db: AsyncSession, tenant_id: int) -> bool:
+    return await db.scalar(select(Tenant.kind).where(Tenant.id == tenant_id)) == "joint"
+
+
+async def _invited(db: AsyncSession, activity_id: int) -> list[tuple]:
+    """(deputy id, withdrawn?, Attendance | None) of every invitation of the activity, withdrawn ones too."""
+    rows = await db.execute(
+        select(Invitation.deputy_id, Invitation.withdrawn_at.is_not(None), Attendance)
+        .outerjoin(Attendance, and_(Attendance.tenant_id == Invitation.tenant_id,
+                                    Attendance.activity_id == Invitation.activity_id,
+                                    Attendance.deputy_id == Invitation.deputy_id))
+        .where(Invitation.activity_id == activity_id)
+    )
+    return [tuple(r) for r in rows]
+
+
+async def _member_counties(db: AsyncSession, joint_id: int) -> set[int]:
+    """The member counties in the joint tenant's own copy of the agreement (bound to the joint tenant)."""
+    agreement = await db.scalar(select(JointAgreement).where(JointAgreement.tenant_id == joint_id,
+                                                             JointAgreement.joint_tenant_id == joint_id).limit(1))
+    if agreement is None or agreement.status not in ("active", "archived"):
+        return set()
+    return {p["tenant_id"] for p in agreement.parties if p["status"] in IN}
+
+
+async def roll_up(db: AsyncSession, activity: Activity, *, actor_id: int | None = None,
+                  client_addr: str | None = None) -> dict[int, int]:
+    """Write the activity's attendance into each member county's `joint_attendance` (see the module's
+    docstring). Returns {county tenant id: rows written or removed} for the counties written to."""
+    joint_id = activity.tenant_id
+    if not await _is_joint(db, joint_id):
+        return {}
+    await db.flush()  # the caller's changes go to the joint tenant before the binding moves
+    invited = await _invited(db, activity.id)
+    if not invited:
+        return {}
+    from app.joint.deputies import homes
+
+    mapping = await homes(db, joint_id, [d for d, _, _ in invited])
+    members = await _member_counties(db, joint_id)
+    kind_name, station_name = (await db.execute(
+        select(ActivityKind.name, Station.name).select_from(Activity)
+        .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id))
+        .outerjoin(Station, and_(Station.tenant_id == Activity.tenant_id, Station.id == Activity.station_id))
+        .where(Activity.id == activity.id))).one()
+    joint_name = station_name or await db.scalar(select(Tenant.name).where(Tenant.id == joint_id))
+    base = {"joint_name": joint_name[:120], "kind_name": kind_name[:40], "topic": activity.topic[:200],
+            "starts_at": activity.starts_at, "status": activity.status}
+    per_county: dict[int, tuple[dict[int, dict], set[int]]] = {}
+    for deputy_id, withdrawn, att in invited:
+        home = mapping.get(deputy_id)
+        if home is None or home[0] not in members:
+            continue
+        county_id, home_deputy_id = home
+        wanted, gone = per_county.setdefault(county_id, ({}, set()))
+        if withdrawn:
+            gone.add(home_deputy_id)
+            continue
+        wanted[home_deputy_id] = {**base, "present": att is not None, "method": att.method if att else None,
+                                  "on_behalf_reason": (att.on_behalf_reason or "")[:200] if att else "",
+                                  "signed_at": att.signed_at if att else None}
+    written: dict[int, int] = {}
+    try:
+        for county_id, (wanted, gone) in per_county.items():
+            n = await _write_county(db, county_id, joint_id, activity.id, wanted, gone - set(wanted))
+            if n:
+                written[county_id] = n
+                await record(db, tenant_id=county_id, actor_user_id=actor_id, action="joint_attendance_rolled_up",
+                             target=f"joint_activity:{joint_id}:{activity.id}", client_addr=client_addr,
+                             details={"joint": joint_name, "topic": activity.topic[:200], "status": activity.status,
+                                      "changed": n})
+    finally:
+        await _as(db, joint_id)
+    return written
+
+
+async def _write_county(db: AsyncSession, county_id: int, joint_id: int, activity_id: int,
+                        wanted: dict[int, dict], gone: set[int]) -> int:
+    """Upsert the county's rows for this activity and remove the ones of deputies no longer invited;
+    only what differs is written. Returns how many rows changed."""
+    await _as(db, county_id)
+    key = (JointAttendance.joint_tenant_id == joint_id, JointAttendance.joint_activity_id == activity_id)
+    existing = {row.deputy_id: row for row in (await db.execute(
+        select(JointAttendance.deputy_id, *[getattr(JointAttendance, f) for f in FIELDS]).where(*key))).all()}
+    changed = [d for d, values in wanted.items()
+               if d not in existing or any(getattr(existing[d], f) != values[f] for f in FIELDS)]
+    removed = [d for d in gone if d in existing]
+    now = datetime.now(timezone.utc)
+    for deputy_id in changed:
+        values = wanted[deputy_id]
+        stmt = insert(JointAttendance).values(tenant_id=county_id, deputy_id=deputy_id, joint_tenant_id=joint_id,
+                                              joint_activity_id=activity_id, updated_at=now, **values)
+        await db.execute(stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "joint_tenant_id", "joint_activity_id", "deputy_id"],
+            set_={**values, "updated_at": now}))
+    if removed:
+        await db.execute(delete(JointAttendance).where(*key, JointAttendance.deputy_id.in_(removed))
+                         .execution_options(synchronize_session=False))
+    return len(changed) + len(removed)
+
+
+# --- the county's side ---------------------------------------------------------------------------------
+
+@dataclass
+class JointLine:
+    """One joint-station activity a deputy of the county was invited to (the shape of
+    ``app.activities.attendance.Line``, so the same templates show it)."""
+
+    activity_id: int
+    starts_at: datetime  # local time
+    topic: str
+    kind: str
+    place: str  # the joint station's name
+    station_id: None
+    status: str
+    counted: bool
+    present: bool
+    method: str | None
+    reason: str
+    late: bool = False
+    left_early: bool = False
+
+
+async def county_lines(db: AsyncSession, deputy_id: int, year: int, tz: str, now: datetime) -> list[JointLine]:
+    """The deputy's joint-station activities of the year, from the county's own rows (one query).
+    Counted like the county's own: not cancelled, and held or already started."""
+    from app.activities.attendance import year_bounds
+
+    start, end = year_bounds(year, tz)
+    zone = ZoneInfo(tz)
+    rows = (await db.scalars(select(JointAttendance).where(
+        JointAttendance.deputy_id == deputy_id, JointAttendance.starts_at >= start, JointAttendance.starts_at < end)
+        .order_by(JointAttendance.starts_at, JointAttendance.id))).all()
+    out = []
+    for r in rows:
+        due = r.status != "cancelled" and (r.status == "held" or r.starts_at <= now)
+        present = due and r.present
+        out.append(JointLine(
+            activity_id=r.joint_activity_id, starts_at=r.starts_at.astimezone(zone), topic=r.topic, kind=r.kind_name,
+            place=r.joint_name, station_id=None, status=r.status, counted=due, present=present,
+            method=r.method if present else None, reason=r.on_behalf_reason if present and r.method == "staff" else "",
+        ))
+    return out
+
+
+def county_counts(lines: list[JointLine]):
+    """Due at, present, of which signed in by staff: the line of its own for joint stations."""
+    from app.activities.attendance import Counts
+
+    c = Counts()
+    for line in lines:
+        if line.counted:
+            c.invited += 1
+            c.present += line.present
+            c.staff += line.present and line.method == "staff"
+    return c

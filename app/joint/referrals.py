@@ -1,0 +1,229 @@
+"""Cases raised at a joint station and referred to the member county (or counties) whose jurisdiction
+they fall in. Named, audited functions move them between tenants, each in the caller's transaction,
+binding each tenant in turn (`_as`) and the tenant it started in again at the end:
+
+- refer: the joint case (registered) becomes `referred`; each chosen member county (an active member
+  of the agreement, read from the joint tenant's own copy, which shares cases) gets a case in its own
+  tenant — source `referral`, the content and the person's name, never the mobile (the answer goes
+  back through the joint station), at the county's township named in the agreement (if exactly one)
+  or its root — linked back (`referred_from_*`), and the joint tenant a `joint_referrals` row.
+  Audited in both (`joint_case_referred`).
+- mirror: after every step of a referred county case (app.cases.steps calls it) the joint tenant's
+  referral row takes the county case's agreed status fields (state, reply date, reply time, the first
+  600 characters of the answer); audited there (`joint_case_mirrored`). When every referral of the
+  joint case has an answer, the joint case becomes `replied` (the answers, each under its county's
+  name; the feedback date from the joint tenant's rules) for the joint staff to feed back.
+  A county that withdrew from the agreement sends nothing any more.
+The county never reads the joint tenant's tables: what its case page says about the joint station is
+in the case's own "registered" step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.services import record
+from app.cases import steps, workflow
+from app.cases.access import CaseRef
+from app.cases.models import LEVELS, Case, CaseEvent
+from app.cases.services import add_days, add_event, due_rule, new_receipt_code, today_in
+from app.core.i18n import lazy
+from app.joint.agreements import IN, _as
+from app.joint.models import JointAgreement, JointReferral
+from app.stations.refusals import Refusal
+from app.tenancy.config import get_config
+from app.tenancy.models import AdminNode, Tenant
+from app.tenancy.scope import Scope
+
+SUMMARY_MAX = 600
+REPLY_MAX = 4000
+REFER_LEVELS = ("township", "county")
+
+COUNTY_REQUIRED = lazy("Choose the member county (or counties) the case is referred to.")
+COUNTY_BAD = lazy("Choose member counties of this joint station from the list.")
+LEVEL_BAD = lazy("Choose whether it is a township or a county matter.")
+NOT_SHARED = lazy("The agreement does not share cases: this joint station cannot refer them.")
+NO_AGREEMENT = lazy("This joint station's agreement is not in force.")
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(timezone.utc)
+
+
+async def _agreement(db: AsyncSession, joint_id: int) -> JointAgreement | None:
+    """The joint tenant's own copy of its agreement (bound to the joint tenant)."""
+    return await db.scalar(select(JointAgreement).where(JointAgreement.joint_tenant_id == joint_id)
+                           .order_by(JointAgreement.id).limit(1))
+
+
+def _members(agreement: JointAgreement | None) -> list[dict]:
+    if agreement is None:
+        return []
+    return [p for p in agreement.parties if p["status"] in IN]
+
+
+async def member_counties(db: AsyncSession, joint_id: int) -> list[tuple[int, str]]:
+    """(tenant id, name) of the counties a case can be referred to now (the refer form's choices)."""
+    agreement = await _agreement(db, joint_id)
+    if agreement is None or agreement.status != "active" or "cases" not in agreement.shares:
+        return []
+    return [(p["tenant_id"], p["name"]) for p in _members(agreement)]
+
+
+async def _place(db: AsyncSession, party: dict) -> int:
+    """In the county (bound to it): its township named in the agreement if exactly one, else its root."""
+    towns = party.get("towns") or []
+    if len(towns) == 1:
+        node_id = await db.scalar(select(AdminNode.id).where(
+            AdminNode.name == towns[0], AdminNode.kind.in_(("township", "street")), AdminNode.retired_at.is_(None))
+            .order_by(AdminNode.id).limit(1))
+        if node_id is not None:
+            return node_id
+    return await db.scalar(select(AdminNode.id).where(AdminNode.parent_id.is_(None)).order_by(AdminNode.id).limit(1))
+
+
+async def refer(db: AsyncSession, scope: Scope, ref: CaseRef, *, county_tenant_ids, note: str = "",
+                level: str = "township", actor_id: int, client_addr: str | None = None,
+                now: datetime | None = None) -> list[JointReferral]:
+    """Refer a registered case of the joint station to member counties (see the module). Bound to the
+    joint tenant before and after; a Refusal writes nothing."""
+    case = ref.case
+    joint_id = case.tenant_id
+    config, today = await steps.context(db, case)
+    kind = await db.scalar(select(Tenant.kind).where(Tenant.id == joint_id))
+    spec = workflow.check("refer", scope, ref, today=today, rehandle_limit=config.case_rehandle_limit,
+                          tenant_kind=kind or "")
+    note = steps.text(note, "note")
+    if level not in REFER_LEVELS or level not in LEVELS:
+        raise Refusal(LEVEL_BAD)
+    agreement = await _agreement(db, joint_id)
+    if agreement is None or agreement.status != "active":
+        raise Refusal(NO_AGREEMENT)
+    if "cases" not in agreement.shares:
+        raise Refusal(NOT_SHARED)
+    members = {p["tenant_id"]: p for p in _members(agreement)}
+    chosen = list(dict.fromkeys(county_tenant_ids or []))
+    if not chosen:
+        raise Refusal(COUNTY_REQUIRED)
+    if any(not isinstance(c, int) or c not in members for c in chosen):
+        raise Refusal(COUNTY_BAD)
+    joint_name = ref.station.name if ref.station else await db.scalar(select(Tenant.name).where(Tenant.id == joint_id))
+    now = _now(now)
+    await db.flush()
+    made: list[tuple[dict, Case]] = []
+    for county_id in chosen:
+        party = members[county_id]
+        await _as(db, county_id)
+        county_case = Case(
+            tenant_id=county_id, receipt_code=new_receipt_code(), source="referral", person_name=case.person_name,
+            person_mobile=None, content=case.content, node_id=await _place(db, party), level=level,
+            urgency=case.urgency, state="registered", referred_from_tenant_id=joint_id,
+            referred_from_case_id=case.id, created_at=now, updated_at=now)
+        db.add(county_case)
+        await db.flush()
+        origin = {"source": "referral", "joint_name": joint_name, "joint_receipt_code": case.receipt_code}
+        add_event(db, county_case, "registered", None, to_state="registered", note=note, data=origin, public=True)
+        await db.flush()
+        await record(db, tenant_id=county_id, actor_user_id=actor_id, action="joint_case_referred",
+                     target=f"case:{county_case.id}", client_addr=client_addr,
+                     details={"joint": joint_name, "joint_receipt_code": case.receipt_code})
+        made.append((party, county_case))
+    await _as(db, joint_id)
+    rows = [JointReferral(tenant_id=joint_id, case_id=case.id, county_tenant_id=party["tenant_id"],
+                          county_case_id=c.id, county_receipt_code=c.receipt_code, state=c.state, referred_at=now,
+                          updated_at=now) for party, c in made]
+    db.add_all(rows)
+    case.level = level
+    await steps.finish(db, ref, spec, actor_id=actor_id, now=now, client_addr=client_addr, note=note,
+                       data={"counties": [p["name"] for p, _ in made], "level": level,
+                             "county_cases": [c.receipt_code for _, c in made]})
+    return rows
+
+
+async def referrals_of(db: AsyncSession, case: Case) -> list[tuple[JointReferral, str]]:
+    """The joint case's referrals with their counties' names (the joint case's page; bound to the joint tenant)."""
+    rows = list((await db.scalars(select(JointReferral).where(JointReferral.case_id == case.id)
+                                  .order_by(JointReferral.id))).all())
+    if not rows:
+        return []
+    agreement = await _agreement(db, case.tenant_id)
+    names = {p["tenant_id"]: p["name"] for p in (agreement.parties if agreement else [])}
+    return [(r, names.get(r.county_tenant_id, "")) for r in rows]
+
+
+async def origin(db: AsyncSession, case: Case) -> dict | None:
+    """For a county's case referred from a joint station: the joint station's name and the joint case's
+    receipt code, as its own "registered" step recorded them (the county reads only its own tables)."""
+    if case.referred_from_tenant_id is None:
+        return None
+    data = await db.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.action == "registered")
+                           .order_by(CaseEvent.id).limit(1))
+    return {"name": (data or {}).get("joint_name", ""), "code": (data or {}).get("joint_receipt_code", "")}
+
+
+async def mirror(db: AsyncSession, county_case: Case, *, now: datetime | None = None) -> JointReferral | None:
+    """The county case's agreed status fields into the joint tenant's referral row (see the module).
+    Called bound to the county, in the step's transaction; ends bound to the county."""
+    county_id, joint_id = county_case.tenant_id, county_case.referred_from_tenant_id
+    if joint_id is None:
+        return None
+    await db.flush()
+    own = await db.scalar(select(JointAgreement).where(JointAgreement.joint_tenant_id == joint_id).limit(1))
+    party = own.party(county_id) if own else None
+    if party is None or party["status"] not in IN:
+        return None  # withdrew: nothing flows to the joint station any more
+    now = _now(now)
+    await _as(db, joint_id)
+    try:
+        joint_case = await db.scalar(select(Case).where(Case.id == county_case.referred_from_case_id)
+                                     .with_for_update().execution_options(populate_existing=True))
+        referral = await db.scalar(select(JointReferral).where(
+            JointReferral.county_tenant_id == county_id, JointReferral.county_case_id == county_case.id)
+            .execution_options(populate_existing=True))
+        if joint_case is None or referral is None:
+            return None
+        answered_before = referral.replied_at is not None
+        referral.state, referral.reply_due = county_case.state, county_case.reply_due
+        referral.replied_at = county_case.replied_at
+        referral.answer_summary = (county_case.reply_text or "")[:SUMMARY_MAX]
+        referral.updated_at = now
+        await db.flush()
+        await record(db, tenant_id=joint_id, actor_user_id=None, action="joint_case_mirrored",
+                     target=f"case:{joint_case.id}",
+                     details={"county": party["name"], "county_case": county_case.receipt_code,
+                              "state": county_case.state})
+        if referral.replied_at is not None and not answered_before:
+            await _answered(db, joint_case, referral, party["name"], now)
+        await db.flush()
+        return referral
+    finally:
+        await _as(db, county_id)
+
+
+async def _answered(db: AsyncSession, joint_case: Case, referral: JointReferral, county_name: str,
+                    now: datetime) -> None:
+    """A county's answer arrived: a step in the joint case's history; with every referral answered the
+    joint case is `replied` (bound to the joint tenant, the joint case locked)."""
+    rows = (await db.scalars(select(JointReferral).where(JointReferral.case_id == joint_case.id)
+                             .order_by(JointReferral.id))).all()
+    done = joint_case.state == "referred" and all(r.replied_at is not None for r in rows)
+    before = joint_case.state
+    if done:
+        agreement = await _agreement(db, joint_case.tenant_id)
+        names = {p["tenant_id"]: p["name"] for p in (agreement.parties if agreement else [])}
+        joint_case.reply_text = "\n\n".join(
+            f"{names.get(r.county_tenant_id, '')}: {r.answer_summary}" for r in rows)[:REPLY_MAX]
+        config = await get_config(db, joint_case.tenant_id)
+        tz = await db.scalar(select(Tenant.timezone).where(Tenant.id == joint_case.tenant_id))
+        _, feedback_days, working = await due_rule(db, config, level=joint_case.level,
+                                                   category_id=joint_case.category_id, urgency=joint_case.urgency)
+        joint_case.feedback_due = add_days(today_in(ZoneInfo(tz or "Asia/Shanghai")), feedback_days, working)
+        joint_case.state, joint_case.replied_at = "replied", now
+    joint_case.updated_at = now
+    add_event(db, joint_case, "referral_answered", None, from_state=before if done else None,
+              to_state="replied" if done else None, note=referral.answer_summary, public=done,
+              data={"county": county_name, "county_case": referral.county_receipt_code})
