@@ -3,7 +3,10 @@ each with its tree, station kinds, naming rule, lifecycle, seats, checklist, kin
 rules, case categories and handling units), a few users in each, their places and people
 (app/demo_people.py), a year of activities (app/demo_activities.py) and their cases and mailbox
 openings (app/demo_cases.py), and the reminders of the coming activities (which the worker sends to
-the local SMS gateway as they fall due). Idempotent: running it again changes nothing."""
+the local SMS gateway as they fall due). Also the joint station across the Guangxi–Guangdong border
+(app/demo_joint.py): 八步区 and 封开县 from tenants/, with a few deputies each, the joint preset
+tenants/joint-hezhou-fengkai.toml applied, a held 站长协商会, a coming mediation and a referred case.
+Idempotent: running it again changes nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from app.cases.models import HandlingUnit
 from app.core.db import Database
 from app.demo_cases import load_cases
 from app.demo_activities import load_activities
+from app.demo_joint import JOINT_COUNTY_PRESETS, JOINT_SLUG, load_joint, load_joint_counties
 from app.demo_people import COUNTIES, liaison_place, load_places_and_people
 from app.deputies import services as deputies
 from app.deputies.models import Deputy
@@ -36,25 +40,31 @@ DEMO_USERS = [
     ("santai-deputy", "张代表", "santai", "deputy", None),
     ("santai-jiaotong", "孙科长", "santai", "handling_unit", None),
     ("yuci-huanbao", "郝科长", "yuci", "handling_unit", None),
+    # the joint station across the border (app/demo_joint.py)
+    ("babu-admin", "覃主任", "babu", "county_admin", None),
+    ("pumen-staff", "邓小燕", "babu", "township_staff", "铺门镇"),
+    ("fengkai-admin", "梁主任", "fengkai", "county_admin", None),
+    ("fengkai-huanbao", "罗科长", "fengkai", "handling_unit", None),
 ]
 # Demo logins of a handling unit: username -> the unit's code in the county's preset.
-DEMO_UNIT_LOGINS = {"santai-jiaotong": "jiaotong", "yuci-huanbao": "huanbao"}
+DEMO_UNIT_LOGINS = {"santai-jiaotong": "jiaotong", "yuci-huanbao": "huanbao", "fengkai-huanbao": "huanbao"}
 # Demo logins that are a deputy's own account: username -> (tenant slug, the deputy's name).
 DEMO_DEPUTY_LOGINS = {"santai-deputy": ("santai", "张德明")}  # of 潼川镇, stationed at its home
 # The demo counties' presets (tenants/<name>.toml).
-DEMO_PRESETS = ("mianyang-santai", "jinzhong-yuci")
+DEMO_PRESETS = ("mianyang-santai", "jinzhong-yuci", *JOINT_COUNTY_PRESETS)
 DEMO_OPERATOR = ("ops", "平台运营")
 
 
-async def load_demo(database: Database) -> list[tuple[str, str]]:
-    """Returns the demo logins as (username, what it is)."""
+async def load_demo(database: Database, *, border: bool = True) -> list[tuple[str, str]]:
+    """Returns the demo logins as (username, what it is). ``border`` False leaves out the joint station
+    across the border and its two counties (tests that count the two demo counties' rows)."""
     tenants = {}
-    for name in DEMO_PRESETS:
+    for name in DEMO_PRESETS if border else [p for p in DEMO_PRESETS if p not in JOINT_COUNTY_PRESETS]:
         tenant = await apply_preset(database, load_preset(name))
         tenants[tenant.slug] = tenant.id
     async with database.transaction() as db:
         users = {}
-        wanted = {u[0]: u[1] for u in DEMO_USERS} | {DEMO_OPERATOR[0]: DEMO_OPERATOR[1]}
+        wanted = {u[0]: u[1] for u in DEMO_USERS if u[2] in tenants} | {DEMO_OPERATOR[0]: DEMO_OPERATOR[1]}
         for username, display in wanted.items():
             user = await db.scalar(select(User).where(User.username == username))
             if user is None:
@@ -64,6 +74,8 @@ async def load_demo(database: Database) -> list[tuple[str, str]]:
                 )
             users[username] = user.id
     for username, _, slug, role, scope in DEMO_USERS:
+        if slug not in tenants:
+            continue
         async with database.transaction(tenant_id=tenants[slug]) as db:
             exists = await db.scalar(
                 select(Membership.id).where(Membership.user_id == users[username], Membership.revoked_at.is_(None))
@@ -82,13 +94,18 @@ async def load_demo(database: Database) -> list[tuple[str, str]]:
     await link_demo_deputies(database, tenants, users)
     await load_activities(database, tenants)
     await load_cases(database, tenants)
+    if border:
+        await load_joint_counties(database, tenants)
+        await load_joint(database, users)
     await plan_demo_reminders(database, tenants)
     logins = [(DEMO_OPERATOR[0], "operator (/ops/, sets up TOTP at first sign-in)")]
-    for u, _, slug, role, scope in DEMO_USERS:
+    for u, _, slug, role, scope in [u for u in DEMO_USERS if u[2] in tenants]:
         where = scope or (liaison_place(slug) if role == "station_staff" else None)
         where = DEMO_DEPUTY_LOGINS[u][1] if u in DEMO_DEPUTY_LOGINS else where
         where = DEMO_UNIT_LOGINS[u] if u in DEMO_UNIT_LOGINS else where
         logins.append((u, f"{role} in {slug}" + (f" ({where})" if where else "")))
+    if border:
+        logins.append(("pumen-staff", f"station_staff in {JOINT_SLUG} (the joint station, given by babu)"))
     return logins
 
 

@@ -58,6 +58,7 @@ NOT_MEMBER = lazy("Your county is not a member of this joint station.")
 NOT_ACTIVE = lazy("The joint station is not in force.")
 NOT_OWN_MEMBER = lazy("Choose one of your county's own members.")
 ROLE_BAD = lazy("Choose the role from the list.")
+TOWNSHIP_ROLE_UNCLEAR = lazy("Your county brought several townships into the joint station: give station staff or county admin instead of township staff.")
 NAME_FORBIDDEN = lazy("The name contains “%(word)s”, which your county's naming rule does not allow: decline, or ask the proposer for another name.")
 
 
@@ -379,14 +380,30 @@ async def grant(db: AsyncSession, *, tenant: Tenant, actor: User, key, user_id: 
     user = next((u for _, u in await own_members(db, tenant) if u.id == user_id), None)
     if user is None:
         raise ConfigError(NOT_OWN_MEMBER)
+    station_id, scope_node_id = await _place_of(db, agreement, tenant, role)
     await _as(db, agreement.joint_tenant_id)
     await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
                                               Membership.user_id == user.id, Membership.revoked_at.is_(None))
                      .values(revoked_at=_now()).execution_options(synchronize_session=False))
     db.add(Membership(tenant_id=agreement.joint_tenant_id, user_id=user.id, role=role, home_tenant_id=tenant.id,
-                      created_by=actor.id))
+                      station_id=station_id, scope_node_id=scope_node_id, created_by=actor.id))
     await db.flush()
     await everywhere(db, key, tenant, actor, "granted", {"user": user.display_name, "role": role}, client_addr)
+
+
+async def _place_of(db: AsyncSession, agreement: JointAgreement, tenant: Tenant, role: str) -> tuple[int | None, int | None]:
+    """Where a role given in the joint tenant works: station staff at the joint station; township staff
+    over their county's township there (only when the county brought exactly one). Binds the joint tenant."""
+    if role == "station_staff":
+        return await joint_station_id(db, agreement.joint_tenant_id), None
+    if role != "township_staff":
+        return None, None
+    await _as(db, agreement.joint_tenant_id)
+    towns = (await db.scalars(select(AdminNode.id).where(
+        AdminNode.kind == "township", AdminNode.name.like(f"{tenant.name[:30]}·%")))).all()
+    if len(towns) != 1:
+        raise ConfigError(TOWNSHIP_ROLE_UNCLEAR)
+    return None, towns[0]
 
 
 async def revoke(db: AsyncSession, *, tenant: Tenant, actor: User, key, user_id: int,

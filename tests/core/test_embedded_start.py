@@ -169,11 +169,15 @@ def test_start_embedded_stop_and_start_again(tmp_path):
         assert pm is not None, "the embedded PostgreSQL should be running from the data dir"
         pg_pid, socket_dir = pm
         before = counts(socket_dir)
-        assert before["tenants"] == 2 and before["users"] == len(users)
-        assert before["memberships"] == len(DEMO_USERS) and before["logins"] == 1
-        # the demo's places and people (app/demo_people.py): 4 stations and 10 deputies per county
-        # images: 28 of places and people, and 3 activity photos per county
-        assert before["stations"] == 8 and before["deputies"] == 20 and before["images"] == 34
+        # the two demo counties, and the joint station across the border with its two counties
+        # (app/demo_joint.py): there the two admins (county admins) and 铺门镇's staff are members too
+        assert before["tenants"] == 5 and before["users"] == len(users)
+        assert before["memberships"] == len(DEMO_USERS) + 3 and before["logins"] == 1
+        # the demo's places and people (app/demo_people.py): 4 stations and 10 deputies per county;
+        # 2 stations and 6 deputies in 八步区 and 封开县 each; the joint station with 8 deputies' projections
+        # images: 28 + 16 of places and people, 3 activity photos per demo county, the joint station's
+        # photo and its 8 copies of the projected deputies' photos
+        assert before["stations"] == 13 and before["deputies"] == 40 and before["images"] == 59
 
         import redis
 

@@ -141,3 +141,20 @@ async def test_the_acting_county_is_bound_again_after_every_step(database):
             partners=["fengkai"], side=Side(towns=["龙圩镇"], co_heads=["主席"]), shares=["deputies"])
         assert (await db.execute(text("SELECT current_setting('app.tenant_id')"))).scalar() == str(a.id)
         assert await db.scalar(select(func.count()).select_from(JointAgreement)) == 1
+
+
+async def test_station_and_township_roles_work_where_they_belong(database):
+    a, b, _ = await three_counties(database)
+    agreement = await accepted(database, a, b)
+    key, joint = agreement.agreement_key, agreement.joint_tenant_id
+    await act(database, a, agreements.grant, key=key, user_id=a.users["viewer"].id, role="station_staff")
+    await act(database, a, agreements.grant, key=key, user_id=a.users["township_staff"].id, role="township_staff")
+    async with database.transaction(tenant_id=joint) as db:
+        station = await agreements.joint_station_id(db, joint)
+        rows = dict((await db.execute(select(Membership.user_id, Membership.station_id).where(
+            Membership.tenant_id == joint, Membership.revoked_at.is_(None)))).all())
+        town = await db.scalar(select(Membership.scope_node_id).where(
+            Membership.user_id == a.users["township_staff"].id, Membership.revoked_at.is_(None)))
+        town_name = await db.scalar(select(AdminNode.name).where(AdminNode.id == town))
+    assert rows[a.users["viewer"].id] == station  # station staff work at the joint station
+    assert town_name == "wuzhou县人大常委会·龙圩镇"  # township staff over their own side's township
