@@ -67,11 +67,30 @@ def cmd_create_operator(args) -> None:
     print(f"operator {args.username} created; TOTP is set up at first sign-in")
 
 
+def _is_joint_preset(target: str) -> bool:
+    """A joint-station preset (tenants/joint-*.toml) has a [joint] section instead of [tenant]."""
+    import tomllib
+
+    from app.tenancy.presets import PRESET_DIR
+
+    path = Path(target) if Path(target).suffix else PRESET_DIR / f"{target}.toml"
+    try:
+        return "joint" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
 def cmd_tenants(args) -> None:
     from app.tenancy.services import PresetError, apply_preset, export_preset, load_preset
 
     async def go(database):
-        if args.action == "apply":
+        if args.action == "apply" and _is_joint_preset(args.target):
+            from app.joint.presets import apply_joint_preset
+
+            applied = await apply_joint_preset(database, args.target)
+            print(f"applied {args.target}: joint station tenant {applied.joint_tenant_id}"
+                  + ("" if applied.created else " (in force already: nothing written)"))
+        elif args.action == "apply":
             identity = {k: v for k, v in (("slug", args.slug),) if v}
             tenant = await apply_preset(database, load_preset(args.target), **identity)
             print(f"applied {args.target} to tenant {tenant.slug} (id {tenant.id})")

@@ -19,6 +19,10 @@ from app.core.web import absolute_url, client_addr, page, see_other
 from app.tenancy.access import TenantContext
 
 MAX_ID = 2**63 - 1
+JOINT_INVITES = lazy("In a joint station each member county gives its own people roles, from the Joint stations "
+                     "page of that county.")
+JOINT_NOT_YOURS = lazy("Another member county gave this person their role in the joint station: only that county's "
+                       "admin changes or removes it.")
 DONE_MESSAGES = {
     "role": lazy("The role has been changed."),
     "removed": lazy("The member has been removed and signed out of this unit."),
@@ -38,6 +42,11 @@ def _scope_id(value: object) -> int | None:
 
 def _refusal(refusal: AccountError) -> str:
     return gettext(refusal.message, **refusal.variables)
+
+
+def _other_countys(ctx: TenantContext, row: services.MemberRow) -> bool:
+    """In a joint station, a member county's admin changes only the people their own county gave roles."""
+    return ctx.tenant.kind == "joint" and row.membership.home_tenant_id != ctx.membership.home_tenant_id
 
 
 def _base(ctx: TenantContext) -> str:
@@ -92,6 +101,8 @@ async def create_invitation(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     form = await request.form()
     values = {key: str(form.get(key, ""))[:100] for key in ("name", "mobile", "role", "scope")}
+    if ctx.tenant.kind == "joint":
+        return await _members_page(request, ctx, status_code=400, form=values, error=gettext(JOINT_INVITES))
     try:
         issued = await invitations.invite(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, display_name=values["name"],
@@ -132,6 +143,8 @@ async def change_role(request: Request, ctx: TenantContext, membership_id: int) 
     row = await _member(ctx, membership_id)
     form = await request.form()
     values = {key: str(form.get(key, ""))[:100] for key in ("role", "scope")}
+    if _other_countys(ctx, row):
+        return await _member_page(request, ctx, row, status_code=400, error=gettext(JOINT_NOT_YOURS), form=values)
     try:
         await services.change_role(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, role=values["role"],
@@ -150,6 +163,8 @@ async def change_role(request: Request, ctx: TenantContext, membership_id: int) 
 async def remove_member(request: Request, ctx: TenantContext, membership_id: int) -> Response:
     ctx.require_role("county_admin")
     row = await _member(ctx, membership_id)
+    if _other_countys(ctx, row):
+        return await _member_page(request, ctx, row, status_code=400, error=gettext(JOINT_NOT_YOURS))
     try:
         await services.remove_member(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, client_addr=client_addr(request)

@@ -93,3 +93,27 @@ async def test_after_withdrawal_the_countys_people_and_deputies_are_out(app, dat
     # the withdrawn county still holds its own copy of the agreement and of its deputy
     assert await owner_sql("SELECT count(*) FROM joint_agreements WHERE tenant_id = $1", b.id) == [(1,)]
     assert await owner_sql("SELECT status FROM deputies WHERE tenant_id = $1 AND name = '赵代表'", b.id) == [("active",)]
+
+
+async def test_in_the_joint_station_each_county_manages_only_its_own_people(app, database, owner_sql):
+    from tests.factories import csrf_from
+
+    a, b, _ = await three_counties(database)
+    agreement = await accepted(database, a, b)
+    await act(database, b, agreements.grant, key=agreement.agreement_key, user_id=b.users["viewer"].id, role="viewer")
+    joint = agreement.joint_tenant_id
+    theirs = (await owner_sql("SELECT id FROM memberships WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                              joint, b.users["viewer"].id))[0][0]
+    async with signed_in(app, f"{a.tenant.slug}-county") as client:  # 八步-side admin in the joint station
+        page = await client.get("/t/liangguang/members")
+        assert page.status_code == 200 and 'id="joint-members-note"' in page.text
+        assert 'action="/t/liangguang/invitations"' not in page.text
+        token = csrf_from(page.text)
+        r = await client.post("/t/liangguang/invitations", data={"_csrf_token": token, "name": "外人", "role": "viewer"})
+        assert r.status_code == 400
+        for path, data in ((f"/t/liangguang/members/{theirs}/role", {"role": "county_admin"}),
+                           (f"/t/liangguang/members/{theirs}/remove", {})):
+            r = await client.post(path, data={"_csrf_token": token, **data})
+            assert r.status_code == 400, path
+    assert await owner_sql("SELECT count(*) FROM invitations WHERE tenant_id = $1", joint) == [(0,)]
+    assert await owner_sql("SELECT role, revoked_at IS NULL FROM memberships WHERE id = $1", theirs) == [("viewer", True)]

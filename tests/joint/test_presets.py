@@ -133,3 +133,11 @@ async def test_a_bad_or_unready_preset_writes_nothing(database, owner_sql):
     with pytest.raises(ConfigError):
         await apply_joint_preset(database, bad)
     assert await counts(owner_sql) == before
+
+
+def test_the_command_line_tells_a_joint_preset_from_a_county_preset():
+    from app.cli import _is_joint_preset
+
+    assert _is_joint_preset("joint-hezhou-fengkai") and _is_joint_preset("tenants/joint-hezhou-fengkai.toml")
+    assert not _is_joint_preset("hezhou-babu") and not _is_joint_preset("standard")
+    assert not _is_joint_preset("no-such-preset")
