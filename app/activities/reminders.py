@@ -14,13 +14,16 @@ written again with the new wording; cancel: everything pending withdrawn,
 `activity_cancelled` now; an invitation withdrawn: that deputy's pending rows withdrawn. Activities
 already held get nothing.
 
+At a joint station the deputies are projections without a mobile or an account: their messages are
+relayed into their home counties' outboxes by `app.joint.reminders` (and withdrawn there likewise).
+
 Names, settings and recipients are cached for the duration of one transaction (the yearly plan
 generator creates dozens of activities in one).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -30,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Membership
 from app.activities.models import Activity, ActivityKind, Invitation
 from app.deputies.models import DeputyGroup
+from app.joint import reminders as joint_reminders
 from app.notify import links, outbox
 from app.notify.config import NotifySettings, notify_settings
 from app.notify.outbox import Recipient
@@ -83,14 +87,28 @@ class Facts:
     slug: str
     params: dict  # station, kind, when, place, topic: the same for every recipient
     invited: dict[int, str]  # deputy id -> invitation token (withdrawn invitations left out)
+    homes: dict[int, tuple[int, int]] = field(default_factory=dict)  # joint station: deputy -> (county, its deputy)
+    relayed: list[joint_reminders.Message] = field(default_factory=list)  # for the home counties, written at the end
 
 
-async def _tenant(db: AsyncSession, tenant_id: int) -> tuple[NotifySettings, str]:
+async def _tenant(db: AsyncSession, tenant_id: int) -> tuple[NotifySettings, str, bool]:
+    """(settings, slug, is a joint station's tenant)."""
     cache = _cache(db)
     if "config" not in cache:
         cache["config"] = await notify_settings(db, tenant_id)
-        cache["slug"] = await db.scalar(select(Tenant.slug).where(Tenant.id == tenant_id)) or ""
-    return cache["config"], cache["slug"]
+        slug, kind = (await db.execute(select(Tenant.slug, Tenant.kind).where(Tenant.id == tenant_id))).one()
+        cache["slug"], cache["joint"] = slug, kind == "joint"
+    return cache["config"], cache["slug"], cache["joint"]
+
+
+async def _homes(db: AsyncSession, tenant_id: int, deputy_ids) -> dict[int, tuple[int, int]]:
+    """At a joint station, where each deputy comes from; elsewhere nothing (no query)."""
+    _, _, joint = await _tenant(db, tenant_id)
+    if not joint or not deputy_ids:
+        return {}
+    from app.joint.deputies import homes
+
+    return await homes(db, tenant_id, deputy_ids)
 
 
 async def _names(db: AsyncSession, activity: Activity) -> tuple[str, str]:
@@ -107,7 +125,7 @@ async def _names(db: AsyncSession, activity: Activity) -> tuple[str, str]:
 
 
 async def facts(db: AsyncSession, activity: Activity) -> Facts:
-    config, slug = await _tenant(db, activity.tenant_id)
+    config, slug, _ = await _tenant(db, activity.tenant_id)
     kind, place_name = await _names(db, activity)
     invited = dict((await db.execute(
         select(Invitation.deputy_id, Invitation.token)
@@ -117,7 +135,7 @@ async def facts(db: AsyncSession, activity: Activity) -> Facts:
     when = activity.starts_at.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
     params = {"station": place_name, "kind": kind, "when": when, "place": activity.place or place_name,
               "topic": activity.topic or kind}
-    return Facts(config, slug, params, invited)
+    return Facts(config, slug, params, invited, await _homes(db, activity.tenant_id, list(invited)))
 
 
 async def deputy_recipients(db: AsyncSession, tenant_id: int, config: NotifySettings, deputy_ids) -> list[Recipient]:
@@ -150,8 +168,33 @@ async def liaison_recipients(db: AsyncSession, tenant_id: int, config: NotifySet
 
 async def _write(db: AsyncSession, activity: Activity, f: Facts, kind: str, recipients, due_at: datetime,
                  params: dict, now: datetime) -> int:
+    """Into the tenant's outbox; a joint station's deputies' messages are kept for their home counties."""
+    local = []
+    for r in recipients:
+        home = f.homes.get(r.deputy_id) if r.deputy_id else None
+        if home is None:
+            local.append(r)
+        else:
+            f.relayed.append(joint_reminders.Message(home[0], home[1], kind, due_at, params))
     return await outbox.notify(db, tenant_id=activity.tenant_id, kind=kind, subject=subject(activity.id),
-                               recipients=recipients, due_at=due_at, params=params, now=now, config=f.config)
+                               recipients=local, due_at=due_at, params=params, now=now, config=f.config)
+
+
+async def _relay(db: AsyncSession, activity: Activity, f: Facts, now: datetime) -> None:
+    if f.relayed:
+        await joint_reminders.relay(db, activity, f.relayed, now=now)
+        f.relayed.clear()
+
+
+async def _withdraw(db: AsyncSession, activity: Activity, *, kinds=None, deputy_id: int | None = None,
+                    due_after: datetime | None = None) -> None:
+    """Pending messages withdrawn here and, at a joint station, in the deputies' home counties."""
+    await outbox.withdraw(db, subject=subject(activity.id), kinds=kinds, deputy_id=deputy_id, due_after=due_after)
+    _, _, joint = await _tenant(db, activity.tenant_id)
+    if joint:
+        everyone = await db.scalars(select(Invitation.deputy_id).where(Invitation.activity_id == activity.id))
+        homes = await _homes(db, activity.tenant_id, list(everyone))
+        await joint_reminders.withdraw(db, activity, homes, kinds=kinds, deputy_id=deputy_id, due_after=due_after)
 
 
 async def _each_with_link(db: AsyncSession, activity: Activity, f: Facts, kind: str, recipients, due_at: datetime,
@@ -189,7 +232,7 @@ async def _liaison(db: AsyncSession, activity: Activity, f: Facts, now: datetime
     due = days_before(activity.starts_at, f.config.remind_liaison_days, f.config.tz)
     if due is None or due <= now:
         return
-    await outbox.withdraw(db, subject=subject(activity.id), kinds=["activity_liaison"])
+    await outbox.withdraw(db, subject=subject(activity.id), kinds=["activity_liaison"])  # staff only: never relayed
     if not f.invited:
         return
     deputies = await deputy_recipients(db, activity.tenant_id, f.config, list(f.invited))
@@ -209,12 +252,13 @@ async def invited(db: AsyncSession, activity: Activity, deputy_ids, *, now: date
     f = await facts(db, activity)
     await _deputy_reminders(db, activity, f, list(deputy_ids), now, sms_at_once=True)
     await _liaison(db, activity, f, now)
+    await _relay(db, activity, f, now)
 
 
 async def uninvited(db: AsyncSession, activity: Activity, deputy_id: int, *, now: datetime | None = None) -> None:
     """An invitation withdrawn: that deputy's pending reminders go; the liaison list is rewritten."""
     now = _now(now)
-    await outbox.withdraw(db, subject=subject(activity.id), deputy_id=deputy_id)
+    await _withdraw(db, activity, deputy_id=deputy_id)
     if upcoming(activity, now):
         await _liaison(db, activity, await facts(db, activity), now)
 
@@ -224,7 +268,7 @@ async def rescheduled(db: AsyncSession, activity: Activity, *, now: datetime | N
     at the same moment as before comes back as the same row), and the invited are told now (with
     their sign-in link, which stands in for an SMS reminder whose moment has passed)."""
     now = _now(now)
-    await outbox.withdraw(db, subject=subject(activity.id), kinds=REMINDER_KINDS)
+    await _withdraw(db, activity, kinds=REMINDER_KINDS)
     if not upcoming(activity, now):
         return
     f = await facts(db, activity)
@@ -232,6 +276,7 @@ async def rescheduled(db: AsyncSession, activity: Activity, *, now: datetime | N
     await _liaison(db, activity, f, now)
     recipients = await deputy_recipients(db, activity.tenant_id, f.config, list(f.invited))
     await _each_with_link(db, activity, f, "activity_moved", recipients, now, now)
+    await _relay(db, activity, f, now)
 
 
 async def edited(db: AsyncSession, activity: Activity, *, now: datetime | None = None) -> None:
@@ -240,18 +285,20 @@ async def edited(db: AsyncSession, activity: Activity, *, now: datetime | None =
     now = _now(now)
     if not upcoming(activity, now):
         return
-    await outbox.withdraw(db, subject=subject(activity.id), kinds=REMINDER_KINDS, due_after=now)
+    await _withdraw(db, activity, kinds=REMINDER_KINDS, due_after=now)
     f = await facts(db, activity)
     await _deputy_reminders(db, activity, f, list(f.invited), now, sms_at_once=False)
     await _liaison(db, activity, f, now)
+    await _relay(db, activity, f, now)
 
 
 async def cancelled(db: AsyncSession, activity: Activity, *, reason: str, now: datetime | None = None) -> None:
     """Cancelled: every pending message of the activity is withdrawn; the invited are told now."""
     now = _now(now)
-    await outbox.withdraw(db, subject=subject(activity.id))
+    await _withdraw(db, activity)
     if activity.starts_at <= now:
         return
     f = await facts(db, activity)
     recipients = await deputy_recipients(db, activity.tenant_id, f.config, list(f.invited))
     await _write(db, activity, f, "activity_cancelled", recipients, now, {**f.params, "reason": reason}, now)
+    await _relay(db, activity, f, now)

@@ -26,6 +26,7 @@ from app.core.images import StoredImage
 from app.core.i18n import lazy
 from app.deputies.models import Deputy, Mandate, StationDeputy
 from app.joint import agreements
+from app.joint import reminders as joint_reminders
 from app.joint.agreements import IN, _as
 from app.joint.models import JointAgreement, JointDeputy
 from app.tenancy.config import ConfigError
@@ -86,9 +87,16 @@ async def _retire_local(db: AsyncSession, deputy_ids: list[int]) -> None:
 
 
 async def _take_out(db: AsyncSession, rows: list[JointDeputy]) -> None:
+    """Projections out (bound to the joint tenant, and left so): local rows retired, and the deputies'
+    pending reminders of the joint station's activities withdrawn in their counties."""
     await _retire_local(db, [r.deputy_id for r in rows if r.deputy_id])
     if rows:
         await db.execute(delete(JointDeputy).where(JointDeputy.id.in_([r.id for r in rows])))
+    by_county: dict[int, list[int]] = {}
+    for r in rows:
+        by_county.setdefault(r.home_tenant_id, []).append(r.home_deputy_id)
+    for county_id, home_ids in by_county.items():
+        await joint_reminders.withdraw_deputies(db, rows[0].tenant_id, county_id, home_ids)
 
 
 async def _local(db: AsyncSession, joint_id: int, row: JointDeputy, f: dict, station_id: int) -> None:
