@@ -51,6 +51,13 @@ PUBLIC_STEPS = {
     "send_back": lazy("Sent back for re-handling"),
     "rate": lazy("Satisfaction rated"),
     "rated_by_public": lazy("Satisfaction rated"),
+    # a joint station's case (app.joint.referrals)
+    "refer": lazy("Referred to the county whose matter it is"),
+    "referral_answered": lazy("Answer received from the county handling it"),
+    "referral_reopened": lazy("Being handled again by the county"),
+    # a county's case referred from a joint station
+    "joint_fed_back": lazy("Answer fed back through the joint station"),
+    "joint_rated": lazy("Satisfaction rated"),
 }
 OTHER_STEP = lazy("Handling progress recorded")
 

@@ -85,7 +85,10 @@ async def context(db: AsyncSession, case: Case, today: date | None = None) -> tu
 async def begin(db: AsyncSession, scope: Scope, ref: CaseRef, step: str,
                 today: date | None = None) -> tuple[workflow.Step, Config, date]:
     config, today = await context(db, ref.case, today)
-    spec = workflow.check(step, scope, ref, today=today, rehandle_limit=config.case_rehandle_limit)
+    kind = "county"
+    if step in workflow.NOT_AT_JOINT:  # a joint station refers instead (one look-up, these steps only)
+        kind = await db.scalar(select(Tenant.kind).where(Tenant.id == ref.case.tenant_id)) or kind
+    spec = workflow.check(step, scope, ref, today=today, rehandle_limit=config.case_rehandle_limit, tenant_kind=kind)
     return spec, config, today
 
 
@@ -108,6 +111,17 @@ async def finish(db: AsyncSession, ref: CaseRef, spec: workflow.Step, *, actor_i
                  target=f"case:{case.id}", client_addr=client_addr,
                  details={"from": before, "to": case.state, **(data or {})})
     await _mirror(db, case, now)
+    if spec.name in ("feed_back", "rate"):
+        await _pass_on(db, case, actor_id, client_addr, now)
+
+
+async def _pass_on(db: AsyncSession, case: Case, actor_id: int | None, client_addr: str | None,
+                   now: datetime) -> None:
+    """A joint station's case fed back or rated: the member counties' referred cases follow
+    (app.joint.referrals; one look-up finds none for a county's own case)."""
+    from app.joint.referrals import passed_on
+
+    await passed_on(db, case, actor_id=actor_id, client_addr=client_addr, now=now)
 
 
 async def _mirror(db: AsyncSession, case: Case, now: datetime | None = None) -> None:
@@ -330,6 +344,7 @@ async def rate_by_public(db: AsyncSession, case: Case, satisfaction: str, *, cli
     await record(db, tenant_id=case.tenant_id, actor_user_id=None, action="case_rated_by_public",
                  target=f"case:{case.id}", client_addr=client_addr, details={"satisfaction": satisfaction})
     await _mirror(db, case, now)
+    await _pass_on(db, case, None, client_addr, now)
 
 
 async def supervise(db: AsyncSession, scope: Scope, ref: CaseRef, *, note: str, actor_id: int,

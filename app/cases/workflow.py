@@ -35,6 +35,9 @@ NOT_UNSATISFIED = lazy("Only a case whose answer was rated “not satisfied” c
 REHANDLE_LIMIT = lazy("This case has already been sent back %(count)s time(s), the most the county allows.")
 ALREADY_RATED = lazy("The answer has already been rated.")
 ONLY_JOINT = lazy("Only a joint station refers cases to its member counties.")
+JOINT_REFERS = lazy("A joint station does not handle cases itself: refer the case to the member county whose matter it is.")
+# A joint station has no handling units and no outside bodies of its own: it refers instead.
+NOT_AT_JOINT = ("assign", "send_back", "escalate", "forward_outside")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,10 @@ STEP_ORDER = ("refer", "accept", "reply", "ask_clarification", "clarify", "class
 # History labels of steps that are not workflow steps.
 OTHER_EVENTS = {"registered": lazy("Registered"), "rated_by_public": lazy("Satisfaction given by the person"),
                 "merged_here": lazy("A duplicate case was merged into this one"),
-                "referral_answered": lazy("Answer received from a member county")}
+                "referral_answered": lazy("Answer received from a member county"),
+                "referral_reopened": lazy("Sent back for re-handling by the member county"),
+                "joint_fed_back": lazy("Answer fed back to the person through the joint station"),
+                "joint_rated": lazy("Satisfaction given through the joint station")}
 
 
 def event_label(action: str) -> str:
@@ -108,6 +114,8 @@ def check(step: str, scope: Scope, ref: CaseRef, *, today: date, rehandle_limit:
         raise Refusal(WRONG_STATE, status=404, state="")
     if spec.name == "refer" and tenant_kind != "joint":
         raise Refusal(ONLY_JOINT, status=404)
+    if spec.name in NOT_AT_JOINT and tenant_kind == "joint":
+        raise Refusal(JOINT_REFERS)
     case = ref.case
     if scope.role == "deputy" and step != "to_suggestion":
         raise Refusal(ONLY_DEPUTY_SUGGESTS, status=403)

@@ -13,7 +13,13 @@ binding each tenant in turn (`_as`) and the tenant it started in again at the en
   600 characters of the answer); audited there (`joint_case_mirrored`). When every referral of the
   joint case has an answer, the joint case becomes `replied` (the answers, each under its county's
   name; the feedback date from the joint tenant's rules) for the joint staff to feed back.
+  A county that sent its case back for re-handling (the person was not satisfied) takes the joint
+  case back to `referred` (`referral_reopened`), to be answered and fed back again.
   A county that withdrew from the agreement sends nothing any more.
+- passed_on: the joint station fed the answer back to the person, or the person's satisfaction was
+  recorded there: each member county's case follows (`replied` → `fed_back`, `fed_back` → `closed`
+  with the same satisfaction), so it does not wait for a feedback the county cannot give (it has no
+  mobile). Audited in the county (`joint_case_passed_on`) and in the joint tenant.
 The county never reads the joint tenant's tables: what its case page says about the joint station is
 in the case's own "registered" step.
 """
@@ -27,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
-from app.cases import steps, workflow
+from app.cases import notices, steps, workflow
 from app.cases.access import CaseRef
 from app.cases.models import LEVELS, Case, CaseEvent
 from app.cases.services import add_days, add_event, due_rule, new_receipt_code, today_in
@@ -42,6 +48,8 @@ from app.tenancy.scope import Scope
 SUMMARY_MAX = 600
 REPLY_MAX = 4000
 REFER_LEVELS = ("township", "county")
+ANSWERED = ("replied", "fed_back", "closed")  # the joint case's states once the counties have answered
+HANDLING = ("registered", "assigned", "accepted", "clarifying")  # a county case being (re-)handled
 
 COUNTY_REQUIRED = lazy("Choose the member county (or counties) the case is referred to.")
 COUNTY_BAD = lazy("Choose member counties of this joint station from the list.")
@@ -187,6 +195,7 @@ async def mirror(db: AsyncSession, county_case: Case, *, now: datetime | None = 
         if joint_case is None or referral is None:
             return None
         answered_before = referral.replied_at is not None
+        reopened = (referral.state in ANSWERED and county_case.state in HANDLING and joint_case.state in ANSWERED)
         referral.state, referral.reply_due = county_case.state, county_case.reply_due
         referral.replied_at = county_case.replied_at
         referral.answer_summary = (county_case.reply_text or "")[:SUMMARY_MAX]
@@ -196,6 +205,8 @@ async def mirror(db: AsyncSession, county_case: Case, *, now: datetime | None = 
                      target=f"case:{joint_case.id}",
                      details={"county": party["name"], "county_case": county_case.receipt_code,
                               "state": county_case.state})
+        if reopened:
+            _reopen(db, joint_case, party["name"], referral, now)
         if referral.replied_at is not None and not answered_before:
             await _answered(db, joint_case, referral, party["name"], now)
         await db.flush()
@@ -227,3 +238,75 @@ async def _answered(db: AsyncSession, joint_case: Case, referral: JointReferral,
     add_event(db, joint_case, "referral_answered", None, from_state=before if done else None,
               to_state="replied" if done else None, note=referral.answer_summary, public=done,
               data={"county": county_name, "county_case": referral.county_receipt_code})
+
+
+def _reopen(db: AsyncSession, joint_case: Case, county_name: str, referral: JointReferral, now: datetime) -> None:
+    """The county sent its case back for re-handling: the joint case waits for the new answer (its
+    earlier answer, feedback and rating stay in its history)."""
+    before = joint_case.state
+    joint_case.state, joint_case.updated_at = "referred", now
+    joint_case.satisfaction = joint_case.rated_at = joint_case.closed_at = None
+    joint_case.fed_back_at = joint_case.feedback_channel = joint_case.replied_at = joint_case.feedback_due = None
+    add_event(db, joint_case, "referral_reopened", None, from_state=before, to_state="referred", public=True,
+              data={"county": county_name, "county_case": referral.county_receipt_code})
+
+
+async def passed_on(db: AsyncSession, joint_case: Case, *, actor_id: int | None = None,
+                    client_addr: str | None = None, now: datetime | None = None) -> int:
+    """The joint case was fed back or rated: the referred county cases follow (see the module). Called
+    bound to the joint tenant in the step's transaction (app.cases.steps); ends bound to it. Returns
+    the county cases moved."""
+    rows = list((await db.scalars(select(JointReferral).where(JointReferral.case_id == joint_case.id)
+                                  .order_by(JointReferral.id))).all())
+    if not rows or joint_case.state not in ("fed_back", "closed"):
+        return 0
+    members = {p["tenant_id"]: p for p in _members(await _agreement(db, joint_case.tenant_id))}
+    joint_id, now = joint_case.tenant_id, _now(now)
+    await db.flush()
+    moved: list[tuple[JointReferral, str, str]] = []
+    try:
+        for referral in rows:
+            party = members.get(referral.county_tenant_id)
+            if party is None:
+                continue  # withdrew: nothing flows there any more
+            await _as(db, referral.county_tenant_id)
+            county_case = await db.scalar(select(Case).where(Case.id == referral.county_case_id).with_for_update()
+                                          .execution_options(populate_existing=True))
+            if county_case is None or not await _follow(db, county_case, joint_case, now):
+                continue
+            await record(db, tenant_id=county_case.tenant_id, actor_user_id=actor_id, action="joint_case_passed_on",
+                         target=f"case:{county_case.id}", client_addr=client_addr,
+                         details={"joint_receipt_code": joint_case.receipt_code, "state": county_case.state})
+            moved.append((referral, county_case.state, party["name"]))
+    finally:
+        await _as(db, joint_id)
+    for referral, state, _ in moved:
+        referral.state, referral.updated_at = state, now
+    if moved:
+        await record(db, tenant_id=joint_id, actor_user_id=actor_id, action="joint_case_passed_on",
+                     target=f"case:{joint_case.id}", client_addr=client_addr,
+                     details={"counties": [name for _, _, name in moved], "state": joint_case.state})
+    await db.flush()
+    return len(moved)
+
+
+async def _follow(db: AsyncSession, county_case: Case, joint_case: Case, now: datetime) -> bool:
+    """The county case (bound to its county, locked) takes the joint case's feedback or rating."""
+    before = county_case.state
+    if before == "replied" and joint_case.state in ("fed_back", "closed"):
+        county_case.state, county_case.fed_back_at = "fed_back", now
+        county_case.feedback_channel = joint_case.feedback_channel
+        add_event(db, county_case, "joint_fed_back", None, from_state=before, to_state="fed_back", public=True,
+                  data={"channel": joint_case.feedback_channel})
+    if county_case.state == "fed_back" and joint_case.state == "closed" and joint_case.satisfaction:
+        county_case.state, county_case.satisfaction = "closed", joint_case.satisfaction
+        county_case.rated_at = county_case.closed_at = now
+        add_event(db, county_case, "joint_rated", None, from_state="fed_back", to_state="closed", public=True,
+                  data={"satisfaction": joint_case.satisfaction})
+    if county_case.state == before:
+        return False
+    county_case.updated_at = now
+    await db.flush()
+    if county_case.state == "closed":
+        await notices.finished(db, county_case)
+    return True
