@@ -7,7 +7,10 @@ and the acting county again at the end):
   no longer serving is taken out). A projection is also a deputies row of the joint tenant (with the
   mandates' levels and terms), stationed at the joint station, so the joint station's activities,
   sign-in and public page use it like any deputy; taken out, that row stays as `removed` (past
-  attendance keeps its name) and leaves the station;
+  attendance keeps its name) and leaves the station. A deputy with an account in the county is a
+  deputy member of the joint tenant too (`memberships.home_tenant_id` = the county), so the same login
+  reaches the joint station through the tenant switcher and signs in there by scanning the QR code;
+  taken out, that membership is revoked;
 - sync_county: the worker's job (every ten minutes): every joint station the county is a member of gets
   its projections brought up to date, so a change to a deputy in the county reaches the joint station;
 - remove_county: a county that withdraws takes all its projections out.
@@ -20,7 +23,7 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.models import User
+from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.images import StoredImage
 from app.core.i18n import lazy
@@ -44,9 +47,10 @@ def _now() -> datetime:
 async def _home_facts(db: AsyncSession, county_id: int, deputy_ids) -> dict[int, dict]:
     """The agreed public fields of the county's serving deputies among `deputy_ids` (bound to the county)."""
     await _as(db, county_id)
-    rows = await db.execute(select(Deputy.id, Deputy.name, Deputy.public_contact, Deputy.photo_id)
+    rows = await db.execute(select(Deputy.id, Deputy.name, Deputy.public_contact, Deputy.photo_id, Deputy.user_id)
                             .where(Deputy.id.in_(list(deputy_ids)), Deputy.status == "active"))
-    facts = {i: {"name": n, "public_contact": c or "", "home_photo_id": p, "mandates": []} for i, n, c, p in rows.all()}
+    facts = {i: {"name": n, "public_contact": c or "", "home_photo_id": p, "user_id": u, "mandates": []}
+             for i, n, c, p, u in rows.all()}
     if facts:
         for deputy_id, level, term, direct in await db.execute(
                 select(Mandate.deputy_id, Mandate.level, Mandate.term, Mandate.direct)
@@ -76,10 +80,12 @@ async def homes(db: AsyncSession, joint_id: int, deputy_ids) -> dict[int, tuple[
 
 async def _retire_local(db: AsyncSession, deputy_ids: list[int]) -> None:
     """Projections taken out: the joint tenant's deputies rows stay (past attendance keeps its names)
-    as `removed`, and leave the joint station."""
+    as `removed`, leave the joint station, and their deputy memberships are revoked."""
     if not deputy_ids:
         return
-    await db.execute(update(Deputy).where(Deputy.id.in_(deputy_ids)).values(status="removed")
+    users = [u for u in (await db.scalars(select(Deputy.user_id).where(Deputy.id.in_(deputy_ids)))).all() if u]
+    await _revoke_deputy_members(db, users)
+    await db.execute(update(Deputy).where(Deputy.id.in_(deputy_ids)).values(status="removed", user_id=None)
                      .execution_options(synchronize_session=False))
     await db.execute(update(StationDeputy).where(StationDeputy.deputy_id.in_(deputy_ids),
                                                  StationDeputy.ended_at.is_(None)).values(ended_at=_now())
@@ -99,19 +105,43 @@ async def _take_out(db: AsyncSession, rows: list[JointDeputy]) -> None:
         await joint_reminders.withdraw_deputies(db, rows[0].tenant_id, county_id, home_ids)
 
 
-async def _local(db: AsyncSession, joint_id: int, row: JointDeputy, f: dict, station_id: int) -> None:
+async def _revoke_deputy_members(db: AsyncSession, user_ids) -> None:
+    """Deputy memberships of these users in the bound joint tenant end (staff roles a county gave stay)."""
+    if user_ids:
+        await db.execute(update(Membership).where(Membership.user_id.in_(list(user_ids)), Membership.role == "deputy",
+                                                  Membership.revoked_at.is_(None))
+                         .values(revoked_at=_now()).execution_options(synchronize_session=False))
+
+
+async def _deputy_member(db: AsyncSession, joint_id: int, county_id: int, user_id: int | None,
+                         before: int | None) -> None:
+    """The deputy's account (if any) is a deputy member of the joint tenant; an earlier account's ends."""
+    if before and before != user_id:
+        await _revoke_deputy_members(db, [before])
+    if user_id and await db.scalar(select(Membership.id).where(
+            Membership.tenant_id == joint_id, Membership.user_id == user_id, Membership.revoked_at.is_(None))
+            .limit(1)) is None:
+        db.add(Membership(tenant_id=joint_id, user_id=user_id, role="deputy", home_tenant_id=county_id))
+
+
+async def _local(db: AsyncSession, joint_id: int, row: JointDeputy, f: dict, station_id: int,
+                 before: int | None) -> None:
     """The joint tenant's own deputies row for the projection: made (and stationed at the joint
-    station) the first time, then kept equal to the projection; its mandates follow the county's."""
+    station) the first time, then kept equal to the projection; its mandates follow the county's.
+    `before`: the account the row had."""
     if row.deputy_id is None:
-        local = Deputy(tenant_id=joint_id, name=f["name"], public_contact=f["public_contact"], photo_id=row.photo_id)
+        local = Deputy(tenant_id=joint_id, name=f["name"], public_contact=f["public_contact"], photo_id=row.photo_id,
+                       user_id=f["user_id"])
         db.add(local)
         await db.flush()
         row.deputy_id = local.id
         db.add(StationDeputy(tenant_id=joint_id, station_id=station_id, deputy_id=local.id))
     else:
         await db.execute(update(Deputy).where(Deputy.id == row.deputy_id).values(
-            name=f["name"], public_contact=f["public_contact"], photo_id=row.photo_id, status="active"))
+            name=f["name"], public_contact=f["public_contact"], photo_id=row.photo_id, status="active",
+            user_id=f["user_id"]))
         await db.execute(delete(Mandate).where(Mandate.deputy_id == row.deputy_id))
+    await _deputy_member(db, joint_id, row.home_tenant_id, f["user_id"], before)
     db.add_all([Mandate(tenant_id=joint_id, deputy_id=row.deputy_id, level=level, term=term, direct=direct)
                 for level, term, direct in f["mandates"]])
 
@@ -129,6 +159,8 @@ async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids
                   if f["home_photo_id"] and (k not in existing or existing[k].home_photo_id != f["home_photo_id"])}
     photos = await _photos(db, county_id, new_photos)
     await _as(db, joint_id)
+    accounts = dict((await db.execute(select(Deputy.id, Deputy.user_id).where(
+        Deputy.id.in_([r.deputy_id for r in existing.values() if r.deputy_id])))).all())
     written = 0
     for deputy_id, f in facts.items():
         row = existing.get(deputy_id)
@@ -136,7 +168,8 @@ async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids
             row = JointDeputy(tenant_id=joint_id, home_tenant_id=county_id, home_deputy_id=deputy_id, name=f["name"])
             db.add(row)
         elif (row.name, row.public_contact, row.levels, row.home_photo_id) == (
-                f["name"], f["public_contact"], f["levels"], f["home_photo_id"]) and row.deputy_id:
+                f["name"], f["public_contact"], f["levels"], f["home_photo_id"]) and row.deputy_id \
+                and accounts.get(row.deputy_id) == f["user_id"]:
             continue
         row.name, row.public_contact, row.levels = f["name"], f["public_contact"], f["levels"]
         if f["home_photo_id"] != row.home_photo_id or row.photo_id is None and f["home_photo_id"]:
@@ -149,7 +182,7 @@ async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids
                 await db.flush()
             row.home_photo_id, row.photo_id = f["home_photo_id"], copy.id if copy else None
         row.synced_at = _now()
-        await _local(db, joint_id, row, f, station_id)
+        await _local(db, joint_id, row, f, station_id, accounts.get(row.deputy_id))
         written += 1
     await db.flush()
     return written, len(existing) - len([k for k in existing if k in facts])
