@@ -348,6 +348,7 @@ async def set_marks(db: AsyncSession, scope: Scope, ref: ActivityRef, deputy_id,
     await record(db, tenant_id=ref.activity.tenant_id, actor_user_id=actor_id, action="signin_marks",
                  target=f"activity:{ref.activity.id}", client_addr=client_addr,
                  details={"deputy_id": deputy.id, "late": late, "left_early": left_early, "note": note})
+    await roll_up(db, ref.activity, actor_id=actor_id, client_addr=client_addr)
     return deputy
 
 

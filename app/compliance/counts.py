@@ -31,33 +31,36 @@ class Specs:
     """Rules flattened into arrays for unnest(): one row per (rule, kind)."""
     rule_ids: list[int] = field(default_factory=list)
     kind_ids: list[int] = field(default_factory=list)
+    kind_codes: list[str] = field(default_factory=list)  # a joint station's kinds match the county's by code
     starts: list[datetime] = field(default_factory=list)
     ends: list[datetime] = field(default_factory=list)
     mins: list[int] = field(default_factory=list)
     subjects: list[str] = field(default_factory=list)
 
-    def add(self, rule: Rule, kind_ids: list[int], period: Period, tz: ZoneInfo) -> None:
+    def add(self, rule: Rule, kinds: list[tuple[int, str]], period: Period, tz: ZoneInfo) -> None:
+        """`kinds`: (id, code) of the rule's kinds in the tenant."""
         start, end = period.bounds(tz)
-        for kind_id in kind_ids:
+        for kind_id, code in kinds:
             self.rule_ids.append(rule.id)
             self.kind_ids.append(kind_id)
+            self.kind_codes.append(code)
             self.starts.append(start)
             self.ends.append(end)
             self.mins.append(rule.min_deputies or 0)
             self.subjects.append(rule.subject)
 
     def params(self) -> dict:
-        return dict(rule_ids=self.rule_ids, kind_ids=self.kind_ids, starts=self.starts, ends=self.ends,
+        return dict(rule_ids=self.rule_ids, kind_ids=self.kind_ids, kind_codes=self.kind_codes, starts=self.starts, ends=self.ends,
                     mins=self.mins, subjects=self.subjects, lo=min(self.starts), hi=max(self.ends),
                     all_kinds=sorted(set(self.kind_ids)))
 
 
 SPEC_CTE = """
 spec AS (
-  SELECT * FROM unnest(CAST(:rule_ids AS bigint[]), CAST(:kind_ids AS bigint[]),
+  SELECT * FROM unnest(CAST(:rule_ids AS bigint[]), CAST(:kind_ids AS bigint[]), CAST(:kind_codes AS text[]),
                        CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
                        CAST(:mins AS integer[]), CAST(:subjects AS text[]))
-    AS s(rule_id, kind_id, starts, ends, min_dep, subject)
+    AS s(rule_id, kind_id, kind_code, starts, ends, min_dep, subject)
 )"""
 PRESENT = "(SELECT count(*) FROM attendances p WHERE p.tenant_id = a.tenant_id AND p.activity_id = a.id)"
 
@@ -78,6 +81,8 @@ WHERE (s.subject = 'station' AND acts.station_id = ANY(CAST(:station_ids AS bigi
 GROUP BY 1, 2
 """
 
+# A deputy's attendances at the county's own held activities, and at joint stations' (the rows
+# app.joint.attendance rolled up into the county, matched to the rule's kinds by code).
 ATTENDANCE_SQL = f"""
 WITH {SPEC_CTE},
 acts AS (
@@ -85,14 +90,22 @@ acts AS (
   FROM activities a
   WHERE a.status = 'held' AND a.starts_at >= :lo AND a.starts_at < :hi
     AND a.kind_id = ANY(CAST(:all_kinds AS bigint[]))
+),
+attended AS (
+  SELECT t.deputy_id, acts.kind_id, NULL::text AS kind_code, acts.starts_at, acts.present, t.method
+  FROM attendances t JOIN acts ON acts.id = t.activity_id
+  WHERE t.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+  UNION ALL
+  SELECT j.deputy_id, NULL, j.kind_code, j.starts_at, j.present_count, j.method
+  FROM joint_attendance j
+  WHERE j.status = 'held' AND j.present AND j.starts_at >= :lo AND j.starts_at < :hi
+    AND j.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
 )
-SELECT s.rule_id, t.deputy_id,
-       count(*) FILTER (WHERE acts.present >= s.min_dep) AS counted, count(*) AS total,
-       count(*) FILTER (WHERE acts.present >= s.min_dep AND t.method = 'staff') AS on_behalf
-FROM attendances t
-JOIN acts ON acts.id = t.activity_id
-JOIN spec s ON s.kind_id = acts.kind_id AND acts.starts_at >= s.starts AND acts.starts_at < s.ends
-WHERE t.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+SELECT s.rule_id, x.deputy_id,
+       count(*) FILTER (WHERE x.present >= s.min_dep) AS counted, count(*) AS total,
+       count(*) FILTER (WHERE x.present >= s.min_dep AND x.method = 'staff') AS on_behalf
+FROM attended x
+JOIN spec s ON (s.kind_id = x.kind_id OR s.kind_code = x.kind_code) AND x.starts_at >= s.starts AND x.starts_at < s.ends
 GROUP BY 1, 2
 """
 

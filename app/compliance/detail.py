@@ -9,12 +9,14 @@ from datetime import date, datetime
 from litestar.exceptions import NotFoundException
 from sqlalchemy import and_, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.activities.models import STATUS_NAMES, Activity, ActivityKind, Attendance, Opinion, Suggestion
 from app.compliance import engine
 from app.compliance.models import Rule
 from app.compliance.periods import Period, local_today, parse_key, period_of, zone
 from app.core.i18n import gettext, lazy
+from app.joint.models import JointAttendance
 from app.tenancy.config import get_config
 from app.tenancy.scope import Scope
 
@@ -22,6 +24,7 @@ MAX_ID = 2**63 - 1
 NOT_HELD = lazy("Not counted: the activity is “%(status)s”.")
 TOO_FEW = lazy("Not counted: %(present)s deputies present, the rule asks for at least %(minimum)s.")
 ON_BEHALF = lazy("Signed in by staff on the deputy's behalf: %(reason)s")
+AT_JOINT = lazy("at the joint station %(name)s")
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Item:
     present: int | None = None
     note: str = ""
     reason: str = ""  # why it was not counted (empty: counted)
+    place: str = ""  # a joint station's activity: that station (no link: the county holds only its roll-up)
 
 
 @dataclass
@@ -83,9 +87,11 @@ async def load_detail(db: AsyncSession, scope: Scope, tenant, rule_id: int, subj
 
 
 def _present():
-    return (select(func.count()).select_from(Attendance)
-            .where(Attendance.tenant_id == Activity.tenant_id, Attendance.activity_id == Activity.id)
-            .scalar_subquery())
+    # an alias: a deputy's drill-down joins attendances in the outer query too
+    present = aliased(Attendance)
+    return (select(func.count()).select_from(present)
+            .where(present.tenant_id == Activity.tenant_id, present.activity_id == Activity.id)
+            .correlate(Activity).scalar_subquery())
 
 
 async def _activities(db: AsyncSession, detail: Detail, tz) -> None:
@@ -116,6 +122,30 @@ async def _activities(db: AsyncSession, detail: Detail, tz) -> None:
         elif present < minimum:
             item.reason = gettext(TOO_FEW, present=present, minimum=minimum)
         (detail.not_counted if item.reason else detail.counted).append(item)
+    if subject.kind == "deputy":
+        await _joint_activities(db, detail, tz, start, end, minimum)
+
+
+async def _joint_activities(db: AsyncSession, detail: Detail, tz, start: datetime, end: datetime,
+                            minimum: int) -> None:
+    """The deputy's activities at joint stations, from the county's own rolled-up rows (counted like
+    the engine does: held, present, of a kind the rule names by code), in time order with the rest."""
+    rows = await db.scalars(select(JointAttendance).where(
+        JointAttendance.deputy_id == detail.cell.subject.id, JointAttendance.present.is_(True),
+        JointAttendance.kind_code.in_(detail.rule.kind_codes), JointAttendance.starts_at >= start,
+        JointAttendance.starts_at < end).order_by(JointAttendance.starts_at, JointAttendance.id))
+    for r in rows:
+        item = Item(when=r.starts_at.astimezone(tz), title=f"{r.kind_name} · {r.topic}" if r.topic else r.kind_name,
+                    present=r.present_count, place=gettext(AT_JOINT, name=r.joint_name))
+        if r.method == "staff":
+            item.note = gettext(ON_BEHALF, reason=r.on_behalf_reason or "—")
+        if r.status != "held":
+            item.reason = gettext(NOT_HELD, status=gettext(STATUS_NAMES.get(r.status, r.status)))
+        elif r.present_count < minimum:
+            item.reason = gettext(TOO_FEW, present=r.present_count, minimum=minimum)
+        (detail.not_counted if item.reason else detail.counted).append(item)
+    detail.counted.sort(key=lambda i: i.when)
+    detail.not_counted.sort(key=lambda i: i.when)
 
 
 async def _records(db: AsyncSession, detail: Detail) -> None:

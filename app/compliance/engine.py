@@ -238,8 +238,8 @@ async def _tallies(db: AsyncSession, board: Board, tz: ZoneInfo) -> dict[tuple[i
     board.kind_names = {code: name for code, (_, name) in kinds.items()}
     place, attend = counts.Specs(), counts.Specs()
     for rule in activity_rules:
-        ids = [kinds[c][0] for c in rule.kind_codes if c in kinds]
-        (attend if rule.subject == "deputy" else place).add(rule, ids, board.periods[rule.id], tz)
+        found = [(kinds[c][0], c) for c in rule.kind_codes if c in kinds]
+        (attend if rule.subject == "deputy" else place).add(rule, found, board.periods[rule.id], tz)
     out = await counts.place_tallies(db, place, list(board.stations), list(board.groups))
     out.update(await counts.attendance_tallies(db, attend, list(board.deputies)))
     records = [(r, board.periods[r.id]) for r in board.rules if r.counts != "activities"]

@@ -7,7 +7,8 @@ reading the joint tenant's tables.
   in, removal of a sign-in, record, reschedule, cancel, edit of the topic). For every deputy invited to
   the activity whose projection maps to a home deputy of a member county, that county's row is
   written (bound to the county with `_as`): the joint station's name, the kind, topic, start, status,
-  and whether / how the deputy signed in; the rows of deputies no longer invited are removed. Each
+  and whether / how the deputy signed in (late, left early), how many deputies were present and the
+  kind's code (the county's compliance rules count it); the rows of deputies no longer invited are removed. Each
   county written to gets an audit entry (`joint_attendance_rolled_up`); nothing is written where
   nothing changed. It ends bound to the joint tenant, as it started. In a county tenant it is one
   primary-key look-up (the tenant's kind) and returns.
@@ -32,8 +33,8 @@ from app.joint.models import JointAgreement, JointAttendance
 from app.stations.models import Station
 from app.tenancy.models import Tenant
 
-FIELDS = ("joint_name", "kind_name", "topic", "starts_at", "status", "present", "method", "on_behalf_reason",
-          "signed_at")
+FIELDS = ("joint_name", "kind_name", "kind_code", "topic", "starts_at", "status", "present_count", "present", "method",
+          "on_behalf_reason", "signed_at", "late", "left_early")
 
 
 async def _is_joint(db: AsyncSession, tenant_id: int) -> bool:
@@ -76,14 +77,16 @@ async def roll_up(db: AsyncSession, activity: Activity, *, actor_id: int | None 
 
     mapping = await homes(db, joint_id, [d for d, _, _ in invited])
     members = await _member_counties(db, joint_id)
-    kind_name, station_name = (await db.execute(
-        select(ActivityKind.name, Station.name).select_from(Activity)
+    kind_name, kind_code, station_name = (await db.execute(
+        select(ActivityKind.name, ActivityKind.code, Station.name).select_from(Activity)
         .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id))
         .outerjoin(Station, and_(Station.tenant_id == Activity.tenant_id, Station.id == Activity.station_id))
         .where(Activity.id == activity.id))).one()
     joint_name = station_name or await db.scalar(select(Tenant.name).where(Tenant.id == joint_id))
-    base = {"joint_name": joint_name[:120], "kind_name": kind_name[:40], "topic": activity.topic[:200],
-            "starts_at": activity.starts_at, "status": activity.status}
+    present_count = sum(1 for _, withdrawn, att in invited if att is not None and not withdrawn)
+    base = {"joint_name": joint_name[:120], "kind_name": kind_name[:40], "kind_code": (kind_code or "")[:40],
+            "topic": activity.topic[:200], "starts_at": activity.starts_at, "status": activity.status,
+            "present_count": present_count}
     per_county: dict[int, tuple[dict[int, dict], set[int]]] = {}
     for deputy_id, withdrawn, att in invited:
         home = mapping.get(deputy_id)
@@ -96,7 +99,8 @@ async def roll_up(db: AsyncSession, activity: Activity, *, actor_id: int | None 
             continue
         wanted[home_deputy_id] = {**base, "present": att is not None, "method": att.method if att else None,
                                   "on_behalf_reason": (att.on_behalf_reason or "")[:200] if att else "",
-                                  "signed_at": att.signed_at if att else None}
+                                  "signed_at": att.signed_at if att else None,
+                                  "late": bool(att and att.late), "left_early": bool(att and att.left_early)}
     written: dict[int, int] = {}
     try:
         for county_id, (wanted, gone) in per_county.items():
@@ -177,6 +181,7 @@ async def county_lines(db: AsyncSession, deputy_id: int, year: int, tz: str, now
             activity_id=r.joint_activity_id, starts_at=r.starts_at.astimezone(zone), topic=r.topic, kind=r.kind_name,
             place=r.joint_name, station_id=None, status=r.status, counted=due, present=present,
             method=r.method if present else None, reason=r.on_behalf_reason if present and r.method == "staff" else "",
+            late=present and r.late, left_early=present and r.left_early,
         ))
     return out
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, ForeignKeyConstraint, Identity, String, Uuid, func
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String,
+                        Uuid, func)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -147,4 +148,8 @@ class JointAttendance(Base):
     method: Mapped[str | None] = mapped_column(String(8))
     on_behalf_reason: Mapped[str] = mapped_column(String(200), default="")
     signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kind_code: Mapped[str] = mapped_column(String(40), default="")  # the county's rules count kinds by code
+    present_count: Mapped[int] = mapped_column(Integer, default=0)  # deputies present at the activity
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    left_early: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -106,6 +106,21 @@ async def test_deputy_opinion_detail(app, database, county):
         assert r.status_code == 200 and "路灯坏了" in r.text
 
 
+async def test_deputy_activity_detail_lists_the_deputys_attendances(app, database, owner_sql, county):
+    """A deputy rule's drill-down (attendances joined twice: the deputy's own and the count present)."""
+    aid = await put_activity(database, county, kind="briefing", starts_at=this_month_at(1), present=("张伟", "李娜"),
+                             topic="政情通报会")
+    [(rule,)] = await owner_sql("SELECT id FROM activity_rules WHERE tenant_id = $1 AND code = 'jz-briefing'",
+                                county.tenant.id)
+    async with signed_in(app, county.county, "admin") as client:
+        r = await client.get(f"{client.base}/compliance/detail?rule={rule}&subject=deputy:{county.deputies['张伟']}")
+        assert r.status_code == 200
+        page = text_of(r.text)
+        assert f"/activities/{aid}" in r.text and "政情通报会" in page and "2 deputies present" in page
+        r = await client.get(f"{client.base}/compliance/detail?rule={rule}&subject=deputy:{county.deputies['赵敏']}")
+        assert r.status_code == 200 and "政情通报会" not in r.text
+
+
 async def test_export_csv(app, database, county):
     await put_activity(database, county, kind="visit", starts_at=this_month_at(1))
     async with signed_in(app, county.county, "admin") as client:
