@@ -31,7 +31,8 @@ from app.deputies import exports as sheets
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy
 from app.stations.models import Station
-from app.tenancy.models import AdminNode
+from app.joint.models import JointReferral
+from app.tenancy.models import AdminNode, Tenant
 from app.tenancy.scope import Scope
 
 LEDGER_ROLES = ("county_admin", "viewer", "township_staff", "station_staff")
@@ -52,10 +53,19 @@ SUGGESTIONS_SHEET = lazy("Deputies' suggestions")
 QUARTER_TOTAL = lazy("Total of the quarter")
 
 
+def _referred_to():
+    """A joint station's case has no handling unit: the member counties it was referred to stand there."""
+    return (select(func.string_agg(Tenant.name, "、"))
+            .select_from(JointReferral).join(Tenant, Tenant.id == JointReferral.county_tenant_id)
+            .where(JointReferral.tenant_id == Case.tenant_id, JointReferral.case_id == Case.id)
+            .correlate(Case).scalar_subquery())
+
+
 def _register_query(scope: Scope, start, end):
     return (
         cases_query(Case.created_at, Case.source, Case.person_name, Case.content, CaseCategory.name,
-                    func.coalesce(Station.name, AdminNode.name), Deputy.name, HandlingUnit.name, Case.state,
+                    func.coalesce(Station.name, AdminNode.name), Deputy.name,
+                    func.coalesce(HandlingUnit.name, _referred_to()), Case.state,
                     func.substr(Case.reply_text, 1, 200), Case.fed_back_at, Case.satisfaction)
         .outerjoin(CaseCategory, and_(CaseCategory.tenant_id == Case.tenant_id, CaseCategory.id == Case.category_id))
         .outerjoin(Station, and_(Station.tenant_id == Case.tenant_id, Station.id == Case.station_id))
