@@ -94,6 +94,11 @@ async def test_pollution_across_the_river_referred_answered_and_fed_back(page, b
     await page.screenshot(path=str(screenshot_dir / "joint-case-answered.png"), full_page=True)
     await _step(page, case_url, "feed_back", lambda f: f.locator("select[name=channel]").select_option("phone"))
 
+    # 封开县's case follows: fed back through the joint station, not waiting for a feedback it cannot give
+    await sign_in(page, "fengkai-admin", PASSWORD)
+    await page.goto(county_url)
+    await expect(page.locator("main")).to_contain_text(_zh("Answer fed back to the person through the joint station"))
+
     # the villager reads the answer with the code
     phone_context = await browser.new_context(base_url=live_server, **PHONE)
     phone_context.set_default_timeout(15_000)
