@@ -179,6 +179,7 @@ ACTION_NAMES = {
     # joint stations: referrals (app/joint/referrals.py)
     "joint_case_referred": lazy("Case referred from a joint station to a member county"),
     "joint_case_mirrored": lazy("Referred case's status mirrored to the joint station"),
+    "joint_ledger_read": lazy("A member county read the joint station's figures"),
     "joint_case_passed_on": lazy("Joint station's feedback or rating passed on to the referred case"),
     "joint_attendance_rolled_up": lazy("Attendance at a joint station's activity recorded for the county's deputies"),
     "joint_reminders_relayed": lazy("Reminders of a joint station's activity written for the county's deputies"),

@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException
 
 from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
-from app.joint import agreements, deputies, queries
+from app.joint import agreements, deputies, ledgers, queries
 from app.joint.agreements import JOINT_ROLES, Side
 from app.joint.models import EVENT_NAMES, PARTY_STATUS_NAMES, SHARE_NAMES, SHARES, STATUS_NAMES, JointAgreement
 from app.tenancy.access import TenantContext
@@ -109,14 +109,19 @@ async def _detail_page(request: Request, ctx: TenantContext, key: str, *, status
     joined = await deputies.joined(ctx.db, ctx.tenant, agreement) if shares_deputies else []
     candidates = (await queries.deputy_candidates(ctx.db, [d.home_deputy_id for d in joined])
                   if shares_deputies and is_admin else [])
+    figures = await ledgers.summary(ctx.db, ctx.tenant, agreement, actor_id=ctx.user.id,
+                                    client_addr=client_addr(request))
+    events = await agreements.events(ctx.db, agreement)
+    towns = await queries.township_choices(ctx.db) if can["answer"] and is_admin else []
+    await ctx.db.commit()  # the read of the joint station's figures is audited there
     return page(request, "joint/agreement.html", status_code=status_code, agreement=agreement, error=error,
                 done=DONE.get(done or ""), form=form or {"towns": []}, can=can, is_admin=is_admin,
-                own=agreement.party(ctx.tenant.id), events=await agreements.events(ctx.db, agreement),
+                own=agreement.party(ctx.tenant.id), events=events,
                 grants=held, members=members, joint_roles=JOINT_ROLES, shares_deputies=shares_deputies,
                 joined=joined, candidates=candidates, max_candidates=queries.MAX_CANDIDATES,
-                towns=await queries.township_choices(ctx.db) if can["answer"] and is_admin else [],
+                towns=towns,
                 share_names=SHARE_NAMES, status_names=STATUS_NAMES, party_status_names=PARTY_STATUS_NAMES,
-                event_names=EVENT_NAMES, base=_base(ctx), tz=ZoneInfo(ctx.tenant.timezone))
+                event_names=EVENT_NAMES, base=_base(ctx), tz=ZoneInfo(ctx.tenant.timezone), figures=figures)
 
 
 @get("/joint/{key:str}")

@@ -35,3 +35,35 @@ async def test_the_joint_stations_ledgers_and_statistics(app, database, owner_sq
     async with signed_in(app, "third-county") as client:
         for path in PAGES:
             assert (await client.get(base + path)).status_code in (403, 404), path
+
+
+async def test_the_member_countys_page_shows_the_joint_stations_figures(app, database, owner_sql, world):
+    """Ledgers shared: each member county's joint page shows the joint station's year in figures (read
+    through the named function, audited in the joint tenant); without the share, nothing."""
+    a, b, c, agreement = world
+    joint_id, admin = agreement.joint_tenant_id, a.users["county_admin"]
+    referred = await joint_case(database, agreement, admin)
+    await refer(database, agreement, admin, referred, [b])
+    [theirs] = await cases_of(owner_sql, b.id)
+    await handle(database, b, theirs["id"], "排污口已封堵")
+    await run(database, joint_id, admin, referred, steps.feed_back, channel="phone")
+    await run(database, joint_id, admin, referred, steps.rate, satisfaction="satisfied")
+    await joint_case(database, agreement, admin)
+    key = agreement.agreement_key
+    async with signed_in(app, "fengkai-county") as client:
+        html = (await client.get(f"/t/fengkai/joint/{key}")).text
+        figures = html.split('id="joint-figures"')[1].split("</section>")[0]
+        assert "Opinions received</dt><dd>2" in figures and "Referred to your county</dt><dd>1" in figures
+        assert "Answers fed back</dt><dd>1" in figures and "1 of 1 rated" in figures
+    async with signed_in(app, "wuzhou-county") as client:
+        figures = (await client.get(f"/t/wuzhou/joint/{key}")).text.split('id="joint-figures"')[1]
+        assert "Referred to your county</dt><dd>0" in figures
+    reads = await owner_sql("SELECT details->>'county' AS county FROM audit_log WHERE tenant_id = $1 "
+                            "AND action = 'joint_ledger_read' ORDER BY id", joint_id)
+    assert [r["county"] for r in reads] == [b.tenant.name, a.tenant.name]
+    # without the share the page has no figures and reads nothing
+    await owner_sql("UPDATE joint_agreements SET shares = '{deputies,activities,cases}' WHERE agreement_key = $1", key)
+    async with signed_in(app, "fengkai-county") as client:
+        assert 'id="joint-figures"' not in (await client.get(f"/t/fengkai/joint/{key}")).text
+    assert len(await owner_sql("SELECT 1 FROM audit_log WHERE tenant_id = $1 AND action = 'joint_ledger_read'",
+                               joint_id)) == 2
