@@ -141,6 +141,29 @@ async def _write_county(db: AsyncSession, county_id: int, joint_id: int, activit
     return len(changed) + len(removed)
 
 
+async def drop_upcoming(db: AsyncSession, joint_id: int, county_id: int, pairs: list[tuple[int, int]]) -> int:
+    """The county's deputies left the joint station (or the county withdrew): their rows of the joint
+    station's activities not yet held — (joint activity id, the county's deputy id) — are removed from
+    the county (audited there); their past rows stay. Ends bound to the joint tenant."""
+    if not pairs:
+        return 0
+    await db.flush()
+    removed = 0
+    try:
+        await _as(db, county_id)
+        for activity_id, home_id in pairs:
+            result = await db.execute(delete(JointAttendance).where(
+                JointAttendance.joint_tenant_id == joint_id, JointAttendance.joint_activity_id == activity_id,
+                JointAttendance.deputy_id == home_id).execution_options(synchronize_session=False))
+            removed += result.rowcount
+        if removed:
+            await record(db, tenant_id=county_id, actor_user_id=None, action="joint_attendance_rolled_up",
+                         target=f"joint:{joint_id}", details={"removed": removed, "left_joint_station": True})
+    finally:
+        await _as(db, joint_id)
+    return removed
+
+
 # --- the county's side ---------------------------------------------------------------------------------
 
 @dataclass

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
@@ -28,7 +28,8 @@ from app.audit.services import record
 from app.core.images import StoredImage
 from app.core.i18n import lazy
 from app.deputies.models import Deputy, Mandate, StationDeputy
-from app.joint import agreements
+from app.activities.models import Activity, ActivityEvent, Invitation
+from app.joint import agreements, attendance
 from app.joint import reminders as joint_reminders
 from app.joint.agreements import IN, _as
 from app.joint.models import JointAgreement, JointDeputy
@@ -92,9 +93,41 @@ async def _retire_local(db: AsyncSession, deputy_ids: list[int]) -> None:
                      .execution_options(synchronize_session=False))
 
 
+async def _uninvite_upcoming(db: AsyncSession, rows: list[JointDeputy]) -> None:
+    """Their invitations to joint activities not yet started are withdrawn (the activity's history says
+    so), and the county's rows of those activities removed — they are not history yet."""
+    homes = {r.deputy_id: (r.home_tenant_id, r.home_deputy_id) for r in rows if r.deputy_id}
+    if not homes:
+        return
+    now = _now()
+    upcoming = (await db.execute(
+        select(Invitation.activity_id, Invitation.deputy_id)
+        .join(Activity, and_(Activity.tenant_id == Invitation.tenant_id, Activity.id == Invitation.activity_id))
+        .where(Invitation.deputy_id.in_(list(homes)), Invitation.withdrawn_at.is_(None),
+               Activity.status == "planned", Activity.starts_at > now))).all()
+    if not upcoming:
+        return
+    await db.execute(update(Invitation).where(Invitation.deputy_id.in_(list(homes)), Invitation.withdrawn_at.is_(None),
+                                              Invitation.activity_id.in_({a for a, _ in upcoming}))
+                     .values(withdrawn_at=now).execution_options(synchronize_session=False))
+    by_activity: dict[int, list[int]] = {}
+    for activity_id, deputy_id in upcoming:
+        by_activity.setdefault(activity_id, []).append(deputy_id)
+    db.add_all([ActivityEvent(tenant_id=rows[0].tenant_id, activity_id=a, action="uninvited",
+                              data={"deputy_ids": ids, "left_joint_station": True}) for a, ids in by_activity.items()])
+    by_county: dict[int, list[tuple[int, int]]] = {}
+    for activity_id, deputy_id in upcoming:
+        county_id, home_id = homes[deputy_id]
+        by_county.setdefault(county_id, []).append((activity_id, home_id))
+    for county_id, pairs in by_county.items():
+        await attendance.drop_upcoming(db, rows[0].tenant_id, county_id, pairs)
+
+
 async def _take_out(db: AsyncSession, rows: list[JointDeputy]) -> None:
-    """Projections out (bound to the joint tenant, and left so): local rows retired, and the deputies'
-    pending reminders of the joint station's activities withdrawn in their counties."""
+    """Projections out (bound to the joint tenant, and left so): invitations to coming activities
+    withdrawn, local rows retired, and the deputies' pending reminders of the joint station's
+    activities withdrawn in their counties."""
+    await _uninvite_upcoming(db, rows)
     await _retire_local(db, [r.deputy_id for r in rows if r.deputy_id])
     if rows:
         await db.execute(delete(JointDeputy).where(JointDeputy.id.in_([r.id for r in rows])))

@@ -7,6 +7,7 @@ county that withdrew gets nothing more."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -54,7 +55,7 @@ async def local_ids(db) -> dict[str, int]:
 
 
 async def joint_activity(database, a, agreement, *, kind: str = "coordination", names=("李代表", "周代表", "赵代表", "钱代表"),
-                         starts_at: datetime | None = None) -> int:
+                         starts_at: datetime | None = None, held: bool = False) -> int:
     joint = agreement.joint_tenant_id
     start = starts_at or datetime.now(timezone.utc) + timedelta(days=2)
     async with database.transaction(tenant_id=joint, user_id=a.users["county_admin"].id) as db:
@@ -64,7 +65,8 @@ async def joint_activity(database, a, agreement, *, kind: str = "coordination", 
         activity = await services.create_activity(
             db, joint_admin(a), tenant_id=joint, actor_id=a.users["county_admin"].id, station=station, group=None,
             new=services.NewActivity(kind_id=kind_id, starts_at=start, ends_at=start + timedelta(hours=2),
-                                     place="龙圩镇会议室", topic=TOPIC, deputy_ids=tuple(ids[n] for n in names)))
+                                     place="龙圩镇会议室", topic=TOPIC, deputy_ids=tuple(ids[n] for n in names),
+                                     held=held))
         return activity.id
 
 
@@ -180,14 +182,35 @@ async def test_reschedule_uninvite_and_cancel_update_the_rows(database, owner_sq
 
 async def test_a_county_that_withdrew_gets_nothing_more(database, owner_sql, world):
     a, b, c, agreement, home = world
+    past = await joint_activity(database, a, agreement, starts_at=datetime.now(timezone.utc) - timedelta(days=3),
+                                held=True)
     activity_id = await joint_activity(database, a, agreement)
-    kept = await rows_of(database, b)
     await act(database, b, agreements.withdraw, key=agreement.agreement_key)
     await in_joint(database, a, agreement, activity_id, lambda db, ref: services.cancel(
         db, joint_admin(a), ref, reason="一方退出", actor_id=a.users["county_admin"].id))
-    assert {r.status for r in (await rows_of(database, a)).values()} == {"cancelled"}
-    after = await rows_of(database, b)  # its own data untouched: kept as it was
-    assert set(after) == set(kept) and {r.status for r in after.values()} == {"planned"}
+    assert {r.status for r in (await rows_of(database, a)).values() if r.joint_activity_id == activity_id} == {
+        "cancelled"}
+    # its history stays as it was; the coming activity its deputies no longer attend is gone from its records
+    after = await owner_sql("SELECT joint_activity_id, status FROM joint_attendance WHERE tenant_id = $1", b.id)
+    assert sorted(tuple(r) for r in after) == [(past, "held"), (past, "held")]
+
+
+async def test_a_deputy_taken_out_is_uninvited_from_coming_activities(database, owner_sql, world):
+    a, b, c, agreement, home = world
+    past = await joint_activity(database, a, agreement, starts_at=datetime.now(timezone.utc) - timedelta(days=3),
+                                held=True)
+    coming = await joint_activity(database, a, agreement)
+    zhao = home["赵代表"][1]
+    await act(database, b, deputies.leave, key=agreement.agreement_key, deputy_id=zhao)
+    rows = await owner_sql("SELECT joint_activity_id FROM joint_attendance WHERE tenant_id = $1 AND deputy_id = $2",
+                           b.id, zhao)
+    assert [r["joint_activity_id"] for r in rows] == [past]  # the coming one is no longer in b's records
+    open_ = await owner_sql("SELECT activity_id, count(*) FILTER (WHERE withdrawn_at IS NULL) AS n FROM activity_invitations "
+                            "WHERE tenant_id = $1 GROUP BY activity_id ORDER BY activity_id", agreement.joint_tenant_id)
+    assert [(r["activity_id"], r["n"]) for r in open_] == [(past, 4), (coming, 3)]
+    events = await owner_sql("SELECT data FROM activity_events WHERE tenant_id = $1 AND activity_id = $2 "
+                             "AND action = 'uninvited'", agreement.joint_tenant_id, coming)
+    assert len(events) == 1 and json.loads(events[0]["data"])["left_joint_station"] is True
 
 
 async def test_the_countys_pages_show_the_joint_station_part(client, database, world):
