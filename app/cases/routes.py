@@ -121,8 +121,9 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
     scope = await ctx.scope()
     ref = await get_case(ctx.db, scope, case_id)
     config, today = await steps.context(ctx.db, ref.case)
+    joint_feeds_back = await referrals.joint_feeds_back(ctx.db, ref.case)
     available = workflow.available_steps(scope, ref, today=today, rehandle_limit=config.case_rehandle_limit,
-                                         tenant_kind=ctx.tenant.kind)
+                                         tenant_kind=ctx.tenant.kind, joint_feeds_back=joint_feeds_back)
     entries, merged = await views.history(ctx.db, ref.case)
     needs_units = {"assign", "send_back"} & set(available)
     needs_deputy = "to_suggestion" in available and scope.role != "deputy" and ref.case.deputy_id is None
@@ -138,7 +139,7 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
         local=_local(ZoneInfo(ctx.tenant.timezone)), is_unit=scope.role == "handling_unit",
         counties=await referrals.member_counties(ctx.db, ctx.tenant.id) if "refer" in available else [],
         referrals=await referrals.referrals_of(ctx.db, ref.case) if ctx.tenant.kind == "joint" else [],
-        referred_from=await referrals.origin(ctx.db, ref.case),
+        referred_from=await referrals.origin(ctx.db, ref.case), joint_feeds_back=joint_feeds_back,
         **await views.facts(ctx.db, ref.case), **_names())
 
 

@@ -88,7 +88,13 @@ async def begin(db: AsyncSession, scope: Scope, ref: CaseRef, step: str,
     kind = "county"
     if step in workflow.NOT_AT_JOINT:  # a joint station refers instead (one look-up, these steps only)
         kind = await db.scalar(select(Tenant.kind).where(Tenant.id == ref.case.tenant_id)) or kind
-    spec = workflow.check(step, scope, ref, today=today, rehandle_limit=config.case_rehandle_limit, tenant_kind=kind)
+    joint_feeds_back = False
+    if step in workflow.FED_BACK_AT_JOINT and ref.case.referred_from_tenant_id is not None:
+        from app.joint.referrals import joint_feeds_back as feeds_back
+
+        joint_feeds_back = await feeds_back(db, ref.case)
+    spec = workflow.check(step, scope, ref, today=today, rehandle_limit=config.case_rehandle_limit, tenant_kind=kind,
+                          joint_feeds_back=joint_feeds_back)
     return spec, config, today
 
 

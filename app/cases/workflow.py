@@ -35,6 +35,9 @@ NOT_UNSATISFIED = lazy("Only a case whose answer was rated “not satisfied” c
 REHANDLE_LIMIT = lazy("This case has already been sent back %(count)s time(s), the most the county allows.")
 ALREADY_RATED = lazy("The answer has already been rated.")
 ONLY_JOINT = lazy("Only a joint station refers cases to its member counties.")
+JOINT_FEEDS_BACK = lazy("This case came from a joint station: the joint station feeds the answer back to the person "
+                        "and records the satisfaction.")
+FED_BACK_AT_JOINT = ("feed_back", "rate")  # of a case referred from a joint station the county is still in
 JOINT_REFERS = lazy("A joint station does not handle cases itself: refer the case to the member county whose matter it is.")
 # A joint station has no handling units and no outside bodies of its own: it refers instead.
 NOT_AT_JOINT = ("assign", "send_back", "escalate", "forward_outside")
@@ -106,9 +109,10 @@ def wrong_state(case: Case) -> Refusal:
 
 
 def check(step: str, scope: Scope, ref: CaseRef, *, today: date, rehandle_limit: int,
-          tenant_kind: str = "county") -> Step:
+          tenant_kind: str = "county", joint_feeds_back: bool = False) -> Step:
     """The step, if this member may take it on this case now; else a Refusal (nothing written).
-    ``tenant_kind``: the case's tenant's kind ("refer" is a joint station's step only)."""
+    ``tenant_kind``: the case's tenant's kind ("refer" is a joint station's step only);
+    ``joint_feeds_back``: the case was referred from a joint station that still feeds back for it."""
     spec = STEPS.get(step)
     if spec is None:
         raise Refusal(WRONG_STATE, status=404, state="")
@@ -116,6 +120,8 @@ def check(step: str, scope: Scope, ref: CaseRef, *, today: date, rehandle_limit:
         raise Refusal(ONLY_JOINT, status=404)
     if spec.name in NOT_AT_JOINT and tenant_kind == "joint":
         raise Refusal(JOINT_REFERS)
+    if spec.name in FED_BACK_AT_JOINT and joint_feeds_back:
+        raise Refusal(JOINT_FEEDS_BACK)
     case = ref.case
     if scope.role == "deputy" and step != "to_suggestion":
         raise Refusal(ONLY_DEPUTY_SUGGESTS, status=403)
@@ -150,12 +156,13 @@ def _check_special(spec: Step, scope: Scope, case: Case, today: date, rehandle_l
 
 
 def available_steps(scope: Scope, ref: CaseRef, *, today: date, rehandle_limit: int,
-                    tenant_kind: str = "county") -> list[str]:
+                    tenant_kind: str = "county", joint_feeds_back: bool = False) -> list[str]:
     """The steps this member may take on this case now, in the page's order."""
     out = []
     for name in STEP_ORDER:
         try:
-            check(name, scope, ref, today=today, rehandle_limit=rehandle_limit, tenant_kind=tenant_kind)
+            check(name, scope, ref, today=today, rehandle_limit=rehandle_limit, tenant_kind=tenant_kind,
+                  joint_feeds_back=joint_feeds_back)
         except Refusal:
             continue
         out.append(name)

@@ -173,6 +173,18 @@ async def origin(db: AsyncSession, case: Case) -> dict | None:
     return {"name": (data or {}).get("joint_name", ""), "code": (data or {}).get("joint_receipt_code", "")}
 
 
+async def joint_feeds_back(db: AsyncSession, case: Case) -> bool:
+    """A county's case referred from a joint station the county is still a member of: the joint station
+    feeds the answer back and records the satisfaction (one look-up in the county's own agreement copy;
+    none for any other case). After a withdrawal the county does it itself."""
+    if case.referred_from_tenant_id is None:
+        return False
+    own = await db.scalar(select(JointAgreement).where(JointAgreement.joint_tenant_id == case.referred_from_tenant_id)
+                          .limit(1))
+    party = own.party(case.tenant_id) if own else None
+    return party is not None and party["status"] in IN and own.status == "active"
+
+
 async def mirror(db: AsyncSession, county_case: Case, *, now: datetime | None = None) -> JointReferral | None:
     """The county case's agreed status fields into the joint tenant's referral row (see the module).
     Called bound to the county, in the step's transaction; ends bound to the county."""

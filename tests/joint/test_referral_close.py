@@ -102,3 +102,29 @@ async def test_a_joint_station_refers_instead_of_assigning(database, owner_sql, 
         await run(database, joint_id, admin, case_id, steps.forward_outside, outside_body="市生态环境局", outside_ref="2026-1")
     assert refused.value.message == JOINT_REFERS
     assert (await cases_of(owner_sql, joint_id))[0]["state"] == "registered"
+
+
+async def test_the_county_leaves_the_feedback_to_the_joint_station(app, database, owner_sql, world):
+    """While the county is a member, its referred case offers no feed-back or rating (the joint station
+    does them; the page says so); after it withdrew, the county feeds back itself."""
+    from app.joint import agreements
+    from tests.joint.test_referrals import post, signed_in
+    from tests.joint.world import act
+
+    a, b, _, agreement = world
+    await referred_and_answered(database, owner_sql, world)
+    [theirs] = await cases_of(owner_sql, b.id)
+    page = f"/t/fengkai/cases/{theirs['id']}"
+    async with signed_in(app, "fengkai-county") as client:
+        html = (await client.get(page)).text
+        assert 'id="joint-feeds-back"' in html and 'steps/feed_back"' not in html
+        r = await post(client, f"{page}/steps/feed_back", [("channel", "phone")], page)
+        assert r.status_code == 400 and "the joint station feeds the answer back" in r.text
+    assert (await cases_of(owner_sql, b.id))[0]["state"] == "replied"
+    await act(database, b, agreements.withdraw, key=agreement.agreement_key)
+    async with signed_in(app, "fengkai-county") as client:
+        html = (await client.get(page)).text
+        assert 'id="joint-feeds-back"' not in html and 'steps/feed_back"' in html
+        r = await post(client, f"{page}/steps/feed_back", [("channel", "phone")], page)
+        assert r.status_code == 303
+    assert (await cases_of(owner_sql, b.id))[0]["state"] == "fed_back"
