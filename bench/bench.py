@@ -88,6 +88,11 @@ PAGES = [
     ("santai-admin", "/t/santai/settings/notifications", "html"),
     ("santai-admin", "/t/santai/notifications/log", "html"),
     ("santai-admin", "/t/santai/joint", "html"),
+    ("fengkai-admin", "/t/fengkai/joint/{joint_key}", "html"),  # with the joint station's figures
+    ("pumen-staff", "/t/pumen-fengkai/", "html"),
+    ("pumen-staff", "/t/pumen-fengkai/cases", "html"),
+    ("pumen-staff", "/t/pumen-fengkai/cases/register", "html"),
+    (None, "/p/pumen-fengkai/", "html"),
     (None, "/p/santai/stations/{station}/opinion", "html"),
     (None, "/p/santai/lookup", "html"),
     ("liaison-both", "/tenants", "html"),
@@ -362,6 +367,9 @@ def main() -> int:
             if client is None:
                 skipped.append(f"{path} [{who}: no sign-in]")
                 continue
+            if "{joint_key}" in path:  # the demo's joint agreement, as the county's list links it
+                found = re.search(r"/t/fengkai/joint/([0-9a-f-]{36})", client.get("/t/fengkai/joint").text)
+                path = path.replace("{joint_key}", found.group(1) if found else "0")
             row = measure_page(client, who, path, kind, assets, asset_rows, again=(who, path) in seen)
             seen.add((who, path))
             if row is None:
