@@ -9,18 +9,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 
-from app.activities import services, signin
+from app.activities import signin
 from app.activities.access import get_activity
 from app.activities.models import ActivityKind
 from app.compliance.models import Rule
 from app.compliance.rules import check_rule
-from app.joint.agreements import joint_station_id
-from app.stations.access import get_station
 from app.tenancy.config import get_config
 from tests.factories import login
-from tests.joint.test_attendance import TOPIC, joint_admin, local_ids, rows_of, world  # noqa: F401
+from tests.joint.test_attendance import TOPIC, joint_activity, joint_admin, local_ids, rows_of, world  # noqa: F401
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -38,25 +35,21 @@ async def county_rule(database, county, *, min_deputies: int | None = None) -> i
 
 
 async def held_joint_visit(database, a, agreement, names, *, signed) -> int:
-    """A joint visit held an hour ago (this year), the `signed` deputies signed in by staff."""
+    """A joint visit held three hours ago (this year), the `signed` deputies signed in by staff, the
+    first of them marked late."""
     start = datetime.now(timezone.utc) - timedelta(hours=3)
+    activity_id = await joint_activity(database, a, agreement, kind="visit", names=names, starts_at=start, held=True)
     joint = agreement.joint_tenant_id
     async with database.transaction(tenant_id=joint, user_id=a.users["county_admin"].id) as db:
-        station = await get_station(db, joint_admin(a), await joint_station_id(db, joint))
-        kind_id = await db.scalar(select(ActivityKind.id).where(ActivityKind.code == "visit"))
         ids = await local_ids(db)
-        activity = await services.create_activity(
-            db, joint_admin(a), tenant_id=joint, actor_id=a.users["county_admin"].id, station=station, group=None,
-            new=services.NewActivity(kind_id=kind_id, starts_at=start, ends_at=start + timedelta(hours=1), topic=TOPIC,
-                                     held=True, deputy_ids=tuple(ids[n] for n in names)))
-        ref = await get_activity(db, joint_admin(a), activity.id, for_update=True)
+        ref = await get_activity(db, joint_admin(a), activity_id, for_update=True)
         for name in signed:
             await signin.sign_in_on_behalf(db, joint_admin(a), ref, deputy_id=str(ids[name]), reason="纸质签到补录",
                                            actor_id=a.users["county_admin"].id, config=await get_config(db, joint),
                                            tz=TZ, now=start + timedelta(hours=2))
         await signin.set_marks(db, joint_admin(a), ref, str(ids[signed[0]]), late=True, left_early=False, note="迟到",
                                actor_id=a.users["county_admin"].id)
-        return activity.id
+    return activity_id
 
 
 async def test_a_joint_visit_counts_for_the_countys_deputy_rule(client, database, world):

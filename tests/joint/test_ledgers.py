@@ -7,17 +7,25 @@ from __future__ import annotations
 from app.cases import steps
 from tests.joint.test_referrals import cases_of, handle, joint_case, refer, run, signed_in, world  # noqa: F401
 
+async def fed_back_case(database, owner_sql, world) -> int:
+    """A case raised at the joint station, referred to 封开, answered there and fed back."""
+    a, b, _, agreement = world
+    admin = a.users["county_admin"]
+    referred = await joint_case(database, agreement, admin)
+    await refer(database, agreement, admin, referred, [b])
+    [theirs] = await cases_of(owner_sql, b.id)
+    await handle(database, b, theirs["id"], "排污口已封堵")
+    await run(database, agreement.joint_tenant_id, admin, referred, steps.feed_back, channel="phone")
+    return referred
+
+
 PAGES = ("/cases", "/cases/register", "/cases/quarterly", "/cases/stats", "/activities", "/compliance")
 
 
 async def test_the_joint_stations_ledgers_and_statistics(app, database, owner_sql, world):
     a, b, c, agreement = world
     joint_id, admin = agreement.joint_tenant_id, a.users["county_admin"]
-    referred = await joint_case(database, agreement, admin)
-    await refer(database, agreement, admin, referred, [b])
-    [theirs] = await cases_of(owner_sql, b.id)
-    await handle(database, b, theirs["id"], "排污口已封堵")
-    await run(database, joint_id, admin, referred, steps.feed_back, channel="phone")
+    referred = await fed_back_case(database, owner_sql, world)
     await joint_case(database, agreement, admin)  # a second one, not yet referred
     base = f"/t/{agreement.slug}"
     async with signed_in(app, "fengkai-county") as client:  # the other side's admin, a county admin there too
@@ -42,11 +50,7 @@ async def test_the_member_countys_page_shows_the_joint_stations_figures(app, dat
     through the named function, audited in the joint tenant); without the share, nothing."""
     a, b, c, agreement = world
     joint_id, admin = agreement.joint_tenant_id, a.users["county_admin"]
-    referred = await joint_case(database, agreement, admin)
-    await refer(database, agreement, admin, referred, [b])
-    [theirs] = await cases_of(owner_sql, b.id)
-    await handle(database, b, theirs["id"], "排污口已封堵")
-    await run(database, joint_id, admin, referred, steps.feed_back, channel="phone")
+    referred = await fed_back_case(database, owner_sql, world)
     await run(database, joint_id, admin, referred, steps.rate, satisfaction="satisfied")
     await joint_case(database, agreement, admin)
     key = agreement.agreement_key
