@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-
 from app.activities import signin
 from app.activities.access import get_activity
 from app.activities.models import ActivityKind
