@@ -330,6 +330,10 @@ async def withdraw(db: AsyncSession, *, tenant: Tenant, actor: User, key, client
 
     await remove_county(db, county_id=tenant.id, joint_id=agreement.joint_tenant_id)
     if status == "archived":
+        # a read-only archive: deputies have nothing to do there any more; the staff may read it
+        await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
+                                                  Membership.role == "deputy", Membership.revoked_at.is_(None))
+                         .values(revoked_at=_now()).execution_options(synchronize_session=False))
         await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
                                                   Membership.revoked_at.is_(None))
                          .values(role="viewer", scope_node_id=None, station_id=None)

@@ -68,3 +68,18 @@ async def test_the_deputys_login_reaches_the_joint_station_and_signs_in_by_code(
         assert (await phone.get(f"/t/{agreement.slug}/")).status_code in (403, 404)
     # the county's own membership is untouched
     assert await memberships(owner_sql, b.id, zhao) == [("deputy", None, True)]
+
+
+async def test_an_archive_keeps_no_deputy_members(app, database, owner_sql, world):
+    """One member left: the joint station becomes a read-only archive for the staff; the remaining
+    county's deputies lose their membership there (they would otherwise become its viewers)."""
+    from app.joint import agreements
+
+    a, b, c, agreement, home = world
+    li = await with_account(database, a, home["李代表"][1], "li-deputy")
+    await act(database, a, deputies.join, key=agreement.agreement_key, deputy_ids=[home["李代表"][1]])
+    assert await memberships(owner_sql, agreement.joint_tenant_id, li) == [("deputy", a.id, True)]
+    await act(database, b, agreements.withdraw, key=agreement.agreement_key)
+    assert await memberships(owner_sql, agreement.joint_tenant_id, li) == [("deputy", a.id, False)]
+    admins = await memberships(owner_sql, agreement.joint_tenant_id, a.users["county_admin"])
+    assert admins == [("viewer", a.id, True)]
