@@ -23,6 +23,7 @@ JOINT_INVITES = lazy("In a joint station each member county gives its own people
                      "page of that county.")
 JOINT_NOT_YOURS = lazy("Another member county gave this person their role in the joint station: only that county's "
                        "admin changes or removes it.")
+REMOVE_UNCONFIRMED = lazy("Tick the box to confirm that this person is removed from this unit.")
 DONE_MESSAGES = {
     "role": lazy("The role has been changed."),
     "removed": lazy("The member has been removed and signed out of this unit."),
@@ -165,6 +166,8 @@ async def remove_member(request: Request, ctx: TenantContext, membership_id: int
     row = await _member(ctx, membership_id)
     if _other_countys(ctx, row):
         return await _member_page(request, ctx, row, status_code=400, error=gettext(JOINT_NOT_YOURS))
+    if str((await request.form()).get("confirm", "")) != "1":  # removal signs the person out at once
+        return await _member_page(request, ctx, row, status_code=400, error=gettext(REMOVE_UNCONFIRMED))
     try:
         await services.remove_member(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, client_addr=client_addr(request)

@@ -131,7 +131,7 @@ async def test_the_last_county_admin_cannot_demote_or_remove_themself(client, da
     before = await count(owner_sql, "SELECT count(*) FROM audit_log")
     r = await client.post(f"/t/alpha/members/{me.id}/role", data={"_csrf_token": token, "role": "viewer"})
     assert r.status_code == 400 and "您是本单位唯一的县级管理员" in r.text
-    r = await client.post(f"/t/alpha/members/{me.id}/remove", data={"_csrf_token": token})
+    r = await client.post(f"/t/alpha/members/{me.id}/remove", data={"_csrf_token": token, "confirm": "1"})
     assert r.status_code == 400 and "您是本单位唯一的县级管理员" in r.text
     row = (await owner_sql("SELECT role, revoked_at FROM memberships WHERE id = $1", me.id))[0]
     assert row["role"] == "county_admin" and row["revoked_at"] is None
@@ -169,8 +169,12 @@ async def test_remove_member_ends_their_sessions_in_this_tenant_only(client, dat
     assert (await client.get("/t/beta/")).status_code == 200
 
     use_session(client, admin)
-    r = await client.post(f"/t/alpha/members/{m.id}/remove",
-                          data={"_csrf_token": await csrf(client, "/t/alpha/members")}, follow_redirects=False)
+    token = await csrf(client, "/t/alpha/members")
+    r = await client.post(f"/t/alpha/members/{m.id}/remove", data={"_csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 400 and "请勾选" in r.text  # not confirmed: nothing changes
+    assert (await owner_sql("SELECT revoked_at FROM memberships WHERE id = $1", m.id))[0]["revoked_at"] is None
+    r = await client.post(f"/t/alpha/members/{m.id}/remove", data={"_csrf_token": token, "confirm": "1"},
+                          follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/t/alpha/members?done=removed"
     page = await client.get(r.headers["location"])
     assert "该成员已被移除" in page.text and "zhao" not in page.text
@@ -192,7 +196,8 @@ async def test_admin_removing_themself_is_signed_out(client, database, owner_sql
     other = await make_user(database, "second")
     await add_member(database, tenant, other, "county_admin")
     r = await client.post(f"/t/alpha/members/{me.id}/remove",
-                          data={"_csrf_token": await csrf(client, "/t/alpha/members")}, follow_redirects=False)
+                          data={"_csrf_token": await csrf(client, "/t/alpha/members"), "confirm": "1"},
+                          follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/"
     r = await client.get("/t/alpha/", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
