@@ -194,6 +194,24 @@ async def screen_code(db: AsyncSession, activity: Activity, *, now: datetime | N
     return code
 
 
+async def purge_codes(database, *, now: datetime | None = None, keep: timedelta = timedelta(days=1)) -> int:
+    """The worker's housekeeping: codes that were never used and expired more than `keep` ago are
+    deleted (an open screen issues one every 20 s); used ones stay with the deputy who used them.
+    Tenant by tenant, each in its own transaction bound to it."""
+    from app.tenancy.models import Tenant
+
+    cutoff = _now(now) - keep
+    async with database.transaction() as db:
+        tenants = list((await db.scalars(select(Tenant.id).order_by(Tenant.id))).all())
+    removed = 0
+    for tenant_id in tenants:
+        async with database.transaction(tenant_id=tenant_id) as db:
+            result = await db.execute(delete(SigninCode).where(SigninCode.used_at.is_(None),
+                                                               SigninCode.expires_at < cutoff))
+            removed += result.rowcount
+    return removed
+
+
 async def presence_counts(db: AsyncSession, activity_id: int) -> tuple[int, int]:
     """(signed in, invited) among the current invitations."""
     row = (await db.execute(

@@ -3,7 +3,8 @@
 Postgres is the truth and Redis only carries work (DESIGN.md): every job here is safe to run twice.
 - `deliver_notifications` (every 10 s) runs the outbox sweep (app.notify.sweep) until nothing is due;
 - `produce_reminders` (hourly, at minute 5) writes the time-based reminders (app.notify.scheduled);
-- `sweep_imports` (every minute) enqueues imports that Redis lost.
+- `sweep_imports` (every minute) enqueues imports that Redis lost;
+- `purge_signin_codes` (hourly) deletes unused sign-in codes expired over a day ago.
 `run_forever` (the CLI's `worker`) starts the worker again when Redis goes away, so `./run start`
 keeps running and the crons catch up when Redis is back.
 """
@@ -90,6 +91,15 @@ async def produce_reminders(ctx) -> int:
     return await run_scheduled(ctx["db"])
 
 
+async def purge_signin_codes(ctx) -> int:
+    """Unused sign-in codes expired over a day ago (app.activities.signin.purge_codes)."""
+    from app.activities.signin import purge_codes
+
+    removed = await purge_codes(ctx["db"])
+    log.info("purged %s sign-in codes", removed)
+    return removed
+
+
 async def sync_joint_deputies(ctx) -> int:
     """Joint stations' projections of the member counties' deputies follow the counties' changes."""
     from app.joint.deputies import sync_all
@@ -121,10 +131,11 @@ async def shutdown(ctx) -> None:
 def worker_settings() -> dict:
     settings = load_settings()
     return {
-        "functions": [purge_expired_sessions, run_import, sweep_imports, deliver_notifications, produce_reminders,
-                      sync_joint_deputies],
+        "functions": [purge_expired_sessions, purge_signin_codes, run_import, sweep_imports, deliver_notifications,
+                      produce_reminders, sync_joint_deputies],
         "cron_jobs": [
             cron(purge_expired_sessions, minute={7, 37}, run_at_startup=True),
+            cron(purge_signin_codes, minute={47}, second={0}, run_at_startup=True, timeout=600),
             cron(sweep_imports, second={0}, run_at_startup=True),  # every minute
             cron(deliver_notifications, second={0, 10, 20, 30, 40, 50}, run_at_startup=True,
                  timeout=SWEEP_BUDGET_SECONDS + 60, keep_result=60),

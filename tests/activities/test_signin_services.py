@@ -144,6 +144,23 @@ async def test_screen_code_rotates_and_is_single_use(database, ac, owner_sql):
     assert [(r["deputy_id"], r["method"]) for r in rows] == [(ac.deputies["张伟"], "code")]
 
 
+async def test_unused_codes_are_purged_a_day_after_they_expire(database, ac, owner_sql):
+    """The screen issues a code every 20 s while open; the housekeeping deletes the unused ones a day
+    after they expired, in every tenant, and keeps the used ones (who signed in with them)."""
+    activity_id = await _planned(database, ac)
+    now = START - timedelta(minutes=5)
+    async with database.transaction(tenant_id=ac.tenant.id) as db:
+        ref = await get_activity(db, await _scope(db, ac, "station"), activity_id)
+        config = await get_config(db, ac.tenant.id)
+        codes = [await signin.screen_code(db, ref.activity, now=now + timedelta(seconds=21 * n)) for n in range(3)]
+        view = await signin.scan_view(db, codes[1].code, ac.users["rep"].id)
+        await signin.sign_in_by_code(db, view, config, TZ, user_id=ac.users["rep"].id, now=now + timedelta(seconds=25))
+    assert await signin.purge_codes(database, now=now + timedelta(hours=23)) == 0  # not yet a day
+    assert await signin.purge_codes(database, now=now + timedelta(days=1, minutes=5)) == 2
+    rows = await owner_sql("SELECT code, used_at IS NOT NULL AS used FROM signin_codes")
+    assert [(r["code"], r["used"]) for r in rows] == [(codes[1].code, True)]
+
+
 async def test_code_refused_to_a_member_not_invited(database, ac, owner_sql):
     activity_id = await _planned(database, ac, invited=("张伟",))
     async with database.transaction(tenant_id=ac.tenant.id) as db:
