@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.activities.attendance import year_bounds
 from app.activities.models import Activity
 from app.audit.services import record
 from app.cases.models import Case
@@ -37,10 +38,6 @@ class Summary:
     rated: int = 0
 
 
-def _year_bounds(year: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
-
-
 async def summary(db: AsyncSession, tenant: Tenant, agreement: JointAgreement, *, actor_id: int | None,
                   client_addr: str | None = None, now: datetime | None = None) -> Summary | None:
     """The figures of the current year (the county's time zone), or None when ledgers are not shared,
@@ -49,10 +46,9 @@ async def summary(db: AsyncSession, tenant: Tenant, agreement: JointAgreement, *
     if ("ledgers" not in agreement.shares or agreement.joint_tenant_id is None or party is None
             or party["status"] not in IN or agreement.status not in ("active", "archived")):
         return None
-    tz = ZoneInfo(tenant.timezone)
     now = now or datetime.now(timezone.utc)
-    year = now.astimezone(tz).year
-    start, end = _year_bounds(year, tz)
+    year = now.astimezone(ZoneInfo(tenant.timezone)).year
+    start, end = year_bounds(year, tenant.timezone)
     joint_id = agreement.joint_tenant_id
     out = Summary(year=year)
     try:
@@ -68,10 +64,9 @@ async def summary(db: AsyncSession, tenant: Tenant, agreement: JointAgreement, *
             func.count(),
             func.count().filter(Case.id.in_(here)),
             func.count().filter(answered),
-            func.sum(case((and_(answered, good), 1), else_=0)),
+            func.count().filter(and_(answered, good)),
             func.count().filter(Case.satisfaction.is_not(None)),
         ).where(Case.created_at >= start, Case.created_at < end))).one()
-        out.satisfied = int(out.satisfied or 0)
         await record(db, tenant_id=joint_id, actor_user_id=actor_id, action="joint_ledger_read",
                      target=f"joint:{agreement.agreement_key}", client_addr=client_addr,
                      details={"county": party["name"], "year": year})

@@ -50,8 +50,7 @@ class Message:
     params: dict
 
 
-async def relay(db: AsyncSession, activity: Activity, messages: list[Message], *, now: datetime,
-                actor_id: int | None = None) -> dict[int, int]:
+async def relay(db: AsyncSession, activity: Activity, messages: list[Message], *, now: datetime) -> dict[int, int]:
     """Write the messages into the home counties' outboxes (see the module's docstring). Returns
     {county id: rows written}."""
     if not messages:
@@ -76,7 +75,7 @@ async def relay(db: AsyncSession, activity: Activity, messages: list[Message], *
                                              recipients=[who], due_at=m.due_at, params=m.params, now=now, config=config)
             if n:
                 written[county_id] = n
-                await record(db, tenant_id=county_id, actor_user_id=actor_id, action="joint_reminders_relayed",
+                await record(db, tenant_id=county_id, actor_user_id=None, action="joint_reminders_relayed",
                              target=f"joint_activity:{joint_id}:{activity.id}",
                              details={"kinds": sorted({m.kind for m in items}), "deputies": len(found), "rows": n})
     finally:
@@ -85,8 +84,7 @@ async def relay(db: AsyncSession, activity: Activity, messages: list[Message], *
 
 
 async def withdraw(db: AsyncSession, activity: Activity, homes: dict[int, tuple[int, int]], *, kinds=None,
-                   deputy_id: int | None = None, due_after: datetime | None = None,
-                   actor_id: int | None = None) -> int:
+                   deputy_id: int | None = None, due_after: datetime | None = None) -> int:
     """Withdraw the activity's pending relayed rows in the home counties of `homes` ({joint deputy id:
     (county id, county's deputy id)}), narrowed like `outbox.withdraw`; `deputy_id` is the joint
     tenant's. Returns the rows withdrawn."""
@@ -107,7 +105,7 @@ async def withdraw(db: AsyncSession, activity: Activity, homes: dict[int, tuple[
                                       deputy_id=home_ids[0] if deputy_id is not None else None)
             if n:
                 total += n
-                await record(db, tenant_id=county_id, actor_user_id=actor_id, action="joint_reminders_withdrawn",
+                await record(db, tenant_id=county_id, actor_user_id=None, action="joint_reminders_withdrawn",
                              target=f"joint_activity:{joint_id}:{activity.id}", details={"rows": n})
     finally:
         await _as(db, joint_id)
