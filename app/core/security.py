@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 
@@ -10,7 +11,21 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 # argon2id, 19 MiB, t=2 (the OWASP minimum DESIGN.md asks for).
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+PRODUCTION_HASH_COST = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
+# The test suite hashes hundreds of passwords; each hash records its own cost, so verifying works
+# whichever cost made it. Only tests choose this (LIANLUO_PASSWORD_HASH_COST=test).
+TEST_HASH_COST = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+_COSTS = {"production": PRODUCTION_HASH_COST, "test": TEST_HASH_COST}
+
+
+def _password_hasher() -> PasswordHasher:
+    name = os.environ.get("LIANLUO_PASSWORD_HASH_COST", "production")
+    if name not in _COSTS:
+        raise RuntimeError(f"LIANLUO_PASSWORD_HASH_COST must be one of {sorted(_COSTS)}, not {name!r}")
+    return PasswordHasher(**_COSTS[name])
+
+
+_hasher = _password_hasher()
 # Verified against when the account does not exist, so both answers take the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
