@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.accounts.services import create_user
 from app.cases.models import HandlingUnit
@@ -22,7 +23,6 @@ from app.demo_joint import JOINT_COUNTY_PRESETS, JOINT_SLUG, load_joint, load_jo
 from app.demo_people import COUNTIES, liaison_place, load_places_and_people
 from app.deputies import services as deputies
 from app.deputies.models import Deputy
-from app.deputies.rules import RuleError
 from app.tenancy.models import AdminNode
 from app.tenancy.services import apply_preset, load_preset
 
@@ -140,7 +140,7 @@ async def link_demo_deputies(database: Database, tenant_ids: dict[str, int], use
             actor = deputies.Actor(tenant_id=tenant_id, user_id=admin_id, scope=await _scope(db, tenant_id, admin_id))
             try:
                 await deputies.link_user(db, actor, deputy, str(users[username]))
-            except RuleError:
+            except Refusal:
                 continue
 
 

@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.db import Database
@@ -28,14 +29,12 @@ from app.deputies import groups as deputy_groups
 from app.deputies import roster
 from app.deputies import services as deputies
 from app.deputies.models import Deputy, DeputyGroup
-from app.deputies.rules import RuleError
 from app.stations import checklist as station_checklist
 from app.stations import lifecycle as station_lifecycle
 from app.stations import profile as station_profile
 from app.stations import services as stations
 from app.stations.access import StationRef
 from app.stations.models import ChecklistItem, Station, StationKind
-from app.stations.refusals import Refusal
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope, scope_of
 
@@ -417,7 +416,7 @@ async def load_county(database: Database, tenant_id: int, demo: CountyDemo, toda
             if await already_loaded(db, demo):
                 return False
             await _load(db, tenant_id, demo, today)
-    except (Refusal, RuleError, KeyError) as exc:
+    except (Refusal, KeyError) as exc:
         print(f"demo places and people of {demo.slug} not loaded: {exc}", file=sys.stderr)
         return False
     return True

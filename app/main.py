@@ -37,6 +37,7 @@ from app.accounts.access import LoginRequired, TotpRequired
 from app.accounts.models import ROLE_NAMES
 from app.core import i18n
 from app.core.db import Database
+from app.core.errors import NotFound
 from app.core.health import healthz, readyz
 from app.core.logs import configure_logging
 from app.core.settings import Settings, load_settings
@@ -45,6 +46,7 @@ from app.core.web import (
     AppRequest,
     RequestContextMiddleware,
     http_exception_handler,
+    not_found_handler,
     security_headers_hook,
     see_other,
     server_error_handler,
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             LoginRequired: _login_required,
             TotpRequired: _totp_required,
             HTTPException: http_exception_handler,
+            NotFound: not_found_handler,
             500: server_error_handler,
         },
         request_max_body_size=settings.max_body_bytes,

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from litestar import Request
-from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.connection import ASGIConnection
 from sqlalchemy import select, update
 
+from app.core.errors import NotFound
 from app.accounts.models import User, UserSession
 from app.core.logs import log_user
 from app.core.security import token_digest
@@ -100,7 +101,7 @@ async def requires_operator(connection: ASGIConnection, _: BaseRouteHandler) -> 
     if auth is None:
         raise LoginRequired(_login_redirect_target(connection))
     if not auth.user.is_operator:
-        raise NotFoundException()
+        raise NotFound()
     if not auth.session.totp_verified:
         raise TotpRequired(enrolled=auth.user.totp_enabled_at is not None)
 
@@ -108,5 +109,5 @@ async def requires_operator(connection: ASGIConnection, _: BaseRouteHandler) -> 
 def current_auth(request: Request) -> Auth:
     auth = request.scope.get("state", {}).get("auth")
     if auth is None:  # a route forgot its guard: fail closed
-        raise NotFoundException()
+        raise NotFound()
     return auth

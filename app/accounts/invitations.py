@@ -10,9 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.access import now
 from app.accounts.models import ROLES, Invitation, Membership, User
-from app.accounts.services import AccountError, check_new_password, check_role_and_scope, create_user, find_user
+from app.accounts.services import check_new_password, check_role_and_scope, create_user, find_user
 from app.audit.services import record
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE, new_token, token_digest
@@ -53,11 +54,11 @@ async def invite(
     display_name = display_name.strip()
     mobile = (mobile or "").strip() or None
     if not display_name or len(display_name) > 60:
-        raise AccountError(lazy("Please enter the person's name (at most 60 characters)."))
+        raise Refusal(lazy("Please enter the person's name (at most 60 characters)."))
     if role not in ROLES:
-        raise AccountError(lazy("Please choose a role."))
+        raise Refusal(lazy("Please choose a role."))
     if mobile and not MOBILE_RE.match(mobile):
-        raise AccountError(lazy("A mobile number has 11 digits and starts with 1."))
+        raise Refusal(lazy("A mobile number has 11 digits and starts with 1."))
     await check_role_and_scope(db, tenant_id, role, scope_node_id)
     await _check_unit(db, tenant_id, role, handling_unit_id)
     token, digest = new_token()
@@ -80,14 +81,14 @@ async def _check_unit(db: AsyncSession, tenant_id: int, role: str, handling_unit
 
     if role != "handling_unit":
         if handling_unit_id is not None:
-            raise AccountError(UNIT_FOR_OTHER_ROLE)
+            raise Refusal(UNIT_FOR_OTHER_ROLE)
         return
     found = None
     if handling_unit_id is not None:
         found = await db.scalar(select(HandlingUnit.id).where(
             HandlingUnit.tenant_id == tenant_id, HandlingUnit.id == handling_unit_id, HandlingUnit.retired_at.is_(None)))
     if found is None:
-        raise AccountError(UNIT_REQUIRED)
+        raise Refusal(UNIT_REQUIRED)
 
 
 async def open_invitation(db: AsyncSession, token: str) -> Invitation | None:
@@ -114,13 +115,13 @@ async def accept(
     else:
         username = username.strip().lower()
         if not (3 <= len(username) <= 40) or not set(username) <= USERNAME_CHARS:
-            raise AccountError(
+            raise Refusal(
                 lazy("A username has 3 to 40 characters: lower-case letters, digits, '-', '_' or '.'.")
             )
         if MOBILE_RE.match(username):
-            raise AccountError(lazy("A username cannot be a mobile number: people sign in with either."))
+            raise Refusal(lazy("A username cannot be a mobile number: people sign in with either."))
         if await find_user(db, username) is not None:
-            raise AccountError(USERNAME_TAKEN)
+            raise Refusal(USERNAME_TAKEN)
         check_new_password(password, confirm)
         mobile = invitation.mobile
         if mobile and await find_user(db, mobile) is not None:
@@ -129,13 +130,13 @@ async def accept(
             user = await create_user(db, username=username, display_name=invitation.display_name,
                                      password=password, mobile=mobile)
         except IntegrityError:  # taken a moment ago by someone else; the caller rolls back
-            raise AccountError(USERNAME_TAKEN) from None
+            raise Refusal(USERNAME_TAKEN) from None
     already = await db.scalar(
         select(Membership.id).where(Membership.user_id == user.id, Membership.revoked_at.is_(None),
                                     Membership.tenant_id == invitation.tenant_id)
     )
     if already:
-        raise AccountError(lazy("Your account is already a member of this unit."))
+        raise Refusal(lazy("Your account is already a member of this unit."))
     db.add(Membership(tenant_id=invitation.tenant_id, user_id=user.id, role=invitation.role,
                       scope_node_id=invitation.scope_node_id, handling_unit_id=invitation.handling_unit_id,
                       created_by=invitation.created_by))
@@ -146,7 +147,7 @@ async def accept(
         .values(accepted_at=now(), accepted_user_id=user.id)
     )
     if used.rowcount != 1:  # accepted or withdrawn meanwhile (two tabs, a double click): one use only
-        raise AccountError(LINK_USED)
+        raise Refusal(LINK_USED)
     await record(db, tenant_id=invitation.tenant_id, actor_user_id=user.id, action="invitation_accepted",
                  target=f"invitation:{invitation.id}", client_addr=client_addr, details={"role": invitation.role})
     await db.commit()

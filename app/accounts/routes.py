@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.accounts import invitations, services
 from app.accounts.access import SESSION_COOKIE, current_auth, load_auth, requires_login
@@ -74,11 +74,11 @@ async def login(request: Request) -> Response:
                 client_addr=client_addr(request), user_agent=request.headers.get("user-agent"),
                 old_token_hash=token_digest(old) if old else None,
             )
-        except services.AccountError as refusal:
+        except Refusal as refusal:
             status = 429 if refusal.message == services.LOCKED else 401
             return page(
                 request, "accounts/login.html", status_code=status, next=next_path, login=login_name,
-                error=gettext(refusal.message, **refusal.variables),
+                error=refusal.text(),
             )
     request.scope["state"].pop("auth", None)
     target = "/ops/totp" if opened.user.is_operator else (next_path or "/")
@@ -120,9 +120,9 @@ async def change_password(request: Request) -> Response:
                 db, auth.user, str(form.get("current", "")), str(form.get("new", "")), str(form.get("confirm", "")),
                 keep_session_id=auth.session.id, client_addr=client_addr(request),
             )
-        except services.AccountError as refusal:
+        except Refusal as refusal:
             return page(
-                request, "accounts/password.html", status_code=400, error=gettext(refusal.message, **refusal.variables)
+                request, "accounts/password.html", status_code=400, error=refusal.text()
             )
     return page(request, "accounts/password.html", done=True)
 
@@ -149,7 +149,7 @@ async def _join_tenant(request: Request, tenant_slug: str):
     async with request.app.state.db.session() as db:
         tenant = await services.active_tenant(db, tenant_slug)
     if tenant is None:
-        raise NotFoundException()
+        raise NotFound()
     return tenant
 
 
@@ -190,7 +190,7 @@ async def join(request: Request, tenant_slug: str, token: str) -> Response:
         try:
             if form.get("existing_user"):
                 if auth is None:
-                    raise services.AccountError(NOT_SIGNED_IN)
+                    raise Refusal(NOT_SIGNED_IN)
                 await invitations.accept(db, invitation, existing_user=auth.user, client_addr=client_addr(request))
             else:
                 user = await invitations.accept(
@@ -202,14 +202,14 @@ async def join(request: Request, tenant_slug: str, token: str) -> Response:
                     db, request.app.state.settings, user, client_addr=client_addr(request),
                     user_agent=request.headers.get("user-agent"), old_token_hash=token_digest(old) if old else None,
                 )
-        except services.AccountError as refusal:
+        except Refusal as refusal:
             await db.rollback()  # nothing was written; the rollback expires the loaded invitation
             invitation = await invitations.open_invitation(db, token)
             if invitation is None:
                 return _invalid_link(request)
             return await _join_page(
                 request, db, tenant, invitation, status_code=400, token=token, username=username,
-                error=gettext(refusal.message, **refusal.variables),
+                error=refusal.text(),
             )
     response = see_other(f"/t/{tenant.slug}/")
     if new_session is not None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.access import now
 from app.accounts.models import ROLES, SCOPED_ROLES, FailedLogin, Membership, User, UserSession
 from app.audit.services import record, record_platform
@@ -15,15 +16,6 @@ from app.core.i18n import lazy
 from app.core.security import MIN_PASSWORD_LENGTH, MOBILE_RE, hash_password, mask_mobile, new_token, verify_password
 from app.core.settings import Settings
 from app.tenancy.models import AdminNode, Tenant
-
-
-class AccountError(Exception):
-    """A refusal the user should read; ``message`` is an msgid."""
-
-    def __init__(self, message: str, **variables):
-        super().__init__(message)
-        self.message = message
-        self.variables = variables
 
 
 WRONG_CREDENTIALS = lazy("Wrong username, mobile number or password.")
@@ -57,23 +49,23 @@ async def sign_in(
     old_token_hash: bytes | None = None,
 ) -> NewSession:
     """Check the password, count failures per account, and open a fresh session (a new id: the
-    old one, if any, is revoked). Raises AccountError with the message to show. Commits."""
+    old one, if any, is revoked). Raises Refusal with the message to show. Commits."""
     user = await find_user(db, login)
     if user is None or user.disabled_at is not None:
         verify_password(None, password)  # same work either way
         typed = mask_mobile(login[:60]) if MOBILE_RE.match(login) else login[:60]
         await record_platform(db, actor_user_id=None, action="login_failed", target=typed, client_addr=client_addr)
         await db.commit()
-        raise AccountError(WRONG_CREDENTIALS)
+        raise Refusal(WRONG_CREDENTIALS)
     failures = await failures_in_last_hour(db, user.id)
     if failures >= settings.failed_logins_per_hour:
         await record_platform(db, actor_user_id=user.id, action="login_refused_locked", client_addr=client_addr)
         await db.commit()
-        raise AccountError(LOCKED)
+        raise Refusal(LOCKED)
     if not verify_password(user.password_hash, password):
         await record_failure(db, settings, user.id, failures, "login_failed", client_addr)
         await db.commit()
-        raise AccountError(WRONG_CREDENTIALS)
+        raise Refusal(WRONG_CREDENTIALS)
     return await open_session(
         db, settings, user, client_addr=client_addr, user_agent=user_agent, old_token_hash=old_token_hash
     )
@@ -135,9 +127,9 @@ async def sign_out(db: AsyncSession, session_id: int, user_id: int, client_addr:
 
 def check_new_password(password: str, confirm: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(lazy("The password must have at least %(n)s characters."), n=MIN_PASSWORD_LENGTH)
+        raise Refusal(lazy("The password must have at least %(n)s characters."), n=MIN_PASSWORD_LENGTH)
     if password != confirm:
-        raise AccountError(lazy("The two passwords do not match."))
+        raise Refusal(lazy("The two passwords do not match."))
 
 
 async def change_password(
@@ -145,7 +137,7 @@ async def change_password(
 ) -> None:
     """Change the password and end the user's other sessions. Commits."""
     if not verify_password(user.password_hash, current):
-        raise AccountError(lazy("The current password is wrong."))
+        raise Refusal(lazy("The current password is wrong."))
     check_new_password(new, confirm)
     await db.execute(
         update(User).where(User.id == user.id).values(password_hash=hash_password(new), password_changed_at=now())
@@ -220,16 +212,16 @@ async def scope_choices(db: AsyncSession, tenant_id: int) -> list[AdminNode]:
 
 
 async def check_role_and_scope(db: AsyncSession, tenant_id: int, role: str, scope_node_id: int | None) -> None:
-    """Raise AccountError unless the role exists and the scope fits it (a township or street of
+    """Raise Refusal unless the role exists and the scope fits it (a township or street of
     this tenant; required for township staff; none for a county administrator)."""
     if role not in ROLES:
-        raise AccountError(lazy("Please choose a role."))
+        raise Refusal(lazy("Please choose a role."))
     if role in SCOPED_ROLES and scope_node_id is None:
-        raise AccountError(lazy("Township staff need the township or street they work for."))
+        raise Refusal(lazy("Township staff need the township or street they work for."))
     if scope_node_id is None:
         return
     if role == "county_admin":
-        raise AccountError(
+        raise Refusal(
             lazy("A county administrator works for the whole county: leave the township or street empty.")
         )
     node = await db.scalar(
@@ -239,7 +231,7 @@ async def check_role_and_scope(db: AsyncSession, tenant_id: int, role: str, scop
         )
     )
     if node is None:
-        raise AccountError(CHOOSE_FROM_LIST)
+        raise Refusal(CHOOSE_FROM_LIST)
 
 
 def _member_query(tenant_id: int):
@@ -276,7 +268,7 @@ async def _refuse_losing_last_admin(db: AsyncSession, tenant_id: int, member: Me
         )
     ).all()
     if member.id in admins and len(admins) <= 1:
-        raise AccountError(LAST_ADMIN)
+        raise Refusal(LAST_ADMIN)
 
 
 async def change_role(

@@ -8,11 +8,10 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.accounts import invitations, services
 from app.accounts.models import ROLES
-from app.accounts.services import AccountError
 from app.core.i18n import gettext, lazy
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other
@@ -37,12 +36,8 @@ def _scope_id(value: object) -> int | None:
     if not text:
         return None
     if not text.isdigit() or not 0 < int(text) <= MAX_ID:
-        raise AccountError(services.CHOOSE_FROM_LIST)
+        raise Refusal(services.CHOOSE_FROM_LIST)
     return int(text)
-
-
-def _refusal(refusal: AccountError) -> str:
-    return gettext(refusal.message, **refusal.variables)
 
 
 def _other_countys(ctx: TenantContext, row: services.MemberRow) -> bool:
@@ -71,7 +66,7 @@ async def _members_page(
 async def _member(ctx: TenantContext, membership_id: int) -> services.MemberRow:
     row = await services.get_member(ctx.db, ctx.tenant.id, membership_id) if membership_id <= MAX_ID else None
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return row
 
 
@@ -110,9 +105,9 @@ async def create_invitation(request: Request, ctx: TenantContext) -> Response:
             role=values["role"], mobile=values["mobile"], scope_node_id=_scope_id(values["scope"]),
             client_addr=client_addr(request),
         )
-    except AccountError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
-        return await _members_page(request, ctx, status_code=400, form=values, error=_refusal(refusal))
+        return await _members_page(request, ctx, status_code=400, form=values, error=refusal.text())
     await ctx.db.commit()
     path = issued.path(ctx.tenant.slug)
     return page(
@@ -126,7 +121,7 @@ async def revoke_invitation(request: Request, ctx: TenantContext, invitation_id:
     ctx.require_role("county_admin")
     invitation = await invitations.get_pending(ctx.db, ctx.tenant.id, invitation_id) if invitation_id <= MAX_ID else None
     if invitation is None:
-        raise NotFoundException()
+        raise NotFound()
     await invitations.revoke(ctx.db, invitation, actor_id=ctx.user.id, client_addr=client_addr(request))
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/members?done=revoked")
@@ -151,10 +146,10 @@ async def change_role(request: Request, ctx: TenantContext, membership_id: int) 
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, role=values["role"],
             scope_node_id=_scope_id(values["scope"]), client_addr=client_addr(request),
         )
-    except AccountError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()  # expires the loaded rows: read them again for the page
         return await _member_page(
-            request, ctx, await _member(ctx, membership_id), status_code=400, error=_refusal(refusal), form=values
+            request, ctx, await _member(ctx, membership_id), status_code=400, error=refusal.text(), form=values
         )
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/members?done=role")
@@ -172,10 +167,10 @@ async def remove_member(request: Request, ctx: TenantContext, membership_id: int
         await services.remove_member(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, client_addr=client_addr(request)
         )
-    except AccountError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _member_page(request, ctx, await _member(ctx, membership_id), status_code=400,
-                                  error=_refusal(refusal))
+                                  error=refusal.text())
     await ctx.db.commit()
     if row.user.id == ctx.user.id:  # removed themself: this session has just ended
         return see_other("/")

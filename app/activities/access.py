@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, exists, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ RUN_ROLES = ("county_admin", "township_staff", "station_staff")
 
 def require_view(scope: Scope) -> None:
     if scope.role not in VIEW_ROLES:
-        raise NotFoundException()
+        raise NotFound()
 
 
 def station_join():
@@ -85,7 +85,7 @@ async def get_activity(db: AsyncSession, scope: Scope, activity_id: int, *, for_
     """The activity with its kind, station, node and group, or 404 (missing, other tenant, out of scope)."""
     require_view(scope)
     if not 0 < activity_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     query = (
         activities_query(Activity, ActivityKind, Station, AdminNode, DeputyGroup)
         .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id))
@@ -96,7 +96,7 @@ async def get_activity(db: AsyncSession, scope: Scope, activity_id: int, *, for_
         query = query.with_for_update(of=Activity)
     row = (await db.execute(query)).first()
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return ActivityRef(*row)
 
 
@@ -118,7 +118,7 @@ def can_run(scope: Scope, ref: ActivityRef) -> bool:
 def require_run(scope: Scope, ref: ActivityRef) -> None:
     """Viewers and deputies who may see an activity get the same 404 on its staff actions."""
     if not can_run(scope, ref):
-        raise NotFoundException()
+        raise NotFound()
 
 
 def runnable_stations(scope: Scope) -> ColumnElement[bool]:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.activities.models import SUGGESTION_KINDS, Activity, ActivityKind, Attendance, Invitation, Opinion, Suggestion
 from app.audit.services import record
 from app.cases.services import register_opinion_case
@@ -29,7 +30,6 @@ from app.deputies.models import Deputy, DeputyGroup, StationDeputy
 from app.joint.attendance import JointLine, county_counts, county_lines
 from app.stations.models import Station
 from app.stations.refusals import FIELD_TOO_LONG as TEXT_TOO_LONG
-from app.stations.refusals import Refusal
 from app.tenancy.models import Tenant
 from app.tenancy.scope import Scope
 

@@ -10,18 +10,17 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.activities import attendance as att
 from app.activities.models import SIGNIN_METHOD_NAMES, STATUS_NAMES, SUGGESTION_KINDS
 from app.audit.services import record
-from app.core.i18n import gettext, lazy
+from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies import exports
 from app.deputies.access import access_deputy
 from app.deputies.models import Deputy
 from app.stations.access import get_station
-from app.stations.refusals import Refusal
 from app.tenancy.access import TenantContext
 
 SUGGESTION_KIND_NAMES = {"suggestion": lazy("Deputy suggestion (建议)"), "motion": lazy("Deputy motion (议案)")}
@@ -91,7 +90,7 @@ async def station_attendance(request: Request, ctx: TenantContext, station_id: i
 
 async def _report(ctx: TenantContext, deputy_id: int, year: int) -> att.YearlyReport:
     if not att.MIN_YEAR <= year <= att.MAX_YEAR:
-        raise NotFoundException()
+        raise NotFound()
     deputy = await access_deputy(ctx.db, await ctx.scope(), deputy_id)
     return await att.yearly_report(ctx.db, ctx.tenant.id, deputy.id, year)
 
@@ -226,7 +225,7 @@ async def _register(request: Request, ctx: TenantContext, deputy_id: int, which:
         await ctx.db.rollback()  # expires the deputy: read it again for the page
         deputy = await access_deputy(ctx.db, scope, deputy_id)
         return await _records_page(request, ctx, deputy, _today(ctx).year, status_code=refusal.status,
-                                   error=gettext(refusal.message, **refusal.variables), error_for=which, form=values)
+                                   error=refusal.text(), error_for=which, form=values)
     await ctx.db.commit()
     day = item.received_on if which == "opinion" else item.filed_on
     return see_other(f"{_base(ctx)}/deputies/{deputy.id}/records?year={day.year}&done={which}#{which}s")

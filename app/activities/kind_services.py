@@ -3,7 +3,7 @@
 A kind's code is its identity for presets and rules (``Rule.kind_codes``): it is set when the kind is
 added (generated when not given) and never changed. A retired kind keeps its activities and is no
 longer offered for new ones; a kind that a rule in force counts cannot be retired. Services audit and
-do not commit (the route does); refusals are ConfigError (app.tenancy.config), nothing written.
+do not commit (the route does); refusals are Refusal (app.tenancy.config), nothing written.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +19,6 @@ from app.activities.models import Activity, ActivityKind
 from app.audit.services import record
 from app.compliance.models import Rule
 from app.core.i18n import lazy
-from app.tenancy.config import ConfigError
 from app.tenancy.presets import CODE_RE
 
 MAX_ID = 2**63 - 1
@@ -55,14 +54,14 @@ async def list_kinds(db: AsyncSession) -> list[KindLine]:
 async def get_kind(db: AsyncSession, kind_id: int) -> ActivityKind:
     kind = await db.scalar(select(ActivityKind).where(ActivityKind.id == kind_id)) if 0 < kind_id <= MAX_ID else None
     if kind is None:
-        raise NotFoundException()
+        raise NotFound()
     return kind
 
 
 def _sort(value: str) -> int:
     text = str(value or "").strip() or "0"
     if not re.fullmatch(r"-?\d{1,6}", text):
-        raise ConfigError(SORT_BAD)
+        raise Refusal(SORT_BAD)
     return int(text)
 
 
@@ -79,19 +78,19 @@ async def save_kind(db: AsyncSession, *, tenant_id: int, actor_id: int, kind: Ac
     """Add (``kind`` None; ``code`` generated when empty) or rename and reorder a kind."""
     name = " ".join((name or "").split())
     if not name or len(name) > NAME_MAX:
-        raise ConfigError(NAME_REQUIRED)
+        raise Refusal(NAME_REQUIRED)
     order = _sort(sort)
     clash = await db.scalar(select(ActivityKind).where(ActivityKind.name == name, ActivityKind.retired_at.is_(None)))
     if clash is not None and clash is not kind:
-        raise ConfigError(NAME_TAKEN, name=name)
+        raise Refusal(NAME_TAKEN, name=name)
     added = kind is None
     if added:
         code = (code or "").strip()
         if code and not CODE_RE.match(code):
-            raise ConfigError(CODE_BAD)
+            raise Refusal(CODE_BAD)
         code = code or await _free_code(db)
         if await db.scalar(select(ActivityKind.id).where(ActivityKind.code == code)) is not None:
-            raise ConfigError(CODE_TAKEN, code=code)
+            raise Refusal(CODE_TAKEN, code=code)
         kind = ActivityKind(tenant_id=tenant_id, code=code, name=name, sort=order)
         db.add(kind)
     else:
@@ -113,10 +112,10 @@ async def retire_kind(db: AsyncSession, *, tenant_id: int, actor_id: int, kind: 
                       client_addr: str | None = None) -> None:
     """A retired kind keeps its activities; no new activity can be of it."""
     if kind.retired_at is not None:
-        raise ConfigError(ALREADY_RETIRED)
+        raise Refusal(ALREADY_RETIRED)
     rules = await rules_counting(db, kind.code)
     if rules:
-        raise ConfigError(USED_BY_RULE, rule=rules[0])
+        raise Refusal(USED_BY_RULE, rule=rules[0])
     kind.retired_at = func.now()
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="activity_kind_retired",

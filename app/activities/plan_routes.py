@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get, post
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.activities import plan_views, plans
 from app.activities.models import STATUS_NAMES, ActivityKind
-from app.core.i18n import current_locale, gettext, lazy
+from app.core.i18n import current_locale, lazy
 from app.core.web import client_addr, page, see_other
 from app.stations.access import get_station
-from app.stations.refusals import Refusal
-from app.stations.schedule import ScheduleError, describe_rule, format_day
+from app.stations.schedule import describe_rule, format_day
 from app.tenancy.access import TenantContext
 
 DONE_MESSAGES = {
@@ -37,10 +37,6 @@ def _base(ctx: TenantContext) -> str:
 
 def _tz(ctx: TenantContext) -> ZoneInfo:
     return ZoneInfo(ctx.tenant.timezone)
-
-
-def _message(refusal: Refusal) -> str:
-    return gettext(refusal.message, **refusal.variables)
 
 
 def _int(value) -> int | None:
@@ -87,7 +83,7 @@ async def plan_create(request: Request, ctx: TenantContext, station_id: int) -> 
                                        today=datetime.now(_tz(ctx)).date(), client_addr=client_addr(request))
     except Refusal as refusal:
         await ctx.db.rollback()
-        return await _list_page(request, ctx, station_id, status_code=refusal.status, error=_message(refusal))
+        return await _list_page(request, ctx, station_id, status_code=refusal.status, error=refusal.text())
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/stations/{ref.station.id}/plans/{plan.year}?done=created")
 
@@ -104,7 +100,7 @@ def _generate_defaults(kinds: list[ActivityKind], reception_rule: str) -> dict:
     reception = next((k for k in kinds if k.code == RECEPTION), None)
     try:
         days = describe_rule(reception_rule, "zh_Hans")
-    except ScheduleError:
+    except Refusal:
         days = ""
     return {"kind_id": str(reception.id) if reception else "", "days": days, "start": "09:00", "end": "11:30",
             "invite": "1", "reception_kind": str(reception.id) if reception else "", "station_days": days}
@@ -152,7 +148,7 @@ async def _change(request: Request, ctx: TenantContext, station_id: int, year: i
     except Refusal as refusal:
         await ctx.db.rollback()
         return await _plan_page(request, ctx, station_id, year, status_code=refusal.status,
-                                error=_message(refusal), error_at=error_at, form=form)
+                                error=refusal.text(), error_at=error_at, form=form)
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/stations/{pref.station.station.id}/plans/{pref.plan.year}?{query}")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone, tzinfo
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +25,7 @@ from app.activities.models import Activity, ActivityEvent, ActivityPlan
 from app.audit.services import record
 from app.core.i18n import gettext, lazy
 from app.stations.access import StationRef, get_station
-from app.stations.refusals import Refusal
-from app.stations.schedule import ScheduleError, next_reception_days, parse_rule
+from app.stations.schedule import next_reception_days, parse_rule
 from app.tenancy.scope import Scope
 
 NOTE_MAX = 1000
@@ -59,7 +58,7 @@ def can_change(scope: Scope, ref: StationRef) -> bool:
 def require_change(scope: Scope, ref: StationRef) -> None:
     """Members who may see the station but not run its activities get the same 404 as a stranger."""
     if not can_change(scope, ref):
-        raise NotFoundException()
+        raise NotFound()
 
 
 async def get_plan(db: AsyncSession, scope: Scope, station_id: int, year: int, *,
@@ -71,7 +70,7 @@ async def get_plan(db: AsyncSession, scope: Scope, station_id: int, year: int, *
         query = query.with_for_update()
     plan = await db.scalar(query)
     if plan is None:
-        raise NotFoundException()
+        raise NotFound()
     return PlanRef(ref, plan)
 
 
@@ -133,7 +132,7 @@ def read_rule(text: str) -> str:
     """The normalised rule for what staff wrote; Refusal with the schedule's own message."""
     try:
         rule = parse_rule(text)
-    except ScheduleError as error:
+    except Refusal as error:
         raise Refusal(error.message, **error.variables) from None
     if not rule:
         raise Refusal(NO_FIXED_DAYS)

@@ -9,7 +9,7 @@ import io
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,9 +18,8 @@ from app.activities.access import ActivityRef
 from app.activities.models import ActivityPhoto, Invitation, Opinion
 from app.activities.services import _audit, add_event, check_text, ensure_running, roll_up
 from app.cases.services import register_opinion_case
-from app.core.images import MAX_UPLOAD_BYTES, TOO_LARGE, ImageError, StoredImage, store_image
+from app.core.images import MAX_UPLOAD_BYTES, TOO_LARGE, StoredImage, store_image
 from app.core.i18n import lazy
-from app.stations.refusals import Refusal
 from app.tenancy.config import get_config
 from app.tenancy.scope import Scope
 
@@ -100,10 +99,7 @@ async def add_photo(db: AsyncSession, scope: Scope, ref: ActivityRef, raw: bytes
     if len(raw) > MAX_UPLOAD_BYTES:
         raise Refusal(TOO_LARGE)
     caption = check_text(CAPTION_LABEL, caption, MAX_CAPTION)
-    try:
-        image = await store_image(db, ref.activity.tenant_id, raw)
-    except ImageError as exc:
-        raise Refusal(exc.message) from exc
+    image = await store_image(db, ref.activity.tenant_id, raw)
     limit = (await get_config(db, ref.activity.tenant_id)).photo_originals_mb * 1024 * 1024
     media_type = original_type(raw)
     keep = media_type is not None and await originals_bytes(db) + len(raw) <= limit
@@ -119,7 +115,7 @@ async def add_photo(db: AsyncSession, scope: Scope, ref: ActivityRef, raw: bytes
 async def photo_of(db: AsyncSession, ref: ActivityRef, photo_id: int, *, original: bool = False):
     """(ActivityPhoto, its thumbnail) of this activity, or 404; ``original``: only if it was kept."""
     if not 0 < photo_id < 2**63:
-        raise NotFoundException()
+        raise NotFound()
     query = (select(ActivityPhoto, StoredImage)
              .join(StoredImage, (StoredImage.tenant_id == ActivityPhoto.tenant_id)
                    & (StoredImage.id == ActivityPhoto.image_id))
@@ -128,7 +124,7 @@ async def photo_of(db: AsyncSession, ref: ActivityRef, photo_id: int, *, origina
         query = query.where(ActivityPhoto.original.is_not(None))
     row = (await db.execute(query)).first()
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return row
 
 

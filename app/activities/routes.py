@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.activities import access, queries, records, services
 from app.activities.models import SIGNIN_METHOD_NAMES, STATUS_NAMES, STATUSES
@@ -19,7 +19,6 @@ from app.core.images import MAX_UPLOAD_BYTES
 from app.core.web import client_addr, page, see_other
 from app.deputies.access import access_group
 from app.stations.access import get_station
-from app.stations.refusals import Refusal
 from app.tenancy.access import TenantContext
 from app.tenancy.config import get_config
 
@@ -146,7 +145,7 @@ async def new_activity(request: Request, ctx: TenantContext, station: str | None
                        group: str | None = None) -> Response:
     scope = await ctx.scope()
     if scope.role not in access.RUN_ROLES:
-        raise NotFoundException()
+        raise NotFound()
     return await _new_page(request, ctx, {"station": station or "", "group": group or ""})
 
 
@@ -154,7 +153,7 @@ async def new_activity(request: Request, ctx: TenantContext, station: str | None
 async def create_activity(request: Request, ctx: TenantContext) -> Response:
     scope = await ctx.scope()
     if scope.role not in access.RUN_ROLES:
-        raise NotFoundException()
+        raise NotFound()
     form = await request.form()
     values = {k: str(form.get(k, ""))[:200] for k in FORM_KEYS}
     chosen = [i for i in (_int(v) for v in form.getall("deputy_ids", [])) if i][:500]
@@ -173,9 +172,9 @@ async def create_activity(request: Request, ctx: TenantContext) -> Response:
     except Refusal as refusal:
         await ctx.db.rollback()
         if refusal.status == 404:
-            raise NotFoundException() from None
+            raise NotFound() from None
         return await _new_page(request, ctx, values, chosen=chosen, status_code=refusal.status,
-                               error=gettext(refusal.message, **refusal.variables))
+                               error=refusal.text())
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/activities/{activity.id}?done=created")
 
@@ -229,7 +228,7 @@ async def _change(request: Request, ctx: TenantContext, activity_id: int, sectio
         await ctx.db.rollback()
         values = {k: str(form.get(k, ""))[:5000] for k in form_keys}
         return await _detail(request, ctx, activity_id, status_code=refusal.status, error_at=section, form=values,
-                             error=gettext(refusal.message, **refusal.variables))
+                             error=refusal.text())
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/activities/{activity_id}?done={done}#{section}")
 

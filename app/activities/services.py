@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership
 from app.activities import reminders
 from app.activities.access import RUN_ROLES, ActivityRef, can_run_at, require_run
@@ -27,7 +28,6 @@ from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
 from app.joint.attendance import roll_up
 from app.stations.access import StationRef
-from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
 
 STAFF_MEMBER_ROLES = RUN_ROLES  # who may be named responsible for an activity

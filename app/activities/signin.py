@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.activities.access import ActivityRef, require_run
 from app.activities.models import Activity, ActivityKind, Attendance, Invitation, SigninCode
 from app.activities.services import ensure_running
@@ -26,7 +27,6 @@ from app.joint.attendance import roll_up
 from app.core.i18n import lazy
 from app.deputies.models import Deputy, DeputyGroup
 from app.stations.models import Station
-from app.stations.refusals import Refusal
 from app.tenancy.config import Config
 from app.tenancy.scope import Scope
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from litestar.params import Parameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,10 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import signin
 from app.activities.access import can_run, get_activity, require_run
 from app.core.db import bind
-from app.core.i18n import gettext, lazy
+from app.core.i18n import lazy
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other
-from app.stations.refusals import Refusal
 from app.tenancy.access import TenantContext
 from app.tenancy.config import get_config
 from app.tenancy.models import Tenant
@@ -39,10 +38,6 @@ DONE_MESSAGES = {
     "marks": lazy("The attendance marks have been saved."),
     "removed": lazy("The sign-in has been removed."),
 }
-
-
-def _message(refusal: Refusal) -> str:
-    return gettext(refusal.message, **refusal.variables)
 
 
 def _now() -> datetime:
@@ -66,7 +61,7 @@ async def link_tenant(request: Request, slug: str) -> AsyncIterator[tuple[Tenant
             db.expunge(tenant)
         await db.rollback()
         if tenant is None:
-            raise NotFoundException()
+            raise NotFound()
         bind(db, tenant.id)
         yield tenant, db
 
@@ -77,7 +72,7 @@ def _link_page(request: Request, tenant: Tenant, view: signin.LinkView, config, 
     refusal = None if view.attendance else signin.window_refusal(view.activity, config, tz, _now())
     response = page(
         request, "activities/signin_link.html", status_code=status_code, tenant=tenant, user=None, membership=None,
-        base=f"/p/{tenant.slug}", view=view, tz=tz, done=done, message=error or (refusal and _message(refusal)),
+        base=f"/p/{tenant.slug}", view=view, tz=tz, done=done, message=error or (refusal and refusal.text()),
         can_sign=view.attendance is None and refusal is None, action=request.url.path,
     )
     response.headers.update(LINK_HEADERS)
@@ -89,7 +84,7 @@ async def link_page(request: Request, tenant_slug: str, token: str, done: str | 
     async with link_tenant(request, tenant_slug) as (tenant, db):
         view = await signin.link_view(db, token)
         if view is None:
-            raise NotFoundException()
+            raise NotFound()
         config = await get_config(db, tenant.id)
     return _link_page(request, tenant, view, config, done=bool(done))
 
@@ -99,13 +94,13 @@ async def link_sign_in(request: Request, tenant_slug: str, token: str) -> Respon
     async with link_tenant(request, tenant_slug) as (tenant, db):
         view = await signin.link_view(db, token)
         if view is None:
-            raise NotFoundException()
+            raise NotFound()
         config = await get_config(db, tenant.id)
         try:
             signed = await signin.sign_in_by_link(db, view, config, ZoneInfo(tenant.timezone),
                                                   client_addr=client_addr(request))
         except Refusal as refusal:  # nothing was written; closing the session drops the transaction
-            return _link_page(request, tenant, view, config, error=_message(refusal), status_code=refusal.status)
+            return _link_page(request, tenant, view, config, error=refusal.text(), status_code=refusal.status)
         await db.commit()
     response = see_other(f"/signin/{tenant.slug}/{token}" + ("?done=1" if signed else ""))
     response.headers.update(LINK_HEADERS)
@@ -131,7 +126,7 @@ async def _screen_state(request: Request, ctx: TenantContext, ref) -> dict:
         url = absolute_url(request, f"/t/{ctx.tenant.slug}/signin/{code}")
     present, expected = await signin.presence_counts(ctx.db, ref.activity.id)
     return {"code": code, "url": url, "qr": qr_svg(url) if url else "", "present": present, "expected": expected,
-            "message": _message(refusal) if refusal else "", "base": f"/t/{ctx.tenant.slug}"}
+            "message": refusal.text() if refusal else "", "base": f"/t/{ctx.tenant.slug}"}
 
 
 @get("/activities/{activity_id:int}/screen")
@@ -160,7 +155,7 @@ async def screen_code(request: Request, ctx: TenantContext, activity_id: int,
 async def _scan(ctx: TenantContext, code: str) -> signin.ScanView:
     view = await signin.scan_view(ctx.db, code, ctx.user.id)
     if view is None:
-        raise NotFoundException()
+        raise NotFound()
     return view
 
 
@@ -175,7 +170,7 @@ async def scan_page(request: Request, ctx: TenantContext, code: str, done: str |
     view = await _scan(ctx, code)
     config = await get_config(ctx.db, ctx.tenant.id)
     refusal = signin.scan_refusal(view, config, ZoneInfo(ctx.tenant.timezone), _now())
-    return _scan_page(request, ctx, view, message=_message(refusal) if refusal else None,
+    return _scan_page(request, ctx, view, message=refusal.text() if refusal else None,
                       status_code=refusal.status if refusal else 200, done=bool(done))
 
 
@@ -188,7 +183,7 @@ async def scan_sign_in(request: Request, ctx: TenantContext, code: str) -> Respo
                                               client_addr=client_addr(request))
     except Refusal as refusal:
         await ctx.db.rollback()
-        return _scan_page(request, ctx, await _scan(ctx, code), message=_message(refusal),
+        return _scan_page(request, ctx, await _scan(ctx, code), message=refusal.text(),
                           status_code=refusal.status)
     await ctx.db.commit()
     return see_other(f"/t/{ctx.tenant.slug}/signin/{code}" + ("?done=1" if signed else ""))
@@ -229,7 +224,7 @@ async def _staff_action(request: Request, ctx: TenantContext, activity_id: int, 
         await action(scope, ref, form)
     except Refusal as refusal:
         await ctx.db.rollback()
-        return await _staff_page(request, ctx, activity_id, status_code=refusal.status, error=_message(refusal),
+        return await _staff_page(request, ctx, activity_id, status_code=refusal.status, error=refusal.text(),
                                  error_at=error_at, form=form)
     await ctx.db.commit()
     return see_other(f"/t/{ctx.tenant.slug}/activities/{activity_id}/signin?done={done}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ REGISTER_ROLES = ("county_admin", "township_staff", "station_staff", "deputy")
 
 def require_view(scope: Scope) -> None:
     if scope.role not in VIEW_ROLES:
-        raise NotFoundException()
+        raise NotFound()
 
 
 def node_join():
@@ -71,7 +71,7 @@ async def get_case(db: AsyncSession, scope: Scope, case_id: int, *, for_update: 
     """The case with its place, category, unit and station, or 404 (missing, other tenant, out of scope)."""
     require_view(scope)
     if not 0 < case_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     query = (
         cases_query(Case, AdminNode, CaseCategory, HandlingUnit, Station)
         .outerjoin(CaseCategory, and_(CaseCategory.tenant_id == Case.tenant_id, CaseCategory.id == Case.category_id))
@@ -83,7 +83,7 @@ async def get_case(db: AsyncSession, scope: Scope, case_id: int, *, for_update: 
         query = query.with_for_update(of=Case)
     row = (await db.execute(query)).first()
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return CaseRef(*row)
 
 

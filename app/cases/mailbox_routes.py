@@ -7,13 +7,12 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.cases import mailbox
-from app.core.i18n import gettext, lazy
+from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.stations.access import get_station
-from app.stations.refusals import Refusal
 from app.tenancy.access import TenantContext
 
 DONE = {"opened": lazy("The opening of the mailbox has been logged.")}
@@ -49,7 +48,7 @@ async def log_mailbox_opening(request: Request, ctx: TenantContext, station_id: 
     scope = await ctx.scope()
     ref = await get_station(ctx.db, scope, station_id)
     if not mailbox.can_log(scope, ref):
-        raise NotFoundException()
+        raise NotFound()
     form = await request.form()
     values = {k: str(form.get(k, ""))[:600] for k in ("day", "clock", "letters", "note")}
     try:
@@ -58,7 +57,7 @@ async def log_mailbox_opening(request: Request, ctx: TenantContext, station_id: 
     except Refusal as refusal:
         await ctx.db.rollback()
         return await _mailbox_page(request, ctx, station_id, status_code=refusal.status, form=values,
-                                   error=gettext(refusal.message, **refusal.variables))
+                                   error=refusal.text())
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/stations/{station_id}/mailbox?done=opened")
 

@@ -14,18 +14,17 @@ import hmac
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.services import record
-from app.cases.models import SATISFACTIONS, STATE_NAMES, Case, CaseCategory, CaseEvent, CasePhoto
-from app.cases.services import CONTENT_REQUIRED, CONTENT_TOO_LONG, NewCase, add_event, register_case
+from app.core.errors import Refusal
+from app.cases.models import STATE_NAMES, Case, CaseCategory, CaseEvent, CasePhoto
+from app.cases.services import CONTENT_REQUIRED, CONTENT_TOO_LONG, NewCase, register_case
 from app.core.i18n import lazy
-from app.core.images import ImageError, store_image, thumbnail
+from app.core.images import store_image, thumbnail
 from app.stations.models import Station
-from app.stations.refusals import Refusal
 from app.tenancy.config import Config
 
 PUBLIC_CONTENT_MAX = 2000  # the staff form takes 4000; a villager's message needs less
@@ -117,10 +116,7 @@ async def submit_opinion(db: AsyncSession, config: Config, *, tenant_id: int, st
     check_opinion(opinion)
     thumb = None
     if opinion.photo:
-        try:
-            thumbnail(opinion.photo)  # refuse a bad photo before the case exists
-        except ImageError as exc:
-            raise Refusal(exc.message) from None
+        thumbnail(opinion.photo)  # refuse a bad photo before the case exists
         thumb = opinion.photo
     await check_limits(db, config, station, hashed)
     case = await register_case(db, None, tenant_id=tenant_id, actor_id=None, client_hash=hashed, new=NewCase(

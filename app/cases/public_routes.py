@@ -19,6 +19,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.cases import notices, public, steps
 from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS, Case
 from app.cases.services import normalise_code, today_in
@@ -28,7 +29,6 @@ from app.core.images import MAX_UPLOAD_BYTES
 from app.core.web import client_addr, page
 from app.public import access
 from app.stations.models import Station
-from app.stations.refusals import Refusal
 from app.stations.schedule import format_day
 from app.tenancy.config import get_config
 from app.tenancy.models import Tenant
@@ -53,10 +53,6 @@ def _render(request: Request, template: str, tenant: Tenant, *, status_code: int
 
 def _local_day(at, tz):
     return at.astimezone(tz).date() if isinstance(at, datetime) else at
-
-
-def _message(refusal: Refusal) -> str:
-    return gettext(refusal.message, **refusal.variables)
 
 
 def _hash(request: Request, tenant: Tenant) -> str:
@@ -103,7 +99,7 @@ async def submit_opinion(request: Request, tenant_slug: str, station_id: int) ->
             # Nothing was written (every check runs before the first insert); leaving the block rolls back.
             typed = {"content": opinion.content, "person_name": opinion.person_name,
                      "person_mobile": opinion.person_mobile, "photo_dropped": bool(opinion.photo)}
-            return _opinion_page(request, tenant, station, form=typed, error=_message(refusal),
+            return _opinion_page(request, tenant, station, form=typed, error=refusal.text(),
                                  status_code=refusal.status)
         code, by_sms = case.receipt_code, await notices.receipt_by_sms(db, case)
         await db.commit()
@@ -171,7 +167,7 @@ async def rate(request: Request, tenant_slug: str) -> Response:
         except Refusal as refusal:
             # Refused before any write (or by the conditional update, which changed nothing).
             view = await public.public_view(db, found)
-            return _status_page(request, tenant, view, error=_message(refusal), status_code=refusal.status)
+            return _status_page(request, tenant, view, error=refusal.text(), status_code=refusal.status)
         await db.commit()
         view = await public.public_view(db, found)
     return _status_page(request, tenant, view, message=gettext(RATED))

@@ -10,19 +10,18 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from app.cases import services, steps, suggestions, views, workflow
 from app.cases.access import REGISTER_ROLES, case_filter, cases_query, get_case
 from app.cases.models import (
     FEEDBACK_CHANNEL_NAMES, FEEDBACK_CHANNELS, LEVEL_NAMES, SATISFACTION_NAMES, SATISFACTIONS, SOURCE_NAMES, SOURCES,
     STATE_NAMES, UNIT_KIND_NAMES, URGENCIES, Case,
 )
-from app.core.i18n import gettext, lazy
+from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
 from app.core.security import mask_mobile
 from app.core.web import client_addr, page, see_other
 from app.joint import referrals
-from app.stations.refusals import Refusal
 from app.tenancy.access import TenantContext
 
 DONE_MESSAGES = {
@@ -108,7 +107,7 @@ async def create_case(request: Request, ctx: TenantContext) -> Response:
     except Refusal as refusal:
         await ctx.db.rollback()
         return await _new_page(request, ctx, form, status_code=400 if refusal.status == 404 else refusal.status,
-                               error=gettext(refusal.message, **refusal.variables))
+                               error=refusal.text())
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/cases/{case.id}?done=registered")
 
@@ -185,7 +184,7 @@ async def take_step(request: Request, ctx: TenantContext, case_id: int, step: st
     scope = await ctx.scope()
     ref = await get_case(ctx.db, scope, case_id, for_update=True)
     if step not in STEP_FORMS:
-        raise NotFoundException()
+        raise NotFound()
     service, fields = STEP_FORMS[step]
     raw = await request.form()
     form = {k: str(raw.get(k) or "")[:5000] for k in STEP_KEYS}
@@ -198,9 +197,9 @@ async def take_step(request: Request, ctx: TenantContext, case_id: int, step: st
     except Refusal as refusal:
         await ctx.db.rollback()
         if refusal.status == 404:
-            raise NotFoundException() from None
+            raise NotFound() from None
         return await _case_page(request, ctx, case_id, status_code=refusal.status, error_at=step, form=form,
-                                error=gettext(refusal.message, **refusal.variables))
+                                error=refusal.text())
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/cases/{case_id}?done=step#history")
 
@@ -211,7 +210,7 @@ async def case_photo(ctx: TenantContext, case_id: int, case_photo_id: int) -> Re
     photo = await views.photo_of(ctx.db, ref, case_photo_id)
     image = await get_image(ctx.db, photo.image_id) if photo else None
     if image is None:
-        raise NotFoundException()
+        raise NotFound()
     return Response(content=image.data, media_type=image.media_type,
                     headers={"Cache-Control": "private, max-age=86400", "Vary": "Cookie"})
 
@@ -221,11 +220,11 @@ async def case_of_opinion(ctx: TenantContext, opinion_id: int) -> Response:
     """The case an activity's opinion became (the activity page links here)."""
     scope = await ctx.scope()
     if scope.role not in ("county_admin", "viewer", "township_staff", "station_staff", "deputy", "handling_unit"):
-        raise NotFoundException()
+        raise NotFound()
     case_id = await ctx.db.scalar(cases_query(Case.id).where(Case.opinion_id == opinion_id, case_filter(scope))
                                   .order_by(Case.id).limit(1)) if 0 < opinion_id < 2**63 else None
     if case_id is None:
-        raise NotFoundException()
+        raise NotFound()
     return see_other(f"{_base(ctx)}/cases/{case_id}")
 
 
@@ -262,7 +261,7 @@ async def _suggestion_change(request: Request, ctx: TenantContext, suggestion_id
     except Refusal as refusal:
         await ctx.db.rollback()
         return await _suggestion_page(request, ctx, suggestion_id, status_code=refusal.status, error_at=part,
-                                      form=form, error=gettext(refusal.message, **refusal.variables))
+                                      form=form, error=refusal.text())
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/suggestions/{suggestion_id}?done=suggestion")
 

@@ -15,17 +15,17 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.activities.models import Activity
 from app.audit.services import record
 from app.cases import notices
 from app.cases.access import REGISTER_ROLES
 from app.cases.models import SOURCES, URGENCIES, Case, CaseCategory, CaseEvent, CasePhoto, DueRule
-from app.core.images import ImageError, store_image
+from app.core.images import store_image
 from app.core.i18n import lazy
 from app.deputies.models import Deputy, StationDeputy
 from app.stations.access import station_filter
 from app.stations.models import Station
-from app.stations.refusals import Refusal
 from app.tenancy.config import Config
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
@@ -231,11 +231,8 @@ async def register_opinion_case(db: AsyncSession, *, tenant_id: int, actor_id: i
 
 async def add_photo(db: AsyncSession, case: Case, raw: bytes, *, actor_id: int | None,
                     client_addr: str | None = None):
-    """A thumbnail of an uploaded photo (≤ 40 KB WebP) attached to the case. ImageError → Refusal."""
-    try:
-        image = await store_image(db, case.tenant_id, raw)
-    except ImageError as exc:
-        raise Refusal(exc.message) from exc
+    """A thumbnail of an uploaded photo (≤ 40 KB WebP) attached to the case. Refusal → Refusal."""
+    image = await store_image(db, case.tenant_id, raw)
     photo = CasePhoto(tenant_id=case.tenant_id, case_id=case.id, image_id=image.id)
     db.add(photo)
     await db.flush()

@@ -4,7 +4,7 @@ their users, due-date rules, and the tenant's case settings (tenant_config).
 A category's or unit's code is its identity for presets (set when it is added, generated when not
 given, never changed). A retired category keeps its cases and is no longer offered for new ones; a
 unit with open cases cannot be retired. Due rules have no history: deleting one is allowed (audited).
-Services audit and do not commit (the route does); refusals are ConfigError, nothing written.
+Services audit and do not commit (the route does); refusals are Refusal, nothing written.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.cases.models import OPEN_WITH_UNIT, UNIT_KINDS, Case, CaseCategory, DueRule, HandlingUnit
 from app.core.i18n import lazy
-from app.tenancy.config import ConfigError, config_row
+from app.tenancy.config import config_row
 from app.tenancy.models import AdminNode
 from app.tenancy.preset_cases import CASE_CONFIG_RANGES, KIND_LEVELS, RULE_LEVELS, URGENCIES
 from app.tenancy.presets import CODE_RE
@@ -62,21 +62,21 @@ SETTING_ERRORS = {
 def _name(value: str, limit: int, message) -> str:
     name = " ".join((value or "").split())
     if not name or len(name) > limit:
-        raise ConfigError(message)
+        raise Refusal(message)
     return name
 
 
 def _sort(value: str) -> int:
     text = str(value or "").strip() or "0"
     if not re.fullmatch(r"-?\d{1,6}", text):
-        raise ConfigError(SORT_BAD)
+        raise Refusal(SORT_BAD)
     return int(text)
 
 
 async def _new_code(db: AsyncSession, model, code: str, prefix: str, taken) -> str:
     code = (code or "").strip()
     if code and not CODE_RE.match(code):
-        raise ConfigError(CODE_BAD)
+        raise Refusal(CODE_BAD)
     codes = set((await db.scalars(select(model.code))).all())
     if not code:
         n = len(codes) + 1
@@ -84,14 +84,14 @@ async def _new_code(db: AsyncSession, model, code: str, prefix: str, taken) -> s
             n += 1
         code = f"{prefix}-{n}"
     if code in codes:
-        raise ConfigError(taken, code=code)
+        raise Refusal(taken, code=code)
     return code
 
 
 async def _get(db: AsyncSession, model, record_id: int):
     row = await db.scalar(select(model).where(model.id == record_id)) if 0 < record_id <= MAX_ID else None
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return row
 
 
@@ -123,7 +123,7 @@ async def save_category(db: AsyncSession, *, tenant_id: int, actor_id: int, cate
     order = _sort(sort)
     clash = await db.scalar(select(CaseCategory).where(CaseCategory.name == name, CaseCategory.retired_at.is_(None)))
     if clash is not None and clash is not category:
-        raise ConfigError(CATEGORY_NAME_TAKEN, name=name)
+        raise Refusal(CATEGORY_NAME_TAKEN, name=name)
     added = category is None
     if added:
         code = await _new_code(db, CaseCategory, code, "own", CATEGORY_CODE_TAKEN)
@@ -141,7 +141,7 @@ async def save_category(db: AsyncSession, *, tenant_id: int, actor_id: int, cate
 async def retire_category(db: AsyncSession, *, tenant_id: int, actor_id: int, category: CaseCategory,
                           client_addr: str | None = None) -> None:
     if category.retired_at is not None:
-        raise ConfigError(CATEGORY_RETIRED)
+        raise Refusal(CATEGORY_RETIRED)
     category.retired_at = func.now()
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="case_category_retired",
@@ -197,14 +197,14 @@ async def _unit_node(db: AsyncSession, level: str, node: str) -> int | None:
     text = str(node or "").strip()
     if level == "county":
         if text:
-            raise ConfigError(UNIT_NODE_COUNTY)
+            raise Refusal(UNIT_NODE_COUNTY)
         return None
     if not text.isdigit() or not 0 < int(text) <= MAX_ID:
-        raise ConfigError(UNIT_NODE_REQUIRED)
+        raise Refusal(UNIT_NODE_REQUIRED)
     found = await db.scalar(select(AdminNode.id).where(AdminNode.id == int(text), AdminNode.parent_id.is_not(None),
                                                        AdminNode.retired_at.is_(None)))
     if found is None:
-        raise ConfigError(UNIT_NODE_REQUIRED)
+        raise Refusal(UNIT_NODE_REQUIRED)
     return found
 
 
@@ -214,14 +214,14 @@ async def save_unit(db: AsyncSession, *, tenant_id: int, actor_id: int, unit: Ha
     """Add (``unit`` None) or change a handling unit: name, kind, level, place, order."""
     name = _name(name, 80, UNIT_NAME_REQUIRED)
     if kind not in UNIT_KINDS:
-        raise ConfigError(UNIT_KIND_BAD)
+        raise Refusal(UNIT_KIND_BAD)
     if level not in KIND_LEVELS[kind]:
-        raise ConfigError(UNIT_LEVEL_BAD)
+        raise Refusal(UNIT_LEVEL_BAD)
     node_id = await _unit_node(db, level, node)
     order = _sort(sort)
     clash = await db.scalar(select(HandlingUnit).where(HandlingUnit.name == name, HandlingUnit.retired_at.is_(None)))
     if clash is not None and clash is not unit:
-        raise ConfigError(UNIT_NAME_TAKEN, name=name)
+        raise Refusal(UNIT_NAME_TAKEN, name=name)
     added = unit is None
     values = {"name": name, "kind": kind, "level": level, "node_id": node_id, "sort": order}
     if added:
@@ -242,10 +242,10 @@ async def retire_unit(db: AsyncSession, *, tenant_id: int, actor_id: int, unit: 
                       client_addr: str | None = None) -> None:
     """Refused while cases wait for the unit's reply; its users keep their accounts."""
     if unit.retired_at is not None:
-        raise ConfigError(UNIT_RETIRED)
+        raise Refusal(UNIT_RETIRED)
     waiting = (await open_cases(db, unit.id)).get(unit.id, 0)
     if waiting:
-        raise ConfigError(UNIT_OPEN_CASES, n=waiting)
+        raise Refusal(UNIT_OPEN_CASES, n=waiting)
     unit.retired_at = func.now()
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="handling_unit_retired",
@@ -277,7 +277,7 @@ async def set_member_unit(db: AsyncSession, *, tenant_id: int, actor_id: int, un
                           client_addr: str | None = None) -> Membership:
     """Make an existing member with the role "handling unit" a user of this unit."""
     if unit.retired_at is not None:
-        raise ConfigError(RETIRED_UNIT_USERS)
+        raise Refusal(RETIRED_UNIT_USERS)
     text = str(membership_id or "").strip()
     member = None
     if text.isdigit() and 0 < int(text) <= MAX_ID:
@@ -285,7 +285,7 @@ async def set_member_unit(db: AsyncSession, *, tenant_id: int, actor_id: int, un
             Membership.tenant_id == tenant_id, Membership.id == int(text), Membership.role == "handling_unit",
             Membership.revoked_at.is_(None)))
     if member is None:
-        raise ConfigError(MEMBER_NOT_UNIT_USER)
+        raise Refusal(MEMBER_NOT_UNIT_USER)
     before = member.handling_unit_id
     member.handling_unit_id = unit.id
     await db.flush()
@@ -316,7 +316,7 @@ async def list_rules(db: AsyncSession) -> list[RuleLine]:
 def _days(text: str) -> int:
     text = str(text or "").strip()
     if not text.isdigit() or not 1 <= int(text) <= 365:
-        raise ConfigError(RULE_DAYS_BAD)
+        raise Refusal(RULE_DAYS_BAD)
     return int(text)
 
 
@@ -325,22 +325,22 @@ async def add_rule(db: AsyncSession, *, tenant_id: int, actor_id: int, level: st
                    client_addr: str | None = None) -> DueRule:
     """A rule; "" for level, category or urgency means any. One rule per (level, category, urgency)."""
     if level not in ("", *RULE_LEVELS):
-        raise ConfigError(RULE_LEVEL_BAD)
+        raise Refusal(RULE_LEVEL_BAD)
     if urgency not in ("", *URGENCIES):
-        raise ConfigError(RULE_URGENCY_BAD)
+        raise Refusal(RULE_URGENCY_BAD)
     category_id = None
     if category:
         ok = category.isdigit() and 0 < int(category) <= MAX_ID
         category_id = await db.scalar(select(CaseCategory.id).where(
             CaseCategory.id == int(category), CaseCategory.retired_at.is_(None))) if ok else None
         if category_id is None:
-            raise ConfigError(RULE_CATEGORY_BAD)
+            raise Refusal(RULE_CATEGORY_BAD)
     reply, feedback = _days(reply_days), _days(feedback_days)
     identity = (DueRule.level.is_(None) if not level else DueRule.level == level,
                 DueRule.category_id.is_(None) if category_id is None else DueRule.category_id == category_id,
                 DueRule.urgency.is_(None) if not urgency else DueRule.urgency == urgency)
     if await db.scalar(select(DueRule.id).where(*identity).limit(1)) is not None:
-        raise ConfigError(RULE_TAKEN)
+        raise Refusal(RULE_TAKEN)
     rule = DueRule(tenant_id=tenant_id, level=level or None, category_id=category_id, urgency=urgency or None,
                    reply_days=reply, feedback_days=feedback, working_days=bool(working_days))
     db.add(rule)
@@ -370,12 +370,12 @@ async def delete_rule(db: AsyncSession, *, tenant_id: int, actor_id: int, rule: 
 
 
 def parse_settings(values: dict) -> dict[str, int]:
-    """The five case settings from the form; ConfigError naming the first one out of range."""
+    """The five case settings from the form; Refusal naming the first one out of range."""
     out = {}
     for key, (low, high) in CASE_CONFIG_RANGES.items():
         text = str(values.get(key, "")).strip()
         if not text.isdigit() or not low <= int(text) <= high:
-            raise ConfigError(SETTING_ERRORS[key])
+            raise Refusal(SETTING_ERRORS[key])
         out[key] = int(text)
     return out
 

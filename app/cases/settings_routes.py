@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 
+from app.core.errors import Refusal
 from app.accounts import invitations
-from app.accounts.services import AccountError
 from app.cases import settings as svc
 from app.cases.models import (
     LEVEL_NAMES, UNIT_KIND_NAMES, UNIT_KINDS, URGENCIES, CaseCategory,
 )
-from app.core.i18n import gettext, lazy
+from app.core.i18n import lazy
 from app.core.web import absolute_url, client_addr, page, see_other
 from app.tenancy.access import TenantContext, settings_change
 from app.tenancy.config import get_config
@@ -218,14 +218,14 @@ async def invite_handling_unit_user(request: Request, ctx: TenantContext, unit_i
     values = _form(await request.form(), ("name", "mobile"))
     try:
         if unit.retired_at is not None:
-            raise AccountError(svc.RETIRED_UNIT_USERS)
+            raise Refusal(svc.RETIRED_UNIT_USERS)
         issued = await invitations.invite(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, display_name=values["name"], role="handling_unit",
             mobile=values["mobile"], handling_unit_id=unit.id, client_addr=client_addr(request))
-    except AccountError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _unit_page(request, ctx, unit_id, status_code=400, invite=values,
-                                error=gettext(refusal.message, **refusal.variables))
+                                error=refusal.text())
     await ctx.db.commit()
     return page(request, "accounts/invited.html", invitation=issued.invitation,
                 link=absolute_url(request, issued.path(ctx.tenant.slug)), tz=ZoneInfo(ctx.tenant.timezone),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import Integer, and_, cast, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,13 +76,13 @@ async def resolve_level(db: AsyncSession, scope: Scope, node_id: int | None, sta
     if node_id is not None:
         node = await db.scalar(select(AdminNode).where(AdminNode.id == node_id))
         if node is None or not scope.covers_path(node.path):
-            raise NotFoundException()
+            raise NotFound()
     elif scope.role == "township_staff" and scope.node_path:
         node = await db.scalar(select(AdminNode).where(AdminNode.path == scope.node_path))
     if node is not None and node.parent_id is not None:
         return Level("township", node=node)
     if scope.role == "township_staff":
-        raise NotFoundException()
+        raise NotFound()
     return Level("county")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,7 @@ from app.cases.access import CaseRef, get_case
 from app.cases.models import FEEDBACK_CHANNELS, SATISFACTIONS, URGENCIES, Case, CaseCategory, HandlingUnit
 from app.cases.services import NOTE_MAX, add_days, add_event, due_rule, normalise_code, today_in
 from app.core.i18n import gettext, lazy
-from app.stations.refusals import FIELD_TOO_LONG, Refusal
+from app.stations.refusals import FIELD_TOO_LONG
 from app.tenancy.config import Config, get_config
 from app.tenancy.models import AdminNode, Tenant
 from app.tenancy.scope import Scope
@@ -391,7 +391,7 @@ async def _merge_target(db: AsyncSession, scope: Scope, duplicate: Case, into: s
         raise Refusal(MERGE_TARGET_BAD)
     try:
         kept = (await get_case(db, scope, case_id, for_update=True)).case
-    except NotFoundException:
+    except NotFound:
         raise Refusal(MERGE_TARGET_BAD) from None
     if kept.state in ("merged",):
         raise Refusal(MERGE_TARGET_BAD)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import and_, exists, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,6 @@ from app.cases.models import Case, HandlingUnit
 from app.cases.steps import begin, finish, text
 from app.core.i18n import lazy
 from app.deputies.models import Deputy
-from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
 
 TITLE_MAX, ANSWER_MAX = 200, 4000
@@ -105,7 +104,7 @@ class SuggestionRef:
 async def get_suggestion(db: AsyncSession, scope: Scope, suggestion_id: int, *, for_update: bool = False
                          ) -> SuggestionRef:
     if not 0 < suggestion_id < 2**63:
-        raise NotFoundException()
+        raise NotFound()
     query = (select(Suggestion, Deputy.name, HandlingUnit)
              .join(Deputy, and_(Deputy.tenant_id == Suggestion.tenant_id, Deputy.id == Suggestion.deputy_id))
              .outerjoin(HandlingUnit, and_(HandlingUnit.tenant_id == Suggestion.tenant_id,
@@ -115,7 +114,7 @@ async def get_suggestion(db: AsyncSession, scope: Scope, suggestion_id: int, *, 
         query = query.with_for_update(of=Suggestion)
     row = (await db.execute(query)).first()
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     cases = list(await db.scalars(cases_query(Case).where(Case.suggestion_id == suggestion_id, case_filter(scope))
                                   .order_by(Case.id).limit(50)))
     return SuggestionRef(row[0], row[1], row[2], cases)

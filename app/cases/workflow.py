@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from app.core.errors import Refusal
 from app.cases.access import CaseRef
 from app.cases.models import STATE_NAMES, Case, overdue
 from app.core.i18n import gettext, lazy
-from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
 
 STAFF = ("county_admin", "township_staff", "station_staff")

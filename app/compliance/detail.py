@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import and_, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -53,7 +53,7 @@ class Detail:
 def parse_subject(text: str) -> tuple[str, int]:
     kind, _, raw = (text or "").partition(":")
     if kind not in ("station", "deputy", "group") or not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     return kind, int(raw)
 
 
@@ -65,7 +65,7 @@ async def load_detail(db: AsyncSession, scope: Scope, tenant, rule_id: int, subj
     rule = await db.scalar(select(Rule).where(Rule.id == rule_id, Rule.retired_at.is_(None))) \
         if 0 < rule_id <= MAX_ID else None
     if rule is None or rule.subject != kind:
-        raise NotFoundException()
+        raise NotFound()
     tz = zone(tenant.timezone)
     today = today or local_today(tz)
     period = parse_key(key)
@@ -77,7 +77,7 @@ async def load_detail(db: AsyncSession, scope: Scope, tenant, rule_id: int, subj
     board = await engine.evaluate(db, scope, tz=tz, today=today, at_risk_days=config.at_risk_days, where=where)
     cell = board.cells.get((rule.id, f"{kind}:{subject_id}"))
     if cell is None:
-        raise NotFoundException()
+        raise NotFound()
     detail = Detail(rule=rule, cell=cell)
     if rule.counts == "activities":
         await _activities(db, detail, tz)

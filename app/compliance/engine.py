@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import BigInteger, String, and_, any_, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +37,7 @@ VIEW_ROLES = ("county_admin", "viewer", "township_staff", "station_staff", "depu
 
 def require_view(scope: Scope) -> None:
     if scope.role not in VIEW_ROLES:
-        raise NotFoundException()
+        raise NotFound()
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 
+from app.core.errors import Refusal
 from app.compliance import rule_services as rs
 from app.compliance.describe import describe
 from app.compliance.models import COUNT_NAMES, COUNTS, PERIOD_NAMES, PERIODS, SUBJECT_NAMES, SUBJECTS, Rule
-from app.compliance.rules import RuleInvalid
 from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.models import LEVEL_NAMES, LEVELS
@@ -64,7 +64,7 @@ async def rule_create(request: Request, ctx: TenantContext) -> Response:
     try:
         rule = await rs.save_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=None, values=values,
                                   client_addr=client_addr(request))
-    except RuleInvalid as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _form_page(request, ctx, None, values, status_code=400, error=refusal.text())
     await ctx.db.commit()
@@ -86,7 +86,7 @@ async def rule_save(request: Request, ctx: TenantContext, rule_id: int) -> Respo
     try:
         await rs.save_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=rule, values=values,
                            client_addr=client_addr(request))
-    except RuleInvalid as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         rule = await rs.get_rule(ctx.db, rule_id)
         return await _form_page(request, ctx, rule, values, status_code=400, error=refusal.text())
@@ -101,7 +101,7 @@ async def rule_retire(request: Request, ctx: TenantContext, rule_id: int) -> Res
     try:
         await rs.retire_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=rule,
                              client_addr=client_addr(request))
-    except RuleInvalid as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         rule = await rs.get_rule(ctx.db, rule_id)
         return await _form_page(request, ctx, rule, rs.form_of(rule), status_code=400, error=refusal.text())

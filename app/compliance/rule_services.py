@@ -1,19 +1,19 @@
 """Changing a tenant's rules from the settings page: add, change, retire. Every rule passes
-``app.compliance.rules.check_rule`` (the same check as the presets); a refusal raises RuleInvalid and
+``app.compliance.rules.check_rule`` (the same check as the presets); a refusal raises Refusal and
 writes nothing. Each change is audited (rule_saved, rule_retired). Services do not commit."""
 
 from __future__ import annotations
 
 import re
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import ActivityKind
 from app.audit.services import record
 from app.compliance.models import Rule
-from app.compliance.rules import RuleInvalid, check_rule
+from app.compliance.rules import check_rule
 from app.core.i18n import lazy
 from app.stations.models import StationKind
 
@@ -48,7 +48,7 @@ async def list_rules(db: AsyncSession) -> list[Rule]:
 async def get_rule(db: AsyncSession, rule_id: int) -> Rule:
     rule = await db.scalar(select(Rule).where(Rule.id == rule_id)) if 0 < rule_id <= MAX_ID else None
     if rule is None:
-        raise NotFoundException()
+        raise NotFound()
     return rule
 
 
@@ -63,15 +63,15 @@ async def kind_choices(db: AsyncSession) -> tuple[list[ActivityKind], list[Stati
 
 async def save_rule(db: AsyncSession, *, tenant_id: int, actor_id: int, rule: Rule | None, values: dict,
                     client_addr: str | None = None) -> Rule:
-    """Add (``rule`` None) or change a rule. RuleInvalid for bad input (nothing written)."""
+    """Add (``rule`` None) or change a rule. Refusal for bad input (nothing written)."""
     kinds, station_kinds = await kind_choices(db)
     clean = check_rule(values, kind_codes={k.code for k in kinds}, station_kind_codes={k.code for k in station_kinds})
     sort = str(values.get("sort") or "0").strip() or "0"
     if not re.fullmatch(r"-?\d{1,6}", sort):
-        raise RuleInvalid(SORT_BAD)
+        raise Refusal(SORT_BAD)
     clash = await db.scalar(select(Rule).where(Rule.code == clean["code"]))
     if clash is not None and clash is not rule:
-        raise RuleInvalid(CODE_TAKEN, code=clean["code"])
+        raise Refusal(CODE_TAKEN, code=clean["code"])
     if rule is None:
         rule = Rule(tenant_id=tenant_id)
         db.add(rule)
@@ -88,7 +88,7 @@ async def retire_rule(db: AsyncSession, *, tenant_id: int, actor_id: int, rule: 
                       client_addr: str | None = None) -> None:
     """A retired rule is no longer shown on the board; it stays listed (and its code taken)."""
     if rule.retired_at is not None:
-        raise RuleInvalid(ALREADY_RETIRED)
+        raise Refusal(ALREADY_RETIRED)
     rule.retired_at = func.now()
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="rule_retired", target=f"rule:{rule.id}",

@@ -1,29 +1,20 @@
 """What makes a rule valid: one check shared by the settings form and the tenant presets.
 
 ``check_rule`` takes what was typed (form fields or a preset's table) and returns the normalised
-values, or raises ``RuleInvalid`` with a message in the user's language (``error.text()``).
+values, or raises ``Refusal`` with a message in the user's language (``error.text()``).
 """
 
 from __future__ import annotations
 
 import re
 
+from app.core.errors import Refusal
 from app.compliance.models import COUNTS, MAX_MINIMUM, PERIODS, SUBJECTS
 from app.core.i18n import gettext, lazy
 from app.deputies.models import LEVELS
 
 CODE_RE = re.compile(r"^[a-z0-9_-]{1,30}$")
 NAME_MAX = 100
-
-
-class RuleInvalid(ValueError):
-    def __init__(self, message: str, **variables):
-        super().__init__(message % variables if variables else message)
-        self.message = message
-        self.variables = variables
-
-    def text(self) -> str:
-        return gettext(self.message, **self.variables)
 
 
 CODE_BAD = lazy("The rule's code uses lower-case letters, digits, _ or - (at most 30).")
@@ -52,12 +43,12 @@ def _whole(value, message) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise RuleInvalid(message)
+        raise Refusal(message)
     if isinstance(value, int):
         return value
     text = str(value).strip()
     if not re.fullmatch(r"-?\d{1,6}", text):
-        raise RuleInvalid(message)
+        raise Refusal(message)
     return int(text)
 
 
@@ -71,57 +62,57 @@ def _codes(values) -> list[str]:
 
 def check_rule(values: dict, *, kind_codes: set[str], station_kind_codes: set[str]) -> dict:
     """Normalised rule fields (code, name, subject, counts, kind_codes, period, minimum, min_deputies,
-    station_kind_codes, deputy_levels) or RuleInvalid."""
+    station_kind_codes, deputy_levels) or Refusal."""
     code = str(values.get("code") or "").strip()
     if not CODE_RE.match(code):
-        raise RuleInvalid(CODE_BAD)
+        raise Refusal(CODE_BAD)
     name = str(values.get("name") or "").strip()
     if not name:
-        raise RuleInvalid(NAME_REQUIRED)
+        raise Refusal(NAME_REQUIRED)
     if len(name) > NAME_MAX:
-        raise RuleInvalid(NAME_TOO_LONG, max=NAME_MAX)
+        raise Refusal(NAME_TOO_LONG, max=NAME_MAX)
     subject = values.get("subject")
     if subject not in SUBJECTS:
-        raise RuleInvalid(SUBJECT_BAD)
+        raise Refusal(SUBJECT_BAD)
     counts = values.get("counts") or "activities"
     if counts not in COUNTS:
-        raise RuleInvalid(COUNTS_BAD)
+        raise Refusal(COUNTS_BAD)
     if counts != "activities" and subject != "deputy":
-        raise RuleInvalid(DEPUTY_COUNTS_ONLY)
+        raise Refusal(DEPUTY_COUNTS_ONLY)
     period = values.get("period")
     if period not in PERIODS:
-        raise RuleInvalid(PERIOD_BAD)
+        raise Refusal(PERIOD_BAD)
     minimum = _whole(values.get("minimum"), MINIMUM_BAD)
     if minimum is None or minimum < 1:
-        raise RuleInvalid(MINIMUM_BAD)
+        raise Refusal(MINIMUM_BAD)
     if minimum > MAX_MINIMUM[period]:
-        raise RuleInvalid(MINIMUM_TOO_HIGH, max=MAX_MINIMUM[period], period=gettext(PERIOD_WORDS[period]))
+        raise Refusal(MINIMUM_TOO_HIGH, max=MAX_MINIMUM[period], period=gettext(PERIOD_WORDS[period]))
     min_deputies = _whole(values.get("min_deputies"), MIN_DEPUTIES_BAD)
     if min_deputies is not None and not 1 <= min_deputies <= 500:
-        raise RuleInvalid(MIN_DEPUTIES_BAD)
+        raise Refusal(MIN_DEPUTIES_BAD)
     kinds = _codes(values.get("kind_codes"))
     if counts == "activities":
         if not kinds:
-            raise RuleInvalid(KINDS_REQUIRED)
+            raise Refusal(KINDS_REQUIRED)
         for c in kinds:
             if c not in kind_codes:
-                raise RuleInvalid(KIND_UNKNOWN, code=c)
+                raise Refusal(KIND_UNKNOWN, code=c)
     else:
         if kinds:
-            raise RuleInvalid(KINDS_NOT_HERE)
+            raise Refusal(KINDS_NOT_HERE)
         if min_deputies is not None:
-            raise RuleInvalid(MIN_DEPUTIES_NOT_HERE)
+            raise Refusal(MIN_DEPUTIES_NOT_HERE)
     station_kinds = _codes(values.get("station_kind_codes"))
     if station_kinds and subject != "station":
-        raise RuleInvalid(STATION_KINDS_NOT_HERE)
+        raise Refusal(STATION_KINDS_NOT_HERE)
     for c in station_kinds:
         if c not in station_kind_codes:
-            raise RuleInvalid(STATION_KIND_UNKNOWN, code=c)
+            raise Refusal(STATION_KIND_UNKNOWN, code=c)
     levels = _codes(values.get("deputy_levels"))
     if levels and subject != "deputy":
-        raise RuleInvalid(LEVELS_NOT_HERE)
+        raise Refusal(LEVELS_NOT_HERE)
     for c in levels:
         if c not in LEVELS:
-            raise RuleInvalid(LEVEL_UNKNOWN, code=c)
+            raise Refusal(LEVEL_UNKNOWN, code=c)
     return dict(code=code, name=name, subject=subject, counts=counts, kind_codes=kinds, period=period,
                 minimum=minimum, min_deputies=min_deputies, station_kind_codes=station_kinds, deputy_levels=levels)

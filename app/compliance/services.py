@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -106,7 +106,7 @@ class View:
 async def _node(db: AsyncSession, scope: Scope, node_id: int) -> AdminNode:
     node = await db.scalar(select(AdminNode).where(AdminNode.id == node_id))
     if node is None or not scope.covers_path(node.path):
-        raise NotFoundException()
+        raise NotFound()
     return node
 
 
@@ -132,7 +132,7 @@ async def _where(db: AsyncSession, scope: Scope, q: Query, view_args: dict) -> e
         if node is None and scope.role == "township_staff" and scope.node_path:
             node = await db.scalar(select(AdminNode).where(AdminNode.path == scope.node_path))
         if node is None and scope.role not in ("county_admin", "viewer"):
-            raise NotFoundException()
+            raise NotFound()
         if node is not None and node.parent_id is not None:
             where.node_path, view_args["level"], view_args["node"] = node.path, "township", node
         else:

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, DateTime, Identity, Integer, LargeBinary, Str
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.errors import Refusal
 from app.core.db import Base
 from app.core.i18n import lazy
 
@@ -20,12 +21,6 @@ NOT_AN_IMAGE = lazy("The file is not a photo we can read (JPEG, PNG or WebP).")
 TOO_LARGE = lazy("The photo is too large (at most 8 MB).")
 
 Image.MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs
-
-
-class ImageError(ValueError):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class StoredImage(Base):
@@ -43,11 +38,11 @@ class StoredImage(Base):
 def thumbnail(raw: bytes, side: int = THUMB_SIDE) -> tuple[bytes, int, int]:
     """A WebP no larger than side×side and MAX_THUMB_BYTES, EXIF orientation applied, metadata gone."""
     if len(raw) > MAX_UPLOAD_BYTES:
-        raise ImageError(TOO_LARGE)
+        raise Refusal(TOO_LARGE)
     try:
         with Image.open(io.BytesIO(raw)) as img:
             if img.format not in {"JPEG", "PNG", "WEBP", "GIF"}:
-                raise ImageError(NOT_AN_IMAGE)
+                raise Refusal(NOT_AN_IMAGE)
             img = ImageOps.exif_transpose(img).convert("RGB")
             img.thumbnail((side, side))
             for quality in (80, 65, 50, 35, 20):
@@ -57,8 +52,8 @@ def thumbnail(raw: bytes, side: int = THUMB_SIDE) -> tuple[bytes, int, int]:
                     return out.getvalue(), img.width, img.height
                 img.thumbnail((img.width * 3 // 4, img.height * 3 // 4))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ImageError(NOT_AN_IMAGE) from exc
-    raise ImageError(TOO_LARGE)
+        raise Refusal(NOT_AN_IMAGE) from exc
+    raise Refusal(TOO_LARGE)
 
 
 async def store_image(db: AsyncSession, tenant_id: int, raw: bytes) -> StoredImage:

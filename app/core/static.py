@@ -13,7 +13,7 @@ from pathlib import Path
 
 import brotli
 from litestar import Request, Response, get
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -61,7 +61,7 @@ def serve_static(request: Request, file_path: str) -> Response:
     manifest: StaticManifest = request.app.state.static
     asset = manifest.by_hashed.get(file_path.lstrip("/"))
     if asset is None:
-        raise NotFoundException()
+        raise NotFound()
     headers = {"Cache-Control": IMMUTABLE, "ETag": asset.etag, "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(b"", status_code=304, headers=headers)

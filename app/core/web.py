@@ -11,12 +11,13 @@ from urllib.parse import unquote_to_bytes
 from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import i18n
+from app.core.errors import NotFound
 from app.core.db import query_counter
 from app.core.logs import log_tenant, log_user, request_id
 
@@ -219,7 +220,7 @@ ERROR_TEXTS = {
 CSRF_TEXT = i18n.lazy("The form has expired. Please reload the page and submit it again.")
 
 
-class TenantSuspended(NotFoundException):
+class TenantSuspended(NotFound):
     """Raised for a suspended tenant's own users: a 404 with a clear notice."""
 
 
@@ -239,8 +240,8 @@ def _error_response(
         return Response(i18n.gettext(title), status_code=status, media_type="text/plain; charset=utf-8")
 
 
-def http_exception_handler(request: Request, exc: HTTPException) -> Response:
-    status = exc.status_code
+def not_found_handler(request: Request, exc: NotFound) -> Response:
+    """A service's or a guard's NotFound: the same 404 page as a path that does not exist."""
     if isinstance(exc, TenantSuspended):
         # Only the tenant's own members get here, so the page may say who they are: they need the
         # header's sign-out and unit switcher to get on with their other work.
@@ -249,6 +250,11 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
             title=i18n.lazy("Account suspended"), suspended=True,
             user=request.scope.get("state", {}).get("user"),
         )
+    return _error_response(request, 404)
+
+
+def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
     text = CSRF_TEXT if status == 403 and "CSRF" in str(exc.detail) else None
     if status == 400 and "Invalid host" in str(exc.detail):
         return Response("Invalid host", status_code=400, media_type="text/plain")

@@ -3,12 +3,12 @@
 County administrators and viewers see every deputy of the tenant; township staff the deputies
 stationed at a station in their subtree or elected in a constituency node of it; station staff the
 deputies stationed at their station; a deputy only themself (linked by ``deputies.user_id``).
-A record that is missing, of another tenant or out of scope is the same NotFoundException.
+A record that is missing, of another tenant or out of scope is the same NotFound.
 """
 
 from __future__ import annotations
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -27,12 +27,12 @@ STAFF_ROLES = ("county_admin", "viewer", "township_staff", "station_staff")
 
 def require_view(role: str) -> None:
     if role not in VIEW_ROLES:
-        raise NotFoundException()
+        raise NotFound()
 
 
 def require_staff(role: str) -> None:
     if role not in STAFF_ROLES:
-        raise NotFoundException()
+        raise NotFound()
 
 
 def deputies_in_scope(scope: Scope) -> ColumnElement[bool]:
@@ -86,7 +86,7 @@ async def access_deputy(db: AsyncSession, scope: Scope, deputy_id: int) -> Deput
     if 0 < deputy_id <= MAX_ID:
         deputy = await db.scalar(select(Deputy).where(Deputy.id == deputy_id, deputies_in_scope(scope)))
     if deputy is None:
-        raise NotFoundException()
+        raise NotFound()
     return deputy
 
 
@@ -98,7 +98,7 @@ async def access_assignment(db: AsyncSession, deputy: Deputy, assignment_id: int
             StationDeputy.id == assignment_id, StationDeputy.deputy_id == deputy.id,
         ))
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return row
 
 
@@ -107,7 +107,7 @@ async def access_mandate(db: AsyncSession, deputy: Deputy, mandate_id: int) -> M
     if 0 < mandate_id <= MAX_ID:
         row = await db.scalar(select(Mandate).where(Mandate.id == mandate_id, Mandate.deputy_id == deputy.id))
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return row
 
 
@@ -117,5 +117,5 @@ async def access_group(db: AsyncSession, scope: Scope, group_id: int) -> DeputyG
     if 0 < group_id <= MAX_ID:
         group = await db.scalar(select(DeputyGroup).where(DeputyGroup.id == group_id))
     if group is None:
-        raise NotFoundException()
+        raise NotFound()
     return group

@@ -8,10 +8,10 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup
-from app.deputies.rules import RuleError
 from app.deputies.services import NOT_ALLOWED, Actor, DeputyRow, _audit, _fill_levels_and_stations, _id_or
 from app.tenancy.scope import Scope
 
@@ -34,9 +34,9 @@ class GroupRow:
 def _group_name(value: object) -> str:
     name = " ".join(str(value or "").split())
     if not name:
-        raise RuleError(GROUP_NAME_REQUIRED)
+        raise Refusal(GROUP_NAME_REQUIRED)
     if len(name) > GROUP_NAME_MAX:
-        raise RuleError(GROUP_NAME_TOO_LONG, max=GROUP_NAME_MAX)
+        raise Refusal(GROUP_NAME_TOO_LONG, max=GROUP_NAME_MAX)
     return name
 
 
@@ -69,12 +69,12 @@ async def _name_free(db: AsyncSession, name: str, except_id: int | None = None) 
     clash = await db.scalar(select(DeputyGroup.id).where(DeputyGroup.name == name,
                                                          DeputyGroup.id != (except_id or 0)))
     if clash is not None:
-        raise RuleError(GROUP_NAME_TAKEN)
+        raise Refusal(GROUP_NAME_TAKEN)
 
 
 def _require_admin(actor: Actor) -> None:
     if actor.scope.role != "county_admin":
-        raise RuleError(NOT_ALLOWED)
+        raise Refusal(NOT_ALLOWED)
 
 
 async def create_group(db: AsyncSession, actor: Actor, name: object) -> DeputyGroup:
@@ -109,7 +109,7 @@ async def set_leader(db: AsyncSession, actor: Actor, group: DeputyGroup, deputy_
         name = await db.scalar(select(Deputy.name).where(Deputy.id == did, Deputy.group_id == group.id,
                                                          Deputy.status == "active"))
         if name is None:
-            raise RuleError(LEADER_NOT_MEMBER)
+            raise Refusal(LEADER_NOT_MEMBER)
     if did == group.leader_deputy_id:
         return
     group.leader_deputy_id = did

@@ -10,14 +10,13 @@ import anyio
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.deputies import roster as roster_rules
-from app.deputies.import_files import COLUMNS, IGNORED_HEADERS, ImportError_, normalise_header, read_rows
+from app.deputies.import_files import COLUMNS, IGNORED_HEADERS, normalise_header, read_rows
 from app.deputies.models import Deputy, DeputyGroup, RosterEntry
 from app.deputies.roster import roster_filter
-from app.deputies.rules import (
-    RuleError, check_direct, check_level, check_mobile, check_name, check_term, check_text,
-)
+from app.deputies.rules import check_direct, check_level, check_mobile, check_name, check_term, check_text
 from app.stations.models import Station
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
@@ -144,7 +143,7 @@ def check_file(kind: str, data: bytes, filename: str, lookup: Lookup) -> Checked
     rows = read_rows(data, filename)
     first = next(rows, None)
     if first is None:
-        raise ImportError_(FILE_EMPTY)
+        raise Refusal(FILE_EMPTY)
     header_row, header_cells = first
     columns = _match_headers(kind, header_row, header_cells, checked)
     check_row = _check_deputy_row if kind == "deputies" else _check_roster_row
@@ -152,7 +151,7 @@ def check_file(kind: str, data: bytes, filename: str, lookup: Lookup) -> Checked
     for number, cells in rows:
         checked.total += 1
         if checked.total > MAX_ROWS:
-            raise ImportError_(TOO_MANY_ROWS, max=MAX_ROWS)
+            raise Refusal(TOO_MANY_ROWS, max=MAX_ROWS)
         values = {}
         for key, (index, written) in columns.items():
             values[key] = (cells[index] if index < len(cells) else None, written)
@@ -160,7 +159,7 @@ def check_file(kind: str, data: bytes, filename: str, lookup: Lookup) -> Checked
         if row is not None:
             checked.rows.append((number, row))
     if checked.total == 0:
-        raise ImportError_(FILE_EMPTY)
+        raise Refusal(FILE_EMPTY)
     return checked
 
 
@@ -194,7 +193,7 @@ class _Row:
             return None
         try:
             return check(raw, *args)
-        except RuleError as error:
+        except Refusal as error:
             self.fail(key, error.message, **error.variables)
             return None
 
@@ -208,7 +207,7 @@ def check_import_mobile(value: object) -> str | None:
     message: an export cannot be imported back as it is."""
     raw = _text(value)
     if "*" in raw or "＊" in raw:
-        raise RuleError(MOBILE_MASKED, value=raw[:30])
+        raise Refusal(MOBILE_MASKED, value=raw[:30])
     return check_mobile(value)
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
 
-from app.core.i18n import gettext, lazy
+from app.core.errors import Refusal
+from app.core.i18n import lazy
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
@@ -62,19 +63,6 @@ FILE_TOO_LARGE = lazy("The file is too large (at most 8 MB).")
 CSV_ENCODING = lazy("The CSV file is neither UTF-8 nor GB18030 text.")
 
 
-class ImportError_(ValueError):
-    """A file that cannot be previewed at all (not a spreadsheet, too large, empty)."""
-
-    def __init__(self, message: str, **variables):
-        super().__init__(message)
-        self.message = message
-        self.variables = variables
-
-    def text(self) -> str:
-        return gettext(self.message, **self.variables)
-
-
-
 # --- reading files -------------------------------------------------------------------------------
 
 def normalise_header(value: object) -> str:
@@ -96,7 +84,7 @@ def _decode_csv(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise ImportError_(CSV_ENCODING) from None
+        raise Refusal(CSV_ENCODING) from None
 
 
 def _cell(value: object) -> object:
@@ -111,14 +99,14 @@ def _cell(value: object) -> object:
 def read_rows(data: bytes, filename: str = "") -> Iterator[tuple[int, list]]:
     """(spreadsheet row number, cells) of every row that is not empty; streams XLSX read-only."""
     if len(data) > MAX_FILE_BYTES:
-        raise ImportError_(FILE_TOO_LARGE)
+        raise Refusal(FILE_TOO_LARGE)
     if data[:4] == b"PK\x03\x04":
         from openpyxl import load_workbook
 
         try:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
-            raise ImportError_(NOT_A_SPREADSHEET) from None
+            raise Refusal(NOT_A_SPREADSHEET) from None
         try:
             sheet = book.worksheets[0]
             for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -129,7 +117,7 @@ def read_rows(data: bytes, filename: str = "") -> Iterator[tuple[int, list]]:
             book.close()
         return
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or b"\x00" in data[:4096]:
-        raise ImportError_(NOT_A_SPREADSHEET)  # old .xls or some other binary
+        raise Refusal(NOT_A_SPREADSHEET)  # old .xls or some other binary
     reader = csv.reader(io.StringIO(_decode_csv(data), newline=""))
     try:
         for number, row in enumerate(reader, start=1):
@@ -137,4 +125,4 @@ def read_rows(data: bytes, filename: str = "") -> Iterator[tuple[int, list]]:
             if any(c is not None for c in cells):
                 yield number, cells
     except csv.Error:
-        raise ImportError_(NOT_A_SPREADSHEET) from None
+        raise Refusal(NOT_A_SPREADSHEET) from None

@@ -8,7 +8,7 @@ everything or nothing, with a progress page that polls with htmx and reloads by 
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.audit.services import record
 from app.core.i18n import gettext, lazy
@@ -66,7 +66,7 @@ async def import_upload(request: Request, ctx: TenantContext) -> Response:
             ctx.db, tenant_id=ctx.tenant.id, scope=await ctx.scope(), actor_id=ctx.user.id, kind=kind, data=data,
             filename=str(upload.filename), client_addr=client_addr(request),
         )
-    except import_files.ImportError_ as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _upload_page(request, ctx, status_code=400, error=refusal.text(), kind=kind)
     await ctx.db.commit()
@@ -77,7 +77,7 @@ async def import_upload(request: Request, ctx: TenantContext) -> Response:
 async def import_template(ctx: TenantContext, filename: str) -> Response:
     ctx.require_role(*imports.IMPORT_ROLES)
     if filename not in TEMPLATES:
-        raise NotFoundException()
+        raise NotFound()
     kind, fmt = TEMPLATES[filename]
     body = exports.render(kind, fmt, [], template=True)
     return Response(
@@ -91,7 +91,7 @@ async def _job(ctx: TenantContext, job_id: int) -> ImportJob:
     ctx.require_role(*imports.IMPORT_ROLES)
     job = await imports.job_progress(ctx.db, await ctx.scope(), job_id)
     if job is None:
-        raise NotFoundException()
+        raise NotFound()
     return job
 
 

@@ -24,12 +24,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership
 from app.audit.services import record
 from app.core.db import Database
 from app.core.i18n import gettext, lazy
 from app.deputies.import_checks import _problem, check_upload
-from app.deputies.import_files import ImportError_
 from app.deputies.models import Deputy, ImportJob, Mandate, RosterEntry, StationDeputy
 from app.tenancy.scope import Scope, scope_of
 
@@ -58,7 +58,7 @@ def problem_text(problem: dict) -> str:
 
 async def create_preview(db: AsyncSession, *, tenant_id: int, scope: Scope, actor_id: int, kind: str, data: bytes,
                          filename: str, client_addr: str | None = None) -> ImportJob:
-    """Check the file and keep it with its problems (status previewed). Raises ImportError_."""
+    """Check the file and keep it with its problems (status previewed). Raises Refusal."""
     checked = await check_upload(db, scope, kind, data, filename)
     # files of previews nobody confirmed are personal data without a purpose after a while
     await db.execute(update(ImportJob).where(
@@ -225,7 +225,7 @@ async def run_import(database: Database, tenant_id: int, job_id: int) -> str:
             scope = await scope_of(db, membership)
             try:
                 checked = await check_upload(db, scope, kind, data, filename)
-            except ImportError_ as error:
+            except Refusal as error:
                 raise _Abort([_problem(None, "", error.message, **error.variables)]) from None
             if checked.problems:
                 raise _Abort([_problem(None, "", IMPORT_CHANGED), *checked.problems])

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import ColumnElement, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from app.core.i18n import lazy
 from app.core.security import mask_mobile
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, RosterContact, RosterEntry
-from app.deputies.rules import RuleError, check_mobile
+from app.deputies.rules import check_mobile
 from app.tenancy.scope import Scope
 
 MAX_ID = 2**63 - 1
@@ -60,21 +60,21 @@ def roster_filter(scope: Scope) -> ColumnElement[bool]:
 async def roster_deputy(db: AsyncSession, scope: Scope, deputy_id: int) -> Deputy:
     """The deputy whose roster is asked for, or the same 404 for missing, other tenant's and not yours."""
     if scope.role not in ROSTER_ROLES or not 0 < deputy_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     deputy = await db.scalar(select(Deputy).where(Deputy.id == deputy_id, roster_filter(scope)))
     if deputy is None:
-        raise NotFoundException()
+        raise NotFound()
     return deputy
 
 
 async def roster_entry(db: AsyncSession, deputy: Deputy, entry_id: int) -> RosterEntry:
     if not 0 < entry_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     entry = await db.scalar(
         select(RosterEntry).where(RosterEntry.deputy_id == deputy.id, RosterEntry.id == entry_id)
     )
     if entry is None:
-        raise NotFoundException()
+        raise NotFound()
     return entry
 
 
@@ -144,9 +144,9 @@ def _text(value: object) -> str:
 def check_entry_name(value: object) -> str:
     name = _text(value)
     if not name:
-        raise RuleError(ENTRY_NAME_REQUIRED)
+        raise Refusal(ENTRY_NAME_REQUIRED)
     if len(name) > LIMITS["name"]:
-        raise RuleError(ENTRY_NAME_TOO_LONG, max=LIMITS["name"])
+        raise Refusal(ENTRY_NAME_TOO_LONG, max=LIMITS["name"])
     return name
 
 
@@ -156,14 +156,14 @@ def check_age(value: object) -> int | None:
         return None
     text = raw.removesuffix("岁")
     if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 130:
-        raise RuleError(AGE_BAD, value=raw[:20])
+        raise Refusal(AGE_BAD, value=raw[:20])
     return int(text)
 
 
 def check_field(value: object, field: str) -> str:
     text = _text(value)
     if len(text) > LIMITS[field]:
-        raise RuleError(FIELD_TOO_LONG, max=LIMITS[field])
+        raise Refusal(FIELD_TOO_LONG, max=LIMITS[field])
     return text
 
 
@@ -171,7 +171,7 @@ ENTRY_FIELDS = ("name", "age", "education", "address", "work_unit", "mobile", "n
 
 
 def check_entry(values: dict) -> dict:
-    """Every field of an entry, checked; raises RuleError (with .field set) at the first problem."""
+    """Every field of an entry, checked; raises Refusal (with .field set) at the first problem."""
     out = {}
     for field in ENTRY_FIELDS:
         try:
@@ -183,7 +183,7 @@ def check_entry(values: dict) -> dict:
                 out[field] = check_mobile(values.get(field))
             else:
                 out[field] = check_field(values.get(field), field)
-        except RuleError as error:
+        except Refusal as error:
             error.field = field
             raise
     return out
@@ -252,14 +252,14 @@ def check_contact(contacted_on: object, note: object, today: date) -> tuple[date
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        raise RuleError(CONTACT_DATE_BAD) from None
+        raise Refusal(CONTACT_DATE_BAD) from None
     if day > today or day.year < 2000:
-        raise RuleError(CONTACT_DATE_BAD)
+        raise Refusal(CONTACT_DATE_BAD)
     text = _text(note)
     if not text:
-        raise RuleError(CONTACT_NOTE_REQUIRED)
+        raise Refusal(CONTACT_NOTE_REQUIRED)
     if len(text) > LIMITS["contact_note"]:
-        raise RuleError(FIELD_TOO_LONG, max=LIMITS["contact_note"])
+        raise Refusal(FIELD_TOO_LONG, max=LIMITS["contact_note"])
     return day, text
 
 

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 
+from app.core.errors import Refusal
 from app.audit.services import record
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies import exports, roster
 from app.deputies.models import Deputy
-from app.deputies.rules import RuleError
 from app.tenancy.access import TenantContext
 
 DONE = {
@@ -89,7 +89,7 @@ async def roster_add(request: Request, ctx: TenantContext, deputy_id: int) -> Re
     try:
         await roster.add_entry(ctx.db, tenant_id=ctx.tenant.id, deputy=deputy, actor_id=ctx.user.id, values=values,
                                client_addr=client_addr(request))
-    except RuleError as refusal:  # checked before anything is written
+    except Refusal as refusal:  # checked before anything is written
         return await _list_page(request, ctx, deputy, status_code=400, form=values,
                                 error=_field_error(refusal))
     await ctx.db.commit()
@@ -102,7 +102,7 @@ FIELD_LABELS = {
 }
 
 
-def _field_error(refusal: RuleError) -> str:
+def _field_error(refusal: Refusal) -> str:
     label = FIELD_LABELS.get(getattr(refusal, "field", ""), "")
     return f"{gettext(label)}：{refusal.text()}" if label else refusal.text()
 
@@ -147,7 +147,7 @@ async def roster_edit(request: Request, ctx: TenantContext, deputy_id: int, entr
     try:
         await roster.edit_entry(ctx.db, tenant_id=ctx.tenant.id, deputy=deputy, entry=entry, actor_id=ctx.user.id,
                                 values=values, client_addr=client_addr(request))
-    except RuleError as refusal:  # checked before anything is changed
+    except Refusal as refusal:  # checked before anything is changed
         return await _entry_page(request, ctx, deputy, entry, status_code=400, form=values,
                                  error=_field_error(refusal))
     await ctx.db.commit()
@@ -189,7 +189,7 @@ async def roster_contact_add(request: Request, ctx: TenantContext, deputy_id: in
         await roster.add_contact(ctx.db, tenant_id=ctx.tenant.id, deputy=deputy, entry=entry, actor_id=ctx.user.id,
                                  contacted_on=values["contacted_on"], note=values["note"], today=_today(ctx),
                                  client_addr=client_addr(request))
-    except RuleError as refusal:  # checked before anything is written
+    except Refusal as refusal:  # checked before anything is written
         return await _entry_page(request, ctx, deputy, entry, status_code=400, contact_form=values,
                                  contact_error=refusal.text())
     await ctx.db.commit()

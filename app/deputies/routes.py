@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
+
+from app.core.errors import NotFound, Refusal
 from litestar.params import Parameter
 
 from app.core.i18n import lazy
@@ -18,7 +20,6 @@ from app.deputies import access, exports, imports, services
 from app.deputies import checks as deputy_checks
 from app.deputies import groups as deputy_groups
 from app.deputies.models import DEPUTY_STATUS_NAMES, DEPUTY_STATUSES, LEVEL_NAMES, LEVELS
-from app.deputies.rules import RuleError
 from app.deputies.services import Actor, Filters
 from app.tenancy.access import TenantContext
 
@@ -117,7 +118,7 @@ async def deputy_create(request: Request, ctx: TenantContext) -> Response:
     form = await _form(request)
     try:
         deputy = await services.create_deputy(ctx.db, await _actor(request, ctx), form)
-    except RuleError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _new_page(request, ctx, form, refusal.text(), 400)
     await ctx.db.commit()
@@ -159,7 +160,7 @@ async def _change(request: Request, ctx: TenantContext, deputy_id: int, part: st
     form = await _form(request)
     try:
         result = await action(await _actor(request, ctx), deputy, form)
-    except RuleError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _detail_page(request, ctx, deputy_id, status_code=400, error=refusal.text(), error_for=part,
                                   form=form)
@@ -213,7 +214,7 @@ async def deputy_photo_upload(request: Request, ctx: TenantContext, deputy_id: i
     raw = await upload.read() if isinstance(upload, UploadFile) else None
     try:
         await services.set_photo(ctx.db, await _actor(request, ctx), deputy, raw)
-    except RuleError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _detail_page(request, ctx, deputy_id, status_code=400, error=refusal.text(), error_for="photo")
     await ctx.db.commit()
@@ -226,7 +227,7 @@ async def deputy_photo(ctx: TenantContext, deputy_id: int) -> Response:
     deputy = await access.access_deputy(ctx.db, scope, deputy_id)
     image = await get_image(ctx.db, deputy.photo_id) if deputy.photo_id else None
     if image is None:
-        raise NotFoundException()
+        raise NotFound()
     return Response(image.data, media_type=image.media_type,
                     headers={"Cache-Control": "private, max-age=3600"})
 
@@ -263,7 +264,7 @@ async def mandate_add(request: Request, ctx: TenantContext, deputy_id: int) -> R
     form = await _form(request)
     try:
         await services.add_mandate(ctx.db, await _actor(request, ctx), deputy, form)
-    except RuleError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         deputy = await access.access_deputy(ctx.db, scope, deputy_id)
         return await _mandate_page(request, ctx, deputy, form, refusal.text(), 400)
@@ -324,7 +325,7 @@ async def group_create(request: Request, ctx: TenantContext) -> Response:
     form = await _form(request)
     try:
         group = await deputy_groups.create_group(ctx.db, await _actor(request, ctx), form.get("name"))
-    except RuleError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _groups_page(request, ctx, error=refusal.text(), form=form, status_code=400)
     await ctx.db.commit()
@@ -359,7 +360,7 @@ async def _group_change(request, ctx, group_id, part, action) -> Response:
     form = await _form(request)
     try:
         await action(await _actor(request, ctx), group, form)
-    except RuleError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _group_page(request, ctx, group_id, error=refusal.text(), error_for=part, form=form,
                                  status_code=400)

@@ -1,7 +1,7 @@
 """Field rules for deputies: pure functions, shared by the forms and the spreadsheet import.
 
 Each takes what a person typed (or a spreadsheet cell held), returns the normalised value, or raises
-``RuleError(msgid, **variables)``: an English msgid translated where it is shown
+``Refusal(msgid, **variables)``: an English msgid translated where it is shown
 (``error.text()``). No database, no web: the import checks thousands of rows with these.
 """
 
@@ -9,23 +9,12 @@ from __future__ import annotations
 
 import re
 
-from app.core.i18n import gettext, lazy
+from app.core.errors import Refusal
+from app.core.i18n import lazy
 from app.deputies.models import DEPUTY_STATUSES, LEVELS
 
 NAME_MAX = 40
 TEXT_MAX = {"occupation": 60, "work_unit": 120, "public_contact": 60, "constituency": 120, "note": 500}
-
-
-class RuleError(ValueError):
-    """A value that breaks a rule; ``message`` is an msgid with %(name)s variables."""
-
-    def __init__(self, message: str, **variables):
-        super().__init__(message % variables if variables else message)
-        self.message = message
-        self.variables = variables
-
-    def text(self) -> str:
-        return gettext(self.message, **self.variables)
 
 
 NAME_REQUIRED = lazy("Please enter the deputy's name.")
@@ -57,12 +46,12 @@ def _clean(value: object) -> str:
 def check_name(value: object) -> str:
     name = _clean(value)
     if not name:
-        raise RuleError(NAME_REQUIRED)
+        raise Refusal(NAME_REQUIRED)
     if len(name) > NAME_MAX:
-        raise RuleError(NAME_TOO_LONG, max=NAME_MAX)
+        raise Refusal(NAME_TOO_LONG, max=NAME_MAX)
     bad = _NAME_FORBIDDEN.search(name.replace("·", "").replace("•", ""))
     if bad:
-        raise RuleError(NAME_BAD, char=bad.group(0))
+        raise Refusal(NAME_BAD, char=bad.group(0))
     return name
 
 
@@ -77,7 +66,7 @@ def check_mobile(value: object) -> str | None:
     if not digits:
         return None
     if not re.fullmatch(r"1[3-9]\d{9}", digits):
-        raise RuleError(MOBILE_BAD, value=raw[:30])
+        raise Refusal(MOBILE_BAD, value=raw[:30])
     return digits
 
 
@@ -98,7 +87,7 @@ def check_level(value: object) -> str:
     """A LEVELS code from a code, an English label or Chinese (县, 县级, 县人大代表, 全国人大代表 …)."""
     raw = _clean(value)
     if not raw:
-        raise RuleError(LEVEL_REQUIRED)
+        raise Refusal(LEVEL_REQUIRED)
     text = raw.lower().replace("（", "(").replace("）", ")").replace(" ", "")
     text = text.replace("level", " level") if text.endswith("level") else text
     for suffix in _LEVEL_SUFFIXES:
@@ -107,7 +96,7 @@ def check_level(value: object) -> str:
             break
     code = _LEVEL_ALIASES.get(text) or _LEVEL_ALIASES.get(text.removesuffix("级"))
     if code is None:
-        raise RuleError(LEVEL_BAD, value=raw[:30])
+        raise Refusal(LEVEL_BAD, value=raw[:30])
     return code
 
 
@@ -129,14 +118,14 @@ def _chinese_number(text: str) -> int | None:
 def check_term(value: object) -> int:
     """届: a positive number up to 99, from 18, "18", "第18届", "第十八届" or "十八"."""
     if isinstance(value, bool):
-        raise RuleError(TERM_BAD, value=str(value))
+        raise Refusal(TERM_BAD, value=str(value))
     raw = _clean(value)
     if not raw:
-        raise RuleError(TERM_REQUIRED)
+        raise Refusal(TERM_REQUIRED)
     text = raw.replace(" ", "").removeprefix("第").removesuffix("届")
     number = int(text) if text.isascii() and text.isdigit() else _chinese_number(text)
     if number is None or not 1 <= number <= 99:
-        raise RuleError(TERM_BAD, value=raw[:30])
+        raise Refusal(TERM_BAD, value=raw[:30])
     return number
 
 
@@ -150,13 +139,13 @@ def check_direct(value: object) -> bool:
         return value
     raw = _clean(value)
     if not raw:
-        raise RuleError(DIRECT_REQUIRED)
+        raise Refusal(DIRECT_REQUIRED)
     text = raw.lower().replace(" ", "")
     if text in _DIRECT_TRUE:
         return True
     if text in _DIRECT_FALSE:
         return False
-    raise RuleError(DIRECT_BAD, value=raw[:30])
+    raise Refusal(DIRECT_BAD, value=raw[:30])
 
 
 _STATUS_WORDS = {
@@ -176,7 +165,7 @@ def check_status(value: object) -> str:
         return "active"
     code = _STATUS_ALIASES.get(raw.lower().replace(" ", ""))
     if code is None:
-        raise RuleError(STATUS_BAD, value=raw[:30])
+        raise Refusal(STATUS_BAD, value=raw[:30])
     return code
 
 
@@ -185,5 +174,5 @@ def check_text(value: object, field: str) -> str:
     text = _clean(value)
     limit = TEXT_MAX[field]
     if len(text) > limit:
-        raise RuleError(TEXT_TOO_LONG, max=limit)
+        raise Refusal(TEXT_TOO_LONG, max=limit)
     return text

@@ -2,7 +2,7 @@
 assignments to stations) and the reads behind the pages. Groups are in ``groups``, the 应进必进
 checks in ``checks``.
 
-No web imports; nothing here commits. Refusals are ``RuleError`` (an msgid the page translates),
+No web imports; nothing here commits. Refusals are ``Refusal`` (an msgid the page translates),
 raised before anything is written.
 """
 
@@ -14,16 +14,15 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, exists, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.models import AuditEntry
 from app.audit.services import record
 from app.core.i18n import lazy
-from app.core.images import ImageError, store_image
+from app.core.images import store_image
 from app.deputies.access import MAX_ID, deputies_in_scope, stations_in_scope
 from app.deputies.models import DEPUTY_STATUSES, LEVELS, Deputy, DeputyGroup, Mandate, StationDeputy
-from app.deputies.rules import (
-    RuleError, check_direct, check_level, check_mobile, check_name, check_status, check_term, check_text,
-)
+from app.deputies.rules import check_direct, check_level, check_mobile, check_name, check_status, check_term, check_text
 from app.stations.models import Station
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
@@ -60,7 +59,7 @@ class Actor:
 
 def _require_edit(actor: Actor) -> None:
     if not actor.scope.can_edit:
-        raise RuleError(NOT_ALLOWED)
+        raise Refusal(NOT_ALLOWED)
 
 
 async def _audit(db: AsyncSession, actor: Actor, action: str, target: str, details: dict | None = None) -> None:
@@ -86,7 +85,7 @@ def _id_or(value: object, message: str) -> int | None:
     try:
         return parse_id(value)
     except ValueError:
-        raise RuleError(message) from None
+        raise Refusal(message) from None
 
 
 def now() -> datetime:
@@ -134,7 +133,7 @@ async def _node_in_scope(db: AsyncSession, scope: Scope, node_id: int) -> AdminN
         AdminNode.id == node_id, AdminNode.retired_at.is_(None), scope.nodes(AdminNode.path),
     ))
     if node is None:
-        raise RuleError(CHOOSE_NODE)
+        raise Refusal(CHOOSE_NODE)
     return node
 
 
@@ -148,7 +147,7 @@ async def _station_for_assignment(db: AsyncSession, scope: Scope, station_id: in
                    stations_in_scope(scope, AdminNode.path))
         )).first()
     if row is None:
-        raise RuleError(CHOOSE_STATION)
+        raise Refusal(CHOOSE_STATION)
     return row[0], row[1]
 
 
@@ -157,7 +156,7 @@ async def _group(db: AsyncSession, group_id: int | None) -> DeputyGroup | None:
         return None
     group = await db.scalar(select(DeputyGroup).where(DeputyGroup.id == group_id))
     if group is None:
-        raise RuleError(CHOOSE_GROUP)
+        raise Refusal(CHOOSE_GROUP)
     return group
 
 
@@ -305,7 +304,7 @@ async def create_deputy(db: AsyncSession, actor: Actor, form: dict) -> Deputy:
     station_id = _id_or(form.get("station_id"), CHOOSE_STATION)
     station = (await _station_for_assignment(db, actor.scope, station_id))[0] if station_id is not None else None
     if not actor.scope.whole_tenant and node is None and station is None:
-        raise RuleError(OUT_OF_SIGHT)
+        raise Refusal(OUT_OF_SIGHT)
     deputy = Deputy(tenant_id=actor.tenant_id, name=name, mobile=mobile, group_id=group.id if group else None,
                     status="active", **texts)
     db.add(deputy)
@@ -358,9 +357,9 @@ async def set_status(db: AsyncSession, actor: Actor, deputy: Deputy, status: obj
     code = check_status(status)
     text = check_text(note, "note")
     if code == deputy.status:
-        raise RuleError(STATUS_UNCHANGED)
+        raise Refusal(STATUS_UNCHANGED)
     if code != "active" and not text:
-        raise RuleError(NOTE_REQUIRED)
+        raise Refusal(NOTE_REQUIRED)
     ended = []
     if code != "active":
         ended = list((await db.scalars(
@@ -377,11 +376,8 @@ async def set_status(db: AsyncSession, actor: Actor, deputy: Deputy, status: obj
 async def set_photo(db: AsyncSession, actor: Actor, deputy: Deputy, raw: bytes | None) -> None:
     _require_edit(actor)
     if not raw:
-        raise RuleError(PHOTO_REQUIRED)
-    try:
-        image = await store_image(db, actor.tenant_id, raw)
-    except ImageError as exc:
-        raise RuleError(exc.message) from None
+        raise Refusal(PHOTO_REQUIRED)
+    image = await store_image(db, actor.tenant_id, raw)
     deputy.photo_id = image.id
     await db.flush()
     await _audit(db, actor, "deputy_photo_changed", _target(deputy))
@@ -391,7 +387,7 @@ async def link_user(db: AsyncSession, actor: Actor, deputy: Deputy, user_id: obj
     """Link the deputy to a member's account (role deputy), or unlink with an empty value.
     County administrators only: the account then sees the deputy's own records."""
     if actor.scope.role != "county_admin":
-        raise RuleError(NOT_ALLOWED)
+        raise Refusal(NOT_ALLOWED)
     uid = _id_or(user_id, CHOOSE_MEMBER)
     if uid is not None:
         member = await db.scalar(select(Membership.id).where(
@@ -399,10 +395,10 @@ async def link_user(db: AsyncSession, actor: Actor, deputy: Deputy, user_id: obj
             Membership.revoked_at.is_(None),
         ))
         if member is None:
-            raise RuleError(CHOOSE_MEMBER)
+            raise Refusal(CHOOSE_MEMBER)
         other = await db.scalar(select(Deputy).where(Deputy.user_id == uid, Deputy.id != deputy.id))
         if other is not None:
-            raise RuleError(USER_TAKEN, name=other.name)
+            raise Refusal(USER_TAKEN, name=other.name)
     if uid == deputy.user_id:
         return
     deputy.user_id = uid
@@ -421,7 +417,7 @@ async def add_mandate(db: AsyncSession, actor: Actor, deputy: Deputy, form: dict
     same = await db.scalar(select(Mandate.id).where(Mandate.deputy_id == deputy.id, Mandate.level == level,
                                                     Mandate.term == term))
     if same is not None:
-        raise RuleError(MANDATE_EXISTS)
+        raise Refusal(MANDATE_EXISTS)
     mandate = Mandate(tenant_id=actor.tenant_id, deputy_id=deputy.id, level=level, term=term, direct=direct,
                       constituency_node_id=node.id if node else None, constituency=constituency)
     db.add(mandate)
@@ -438,7 +434,7 @@ async def remove_mandate(db: AsyncSession, actor: Actor, deputy: Deputy, mandate
     if mandate.constituency_node_id is not None and not actor.scope.whole_tenant:
         path = await db.scalar(select(AdminNode.path).where(AdminNode.id == mandate.constituency_node_id))
         if path is None or not actor.scope.covers_path(path):
-            raise RuleError(NOT_ALLOWED)
+            raise Refusal(NOT_ALLOWED)
     details = {"mandate_id": mandate.id, "level": mandate.level, "term": mandate.term, "direct": mandate.direct,
                "constituency_node_id": mandate.constituency_node_id, "constituency": mandate.constituency}
     await db.delete(mandate)
@@ -452,12 +448,12 @@ async def assign(db: AsyncSession, actor: Actor, deputy: Deputy, station_id: obj
     _require_edit(actor)
     station, _ = await _station_for_assignment(db, actor.scope, _id_or(station_id, CHOOSE_STATION))
     if deputy.status != "active":
-        raise RuleError(NOT_SERVING)
+        raise Refusal(NOT_SERVING)
     current = list((await db.scalars(select(StationDeputy.station_id).where(
         StationDeputy.deputy_id == deputy.id, StationDeputy.ended_at.is_(None),
     ))).all())
     if station.id in current:
-        raise RuleError(ALREADY_THERE)
+        raise Refusal(ALREADY_THERE)
     row = StationDeputy(tenant_id=actor.tenant_id, station_id=station.id, deputy_id=deputy.id)
     db.add(row)
     await db.flush()
@@ -469,12 +465,12 @@ async def assign(db: AsyncSession, actor: Actor, deputy: Deputy, station_id: obj
 async def end_assignment(db: AsyncSession, actor: Actor, deputy: Deputy, assignment: StationDeputy) -> None:
     _require_edit(actor)
     if assignment.ended_at is not None:
-        raise RuleError(ALREADY_ENDED)
+        raise Refusal(ALREADY_ENDED)
     path = await db.scalar(select(AdminNode.path).join(Station, and_(
         Station.tenant_id == AdminNode.tenant_id, Station.node_id == AdminNode.id)).where(
         Station.id == assignment.station_id))
     if path is None or not actor.scope.covers_path(path):
-        raise RuleError(STATION_OUT_OF_SCOPE)
+        raise Refusal(STATION_OUT_OF_SCOPE)
     assignment.ended_at = now()
     await db.flush()
     await _audit(db, actor, "deputy_assignment_ended", _target(deputy),

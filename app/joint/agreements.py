@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,6 @@ from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.i18n import lazy
 from app.joint.models import SHARES, JointAgreement, JointEvent
-from app.tenancy.config import ConfigError
 from app.tenancy.models import AdminNode, Tenant
 from app.tenancy.presets import add_node
 
@@ -89,24 +88,24 @@ async def find_county(db: AsyncSession, code: str, own_id: int) -> Tenant:
     field_ = Tenant.division_code if re.fullmatch(r"\d{6}", code) else Tenant.slug
     tenant = await db.scalar(select(Tenant).where(field_ == code, Tenant.kind == "county", Tenant.status == "active"))
     if tenant is None:
-        raise ConfigError(PARTNER_UNKNOWN, code=code[:40])
+        raise Refusal(PARTNER_UNKNOWN, code=code[:40])
     if tenant.id == own_id:
-        raise ConfigError(PARTNER_SELF)
+        raise Refusal(PARTNER_SELF)
     return tenant
 
 
 async def _check_side(db: AsyncSession, side: Side) -> dict:
     towns = _names(side.towns)
     if not towns:
-        raise ConfigError(TOWNS_REQUIRED)
+        raise Refusal(TOWNS_REQUIRED)
     known = set((await db.scalars(select(AdminNode.name).where(
         AdminNode.kind.in_(("township", "street")), AdminNode.retired_at.is_(None), AdminNode.name.in_(towns)))).all())
     for town in towns:
         if town not in known:
-            raise ConfigError(TOWN_UNKNOWN, name=town)
+            raise Refusal(TOWN_UNKNOWN, name=town)
     co_heads = _names(side.co_heads)
     if not co_heads:
-        raise ConfigError(CO_HEAD_REQUIRED)
+        raise Refusal(CO_HEAD_REQUIRED)
     return {"towns": towns, "co_heads": co_heads, "deputy_heads": _names(side.deputy_heads),
             "staff": _names(side.staff)}
 
@@ -116,24 +115,24 @@ async def _check_name(db: AsyncSession, tenant_id: int, name: str) -> None:
 
     for word in (await get_config(db, tenant_id)).forbidden_words:
         if word and word in name:
-            raise ConfigError(NAME_FORBIDDEN, word=word)
+            raise Refusal(NAME_FORBIDDEN, word=word)
 
 
 async def propose(db: AsyncSession, *, tenant: Tenant, actor: User, name: str, slug: str, partners: list[str],
                   side: Side, shares: list[str], client_addr: str | None = None) -> JointAgreement:
     name, slug = name.strip(), slug.strip().lower()
     if not 4 <= len(name) <= 80:
-        raise ConfigError(NAME_BAD)
+        raise Refusal(NAME_BAD)
     if not SLUG_RE.fullmatch(slug):
-        raise ConfigError(SLUG_BAD)
+        raise Refusal(SLUG_BAD)
     if await db.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-        raise ConfigError(SLUG_TAKEN, slug=slug)
+        raise Refusal(SLUG_TAKEN, slug=slug)
     codes = [c for c in dict.fromkeys(p.strip().lower() for p in partners) if c]
     if not codes:
-        raise ConfigError(PARTNER_REQUIRED)
+        raise Refusal(PARTNER_REQUIRED)
     others = list({t.id: t for t in [await find_county(db, c, tenant.id) for c in codes]}.values())
     if not shares or any(s not in SHARES for s in shares):
-        raise ConfigError(SHARES_BAD)
+        raise Refusal(SHARES_BAD)
     await _check_name(db, tenant.id, name)
     mine = await _check_side(db, side)
     parties = [{"tenant_id": tenant.id, "name": tenant.name, "status": "proposer", "decided_by": actor.id,
@@ -158,11 +157,11 @@ async def get(db: AsyncSession, tenant_id: int, key) -> JointAgreement:
     try:
         key = uuid.UUID(str(key))
     except ValueError:
-        raise NotFoundException() from None
+        raise NotFound() from None
     found = await db.scalar(select(JointAgreement).where(JointAgreement.agreement_key == key)
                             .execution_options(populate_existing=True))
     if found is None:
-        raise NotFoundException()
+        raise NotFound()
     return found
 
 
@@ -217,7 +216,7 @@ async def answer(db: AsyncSession, *, tenant: Tenant, actor: User, key, accept: 
     agreement = await get(db, tenant.id, key)
     party = agreement.party(tenant.id)
     if agreement.status != "proposed" or party is None or party["status"] != "invited":
-        raise ConfigError(NOT_INVITED)
+        raise Refusal(NOT_INVITED)
     values = {"status": "accepted" if accept else "declined", "decided_by": actor.id, "decided_at": _now().isoformat()}
     if accept:
         await _check_name(db, tenant.id, agreement.name)
@@ -242,7 +241,7 @@ async def _activate(db: AsyncSession, agreement: JointAgreement, tenant: Tenant,
     """Set up the joint tenant: its row, tree, copy of the agreement and first admins."""
     proposer = await db.get(Tenant, agreement.proposer_tenant_id)
     if await db.scalar(select(Tenant.id).where(Tenant.slug == agreement.slug)):
-        raise ConfigError(SLUG_TAKEN, slug=agreement.slug)
+        raise Refusal(SLUG_TAKEN, slug=agreement.slug)
     await _as(db, proposer.id)  # the history so far, from the proposer's copy, for the joint tenant's
     history = [(e.at, e.actor_tenant_id, e.actor_name, e.action, e.details) for e in (await db.execute(
         select(JointEvent).join(JointAgreement, (JointAgreement.tenant_id == JointEvent.tenant_id)
@@ -311,7 +310,7 @@ async def withdraw(db: AsyncSession, *, tenant: Tenant, actor: User, key, client
     agreement = await get(db, tenant.id, key)
     party = agreement.party(tenant.id)
     if party is None or party["status"] not in IN or agreement.status not in ("proposed", "active"):
-        raise ConfigError(NOT_MEMBER)
+        raise Refusal(NOT_MEMBER)
     copies = _copies(agreement)
     await everywhere(db, key, tenant, actor, "withdrawn", {}, client_addr)
     parties = _with_party(agreement, tenant.id, status="withdrawn", decided_at=_now().isoformat())
@@ -347,9 +346,9 @@ async def member_copy(db: AsyncSession, tenant: Tenant, key) -> JointAgreement:
     agreement = await get(db, tenant.id, key)
     party = agreement.party(tenant.id)
     if party is None or party["status"] not in IN:
-        raise ConfigError(NOT_MEMBER)
+        raise Refusal(NOT_MEMBER)
     if agreement.status != "active" or agreement.joint_tenant_id is None:
-        raise ConfigError(NOT_ACTIVE)
+        raise Refusal(NOT_ACTIVE)
     return agreement
 
 
@@ -380,10 +379,10 @@ async def grant(db: AsyncSession, *, tenant: Tenant, actor: User, key, user_id: 
     """Give one of the county's own members a role in the joint tenant (replacing the one they have)."""
     agreement = await member_copy(db, tenant, key)
     if role not in JOINT_ROLES:
-        raise ConfigError(ROLE_BAD)
+        raise Refusal(ROLE_BAD)
     user = next((u for _, u in await own_members(db, tenant) if u.id == user_id), None)
     if user is None:
-        raise ConfigError(NOT_OWN_MEMBER)
+        raise Refusal(NOT_OWN_MEMBER)
     station_id, scope_node_id = await _place_of(db, agreement, tenant, role)
     await _as(db, agreement.joint_tenant_id)
     await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
@@ -406,7 +405,7 @@ async def _place_of(db: AsyncSession, agreement: JointAgreement, tenant: Tenant,
     towns = (await db.scalars(select(AdminNode.id).where(
         AdminNode.kind == "township", AdminNode.name.like(f"{tenant.name[:30]}·%")))).all()
     if len(towns) != 1:
-        raise ConfigError(TOWNSHIP_ROLE_UNCLEAR)
+        raise Refusal(TOWNSHIP_ROLE_UNCLEAR)
     return None, towns[0]
 
 
@@ -416,7 +415,7 @@ async def revoke(db: AsyncSession, *, tenant: Tenant, actor: User, key, user_id:
     agreement = await member_copy(db, tenant, key)
     held = next((u for m, u in await grants(db, tenant, agreement) if u.id == user_id), None)
     if held is None:
-        raise ConfigError(NOT_OWN_MEMBER)
+        raise Refusal(NOT_OWN_MEMBER)
     await _as(db, agreement.joint_tenant_id)
     await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
                                               Membership.user_id == user_id, Membership.home_tenant_id == tenant.id,

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.images import StoredImage
@@ -33,7 +34,6 @@ from app.joint import agreements, attendance
 from app.joint import reminders as joint_reminders
 from app.joint.agreements import IN, _as
 from app.joint.models import JointAgreement, JointDeputy
-from app.tenancy.config import ConfigError
 from app.tenancy.models import Tenant
 
 NOT_SHARED = lazy("The agreement does not share deputies' profiles.")
@@ -224,7 +224,7 @@ async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids
 async def _shared(db: AsyncSession, tenant: Tenant, key) -> JointAgreement:
     agreement = await agreements.member_copy(db, tenant, key)
     if "deputies" not in agreement.shares:
-        raise ConfigError(NOT_SHARED)
+        raise Refusal(NOT_SHARED)
     return agreement
 
 
@@ -236,7 +236,7 @@ async def join(db: AsyncSession, *, tenant: Tenant, actor: User, key, deputy_ids
     facts = await _home_facts(db, tenant.id, ids)
     if not ids or len(facts) != len(ids):
         await _as(db, tenant.id)
-        raise ConfigError(DEPUTY_UNKNOWN)
+        raise Refusal(DEPUTY_UNKNOWN)
     written, _ = await project(db, county_id=tenant.id, joint_id=agreement.joint_tenant_id, deputy_ids=ids)
     await agreements.everywhere(db, key, tenant, actor, "deputies_joined",
                                 {"deputies": [facts[i]["name"] for i in ids]}, client_addr)
@@ -252,7 +252,7 @@ async def leave(db: AsyncSession, *, tenant: Tenant, actor: User, key, deputy_id
                                                     JointDeputy.home_deputy_id == deputy_id))
     if row is None:
         await _as(db, tenant.id)
-        raise ConfigError(NOT_JOINED)
+        raise Refusal(NOT_JOINED)
     name = row.name
     await _take_out(db, [row])
     await _as(db, tenant.id)

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.audit.services import record
 from app.cases import notices, steps, workflow
 from app.cases.access import CaseRef
@@ -40,7 +41,6 @@ from app.cases.services import add_days, add_event, due_rule, new_receipt_code, 
 from app.core.i18n import lazy
 from app.joint.agreements import IN, _as
 from app.joint.models import JointAgreement, JointReferral
-from app.stations.refusals import Refusal
 from app.tenancy.config import get_config
 from app.tenancy.models import AdminNode, Tenant
 from app.tenancy.scope import Scope

@@ -9,7 +9,7 @@ import re
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
@@ -17,7 +17,6 @@ from app.joint import agreements, deputies, ledgers, queries
 from app.joint.agreements import JOINT_ROLES, Side
 from app.joint.models import EVENT_NAMES, PARTY_STATUS_NAMES, SHARE_NAMES, SHARES, STATUS_NAMES, JointAgreement
 from app.tenancy.access import TenantContext
-from app.tenancy.config import ConfigError
 
 MAX_ID = 2**63 - 1
 MAX_DEPUTIES = 500
@@ -38,7 +37,7 @@ FIELDS = ("name", "slug", "partners", "co_heads", "deputy_heads", "staff")
 def _county(ctx: TenantContext, *roles: str) -> None:
     """County tenants only; county admins (and, to read, viewers)."""
     if ctx.tenant.kind != "county":
-        raise NotFoundException()
+        raise NotFound()
     ctx.require_role(*roles)
 
 
@@ -87,7 +86,7 @@ async def propose(request: Request, ctx: TenantContext) -> Response:
             ctx.db, tenant=ctx.tenant, actor=ctx.user, name=values["name"], slug=values["slug"],
             partners=[p for p in re.split(r"[\s,，、;；]+", values["partners"]) if p], side=_side(form),
             shares=values["shares"], client_addr=client_addr(request))
-    except ConfigError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _list_page(request, ctx, status_code=400, error=refusal.text(), form=values)
     await ctx.db.commit()
@@ -134,7 +133,7 @@ async def _act(request: Request, ctx: TenantContext, key: str, change, done: str
     """Run one step of the agreement: commit and go back to its page, or roll back and show the refusal."""
     try:
         await change()
-    except ConfigError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await _detail_page(request, ctx, key, status_code=400, error=refusal.text(), form=form)
     await ctx.db.commit()
@@ -161,7 +160,7 @@ async def withdraw(request: Request, ctx: TenantContext, key: str) -> Response:
 
     async def change() -> None:
         if str(form.get("confirm", "")) != "1":
-            raise ConfigError(WITHDRAW_UNCONFIRMED)
+            raise Refusal(WITHDRAW_UNCONFIRMED)
         await agreements.withdraw(ctx.db, tenant=ctx.tenant, actor=ctx.user, key=key, client_addr=client_addr(request))
 
     return await _act(request, ctx, key, change, "withdrawn")
@@ -170,7 +169,7 @@ async def withdraw(request: Request, ctx: TenantContext, key: str) -> Response:
 def _user_id(value: object) -> int:
     text = str(value or "").strip()
     if not text.isdigit() or not 0 < int(text) <= MAX_ID:
-        raise ConfigError(agreements.NOT_OWN_MEMBER)
+        raise Refusal(agreements.NOT_OWN_MEMBER)
     return int(text)
 
 
@@ -193,7 +192,7 @@ async def revoke(request: Request, ctx: TenantContext, key: str, user_id: int) -
     _county(ctx, "county_admin")
     await _agreement(ctx, key)
     if not 0 < user_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     return await _act(request, ctx, key, lambda: agreements.revoke(
         ctx.db, tenant=ctx.tenant, actor=ctx.user, key=key, user_id=user_id, client_addr=client_addr(request)),
         "revoked")
@@ -216,7 +215,7 @@ async def deputy_leaves(request: Request, ctx: TenantContext, key: str, deputy_i
     _county(ctx, "county_admin")
     await _agreement(ctx, key)
     if not 0 < deputy_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     return await _act(request, ctx, key, lambda: deputies.leave(
         ctx.db, tenant=ctx.tenant, actor=ctx.user, key=key, deputy_id=deputy_id, client_addr=client_addr(request)),
         "left")

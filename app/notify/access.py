@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +40,7 @@ async def my_message(db: AsyncSession, user_id: int, outbox_id: int) -> Outbox:
     if 0 < outbox_id <= MAX_ID:
         row = await db.scalar(select(Outbox).where(Outbox.id == outbox_id, inbox_filter(user_id)))
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return row
 
 
@@ -48,5 +48,5 @@ async def log_row(db: AsyncSession, outbox_id: int) -> Outbox:
     """One row of the tenant's delivery log (RLS keeps it to the tenant), or 404."""
     row = await db.scalar(select(Outbox).where(Outbox.id == outbox_id)) if 0 < outbox_id <= MAX_ID else None
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return row

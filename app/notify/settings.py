@@ -3,7 +3,7 @@ channels, reminder offsets and switches, the mailbox weekday, the yearly report 
 wording per kind), a member's own channel choices, and sending failed messages again.
 
 Services change the session (and audit the county's changes); they do not commit. Bad input raises
-ConfigError (its ``text()`` is shown), with nothing written.
+Refusal (its ``text()`` is shown), with nothing written.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.i18n import catalogue, lazy
 from app.notify.config import NotifySettings
 from app.notify.models import Outbox
 from app.notify.texts import KINDS, placeholders
-from app.tenancy.config import ConfigError, config_row
+from app.tenancy.config import config_row
 
 TEXT_MAX = 300
 EMAIL_MAX = 120
@@ -67,15 +68,15 @@ def check_text(kind: str, text: str) -> str:
     if not text:
         return ""
     if len(text) > TEXT_MAX:
-        raise ConfigError(TEXT_TOO_LONG, kind=KINDS[kind].name, n=TEXT_MAX)
+        raise Refusal(TEXT_TOO_LONG, kind=KINDS[kind].name, n=TEXT_MAX)
     try:
         used = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
     except ValueError:
-        raise ConfigError(TEXT_BRACES, kind=KINDS[kind].name) from None
+        raise Refusal(TEXT_BRACES, kind=KINDS[kind].name) from None
     known = allowed_placeholders(kind)
     for name in used:
         if name not in known:
-            raise ConfigError(TEXT_UNKNOWN, kind=KINDS[kind].name, name=name or "",
+            raise Refusal(TEXT_UNKNOWN, kind=KINDS[kind].name, name=name or "",
                               known="、".join("{%s}" % k for k in known))
     return text
 
@@ -102,7 +103,7 @@ def _number(key: str, value: str) -> int:
     low, high, message = NUMBERS[key]
     text = str(value or "").strip()
     if not re.fullmatch(r"\d{1,3}", text) or not low <= int(text) <= high:
-        raise ConfigError(message)
+        raise Refusal(message)
     return int(text)
 
 
@@ -154,13 +155,13 @@ async def save_choices(db: AsyncSession, *, membership: Membership, user: User, 
     A channel the county requires keeps what the member had chosen before (it is on regardless)."""
     email = email.strip()
     if email and (len(email) > EMAIL_MAX or not EMAIL_RE.match(email)):
-        raise ConfigError(EMAIL_BAD, email=email[:EMAIL_MAX])
+        raise Refusal(EMAIL_BAD, email=email[:EMAIL_MAX])
     required = set(config.required_channels or [])
     before = await my_choices(db, membership, user, config)
     wanted = {c for c in chosen if c in OPTIONAL_CHANNELS and c not in required}
     wanted |= {c for c in before.channels if c in required}
     if "email" in wanted | required and not email:
-        raise ConfigError(EMAIL_NEEDED)
+        raise Refusal(EMAIL_NEEDED)
     await db.execute(update(Membership).where(Membership.tenant_id == membership.tenant_id,
                                               Membership.id == membership.id)
                      .values(channels=[c for c in OPTIONAL_CHANNELS if c in wanted]))
@@ -173,18 +174,18 @@ async def save_choices(db: AsyncSession, *, membership: Membership, user: User, 
 async def resend_failed(db: AsyncSession, *, tenant_id: int, actor_id: int, row: Outbox | None = None,
                         now: datetime | None = None, client_addr: str | None = None) -> int:
     """Failed messages (all of them, or one row) go back to the queue, due now; their attempts are
-    kept. Audited. ConfigError when there is nothing to send again."""
+    kept. Audited. Refusal when there is nothing to send again."""
     now = now or datetime.now(timezone.utc)
     stmt = update(Outbox).where(Outbox.status == "failed")
     if row is not None:
         if row.status != "failed":
-            raise ConfigError(NOT_FAILED)
+            raise Refusal(NOT_FAILED)
         stmt = stmt.where(Outbox.id == row.id)
     ids = list((await db.execute(
         stmt.values(status="pending", next_attempt_at=now, claimed_at=None)
         .returning(Outbox.id).execution_options(synchronize_session=False))).scalars().all())
     if not ids:
-        raise ConfigError(NONE_FAILED)
+        raise Refusal(NONE_FAILED)
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="notifications_resent",
                  target=f"outbox:{row.id}" if row is not None else "outbox",
                  client_addr=client_addr, details={"count": len(ids), "ids": sorted(ids)[:100]})

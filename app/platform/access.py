@@ -4,7 +4,7 @@ page; the two TOTP pages only need a signed-in operator whose second factor is s
 from __future__ import annotations
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from litestar.handlers import BaseRouteHandler
 
 from app.accounts.access import LoginRequired, _login_redirect_target, load_auth, requires_operator
@@ -18,4 +18,4 @@ async def requires_operator_login(connection: ASGIConnection, _: BaseRouteHandle
     if auth is None:
         raise LoginRequired(_login_redirect_target(connection))
     if not auth.user.is_operator:
-        raise NotFoundException()
+        raise NotFound()

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.accounts.access import current_auth
 from app.core.i18n import gettext
@@ -32,10 +32,6 @@ def _ops_page(request: Request, template: str, status_code: int = 200, **context
                 figures=services.USAGE_FIGURES, **context)
 
 
-def _message(error: services.PlatformError) -> str:
-    return gettext(error.message, **error.variables)
-
-
 # --- public sign-up ---------------------------------------------------------------------------
 
 
@@ -58,7 +54,7 @@ async def signup(request: Request) -> Response:
             application = await services.submit_signup(db, form, client_addr(request))
         except services.TooManySignups as refusal:
             return page(request, "error.html", status_code=429, title="Too many attempts", text=refusal.message)
-        except services.PlatformError:
+        except Refusal:
             return _signup_page(request, form, status_code=400)
     return see_other(f"/signup/sent?code={application.division_code}")
 
@@ -94,7 +90,7 @@ async def _application_page(request: Request, application_id: int, status_code: 
     async with request.app.state.db.session() as db:
         application = await services.get_application(db, application_id)
         if application is None:
-            raise NotFoundException()
+            raise NotFound()
         if application.status == "pending":
             await services.reveal_contact(db, application, actor=auth.user, client_addr=client_addr(request))
     context.setdefault("values", services.approval_defaults(application))
@@ -117,11 +113,11 @@ async def approve_application(request: Request, application_id: int) -> Response
             request.app.state.db, application_id, actor=auth.user, client_addr=client_addr(request), **values
         )
     except LookupError:
-        raise NotFoundException() from None
-    except services.PlatformError as refusal:
-        status = 409 if refusal.field is None else 400
+        raise NotFound() from None
+    except Refusal as refusal:
+        status = 409 if refusal.input_name is None else 400
         return await _application_page(request, application_id, status_code=status, values=values,
-                                       approve_error=_message(refusal))
+                                       approve_error=refusal.text())
     link = absolute_url(request, approval.invitation_path)
     return _ops_page(request, "platform/approved.html", tenant=approval.tenant, path=approval.invitation_path,
                      link=link)
@@ -136,11 +132,11 @@ async def reject_application(request: Request, application_id: int) -> Response:
         try:
             await services.reject(db, application_id, actor=auth.user, reason=reason, client_addr=client_addr(request))
         except LookupError:
-            raise NotFoundException() from None
-        except services.PlatformError as refusal:
-            status = 409 if refusal.field is None else 400
+            raise NotFound() from None
+        except Refusal as refusal:
+            status = 409 if refusal.input_name is None else 400
             return await _application_page(request, application_id, status_code=status, reason=reason,
-                                           reject_error=_message(refusal))
+                                           reject_error=refusal.text())
     return see_other(f"/ops/applications/{application_id}")
 
 
@@ -148,7 +144,7 @@ async def _tenant_page(request: Request, tenant_id: int, status_code: int = 200,
     async with request.app.state.db.session() as db:
         tenant = await services.get_tenant(db, tenant_id)
         if tenant is None:
-            raise NotFoundException()
+            raise NotFound()
         usage = next((u for u in await services.tenants_with_usage(db) if u.tenant.id == tenant_id), None)
     return _ops_page(request, "platform/tenant.html", status_code=status_code, tenant=tenant, usage=usage, **context)
 
@@ -167,11 +163,11 @@ async def _change_status(request: Request, tenant_id: int, status: str) -> Respo
             await services.set_tenant_status(db, tenant_id, status, actor=auth.user, reason=reason,
                                              client_addr=client_addr(request))
         except LookupError:
-            raise NotFoundException() from None
-        except services.PlatformError as refusal:
-            status_code = 409 if refusal.field is None else 400
+            raise NotFound() from None
+        except Refusal as refusal:
+            status_code = 409 if refusal.input_name is None else 400
             return await _tenant_page(request, tenant_id, status_code=status_code, reason=reason,
-                                      error=_message(refusal))
+                                      error=refusal.text())
     return see_other(f"/ops/tenants/{tenant_id}?done={status}")
 
 
@@ -183,11 +179,11 @@ async def set_sms_quota(request: Request, tenant_id: int) -> Response:
         try:
             await services.set_sms_quota(db, tenant_id, value, actor=auth.user, client_addr=client_addr(request))
         except LookupError:
-            raise NotFoundException() from None
-        except services.PlatformError as refusal:
+            raise NotFound() from None
+        except Refusal as refusal:
             await db.rollback()
             return await _tenant_page(request, tenant_id, status_code=400, sms_quota=value,
-                                      quota_error=_message(refusal))
+                                      quota_error=refusal.text())
     return see_other(f"/ops/tenants/{tenant_id}?done=quota")
 
 
@@ -237,11 +233,11 @@ async def _check(request: Request, enrol: bool) -> Response:
         try:
             await totp.check_totp(db, request.app.state.settings, auth.user, auth.session.id, code,
                                       enrol=enrol, client_addr=client_addr(request))
-        except services.PlatformError as refusal:
+        except Refusal as refusal:
             status = 429 if refusal.message == totp.TOTP_LOCKED else 400
             if enrol:
-                return await _enrol_page(request, status_code=status, error=_message(refusal))
-            return page(request, "platform/totp.html", status_code=status, error=_message(refusal))
+                return await _enrol_page(request, status_code=status, error=refusal.text())
+            return page(request, "platform/totp.html", status_code=status, error=refusal.text())
     return see_other("/ops/")
 
 

@@ -1,7 +1,7 @@
 """Platform operations: sign-up applications, provisioning, suspension, usage (TOTP: totp.py).
 
 No web imports. Functions that change things say whether they commit; refusals raise
-``PlatformError`` whose ``message`` is an msgid to translate where it is shown.
+``Refusal`` whose ``message`` is an msgid to translate where it is shown.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Awaitable, Callable
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts import invitations
 from app.accounts.access import now
 from app.accounts.models import User, UserSession
-from app.accounts.services import AccountError
 from app.audit.models import PlatformAuditEntry
 from app.audit.services import record_platform
 from app.core.db import Database
@@ -27,25 +27,15 @@ from app.core.security import MOBILE_RE
 from app.platform import divisions
 from app.platform.models import SignupApplication
 from app.tenancy.models import Tenant
-from app.tenancy.services import SLUG_RE, PresetError, TenantExists, apply_preset, approval_presets, load_preset
+from app.tenancy.services import SLUG_RE, TenantExists, apply_preset, approval_presets, load_preset
 
 SIGNUPS_PER_CLIENT_PER_HOUR = 5
 NOTE_MAX = 1000
 REASON_MAX = 500
 
 
-class PlatformError(Exception):
-    """A refusal the operator or applicant should read; ``message`` is an msgid."""
-
-    def __init__(self, message: str, field: str | None = None, **variables):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.variables = variables
-
-
-class TooManySignups(PlatformError):
-    pass
+class TooManySignups(Refusal):
+    """Answered with 429 on the sign-up page."""
 
 
 # --- sign-up applications ---------------------------------------------------------------------
@@ -111,7 +101,7 @@ def validate_signup(form: SignupForm) -> None:
 
 
 async def submit_signup(db: AsyncSession, form: SignupForm, client_addr: str | None) -> SignupApplication:
-    """Validate and store a pending application. Raises TooManySignups or PlatformError; on a
+    """Validate and store a pending application. Raises TooManySignups or Refusal; on a
     refusal nothing is written. Commits."""
     recent = await db.scalar(
         select(func.count()).select_from(SignupApplication).where(
@@ -126,7 +116,7 @@ async def submit_signup(db: AsyncSession, form: SignupForm, client_addr: str | N
     if form.errors:
         await db.rollback()
         message, variables = next(iter(form.errors.values()))
-        raise PlatformError(message, **variables)
+        raise Refusal(message, **variables)
     division = form.resolved
     # One applicant at a time per division: two simultaneous submissions cannot both pass.
     await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("signup:" + division.code)})
@@ -145,7 +135,7 @@ async def submit_signup(db: AsyncSession, form: SignupForm, client_addr: str | N
     if form.errors:
         await db.rollback()
         message, variables = form.errors["division"]
-        raise PlatformError(message, field="division", **variables)
+        raise Refusal(message, input_name="division", **variables)
     application = SignupApplication(
         division_code=division.code, county_name=division.label, contact_name=form.contact_name,
         contact_phone=form.contact_phone, note=form.note or None, status="pending", client_addr=client_addr,
@@ -203,25 +193,25 @@ async def approve(
     claimed first, so two operators cannot approve it twice)."""
     slug, name, admin_name, admin_mobile = slug.strip().lower(), name.strip(), admin_name.strip(), admin_mobile.strip()
     if preset not in [p.name for p in approval_presets()]:
-        raise PlatformError(lazy("Please choose a preset from the list."), field="preset")
+        raise Refusal(lazy("Please choose a preset from the list."), input_name="preset")
     if not SLUG_RE.match(slug):
-        raise PlatformError(lazy("The short name may use lower-case letters, digits and hyphens (2 to 40)."), field="slug")
+        raise Refusal(lazy("The short name may use lower-case letters, digits and hyphens (2 to 40)."), input_name="slug")
     if not name or len(name) > 120:
-        raise PlatformError(lazy("The name is required (at most 120 characters)."), field="name")
+        raise Refusal(lazy("The name is required (at most 120 characters)."), input_name="name")
     if not admin_name or len(admin_name) > 60:
-        raise PlatformError(lazy("Please enter the person's name (at most 60 characters)."), field="admin_name")
+        raise Refusal(lazy("Please enter the person's name (at most 60 characters)."), input_name="admin_name")
     if admin_mobile and not MOBILE_RE.match(admin_mobile):
-        raise PlatformError(lazy("A mobile number has 11 digits and starts with 1."), field="admin_mobile")
+        raise Refusal(lazy("A mobile number has 11 digits and starts with 1."), input_name="admin_mobile")
     async with database.transaction() as db:
         application = await db.get(SignupApplication, application_id, with_for_update=True)
         if application is None:
             raise LookupError(application_id)
         if application.status != "pending":
-            raise PlatformError(lazy("This application has already been decided."))
+            raise Refusal(lazy("This application has already been decided."))
         if await db.scalar(select(Tenant.id).where(Tenant.slug == slug)):
-            raise PlatformError(lazy("The short name %(slug)s is taken. Please choose another."), field="slug", slug=slug)
+            raise Refusal(lazy("The short name %(slug)s is taken. Please choose another."), input_name="slug", slug=slug)
         if await db.scalar(select(Tenant.id).where(Tenant.division_code == application.division_code).limit(1)):
-            raise PlatformError(lazy("This county already has an account on the platform."))
+            raise Refusal(lazy("This county already has an account on the platform."))
         application.status = "approved"
         application.decided_at = now()
         application.decided_by = actor.id
@@ -239,12 +229,8 @@ async def approve(
             await db.execute(update(SignupApplication).where(SignupApplication.id == application_id)
                              .values(status="pending", decided_at=None, decided_by=None))
         if isinstance(exc, TenantExists):
-            raise PlatformError(lazy("The short name %(slug)s is taken. Please choose another."), field="slug",
+            raise Refusal(lazy("The short name %(slug)s is taken. Please choose another."), input_name="slug",
                                 slug=slug) from exc
-        if isinstance(exc, AccountError):
-            raise PlatformError(exc.message, **exc.variables) from exc
-        if isinstance(exc, PresetError):
-            raise PlatformError(str(exc)) from exc
         raise
     async with database.transaction() as db:
         await db.execute(update(SignupApplication).where(SignupApplication.id == application_id)
@@ -261,13 +247,13 @@ async def reject(db: AsyncSession, application_id: int, *, actor: User, reason: 
     """Refuse an application with a reason. Commits."""
     reason = reason.strip()
     if not reason or len(reason) > REASON_MAX:
-        raise PlatformError(lazy("Please give a reason (at most %(n)s characters)."), field="reason", n=REASON_MAX)
+        raise Refusal(lazy("Please give a reason (at most %(n)s characters)."), input_name="reason", n=REASON_MAX)
     application = await db.get(SignupApplication, application_id, with_for_update=True)
     if application is None:
         raise LookupError(application_id)
     if application.status != "pending":
         await db.rollback()
-        raise PlatformError(lazy("This application has already been decided."))
+        raise Refusal(lazy("This application has already been decided."))
     application.status = "rejected"
     application.reason = reason
     application.decided_at = now()
@@ -349,13 +335,13 @@ async def set_tenant_status(
     assert status in ("active", "suspended")
     reason = reason.strip()
     if not reason or len(reason) > REASON_MAX:
-        raise PlatformError(lazy("Please give a reason (at most %(n)s characters)."), field="reason", n=REASON_MAX)
+        raise Refusal(lazy("Please give a reason (at most %(n)s characters)."), input_name="reason", n=REASON_MAX)
     tenant = await db.get(Tenant, tenant_id, with_for_update=True)
     if tenant is None:
         raise LookupError(tenant_id)
     if tenant.status == status or tenant.status == "pending":
         await db.rollback()
-        raise PlatformError(lazy("The county is already suspended.") if status == "suspended"
+        raise Refusal(lazy("The county is already suspended.") if status == "suspended"
                             else lazy("The county is not suspended."))
     tenant.status = status
     tenant.status_changed_at = now()
@@ -382,8 +368,8 @@ async def set_sms_quota(db: AsyncSession, tenant_id: int, value: str, *, actor: 
     """The tenant's monthly SMS quota (beyond it, messages go in-app only). Commits; audited."""
     value = str(value or "").strip()
     if not value.isdigit() or int(value) > SMS_QUOTA_MAX:
-        raise PlatformError(lazy("The SMS quota is a whole number of messages per month from 0 to %(n)s."),
-                            field="sms_quota", n=SMS_QUOTA_MAX)
+        raise Refusal(lazy("The SMS quota is a whole number of messages per month from 0 to %(n)s."),
+                            input_name="sms_quota", n=SMS_QUOTA_MAX)
     tenant = await db.get(Tenant, tenant_id, with_for_update=True)
     if tenant is None:
         raise LookupError(tenant_id)

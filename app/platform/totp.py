@@ -10,13 +10,13 @@ import segno
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.access import now
 from app.accounts.models import User, UserSession
 from app.accounts.services import failures_in_last_hour, record_failure
 from app.audit.services import record_platform
 from app.core.i18n import lazy
 from app.core.settings import Settings
-from app.platform.services import PlatformError
 
 TOTP_ISSUER = "Lianluo"
 TOTP_LOCKED = lazy("Too many wrong codes for this account. Please try again in an hour.")
@@ -59,12 +59,12 @@ async def check_totp(
 ) -> None:
     """Verify a code for this session. Wrong codes count like failed sign-ins (same hourly limit per
     account) and are audited. On success marks the session verified (and, when enrolling, enables
-    TOTP). Raises PlatformError. Commits."""
+    TOTP). Raises Refusal. Commits."""
     failures = await failures_in_last_hour(db, user.id)
     if failures >= settings.failed_logins_per_hour:
         await record_platform(db, actor_user_id=user.id, action="totp_refused_locked", client_addr=client_addr)
         await db.commit()
-        raise PlatformError(TOTP_LOCKED)
+        raise Refusal(TOTP_LOCKED)
     code = "".join(code.split())
     secret = user.totp_secret
     usable = secret and (user.totp_enabled_at is None if enrol else user.totp_enabled_at is not None)
@@ -73,7 +73,7 @@ async def check_totp(
     if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
         await record_failure(db, settings, user.id, failures, "totp_failed", client_addr)
         await db.commit()
-        raise PlatformError(TOTP_WRONG)
+        raise Refusal(TOTP_WRONG)
     await db.execute(update(User).where(User.id == user.id).values(totp_last_step=step))
     user.totp_last_step = step
     if enrol:

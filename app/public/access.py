@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from litestar import Request
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,7 @@ async def public_tenant(request: Request, slug: str) -> AsyncIterator[tuple[Tena
             db.expunge(tenant)  # keep its loaded fields past the end of this first transaction
         await db.rollback()
         if tenant is None:
-            raise NotFoundException()
+            raise NotFound()
         bind(db, tenant.id)
         # Nothing commits: leaving the block closes the session, which rolls back whatever happened
         # and detaches the loaded rows (still readable by the template).
@@ -43,7 +43,7 @@ async def public_tenant(request: Request, slug: str) -> AsyncIterator[tuple[Tena
 
 def _valid_id(record_id: int) -> None:
     if not 0 < record_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
 
 
 async def public_station(db: AsyncSession, station_id: int) -> Station:
@@ -51,7 +51,7 @@ async def public_station(db: AsyncSession, station_id: int) -> Station:
     _valid_id(station_id)
     station = await db.scalar(select(Station).where(Station.id == station_id, Station.status == "active"))
     if station is None:
-        raise NotFoundException()
+        raise NotFound()
     return station
 
 
@@ -83,5 +83,5 @@ async def public_image(db: AsyncSession, image_id: int) -> StoredImage:
         select(StoredImage).where(StoredImage.id == image_id, or_(station_photo, deputy_photo))
     )
     if image is None:
-        raise NotFoundException()
+        raise NotFound()
     return image

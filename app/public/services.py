@@ -13,12 +13,13 @@ import segno
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan
 from app.activities.plans import moved_from, moved_to
 from app.core.images import StoredImage
 from app.deputies.models import LEVELS, Commitment, Deputy, Mandate, StationDeputy
 from app.stations.models import Station, StationGoal, StationKind
-from app.stations.schedule import ScheduleError, describe_rule, next_reception_days
+from app.stations.schedule import describe_rule, next_reception_days
 from app.tenancy.models import AdminNode
 
 STATIONS_PER_PAGE = 50
@@ -58,7 +59,7 @@ def reception(rule: str, today: date, locale: str, n: int) -> tuple[str, list[da
     """(the rule for people, the next n days); a stored rule that cannot be read shows nothing."""
     try:
         return describe_rule(rule, locale), next_reception_days(rule, today, n)
-    except ScheduleError:
+    except Refusal:
         return "", []
 
 

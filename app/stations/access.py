@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ MAX_ID = 2**63 - 1
 def require_places(scope: Scope) -> None:
     """Handling units do not see places and people at all."""
     if scope.role == "handling_unit":
-        raise NotFoundException()
+        raise NotFound()
 
 
 def station_filter(scope: Scope) -> ColumnElement[bool]:
@@ -69,7 +69,7 @@ async def get_station(db: AsyncSession, scope: Scope, station_id: int, *, for_up
     """The station with its node and kind, or 404 (missing, other tenant, out of scope alike)."""
     require_places(scope)
     if not 0 < station_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     query = (
         select(Station, AdminNode, StationKind)
         .join(AdminNode, node_join())
@@ -80,7 +80,7 @@ async def get_station(db: AsyncSession, scope: Scope, station_id: int, *, for_up
         query = query.with_for_update(of=Station)
     row = (await db.execute(query)).first()
     if row is None:
-        raise NotFoundException()
+        raise NotFound()
     return StationRef(*row)
 
 
@@ -99,22 +99,22 @@ def can_edit_profile(scope: Scope, ref: StationRef) -> bool:
 
 def require_edit(scope: Scope, ref: StationRef) -> None:
     if not can_edit_station(scope, ref.node.path):
-        raise NotFoundException()
+        raise NotFound()
 
 
 def require_profile_edit(scope: Scope, ref: StationRef) -> None:
     if not can_edit_profile(scope, ref):
-        raise NotFoundException()
+        raise NotFound()
 
 
 async def get_image(db: AsyncSession, scope: Scope, image_id: int) -> StoredImage:
     """An image, if it is the photo of a station or a deputy the member may see; else 404."""
     require_places(scope)
     if not 0 < image_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     image = await db.scalar(select(StoredImage).where(StoredImage.id == image_id))
     if image is None:
-        raise NotFoundException()
+        raise NotFound()
     station_owner = await db.scalar(
         select(Station.id).join(AdminNode, node_join()).where(Station.photo_id == image_id, station_filter(scope))
         .limit(1)
@@ -124,7 +124,7 @@ async def get_image(db: AsyncSession, scope: Scope, image_id: int) -> StoredImag
     deputy_id = await db.scalar(select(Deputy.id).where(Deputy.photo_id == image_id).limit(1))
     if deputy_id is not None and await deputy_visible(db, scope, deputy_id):
         return image
-    raise NotFoundException()
+    raise NotFound()
 
 
 async def deputy_visible(db: AsyncSession, scope: Scope, deputy_id: int) -> bool:

@@ -7,11 +7,12 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.audit.services import record
 from app.core.i18n import lazy
 from app.stations.access import StationRef
 from app.stations.models import ChecklistItem, StationScore
-from app.stations.refusals import FIELD_TOO_LONG, Refusal, _open
+from app.stations.refusals import FIELD_TOO_LONG, _open
 
 CHOOSE_MET = lazy("Please mark each item as met or not met.")
 

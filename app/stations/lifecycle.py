@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.audit.services import record
 from app.core.i18n import gettext, lazy
 from app.stations.access import StationRef, can_edit_station
 from app.stations.models import STATUS_NAMES, STATUSES, StationEvent
-from app.stations.refusals import Refusal
 from app.stations.services import MAX_NOTE, tenant_config
 from app.tenancy.models import DEFAULT_LIFECYCLE
 from app.tenancy.scope import Scope

@@ -8,16 +8,17 @@ from datetime import date
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.i18n import gettext, lazy
-from app.core.images import ImageError, StoredImage, store_image
+from app.core.images import StoredImage, store_image
 from app.deputies.models import Commitment, Deputy, StationDeputy
 from app.stations import schedule
 from app.stations.access import StationRef
 from app.stations.checklist import stars
 from app.stations.models import STAFF_ROLES, ChecklistItem, StationEvent, StationGoal, StationScore, StationStaff
-from app.stations.refusals import FIELD_TOO_LONG, Refusal, _int, _open
+from app.stations.refusals import FIELD_TOO_LONG, _int, _open
 from app.stations.services import names_for_paths, place_label
 
 BAD_PHONE = lazy("The contact phone may contain only digits, spaces and “-” (at most 20).")
@@ -85,7 +86,7 @@ def reception_preview(rule: str, today: date, locale: str) -> tuple[str, list[st
     try:
         return (schedule.describe_rule(rule, locale),
                 [schedule.format_day(d, locale) for d in schedule.next_reception_days(rule, today, 3)])
-    except schedule.ScheduleError:  # free text stored before it was checked: show it as written
+    except Refusal:  # free text stored before it was checked: show it as written
         return rule, []
 
 
@@ -151,10 +152,7 @@ async def update_profile(db: AsyncSession, ref: StationRef, values: dict, *, act
     phone = clean["contact_phone"]
     if phone and not all(c.isdigit() or c in " -" for c in phone):
         raise Refusal(BAD_PHONE)
-    try:
-        clean["reception_rule"] = schedule.parse_rule(clean["reception_rule"])
-    except schedule.ScheduleError as exc:
-        raise Refusal(exc.message, **exc.variables) from None
+    clean["reception_rule"] = schedule.parse_rule(clean["reception_rule"])
     changed = sorted(k for k, v in clean.items() if getattr(station, k) != v)
     if not changed:
         return
@@ -169,10 +167,7 @@ async def set_photo(db: AsyncSession, ref: StationRef, raw: bytes, *, actor_id: 
                     client_addr: str | None = None) -> None:
     _open(ref)
     station = ref.station
-    try:
-        image = await store_image(db, station.tenant_id, raw)
-    except ImageError as exc:
-        raise Refusal(exc.message) from None
+    image = await store_image(db, station.tenant_id, raw)
     old = station.photo_id
     station.photo_id = image.id
     await db.flush()

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.stations.access import StationRef
-
-
-class Refusal(Exception):
-    """A change that is not made: a message (English msgid) and its variables, the HTTP status to
-    answer with, and for names the canonical name to offer."""
-
-    def __init__(self, message: str, status: int = 400, canonical: str = "", **variables):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.canonical = canonical
-        self.variables = variables
 
 
 CLOSED_STATION = lazy("The station is closed; it can no longer be changed.")

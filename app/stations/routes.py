@@ -9,17 +9,16 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import select
 
 from app.core.images import MAX_UPLOAD_BYTES
-from app.core.i18n import current_locale, gettext, lazy
+from app.core.i18n import current_locale, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.imports import IMPORT_ROLES
 from app.deputies.models import Commitment
 from app.stations import access, checklist, lifecycle, profile, services
 from app.stations.models import STAFF_ROLE_NAMES, STAFF_ROLES, STATUS_NAMES, STATUSES, StationGoal, StationStaff
-from app.stations.refusals import Refusal
 from app.tenancy.access import TenantContext
 
 DONE_MESSAGES = {
@@ -39,10 +38,6 @@ IMAGE_CACHE = "private, max-age=86400"
 
 def _base(ctx: TenantContext) -> str:
     return f"/t/{ctx.tenant.slug}"
-
-
-def _message(refusal: Refusal) -> str:
-    return gettext(refusal.message, **refusal.variables)
 
 
 def _today(ctx: TenantContext):
@@ -101,7 +96,7 @@ async def _new_page(request: Request, ctx: TenantContext, *, form: dict, status_
 async def new_station(request: Request, ctx: TenantContext, node: str | None = None) -> Response:
     scope = await ctx.scope()
     if not scope.can_edit:
-        raise NotFoundException()
+        raise NotFound()
     return await _new_page(request, ctx, form={"node_id": node or ""})
 
 
@@ -109,7 +104,7 @@ async def new_station(request: Request, ctx: TenantContext, node: str | None = N
 async def create_station(request: Request, ctx: TenantContext) -> Response:
     scope = await ctx.scope()
     if not scope.can_edit:
-        raise NotFoundException()
+        raise NotFound()
     form = await request.form()
     values = {k: str(form.get(k, ""))[:200] for k in ("kind_id", "node_id", "name")}
     try:
@@ -119,7 +114,7 @@ async def create_station(request: Request, ctx: TenantContext) -> Response:
         )
     except Refusal as refusal:
         await ctx.db.rollback()
-        return await _new_page(request, ctx, form=values, status_code=refusal.status, error=_message(refusal),
+        return await _new_page(request, ctx, form=values, status_code=refusal.status, error=refusal.text(),
                                canonical=refusal.canonical)
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/stations/{station.id}?done=created")
@@ -170,7 +165,7 @@ async def _change(request: Request, ctx: TenantContext, station_id: int, section
     except Refusal as refusal:
         await ctx.db.rollback()
         values = {k: str(form.get(k, ""))[:2000] for k in form_keys}
-        return await _station_page(request, ctx, station_id, status_code=refusal.status, error=_message(refusal),
+        return await _station_page(request, ctx, station_id, status_code=refusal.status, error=refusal.text(),
                                    error_at=section, canonical=refusal.canonical, form=values)
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/stations/{station_id}?done={section}#{section}")
@@ -192,14 +187,14 @@ async def lifecycle_step(request: Request, ctx: TenantContext, station_id: int) 
     scope = await ctx.scope()
     ref = await access.get_station(ctx.db, scope, station_id, for_update=True)
     if not scope.can_edit:
-        raise NotFoundException()
+        raise NotFound()
     form = await request.form()
     try:
         await lifecycle.take_step(ctx.db, scope, ref, step=str(form.get("step", "")), note=str(form.get("note", "")),
                                  actor_id=ctx.user.id, client_addr=client_addr(request))
     except Refusal as refusal:
         await ctx.db.rollback()
-        return await _station_page(request, ctx, station_id, status_code=refusal.status, error=_message(refusal),
+        return await _station_page(request, ctx, station_id, status_code=refusal.status, error=refusal.text(),
                                    error_at="step", form={"note": str(form.get("note", ""))[:500]})
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/stations/{station_id}?done=step#history")
@@ -244,7 +239,7 @@ async def remove_staff(request: Request, ctx: TenantContext, station_id: int, st
         row = await ctx.db.scalar(select(StationStaff).where(StationStaff.station_id == ref.station.id,
                                                              StationStaff.id == staff_id))
         if row is None:
-            raise NotFoundException()
+            raise NotFound()
         await profile.remove_staff(ctx.db, ref, row, actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "staff", act)
@@ -265,7 +260,7 @@ async def edit_goal(request: Request, ctx: TenantContext, station_id: int, goal_
         goal = await ctx.db.scalar(select(StationGoal).where(StationGoal.station_id == ref.station.id,
                                                              StationGoal.id == goal_id))
         if goal is None:
-            raise NotFoundException()
+            raise NotFound()
         await profile.update_goal(ctx.db, ref, goal, progress=str(form.get("progress", "")),
                                    done=form.get("done") == "1", actor_id=ctx.user.id,
                                    client_addr=client_addr(request))
@@ -290,7 +285,7 @@ async def remove_commitment(request: Request, ctx: TenantContext, station_id: in
         row = await ctx.db.scalar(select(Commitment).where(Commitment.station_id == ref.station.id,
                                                            Commitment.id == commitment_id))
         if row is None:
-            raise NotFoundException()
+            raise NotFound()
         await profile.remove_commitment(ctx.db, ref, row, actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "commitment", act, profile=True)

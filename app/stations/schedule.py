@@ -21,6 +21,7 @@ import re
 import unicodedata
 from datetime import date, timedelta
 
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 
 MAX_ITEMS = 7
@@ -62,15 +63,6 @@ _LAST = re.compile(rf"^(?:最后|末|倒数第一|倒数第1)[一1]?个?{_WEEK_W
 _WEEKLY = re.compile(rf"^{_WEEK_WORD}?{_WD}$")
 
 
-class ScheduleError(ValueError):
-    """What staff wrote cannot be read: ``message`` is an English msgid, ``variables`` fill it."""
-
-    def __init__(self, message: str, **variables):
-        super().__init__(message % variables if variables else message)
-        self.message = message
-        self.variables = variables
-
-
 def _number(text: str) -> int | None:
     if text.isdigit():
         return int(text)
@@ -91,18 +83,18 @@ def _number(text: str) -> int | None:
 def _day_item(text: str, original: str) -> str:
     day = _number(text)
     if day is None:
-        raise ScheduleError(UNREADABLE, part=original)
+        raise Refusal(UNREADABLE, part=original)
     if not 1 <= day <= 31:
-        raise ScheduleError(BAD_DAY, day=day)
+        raise Refusal(BAD_DAY, day=day)
     return f"day:{day}"
 
 
 def _nth_item(n_text: str, weekday_char: str, original: str) -> str:
     n = _number(n_text)
     if n is None:
-        raise ScheduleError(UNREADABLE, part=original)
+        raise Refusal(UNREADABLE, part=original)
     if not 1 <= n <= 4:
-        raise ScheduleError(BAD_NTH)
+        raise Refusal(BAD_NTH)
     return f"nth:{n}:{WEEKDAYS[_WEEKDAY_CHARS[weekday_char]]}"
 
 
@@ -121,18 +113,18 @@ def _monthly(piece: str, original: str, pending: list[str]) -> list[str]:
         pending.clear()
         return items + [f"nth:last:{WEEKDAYS[_WEEKDAY_CHARS[m.group(1)]]}"]
     if pending:
-        raise ScheduleError(UNREADABLE, part=original)
+        raise Refusal(UNREADABLE, part=original)
     if _LAST_DAY.match(piece):
         return ["day:last"]
     if m := _DAY.match(piece):
         return [_day_item(m.group(1), original)]
-    raise ScheduleError(UNREADABLE, part=original)
+    raise Refusal(UNREADABLE, part=original)
 
 
 def _weekly(piece: str, original: str) -> list[str]:
     if m := _WEEKLY.match(piece):
         return [f"week:{WEEKDAYS[_WEEKDAY_CHARS[m.group(1)]]}"]
-    raise ScheduleError(UNREADABLE, part=original)
+    raise Refusal(UNREADABLE, part=original)
 
 
 def _sort_key(item: str) -> tuple:
@@ -145,7 +137,7 @@ def _sort_key(item: str) -> tuple:
 
 
 def parse_rule(text: str) -> str:
-    """The normalised rule for what staff wrote, or ScheduleError with a message saying what is wrong."""
+    """The normalised rule for what staff wrote, or Refusal with a message saying what is wrong."""
     text = unicodedata.normalize("NFKC", text or "").strip()
     # spaces inside one day ("15 日", "第一个 星期五") are not separators
     text = _INNER_SPACE.sub("", text)
@@ -163,7 +155,7 @@ def parse_rule(text: str) -> str:
         elif m := _WEEK_PREFIX.match(piece):
             context, piece = "week", piece[m.end():]
         elif piece.startswith("每"):
-            raise ScheduleError(UNREADABLE, part=original)
+            raise Refusal(UNREADABLE, part=original)
         if not piece:  # "每月 15日": the prefix alone, the day follows
             continue
         kind = context
@@ -174,13 +166,13 @@ def parse_rule(text: str) -> str:
             kind = "month"  # "每周二、15日": the second piece is a day of the month
         if kind == "month" and context == "month" and _WEEKLY.match(piece) and not _DAY.match(piece):
             # "每月15日、周二" is ambiguous: a weekly day written after monthly ones must say 每周
-            raise ScheduleError(UNREADABLE, part=original)
+            raise Refusal(UNREADABLE, part=original)
         items += _monthly(piece, original, pending) if kind == "month" else _weekly(piece, original)
     if pending or not items:
-        raise ScheduleError(UNREADABLE, part=text)
+        raise Refusal(UNREADABLE, part=text)
     unique = sorted(set(items), key=_sort_key)
     if len(unique) > MAX_ITEMS:
-        raise ScheduleError(TOO_MANY, max=MAX_ITEMS)
+        raise Refusal(TOO_MANY, max=MAX_ITEMS)
     rule = ";".join(unique)
     assert len(rule) <= MAX_RULE_CHARS
     return rule
@@ -192,7 +184,7 @@ _ITEM = re.compile(r"^(?:day:(?:[1-9]|[12]\d|3[01]|last)|nth:(?:[1-4]|last):(?:m
 
 def _items(rule: str) -> list[str]:
     """The items of a stored rule. Text that is not a normalised rule (older free text) is parsed as
-    staff would have typed it; what cannot be read raises ScheduleError."""
+    staff would have typed it; what cannot be read raises Refusal."""
     rule = (rule or "").strip()
     if not rule:
         return []

@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import Refusal
 from app.audit.services import record
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, StationDeputy
@@ -22,7 +23,7 @@ from app.stations import naming
 from app.stations.access import StationRef, can_edit_station, kind_join, node_join, station_filter
 from app.stations.checklist import active_item_count, stars
 from app.stations.models import STATUSES, ChecklistItem, Station, StationEvent, StationKind, StationScore
-from app.stations.refusals import CLOSED_STATION, Refusal, _int
+from app.stations.refusals import CLOSED_STATION, _int
 from app.tenancy.config import Config, canonical_name, get_config
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope

@@ -7,7 +7,7 @@ from typing import AsyncGenerator
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,6 @@ from app.accounts.models import Membership, User, UserSession
 from app.audit.services import record
 from app.core.logs import log_tenant
 from app.core.web import TenantSuspended, see_other
-from app.tenancy.config import ConfigError
 from app.tenancy.models import Tenant
 from app.tenancy.scope import Scope, scope_of
 
@@ -46,7 +45,7 @@ class TenantContext:
     def require_role(self, *roles: str) -> None:
         """Same not-found as a missing page: a role without access learns nothing."""
         if self.membership.role not in roles:
-            raise NotFoundException()
+            raise NotFound()
 
 
 async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -89,7 +88,7 @@ async def member_tenant(database, auth: Auth, slug: str) -> tuple[Tenant, Member
             )
         ).first()
     if row is None or row[1] is None or row[0].status == "pending":
-        raise NotFoundException()
+        raise NotFound()
     tenant, membership = row
     if tenant.status == "suspended":
         raise TenantSuspended()
@@ -123,7 +122,7 @@ async def settings_change(ctx: TenantContext, change, on_refusal, done_path: str
     back and show the page again through ``on_refusal(message)`` (nothing written)."""
     try:
         await change()
-    except ConfigError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         return await on_refusal(refusal.text())
     await ctx.db.commit()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
-from app.core.i18n import gettext, lazy
+from app.core.i18n import lazy
 from app.stations.models import ChecklistItem, StationKind
 from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, AdminNode, TenantConfig
 from app.tenancy.preset_activities import ACTIVITY_CONFIG_RANGES
@@ -44,17 +44,6 @@ ACTIVITY_SETTING_ERRORS = {
     "at_risk_days": lazy("A rule is at risk from 0 to 180 days before its period ends."),
     "photo_originals_mb": lazy("The size limit for original photos is a whole number of MB from 0 to 100000."),
 }
-
-
-class ConfigError(ValueError):
-    def __init__(self, message: str, **variables):
-        super().__init__(message)
-        self.message = message
-        self.variables = variables
-
-    def text(self) -> str:
-        """The message in the user's language (string variables are msgids too, e.g. a field's label)."""
-        return gettext(self.message, **{k: gettext(v) if isinstance(v, str) else v for k, v in self.variables.items()})
 
 
 def canonical_name(pattern: str, chain: list[AdminNode], kind_name: str) -> str:
@@ -145,10 +134,10 @@ def parse_seats(form: dict) -> dict:
             if not text:
                 continue
             if not text.isdigit() or int(text) > 99:
-                raise ConfigError(lazy("Seats are whole numbers from 0 to 99."))
+                raise Refusal(lazy("Seats are whole numbers from 0 to 99."))
             bounds[bound] = int(text)
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-            raise ConfigError(lazy("For %(level)s the minimum is above the maximum."), level=SEAT_LEVEL_NAMES[level])
+            raise Refusal(lazy("For %(level)s the minimum is above the maximum."), level=SEAT_LEVEL_NAMES[level])
         if bounds:
             seats[level] = bounds
     return normalise_seats(seats)
@@ -160,16 +149,16 @@ def parse_words(text: str) -> list[str]:
         word = line.strip()
         if word and word not in seen:
             if len(word) > 40:
-                raise ConfigError(lazy("A forbidden word has at most 40 characters: “%(word)s”."), word=word[:40])
+                raise Refusal(lazy("A forbidden word has at most 40 characters: “%(word)s”."), word=word[:40])
             seen.add(word)
             words.append(word)
     if len(words) > MAX_WORDS:
-        raise ConfigError(lazy("At most %(n)s forbidden words."), n=MAX_WORDS)
+        raise Refusal(lazy("At most %(n)s forbidden words."), n=MAX_WORDS)
     return words
 
 
 def parse_activity_settings(values: dict, current: Config) -> dict[str, int]:
-    """The four activity settings from the form (a field not sent keeps its current value); ConfigError
+    """The four activity settings from the form (a field not sent keeps its current value); Refusal
     naming the first one out of range."""
     out = {}
     for key in ACTIVITY_SETTINGS:
@@ -180,7 +169,7 @@ def parse_activity_settings(values: dict, current: Config) -> dict[str, int]:
         text = str(text).strip()
         low, high = ACTIVITY_CONFIG_RANGES[key]
         if not text.isdigit() or not low <= int(text) <= high:
-            raise ConfigError(ACTIVITY_SETTING_ERRORS[key])
+            raise Refusal(ACTIVITY_SETTING_ERRORS[key])
         out[key] = int(text)
     return out
 
@@ -201,7 +190,7 @@ async def save_config(db: AsyncSession, *, tenant_id: int, actor_id: int, forbid
     None leaves them as they are."""
     checklist_name = checklist_name.strip()
     if len(checklist_name) > 40:
-        raise ConfigError(lazy("The checklist name has at most 40 characters."))
+        raise Refusal(lazy("The checklist name has at most 40 characters."))
     row = await config_row(db, tenant_id)
     row.forbidden_words = forbidden_words
     row.lifecycle = lifecycle_for(approval, filing)
@@ -225,27 +214,27 @@ async def save_config(db: AsyncSession, *, tenant_id: int, actor_id: int, forbid
 def check_pattern(pattern: str) -> str:
     pattern = (pattern or "").strip()
     if len(pattern) > 200:
-        raise ConfigError(lazy("The name pattern has at most 200 characters."))
+        raise Refusal(lazy("The name pattern has at most 200 characters."))
     unknown = [p for p in PLACEHOLDER_RE.findall(pattern) if p not in PLACEHOLDERS]
     if unknown:
-        raise ConfigError(lazy("Unknown placeholder {%(name)s}: use {city}, {county}, {township}, {village} or {kind}."),
+        raise Refusal(lazy("Unknown placeholder {%(name)s}: use {city}, {county}, {township}, {village} or {kind}."),
                           name=unknown[0])
     if pattern.count("{") != pattern.count("}"):
-        raise ConfigError(lazy("The name pattern has an unmatched brace."))
+        raise Refusal(lazy("The name pattern has an unmatched brace."))
     return pattern
 
 
 def _check_code(code: str) -> str:
     code = (code or "").strip()
     if not CODE_RE.match(code):
-        raise ConfigError(lazy("The code uses lower-case letters, digits, “_” or “-” (at most 30)."))
+        raise Refusal(lazy("The code uses lower-case letters, digits, “_” or “-” (at most 30)."))
     return code
 
 
 def _check_sort(sort: str) -> int:
     text = str(sort or "").strip() or "0"
     if not re.fullmatch(r"-?\d{1,6}", text):
-        raise ConfigError(lazy("The order is a whole number."))
+        raise Refusal(lazy("The order is a whole number."))
     return int(text)
 
 
@@ -259,7 +248,7 @@ async def list_kinds(db: AsyncSession, *, include_retired: bool = True) -> list[
 async def get_kind(db: AsyncSession, kind_id: int) -> StationKind:
     kind = await db.scalar(select(StationKind).where(StationKind.id == kind_id)) if 0 < kind_id <= MAX_ID else None
     if kind is None:
-        raise NotFoundException()
+        raise NotFound()
     return kind
 
 
@@ -270,19 +259,19 @@ async def save_kind(db: AsyncSession, *, tenant_id: int, actor_id: int, kind: St
     code = _check_code(code)
     name = " ".join((name or "").split())
     if not name or len(name) > 40:
-        raise ConfigError(lazy("The name of the kind is required (at most 40 characters)."))
+        raise Refusal(lazy("The name of the kind is required (at most 40 characters)."))
     if not node_kinds:
-        raise ConfigError(lazy("Tick at least one kind of place where it may be set up."))
+        raise Refusal(lazy("Tick at least one kind of place where it may be set up."))
     if any(k not in NODE_KINDS for k in node_kinds):
-        raise ConfigError(lazy("Choose the kinds of place from the list."))
+        raise Refusal(lazy("Choose the kinds of place from the list."))
     pattern = check_pattern(name_pattern)
     order = _check_sort(sort)
     clash = await db.scalar(select(StationKind).where(StationKind.code == code))
     if clash is not None and clash is not kind:
-        raise ConfigError(lazy("Another station kind already has the code “%(code)s”."), code=code)
+        raise Refusal(lazy("Another station kind already has the code “%(code)s”."), code=code)
     clash = await db.scalar(select(StationKind).where(StationKind.name == name, StationKind.retired_at.is_(None)))
     if clash is not None and clash is not kind:
-        raise ConfigError(lazy("Another station kind is already called “%(name)s”."), name=name)
+        raise Refusal(lazy("Another station kind is already called “%(name)s”."), name=name)
     node_kinds = [k for k in NODE_KINDS if k in node_kinds]
     action = "station_kind_added" if kind is None else "station_kind_changed"
     if kind is None:
@@ -302,7 +291,7 @@ async def retire_kind(db: AsyncSession, *, tenant_id: int, actor_id: int, kind: 
                       client_addr: str | None = None) -> None:
     """Retired kinds keep their stations; no new station can be of that kind."""
     if kind.retired_at is not None:
-        raise ConfigError(lazy("This station kind is already retired."))
+        raise Refusal(lazy("This station kind is already retired."))
     kind.retired_at = func.now()
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="station_kind_retired",
@@ -334,7 +323,7 @@ async def list_items(db: AsyncSession) -> list[ChecklistItem]:
 async def get_item(db: AsyncSession, item_id: int) -> ChecklistItem:
     item = await db.scalar(select(ChecklistItem).where(ChecklistItem.id == item_id)) if 0 < item_id <= MAX_ID else None
     if item is None:
-        raise NotFoundException()
+        raise NotFound()
     return item
 
 
@@ -344,16 +333,16 @@ async def save_item(db: AsyncSession, *, tenant_id: int, actor_id: int, item: Ch
     presets match items by code)."""
     label = " ".join((label or "").split())
     if not label or len(label) > 200:
-        raise ConfigError(lazy("The checklist item's text is required (at most 200 characters)."))
+        raise Refusal(lazy("The checklist item's text is required (at most 200 characters)."))
     order = _check_sort(sort)
     clash = await db.scalar(select(ChecklistItem).where(ChecklistItem.label == label,
                                                         ChecklistItem.retired_at.is_(None)))
     if clash is not None and clash is not item:
-        raise ConfigError(lazy("The checklist already has “%(label)s”."), label=label)
+        raise Refusal(lazy("The checklist already has “%(label)s”."), label=label)
     if item is None:
         code = _check_code(code) if (code or "").strip() else await _free_item_code(db)
         if await db.scalar(select(ChecklistItem.id).where(ChecklistItem.code == code)) is not None:
-            raise ConfigError(lazy("Another checklist item already has the code “%(code)s”."), code=code)
+            raise Refusal(lazy("Another checklist item already has the code “%(code)s”."), code=code)
         item = ChecklistItem(tenant_id=tenant_id, code=code, label=label, sort=order)
         db.add(item)
         action = "checklist_item_added"
@@ -378,7 +367,7 @@ async def retire_item(db: AsyncSession, *, tenant_id: int, actor_id: int, item: 
                       client_addr: str | None = None) -> None:
     """Retired items keep the scores already given; stations are no longer scored on them."""
     if item.retired_at is not None:
-        raise ConfigError(lazy("This checklist item is already retired."))
+        raise Refusal(lazy("This checklist item is already retired."))
     item.retired_at = func.now()
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="checklist_item_retired",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.tenancy.presets import PresetError
 
 # [config] keys of this issue, with the ranges the database enforces (migration 0004).
@@ -51,7 +52,7 @@ def _rule_error(where: str, rule: dict, exc: Exception) -> PresetError:
 def check_rules_shape(rules: list[dict], where: str) -> list[dict]:
     """Each rule checked as far as the file alone allows (its kinds are checked at apply time).
     Returns the rules normalised, with ``sort`` kept where given."""
-    from app.compliance.rules import RuleInvalid, check_rule
+    from app.compliance.rules import check_rule
 
     out = []
     for rule in rules:
@@ -61,7 +62,7 @@ def check_rules_shape(rules: list[dict], where: str) -> list[dict]:
         try:
             values = check_rule(rule, kind_codes=set(_list(rule.get("kind_codes"))),
                                 station_kind_codes=set(_list(rule.get("station_kind_codes"))))
-        except RuleInvalid as exc:
+        except Refusal as exc:
             raise _rule_error(where, rule, exc) from exc
         if "sort" in rule:
             if isinstance(rule["sort"], bool) or not isinstance(rule["sort"], int):
@@ -83,7 +84,7 @@ async def check_rules_for_tenant(database, preset, tenant_id: int | None) -> Non
         return
     from app.activities.models import ActivityKind
     from app.compliance.models import Rule
-    from app.compliance.rules import RuleInvalid, check_rule
+    from app.compliance.rules import check_rule
     from app.stations.models import StationKind
 
     live_kinds, all_kinds, live_stations, all_stations, retired_rules = set(), set(), set(), set(), set()
@@ -106,7 +107,7 @@ async def check_rules_for_tenant(database, preset, tenant_id: int | None) -> Non
             stations = (file_stations - (all_stations - live_stations)) | live_stations
         try:
             check_rule(rule, kind_codes=kinds, station_kind_codes=stations)
-        except RuleInvalid as exc:
+        except Refusal as exc:
             raise _rule_error(preset.name, rule, exc) from exc
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core.db import Database
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.settings import ROOT
 from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, TENANT_KINDS, AdminNode, Tenant, TenantConfig
@@ -41,8 +42,8 @@ KIND_KEYS = ("name", "node_kinds", "name_pattern", "sort")
 ITEM_KEYS = ("label", "sort")
 
 
-class PresetError(ValueError):
-    pass
+class PresetError(Refusal):
+    """A preset file or its values that cannot be applied (the CLI prints it; sign-up shows it)."""
 
 
 class TenantExists(PresetError):

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.activities import queries as activity_queries
-from app.core.i18n import gettext, lazy
+from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.checks import unassigned_count
 from app.joint import queries as joint_queries
@@ -18,10 +18,9 @@ from app.notify import queries as notify_queries
 from app.stations.models import StationKind
 from app.tenancy import config, services
 from app.tenancy.access import TenantContext, settings_change
-from app.tenancy.config import ConfigError
 from app.tenancy.models import NODE_KINDS, AdminNode
 from app.tenancy.scope import Scope
-from app.tenancy.services import CHILD_KINDS, NODE_KIND_NAMES, TreeError
+from app.tenancy.services import CHILD_KINDS, NODE_KIND_NAMES
 
 DONE = {
     "added": lazy("The place has been added."),
@@ -61,12 +60,6 @@ def _base(ctx: TenantContext) -> str:
     return f"/t/{ctx.tenant.slug}"
 
 
-def _message(error: TreeError | ConfigError) -> str:
-    if isinstance(error, ConfigError):
-        return error.text()
-    return gettext(error.message, **{k: gettext(v) if isinstance(v, str) else v for k, v in error.variables.items()})
-
-
 def _int(value: object) -> int | None:
     text = str(value or "").strip()
     return int(text) if text.isdigit() and 0 < int(text) <= services.MAX_ID else None
@@ -83,7 +76,7 @@ async def _places_scope(ctx: TenantContext) -> Scope:
     ctx.require_role(*services.PLACES_ROLES)
     scope = await ctx.scope()
     if not scope.whole_tenant and not scope.node_path:
-        raise NotFoundException()
+        raise NotFound()
     return scope
 
 
@@ -107,7 +100,7 @@ async def places(request: Request, ctx: TenantContext, open: str | None = None, 
     scope = await _places_scope(ctx)
     node_id = _int(open)
     if open and node_id is None:
-        raise NotFoundException()
+        raise NotFound()
     node = await services.visible_node(ctx.db, scope, node_id) if node_id else await services.scope_root(ctx.db, scope)
     return await _places_page(request, ctx, scope, node, show_retired=_flag(retired), done=done)
 
@@ -129,18 +122,18 @@ async def add_place(request: Request, ctx: TenantContext, node_id: int) -> Respo
     scope = await _places_scope(ctx)
     parent = await services.visible_node(ctx.db, scope, node_id)
     if not services.can_add_under(scope, parent):
-        raise NotFoundException()
+        raise NotFound()
     form = await request.form()
     values = {k: str(form.get(k, ""))[:200] for k in ("name", "kind", "division_code")}
     try:
         await services.add_child(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, scope=scope, parent=parent,
                                  name=values["name"], kind=values["kind"], division_code=values["division_code"],
                                  client_addr=client_addr(request))
-    except TreeError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         parent = await services.visible_node(ctx.db, scope, node_id)
         return await _places_page(request, ctx, scope, parent, show_retired=False, status_code=400,
-                                  error=_message(refusal), form=values)
+                                  error=refusal.text(), form=values)
     await ctx.db.commit()
     return see_other(f"{_base(ctx)}/places?open={node_id}&done=added")
 
@@ -159,7 +152,7 @@ async def _editable(ctx: TenantContext, node_id: int) -> tuple[Scope, AdminNode]
     scope = await _places_scope(ctx)
     node = await services.visible_node(ctx.db, scope, node_id)
     if not services.can_edit_node(scope, node):
-        raise NotFoundException()
+        raise NotFound()
     return scope, node
 
 
@@ -182,16 +175,16 @@ async def _place_change(request: Request, ctx: TenantContext, node_id: int, acti
         elif action == "moved":
             target = _int(values["parent"])
             if target is None:
-                raise TreeError(lazy("Choose the new parent from the list."))
+                raise Refusal(lazy("Choose the new parent from the list."))
             await services.move(ctx.db, new_parent_id=target, **common)
         else:
             await services.retire(ctx.db, **common)
-    except TreeError as refusal:
+    except Refusal as refusal:
         await ctx.db.rollback()
         node = await services.visible_node(ctx.db, scope, node_id)
         if action != "renamed":
             values.update(name=node.name, division_code=node.division_code or "")
-        return await _place_page(request, ctx, scope, node, status_code=400, error=_message(refusal), form=values)
+        return await _place_page(request, ctx, scope, node, status_code=400, error=refusal.text(), form=values)
     await ctx.db.commit()
     where = node.parent_id if action == "retired" else node.id
     return see_other(f"{_base(ctx)}/places?open={where}&done={action}")

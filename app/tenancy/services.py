@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,15 +49,6 @@ PLACES_ROLES = ("county_admin", "viewer", "township_staff")
 PARTIAL_LIMIT = 25  # children sent in one htmx partial; the full page lists them all
 
 
-class TreeError(ValueError):
-    """A refused change: ``message`` (a msgid) with ``variables``, shown translated."""
-
-    def __init__(self, message: str, **variables):
-        super().__init__(message)
-        self.message = message
-        self.variables = variables
-
-
 @dataclass
 class Child:
     node: AdminNode
@@ -81,17 +72,17 @@ async def scope_root(db: AsyncSession, scope: Scope) -> AdminNode:
     else:
         root = None
     if root is None:
-        raise NotFoundException()
+        raise NotFound()
     return root
 
 
 async def visible_node(db: AsyncSession, scope: Scope, node_id: int) -> AdminNode:
     """A node the member may see, or the same 404 for missing, other tenant's and out of scope."""
     if not 0 < node_id <= MAX_ID:
-        raise NotFoundException()
+        raise NotFound()
     node = await db.scalar(select(AdminNode).where(AdminNode.id == node_id, scope.nodes(AdminNode.path)))
     if node is None:
-        raise NotFoundException()
+        raise NotFound()
     return node
 
 
@@ -150,9 +141,9 @@ def can_add_under(scope: Scope, node: AdminNode) -> bool:
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise TreeError(lazy("Enter the name of the place."))
+        raise Refusal(lazy("Enter the name of the place."))
     if len(name) > NAME_MAX:
-        raise TreeError(lazy("The name of a place has at most %(n)s characters."), n=NAME_MAX)
+        raise Refusal(lazy("The name of a place has at most %(n)s characters."), n=NAME_MAX)
     return name
 
 
@@ -161,7 +152,7 @@ def _clean_code(code: str) -> str | None:
     if not code:
         return None
     if not CODE_RE.match(code):
-        raise TreeError(lazy("The statistical division code has only digits, at most 12."))
+        raise Refusal(lazy("The statistical division code has only digits, at most 12."))
     return code
 
 
@@ -172,27 +163,27 @@ async def _check_sibling_name(db: AsyncSession, parent_id: int, name: str, *, ex
     clash = await db.scalar(query)
     if clash is not None:
         if clash.retired_at is not None:
-            raise TreeError(lazy("A retired place under the same parent is already called “%(name)s”: "
+            raise Refusal(lazy("A retired place under the same parent is already called “%(name)s”: "
                                  "choose another name."), name=name)
-        raise TreeError(lazy("There is already a place called “%(name)s” under the same parent."), name=name)
+        raise Refusal(lazy("There is already a place called “%(name)s” under the same parent."), name=name)
 
 
 def _check_kind(parent: AdminNode, kind: str) -> None:
     allowed = CHILD_KINDS.get(parent.kind, ())
     if kind not in allowed:
         if not allowed:
-            raise TreeError(lazy("Nothing can be added under a place of this kind."))
-        raise TreeError(lazy("A place of kind “%(kind)s” cannot be placed under “%(parent)s”."),
+            raise Refusal(lazy("Nothing can be added under a place of this kind."))
+        raise Refusal(lazy("A place of kind “%(kind)s” cannot be placed under “%(parent)s”."),
                         kind=kind_name(kind), parent=parent.name)
 
 
 async def add_child(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope, parent: AdminNode,
                     name: str, kind: str, division_code: str = "", client_addr: str | None = None) -> AdminNode:
     if not can_add_under(scope, parent):
-        raise NotFoundException()
+        raise NotFound()
     name = _clean_name(name)
     if kind not in NODE_KIND_NAMES:
-        raise TreeError(lazy("Choose the kind of place from the list."))
+        raise Refusal(lazy("Choose the kind of place from the list."))
     _check_kind(parent, kind)
     code = _clean_code(division_code)
     await _check_sibling_name(db, parent.id, name)
@@ -205,7 +196,7 @@ async def add_child(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: S
 async def rename(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope, node: AdminNode, name: str,
                  division_code: str = "", client_addr: str | None = None) -> None:
     if not can_edit_node(scope, node):
-        raise TreeError(lazy("You may not change this place."))
+        raise Refusal(lazy("You may not change this place."))
     name = _clean_name(name)
     code = _clean_code(division_code)
     if name == node.name and code == node.division_code:
@@ -236,18 +227,18 @@ async def move(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope,
     """Re-hang the node (and its subtree) under another parent: its parent and the path of the node
     and of every descendant change in one UPDATE."""
     if not can_edit_node(scope, node):
-        raise TreeError(lazy("You may not change this place."))
+        raise Refusal(lazy("You may not change this place."))
     targets = {t.id: t for t in await move_targets(db, scope, node)}
     parent = targets.get(new_parent_id)
     if parent is None:
         if new_parent_id == node.parent_id:
-            raise TreeError(lazy("The place is already there."))
+            raise Refusal(lazy("The place is already there."))
         target = await db.scalar(select(AdminNode).where(AdminNode.id == new_parent_id, scope.nodes(AdminNode.path)))
         if target is not None and target.path.startswith(node.path):
-            raise TreeError(lazy("A place cannot be moved under itself or one of the places below it."))
+            raise Refusal(lazy("A place cannot be moved under itself or one of the places below it."))
         if target is not None and target.retired_at is None:
             _check_kind(target, node.kind)
-        raise TreeError(lazy("Choose the new parent from the list."))
+        raise Refusal(lazy("Choose the new parent from the list."))
     await _check_sibling_name(db, parent.id, node.name, except_id=node.id)
     old_path, new_path = node.path, f"{parent.path}{node.id}/"
     old_parent = node.parent_id
@@ -272,15 +263,15 @@ async def retire(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scop
     from app.stations.models import Station
 
     if not can_edit_node(scope, node):
-        raise TreeError(lazy("You may not change this place."))
+        raise Refusal(lazy("You may not change this place."))
     if node.retired_at is not None:
-        raise TreeError(lazy("This place is already retired."))
+        raise Refusal(lazy("This place is already retired."))
     live_children = await db.scalar(
         select(func.count()).select_from(AdminNode)
         .where(AdminNode.parent_id == node.id, AdminNode.retired_at.is_(None))
     )
     if live_children:
-        raise TreeError(lazy("“%(name)s” still has %(n)s places below it: move or retire them first."),
+        raise Refusal(lazy("“%(name)s” still has %(n)s places below it: move or retire them first."),
                         name=node.name, n=live_children)
     open_stations = await db.scalar(
         select(func.count()).select_from(Station)
@@ -288,7 +279,7 @@ async def retire(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scop
         .where(AdminNode.path.startswith(node.path, autoescape=True), Station.status != "closed")
     )
     if open_stations:
-        raise TreeError(lazy("“%(name)s” has %(n)s homes or stations that are not closed: close them first."),
+        raise Refusal(lazy("“%(name)s” has %(n)s homes or stations that are not closed: close them first."),
                         name=node.name, n=open_stations)
     node.retired_at = func.now()
     await db.flush()

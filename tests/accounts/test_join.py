@@ -2,6 +2,7 @@
 
 import pytest
 
+from app.core.errors import Refusal
 from app.accounts.invitations import invite
 from tests.accounts.people import admin_of, count, county, csrf, session_of, use_session
 from tests.factories import PASSWORD, add_member, csrf_from, login, make_tenant, make_user
@@ -199,7 +200,6 @@ async def test_admin_invites_and_the_person_joins_end_to_end(client, database, o
 async def test_a_link_accepted_twice_at_the_same_moment_makes_one_account(database, owner_sql):
     """Two tabs (or a double click) both opened the link before either accepted it."""
     from app.accounts.invitations import accept, open_invitation
-    from app.accounts.services import AccountError
 
     alpha = await county(database)
     token = (await _issue(database, alpha)).rsplit("/", 1)[1]
@@ -208,7 +208,7 @@ async def test_a_link_accepted_twice_at_the_same_moment_makes_one_account(databa
         two = await open_invitation(second, token)
         await second.commit()
         await accept(first, one, username="lisi", password=PASSWORD, confirm=PASSWORD)
-        with pytest.raises(AccountError) as refused:
+        with pytest.raises(Refusal) as refused:
             await accept(second, two, username="lisi2", password=PASSWORD, confirm=PASSWORD)
         assert "just been used" in refused.value.message
         await second.rollback()

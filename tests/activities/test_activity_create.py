@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.activities import services
 from app.activities.models import Activity
 from app.stations.access import get_station
-from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
 from tests.activities.test_activity_world import form, section
 from tests.activities.world import EAST, HOME, TZ, build_activity_county

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.activities import records, services
 from app.activities.access import get_activity
 from app.activities.models import ActivityEvent, ActivityPlan, Attendance, Invitation
-from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
 from tests.activities.world import EAST, TZ, build_activity_county, put_activity
 
@@ -52,8 +52,8 @@ async def test_station_staff_cannot_change_another_stations_activity(database, a
     staff = Scope(role="station_staff", node_path=None, station_id=ac.stations[EAST], user_id=ac.users["station"].id)
     async with database.session(tenant_id=ac.tenant.id) as db:
         ref = await get_activity(db, admin(ac), aid)
-        from litestar.exceptions import NotFoundException
-        with pytest.raises(NotFoundException):
+        from app.core.errors import NotFound
+        with pytest.raises(NotFound):
             await services.cancel(db, staff, ref, reason="x", actor_id=None)
 
 

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.activities import attendance as att
 from app.deputies.models import Deputy
-from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
 from tests.activities.world import EAST, build_activity_county, local, put_activity
 from tests.deputies.deputy_world import count, post, signed_in, text_of

@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.activities import kind_services
 from app.activities.models import ActivityKind
 from app.activities.services import KIND_REQUIRED, active_kind
 from app.compliance.models import Rule
-from app.stations.refusals import Refusal
-from app.tenancy.config import ConfigError
 from app.tenancy.models import TenantConfig
 from tests.activities.world import build_activity_county, local, put_activity
 from tests.deputies.deputy_world import count, post, signed_in, text_of
@@ -139,7 +138,7 @@ async def test_a_retired_kind_keeps_its_activities_but_is_not_offered(app, datab
 async def test_services_refuse_directly(database):
     ac = await build_activity_county(database)
     async with database.transaction(tenant_id=ac.tenant.id) as db:
-        with pytest.raises(ConfigError):
+        with pytest.raises(Refusal):
             await kind_services.save_kind(db, tenant_id=ac.tenant.id, actor_id=ac.users["admin"].id, kind=None,
                                           name="", sort="0")
         kind = await kind_services.save_kind(db, tenant_id=ac.tenant.id, actor_id=ac.users["admin"].id, kind=None,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 from sqlalchemy import select, update
 
 from app.accounts.models import Membership
@@ -15,7 +15,6 @@ from app.activities import signin
 from app.activities.access import get_activity
 from app.activities.models import Invitation
 from app.deputies.models import Deputy
-from app.stations.refusals import Refusal
 from app.tenancy.config import get_config
 from app.tenancy.scope import scope_of
 from tests.activities.world import build_activity_county, local, put_activity
@@ -219,7 +218,7 @@ async def test_only_runners_sign_in_on_behalf(database, ac, owner_sql):
         config = await get_config(db, ac.tenant.id)
         for username in ("viewer", "heba"):
             scope = await _scope(db, ac, username)
-            with pytest.raises(NotFoundException):
+            with pytest.raises(NotFound):
                 ref = await get_activity(db, scope, activity_id)
                 await signin.sign_in_on_behalf(db, scope, ref, deputy_id=ac.deputies["张伟"], reason="r",
                                                actor_id=ac.users[username].id, config=config, tz=TZ, now=START)

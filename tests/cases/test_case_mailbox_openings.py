@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.core.errors import Refusal
 from app.cases import mailbox
 from app.cases.models import MailboxOpening
 from app.stations.access import get_station
-from app.stations.refusals import Refusal
 from app.tenancy.scope import Scope
 from tests.cases.world import EAST, HOME, build_case_county
 from tests.deputies.deputy_world import count, post, signed_in, text_of

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from app.core.errors import Refusal
 from app.audit.models import AuditEntry
 from app.cases import public
 from app.cases.models import Case, CaseEvent, CasePhoto
 from app.core.images import StoredImage
 from app.public.access import public_station
-from app.stations.refusals import Refusal
 from app.tenancy.config import get_config
 from app.tenancy.models import TenantConfig
 from tests.cases.world import EAST, HOME, build_case_county, put_case

@@ -8,8 +8,8 @@ import re
 import pytest
 from litestar.testing import AsyncTestClient
 
+from app.core.errors import Refusal
 from app.accounts.invitations import invite
-from app.accounts.services import AccountError
 from tests.cases.world import build_case_county
 from tests.deputies.deputy_world import count, post, signed_in, text_of
 from tests.factories import csrf_from
@@ -51,7 +51,7 @@ async def test_the_unit_is_required_for_unit_users_and_refused_for_others(app, d
     t = cc.tenant.id
     async with database.transaction(tenant_id=t) as db:
         for role, unit in (("handling_unit", None), ("handling_unit", 999999), ("viewer", cc.units["ecology"])):
-            with pytest.raises(AccountError):
+            with pytest.raises(Refusal):
                 await invite(db, tenant_id=t, actor_id=None, display_name="某人", role=role, handling_unit_id=unit)
     # the members page cannot invite a unit user without a unit either
     async with signed_in(app, cc.county, "admin") as client:

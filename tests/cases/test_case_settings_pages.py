@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.cases import settings as svc
 from app.cases.models import CaseCategory, DueRule, HandlingUnit
 from app.cases.services import due_rule
-from app.tenancy.config import ConfigError, get_config
+from app.tenancy.config import get_config
 from tests.cases.world import build_case_county, put_case
 from tests.deputies.deputy_world import count, post, signed_in, text_of
 
@@ -202,7 +203,7 @@ async def test_services_directly(database):
                        {"name": "x", "kind": "other", "level": "outside", "node": ""}):
             try:
                 await svc.save_unit(db, tenant_id=cc.tenant.id, actor_id=admin, unit=None, sort="0", **kwargs)
-            except ConfigError:
+            except Refusal:
                 pass
             else:
                 raise AssertionError(kwargs)

@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.activities import attendance, records
 from app.activities.access import get_activity
 from app.activities.models import Activity, Invitation
 from app.cases import steps, suggestions, workflow
 from app.deputies.models import Deputy
-from app.stations.refusals import Refusal
 from tests.cases.wf_helpers import load, scope_for, step
 from tests.cases.world import EAST, build_case_county, put_case
 from tests.deputies.deputy_world import count
@@ -49,7 +48,7 @@ async def test_deputy_turns_a_case_into_a_suggestion_then_it_is_handled(database
         await suggestions.assign_suggestion(db, admin, ref,
                                             unit_id=cc.units["transport"], actor_id=cc.users["admin"].id)
     async with database.transaction(tenant_id=cc.tenant.id) as db:
-        with pytest.raises(NotFoundException):
+        with pytest.raises(NotFound):
             await suggestions.get_suggestion(db, ecology, s.id)
         unit_scope = await scope_for(database, cc, "transport")
         ref = await suggestions.get_suggestion(db, unit_scope, s.id)

@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from litestar.exceptions import NotFoundException
+from app.core.errors import NotFound, Refusal
 
 from app.cases import steps, workflow
 from app.cases.access import get_case
-from app.stations.refusals import Refusal
 from tests.cases.wf_helpers import load, scope_for, step
 from tests.cases.world import build_case_county, put_case
 from tests.deputies.deputy_world import count
@@ -61,11 +60,11 @@ async def test_refusals(database, cc, owner_sql):
 async def test_out_of_scope_is_404(database, cc):
     heba_case = await put_case(database, cc, station=HEBA)
     town_case = await put_case(database, cc, state="assigned", unit="town-agri")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFound):
         await step(database, cc, "town", heba_case.id, steps.answer_on_spot, answer="x")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFound):
         await step(database, cc, "transport", town_case.id, steps.accept)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFound):
         await step(database, cc, "station", heba_case.id, steps.answer_on_spot, answer="x")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.errors import Refusal
 from app.compliance import rule_services
-from app.compliance.rules import RuleInvalid
 from tests.activities.world import build_activity_county
 from tests.compliance.compliance_world import BEIJING, put_rules
 from tests.deputies.deputy_world import count, post, signed_in, text_of
@@ -86,6 +86,6 @@ async def test_only_the_county_admin(app, county, who, owner_sql):
 
 async def test_service_refuses_directly(database, county):
     async with database.transaction(tenant_id=county.tenant.id) as db:
-        with pytest.raises(RuleInvalid):
+        with pytest.raises(Refusal):
             await rule_services.save_rule(db, tenant_id=county.tenant.id, actor_id=county.users["admin"].id,
                                           rule=None, values={**GOOD, "minimum": "0"})

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.errors import Refusal
 from app.core import i18n
-from app.deputies.rules import (
-    RuleError, check_direct, check_level, check_mobile, check_name, check_status, check_term, check_text,
-)
+from app.deputies.rules import check_direct, check_level, check_mobile, check_name, check_status, check_term, check_text
 
 
 @pytest.mark.parametrize("raw,code", [
@@ -23,13 +22,13 @@ def test_levels_from_codes_and_chinese(raw, code):
 
 @pytest.mark.parametrize("raw", ["村", "人大代表", "xyz", "县长"])
 def test_unknown_level_is_refused_with_the_value(raw):
-    with pytest.raises(RuleError) as e:
+    with pytest.raises(Refusal) as e:
         check_level(raw)
     assert raw in e.value.text()
 
 
 def test_level_is_required():
-    with pytest.raises(RuleError, match="choose the level"):
+    with pytest.raises(Refusal, match="choose the level"):
         check_level("  ")
 
 
@@ -43,12 +42,12 @@ def test_terms(raw, term):
 
 @pytest.mark.parametrize("raw", ["0", "100", "第一百届", "-3", "十八十", "abc", "1.5", True])
 def test_bad_terms(raw):
-    with pytest.raises(RuleError):
+    with pytest.raises(Refusal):
         check_term(raw)
 
 
 def test_term_required():
-    with pytest.raises(RuleError, match="enter the term"):
+    with pytest.raises(Refusal, match="enter the term"):
         check_term("")
 
 
@@ -62,7 +61,7 @@ def test_mobiles(raw, value):
 
 @pytest.mark.parametrize("raw", ["12345678901", "1380013800", "138001380001", "0816-1234567", "abc"])
 def test_bad_mobiles(raw):
-    with pytest.raises(RuleError) as e:
+    with pytest.raises(Refusal) as e:
         check_mobile(raw)
     assert "11 digits" in str(e.value)
 
@@ -77,7 +76,7 @@ def test_direct(raw, value):
 
 @pytest.mark.parametrize("raw", ["", "也许", "2"])
 def test_bad_direct(raw):
-    with pytest.raises(RuleError):
+    with pytest.raises(Refusal):
         check_direct(raw)
 
 
@@ -90,7 +89,7 @@ def test_status(raw, code):
 
 
 def test_bad_status():
-    with pytest.raises(RuleError, match="not a status"):
+    with pytest.raises(Refusal, match="not a status"):
         check_status("休假")
 
 
@@ -98,20 +97,20 @@ def test_names():
     assert check_name("  王  小明 ") == "王 小明"
     assert check_name("阿依古丽·买买提") == "阿依古丽·买买提"
     for bad in ("", "张3", "李四!", "王" * 41):
-        with pytest.raises(RuleError):
+        with pytest.raises(Refusal):
             check_name(bad)
 
 
 def test_text_limits():
     assert check_text(" 农民 ", "occupation") == "农民"
-    with pytest.raises(RuleError, match="at most 60"):
+    with pytest.raises(Refusal, match="at most 60"):
         check_text("农" * 61, "occupation")
 
 
 def test_messages_are_translated():
     token = i18n.current_locale.set("zh_Hans")
     try:
-        with pytest.raises(RuleError) as e:
+        with pytest.raises(Refusal) as e:
             check_mobile("123")
         assert "手机" in e.value.text()
     finally:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership
 from app.joint import agreements
 from app.joint.agreements import Side
 from app.joint.models import JointAgreement, JointEvent
-from app.tenancy.config import ConfigError
 from app.tenancy.models import AdminNode, Tenant
 from tests.joint.world import accepted, act, proposed, three_counties
 
@@ -55,7 +55,7 @@ async def test_bad_proposals_write_nothing(database, change, message):
     a, b, _ = await three_counties(database)
     values = dict(name="两广省际人大代表联络站", slug="liangguang", partners=["fengkai"],
                   side=Side(towns=["龙圩镇"], co_heads=["龙圩镇人大主席"]), shares=["deputies"]) | change
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(Refusal) as refused:
         await act(database, a, agreements.propose, **values)
     assert refused.value.message == message
     assert await copies(database, a.id) == [] and await copies(database, b.id) == []
@@ -88,7 +88,7 @@ async def test_declining_ends_the_proposal(database):
     await act(database, b, agreements.answer, key=agreement.agreement_key, accept=False)
     assert [x.status for x in await copies(database, a.id)] == ["declined"]
     assert await event_actions(database, b.id) == ["proposed", "declined"]
-    with pytest.raises(ConfigError):  # no second answer
+    with pytest.raises(Refusal):  # no second answer
         await act(database, b, agreements.answer, key=agreement.agreement_key, accept=True,
                   side=Side(towns=["江川镇"], co_heads=["x"]))
 
@@ -98,10 +98,10 @@ async def test_each_county_gives_roles_to_its_own_people_only(database):
     agreement = await accepted(database, a, b)
     key, joint = agreement.agreement_key, agreement.joint_tenant_id
     await act(database, a, agreements.grant, key=key, user_id=a.users["township_staff"].id, role="station_staff")
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(Refusal) as refused:
         await act(database, b, agreements.grant, key=key, user_id=a.users["viewer"].id, role="viewer")
     assert refused.value.message == agreements.NOT_OWN_MEMBER
-    with pytest.raises(ConfigError):
+    with pytest.raises(Refusal):
         await act(database, b, agreements.revoke, key=key, user_id=a.users["township_staff"].id)
     async with database.transaction(tenant_id=joint) as db:
         held = (await db.execute(select(Membership.role, Membership.home_tenant_id).where(
@@ -129,7 +129,7 @@ async def test_a_member_withdraws_keeps_its_data_and_the_station_becomes_an_arch
     assert await owner_sql("SELECT count(*) FROM memberships WHERE tenant_id = $1 AND revoked_at IS NULL", b.id) \
         == [(3,)]  # its own county untouched
     assert (await event_actions(database, a.id))[-2:] == ["withdrawn", "archived"]
-    with pytest.raises(ConfigError):
+    with pytest.raises(Refusal):
         await act(database, a, agreements.grant, key=key, user_id=a.users["viewer"].id, role="viewer")
 
 

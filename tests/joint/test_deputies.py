@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, update
 
+from app.core.errors import Refusal
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, Mandate
 from app.joint import agreements, deputies
 from app.joint.models import JointDeputy
-from app.tenancy.config import ConfigError
 from tests.joint.world import accepted, act, three_counties
 
 
@@ -78,7 +78,7 @@ async def test_only_the_countys_own_serving_deputies_can_join(database, world):
     async with database.transaction(tenant_id=a.id) as db:
         await db.execute(update(Deputy).where(Deputy.id == gone).values(status="resigned"))
     for ids in ([theirs], [gone], []):
-        with pytest.raises(ConfigError) as refused:
+        with pytest.raises(Refusal) as refused:
             await act(database, a, deputies.join, key=agreement.agreement_key, deputy_ids=ids)
         assert refused.value.message == deputies.DEPUTY_UNKNOWN
     assert await projections(database, agreement.joint_tenant_id) == {}
@@ -109,7 +109,7 @@ async def test_leaving_and_withdrawing_remove_the_projections(database, world):
     zhao = await deputy(database, b, "赵代表")
     await act(database, a, deputies.join, key=agreement.agreement_key, deputy_ids=[li])
     await act(database, b, deputies.join, key=agreement.agreement_key, deputy_ids=[zhao])
-    with pytest.raises(ConfigError):  # a county cannot take out the other county's deputy
+    with pytest.raises(Refusal):  # a county cannot take out the other county's deputy
         await act(database, a, deputies.leave, key=agreement.agreement_key, deputy_id=zhao)
     await act(database, b, agreements.withdraw, key=agreement.agreement_key)
     assert list(await projections(database, agreement.joint_tenant_id)) == ["李代表"]

@@ -11,6 +11,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from app.core.errors import Refusal
 from app.joint.models import JointAgreement, JointDeputy
 from app.joint.presets import apply_joint_preset, load_joint_preset, parse_joint_preset
 from app.tenancy.presets import PresetError
@@ -128,9 +129,8 @@ async def test_a_bad_or_unready_preset_writes_nothing(database, owner_sql):
     bad = load_joint_preset(JOINT)
     bad.sides[1].towns = ["不存在镇"]
     before = await counts(owner_sql)
-    from app.tenancy.config import ConfigError
 
-    with pytest.raises(ConfigError):
+    with pytest.raises(Refusal):
         await apply_joint_preset(database, bad)
     assert await counts(owner_sql) == before
 

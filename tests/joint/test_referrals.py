@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
+from app.core.errors import Refusal
 from app.accounts.models import Membership
 from app.cases import steps
 from app.cases.access import get_case
@@ -19,7 +20,6 @@ from app.cases.models import STATE_NAMES, Case, HandlingUnit
 from app.cases.services import NewCase, register_case
 from app.core.i18n import gettext
 from app.joint import agreements, referrals
-from app.stations.refusals import Refusal
 from app.tenancy.scope import scope_of
 from tests.factories import add_member, csrf_from, login, make_user
 from tests.joint.world import accepted, act, three_counties

@@ -6,11 +6,9 @@ from datetime import date
 
 import pytest
 
+from app.core.errors import Refusal
 from app.core import i18n
-from app.stations.schedule import (
-    BAD_DAY, BAD_NTH, MAX_ITEMS, TOO_MANY, UNREADABLE, ScheduleError, describe_rule, format_day,
-    next_reception_days, parse_rule,
-)
+from app.stations.schedule import BAD_DAY, BAD_NTH, MAX_ITEMS, TOO_MANY, UNREADABLE, describe_rule, format_day, next_reception_days, parse_rule
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -49,7 +47,7 @@ from app.stations.schedule import (
 ])
 def test_single_days(text, rule):
     if rule is None:
-        with pytest.raises(ScheduleError):
+        with pytest.raises(Refusal):
             parse_rule(text)
     else:
         assert parse_rule(text) == rule
@@ -111,7 +109,7 @@ def test_parsing_is_idempotent_through_the_description():
     ("每月1日、2日、3日、4日、5日、6日、7日、8日", TOO_MANY, {"max": MAX_ITEMS}),
 ])
 def test_what_cannot_be_read_says_why(text, message, variables):
-    with pytest.raises(ScheduleError) as caught:
+    with pytest.raises(Refusal) as caught:
         parse_rule(text)
     assert caught.value.message == message
     assert caught.value.variables == variables
@@ -120,11 +118,11 @@ def test_what_cannot_be_read_says_why(text, message, variables):
 def test_error_messages_are_in_chinese():
     token = i18n.current_locale.set("zh_Hans")
     try:
-        with pytest.raises(ScheduleError) as caught:
+        with pytest.raises(Refusal) as caught:
             parse_rule("每天")
         shown = i18n.gettext(caught.value.message, **caught.value.variables)
         assert shown.startswith("无法识别“每天”") and "每月第一个星期五" in shown
-        with pytest.raises(ScheduleError) as caught:
+        with pytest.raises(Refusal) as caught:
             parse_rule("每月32日")
         assert i18n.gettext(caught.value.message, **caught.value.variables) == "每月没有32日：请填写1到31之间的日期。"
     finally:
@@ -157,7 +155,7 @@ def test_describe_in_chinese_and_english():
 def test_free_text_stored_before_is_read_too():
     assert describe_rule("每月15号", "zh_Hans") == "每月15日"
     assert next_reception_days("每周二", date(2026, 3, 1), 1) == [date(2026, 3, 3)]
-    with pytest.raises(ScheduleError):
+    with pytest.raises(Refusal):
         describe_rule("逢集日", "zh_Hans")
 
 
