@@ -8,7 +8,7 @@ carries one request's tenant into the next; with nothing bound, the RLS policies
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import AsyncIterator
 
@@ -36,6 +36,7 @@ _BIND_SQL = text(
 def _bind_tenant(session: Session, transaction, connection) -> None:
     tenant_id = session.info.get("tenant_id")
     user_id = session.info.get("user_id")
+    session.info["bound_tenant_id"] = tenant_id
     connection.execute(
         _BIND_SQL,
         {"tenant_id": "" if tenant_id is None else str(tenant_id), "user_id": "" if user_id is None else str(user_id)},
@@ -80,6 +81,37 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_SWITCH_SQL = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
+
+
+async def _switch(session: AsyncSession, tenant_id: int | None) -> None:
+    await session.execute(_SWITCH_SQL, {"tenant_id": "" if tenant_id is None else str(tenant_id)})
+    session.info["bound_tenant_id"] = tenant_id
+
+
+@asynccontextmanager
+async def as_tenant(session: AsyncSession, tenant_id: int) -> AsyncIterator[AsyncSession]:
+    """Work inside this transaction as ``tenant_id`` (row-level security follows), then go back to the
+    tenant bound before — also when the block raises. The one way to cross tenants (joint stations);
+    blocks nest. Callers write an audit entry in each tenant they write to."""
+    previous = session.info.get("bound_tenant_id", session.info.get("tenant_id"))
+    await _switch(session, tenant_id)
+    try:
+        yield session
+    except BaseException:
+        # A failed transaction refuses every statement (and its rollback drops the binding anyway);
+        # after a refusal the transaction goes on, so the binding must be put back.
+        with suppress(Exception):
+            await _switch(session, previous)
+        raise
+    await _switch(session, previous)
+
+
+def bound_tenant(session: AsyncSession) -> int | None:
+    """The tenant this session's current transaction works as."""
+    return session.info.get("bound_tenant_id", session.info.get("tenant_id"))
 
 
 def bind(session: AsyncSession, tenant_id: int | None, user_id: int | None = None) -> None:
