@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.accounts.services import create_user
 from app.cases.models import HandlingUnit
 from app.core.db import Database
+from app.core.errors import Refusal
 from app.demo_cases import load_cases
 from app.demo_activities import load_activities
 from app.demo_joint import JOINT_COUNTY_PRESETS, JOINT_SLUG, load_joint, load_joint_counties

@@ -21,10 +21,10 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.db import Database
+from app.core.errors import Refusal
 from app.deputies import groups as deputy_groups
 from app.deputies import roster
 from app.deputies import services as deputies

@@ -25,6 +25,7 @@ from app.compliance import routes as compliance_routes
 from app.compliance import rule_routes
 from app.accounts import tenant_routes as member_routes
 from app.audit import routes as audit_routes
+from app.core.errors import NotFound
 from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
 from app.joint import routes as joint_routes
@@ -37,7 +38,6 @@ from app.accounts.access import LoginRequired, TotpRequired
 from app.accounts.models import ROLE_NAMES
 from app.core import i18n
 from app.core.db import Database
-from app.core.errors import NotFound
 from app.core.health import healthz, readyz
 from app.core.logs import configure_logging
 from app.core.settings import Settings, load_settings

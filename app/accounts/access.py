@@ -12,8 +12,8 @@ from litestar.handlers import BaseRouteHandler
 from litestar.connection import ASGIConnection
 from sqlalchemy import select, update
 
-from app.core.errors import NotFound
 from app.accounts.models import User, UserSession
+from app.core.errors import NotFound
 from app.core.logs import log_user
 from app.core.security import token_digest
 

@@ -10,11 +10,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts.access import now
 from app.accounts.models import ROLES, Invitation, Membership, User
 from app.accounts.services import check_new_password, check_role_and_scope, create_user, find_user
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE, new_token, token_digest
 from app.tenancy.models import AdminNode

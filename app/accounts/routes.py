@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
-from app.core.errors import NotFound, Refusal
 
 from app.accounts import invitations, services
 from app.accounts.access import SESSION_COOKIE, current_auth, load_auth, requires_login
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import LOCALES, gettext, lazy
 from app.core.security import token_digest
 from app.core.web import client_addr, page, safe_next, see_other

@@ -8,10 +8,10 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from app.core.errors import NotFound, Refusal
 
 from app.accounts import invitations, services
 from app.accounts.models import ROLES
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, exists, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Activity, ActivityKind, Invitation
+from app.core.errors import NotFound
 from app.deputies.models import Deputy, DeputyGroup
 from app.stations.models import Station
 from app.tenancy.models import AdminNode

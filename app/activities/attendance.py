@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.activities.models import SUGGESTION_KINDS, Activity, ActivityKind, Attendance, Invitation, Opinion, Suggestion
 from app.audit.services import record
 from app.cases.services import register_opinion_case
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
 from app.joint.attendance import JointLine, county_counts, county_lines

@@ -10,11 +10,11 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from app.core.errors import NotFound, Refusal
 
 from app.activities import attendance as att
 from app.activities.models import SIGNIN_METHOD_NAMES, STATUS_NAMES, SUGGESTION_KINDS
 from app.audit.services import record
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies import exports

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Activity, ActivityKind
 from app.audit.services import record
 from app.compliance.models import Rule
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy.presets import CODE_RE
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get, post
 from sqlalchemy import select
 
-from app.core.errors import Refusal
 from app.activities import plan_views, plans
 from app.activities.models import STATUS_NAMES, ActivityKind
+from app.core.errors import Refusal
 from app.core.i18n import current_locale, lazy
 from app.core.web import client_addr, page, see_other
 from app.stations.access import get_station

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone, tzinfo
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +22,7 @@ from app.activities import services
 from app.activities.access import can_run_at
 from app.activities.models import Activity, ActivityEvent, ActivityPlan
 from app.audit.services import record
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.stations.access import StationRef, get_station
 from app.stations.schedule import next_reception_days, parse_rule

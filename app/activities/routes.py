@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from app.core.errors import NotFound, Refusal
 
 from app.activities import access, queries, records, services
 from app.activities.models import SIGNIN_METHOD_NAMES, STATUS_NAMES, STATUSES
 from app.activities.signin import signin_open
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.core.images import MAX_UPLOAD_BYTES
 from app.core.web import client_addr, page, see_other

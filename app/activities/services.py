@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership
 from app.activities import reminders
 from app.activities.access import RUN_ROLES, ActivityRef, can_run_at, require_run
 from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan, Attendance, Invitation
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
@@ -196,8 +196,6 @@ async def ensure_running(scope: Scope, ref: ActivityRef) -> None:
     require_run(scope, ref)
     if ref.activity.status == "cancelled":
         raise Refusal(ACTIVITY_CANCELLED)
-
-
 
 
 async def check_deputies_in_scope(db: AsyncSession, scope: Scope, deputy_ids) -> None:

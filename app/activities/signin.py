@@ -18,11 +18,11 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.activities.access import ActivityRef, require_run
 from app.activities.models import Activity, ActivityKind, Attendance, Invitation, SigninCode
 from app.activities.services import ensure_running
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.joint.attendance import roll_up
 from app.core.i18n import lazy
 from app.deputies.models import Deputy, DeputyGroup

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import segno
 from litestar import Request, Response, get, post
-from app.core.errors import NotFound, Refusal
 from litestar.params import Parameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import signin
 from app.activities.access import can_run, get_activity, require_run
 from app.core.db import bind
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other

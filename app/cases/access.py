@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case, CaseCategory, HandlingUnit
+from app.core.errors import NotFound
 from app.deputies.models import Deputy
 from app.stations.models import Station
 from app.tenancy.models import AdminNode

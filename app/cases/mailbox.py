@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts.models import User
 from app.audit.services import record
 from app.cases.models import MailboxOpening
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.stations.access import StationRef, can_edit_profile
 from app.tenancy.models import Tenant

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from app.core.errors import NotFound, Refusal
 
 from app.cases import mailbox
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.stations.access import get_station

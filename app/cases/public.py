@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.cases.models import STATE_NAMES, Case, CaseCategory, CaseEvent, CasePhoto
 from app.cases.services import CONTENT_REQUIRED, CONTENT_TOO_LONG, NewCase, register_case
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.images import store_image, thumbnail
 from app.stations.models import Station

@@ -19,11 +19,11 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.cases import notices, public, steps
 from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS, Case
 from app.cases.services import normalise_code, today_in
 from app.core import i18n
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.core.images import MAX_UPLOAD_BYTES
 from app.core.web import client_addr, page

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from app.core.errors import NotFound, Refusal
 from app.cases import services, steps, suggestions, views, workflow
 from app.cases.access import REGISTER_ROLES, case_filter, cases_query, get_case
 from app.cases.models import (
     FEEDBACK_CHANNEL_NAMES, FEEDBACK_CHANNELS, LEVEL_NAMES, SATISFACTION_NAMES, SATISFACTIONS, SOURCE_NAMES, SOURCES,
     STATE_NAMES, UNIT_KIND_NAMES, URGENCIES, Case,
 )
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
 from app.core.security import mask_mobile

@@ -15,12 +15,12 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.activities.models import Activity
 from app.audit.services import record
 from app.cases import notices
 from app.cases.access import REGISTER_ROLES
 from app.cases.models import SOURCES, URGENCIES, Case, CaseCategory, CaseEvent, CasePhoto, DueRule
+from app.core.errors import Refusal
 from app.core.images import store_image
 from app.core.i18n import lazy
 from app.deputies.models import Deputy, StationDeputy

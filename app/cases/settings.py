@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.cases.models import OPEN_WITH_UNIT, UNIT_KINDS, Case, CaseCategory, DueRule, HandlingUnit
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy.config import config_row
 from app.tenancy.models import AdminNode

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 
-from app.core.errors import Refusal
 from app.accounts import invitations
 from app.cases import settings as svc
 from app.cases.models import (
     LEVEL_NAMES, UNIT_KIND_NAMES, UNIT_KINDS, URGENCIES, CaseCategory,
 )
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.web import absolute_url, client_addr, page, see_other
 from app.tenancy.access import TenantContext, settings_change
@@ -44,8 +44,6 @@ def _base(ctx: TenantContext) -> str:
 
 def _form(form, keys: tuple[str, ...]) -> dict:
     return {k: str(form.get(k, ""))[:200] for k in keys}
-
-
 
 
 # --- categories ------------------------------------------------------------------------------------

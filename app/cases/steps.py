@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +19,7 @@ from app.cases import notices, workflow
 from app.cases.access import CaseRef, get_case
 from app.cases.models import FEEDBACK_CHANNELS, SATISFACTIONS, URGENCIES, Case, CaseCategory, HandlingUnit
 from app.cases.services import NOTE_MAX, add_days, add_event, due_rule, normalise_code, today_in
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.stations.refusals import FIELD_TOO_LONG
 from app.tenancy.config import Config, get_config

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import and_, exists, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +17,7 @@ from app.audit.services import record
 from app.cases.access import CaseRef, case_filter, cases_query
 from app.cases.models import Case, HandlingUnit
 from app.cases.steps import begin, finish, text
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.deputies.models import Deputy
 from app.tenancy.scope import Scope

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from app.core.errors import Refusal
 from app.cases.access import CaseRef
 from app.cases.models import STATE_NAMES, Case, overdue
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.tenancy.scope import Scope
 

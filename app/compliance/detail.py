@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from app.core.errors import NotFound
 from sqlalchemy import and_, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -15,6 +14,7 @@ from app.activities.models import STATUS_NAMES, Activity, ActivityKind, Attendan
 from app.compliance import engine
 from app.compliance.models import Rule
 from app.compliance.periods import Period, local_today, parse_key, period_of, zone
+from app.core.errors import NotFound
 from app.core.i18n import gettext, lazy
 from app.joint.models import JointAttendance
 from app.tenancy.config import get_config

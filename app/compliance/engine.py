@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from app.core.errors import NotFound
 from sqlalchemy import BigInteger, String, and_, any_, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +24,7 @@ from app.activities.models import ActivityKind
 from app.compliance import counts
 from app.compliance.models import Rule
 from app.compliance.periods import Period, parse_key, period_of, verdict
+from app.core.errors import NotFound
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup, Mandate, StationDeputy
 from app.stations.access import node_join, station_filter

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 
-from app.core.errors import Refusal
 from app.compliance import rule_services as rs
 from app.compliance.describe import describe
 from app.compliance.models import COUNT_NAMES, COUNTS, PERIOD_NAMES, PERIODS, SUBJECT_NAMES, SUBJECTS, Rule
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.models import LEVEL_NAMES, LEVELS

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +13,7 @@ from app.activities.models import ActivityKind
 from app.audit.services import record
 from app.compliance.models import Rule
 from app.compliance.rules import check_rule
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.stations.models import StationKind
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from app.core.errors import Refusal
 from app.compliance.models import COUNTS, MAX_MINIMUM, PERIODS, SUBJECTS
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.models import LEVELS
 

@@ -13,7 +13,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from app.core.errors import NotFound
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +20,7 @@ from app.compliance import engine
 from app.compliance.mailbox_flags import MailboxFlags, mailbox_flags
 from app.compliance.models import VERDICT_NAMES, VERDICTS
 from app.compliance.periods import Period, local_today, parse_key, period_of, zone
+from app.core.errors import NotFound
 from app.core.i18n import gettext, lazy
 from app.deputies.access import access_deputy
 from app.stations.access import get_station

@@ -10,8 +10,8 @@ from sqlalchemy import BigInteger, DateTime, Identity, Integer, LargeBinary, Str
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.errors import Refusal
 from app.core.db import Base
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024

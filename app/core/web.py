@@ -17,8 +17,8 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import i18n
-from app.core.errors import NotFound
 from app.core.db import query_counter
+from app.core.errors import NotFound
 from app.core.logs import log_tenant, log_user, request_id
 
 log = logging.getLogger("lianluo.web")

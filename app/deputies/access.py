@@ -8,11 +8,11 @@ A record that is missing, of another tenant or out of scope is the same NotFound
 
 from __future__ import annotations
 
-from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.core.errors import NotFound
 from app.deputies.models import Deputy, DeputyGroup, Mandate, StationDeputy
 from app.stations.models import Station
 from app.tenancy.models import AdminNode

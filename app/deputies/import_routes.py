@@ -8,9 +8,9 @@ everything or nothing, with a progress page that polls with htmx and reloads by 
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
-from app.core.errors import NotFound, Refusal
 
 from app.audit.services import record
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies import exports, import_files, imports

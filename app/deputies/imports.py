@@ -24,10 +24,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership
 from app.audit.services import record
 from app.core.db import Database
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.import_checks import _problem, check_upload
 from app.deputies.models import Deputy, ImportJob, Mandate, RosterEntry, StationDeputy

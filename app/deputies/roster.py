@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import ColumnElement, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.security import mask_mobile
 from app.deputies.access import deputies_in_scope

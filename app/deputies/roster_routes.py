@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 
-from app.core.errors import Refusal
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies import exports, roster

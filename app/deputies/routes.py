@@ -9,9 +9,9 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import PermissionDeniedException
 
-from app.core.errors import NotFound, Refusal
 from litestar.params import Parameter
 
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
 from app.core.security import mask_mobile

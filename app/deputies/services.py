@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, exists, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.models import AuditEntry
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.images import store_image
 from app.deputies.access import MAX_ID, deputies_in_scope, stations_in_scope

@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import NotFound
 from app.notify.models import Outbox
 from app.tenancy.access import TenantContext
 

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import catalogue, lazy
 from app.notify.config import NotifySettings
 from app.notify.models import Outbox

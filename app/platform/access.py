@@ -4,10 +4,10 @@ page; the two TOTP pages only need a signed-in operator whose second factor is s
 from __future__ import annotations
 
 from litestar.connection import ASGIConnection
-from app.core.errors import NotFound
 from litestar.handlers import BaseRouteHandler
 
 from app.accounts.access import LoginRequired, _login_redirect_target, load_auth, requires_operator
+from app.core.errors import NotFound
 
 __all__ = ["requires_operator", "requires_operator_login"]
 

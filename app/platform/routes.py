@@ -6,9 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from app.core.errors import NotFound, Refusal
 
 from app.accounts.access import current_auth
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other

@@ -15,13 +15,13 @@ from typing import Awaitable, Callable
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts import invitations
 from app.accounts.access import now
 from app.accounts.models import User, UserSession
 from app.audit.models import PlatformAuditEntry
 from app.audit.services import record_platform
 from app.core.db import Database
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE
 from app.platform import divisions

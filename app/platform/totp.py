@@ -10,11 +10,11 @@ import segno
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts.access import now
 from app.accounts.models import User, UserSession
 from app.accounts.services import failures_in_last_hour, record_failure
 from app.audit.services import record_platform
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.settings import Settings
 

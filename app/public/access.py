@@ -12,11 +12,11 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from litestar import Request
-from app.core.errors import NotFound
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import bind
+from app.core.errors import NotFound
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, StationDeputy
 from app.stations.models import Station

@@ -13,9 +13,9 @@ import segno
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan
 from app.activities.plans import moved_from, moved_to
+from app.core.errors import Refusal
 from app.core.images import StoredImage
 from app.deputies.models import LEVELS, Commitment, Deputy, Mandate, StationDeputy
 from app.stations.models import Station, StationGoal, StationKind

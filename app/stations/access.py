@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.errors import NotFound
 from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.errors import NotFound
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, Mandate, StationDeputy
 from app.stations.models import Station, StationKind

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.stations.access import StationRef
 from app.stations.models import ChecklistItem, StationScore

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.stations.access import StationRef, can_edit_station
 from app.stations.models import STATUS_NAMES, STATUSES, StationEvent

@@ -8,9 +8,9 @@ from datetime import date
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.core.images import StoredImage, store_image
 from app.deputies.models import Commitment, Deputy, StationDeputy
@@ -136,7 +136,6 @@ async def station_detail(db: AsyncSession, ref: StationRef, today: date, locale:
 
 
 # --- profile and photo ----------------------------------------------------------------------------
-
 
 
 async def update_profile(db: AsyncSession, ref: StationRef, values: dict, *, actor_id: int,

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import select
 
+from app.core.errors import NotFound, Refusal
 from app.core.images import MAX_UPLOAD_BYTES
 from app.core.i18n import current_locale, lazy
 from app.core.web import client_addr, page, see_other

@@ -15,8 +15,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.audit.services import record
+from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, StationDeputy
 from app.stations import naming
@@ -199,8 +199,6 @@ async def check_station_name(db: AsyncSession, tenant_id: int, kind: StationKind
     if await db.scalar(taken.limit(1)) is not None:
         raise Refusal(NAME_TAKEN, canonical="" if canonical == name else canonical, name=name)
     return name
-
-
 
 
 async def create_station(db: AsyncSession, scope: Scope, *, tenant_id: int, actor_id: int, kind_id, node_id,

@@ -7,7 +7,6 @@ from typing import AsyncGenerator
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from app.core.errors import NotFound, Refusal
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.access import Auth, LoginRequired, _login_redirect_target, load_auth
 from app.accounts.models import Membership, User, UserSession
 from app.audit.services import record
+from app.core.errors import NotFound, Refusal
 from app.core.logs import log_tenant
 from app.core.web import TenantSuspended, see_other
 from app.tenancy.models import Tenant

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
-from app.core.errors import NotFound, Refusal
 
 from app.activities import queries as activity_queries
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.checks import unassigned_count
@@ -227,8 +227,6 @@ async def _settings_page(request: Request, ctx: TenantContext, *, status_code: i
 async def settings_page(request: Request, ctx: TenantContext, done: str | None = None) -> Response:
     ctx.require_role("county_admin")
     return await _settings_page(request, ctx, done=done)
-
-
 
 
 @post("/settings")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy.models import AdminNode
 from app.tenancy.presets import (  # noqa: F401  (re-exported)

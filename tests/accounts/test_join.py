@@ -2,8 +2,8 @@
 
 import pytest
 
-from app.core.errors import Refusal
 from app.accounts.invitations import invite
+from app.core.errors import Refusal
 from tests.accounts.people import admin_of, count, county, csrf, session_of, use_session
 from tests.factories import PASSWORD, add_member, csrf_from, login, make_tenant, make_user
 

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.core.errors import Refusal
 from app.activities import services
 from app.activities.models import Activity
+from app.core.errors import Refusal
 from app.stations.access import get_station
 from app.tenancy.scope import Scope
 from tests.activities.test_activity_world import form, section

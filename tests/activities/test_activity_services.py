@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app.core.errors import Refusal
 from app.activities import records, services
 from app.activities.access import get_activity
 from app.activities.models import ActivityEvent, ActivityPlan, Attendance, Invitation
+from app.core.errors import Refusal
 from app.tenancy.scope import Scope
 from tests.activities.world import EAST, TZ, build_activity_county, put_activity
 

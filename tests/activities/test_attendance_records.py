@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from app.core.errors import Refusal
 from app.activities import attendance as att
+from app.core.errors import Refusal
 from app.deputies.models import Deputy
 from app.tenancy.scope import Scope
 from tests.activities.world import EAST, build_activity_county, local, put_activity

@@ -7,13 +7,13 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import select, update
 
 from app.accounts.models import Membership
 from app.activities import signin
 from app.activities.access import get_activity
 from app.activities.models import Invitation
+from app.core.errors import NotFound, Refusal
 from app.deputies.models import Deputy
 from app.tenancy.config import get_config
 from app.tenancy.scope import scope_of

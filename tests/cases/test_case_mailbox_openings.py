@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.core.errors import Refusal
 from app.cases import mailbox
 from app.cases.models import MailboxOpening
+from app.core.errors import Refusal
 from app.stations.access import get_station
 from app.tenancy.scope import Scope
 from tests.cases.world import EAST, HOME, build_case_county

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app.core.errors import Refusal
 from app.audit.models import AuditEntry
 from app.cases import public
 from app.cases.models import Case, CaseEvent, CasePhoto
+from app.core.errors import Refusal
 from app.core.images import StoredImage
 from app.public.access import public_station
 from app.tenancy.config import get_config

@@ -10,10 +10,10 @@ import brotli
 import pytest
 from sqlalchemy import func, select
 
-from app.core.errors import Refusal
 from app.audit.models import AuditEntry
 from app.cases import public, steps, workflow
 from app.cases.models import Case, CaseEvent
+from app.core.errors import Refusal
 from tests.cases.world import EAST, build_case_county, put_case
 from tests.isolation.routes import normalise
 

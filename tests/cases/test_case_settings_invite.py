@@ -8,8 +8,8 @@ import re
 import pytest
 from litestar.testing import AsyncTestClient
 
-from app.core.errors import Refusal
 from app.accounts.invitations import invite
+from app.core.errors import Refusal
 from tests.cases.world import build_case_county
 from tests.deputies.deputy_world import count, post, signed_in, text_of
 from tests.factories import csrf_from

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.core.errors import Refusal
 from app.cases import settings as svc
 from app.cases.models import CaseCategory, DueRule, HandlingUnit
 from app.cases.services import due_rule
+from app.core.errors import Refusal
 from app.tenancy.config import get_config
 from tests.cases.world import build_case_county, put_case
 from tests.deputies.deputy_world import count, post, signed_in, text_of

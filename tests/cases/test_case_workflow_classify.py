@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.errors import Refusal
 from app.cases import steps
 from app.cases.access import get_case
 from app.cases.models import Case, CaseEvent
+from app.core.errors import Refusal
 from app.tenancy.scope import scope_of
 from app.accounts.models import Membership
 from sqlalchemy import select

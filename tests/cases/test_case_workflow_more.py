@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from app.core.errors import NotFound, Refusal
 
 from app.activities import attendance, records
 from app.activities.access import get_activity
 from app.activities.models import Activity, Invitation
 from app.cases import steps, suggestions, workflow
+from app.core.errors import NotFound, Refusal
 from app.deputies.models import Deputy
 from tests.cases.wf_helpers import load, scope_for, step
 from tests.cases.world import EAST, build_case_county, put_case

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from app.core.errors import NotFound, Refusal
 
 from app.cases import steps, workflow
 from app.cases.access import get_case
+from app.core.errors import NotFound, Refusal
 from tests.cases.wf_helpers import load, scope_for, step
 from tests.cases.world import build_case_county, put_case
 from tests.deputies.deputy_world import count

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from app.core.errors import Refusal
 from app.cases import steps
 from app.cases.models import DueRule
+from app.core.errors import Refusal
 from tests.cases.wf_helpers import load, step
 from tests.cases.world import build_case_county, put_case
 from tests.deputies.deputy_world import count

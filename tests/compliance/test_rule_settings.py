@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.errors import Refusal
 from app.compliance import rule_services
+from app.core.errors import Refusal
 from tests.activities.world import build_activity_county
 from tests.compliance.compliance_world import BEIJING, put_rules
 from tests.deputies.deputy_world import count, post, signed_in, text_of

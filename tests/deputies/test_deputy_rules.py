@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.errors import Refusal
 from app.core import i18n
+from app.core.errors import Refusal
 from app.deputies.rules import check_direct, check_level, check_mobile, check_name, check_status, check_term, check_text
 
 

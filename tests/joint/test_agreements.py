@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, text
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership
+from app.core.errors import Refusal
 from app.joint import agreements
 from app.joint.agreements import Side
 from app.joint.models import JointAgreement, JointEvent

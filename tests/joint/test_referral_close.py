@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.errors import Refusal
 from app.cases import steps
 from app.cases.public import public_view
 from app.cases.workflow import JOINT_REFERS
+from app.core.errors import Refusal
 from tests.joint.test_referrals import audits, cases_of, handle, joint_case, refer, referral_rows, run, world  # noqa: F401
 
 

@@ -12,12 +12,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
-from app.core.errors import Refusal
 from app.accounts.models import Membership
 from app.cases import steps
 from app.cases.access import get_case
 from app.cases.models import STATE_NAMES, Case, HandlingUnit
 from app.cases.services import NewCase, register_case
+from app.core.errors import Refusal
 from app.core.i18n import gettext
 from app.joint import agreements, referrals
 from app.tenancy.scope import scope_of

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from app.core.errors import Refusal
 from app.core import i18n
+from app.core.errors import Refusal
 from app.stations.schedule import BAD_DAY, BAD_NTH, MAX_ITEMS, TOO_MANY, UNREADABLE, describe_rule, format_day, next_reception_days, parse_rule
 
 
