@@ -1,4 +1,4 @@
-"""The demo's joint station across the Guangxi–Guangdong border (app/demo_joint.py): 八步区 and 封开县
+"""The demo's joint station across the Guangxi–Guangdong border (app/demo/joint.py): 八步区 and 封开县
 with their deputies, the joint preset applied, a held 站长协商会 with its resolutions and the attendance of
 both sides (by link and by 铺门镇's staff with a reason), rolled up into each county; a coming mediation;
 a pollution report referred to 封开县 and assigned to its environment unit, whose login sees it."""
@@ -6,7 +6,7 @@ a pollution report referred to 封开县 and assigned to its environment unit, w
 from __future__ import annotations
 
 from app.demo import load_demo
-from app.demo_joint import MEDIATION_TOPIC, MEETING_TOPIC, POLLUTION
+from app.demo.joint import MEDIATION_TOPIC, MEETING_TOPIC, POLLUTION
 from tests.test_demo import sign_in
 
 

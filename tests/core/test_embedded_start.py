@@ -170,10 +170,10 @@ def test_start_embedded_stop_and_start_again(tmp_path):
         pg_pid, socket_dir = pm
         before = counts(socket_dir)
         # the two demo counties, and the joint station across the border with its two counties
-        # (app/demo_joint.py): there the two admins (county admins) and 铺门镇's staff are members too
+        # (app/demo/joint.py): there the two admins (county admins) and 铺门镇's staff are members too
         assert before["tenants"] == 5 and before["users"] == len(users)
         assert before["memberships"] == len(DEMO_USERS) + 3 and before["logins"] == 1
-        # the demo's places and people (app/demo_people.py): 4 stations and 10 deputies per county;
+        # the demo's places and people (app/demo/people.py): 4 stations and 10 deputies per county;
         # 2 stations and 6 deputies in 八步区 and 封开县 each; the joint station with 8 deputies' projections
         # images: 28 + 16 of places and people, 3 activity photos per demo county, the joint station's
         # photo and its 8 copies of the projected deputies' photos

@@ -8,7 +8,7 @@ station (its entries carry plan_id, through to December).
 The history is written in bulk (a few flushes per county, no per-row service call) so that the demo
 stays fast at every `./run start`; dates, attendance and topics are drawn from a random generator
 seeded per county, so the same day always gives the same demo. Idempotent per county: a
-county that holds any activity is left alone (as demo_people leaves a county holding its stations).
+county that holds any activity is left alone (as app.demo.people leaves a county holding its stations).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from app.activities.models import (
 from app.activities.services import new_token
 from app.audit.services import record
 from app.core.db import Database
-from app.demo_activities_data import COUNTY_ACTIVITIES, CountyActivities, Rhythm, StationActivities
+from app.demo.activities_data import COUNTY_ACTIVITIES, CountyActivities, Rhythm, StationActivities
 from app.core.images import store_image
-from app.demo_people import COUNTIES, LIAISON_USER, _sub_path, _user_ids, station_photo
+from app.demo.people import COUNTIES, LIAISON_USER, _sub_path, _user_ids, station_photo
 from app.deputies.models import Deputy, StationDeputy
 from app.stations.models import Station, StationKind
 from app.tenancy.models import AdminNode, Tenant
@@ -181,7 +181,7 @@ async def _photos(db: AsyncSession, tenant_id: int, loaded: "Loaded", uploader: 
 
 async def _stationed(db: AsyncSession, tenant_id: int, station_ids: list[int], today: date) -> dict[int, list[int]]:
     """The serving deputies at each station; their assignments are dated back before the demo's year
-    of history (they were made a moment ago by demo_people), so that the history reads as theirs."""
+    of history (they were made a moment ago by app.demo.people), so that the history reads as theirs."""
     since = datetime.combine(today - timedelta(days=400), time(9), tzinfo=timezone.utc)
     await db.execute(update(StationDeputy).where(StationDeputy.station_id.in_(station_ids),
                                                  StationDeputy.ended_at.is_(None)).values(assigned_at=since))

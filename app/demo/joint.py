@@ -1,6 +1,6 @@
 """The demo's joint station across the Guangxi–Guangdong border (tenants/joint-hezhou-fengkai.toml):
 the two counties' places and people (a home and a village station each, six deputies each, through
-app/demo_people.py), the joint preset applied (app/joint/presets.py), and in the joint tenant, through
+app/demo/people.py), the joint preset applied (app/joint/presets.py), and in the joint tenant, through
 the product's services: a held 站长协商会 with its resolutions in the notes and the attendance of deputies
 of both sides (signed in by link, and by 铺门镇's staff with a reason), a coming 边界纠纷调解, and a
 villager's report of pollution on Fengkai's bank referred to 封开县 and assigned there to its
@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from app.core.db import Database
-from app.demo_people import CountyDemo, DeputyDemo, StationDemo, _scope
-from app.demo_people import load_county as load_people
+from app.demo.people import CountyDemo, DeputyDemo, StationDemo, _scope
+from app.demo.people import load_county as load_people
 
 JOINT_PRESET = "joint-hezhou-fengkai"
 JOINT_SLUG = "pumen-fengkai"
-# The two counties' presets (tenants/<name>.toml), loaded by app/demo.py with the others.
+# The two counties' presets (tenants/<name>.toml), loaded by app/demo/__init__.py with the others.
 JOINT_COUNTY_PRESETS = ("hezhou-babu", "zhaoqing-fengkai")
 
 BABU = CountyDemo(
@@ -141,7 +141,7 @@ async def load_joint(database: Database, users: dict[str, int], now: datetime | 
 
 async def _photo(database: Database, joint_id: int, admin: int) -> None:
     """The joint station's photo, as the proposer's admin would upload it."""
-    from app.demo_people import station_photo
+    from app.demo.people import station_photo
     from app.joint.agreements import joint_station_id
     from app.stations import profile
     from app.stations.access import get_station

@@ -1,10 +1,10 @@
 """Demo data: an operator, two counties from tenants/ (a Mianyang-style and a Jinzhong-style county,
 each with its tree, station kinds, naming rule, lifecycle, seats, checklist, kinds of activity and
 rules, case categories and handling units), a few users in each, their places and people
-(app/demo_people.py), a year of activities (app/demo_activities.py) and their cases and mailbox
-openings (app/demo_cases.py), and the reminders of the coming activities (which the worker sends to
+(app/demo/people.py), a year of activities (app/demo/activities.py) and their cases and mailbox
+openings (app/demo/cases.py), and the reminders of the coming activities (which the worker sends to
 the local SMS gateway as they fall due). Also the joint station across the Guangxi–Guangdong border
-(app/demo_joint.py): 八步区 and 封开县 from tenants/, with a few deputies each, the joint preset
+(app/demo/joint.py): 八步区 and 封开县 from tenants/, with a few deputies each, the joint preset
 tenants/joint-hezhou-fengkai.toml applied, a held 站长协商会, a coming mediation and a referred case.
 Idempotent: running it again changes nothing."""
 
@@ -17,10 +17,10 @@ from app.accounts.services import create_user
 from app.cases.models import HandlingUnit
 from app.core.db import Database
 from app.core.errors import Refusal
-from app.demo_cases import load_cases
-from app.demo_activities import load_activities
-from app.demo_joint import JOINT_COUNTY_PRESETS, JOINT_SLUG, load_joint, load_joint_counties
-from app.demo_people import COUNTIES, liaison_place, load_places_and_people
+from app.demo.cases import load_cases
+from app.demo.activities import load_activities
+from app.demo.joint import JOINT_COUNTY_PRESETS, JOINT_SLUG, load_joint, load_joint_counties
+from app.demo.people import COUNTIES, liaison_place, load_places_and_people
 from app.deputies import services as deputies
 from app.deputies.models import Deputy
 from app.tenancy.models import AdminNode
@@ -40,7 +40,7 @@ DEMO_USERS = [
     ("santai-deputy", "张代表", "santai", "deputy", None),
     ("santai-jiaotong", "孙科长", "santai", "handling_unit", None),
     ("yuci-huanbao", "郝科长", "yuci", "handling_unit", None),
-    # the joint station across the border (app/demo_joint.py)
+    # the joint station across the border (app/demo/joint.py)
     ("babu-admin", "覃主任", "babu", "county_admin", None),
     ("pumen-staff", "邓小燕", "babu", "township_staff", "铺门镇"),
     ("fengkai-admin", "梁主任", "fengkai", "county_admin", None),
@@ -110,7 +110,7 @@ async def load_demo(database: Database, *, border: bool = True) -> list[tuple[st
 
 
 async def load_demo_places_and_people(database: Database, tenant_ids: dict[str, int]) -> None:
-    """Stations, deputies (with photos), assignments and rosters of the demo counties (app/demo_people.py).
+    """Stations, deputies (with photos), assignments and rosters of the demo counties (app/demo/people.py).
 
     ``tenant_ids`` maps slug -> tenant id ("santai", "yuci"). In 三台县: 潼川镇's home, stations at
     北坝村 and 白鹤村 in operation and one at 东街社区 left proposed (潼川镇's staff approve it); in 榆次区:
@@ -124,7 +124,7 @@ async def load_demo_places_and_people(database: Database, tenant_ids: dict[str, 
 async def link_demo_deputies(database: Database, tenant_ids: dict[str, int], users: dict[str, int]) -> None:
     """Link each demo deputy login to its deputy (as the county admin would), unless that account is
     linked already; a deputy missing (renamed by hand) is skipped."""
-    from app.demo_people import _scope
+    from app.demo.people import _scope
 
     for username, (slug, name) in DEMO_DEPUTY_LOGINS.items():
         if slug not in tenant_ids:

@@ -7,7 +7,7 @@ and the weekly openings of each station's deputy mailbox over the last twelve we
 
 Written in bulk (a few flushes per county, no per-row service call) so that `./run start` stays fast;
 drawn from a random generator seeded per county. Idempotent per county: a county holding any case is
-left alone (as app/demo_activities.py leaves a county holding activities).
+left alone (as app/demo/activities.py leaves a county holding activities).
 """
 
 from __future__ import annotations

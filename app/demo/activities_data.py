@@ -1,4 +1,4 @@
-"""What the demo's activities are (app/demo_activities.py writes them): per county, the rhythms of a
+"""What the demo's activities are (app/demo/activities.py writes them): per county, the rhythms of a
 few stations in operation, chosen after the county's preset rules so that the compliance board shows
 rules met, at risk and missed; the opinions registered at receptions; deputies' suggestions."""
 
@@ -29,7 +29,7 @@ class Rhythm:
 
 @dataclass
 class StationActivities:
-    key: str  # StationDemo key in app/demo_people.py
+    key: str  # StationDemo key in app/demo/people.py
     place: str
     rhythms: list[Rhythm]
     plan: bool = False  # this year's published plan
