@@ -52,7 +52,8 @@ from app.core.web import (
     server_error_handler,
 )
 from app.tenancy import routes as tenancy_routes
-from app.tenancy.access import provide_tenant_context, requires_membership
+from app.notify.queries import unread_count
+from app.tenancy.access import requires_membership, tenant_context_provider
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -81,7 +82,7 @@ def tenant_router() -> Router:
     return Router(
         path="/t/{tenant_slug:str}",
         guards=[requires_membership],
-        dependencies={"ctx": Provide(provide_tenant_context)},
+        dependencies={"ctx": Provide(tenant_context_provider(unread_count))},
         route_handlers=[
             *tenancy_routes.route_handlers,
             *member_routes.route_handlers,

@@ -5,19 +5,18 @@ Only county administrators see them; anyone else gets the ordinary not-found pag
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 
 from app.accounts import invitations, services
 from app.accounts.models import ROLES
+from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other
 from app.tenancy.access import TenantContext
 
-MAX_ID = 2**63 - 1
 JOINT_INVITES = lazy("In a joint station each member county gives its own people roles, from the Joint stations "
                      "page of that county.")
 JOINT_NOT_YOURS = lazy("Another member county gave this person their role in the joint station: only that county's "
@@ -45,10 +44,6 @@ def _other_countys(ctx: TenantContext, row: services.MemberRow) -> bool:
     return ctx.tenant.kind == "joint" and row.membership.home_tenant_id != ctx.membership.home_tenant_id
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
 async def _members_page(
     request: Request, ctx: TenantContext, *, status_code: int = 200, form: dict | None = None,
     error: str | None = None, done: str | None = None,
@@ -59,7 +54,7 @@ async def _members_page(
         pending=await invitations.pending_invitations(ctx.db, ctx.tenant.id),
         scopes=await services.scope_choices(ctx.db, ctx.tenant.id),
         form=form or {}, error=error, done=DONE_MESSAGES.get(done or ""), roles=ROLES,
-        tz=ZoneInfo(ctx.tenant.timezone), mask_mobile=mask_mobile, base=_base(ctx),
+        tz=ctx.tz, mask_mobile=mask_mobile, base=ctx.base,
     )
 
 
@@ -79,7 +74,7 @@ async def _member_page(
         request, "accounts/member.html", status_code=status_code, row=row, error=error,
         form=form or {"role": m.role, "scope": str(m.scope_node_id or "")},
         scopes=await services.scope_choices(ctx.db, ctx.tenant.id), roles=ROLES,
-        tz=ZoneInfo(ctx.tenant.timezone), mask_mobile=mask_mobile, base=_base(ctx),
+        tz=ctx.tz, mask_mobile=mask_mobile, base=ctx.base,
         is_self=row.user.id == ctx.user.id,
     )
 
@@ -100,19 +95,17 @@ async def create_invitation(request: Request, ctx: TenantContext) -> Response:
     if ctx.tenant.kind == "joint":
         return await _members_page(request, ctx, status_code=400, form=values, error=gettext(JOINT_INVITES))
     try:
-        issued = await invitations.invite(
+        issued = await ctx.attempt(invitations.invite(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, display_name=values["name"],
             role=values["role"], mobile=values["mobile"], scope_node_id=_scope_id(values["scope"]),
             client_addr=client_addr(request),
-        )
+        ))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _members_page(request, ctx, status_code=400, form=values, error=refusal.text())
-    await ctx.db.commit()
     path = issued.path(ctx.tenant.slug)
     return page(
         request, "accounts/invited.html", invitation=issued.invitation, link=absolute_url(request, path),
-        tz=ZoneInfo(ctx.tenant.timezone), base=_base(ctx), days=invitations.INVITATION_DAYS,
+        tz=ctx.tz, base=ctx.base, days=invitations.INVITATION_DAYS,
     )
 
 
@@ -123,8 +116,7 @@ async def revoke_invitation(request: Request, ctx: TenantContext, invitation_id:
     if invitation is None:
         raise NotFound()
     await invitations.revoke(ctx.db, invitation, actor_id=ctx.user.id, client_addr=client_addr(request))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/members?done=revoked")
+    return see_other(f"{ctx.base}/members?done=revoked")
 
 
 @get("/members/{membership_id:int}")
@@ -142,17 +134,15 @@ async def change_role(request: Request, ctx: TenantContext, membership_id: int) 
     if _other_countys(ctx, row):
         return await _member_page(request, ctx, row, status_code=400, error=gettext(JOINT_NOT_YOURS), form=values)
     try:
-        await services.change_role(
+        await ctx.attempt(services.change_role(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, role=values["role"],
             scope_node_id=_scope_id(values["scope"]), client_addr=client_addr(request),
-        )
+        ))
     except Refusal as refusal:
-        await ctx.db.rollback()  # expires the loaded rows: read them again for the page
         return await _member_page(
             request, ctx, await _member(ctx, membership_id), status_code=400, error=refusal.text(), form=values
         )
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/members?done=role")
+    return see_other(f"{ctx.base}/members?done=role")
 
 
 @post("/members/{membership_id:int}/remove")
@@ -164,17 +154,15 @@ async def remove_member(request: Request, ctx: TenantContext, membership_id: int
     if str((await request.form()).get("confirm", "")) != "1":  # removal signs the person out at once
         return await _member_page(request, ctx, row, status_code=400, error=gettext(REMOVE_UNCONFIRMED))
     try:
-        await services.remove_member(
+        await ctx.attempt(services.remove_member(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, client_addr=client_addr(request)
-        )
+        ))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _member_page(request, ctx, await _member(ctx, membership_id), status_code=400,
                                   error=refusal.text())
-    await ctx.db.commit()
     if row.user.id == ctx.user.id:  # removed themself: this session has just ended
         return see_other("/")
-    return see_other(f"{_base(ctx)}/members?done=removed")
+    return see_other(f"{ctx.base}/members?done=removed")
 
 
 route_handlers = [members, create_invitation, revoke_invitation, member, change_role, remove_member]

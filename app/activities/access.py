@@ -16,13 +16,13 @@ from sqlalchemy import ColumnElement, and_, exists, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Activity, ActivityKind, Invitation
+from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.deputies.models import Deputy, DeputyGroup
 from app.stations.models import Station
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 
-MAX_ID = 2**63 - 1
 VIEW_ROLES = ("county_admin", "viewer", "township_staff", "station_staff", "deputy")
 RUN_ROLES = ("county_admin", "township_staff", "station_staff")
 

@@ -6,8 +6,7 @@ of opinions and suggestions. Scope: ``access_deputy`` for deputy pages (a deputy
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timezone
 
 from litestar import Request, Response, get, post
 
@@ -29,24 +28,16 @@ OPINION_KEYS = ("content", "raised_by", "received_on")
 SUGGESTION_KEYS = ("kind", "title", "filed_on")
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _today(ctx: TenantContext) -> date:
-    return datetime.now(ZoneInfo(ctx.tenant.timezone)).date()
-
-
 def _year(ctx: TenantContext, value: str | None) -> int:
     """The year asked for; the current one when missing or out of range."""
     text = (value or "").strip()
     if text.isdigit() and att.MIN_YEAR <= int(text) <= att.MAX_YEAR:
         return int(text)
-    return _today(ctx).year
+    return ctx.today().year
 
 
 def _common(ctx: TenantContext, year: int) -> dict:
-    return dict(base=_base(ctx), year=year, MONTHS=att.MONTHS, STATUS_NAMES=STATUS_NAMES,
+    return dict(base=ctx.base, year=year, MONTHS=att.MONTHS, STATUS_NAMES=STATUS_NAMES,
                 METHOD_NAMES=SIGNIN_METHOD_NAMES, min_year=att.MIN_YEAR, max_year=att.MAX_YEAR)
 
 
@@ -99,7 +90,7 @@ async def _report(ctx: TenantContext, deputy_id: int, year: int) -> att.YearlyRe
 async def yearly_report_current(ctx: TenantContext, deputy_id: int) -> Response:
     """The report of the current year (a stable link for the deputy's page)."""
     deputy = await access_deputy(ctx.db, await ctx.scope(), deputy_id)
-    return see_other(f"{_base(ctx)}/deputies/{deputy.id}/attendance/{_today(ctx).year}/report")
+    return see_other(f"{ctx.base}/deputies/{deputy.id}/attendance/{ctx.today().year}/report")
 
 
 @get("/deputies/{deputy_id:int}/attendance/{year:int}/report")
@@ -168,7 +159,6 @@ async def _export(request: Request, ctx: TenantContext, deputy_id: int, year: in
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="attendance_report_exported",
                  target=f"deputy:{report.deputy_id}", client_addr=client_addr(request),
                  details={"name": report.deputy, "year": year, "format": fmt})
-    await ctx.db.commit()
     safe = [[exports._safe_cell(v) for v in row] for row in rows]  # no formulas from topics or reasons
     body = exports.to_csv(head, safe) if fmt == "csv" else exports.to_xlsx(head, rows, f"{year}年出勤情况")
     return Response(
@@ -194,7 +184,7 @@ async def _records_page(request: Request, ctx: TenantContext, deputy: Deputy, ye
                         done: str | None = None) -> Response:
     scope = await ctx.scope()
     opinions, suggestions = await att.register_lists(ctx.db, deputy.id, year)
-    today = _today(ctx).isoformat()
+    today = ctx.today().isoformat()
     form = form or {}
     return page(
         request, "activities/attendance_records.html", status_code=status_code, deputy=deputy,
@@ -219,16 +209,14 @@ async def _register(request: Request, ctx: TenantContext, deputy_id: int, which:
     form = await request.form()
     values = {k: str(form.get(k) or "")[:4000] for k in keys}
     try:
-        item = await verb(ctx.db, scope, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, deputy=deputy,
-                          values=values, today=_today(ctx), client_addr=client_addr(request))
+        item = await ctx.attempt(verb(ctx.db, scope, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, deputy=deputy,
+                                      values=values, today=ctx.today(), client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()  # expires the deputy: read it again for the page
         deputy = await access_deputy(ctx.db, scope, deputy_id)
-        return await _records_page(request, ctx, deputy, _today(ctx).year, status_code=refusal.status,
+        return await _records_page(request, ctx, deputy, ctx.today().year, status_code=refusal.status,
                                    error=refusal.text(), error_for=which, form=values)
-    await ctx.db.commit()
     day = item.received_on if which == "opinion" else item.filed_on
-    return see_other(f"{_base(ctx)}/deputies/{deputy.id}/records?year={day.year}&done={which}#{which}s")
+    return see_other(f"{ctx.base}/deputies/{deputy.id}/records?year={day.year}&done={which}#{which}s")
 
 
 @post("/deputies/{deputy_id:int}/opinions")

@@ -8,7 +8,7 @@ from litestar import Request, Response, get, post
 from app.activities import kind_services as kinds
 from app.activities.models import ActivityKind
 from app.core.i18n import lazy
-from app.core.web import client_addr, page
+from app.core.web import bounded, client_addr, page
 from app.tenancy.access import TenantContext, settings_change
 
 DONE = {
@@ -18,20 +18,10 @@ DONE = {
 }
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _form(form, keys: tuple[str, ...]) -> dict:
-    return {k: str(form.get(k, ""))[:200] for k in keys}
-
-
-
-
 async def _kinds_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
                       form: dict | None = None, done: str | None = None) -> Response:
     return page(request, "activities/kinds.html", status_code=status_code, lines=await kinds.list_kinds(ctx.db),
-                form=form or {"sort": "0"}, error=error, done=DONE.get(done or ""), base=_base(ctx))
+                form=form or {"sort": "0"}, error=error, done=DONE.get(done or ""), base=ctx.base)
 
 
 @get("/settings/activity-kinds")
@@ -43,7 +33,7 @@ async def activity_kinds(request: Request, ctx: TenantContext, done: str | None 
 @post("/settings/activity-kinds")
 async def add_activity_kind(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
-    values = _form(await request.form(), ("name", "code", "sort"))
+    values = bounded(await request.form(), ("name", "code", "sort"))
     return await settings_change(
         ctx,
         lambda: kinds.save_kind(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind=None,
@@ -56,7 +46,7 @@ async def add_activity_kind(request: Request, ctx: TenantContext) -> Response:
 async def _kind_page(request: Request, ctx: TenantContext, kind: ActivityKind, *, status_code: int = 200,
                      error: str | None = None, form: dict | None = None, done: str | None = None) -> Response:
     return page(request, "activities/kind.html", status_code=status_code, kind=kind, error=error,
-                done=DONE.get(done or ""), base=_base(ctx), rules=await kinds.rules_counting(ctx.db, kind.code),
+                done=DONE.get(done or ""), base=ctx.base, rules=await kinds.rules_counting(ctx.db, kind.code),
                 form=form or {"name": kind.name, "sort": str(kind.sort)})
 
 
@@ -71,7 +61,7 @@ async def activity_kind(request: Request, ctx: TenantContext, activity_kind_id: 
 async def save_activity_kind(request: Request, ctx: TenantContext, activity_kind_id: int) -> Response:
     ctx.require_role("county_admin")
     kind = await kinds.get_kind(ctx.db, activity_kind_id)
-    values = _form(await request.form(), ("name", "sort"))
+    values = bounded(await request.form(), ("name", "sort"))
 
     async def refused(error: str) -> Response:
         return await _kind_page(request, ctx, await kinds.get_kind(ctx.db, activity_kind_id), status_code=400,

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities.models import Activity, ActivityKind
 from app.audit.services import record
 from app.compliance.models import Rule
+from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy.presets import CODE_RE
 
-MAX_ID = 2**63 - 1
 NAME_MAX = 40
 
 NAME_REQUIRED = lazy("The name of the kind of activity is required (at most 40 characters).")

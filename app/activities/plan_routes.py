@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Awaitable, Callable
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from sqlalchemy import select
 
 from app.activities import plan_views, plans
 from app.activities.models import STATUS_NAMES, ActivityKind
+from app.core.db import as_id
 from app.core.errors import Refusal
 from app.core.i18n import current_locale, lazy
 from app.core.web import client_addr, page, see_other
@@ -31,15 +31,7 @@ PLAN_STATUS_NAMES = {"draft": lazy("Draft plan"), "published": lazy("Published p
 RECEPTION = "reception"
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _tz(ctx: TenantContext) -> ZoneInfo:
-    return ZoneInfo(ctx.tenant.timezone)
-
-
-def _int(value) -> int | None:
+def _whole_number(value) -> int | None:
     text = str(value or "").strip()
     return int(text) if text.isdigit() and len(text) <= 18 else None
 
@@ -59,11 +51,11 @@ async def _list_page(request: Request, ctx: TenantContext, station_id: int, *, s
     scope = await ctx.scope()
     ref = await get_station(ctx.db, scope, station_id)
     rows = await plans.station_plans(ctx.db, ref.station.id)
-    this_year = datetime.now(_tz(ctx)).year
+    this_year = datetime.now(ctx.tz).year
     have = {r.plan.year for r in rows}
     startable = [y for y in (this_year, this_year + 1) if y not in have] if plans.can_change(scope, ref) else []
     return page(request, "activities/plan_list.html", status_code=status_code, s=ref.station, rows=rows,
-                startable=startable, error=error, done=DONE_MESSAGES.get(done or ""), base=_base(ctx),
+                startable=startable, error=error, done=DONE_MESSAGES.get(done or ""), base=ctx.base,
                 PLAN_STATUS_NAMES=PLAN_STATUS_NAMES, **_helpers())
 
 
@@ -77,15 +69,14 @@ async def plan_create(request: Request, ctx: TenantContext, station_id: int) -> 
     scope = await ctx.scope()
     ref = await get_station(ctx.db, scope, station_id)
     plans.require_change(scope, ref)
-    year = _int((await request.form()).get("year"))
+    year = _whole_number((await request.form()).get("year"))
     try:
-        plan = await plans.create_plan(ctx.db, scope, ref, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, year=year,
-                                       today=datetime.now(_tz(ctx)).date(), client_addr=client_addr(request))
+        plan = await ctx.attempt(plans.create_plan(
+            ctx.db, scope, ref, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, year=year,
+            today=datetime.now(ctx.tz).date(), client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _list_page(request, ctx, station_id, status_code=refusal.status, error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/stations/{ref.station.id}/plans/{plan.year}?done=created")
+    return see_other(f"{ctx.base}/stations/{ref.station.id}/plans/{plan.year}?done=created")
 
 
 # --- one plan -------------------------------------------------------------------------------------
@@ -111,14 +102,14 @@ async def _plan_page(request: Request, ctx: TenantContext, station_id: int, year
                      done: str | None = None, generated: plans.Generated | None = None) -> Response:
     scope = await ctx.scope()
     pref = await plans.get_plan(ctx.db, scope, station_id, year)
-    view = await plan_views.plan_view(ctx.db, pref.plan, _tz(ctx))
+    view = await plan_views.plan_view(ctx.db, pref.plan, ctx.tz)
     can_change = plans.can_change(scope, pref.station)
     kinds = await _kinds(ctx) if can_change else []
     defaults = _generate_defaults(kinds, pref.station.station.reception_rule)
     return page(
         request, "activities/plan.html", status_code=status_code, s=pref.station.station, p=pref.plan, view=view,
         can_change=can_change, kinds=kinds, defaults=defaults, form=form or {}, error=error, error_at=error_at,
-        done=DONE_MESSAGES.get(done or ""), generated=generated, base=_base(ctx), STATUS_NAMES=STATUS_NAMES,
+        done=DONE_MESSAGES.get(done or ""), generated=generated, base=ctx.base, STATUS_NAMES=STATUS_NAMES,
         PLAN_STATUS_NAMES=PLAN_STATUS_NAMES, CHANGE_NAMES=plan_views.CHANGE_NAMES,
         OTHER_CHANGE=plan_views.OTHER_CHANGE, **_helpers(),
     )
@@ -144,13 +135,11 @@ async def _change(request: Request, ctx: TenantContext, station_id: int, year: i
     pref = await plans.get_plan(ctx.db, scope, station_id, year, for_update=True)
     plans.require_change(scope, pref.station)
     try:
-        query = await act(scope, pref)
+        query = await ctx.attempt(act(scope, pref))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _plan_page(request, ctx, station_id, year, status_code=refusal.status,
                                 error=refusal.text(), error_at=error_at, form=form)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/stations/{pref.station.station.id}/plans/{pref.plan.year}?{query}")
+    return see_other(f"{ctx.base}/stations/{pref.station.station.id}/plans/{pref.plan.year}?{query}")
 
 
 async def _form(request: Request, *names: str) -> dict:
@@ -159,7 +148,7 @@ async def _form(request: Request, *names: str) -> dict:
 
 
 def _slot(form: dict) -> plans.Slot:
-    return plans.Slot(kind_id=_int(form.get("kind_id")), start=plans.read_time(form.get("start")),
+    return plans.Slot(kind_id=as_id(form.get("kind_id")), start=plans.read_time(form.get("start")),
                       end=plans.read_time(form.get("end")), place=form.get("place", ""),
                       topic=form.get("topic", ""), invite=form.get("invite") == "1")
 
@@ -173,7 +162,7 @@ async def plan_generate(request: Request, ctx: TenantContext, station_id: int, y
 
     async def act(scope, pref) -> str:
         result = await plans.generate(ctx.db, scope, pref, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
-                                      days_text=form["days"], slot=_slot(form), tz=_tz(ctx),
+                                      days_text=form["days"], slot=_slot(form), tz=ctx.tz,
                                       client_addr=client_addr(request))
         return urlencode({"done": "generated", "made": result.created, "past": result.past,
                           "existing": result.existing})
@@ -187,7 +176,7 @@ async def plan_add_entry(request: Request, ctx: TenantContext, station_id: int, 
 
     async def act(scope, pref) -> str:
         await plans.add_entry(ctx.db, scope, pref, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
-                              day=plans.read_date(form["day"]), slot=_slot(form), tz=_tz(ctx),
+                              day=plans.read_date(form["day"]), slot=_slot(form), tz=ctx.tz,
                               client_addr=client_addr(request))
         return "done=entry"
 

@@ -87,7 +87,7 @@ class Facts:
     slug: str
     params: dict  # station, kind, when, place, topic: the same for every recipient
     invited: dict[int, str]  # deputy id -> invitation token (withdrawn invitations left out)
-    homes: dict[int, tuple[int, int]] = field(default_factory=dict)  # joint station: deputy -> (county, its deputy)
+    home_counties: dict[int, tuple[int, int]] = field(default_factory=dict)  # joint station: deputy -> (county, its deputy)
     relayed: list[joint_reminders.Message] = field(default_factory=list)  # for the home counties, written at the end
 
 
@@ -101,14 +101,14 @@ async def _tenant(db: AsyncSession, tenant_id: int) -> tuple[NotifySettings, str
     return cache["config"], cache["slug"], cache["joint"]
 
 
-async def _homes(db: AsyncSession, tenant_id: int, deputy_ids) -> dict[int, tuple[int, int]]:
+async def _home_counties(db: AsyncSession, tenant_id: int, deputy_ids) -> dict[int, tuple[int, int]]:
     """At a joint station, where each deputy comes from; elsewhere nothing (no query)."""
     _, _, joint = await _tenant(db, tenant_id)
     if not joint or not deputy_ids:
         return {}
-    from app.joint.deputies import homes
+    from app.joint.deputies import home_counties
 
-    return await homes(db, tenant_id, deputy_ids)
+    return await home_counties(db, tenant_id, deputy_ids)
 
 
 async def _names(db: AsyncSession, activity: Activity) -> tuple[str, str]:
@@ -135,7 +135,7 @@ async def facts(db: AsyncSession, activity: Activity) -> Facts:
     when = activity.starts_at.astimezone(config.tz).strftime("%Y-%m-%d %H:%M")
     params = {"station": place_name, "kind": kind, "when": when, "place": activity.place or place_name,
               "topic": activity.topic or kind}
-    return Facts(config, slug, params, invited, await _homes(db, activity.tenant_id, list(invited)))
+    return Facts(config, slug, params, invited, await _home_counties(db, activity.tenant_id, list(invited)))
 
 
 async def deputy_recipients(db: AsyncSession, tenant_id: int, config: NotifySettings, deputy_ids) -> list[Recipient]:
@@ -171,7 +171,7 @@ async def _write(db: AsyncSession, activity: Activity, f: Facts, kind: str, reci
     """Into the tenant's outbox; a joint station's deputies' messages are kept for their home counties."""
     local = []
     for r in recipients:
-        home = f.homes.get(r.deputy_id) if r.deputy_id else None
+        home = f.home_counties.get(r.deputy_id) if r.deputy_id else None
         if home is None:
             local.append(r)
         else:
@@ -193,8 +193,8 @@ async def _withdraw(db: AsyncSession, activity: Activity, *, kinds=None, deputy_
     _, _, joint = await _tenant(db, activity.tenant_id)
     if joint:
         everyone = await db.scalars(select(Invitation.deputy_id).where(Invitation.activity_id == activity.id))
-        homes = await _homes(db, activity.tenant_id, list(everyone))
-        await joint_reminders.withdraw(db, activity, homes, kinds=kinds, deputy_id=deputy_id, due_after=due_after)
+        home_counties = await _home_counties(db, activity.tenant_id, list(everyone))
+        await joint_reminders.withdraw(db, activity, home_counties, kinds=kinds, deputy_id=deputy_id, due_after=due_after)
 
 
 async def _each_with_link(db: AsyncSession, activity: Activity, f: Facts, kind: str, recipients, due_at: datetime,

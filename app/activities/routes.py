@@ -13,10 +13,11 @@ from litestar.datastructures import UploadFile
 from app.activities import access, queries, records, services
 from app.activities.models import SIGNIN_METHOD_NAMES, STATUS_NAMES, STATUSES
 from app.activities.signin import signin_open
+from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.core.images import MAX_UPLOAD_BYTES
-from app.core.web import client_addr, page, see_other
+from app.core.web import bounded, client_addr, htmx_target, page, see_other
 from app.deputies.access import access_group
 from app.stations.access import get_station
 from app.tenancy.access import TenantContext
@@ -45,19 +46,6 @@ CHOOSE_PLACE = lazy("Please choose the station or the deputy group.")
 IMAGE_CACHE = "private, max-age=86400"
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _tz(ctx: TenantContext) -> ZoneInfo:
-    return ZoneInfo(ctx.tenant.timezone)
-
-
-def _int(value) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and 0 < len(text) <= 18 and int(text) > 0 else None
-
-
 def _formatters(tz: ZoneInfo) -> dict:
     def local(at, fmt: str = "%Y-%m-%d %H:%M") -> str:
         if isinstance(at, str):
@@ -67,11 +55,6 @@ def _formatters(tz: ZoneInfo) -> dict:
     return {"local": local, "tz": tz}
 
 
-def _is_partial(request: Request, target: str) -> bool:
-    return bool(request.headers.get("hx-request")) and request.headers.get("hx-target") == target \
-        and not request.headers.get("hx-boosted")
-
-
 # --- the list -------------------------------------------------------------------------------------
 
 @get("/activities")
@@ -79,8 +62,8 @@ async def activity_list(request: Request, ctx: TenantContext, station: str | Non
                         status: str | None = None, month: str | None = None, page_no: int = 1) -> Response:
     scope = await ctx.scope()
     access.require_view(scope)
-    tz = _tz(ctx)
-    filters = {"station": _int(station), "kind": _int(kind), "status": status if status in STATUSES else None,
+    tz = ctx.tz
+    filters = {"station": as_id(station), "kind": as_id(kind), "status": status if status in STATUSES else None,
                "month": month if queries.month_range(month, tz) else None}
     result = await queries.list_activities(
         ctx.db, scope, now=datetime.now(timezone.utc), tz=tz, station_id=filters["station"],
@@ -88,11 +71,11 @@ async def activity_list(request: Request, ctx: TenantContext, station: str | Non
     shown = {k: v for k, v in filters.items() if v}
 
     def page_url(n: int) -> str:
-        return f"{_base(ctx)}/activities?" + urlencode({**shown, "page_no": n})
+        return f"{ctx.base}/activities?" + urlencode({**shown, "page_no": n})
 
-    context = dict(result=result, filters=filters, page_url=page_url, base=_base(ctx), STATUS_NAMES=STATUS_NAMES,
+    context = dict(result=result, filters=filters, page_url=page_url, base=ctx.base, STATUS_NAMES=STATUS_NAMES,
                    is_deputy=scope.role == "deputy", **_formatters(tz))
-    if _is_partial(request, "activity-list"):
+    if htmx_target(request) == "activity-list":
         return page(request, "activities/_list.html", **context)
     stations, kinds = await queries.filter_choices(ctx.db, scope)
     return page(request, "activities/list.html", stations=stations, kinds=kinds, statuses=STATUSES,
@@ -106,7 +89,7 @@ FORM_KEYS = ("station", "group", "kind_id", "day", "start", "end", "place", "top
 
 async def _place(ctx: TenantContext, scope, form: dict):
     """(StationRef | None, DeputyGroup | None) chosen in the form; 404 for one out of reach."""
-    station_id, group_id = _int(form.get("station")), _int(form.get("group"))
+    station_id, group_id = as_id(form.get("station")), as_id(form.get("group"))
     if station_id:
         ref = await get_station(ctx.db, scope, station_id)
         if ref.station.status != "active":
@@ -132,7 +115,7 @@ async def _new_page(request: Request, ctx: TenantContext, form: dict, *, chosen:
     if chosen is None:
         chosen = [d.id for d in deputies]
     context = dict(form=form, deputies=deputies, chosen=set(chosen), station_ref=station_ref, group=group,
-                   base=_base(ctx), error=error)
+                   base=ctx.base, error=error)
     choices = await queries.new_choices(ctx.db, scope, ctx.tenant.id)
     if not (station_ref or group) and len(choices["stations"]) == 1 and not choices["groups"] and not error:
         form = {**form, "station": str(choices["stations"][0][0])}
@@ -155,28 +138,26 @@ async def create_activity(request: Request, ctx: TenantContext) -> Response:
     if scope.role not in access.RUN_ROLES:
         raise NotFound()
     form = await request.form()
-    values = {k: str(form.get(k, ""))[:200] for k in FORM_KEYS}
-    chosen = [i for i in (_int(v) for v in form.getall("deputy_ids", [])) if i][:500]
+    values = bounded(form, FORM_KEYS)
+    chosen = [i for i in (as_id(v) for v in form.getall("deputy_ids", [])) if i][:500]
     try:
         station_ref, group = await _place(ctx, scope, values)
         if not (station_ref or group):
             raise Refusal(CHOOSE_PLACE)
         starts_at, ends_at = services.parse_when(ctx.tenant.timezone, values["day"], values["start"], values["end"])
-        activity = await services.create_activity(
+        activity = await ctx.attempt(services.create_activity(
             ctx.db, scope, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, station=station_ref, group=group,
             new=services.NewActivity(
-                kind_id=_int(values["kind_id"]), starts_at=starts_at, ends_at=ends_at, place=values["place"],
-                topic=values["topic"], responsible_user_id=_int(values["responsible"]), deputy_ids=tuple(chosen),
+                kind_id=as_id(values["kind_id"]), starts_at=starts_at, ends_at=ends_at, place=values["place"],
+                topic=values["topic"], responsible_user_id=as_id(values["responsible"]), deputy_ids=tuple(chosen),
                 held=values["held"] == "1"),
-            client_addr=client_addr(request))
+            client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         if refusal.status == 404:
             raise NotFound() from None
         return await _new_page(request, ctx, values, chosen=chosen, status_code=refusal.status,
                                error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/activities/{activity.id}?done=created")
+    return see_other(f"{ctx.base}/activities/{activity.id}?done=created")
 
 
 # --- the activity's page --------------------------------------------------------------------------
@@ -190,9 +171,9 @@ async def _detail(request: Request, ctx: TenantContext, activity_id: int, *, q: 
     activity = ref.activity
     candidates = await queries.invite_candidates(ctx.db, scope, activity, q) \
         if can_run and activity.status != "cancelled" else []
-    context = dict(ref=ref, a=activity, candidates=candidates, q=q, can_run=can_run, base=_base(ctx),
-                   **_formatters(_tz(ctx)))
-    if _is_partial(request, "invite-found"):
+    context = dict(ref=ref, a=activity, candidates=candidates, q=q, can_run=can_run, base=ctx.base,
+                   **_formatters(ctx.tz))
+    if htmx_target(request) == "invite-found":
         return page(request, "activities/_invite_choices.html", **context)
     now = datetime.now(timezone.utc)
     events, deputy_names, user_names = await queries.history(ctx.db, activity)
@@ -223,14 +204,12 @@ async def _change(request: Request, ctx: TenantContext, activity_id: int, sectio
     access.require_run(scope, ref)
     form = await request.form()
     try:
-        done = await action(scope, ref, form) or section
+        done = await ctx.attempt(action(scope, ref, form)) or section
     except Refusal as refusal:
-        await ctx.db.rollback()
-        values = {k: str(form.get(k, ""))[:5000] for k in form_keys}
+        values = bounded(form, form_keys, 5000)
         return await _detail(request, ctx, activity_id, status_code=refusal.status, error_at=section, form=values,
                              error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/activities/{activity_id}?done={done}#{section}")
+    return see_other(f"{ctx.base}/activities/{activity_id}?done={done}#{section}")
 
 
 @post("/activities/{activity_id:int}/reschedule")
@@ -258,7 +237,7 @@ async def cancel(request: Request, ctx: TenantContext, activity_id: int) -> Resp
 async def edit(request: Request, ctx: TenantContext, activity_id: int) -> Response:
     async def act(scope, ref, form):
         await services.edit(ctx.db, scope, ref, place=str(form.get("place", "")), topic=str(form.get("topic", "")),
-                            responsible_user_id=_int(form.get("responsible")), actor_id=ctx.user.id,
+                            responsible_user_id=as_id(form.get("responsible")), actor_id=ctx.user.id,
                             client_addr=client_addr(request))
 
     return await _change(request, ctx, activity_id, "edited", act, ("place", "topic", "responsible"))
@@ -267,7 +246,7 @@ async def edit(request: Request, ctx: TenantContext, activity_id: int) -> Respon
 @post("/activities/{activity_id:int}/invitations")
 async def invite(request: Request, ctx: TenantContext, activity_id: int) -> Response:
     async def act(scope, ref, form):
-        ids = [_int(v) for v in form.getall("deputy_ids", [])][:500]
+        ids = [as_id(v) for v in form.getall("deputy_ids", [])][:500]
         if None in ids:
             raise Refusal(services.DEPUTY_UNKNOWN)
         await services.invite(ctx.db, scope, ref, ids, actor_id=ctx.user.id, client_addr=client_addr(request))
@@ -327,7 +306,7 @@ async def photo_original(ctx: TenantContext, activity_id: int, photo_id: int) ->
 async def register_opinion(request: Request, ctx: TenantContext, activity_id: int) -> Response:
     async def act(scope, ref, form):
         raw_deputy = str(form.get("deputy_id", "")).strip()
-        deputy_id = _int(raw_deputy)
+        deputy_id = as_id(raw_deputy)
         if raw_deputy and deputy_id is None:
             raise Refusal(records.RECEIVER_NOT_INVITED)
         await records.register_opinion(ctx.db, scope, ref, content=str(form.get("content", "")),

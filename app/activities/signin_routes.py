@@ -119,7 +119,7 @@ async def _run_ref(ctx: TenantContext, activity_id: int):
 async def _screen_state(request: Request, ctx: TenantContext, ref) -> dict:
     """The code on screen (issued when needed), its QR and the live count; or why there is none."""
     config = await get_config(ctx.db, ctx.tenant.id)
-    refusal = signin.window_refusal(ref.activity, config, ZoneInfo(ctx.tenant.timezone), _now())
+    refusal = signin.window_refusal(ref.activity, config, ctx.tz, _now())
     code = url = None
     if refusal is None:
         code = (await signin.screen_code(ctx.db, ref.activity)).code
@@ -133,8 +133,7 @@ async def _screen_state(request: Request, ctx: TenantContext, ref) -> dict:
 async def screen(request: Request, ctx: TenantContext, activity_id: int) -> Response:
     _, ref = await _run_ref(ctx, activity_id)
     state = await _screen_state(request, ctx, ref)
-    await ctx.db.commit()
-    return page(request, "activities/screen.html", ref=ref, tz=ZoneInfo(ctx.tenant.timezone), **state)
+    return page(request, "activities/screen.html", ref=ref, tz=ctx.tz, **state)
 
 
 @get("/activities/{activity_id:int}/screen/code")
@@ -144,7 +143,6 @@ async def screen_code(request: Request, ctx: TenantContext, activity_id: int,
     """The htmx poll: 204 (htmx keeps what is shown) while the code and the count are unchanged."""
     _, ref = await _run_ref(ctx, activity_id)
     state = await _screen_state(request, ctx, ref)
-    await ctx.db.commit()
     if (state["code"] or "") == current and state["present"] == shown:
         return Response(content=b"", status_code=204)
     return page(request, "activities/_screen_code.html", ref=ref, **state)
@@ -162,14 +160,14 @@ async def _scan(ctx: TenantContext, code: str) -> signin.ScanView:
 def _scan_page(request: Request, ctx: TenantContext, view: signin.ScanView, *, message: str | None,
                status_code: int, done: bool = False) -> Response:
     return page(request, "activities/signin_scan.html", status_code=status_code, view=view, message=message,
-                done=done, tz=ZoneInfo(ctx.tenant.timezone), action=f"/t/{ctx.tenant.slug}/signin/{view.code.code}")
+                done=done, tz=ctx.tz, action=f"/t/{ctx.tenant.slug}/signin/{view.code.code}")
 
 
 @get("/signin/{code:str}")
 async def scan_page(request: Request, ctx: TenantContext, code: str, done: str | None = None) -> Response:
     view = await _scan(ctx, code)
     config = await get_config(ctx.db, ctx.tenant.id)
-    refusal = signin.scan_refusal(view, config, ZoneInfo(ctx.tenant.timezone), _now())
+    refusal = signin.scan_refusal(view, config, ctx.tz, _now())
     return _scan_page(request, ctx, view, message=refusal.text() if refusal else None,
                       status_code=refusal.status if refusal else 200, done=bool(done))
 
@@ -179,13 +177,12 @@ async def scan_sign_in(request: Request, ctx: TenantContext, code: str) -> Respo
     view = await _scan(ctx, code)
     config = await get_config(ctx.db, ctx.tenant.id)
     try:
-        signed = await signin.sign_in_by_code(ctx.db, view, config, ZoneInfo(ctx.tenant.timezone), user_id=ctx.user.id,
-                                              client_addr=client_addr(request))
+        signed = await ctx.attempt(signin.sign_in_by_code(
+            ctx.db, view, config, ctx.tz, user_id=ctx.user.id,
+            client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return _scan_page(request, ctx, await _scan(ctx, code), message=refusal.text(),
                           status_code=refusal.status)
-    await ctx.db.commit()
     return see_other(f"/t/{ctx.tenant.slug}/signin/{code}" + ("?done=1" if signed else ""))
 
 
@@ -202,7 +199,7 @@ async def _staff_page(request: Request, ctx: TenantContext, activity_id: int, *,
         request, "activities/signin_staff.html", status_code=status_code, ref=ref,
         invitations=await signin.invitation_rows(ctx.db, ref.activity.id), can_run=can_run(scope, ref),
         signin_is_open=signin.signin_open(ref.activity, config, _now()), signin_opens=opens, signin_closes=closes,
-        tz=ZoneInfo(ctx.tenant.timezone), base=f"/t/{ctx.tenant.slug}", signin_error=error,
+        tz=ctx.tz, base=f"/t/{ctx.tenant.slug}", signin_error=error,
         signin_error_at=error_at, signin_form=form or {}, done=DONE_MESSAGES.get(done or ""),
     )
 
@@ -221,12 +218,10 @@ async def _staff_action(request: Request, ctx: TenantContext, activity_id: int, 
     ref = await get_activity(ctx.db, scope, activity_id)
     require_run(scope, ref)
     try:
-        await action(scope, ref, form)
+        await ctx.attempt(action(scope, ref, form))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _staff_page(request, ctx, activity_id, status_code=refusal.status, error=refusal.text(),
                                  error_at=error_at, form=form)
-    await ctx.db.commit()
     return see_other(f"/t/{ctx.tenant.slug}/activities/{activity_id}/signin?done={done}")
 
 
@@ -235,7 +230,7 @@ async def on_behalf(request: Request, ctx: TenantContext, activity_id: int) -> R
     async def act(scope, ref, form):
         config = await get_config(ctx.db, ctx.tenant.id)
         await signin.sign_in_on_behalf(ctx.db, scope, ref, deputy_id=form.get("deputy_id"), reason=form.get("reason"),
-                                       actor_id=ctx.user.id, config=config, tz=ZoneInfo(ctx.tenant.timezone),
+                                       actor_id=ctx.user.id, config=config, tz=ctx.tz,
                                        client_addr=client_addr(request))
 
     return await _staff_action(request, ctx, activity_id, "on_behalf", "on_behalf", act)
@@ -270,9 +265,8 @@ async def links(request: Request, ctx: TenantContext, activity_id: int) -> Respo
         for deputy, inv, attendance in await signin.invitation_rows(ctx.db, ref.activity.id)
     ]
     await signin.links_viewed(ctx.db, ref, actor_id=ctx.user.id, client_addr=client_addr(request))
-    await ctx.db.commit()
     return page(request, "activities/signin_links.html", ref=ref, rows=rows, base=f"/t/{ctx.tenant.slug}",
-                tz=ZoneInfo(ctx.tenant.timezone))
+                tz=ctx.tz)
 
 
 route_handlers = [screen, screen_code, scan_page, scan_sign_in, staff_page, on_behalf, marks, remove, links]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get
 from litestar.params import Parameter
@@ -54,7 +53,7 @@ async def tenant_audit(
     names = await display_names(ctx.db, {e.actor_user_id for e in entries if e.actor_user_id is not None})
     return page(
         request, "audit/tenant_log.html", entries=entries, names=names, older=older, newest=before is not None,
-        tz=ZoneInfo(ctx.tenant.timezone), actions=ACTION_NAMES, describe=describe_details,
+        tz=ctx.tz, actions=ACTION_NAMES, describe=describe_details,
         base=f"/t/{ctx.tenant.slug}",
     )
 

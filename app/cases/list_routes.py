@@ -13,11 +13,10 @@ from app.audit.services import record
 from app.cases import charts, ledgers, queries, stats
 from app.cases.access import REGISTER_ROLES, require_view
 from app.cases.models import SOURCE_NAMES, SOURCES, STATE_NAMES, STATES
-from app.cases.services import today_in
 from app.compliance.periods import parse_key, period_of, zone
 from app.core.i18n import gettext, lazy
 from app.core.security import mask_mobile
-from app.core.web import client_addr, page
+from app.core.web import client_addr, htmx_target, page
 from app.deputies import exports as sheets
 from app.tenancy.access import TenantContext
 
@@ -26,14 +25,6 @@ CHART_TITLE = lazy("Cases by category and month, %(period)s")
 CHART_DESC = lazy("Stacked bars, one per month: %(total)s cases in all. The table below gives the same figures.")
 REGISTER_TITLE = lazy("Register of opinions and suggestions")
 QUARTERLY_TITLE = lazy("Quarterly list of issues and their resolution")
-
-
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _today(ctx: TenantContext):
-    return today_in(zone(ctx.tenant.timezone))
 
 
 def _local(ctx: TenantContext):
@@ -45,11 +36,6 @@ def _local(ctx: TenantContext):
     return local
 
 
-def _is_partial(request: Request, target: str) -> bool:
-    return bool(request.headers.get("hx-request")) and request.headers.get("hx-target") == target \
-        and not request.headers.get("hx-boosted")
-
-
 # --- the list -------------------------------------------------------------------------------------
 
 @get("/cases")
@@ -57,12 +43,12 @@ async def case_list(request: Request, ctx: TenantContext) -> Response:
     scope = await ctx.scope()
     require_view(scope)
     f = queries.Filters.read(request.query_params)
-    result = await queries.list_cases(ctx.db, scope, f, tz=zone(ctx.tenant.timezone), today=_today(ctx))
-    base = _base(ctx)
+    result = await queries.list_cases(ctx.db, scope, f, tz=zone(ctx.tenant.timezone), today=ctx.today())
+    base = ctx.base
     context = dict(result=result, f=f, base=base, list_url=f"{base}/cases", local=_local(ctx), mask=mask_mobile,
                    is_overdue=queries.is_overdue, due_date=queries.due_date, STATE_NAMES=STATE_NAMES,
                    SOURCE_NAMES=SOURCE_NAMES, cap=queries.COUNT_CAP)
-    if _is_partial(request, "case-list"):
+    if htmx_target(request) == "case-list":
         return page(request, "cases/_list.html", **context)
     choices = await queries.filter_choices(ctx.db, scope)
     return page(request, "cases/list.html", STATES=STATES, SOURCES=SOURCES, can_register=scope.role in REGISTER_ROLES,
@@ -83,7 +69,7 @@ async def case_stats(request: Request, ctx: TenantContext, node: str | None = No
                      period: str | None = None) -> Response:
     scope = await ctx.scope()
     level = await stats.resolve_level(ctx.db, scope, queries._id(node), queries._id(station))
-    today = _today(ctx)
+    today = ctx.today()
     chosen = stats.read_period(period, today)
     s = await stats.build_stats(ctx.db, scope, level, chosen, ctx.tenant.timezone)
     here = {"node": level.node.id if level.kind == "township" else None,
@@ -92,7 +78,7 @@ async def case_stats(request: Request, ctx: TenantContext, node: str | None = No
     choices = [(str(y), str(y)) for y in years]
     choices += [(period_of("quarter", d).key, period_of("quarter", d).label) for y in years
                 for d in (_quarter_start(y, q) for q in (4, 3, 2, 1)) if d <= today]
-    return page(request, "cases/stats.html", s=s, chart=_chart(s), base=_base(ctx), here=here, choices=choices,
+    return page(request, "cases/stats.html", s=s, chart=_chart(s), base=ctx.base, here=here, choices=choices,
                 whole_tenant=scope.whole_tenant and scope.role != "handling_unit")
 
 
@@ -110,7 +96,6 @@ def _ledger_period(key: str | None, today, kinds: tuple[str, ...], default: str)
 async def _audit(request: Request, ctx: TenantContext, action: str, period_key: str) -> None:
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action=action,
                  client_addr=client_addr(request), details={"period": period_key, "format": "xlsx"})
-    await ctx.db.commit()
 
 
 def _xlsx(body: bytes, filename: str) -> Response:
@@ -123,9 +108,9 @@ async def register_page(request: Request, ctx: TenantContext, period: str | None
                         page_no: int = 1) -> Response:
     ctx.require_role(*ledgers.LEDGER_ROLES)
     scope = await ctx.scope()
-    chosen = _ledger_period(period, _today(ctx), ("month", "quarter", "year"), "month")
+    chosen = _ledger_period(period, ctx.today(), ("month", "quarter", "year"), "month")
     r = await ledgers.register(ctx.db, scope, chosen, zone(ctx.tenant.timezone), page=page_no)
-    return page(request, "cases/register.html", r=r, base=_base(ctx), local=_local(ctx),
+    return page(request, "cases/register.html", r=r, base=ctx.base, local=_local(ctx),
                 cells=lambda row: ledgers.register_cells(row, zone(ctx.tenant.timezone)),
                 suggestion_cells=ledgers.suggestion_cells, HEAD=ledgers.REGISTER_HEAD,
                 SUGGESTION_HEAD=ledgers.SUGGESTION_HEAD)
@@ -134,7 +119,7 @@ async def register_page(request: Request, ctx: TenantContext, period: str | None
 @get("/cases/register.xlsx")
 async def register_xlsx(request: Request, ctx: TenantContext, period: str | None = None) -> Response:
     ctx.require_role(*ledgers.LEDGER_ROLES)
-    chosen = _ledger_period(period, _today(ctx), ("month", "quarter", "year"), "month")
+    chosen = _ledger_period(period, ctx.today(), ("month", "quarter", "year"), "month")
     body = await ledgers.register_xlsx(ctx.db, await ctx.scope(), chosen, zone(ctx.tenant.timezone),
                                        title=chosen.key)
     await _audit(request, ctx, "case_register_exported", chosen.key)
@@ -142,7 +127,7 @@ async def register_xlsx(request: Request, ctx: TenantContext, period: str | None
 
 
 async def _quarterly(ctx: TenantContext, quarter: str | None):
-    today = _today(ctx)
+    today = ctx.today()
     chosen = _ledger_period(quarter, today, ("quarter",), "quarter")
     lines, total = await ledgers.quarterly(ctx.db, await ctx.scope(), chosen, zone(ctx.tenant.timezone), today)
     return chosen, lines, total
@@ -152,8 +137,8 @@ async def _quarterly(ctx: TenantContext, quarter: str | None):
 async def quarterly_page(request: Request, ctx: TenantContext, quarter: str | None = None) -> Response:
     ctx.require_role(*ledgers.LEDGER_ROLES)
     chosen, lines, total = await _quarterly(ctx, quarter)
-    return page(request, "cases/quarterly.html", period=chosen, lines=lines, total=total, base=_base(ctx),
-                today=_today(ctx), HEAD=ledgers.QUARTERLY_HEAD)
+    return page(request, "cases/quarterly.html", period=chosen, lines=lines, total=total, base=ctx.base,
+                today=ctx.today(), HEAD=ledgers.QUARTERLY_HEAD)
 
 
 @get("/cases/quarterly.xlsx")

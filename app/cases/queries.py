@@ -21,6 +21,7 @@ from app.cases.access import case_filter, cases_query
 from app.cases.models import OPEN_WITH_UNIT, SOURCES, STATES, Case, CaseCategory, HandlingUnit, overdue
 from app.cases.services import CODE_ALPHABET, CODE_LENGTH, normalise_code
 from app.compliance.periods import Period, parse_key, period_of
+from app.core.db import MAX_ID
 from app.stations.access import node_join as station_node_join
 from app.stations.access import station_filter
 from app.stations.models import Station
@@ -29,7 +30,6 @@ from app.tenancy.scope import Scope
 
 PER_PAGE = 50
 COUNT_CAP = 10_000
-MAX_ID = 2**63 - 1
 SEARCH_MAX = 100
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 

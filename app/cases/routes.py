@@ -16,6 +16,7 @@ from app.cases.models import (
     FEEDBACK_CHANNEL_NAMES, FEEDBACK_CHANNELS, LEVEL_NAMES, SATISFACTION_NAMES, SATISFACTIONS, SOURCE_NAMES, SOURCES,
     STATE_NAMES, UNIT_KIND_NAMES, URGENCIES, Case,
 )
+from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
@@ -33,15 +34,6 @@ NEW_KEYS = ("content", "source", "person_name", "person_mobile", "category_id", 
             "activity_id")
 STEP_KEYS = ("category_id", "urgency", "answer", "unit_id", "reply_due", "note", "outside_body", "outside_ref", "question", "result", "channel",
              "satisfaction", "kind", "title", "deputy_id", "into", "level")
-
-
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _int(value) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and 0 < len(text) <= 18 and int(text) > 0 else None
 
 
 def _local(tz: ZoneInfo):
@@ -67,15 +59,15 @@ async def _new_page(request: Request, ctx: TenantContext, form: dict, *, status_
     scope = await ctx.scope()
     stations = await views.station_choices(ctx.db, scope)
     station_ids = [s for s, _ in stations]
-    chosen = _int(form.get("station_id"))
+    chosen = as_id(form.get("station_id"))
     if chosen is None and len(stations) == 1:
         chosen = stations[0][0]
         form = {**form, "station_id": str(chosen)}
     shown = [chosen] if chosen in station_ids else station_ids
-    activity = await views.activity_choice(ctx.db, _int(form.get("activity_id")), shown)
+    activity = await views.activity_choice(ctx.db, as_id(form.get("activity_id")), shown)
     return page(request, "cases/new.html", status_code=status_code, form=form, error=error, stations=stations,
                 categories=await views.categories(ctx.db), deputies=await views.deputy_choices(ctx.db, shown),
-                activity=activity, base=_base(ctx), local=_local(ZoneInfo(ctx.tenant.timezone)), **_names())
+                activity=activity, base=ctx.base, local=_local(ctx.tz), **_names())
 
 
 @get("/cases/new")
@@ -95,21 +87,24 @@ async def create_case(request: Request, ctx: TenantContext) -> Response:
     form = {k: str(raw_form.get(k) or "")[:5000] for k in NEW_KEYS if not isinstance(raw_form.get(k), UploadFile)}
     upload = raw_form.get("photo")
     raw = await upload.read() if isinstance(upload, UploadFile) else b""
-    try:
+
+    async def register():
         case = await services.register_case(ctx.db, scope, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
                                             client_addr=client_addr(request), new=services.NewCase(
             content=form.get("content", ""), source=form.get("source", ""), person_name=form.get("person_name", ""),
-            person_mobile=form.get("person_mobile") or None, category_id=_int(form.get("category_id")),
-            station_id=_int(form.get("station_id")), deputy_id=_int(form.get("deputy_id")),
-            activity_id=_int(form.get("activity_id")), urgency=form.get("urgency") or "normal"))
+            person_mobile=form.get("person_mobile") or None, category_id=as_id(form.get("category_id")),
+            station_id=as_id(form.get("station_id")), deputy_id=as_id(form.get("deputy_id")),
+            activity_id=as_id(form.get("activity_id")), urgency=form.get("urgency") or "normal"))
         if raw:
             await services.add_photo(ctx.db, case, raw, actor_id=ctx.user.id, client_addr=client_addr(request))
+        return case
+
+    try:
+        case = await ctx.attempt(register())
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _new_page(request, ctx, form, status_code=400 if refusal.status == 404 else refusal.status,
                                error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/cases/{case.id}?done=registered")
+    return see_other(f"{ctx.base}/cases/{case.id}?done=registered")
 
 
 # --- the case page -----------------------------------------------------------------------------------
@@ -134,8 +129,8 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
         if needs_deputy else [], duplicates=await views.merge_candidates_hint(ctx.db, ref.case)
         if "merge" in available else [],
         categories=await views.categories(ctx.db) if "classify" in available else [], limit=config.case_rehandle_limit, error=error, error_at=error_at,
-        form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=_base(ctx),
-        local=_local(ZoneInfo(ctx.tenant.timezone)), is_unit=scope.role == "handling_unit",
+        form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=ctx.base,
+        local=_local(ctx.tz), is_unit=scope.role == "handling_unit",
         counties=await referrals.member_counties(ctx.db, ctx.tenant.id) if "refer" in available else [],
         referrals=await referrals.referrals_of(ctx.db, ref.case) if ctx.tenant.kind == "joint" else [],
         referred_from=await referrals.origin(ctx.db, ref.case), joint_feeds_back=joint_feeds_back,
@@ -152,7 +147,6 @@ async def case_reveal_mobile(request: Request, ctx: TenantContext, case_id: int)
     """Shows the full number in place (never in a URL), after writing the audit entry."""
     ref = await get_case(ctx.db, await ctx.scope(), case_id)
     number = await services.reveal_mobile(ctx.db, ref.case, actor_id=ctx.user.id, client_addr=client_addr(request))
-    await ctx.db.commit()
     return await _case_page(request, ctx, case_id, revealed=number or "")
 
 
@@ -188,20 +182,18 @@ async def take_step(request: Request, ctx: TenantContext, case_id: int, step: st
     service, fields = STEP_FORMS[step]
     raw = await request.form()
     form = {k: str(raw.get(k) or "")[:5000] for k in STEP_KEYS}
-    values = {p: _int(form[k]) if k.endswith("_id") else form[k] for p, k in fields.items()}
+    values = {p: as_id(form[k]) if k.endswith("_id") else form[k] for p, k in fields.items()}
     if step == "refer":
         form["county_ids"] = [str(v)[:20] for v in raw.getall("county_id", [])][:20]
-        values["county_tenant_ids"] = [_int(v) for v in form["county_ids"]]
+        values["county_tenant_ids"] = [as_id(v) for v in form["county_ids"]]
     try:
-        await service(ctx.db, scope, ref, actor_id=ctx.user.id, client_addr=client_addr(request), **values)
+        await ctx.attempt(service(ctx.db, scope, ref, actor_id=ctx.user.id, client_addr=client_addr(request), **values))
     except Refusal as refusal:
-        await ctx.db.rollback()
         if refusal.status == 404:
             raise NotFound() from None
         return await _case_page(request, ctx, case_id, status_code=refusal.status, error_at=step, form=form,
                                 error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/cases/{case_id}?done=step#history")
+    return see_other(f"{ctx.base}/cases/{case_id}?done=step#history")
 
 
 @get("/cases/{case_id:int}/photos/{case_photo_id:int}")
@@ -225,7 +217,7 @@ async def case_of_opinion(ctx: TenantContext, opinion_id: int) -> Response:
                                   .order_by(Case.id).limit(1)) if 0 < opinion_id < 2**63 else None
     if case_id is None:
         raise NotFound()
-    return see_other(f"{_base(ctx)}/cases/{case_id}")
+    return see_other(f"{ctx.base}/cases/{case_id}")
 
 
 # --- suggestions made from cases ---------------------------------------------------------------------
@@ -241,8 +233,8 @@ async def _suggestion_page(request: Request, ctx: TenantContext, suggestion_id: 
         and scope.handling_unit_id == s.handling_unit_id
     return page(request, "cases/suggestion.html", status_code=status_code, ref=ref, s=s, can_assign=can_assign,
                 can_answer=can_answer, units=await views.unit_choices(ctx.db, scope) if can_assign else [],
-                error=error, error_at=error_at, form=form or {}, done=DONE_MESSAGES.get(done or ""), base=_base(ctx),
-                local=_local(ZoneInfo(ctx.tenant.timezone)), **_names())
+                error=error, error_at=error_at, form=form or {}, done=DONE_MESSAGES.get(done or ""), base=ctx.base,
+                local=_local(ctx.tz), **_names())
 
 
 @get("/suggestions/{suggestion_id:int}")
@@ -257,19 +249,17 @@ async def _suggestion_change(request: Request, ctx: TenantContext, suggestion_id
     raw = await request.form()
     form = {k: str(raw.get(k) or "")[:5000] for k in ("unit_id", "answer")}
     try:
-        await action(scope, ref, form)
+        await ctx.attempt(action(scope, ref, form))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _suggestion_page(request, ctx, suggestion_id, status_code=refusal.status, error_at=part,
                                       form=form, error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/suggestions/{suggestion_id}?done=suggestion")
+    return see_other(f"{ctx.base}/suggestions/{suggestion_id}?done=suggestion")
 
 
 @post("/suggestions/{suggestion_id:int}/assign")
 async def suggestion_assign(request: Request, ctx: TenantContext, suggestion_id: int) -> Response:
     async def act(scope, ref, form):
-        await suggestions.assign_suggestion(ctx.db, scope, ref, unit_id=_int(form["unit_id"]), actor_id=ctx.user.id,
+        await suggestions.assign_suggestion(ctx.db, scope, ref, unit_id=as_id(form["unit_id"]), actor_id=ctx.user.id,
                                             client_addr=client_addr(request))
 
     return await _suggestion_change(request, ctx, suggestion_id, "assign", act)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.cases.models import OPEN_WITH_UNIT, UNIT_KINDS, Case, CaseCategory, DueRule, HandlingUnit
+from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy.config import config_row
@@ -25,7 +26,6 @@ from app.tenancy.models import AdminNode
 from app.tenancy.preset_cases import CASE_CONFIG_RANGES, KIND_LEVELS, RULE_LEVELS, URGENCIES
 from app.tenancy.presets import CODE_RE
 
-MAX_ID = 2**63 - 1
 CODE_BAD = lazy("The code uses lower-case letters, digits, “_” or “-” (at most 30).")
 SORT_BAD = lazy("The order is a whole number.")
 CATEGORY_NAME_REQUIRED = lazy("The name of the case category is required (at most 40 characters).")

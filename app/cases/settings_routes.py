@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 
@@ -15,7 +14,7 @@ from app.cases.models import (
 )
 from app.core.errors import Refusal
 from app.core.i18n import lazy
-from app.core.web import absolute_url, client_addr, page, see_other
+from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.tenancy.access import TenantContext, settings_change
 from app.tenancy.config import get_config
 from app.tenancy.preset_cases import CASE_CONFIG_RANGES
@@ -38,14 +37,6 @@ UNITS = "/settings/handling-units"
 RULES = "/settings/case-rules"
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _form(form, keys: tuple[str, ...]) -> dict:
-    return {k: str(form.get(k, ""))[:200] for k in keys}
-
-
 # --- categories ------------------------------------------------------------------------------------
 
 
@@ -53,7 +44,7 @@ async def _categories_page(request: Request, ctx: TenantContext, *, status_code:
                            form: dict | None = None, done: str | None = None) -> Response:
     return page(request, "cases/settings_categories.html", status_code=status_code,
                 lines=await svc.list_categories(ctx.db), form=form or {"sort": "0"}, error=error,
-                done=DONE.get(done or ""), base=_base(ctx))
+                done=DONE.get(done or ""), base=ctx.base)
 
 
 @get(CATEGORIES)
@@ -65,7 +56,7 @@ async def case_categories(request: Request, ctx: TenantContext, done: str | None
 @post(CATEGORIES)
 async def add_case_category(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
-    values = _form(await request.form(), ("name", "code", "sort"))
+    values = bounded(await request.form(), ("name", "code", "sort"))
     return await settings_change(
         ctx, lambda: svc.save_category(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, category=None,
                                        client_addr=client_addr(request), **values),
@@ -76,7 +67,7 @@ async def add_case_category(request: Request, ctx: TenantContext) -> Response:
 async def _category_page(request: Request, ctx: TenantContext, category: CaseCategory, *, status_code: int = 200,
                          error: str | None = None, form: dict | None = None, done: str | None = None) -> Response:
     return page(request, "cases/settings_category.html", status_code=status_code, category=category, error=error,
-                done=DONE.get(done or ""), base=_base(ctx),
+                done=DONE.get(done or ""), base=ctx.base,
                 form=form or {"name": category.name, "sort": str(category.sort)})
 
 
@@ -90,7 +81,7 @@ async def case_category(request: Request, ctx: TenantContext, category_id: int, 
 async def save_case_category(request: Request, ctx: TenantContext, category_id: int) -> Response:
     ctx.require_role("county_admin")
     category = await svc.get_category(ctx.db, category_id)
-    values = _form(await request.form(), ("name", "sort"))
+    values = bounded(await request.form(), ("name", "sort"))
 
     async def refused(error: str) -> Response:
         return await _category_page(request, ctx, await svc.get_category(ctx.db, category_id), status_code=400,
@@ -123,7 +114,7 @@ UNIT_FIELDS = ("name", "kind", "level", "node", "sort")
 
 
 def _unit_context(ctx: TenantContext) -> dict:
-    return {"base": _base(ctx), "unit_kinds": UNIT_KINDS, "unit_kind_names": UNIT_KIND_NAMES,
+    return {"base": ctx.base, "unit_kinds": UNIT_KINDS, "unit_kind_names": UNIT_KIND_NAMES,
             "level_names": LEVEL_NAMES}
 
 
@@ -144,7 +135,7 @@ async def handling_units(request: Request, ctx: TenantContext, done: str | None 
 @post(UNITS)
 async def add_handling_unit(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
-    values = _form(await request.form(), ("code", *UNIT_FIELDS))
+    values = bounded(await request.form(), ("code", *UNIT_FIELDS))
     return await settings_change(
         ctx, lambda: svc.save_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=None,
                                    client_addr=client_addr(request), **values),
@@ -163,7 +154,7 @@ async def _unit_page(request: Request, ctx: TenantContext, unit_id: int, *, stat
                 open_cases=(await svc.open_cases(ctx.db, unit.id)).get(unit.id, 0), invite=invite or {},
                 form=form or {"name": unit.name, "kind": unit.kind, "level": unit.level, "node": str(unit.node_id or ""),
                               "sort": str(unit.sort)},
-                tz=ZoneInfo(ctx.tenant.timezone), **_unit_context(ctx))
+                tz=ctx.tz, **_unit_context(ctx))
 
 
 @get(UNITS + "/{unit_id:int}")
@@ -176,7 +167,7 @@ async def handling_unit(request: Request, ctx: TenantContext, unit_id: int, done
 async def save_handling_unit(request: Request, ctx: TenantContext, unit_id: int) -> Response:
     ctx.require_role("county_admin")
     unit = await svc.get_unit(ctx.db, unit_id)
-    values = _form(await request.form(), UNIT_FIELDS)
+    values = bounded(await request.form(), UNIT_FIELDS)
     return await settings_change(
         ctx, lambda: svc.save_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=unit,
                                    client_addr=client_addr(request), **values),
@@ -213,21 +204,19 @@ async def invite_handling_unit_user(request: Request, ctx: TenantContext, unit_i
     """Answered with the link itself (200, no-store), as the members page does: shown once."""
     ctx.require_role("county_admin")
     unit = await svc.get_unit(ctx.db, unit_id)
-    values = _form(await request.form(), ("name", "mobile"))
+    values = bounded(await request.form(), ("name", "mobile"))
     try:
         if unit.retired_at is not None:
             raise Refusal(svc.RETIRED_UNIT_USERS)
-        issued = await invitations.invite(
+        issued = await ctx.attempt(invitations.invite(
             ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, display_name=values["name"], role="handling_unit",
-            mobile=values["mobile"], handling_unit_id=unit.id, client_addr=client_addr(request))
+            mobile=values["mobile"], handling_unit_id=unit.id, client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _unit_page(request, ctx, unit_id, status_code=400, invite=values,
                                 error=refusal.text())
-    await ctx.db.commit()
     return page(request, "accounts/invited.html", invitation=issued.invitation,
-                link=absolute_url(request, issued.path(ctx.tenant.slug)), tz=ZoneInfo(ctx.tenant.timezone),
-                base=_base(ctx), days=invitations.INVITATION_DAYS)
+                link=absolute_url(request, issued.path(ctx.tenant.slug)), tz=ctx.tz,
+                base=ctx.base, days=invitations.INVITATION_DAYS)
 
 
 # --- due-date rules and settings -------------------------------------------------------------------
@@ -241,7 +230,7 @@ async def _rules_page(request: Request, ctx: TenantContext, *, status_code: int 
     categories = [line.category for line in await svc.list_categories(ctx.db) if line.category.retired_at is None]
     return page(request, "cases/settings_rules.html", status_code=status_code, error=error, done=DONE.get(done or ""),
                 rules=await svc.list_rules(ctx.db), categories=categories, level_names=LEVEL_NAMES,
-                urgencies=URGENCIES, urgency_names=URGENCY_NAMES, base=_base(ctx),
+                urgencies=URGENCIES, urgency_names=URGENCY_NAMES, base=ctx.base,
                 settings=settings or {k: str(getattr(config, k)) for k in CASE_CONFIG_RANGES},
                 rule=rule or {"reply_days": str(config.case_reply_days), "feedback_days": str(config.case_feedback_days),
                               "working_days": "1"})
@@ -256,7 +245,7 @@ async def case_rules(request: Request, ctx: TenantContext, done: str | None = No
 @post(RULES)
 async def save_case_settings(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
-    values = _form(await request.form(), tuple(CASE_CONFIG_RANGES))
+    values = bounded(await request.form(), tuple(CASE_CONFIG_RANGES))
     return await settings_change(
         ctx, lambda: svc.save_settings(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, values=values,
                                        client_addr=client_addr(request)),
@@ -267,7 +256,7 @@ async def save_case_settings(request: Request, ctx: TenantContext) -> Response:
 @post(RULES + "/add")
 async def add_due_rule(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
-    values = _form(await request.form(), RULE_FIELDS)
+    values = bounded(await request.form(), RULE_FIELDS)
     args = {**values, "working_days": values["working_days"] == "1"}
     return await settings_change(
         ctx, lambda: svc.add_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,
@@ -282,8 +271,7 @@ async def delete_due_rule(request: Request, ctx: TenantContext, due_rule_id: int
     rule = await svc.get_rule(ctx.db, due_rule_id)
     await svc.delete_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=rule,
                           client_addr=client_addr(request))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}{RULES}?done=rule_deleted#rules")
+    return see_other(f"{ctx.base}{RULES}?done=rule_deleted#rules")
 
 
 route_handlers = [

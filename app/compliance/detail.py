@@ -14,13 +14,13 @@ from app.activities.models import STATUS_NAMES, Activity, ActivityKind, Attendan
 from app.compliance import engine
 from app.compliance.models import Rule
 from app.compliance.periods import Period, local_today, parse_key, period_of, zone
+from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.core.i18n import gettext, lazy
 from app.joint.models import JointAttendance
 from app.tenancy.config import get_config
 from app.tenancy.scope import Scope
 
-MAX_ID = 2**63 - 1
 NOT_HELD = lazy("Not counted: the activity is “%(status)s”.")
 TOO_FEW = lazy("Not counted: %(present)s deputies present, the rule asks for at least %(minimum)s.")
 ON_BEHALF = lazy("Signed in by staff on the deputy's behalf: %(reason)s")

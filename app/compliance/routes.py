@@ -16,16 +16,12 @@ from app.compliance import engine, exports, services
 from app.compliance.describe import describe
 from app.compliance.models import VERDICT_NAMES, VERDICTS, Rule
 from app.core.i18n import gettext, lazy
-from app.core.web import client_addr, page
+from app.core.web import client_addr, htmx_target, page
 from app.stations.models import StationKind
 from app.tenancy.access import TenantContext
 
 EXPORT_ROLES = ("county_admin", "viewer", "township_staff", "station_staff")
 COUNTY = lazy("Whole county")
-
-
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
 
 
 async def _names(ctx: TenantContext, board: engine.Board) -> tuple[dict, dict]:
@@ -52,9 +48,9 @@ async def board(
 ) -> Response:
     view = await _view(ctx, rule, period, on, node, station, verdict, page_no, deputy)
     kinds, station_kinds = await _names(ctx, view.board)
-    partial = request.headers.get("hx-request") and request.headers.get("hx-target") == "board"
+    partial = htmx_target(request) == "board"
     return page(
-        request, "compliance/_board.html" if partial else "compliance/board.html", v=view, base=_base(ctx),
+        request, "compliance/_board.html" if partial else "compliance/board.html", v=view, base=ctx.base,
         q=view.query, summary={r.id: describe(r, kinds, station_kinds) for r in view.board.rules},
         choices=services.period_choices(view.today), VERDICTS=VERDICTS, VERDICT_NAMES=VERDICT_NAMES,
         all_rules=view.board.rules if not (view.query.rule_id or view.query.key) else await _all_rules(ctx),
@@ -94,7 +90,7 @@ async def cell_detail(request: Request, ctx: TenantContext, rule: int = 0, subje
                       period: str = "") -> Response:
     found = await details.load_detail(ctx.db, await ctx.scope(), ctx.tenant, rule, subject, period)
     kinds, station_kinds = await _names(ctx, engine.Board([found.rule], {}, {}, {}, {}))
-    return page(request, "compliance/detail.html", d=found, c=found.cell, base=_base(ctx),
+    return page(request, "compliance/detail.html", d=found, c=found.cell, base=ctx.base,
                 summary=describe(found.rule, kinds, station_kinds), VERDICT_NAMES=VERDICT_NAMES)
 
 
@@ -106,7 +102,6 @@ async def _export(request: Request, ctx: TenantContext, fmt: str, rule: str, per
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="compliance_exported",
                  client_addr=client_addr(request),
                  details={"format": fmt, "level": view.level, "filters": view.query.params()})
-    await ctx.db.commit()
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": exports.filename(view, ctx.tenant.name, fmt)})
 

@@ -23,13 +23,9 @@ NEW_RULE = {"subject": "station", "counts": "activities", "period": "month", "mi
             "kind_codes": [], "station_kind_codes": [], "deputy_levels": []}
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
 async def _common(ctx: TenantContext) -> dict:
     kinds, station_kinds = await rs.kind_choices(ctx.db)
-    return dict(base=_base(ctx), kinds=kinds, station_kinds=station_kinds, SUBJECTS=SUBJECTS,
+    return dict(base=ctx.base, kinds=kinds, station_kinds=station_kinds, SUBJECTS=SUBJECTS,
                 SUBJECT_NAMES=SUBJECT_NAMES, COUNTS=COUNTS, COUNT_NAMES=COUNT_NAMES, PERIODS=PERIODS,
                 PERIOD_NAMES=PERIOD_NAMES, LEVELS=LEVELS, LEVEL_NAMES=LEVEL_NAMES)
 
@@ -62,13 +58,11 @@ async def rule_create(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     values = rs.read_form(await request.form())
     try:
-        rule = await rs.save_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=None, values=values,
-                                  client_addr=client_addr(request))
+        rule = await ctx.attempt(rs.save_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=None,
+                                              values=values, client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _form_page(request, ctx, None, values, status_code=400, error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/rules?done=added#rule-{rule.id}")
+    return see_other(f"{ctx.base}/settings/rules?done=added#rule-{rule.id}")
 
 
 @get("/settings/rules/{rule_id:int}")
@@ -84,14 +78,12 @@ async def rule_save(request: Request, ctx: TenantContext, rule_id: int) -> Respo
     rule = await rs.get_rule(ctx.db, rule_id)
     values = rs.read_form(await request.form())
     try:
-        await rs.save_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=rule, values=values,
-                           client_addr=client_addr(request))
+        await ctx.attempt(rs.save_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=rule, values=values,
+                                       client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         rule = await rs.get_rule(ctx.db, rule_id)
         return await _form_page(request, ctx, rule, values, status_code=400, error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/rules/{rule_id}?done=saved")
+    return see_other(f"{ctx.base}/settings/rules/{rule_id}?done=saved")
 
 
 @post("/settings/rules/{rule_id:int}/retire")
@@ -99,14 +91,12 @@ async def rule_retire(request: Request, ctx: TenantContext, rule_id: int) -> Res
     ctx.require_role("county_admin")
     rule = await rs.get_rule(ctx.db, rule_id)
     try:
-        await rs.retire_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=rule,
-                             client_addr=client_addr(request))
+        await ctx.attempt(rs.retire_rule(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, rule=rule,
+                                         client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         rule = await rs.get_rule(ctx.db, rule_id)
         return await _form_page(request, ctx, rule, rs.form_of(rule), status_code=400, error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/settings/rules?done=retired")
+    return see_other(f"{ctx.base}/settings/rules?done=retired")
 
 
 route_handlers = [rules_page, rule_new, rule_create, rule_page, rule_save, rule_retire]

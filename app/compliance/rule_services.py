@@ -13,11 +13,11 @@ from app.activities.models import ActivityKind
 from app.audit.services import record
 from app.compliance.models import Rule
 from app.compliance.rules import check_rule
+from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.stations.models import StationKind
 
-MAX_ID = 2**63 - 1
 CODE_TAKEN = lazy("Another rule already has the code “%(code)s”.")
 SORT_BAD = lazy("The order is a whole number.")
 ALREADY_RETIRED = lazy("This rule is already retired.")

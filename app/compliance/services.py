@@ -20,6 +20,7 @@ from app.compliance import engine
 from app.compliance.mailbox_flags import MailboxFlags, mailbox_flags
 from app.compliance.models import VERDICT_NAMES, VERDICTS
 from app.compliance.periods import Period, local_today, parse_key, period_of, zone
+from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.core.i18n import gettext, lazy
 from app.deputies.access import access_deputy
@@ -28,7 +29,6 @@ from app.tenancy.config import get_config
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 
-MAX_ID = 2**63 - 1
 PER_PAGE = 30
 NOT_STATIONED = lazy("Deputies not stationed anywhere")
 

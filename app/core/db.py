@@ -23,6 +23,16 @@ class Base(DeclarativeBase):
     pass
 
 
+MAX_ID = 2**63 - 1  # ids are bigint identities: a larger number is nobody's id
+
+
+def as_id(value: object) -> int | None:
+    """A record id from a form field or query argument: a positive whole number that fits a bigint,
+    else None (which finds nothing, like an id that does not exist)."""
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 19 and 0 < int(text) <= MAX_ID else None
+
+
 class TenantBoundSession(Session):
     """The sync session class behind every runtime AsyncSession; binds the tenant per transaction."""
 
@@ -96,6 +106,7 @@ async def as_tenant(session: AsyncSession, tenant_id: int) -> AsyncIterator[Asyn
     """Work inside this transaction as ``tenant_id`` (row-level security follows), then go back to the
     tenant bound before — also when the block raises. The one way to cross tenants (joint stations);
     blocks nest. Callers write an audit entry in each tenant they write to."""
+    await session.connection()  # begin the transaction first: it binds the session's own tenant
     previous = session.info.get("bound_tenant_id", session.info.get("tenant_id"))
     await _switch(session, tenant_id)
     try:

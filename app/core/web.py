@@ -112,6 +112,22 @@ class RequestContextMiddleware(ASGIMiddleware):
 
 # --- form bodies ------------------------------------------------------------------------------
 
+
+def bounded(form, keys, limit: int = 200) -> dict[str, str]:
+    """The form's text fields ``keys`` as strings of at most ``limit`` characters ("" when absent): what
+    a page shows back after a refusal and what services check."""
+    return {k: str(form.get(k, ""))[:limit] for k in keys}
+
+
+def htmx_target(request: Request) -> str | None:
+    """The element an htmx request (not a boosted navigation) will swap, else None: the route then
+    answers with that partial instead of the full page."""
+    headers = request.headers
+    if headers.get("hx-request") and not headers.get("hx-boosted"):
+        return headers.get("hx-target") or ""
+    return None
+
+
 MAX_FIELD_CHARS = 20_000  # one text field; whole bodies are capped by settings.max_body_bytes
 
 

@@ -12,13 +12,13 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.deputies.models import Deputy, DeputyGroup, Mandate, StationDeputy
 from app.stations.models import Station
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 
-MAX_ID = 2**63 - 1
 # Roles that see the deputies pages at all (handling units and anyone else: not found).
 VIEW_ROLES = ("county_admin", "viewer", "township_staff", "station_staff", "deputy")
 # Roles that see the 应进必进 checks and the groups.

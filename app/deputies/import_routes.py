@@ -31,16 +31,12 @@ STATUS_NAMES = {
 }
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
 async def _upload_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
                        kind: str = "") -> Response:
     return page(
         request, "deputies/import_upload.html", status_code=status_code, error=error, kind=kind,
         kinds=imports.KINDS, kind_names=imports.KIND_NAMES, status_names=STATUS_NAMES,
-        jobs=await imports.recent_jobs(ctx.db, await ctx.scope()), columns=import_files.COLUMNS, base=_base(ctx),
+        jobs=await imports.recent_jobs(ctx.db, await ctx.scope()), columns=import_files.COLUMNS, base=ctx.base,
     )
 
 
@@ -62,15 +58,13 @@ async def import_upload(request: Request, ctx: TenantContext) -> Response:
         return await _upload_page(request, ctx, status_code=400, error=gettext(CHOOSE_FILE), kind=kind)
     data = await upload.read()
     try:
-        job = await imports.create_preview(
+        job = await ctx.attempt(imports.create_preview(
             ctx.db, tenant_id=ctx.tenant.id, scope=await ctx.scope(), actor_id=ctx.user.id, kind=kind, data=data,
             filename=str(upload.filename), client_addr=client_addr(request),
-        )
+        ))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _upload_page(request, ctx, status_code=400, error=refusal.text(), kind=kind)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/imports/{job.id}")
+    return see_other(f"{ctx.base}/imports/{job.id}")
 
 
 @get("/imports/template/{filename:str}")
@@ -97,7 +91,7 @@ async def _job(ctx: TenantContext, job_id: int) -> ImportJob:
 
 def _job_context(ctx: TenantContext, job: ImportJob) -> dict:
     return {
-        "job": job, "base": _base(ctx), "status_names": STATUS_NAMES, "kind_names": imports.KIND_NAMES,
+        "job": job, "base": ctx.base, "status_names": STATUS_NAMES, "kind_names": imports.KIND_NAMES,
         "problem_text": imports.problem_text, "percent": int(100 * job.processed / job.total) if job.total else 0,
     }
 
@@ -131,10 +125,9 @@ async def import_confirm(request: Request, ctx: TenantContext, job_id: int) -> R
     job = await _job(ctx, job_id)
     confirmed = await imports.confirm(ctx.db, tenant_id=ctx.tenant.id, job=job, actor_id=ctx.user.id,
                                       client_addr=client_addr(request))
-    await ctx.db.commit()
     if confirmed:  # Postgres holds the job; if Redis is away the worker's sweep enqueues it later
-        await imports.enqueue(request.app.state.settings.redis_url, ctx.tenant.id, job.id)
-    return see_other(f"{_base(ctx)}/imports/{job.id}")
+        ctx.after_commit(lambda: imports.enqueue(request.app.state.settings.redis_url, ctx.tenant.id, job.id))
+    return see_other(f"{ctx.base}/imports/{job.id}")
 
 
 async def _deputies_export(request: Request, ctx: TenantContext, fmt: str) -> Response:
@@ -142,7 +135,6 @@ async def _deputies_export(request: Request, ctx: TenantContext, fmt: str) -> Re
     rows = await exports.deputy_rows(ctx.db, await ctx.scope())
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="deputies_exported",
                  client_addr=client_addr(request), details={"rows": len(rows), "format": fmt})
-    await ctx.db.commit()
     body = exports.render("deputies", fmt, rows)
     return Response(
         body, media_type=exports.XLSX_TYPE if fmt == "xlsx" else exports.CSV_TYPE,

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
+from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.security import mask_mobile
@@ -26,7 +27,6 @@ from app.deputies.models import Deputy, RosterContact, RosterEntry
 from app.deputies.rules import check_mobile
 from app.tenancy.scope import Scope
 
-MAX_ID = 2**63 - 1
 ROSTER_ROLES = ("county_admin", "township_staff", "station_staff", "deputy")
 
 ENTRY_NAME_REQUIRED = lazy("Please enter the constituent's name.")

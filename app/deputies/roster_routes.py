@@ -7,15 +7,13 @@ missing deputy. Lists and exports are masked; "show" is a POST that writes an au
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 
 from app.audit.services import record
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
-from app.core.web import client_addr, page, see_other
+from app.core.web import client_addr, htmx_target, page, see_other
 from app.deputies import exports, roster
 from app.deputies.models import Deputy
 from app.tenancy.access import TenantContext
@@ -29,12 +27,8 @@ DONE = {
 FORM_FIELDS = ("name", "age", "education", "address", "work_unit", "mobile", "note")
 
 
-def _base(ctx: TenantContext, deputy: Deputy) -> str:
+def _roster_base(ctx: TenantContext, deputy: Deputy) -> str:
     return f"/t/{ctx.tenant.slug}/deputies/{deputy.id}/roster"
-
-
-def _today(ctx: TenantContext):
-    return datetime.now(ZoneInfo(ctx.tenant.timezone)).date()
 
 
 async def _values(request: Request, names) -> dict:
@@ -51,7 +45,7 @@ async def _list_page(request: Request, ctx: TenantContext, deputy: Deputy, *, st
     return page(
         request, "deputies/roster_list.html", status_code=status_code, deputy=deputy, entries=entries,
         retired=retired, retired_count=0 if retired else await roster.count_retired(ctx.db, deputy),
-        form=form or {}, error=error, done=DONE.get(done or ""), base=_base(ctx, deputy),
+        form=form or {}, error=error, done=DONE.get(done or ""), base=_roster_base(ctx, deputy),
         tenant_base=f"/t/{ctx.tenant.slug}",
     )
 
@@ -65,9 +59,9 @@ async def _entry_page(request: Request, ctx: TenantContext, deputy: Deputy, entr
         shown=shown or roster.masked_entry(entry), contacts=await roster.list_contacts(ctx.db, entry),
         form=form or {k: ("" if getattr(entry, k) is None else getattr(entry, k))
                       for k in ("name", "age", "education", "work_unit", "note")},
-        error=error, contact_form=contact_form or {"contacted_on": _today(ctx).isoformat()},
-        contact_error=contact_error, done=DONE.get(done or ""), base=_base(ctx, deputy),
-        today=_today(ctx).isoformat(),
+        error=error, contact_form=contact_form or {"contacted_on": ctx.today().isoformat()},
+        contact_error=contact_error, done=DONE.get(done or ""), base=_roster_base(ctx, deputy),
+        today=ctx.today().isoformat(),
     )
 
 
@@ -92,8 +86,7 @@ async def roster_add(request: Request, ctx: TenantContext, deputy_id: int) -> Re
     except Refusal as refusal:  # checked before anything is written
         return await _list_page(request, ctx, deputy, status_code=400, form=values,
                                 error=_field_error(refusal))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx, deputy)}?done=added")
+    return see_other(f"{_roster_base(ctx, deputy)}?done=added")
 
 
 FIELD_LABELS = {
@@ -113,7 +106,6 @@ async def _export(ctx: TenantContext, request: Request, deputy_id: int, fmt: str
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="roster_exported",
                  target=f"deputy:{deputy.id}", client_addr=client_addr(request),
                  details={"name": deputy.name, "rows": len(rows), "format": fmt})
-    await ctx.db.commit()
     body = exports.render("roster", fmt, rows)
     return Response(
         body, media_type=exports.XLSX_TYPE if fmt == "xlsx" else exports.CSV_TYPE,
@@ -150,8 +142,7 @@ async def roster_edit(request: Request, ctx: TenantContext, deputy_id: int, entr
     except Refusal as refusal:  # checked before anything is changed
         return await _entry_page(request, ctx, deputy, entry, status_code=400, form=values,
                                  error=_field_error(refusal))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx, deputy)}/{entry.id}?done=saved")
+    return see_other(f"{_roster_base(ctx, deputy)}/{entry.id}?done=saved")
 
 
 @post("/deputies/{deputy_id:int}/roster/{entry_id:int}/reveal")
@@ -161,9 +152,8 @@ async def roster_reveal(request: Request, ctx: TenantContext, deputy_id: int, en
     entry = await roster.roster_entry(ctx.db, deputy, entry_id)
     shown = await roster.reveal_entry(ctx.db, tenant_id=ctx.tenant.id, deputy=deputy, entry=entry,
                                       actor_id=ctx.user.id, client_addr=client_addr(request))
-    await ctx.db.commit()
-    if request.headers.get("hx-request") and request.headers.get("hx-target", "").startswith("entry-"):
-        return page(request, "deputies/_roster_row.html", e=shown, base=_base(ctx, deputy))
+    if (htmx_target(request) or "").startswith("entry-"):
+        return page(request, "deputies/_roster_row.html", e=shown, base=_roster_base(ctx, deputy))
     form = await request.form()
     if form.get("from") == "list":
         return await _list_page(request, ctx, deputy, revealed=shown, retired=shown.retired)
@@ -176,8 +166,7 @@ async def roster_retire(request: Request, ctx: TenantContext, deputy_id: int, en
     entry = await roster.roster_entry(ctx.db, deputy, entry_id)
     await roster.retire_entry(ctx.db, tenant_id=ctx.tenant.id, deputy=deputy, entry=entry, actor_id=ctx.user.id,
                               client_addr=client_addr(request))
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx, deputy)}?done=retired")
+    return see_other(f"{_roster_base(ctx, deputy)}?done=retired")
 
 
 @post("/deputies/{deputy_id:int}/roster/{entry_id:int}/contacts")
@@ -187,13 +176,12 @@ async def roster_contact_add(request: Request, ctx: TenantContext, deputy_id: in
     values = await _values(request, ("contacted_on", "note"))
     try:
         await roster.add_contact(ctx.db, tenant_id=ctx.tenant.id, deputy=deputy, entry=entry, actor_id=ctx.user.id,
-                                 contacted_on=values["contacted_on"], note=values["note"], today=_today(ctx),
+                                 contacted_on=values["contacted_on"], note=values["note"], today=ctx.today(),
                                  client_addr=client_addr(request))
     except Refusal as refusal:  # checked before anything is written
         return await _entry_page(request, ctx, deputy, entry, status_code=400, contact_form=values,
                                  contact_error=refusal.text())
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx, deputy)}/{entry.id}?done=contact")
+    return see_other(f"{_roster_base(ctx, deputy)}/{entry.id}?done=contact")
 
 
 route_handlers = [

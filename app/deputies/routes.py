@@ -11,6 +11,7 @@ from litestar.exceptions import PermissionDeniedException
 
 from litestar.params import Parameter
 
+from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
@@ -42,10 +43,6 @@ FORM_KEYS = ("name", "mobile", "occupation", "work_unit", "public_contact", "gro
              "remove_mobile", "next")
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
 async def _actor(request: Request, ctx: TenantContext) -> Actor:
     return Actor(tenant_id=ctx.tenant.id, user_id=ctx.user.id, scope=await ctx.scope(),
                  client_addr=client_addr(request))
@@ -57,15 +54,8 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _common(ctx: TenantContext) -> dict:
-    return dict(base=_base(ctx), LEVELS=LEVELS, LEVEL_NAMES=LEVEL_NAMES, DEPUTY_STATUSES=DEPUTY_STATUSES,
+    return dict(base=ctx.base, LEVELS=LEVELS, LEVEL_NAMES=LEVEL_NAMES, DEPUTY_STATUSES=DEPUTY_STATUSES,
                 DEPUTY_STATUS_NAMES=DEPUTY_STATUS_NAMES, mask_mobile=mask_mobile)
-
-
-def _int(value: str | None, default: int | None = None) -> int | None:
-    try:
-        return services.parse_id(value) if value else default
-    except ValueError:
-        return default
 
 
 # --- the list ---------------------------------------------------------------------------------
@@ -78,7 +68,7 @@ async def deputy_list(
     scope = await ctx.scope()
     access.require_view(scope.role)
     filters = Filters(q=q.strip()[:40], level=level if level in LEVELS else "",
-                      status=status if status in DEPUTY_STATUSES else "", group_id=_int(group),
+                      status=status if status in DEPUTY_STATUSES else "", group_id=as_id(group),
                       unassigned=unassigned == "1", page=max(1, min(page_no, 100_000)))
     rows, total = await services.list_deputies(ctx.db, scope, filters)
     pages = max(1, -(-total // services.PER_PAGE))
@@ -117,12 +107,10 @@ async def deputy_create(request: Request, ctx: TenantContext) -> Response:
         raise PermissionDeniedException()
     form = await _form(request)
     try:
-        deputy = await services.create_deputy(ctx.db, await _actor(request, ctx), form)
+        deputy = await ctx.attempt(services.create_deputy(ctx.db, await _actor(request, ctx), form))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _new_page(request, ctx, form, refusal.text(), 400)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/deputies/{deputy.id}?done=created")
+    return see_other(f"{ctx.base}/deputies/{deputy.id}?done=created")
 
 
 # --- one deputy -------------------------------------------------------------------------------
@@ -159,15 +147,13 @@ async def _change(request: Request, ctx: TenantContext, deputy_id: int, part: st
     deputy = await access.access_deputy(ctx.db, scope, deputy_id)
     form = await _form(request)
     try:
-        result = await action(await _actor(request, ctx), deputy, form)
+        result = await ctx.attempt(action(await _actor(request, ctx), deputy, form))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _detail_page(request, ctx, deputy_id, status_code=400, error=refusal.text(), error_for=part,
                                   form=form)
-    await ctx.db.commit()
     if isinstance(result, str):
         done = result
-    target = f"{_base(ctx)}/deputies/{deputy_id}?done={done}"
+    target = f"{ctx.base}/deputies/{deputy_id}?done={done}"
     if form.get("next"):
         target = safe_next(form["next"], target)
     return see_other(target)
@@ -192,7 +178,6 @@ async def deputy_reveal_mobile(request: Request, ctx: TenantContext, deputy_id: 
     scope = await ctx.scope()
     deputy = await access.access_deputy(ctx.db, scope, deputy_id)
     number = await services.reveal_mobile(ctx.db, await _actor(request, ctx), deputy)
-    await ctx.db.commit()
     return await _detail_page(request, ctx, deputy_id, revealed=number or "")
 
 
@@ -213,12 +198,10 @@ async def deputy_photo_upload(request: Request, ctx: TenantContext, deputy_id: i
     upload = (await request.form()).get("photo")
     raw = await upload.read() if isinstance(upload, UploadFile) else None
     try:
-        await services.set_photo(ctx.db, await _actor(request, ctx), deputy, raw)
+        await ctx.attempt(services.set_photo(ctx.db, await _actor(request, ctx), deputy, raw))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _detail_page(request, ctx, deputy_id, status_code=400, error=refusal.text(), error_for="photo")
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/deputies/{deputy_id}?done=photo")
+    return see_other(f"{ctx.base}/deputies/{deputy_id}?done=photo")
 
 
 @get("/deputies/{deputy_id:int}/photo")
@@ -263,13 +246,11 @@ async def mandate_add(request: Request, ctx: TenantContext, deputy_id: int) -> R
         raise PermissionDeniedException()
     form = await _form(request)
     try:
-        await services.add_mandate(ctx.db, await _actor(request, ctx), deputy, form)
+        await ctx.attempt(services.add_mandate(ctx.db, await _actor(request, ctx), deputy, form))
     except Refusal as refusal:
-        await ctx.db.rollback()
         deputy = await access.access_deputy(ctx.db, scope, deputy_id)
         return await _mandate_page(request, ctx, deputy, form, refusal.text(), 400)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/deputies/{deputy_id}?done=mandate")
+    return see_other(f"{ctx.base}/deputies/{deputy_id}?done=mandate")
 
 
 @post("/deputies/{deputy_id:int}/mandates/{mandate_id:int}/remove")
@@ -324,12 +305,10 @@ async def group_create(request: Request, ctx: TenantContext) -> Response:
         raise PermissionDeniedException()
     form = await _form(request)
     try:
-        group = await deputy_groups.create_group(ctx.db, await _actor(request, ctx), form.get("name"))
+        group = await ctx.attempt(deputy_groups.create_group(ctx.db, await _actor(request, ctx), form.get("name")))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _groups_page(request, ctx, error=refusal.text(), form=form, status_code=400)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/deputies/groups/{group.id}?done=group")
+    return see_other(f"{ctx.base}/deputies/groups/{group.id}?done=group")
 
 
 async def _group_page(request, ctx, group_id, *, error=None, error_for=None, form=None, status_code=200,
@@ -359,13 +338,11 @@ async def _group_change(request, ctx, group_id, part, action) -> Response:
         raise PermissionDeniedException()
     form = await _form(request)
     try:
-        await action(await _actor(request, ctx), group, form)
+        await ctx.attempt(action(await _actor(request, ctx), group, form))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _group_page(request, ctx, group_id, error=refusal.text(), error_for=part, form=form,
                                  status_code=400)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/deputies/groups/{group_id}?done=group")
+    return see_other(f"{ctx.base}/deputies/groups/{group_id}?done=group")
 
 
 @post("/deputies/groups/{group_id:int}/rename")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 import logging
 
+from app.core.db import MAX_ID
 from app.core.logs import log_tenant
 
 log = logging.getLogger("lianluo.jobs")
-
-MAX_ID = 2**63 - 1
 
 
 class TenantRequired(ValueError):

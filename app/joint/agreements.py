@@ -1,8 +1,7 @@
 """The agreement behind a joint station, from proposal to withdrawal. These are the named, audited
 functions that move data between tenants: each runs in the caller's transaction (bound to the acting
-county), switches the binding to each other tenant it writes to (`_as`), writes that tenant's copy
-and audit entry there, and binds the acting county again before it returns — one transaction, so a
-proposal reaches every party or none.
+county), works in each other tenant it writes to inside an `as_tenant` block (its copy and audit entry
+there) and returns bound as it was called — one transaction, so a proposal reaches every party or none.
 
 - propose: the county admin names the station, its web address (slug), the other counties (by their
   slug or six-digit division code), its own townships, co-heads, deputy heads and staff, and what is
@@ -28,11 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from app.core.errors import NotFound, Refusal
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
 from app.audit.services import record
+from app.core.db import as_tenant
 from app.core.i18n import lazy
 from app.joint.models import SHARES, JointAgreement, JointEvent
 from app.tenancy.models import AdminNode, Tenant
@@ -40,7 +40,7 @@ from app.tenancy.presets import add_node
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 JOINT_ROLES = ("county_admin", "township_staff", "station_staff", "viewer")
-IN = ("proposer", "accepted")  # party states that make a member
+MEMBER_STATES = ("proposer", "accepted")  # a party in one of these is a member county
 
 NAME_BAD = lazy("The joint station's name has 4 to 80 characters.")
 SLUG_BAD = lazy("The web address uses lower-case letters, digits and “-” (2 to 40 characters).")
@@ -72,11 +72,6 @@ class Side:
 
 def _names(values) -> list[str]:
     return [v.strip()[:40] for v in values if v and v.strip()][:20]
-
-
-async def _as(db: AsyncSession, tenant_id: int) -> None:
-    """Bind the rest of this transaction to `tenant_id` (row-level security follows)."""
-    await db.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)})
 
 
 def _now() -> datetime:
@@ -141,25 +136,26 @@ async def propose(db: AsyncSession, *, tenant: Tenant, actor: User, name: str, s
                  "deputy_heads": [], "staff": []} for t in others]
     key = uuid.uuid4()
     for party in parties:
-        await _as(db, party["tenant_id"])
-        db.add(JointAgreement(tenant_id=party["tenant_id"], agreement_key=key, name=name, slug=slug,
-                              proposer_tenant_id=tenant.id, parties=parties, shares=[s for s in SHARES if s in shares],
-                              status="proposed"))
-        await db.flush()
-    await everywhere(db, key, tenant, actor, "proposed", {"name": name, "counties": [p["name"] for p in parties]},
-                      client_addr)
+        async with as_tenant(db, party["tenant_id"]):
+            db.add(JointAgreement(tenant_id=party["tenant_id"], agreement_key=key, name=name, slug=slug,
+                                  proposer_tenant_id=tenant.id, parties=parties,
+                                  shares=[s for s in SHARES if s in shares], status="proposed"))
+            await db.flush()
+    await record_in_every_copy(db, key, tenant, actor, "proposed",
+                               {"name": name, "counties": [p["name"] for p in parties]}, client_addr)
     return await get(db, tenant.id, key)
 
 
 async def get(db: AsyncSession, tenant_id: int, key) -> JointAgreement:
-    """The acting county's own copy of an agreement, or 404 (another county's, unknown: the same)."""
-    await _as(db, tenant_id)
+    """The acting county's own copy of an agreement, or 404 (another county's, unknown: the same).
+    Every party's copy has the same key, so it is read as `tenant_id` whatever the session is bound to."""
     try:
         key = uuid.UUID(str(key))
     except ValueError:
         raise NotFound() from None
-    found = await db.scalar(select(JointAgreement).where(JointAgreement.agreement_key == key)
-                            .execution_options(populate_existing=True))
+    async with as_tenant(db, tenant_id):
+        found = await db.scalar(select(JointAgreement).where(JointAgreement.agreement_key == key)
+                                .execution_options(populate_existing=True))
     if found is None:
         raise NotFound()
     return found
@@ -177,33 +173,33 @@ async def events(db: AsyncSession, agreement: JointAgreement) -> list[JointEvent
 def _copies(agreement: JointAgreement) -> list[int]:
     """Tenants whose copy follows the agreement: the members and those still to answer, and the joint
     tenant; a county that declined or withdrew keeps its copy as it was when it left."""
-    ids = [p["tenant_id"] for p in agreement.parties if p["status"] in (*IN, "invited")]
+    ids = [p["tenant_id"] for p in agreement.parties if p["status"] in (*MEMBER_STATES, "invited")]
     return ids + ([agreement.joint_tenant_id] if agreement.joint_tenant_id else [])
 
 
-async def everywhere(db: AsyncSession, key, tenant: Tenant, actor: User, action: str, details: dict,
-                      client_addr: str | None, *, also: tuple[int, ...] = ()) -> None:
-    """The event in every copy (and the audit log of each tenant written to); ends bound to `tenant`."""
+async def record_in_every_copy(db: AsyncSession, key, tenant: Tenant, actor: User, action: str, details: dict,
+                               client_addr: str | None, *, also: tuple[int, ...] = ()) -> None:
+    """The event in every copy's history, and an audit entry in each tenant written to."""
     agreement = await get(db, tenant.id, key)
     for tenant_id in dict.fromkeys([*_copies(agreement), *also]):
-        await _as(db, tenant_id)
-        copy_id = await db.scalar(select(JointAgreement.id).where(JointAgreement.agreement_key == agreement.agreement_key))
-        if copy_id is None:
-            continue
-        db.add(JointEvent(tenant_id=tenant_id, agreement_id=copy_id, actor_tenant_id=tenant.id,
-                          actor_name=f"{tenant.name} · {actor.display_name}"[:60], action=action, details=details))
-        await db.flush()
-        await record(db, tenant_id=tenant_id, actor_user_id=actor.id, action=f"joint_{action}",
-                     target=f"joint:{agreement.agreement_key}", client_addr=client_addr,
-                     details={"county": tenant.name, **{k: v for k, v in details.items() if k != "counties"}})
-    await _as(db, tenant.id)
+        async with as_tenant(db, tenant_id):
+            copy_id = await db.scalar(select(JointAgreement.id)
+                                      .where(JointAgreement.agreement_key == agreement.agreement_key))
+            if copy_id is None:
+                continue
+            db.add(JointEvent(tenant_id=tenant_id, agreement_id=copy_id, actor_tenant_id=tenant.id,
+                              actor_name=f"{tenant.name} · {actor.display_name}"[:60], action=action, details=details))
+            await db.flush()
+            await record(db, tenant_id=tenant_id, actor_user_id=actor.id, action=f"joint_{action}",
+                         target=f"joint:{agreement.agreement_key}", client_addr=client_addr,
+                         details={"county": tenant.name, **{k: v for k, v in details.items() if k != "counties"}})
 
 
-async def _set_everywhere(db: AsyncSession, agreement: JointAgreement, tenant_ids, **values) -> None:
+async def _update_copies(db: AsyncSession, agreement: JointAgreement, tenant_ids, **values) -> None:
     for tenant_id in dict.fromkeys(tenant_ids):
-        await _as(db, tenant_id)
-        await db.execute(update(JointAgreement).where(JointAgreement.agreement_key == agreement.agreement_key)
-                         .values(updated_at=_now(), **values).execution_options(synchronize_session=False))
+        async with as_tenant(db, tenant_id):
+            await db.execute(update(JointAgreement).where(JointAgreement.agreement_key == agreement.agreement_key)
+                             .values(updated_at=_now(), **values).execution_options(synchronize_session=False))
 
 
 def _with_party(agreement: JointAgreement, tenant_id: int, **values) -> list[dict]:
@@ -222,15 +218,15 @@ async def answer(db: AsyncSession, *, tenant: Tenant, actor: User, key, accept: 
         await _check_name(db, tenant.id, agreement.name)
         values.update(await _check_side(db, side or Side()))
     parties = _with_party(agreement, tenant.id, **values)
-    await _set_everywhere(db, agreement, _copies(agreement), parties=parties)
-    await everywhere(db, key, tenant, actor, "accepted" if accept else "declined", {}, client_addr,
-                      also=(tenant.id,))
+    await _update_copies(db, agreement, _copies(agreement), parties=parties)
+    await record_in_every_copy(db, key, tenant, actor, "accepted" if accept else "declined", {}, client_addr,
+                               also=(tenant.id,))
     agreement = await get(db, tenant.id, key)
     if any(p["status"] == "invited" for p in agreement.parties):
         return agreement
-    members = [p for p in agreement.parties if p["status"] in IN]
+    members = [p for p in agreement.parties if p["status"] in MEMBER_STATES]
     if len(members) < 2:
-        await _set_everywhere(db, agreement, [p["tenant_id"] for p in agreement.parties], status="declined")
+        await _update_copies(db, agreement, [p["tenant_id"] for p in agreement.parties], status="declined")
     else:
         await _activate(db, agreement, tenant, actor, client_addr)
     return await get(db, tenant.id, key)
@@ -242,38 +238,41 @@ async def _activate(db: AsyncSession, agreement: JointAgreement, tenant: Tenant,
     proposer = await db.get(Tenant, agreement.proposer_tenant_id)
     if await db.scalar(select(Tenant.id).where(Tenant.slug == agreement.slug)):
         raise Refusal(SLUG_TAKEN, slug=agreement.slug)
-    await _as(db, proposer.id)  # the history so far, from the proposer's copy, for the joint tenant's
-    history = [(e.at, e.actor_tenant_id, e.actor_name, e.action, e.details) for e in (await db.execute(
-        select(JointEvent).join(JointAgreement, (JointAgreement.tenant_id == JointEvent.tenant_id)
-                                & (JointAgreement.id == JointEvent.agreement_id))
-        .where(JointAgreement.agreement_key == agreement.agreement_key).order_by(JointEvent.at, JointEvent.id)
-    )).scalars()]
+    async with as_tenant(db, proposer.id):  # the history so far, from the proposer's copy, for the joint tenant's
+        history = [(e.at, e.actor_tenant_id, e.actor_name, e.action, e.details) for e in (await db.execute(
+            select(JointEvent).join(JointAgreement, (JointAgreement.tenant_id == JointEvent.tenant_id)
+                                    & (JointAgreement.id == JointEvent.agreement_id))
+            .where(JointAgreement.agreement_key == agreement.agreement_key).order_by(JointEvent.at, JointEvent.id)
+        )).scalars()]
     joint = Tenant(slug=agreement.slug, name=agreement.name, kind="joint", division_code=proposer.division_code,
                    status="active", timezone=proposer.timezone, sms_quota=proposer.sms_quota)
     db.add(joint)
     await db.flush()
-    await _as(db, joint.id)
-    root = await add_node(db, joint.id, None, "/", agreement.name[:80], "county")
-    await _furnish(db, joint.id, root, agreement.name)
-    members = [p for p in agreement.parties if p["status"] in IN]
-    admins: set[int] = set()
-    for party in members:
-        for town in party["towns"]:
-            await add_node(db, joint.id, root.id, root.path, f"{party['name'][:30]}·{town}"[:80], "township")
-        if party["decided_by"] not in admins:  # one person may be an admin of two member counties
-            admins.add(party["decided_by"])
-            db.add(Membership(tenant_id=joint.id, user_id=party["decided_by"], role="county_admin",
-                              home_tenant_id=party["tenant_id"], created_by=actor.id))
-    db.add(JointAgreement(tenant_id=joint.id, agreement_key=agreement.agreement_key, name=agreement.name,
-                          slug=agreement.slug, proposer_tenant_id=agreement.proposer_tenant_id,
-                          parties=agreement.parties, shares=agreement.shares, status="active", joint_tenant_id=joint.id))
-    await db.flush()
-    copy_id = await db.scalar(select(JointAgreement.id).where(JointAgreement.agreement_key == agreement.agreement_key))
-    db.add_all([JointEvent(tenant_id=joint.id, agreement_id=copy_id, at=at, actor_tenant_id=who, actor_name=name,
-                           action=action, details=details) for at, who, name, action, details in history])
-    await db.flush()
-    await _set_everywhere(db, agreement, [p["tenant_id"] for p in members], status="active", joint_tenant_id=joint.id)
-    await everywhere(db, agreement.agreement_key, tenant, actor, "activated", {"slug": joint.slug}, client_addr)
+    members = [p for p in agreement.parties if p["status"] in MEMBER_STATES]
+    async with as_tenant(db, joint.id):
+        root = await add_node(db, joint.id, None, "/", agreement.name[:80], "county")
+        await _furnish(db, joint.id, root, agreement.name)
+        admins: set[int] = set()
+        for party in members:
+            for town in party["towns"]:
+                await add_node(db, joint.id, root.id, root.path, f"{party['name'][:30]}·{town}"[:80], "township")
+            if party["decided_by"] not in admins:  # one person may be an admin of two member counties
+                admins.add(party["decided_by"])
+                db.add(Membership(tenant_id=joint.id, user_id=party["decided_by"], role="county_admin",
+                                  home_tenant_id=party["tenant_id"], created_by=actor.id))
+        db.add(JointAgreement(tenant_id=joint.id, agreement_key=agreement.agreement_key, name=agreement.name,
+                              slug=agreement.slug, proposer_tenant_id=agreement.proposer_tenant_id,
+                              parties=agreement.parties, shares=agreement.shares, status="active",
+                              joint_tenant_id=joint.id))
+        await db.flush()
+        copy_id = await db.scalar(select(JointAgreement.id)
+                                  .where(JointAgreement.agreement_key == agreement.agreement_key))
+        db.add_all([JointEvent(tenant_id=joint.id, agreement_id=copy_id, at=at, actor_tenant_id=who, actor_name=name,
+                               action=action, details=details) for at, who, name, action, details in history])
+        await db.flush()
+    await _update_copies(db, agreement, [p["tenant_id"] for p in members], status="active", joint_tenant_id=joint.id)
+    await record_in_every_copy(db, agreement.agreement_key, tenant, actor, "activated", {"slug": joint.slug},
+                               client_addr)
 
 
 # What a joint tenant starts with: the joint station itself, and the kinds of activity (the standard
@@ -296,56 +295,56 @@ async def _furnish(db: AsyncSession, joint_id: int, root: AdminNode, name: str) 
 
 
 async def joint_station_id(db: AsyncSession, joint_id: int) -> int:
-    """The joint station of a joint tenant (binds the joint tenant)."""
+    """The joint station of a joint tenant (read there: county-bound callers ask too, e.g. `grant`)."""
     from app.stations.models import Station, StationKind
 
-    await _as(db, joint_id)
-    return await db.scalar(select(Station.id).join(StationKind, (StationKind.tenant_id == Station.tenant_id)
-                                                   & (StationKind.id == Station.kind_id))
-                           .where(StationKind.code == JOINT_STATION_KIND[0]).order_by(Station.id).limit(1))
+    async with as_tenant(db, joint_id):
+        return await db.scalar(select(Station.id).join(StationKind, (StationKind.tenant_id == Station.tenant_id)
+                                                       & (StationKind.id == Station.kind_id))
+                               .where(StationKind.code == JOINT_STATION_KIND[0]).order_by(Station.id).limit(1))
 
 
 async def withdraw(db: AsyncSession, *, tenant: Tenant, actor: User, key, client_addr: str | None = None) -> JointAgreement:
     """The county leaves (or, before set-up, the proposer ends the proposal). Its own data is untouched."""
     agreement = await get(db, tenant.id, key)
     party = agreement.party(tenant.id)
-    if party is None or party["status"] not in IN or agreement.status not in ("proposed", "active"):
+    if party is None or party["status"] not in MEMBER_STATES or agreement.status not in ("proposed", "active"):
         raise Refusal(NOT_MEMBER)
     copies = _copies(agreement)
-    await everywhere(db, key, tenant, actor, "withdrawn", {}, client_addr)
+    await record_in_every_copy(db, key, tenant, actor, "withdrawn", {}, client_addr)
     parties = _with_party(agreement, tenant.id, status="withdrawn", decided_at=_now().isoformat())
     if agreement.status == "proposed":
-        await _set_everywhere(db, agreement, copies, parties=parties, status="declined")
-        await _as(db, tenant.id)
+        await _update_copies(db, agreement, copies, parties=parties, status="declined")
         return await get(db, tenant.id, key)
-    left = [p for p in parties if p["status"] in IN]
+    left = [p for p in parties if p["status"] in MEMBER_STATES]
     status = "archived" if len(left) < 2 else "active"
-    await _set_everywhere(db, agreement, copies, parties=parties, status=status)
-    await _as(db, agreement.joint_tenant_id)
-    await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
-                                              Membership.home_tenant_id == tenant.id, Membership.revoked_at.is_(None))
-                     .values(revoked_at=_now()).execution_options(synchronize_session=False))
+    await _update_copies(db, agreement, copies, parties=parties, status=status)
     from app.joint.deputies import remove_county
 
-    await remove_county(db, county_id=tenant.id, joint_id=agreement.joint_tenant_id)
-    if status == "archived":
-        # a read-only archive: deputies have nothing to do there any more; the staff may read it
+    async with as_tenant(db, agreement.joint_tenant_id):
         await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
-                                                  Membership.role == "deputy", Membership.revoked_at.is_(None))
-                         .values(revoked_at=_now()).execution_options(synchronize_session=False))
-        await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
+                                                  Membership.home_tenant_id == tenant.id,
                                                   Membership.revoked_at.is_(None))
-                         .values(role="viewer", scope_node_id=None, station_id=None)
-                         .execution_options(synchronize_session=False))
-        await everywhere(db, key, tenant, actor, "archived", {}, client_addr)
-    await _as(db, tenant.id)
+                         .values(revoked_at=_now()).execution_options(synchronize_session=False))
+        await remove_county(db, county_id=tenant.id, joint_id=agreement.joint_tenant_id)
+        if status == "archived":
+            # a read-only archive: deputies have nothing to do there any more; the staff may read it
+            await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
+                                                      Membership.role == "deputy", Membership.revoked_at.is_(None))
+                             .values(revoked_at=_now()).execution_options(synchronize_session=False))
+            await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
+                                                      Membership.revoked_at.is_(None))
+                             .values(role="viewer", scope_node_id=None, station_id=None)
+                             .execution_options(synchronize_session=False))
+    if status == "archived":
+        await record_in_every_copy(db, key, tenant, actor, "archived", {}, client_addr)
     return await get(db, tenant.id, key)
 
 
 async def member_copy(db: AsyncSession, tenant: Tenant, key) -> JointAgreement:
     agreement = await get(db, tenant.id, key)
     party = agreement.party(tenant.id)
-    if party is None or party["status"] not in IN:
+    if party is None or party["status"] not in MEMBER_STATES:
         raise Refusal(NOT_MEMBER)
     if agreement.status != "active" or agreement.joint_tenant_id is None:
         raise Refusal(NOT_ACTIVE)
@@ -354,23 +353,22 @@ async def member_copy(db: AsyncSession, tenant: Tenant, key) -> JointAgreement:
 
 async def own_members(db: AsyncSession, tenant: Tenant) -> list[tuple[Membership, User]]:
     """The county's active members (those its admin may give a role in a joint station)."""
-    await _as(db, tenant.id)
-    rows = await db.execute(select(Membership, User).join(User, User.id == Membership.user_id)
-                            .where(Membership.tenant_id == tenant.id, Membership.revoked_at.is_(None),
-                                   User.disabled_at.is_(None)).order_by(User.display_name))
-    return [(m, u) for m, u in rows.all()]
+    async with as_tenant(db, tenant.id):
+        rows = (await db.execute(select(Membership, User).join(User, User.id == Membership.user_id)
+                                 .where(Membership.tenant_id == tenant.id, Membership.revoked_at.is_(None),
+                                        User.disabled_at.is_(None)).order_by(User.display_name))).all()
+    return [(m, u) for m, u in rows]
 
 
 async def grants(db: AsyncSession, tenant: Tenant, agreement: JointAgreement) -> list[tuple[Membership, User]]:
-    """The roles the county's people hold in the joint tenant (read there, bound back after)."""
+    """The roles the county's people hold in the joint tenant (read there)."""
     if agreement.joint_tenant_id is None:
         return []
-    await _as(db, agreement.joint_tenant_id)
-    rows = (await db.execute(select(Membership, User).join(User, User.id == Membership.user_id)
-                             .where(Membership.tenant_id == agreement.joint_tenant_id,
-                                    Membership.home_tenant_id == tenant.id, Membership.revoked_at.is_(None))
-                             .order_by(User.display_name))).all()
-    await _as(db, tenant.id)
+    async with as_tenant(db, agreement.joint_tenant_id):
+        rows = (await db.execute(select(Membership, User).join(User, User.id == Membership.user_id)
+                                 .where(Membership.tenant_id == agreement.joint_tenant_id,
+                                        Membership.home_tenant_id == tenant.id, Membership.revoked_at.is_(None))
+                                 .order_by(User.display_name))).all()
     return [(m, u) for m, u in rows]
 
 
@@ -384,26 +382,27 @@ async def grant(db: AsyncSession, *, tenant: Tenant, actor: User, key, user_id: 
     if user is None:
         raise Refusal(NOT_OWN_MEMBER)
     station_id, scope_node_id = await _place_of(db, agreement, tenant, role)
-    await _as(db, agreement.joint_tenant_id)
-    await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
-                                              Membership.user_id == user.id, Membership.revoked_at.is_(None))
-                     .values(revoked_at=_now()).execution_options(synchronize_session=False))
-    db.add(Membership(tenant_id=agreement.joint_tenant_id, user_id=user.id, role=role, home_tenant_id=tenant.id,
-                      station_id=station_id, scope_node_id=scope_node_id, created_by=actor.id))
-    await db.flush()
-    await everywhere(db, key, tenant, actor, "granted", {"user": user.display_name, "role": role}, client_addr)
+    async with as_tenant(db, agreement.joint_tenant_id):
+        await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
+                                                  Membership.user_id == user.id, Membership.revoked_at.is_(None))
+                         .values(revoked_at=_now()).execution_options(synchronize_session=False))
+        db.add(Membership(tenant_id=agreement.joint_tenant_id, user_id=user.id, role=role, home_tenant_id=tenant.id,
+                          station_id=station_id, scope_node_id=scope_node_id, created_by=actor.id))
+        await db.flush()
+    await record_in_every_copy(db, key, tenant, actor, "granted", {"user": user.display_name, "role": role},
+                               client_addr)
 
 
 async def _place_of(db: AsyncSession, agreement: JointAgreement, tenant: Tenant, role: str) -> tuple[int | None, int | None]:
     """Where a role given in the joint tenant works: station staff at the joint station; township staff
-    over their county's township there (only when the county brought exactly one). Binds the joint tenant."""
+    over their county's township there (only when the county brought exactly one). Read in the joint tenant."""
     if role == "station_staff":
         return await joint_station_id(db, agreement.joint_tenant_id), None
     if role != "township_staff":
         return None, None
-    await _as(db, agreement.joint_tenant_id)
-    towns = (await db.scalars(select(AdminNode.id).where(
-        AdminNode.kind == "township", AdminNode.name.like(f"{tenant.name[:30]}·%")))).all()
+    async with as_tenant(db, agreement.joint_tenant_id):
+        towns = (await db.scalars(select(AdminNode.id).where(
+            AdminNode.kind == "township", AdminNode.name.like(f"{tenant.name[:30]}·%")))).all()
     if len(towns) != 1:
         raise Refusal(TOWNSHIP_ROLE_UNCLEAR)
     return None, towns[0]
@@ -416,9 +415,9 @@ async def revoke(db: AsyncSession, *, tenant: Tenant, actor: User, key, user_id:
     held = next((u for m, u in await grants(db, tenant, agreement) if u.id == user_id), None)
     if held is None:
         raise Refusal(NOT_OWN_MEMBER)
-    await _as(db, agreement.joint_tenant_id)
-    await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
-                                              Membership.user_id == user_id, Membership.home_tenant_id == tenant.id,
-                                              Membership.revoked_at.is_(None))
-                     .values(revoked_at=_now()).execution_options(synchronize_session=False))
-    await everywhere(db, key, tenant, actor, "revoked", {"user": held.display_name}, client_addr)
+    async with as_tenant(db, agreement.joint_tenant_id):
+        await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
+                                                  Membership.user_id == user_id, Membership.home_tenant_id == tenant.id,
+                                                  Membership.revoked_at.is_(None))
+                         .values(revoked_at=_now()).execution_options(synchronize_session=False))
+    await record_in_every_copy(db, key, tenant, actor, "revoked", {"user": held.display_name}, client_addr)

@@ -6,11 +6,11 @@ reading the joint tenant's tables.
   transaction as every change that affects attendance (create/invite/withdraw, every way of signing
   in, removal of a sign-in, record, reschedule, cancel, edit of the topic). For every deputy invited to
   the activity whose projection maps to a home deputy of a member county, that county's row is
-  written (bound to the county with `_as`): the joint station's name, the kind, topic, start, status,
+  written (in an `as_tenant` block for the county): the joint station's name, the kind, topic, start, status,
   and whether / how the deputy signed in (late, left early), how many deputies were present and the
   kind's code (the county's compliance rules count it); the rows of deputies no longer invited are removed. Each
   county written to gets an audit entry (`joint_attendance_rolled_up`); nothing is written where
-  nothing changed. It ends bound to the joint tenant, as it started. In a county tenant it is one
+  nothing changed. It returns bound to the joint tenant, as it started. In a county tenant it is one
   primary-key look-up (the tenant's kind) and returns.
 - county_lines / county_counts: the county reads its own rows for a deputy's year (one query), for the
   deputy's attendance page and the yearly report: a part of their own, "at joint stations".
@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Activity, ActivityKind, Attendance, Invitation
 from app.audit.services import record
-from app.joint.agreements import IN, _as
+from app.core.db import as_tenant
+from app.joint.agreements import MEMBER_STATES
 from app.joint.models import JointAgreement, JointAttendance
 from app.stations.models import Station
 from app.tenancy.models import Tenant
@@ -59,7 +60,7 @@ async def _member_counties(db: AsyncSession, joint_id: int) -> set[int]:
                                                              JointAgreement.joint_tenant_id == joint_id).limit(1))
     if agreement is None or agreement.status not in ("active", "archived"):
         return set()
-    return {p["tenant_id"] for p in agreement.parties if p["status"] in IN}
+    return {p["tenant_id"] for p in agreement.parties if p["status"] in MEMBER_STATES}
 
 
 async def roll_up(db: AsyncSession, activity: Activity, *, actor_id: int | None = None,
@@ -73,9 +74,9 @@ async def roll_up(db: AsyncSession, activity: Activity, *, actor_id: int | None 
     invited = await _invited(db, activity.id)
     if not invited:
         return {}
-    from app.joint.deputies import homes
+    from app.joint.deputies import home_counties
 
-    mapping = await homes(db, joint_id, [d for d, _, _ in invited])
+    mapping = await home_counties(db, joint_id, [d for d, _, _ in invited])
     members = await _member_counties(db, joint_id)
     kind_name, kind_code, station_name = (await db.execute(
         select(ActivityKind.name, ActivityKind.code, Station.name).select_from(Activity)
@@ -102,8 +103,8 @@ async def roll_up(db: AsyncSession, activity: Activity, *, actor_id: int | None 
                                   "signed_at": att.signed_at if att else None,
                                   "late": bool(att and att.late), "left_early": bool(att and att.left_early)}
     written: dict[int, int] = {}
-    try:
-        for county_id, (wanted, gone) in per_county.items():
+    for county_id, (wanted, gone) in per_county.items():
+        async with as_tenant(db, county_id):
             n = await _write_county(db, county_id, joint_id, activity.id, wanted, gone - set(wanted))
             if n:
                 written[county_id] = n
@@ -111,16 +112,13 @@ async def roll_up(db: AsyncSession, activity: Activity, *, actor_id: int | None 
                              target=f"joint_activity:{joint_id}:{activity.id}", client_addr=client_addr,
                              details={"joint": joint_name, "topic": activity.topic[:200], "status": activity.status,
                                       "changed": n})
-    finally:
-        await _as(db, joint_id)
     return written
 
 
 async def _write_county(db: AsyncSession, county_id: int, joint_id: int, activity_id: int,
                         wanted: dict[int, dict], gone: set[int]) -> int:
     """Upsert the county's rows for this activity and remove the ones of deputies no longer invited;
-    only what differs is written. Returns how many rows changed."""
-    await _as(db, county_id)
+    only what differs is written (bound to the county). Returns how many rows changed."""
     key = (JointAttendance.joint_tenant_id == joint_id, JointAttendance.joint_activity_id == activity_id)
     existing = {row.deputy_id: row for row in (await db.execute(
         select(JointAttendance.deputy_id, *[getattr(JointAttendance, f) for f in FIELDS]).where(*key))).all()}
@@ -144,13 +142,12 @@ async def _write_county(db: AsyncSession, county_id: int, joint_id: int, activit
 async def drop_upcoming(db: AsyncSession, joint_id: int, county_id: int, pairs: list[tuple[int, int]]) -> int:
     """The county's deputies left the joint station (or the county withdrew): their rows of the joint
     station's activities not yet held — (joint activity id, the county's deputy id) — are removed from
-    the county (audited there); their past rows stay. Ends bound to the joint tenant."""
+    the county (audited there); their past rows stay."""
     if not pairs:
         return 0
-    await db.flush()
+    await db.flush()  # the caller's changes go to the joint tenant before the binding moves
     removed = 0
-    try:
-        await _as(db, county_id)
+    async with as_tenant(db, county_id):
         for activity_id, home_id in pairs:
             result = await db.execute(delete(JointAttendance).where(
                 JointAttendance.joint_tenant_id == joint_id, JointAttendance.joint_activity_id == activity_id,
@@ -159,8 +156,6 @@ async def drop_upcoming(db: AsyncSession, joint_id: int, county_id: int, pairs: 
         if removed:
             await record(db, tenant_id=county_id, actor_user_id=None, action="joint_attendance_rolled_up",
                          target=f"joint:{joint_id}", details={"removed": removed, "left_joint_station": True})
-    finally:
-        await _as(db, joint_id)
     return removed
 
 

@@ -1,7 +1,7 @@
 """The deputies a member county chose to join a joint station: the joint tenant holds a projection of
 each one's agreed public fields (name, levels, public contact, photo), never the county's record.
-Named, audited functions move them (each in the caller's transaction, binding each tenant in turn
-and the acting county again at the end):
+Named, audited functions move them (each in the caller's transaction, working in each other tenant
+inside an `as_tenant` block, so they return bound as they were called):
 - join / leave: the county's admin chooses which of its serving deputies join, or takes one back;
 - project: write the projections of some of a county's deputies from the county's records (a deputy
   no longer serving is taken out). A projection is also a deputies row of the joint tenant (with the
@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import as_tenant
 from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
@@ -32,7 +33,7 @@ from app.deputies.models import Deputy, Mandate, StationDeputy
 from app.activities.models import Activity, ActivityEvent, Invitation
 from app.joint import agreements, attendance
 from app.joint import reminders as joint_reminders
-from app.joint.agreements import IN, _as
+from app.joint.agreements import MEMBER_STATES
 from app.joint.models import JointAgreement, JointDeputy
 from app.tenancy.models import Tenant
 
@@ -46,37 +47,39 @@ def _now() -> datetime:
 
 
 async def _home_facts(db: AsyncSession, county_id: int, deputy_ids) -> dict[int, dict]:
-    """The agreed public fields of the county's serving deputies among `deputy_ids` (bound to the county)."""
-    await _as(db, county_id)
-    rows = await db.execute(select(Deputy.id, Deputy.name, Deputy.public_contact, Deputy.photo_id, Deputy.user_id)
-                            .where(Deputy.id.in_(list(deputy_ids)), Deputy.status == "active"))
-    facts = {i: {"name": n, "public_contact": c or "", "home_photo_id": p, "user_id": u, "mandates": []}
-             for i, n, c, p, u in rows.all()}
-    if facts:
-        for deputy_id, level, term, direct in await db.execute(
-                select(Mandate.deputy_id, Mandate.level, Mandate.term, Mandate.direct)
-                .where(Mandate.deputy_id.in_(list(facts))).order_by(Mandate.level, Mandate.term)):
-            facts[deputy_id]["mandates"].append((level, term, direct))
+    """The agreed public fields of the county's serving deputies among `deputy_ids` (read in the county;
+    `project` asks from the joint tenant)."""
+    async with as_tenant(db, county_id):
+        rows = await db.execute(select(Deputy.id, Deputy.name, Deputy.public_contact, Deputy.photo_id, Deputy.user_id)
+                                .where(Deputy.id.in_(list(deputy_ids)), Deputy.status == "active"))
+        facts = {i: {"name": n, "public_contact": c or "", "home_photo_id": p, "user_id": u, "mandates": []}
+                 for i, n, c, p, u in rows.all()}
+        if facts:
+            for deputy_id, level, term, direct in await db.execute(
+                    select(Mandate.deputy_id, Mandate.level, Mandate.term, Mandate.direct)
+                    .where(Mandate.deputy_id.in_(list(facts))).order_by(Mandate.level, Mandate.term)):
+                facts[deputy_id]["mandates"].append((level, term, direct))
     for f in facts.values():
         f["levels"] = sorted({m[0] for m in f["mandates"]})
     return facts
 
 
 async def _photos(db: AsyncSession, county_id: int, photo_ids) -> dict[int, StoredImage]:
-    await _as(db, county_id)
+    """The county's photos of its deputies (read in the county, for `project` in the joint tenant to copy)."""
     ids = [p for p in photo_ids if p]
     if not ids:
         return {}
-    return {i.id: i for i in (await db.scalars(select(StoredImage).where(StoredImage.id.in_(ids)))).all()}
+    async with as_tenant(db, county_id):
+        return {i.id: i for i in (await db.scalars(select(StoredImage).where(StoredImage.id.in_(ids)))).all()}
 
 
-async def homes(db: AsyncSession, joint_id: int, deputy_ids) -> dict[int, tuple[int, int]]:
+async def home_counties(db: AsyncSession, joint_id: int, deputy_ids) -> dict[int, tuple[int, int]]:
     """{joint tenant's deputy id: (home county id, the county's deputy id)} for projected deputies
-    among `deputy_ids` (binds the joint tenant)."""
-    await _as(db, joint_id)
-    rows = await db.execute(select(JointDeputy.deputy_id, JointDeputy.home_tenant_id, JointDeputy.home_deputy_id)
-                            .where(JointDeputy.deputy_id.in_(list(deputy_ids))))
-    return {d: (t, h) for d, t, h in rows.all()}
+    among `deputy_ids` (read in the joint tenant)."""
+    async with as_tenant(db, joint_id):
+        rows = (await db.execute(select(JointDeputy.deputy_id, JointDeputy.home_tenant_id, JointDeputy.home_deputy_id)
+                                 .where(JointDeputy.deputy_id.in_(list(deputy_ids))))).all()
+    return {d: (t, h) for d, t, h in rows}
 
 
 async def _retire_local(db: AsyncSession, deputy_ids: list[int]) -> None:
@@ -96,18 +99,19 @@ async def _retire_local(db: AsyncSession, deputy_ids: list[int]) -> None:
 async def _uninvite_upcoming(db: AsyncSession, rows: list[JointDeputy]) -> None:
     """Their invitations to joint activities not yet started are withdrawn (the activity's history says
     so), and the county's rows of those activities removed — they are not history yet."""
-    homes = {r.deputy_id: (r.home_tenant_id, r.home_deputy_id) for r in rows if r.deputy_id}
-    if not homes:
+    home_deputies = {r.deputy_id: (r.home_tenant_id, r.home_deputy_id) for r in rows if r.deputy_id}
+    if not home_deputies:
         return
     now = _now()
     upcoming = (await db.execute(
         select(Invitation.activity_id, Invitation.deputy_id)
         .join(Activity, and_(Activity.tenant_id == Invitation.tenant_id, Activity.id == Invitation.activity_id))
-        .where(Invitation.deputy_id.in_(list(homes)), Invitation.withdrawn_at.is_(None),
+        .where(Invitation.deputy_id.in_(list(home_deputies)), Invitation.withdrawn_at.is_(None),
                Activity.status == "planned", Activity.starts_at > now))).all()
     if not upcoming:
         return
-    await db.execute(update(Invitation).where(Invitation.deputy_id.in_(list(homes)), Invitation.withdrawn_at.is_(None),
+    await db.execute(update(Invitation).where(Invitation.deputy_id.in_(list(home_deputies)),
+                                              Invitation.withdrawn_at.is_(None),
                                               Invitation.activity_id.in_({a for a, _ in upcoming}))
                      .values(withdrawn_at=now).execution_options(synchronize_session=False))
     by_activity: dict[int, list[int]] = {}
@@ -117,14 +121,14 @@ async def _uninvite_upcoming(db: AsyncSession, rows: list[JointDeputy]) -> None:
                               data={"deputy_ids": ids, "left_joint_station": True}) for a, ids in by_activity.items()])
     by_county: dict[int, list[tuple[int, int]]] = {}
     for activity_id, deputy_id in upcoming:
-        county_id, home_id = homes[deputy_id]
+        county_id, home_id = home_deputies[deputy_id]
         by_county.setdefault(county_id, []).append((activity_id, home_id))
     for county_id, pairs in by_county.items():
         await attendance.drop_upcoming(db, rows[0].tenant_id, county_id, pairs)
 
 
 async def _take_out(db: AsyncSession, rows: list[JointDeputy]) -> None:
-    """Projections out (bound to the joint tenant, and left so): invitations to coming activities
+    """Projections out (bound to the joint tenant): invitations to coming activities
     withdrawn, local rows retired, and the deputies' pending reminders of the joint station's
     activities withdrawn in their counties."""
     await _uninvite_upcoming(db, rows)
@@ -181,43 +185,43 @@ async def _local(db: AsyncSession, joint_id: int, row: JointDeputy, f: dict, sta
 
 async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids) -> tuple[int, int]:
     """Bring the joint tenant's projections of these deputies of the county up to date: (written,
-    removed). Ends bound to the joint tenant."""
+    removed)."""
     facts = await _home_facts(db, county_id, deputy_ids)
-    await _as(db, joint_id)
-    station_id = await agreements.joint_station_id(db, joint_id)
-    existing = {d.home_deputy_id: d for d in (await db.scalars(select(JointDeputy).where(
-        JointDeputy.home_tenant_id == county_id, JointDeputy.home_deputy_id.in_(list(deputy_ids))))).all()}
-    await _take_out(db, [d for k, d in existing.items() if k not in facts])
-    new_photos = {f["home_photo_id"] for k, f in facts.items()
-                  if f["home_photo_id"] and (k not in existing or existing[k].home_photo_id != f["home_photo_id"])}
-    photos = await _photos(db, county_id, new_photos)
-    await _as(db, joint_id)
-    accounts = dict((await db.execute(select(Deputy.id, Deputy.user_id).where(
-        Deputy.id.in_([r.deputy_id for r in existing.values() if r.deputy_id])))).all())
-    written = 0
-    for deputy_id, f in facts.items():
-        row = existing.get(deputy_id)
-        if row is None:
-            row = JointDeputy(tenant_id=joint_id, home_tenant_id=county_id, home_deputy_id=deputy_id, name=f["name"])
-            db.add(row)
-        elif (row.name, row.public_contact, row.levels, row.home_photo_id) == (
-                f["name"], f["public_contact"], f["levels"], f["home_photo_id"]) and row.deputy_id \
-                and accounts.get(row.deputy_id) == f["user_id"]:
-            continue
-        row.name, row.public_contact, row.levels = f["name"], f["public_contact"], f["levels"]
-        if f["home_photo_id"] != row.home_photo_id or row.photo_id is None and f["home_photo_id"]:
-            source = photos.get(f["home_photo_id"])
-            copy = None
-            if source is not None:
-                copy = StoredImage(tenant_id=joint_id, media_type=source.media_type, data=source.data,
-                                   width=source.width, height=source.height)
-                db.add(copy)
-                await db.flush()
-            row.home_photo_id, row.photo_id = f["home_photo_id"], copy.id if copy else None
-        row.synced_at = _now()
-        await _local(db, joint_id, row, f, station_id, accounts.get(row.deputy_id))
-        written += 1
-    await db.flush()
+    async with as_tenant(db, joint_id):
+        station_id = await agreements.joint_station_id(db, joint_id)
+        existing = {d.home_deputy_id: d for d in (await db.scalars(select(JointDeputy).where(
+            JointDeputy.home_tenant_id == county_id, JointDeputy.home_deputy_id.in_(list(deputy_ids))))).all()}
+        await _take_out(db, [d for k, d in existing.items() if k not in facts])
+        new_photos = {f["home_photo_id"] for k, f in facts.items()
+                      if f["home_photo_id"] and (k not in existing or existing[k].home_photo_id != f["home_photo_id"])}
+        photos = await _photos(db, county_id, new_photos)
+        accounts = dict((await db.execute(select(Deputy.id, Deputy.user_id).where(
+            Deputy.id.in_([r.deputy_id for r in existing.values() if r.deputy_id])))).all())
+        written = 0
+        for deputy_id, f in facts.items():
+            row = existing.get(deputy_id)
+            if row is None:
+                row = JointDeputy(tenant_id=joint_id, home_tenant_id=county_id, home_deputy_id=deputy_id,
+                                  name=f["name"])
+                db.add(row)
+            elif (row.name, row.public_contact, row.levels, row.home_photo_id) == (
+                    f["name"], f["public_contact"], f["levels"], f["home_photo_id"]) and row.deputy_id \
+                    and accounts.get(row.deputy_id) == f["user_id"]:
+                continue
+            row.name, row.public_contact, row.levels = f["name"], f["public_contact"], f["levels"]
+            if f["home_photo_id"] != row.home_photo_id or row.photo_id is None and f["home_photo_id"]:
+                source = photos.get(f["home_photo_id"])
+                copy = None
+                if source is not None:
+                    copy = StoredImage(tenant_id=joint_id, media_type=source.media_type, data=source.data,
+                                       width=source.width, height=source.height)
+                    db.add(copy)
+                    await db.flush()
+                row.home_photo_id, row.photo_id = f["home_photo_id"], copy.id if copy else None
+            row.synced_at = _now()
+            await _local(db, joint_id, row, f, station_id, accounts.get(row.deputy_id))
+            written += 1
+        await db.flush()
     return written, len(existing) - len([k for k in existing if k in facts])
 
 
@@ -235,11 +239,10 @@ async def join(db: AsyncSession, *, tenant: Tenant, actor: User, key, deputy_ids
     ids = sorted({int(d) for d in deputy_ids})
     facts = await _home_facts(db, tenant.id, ids)
     if not ids or len(facts) != len(ids):
-        await _as(db, tenant.id)
         raise Refusal(DEPUTY_UNKNOWN)
     written, _ = await project(db, county_id=tenant.id, joint_id=agreement.joint_tenant_id, deputy_ids=ids)
-    await agreements.everywhere(db, key, tenant, actor, "deputies_joined",
-                                {"deputies": [facts[i]["name"] for i in ids]}, client_addr)
+    await agreements.record_in_every_copy(db, key, tenant, actor, "deputies_joined",
+                                          {"deputies": [facts[i]["name"] for i in ids]}, client_addr)
     return written
 
 
@@ -247,60 +250,56 @@ async def leave(db: AsyncSession, *, tenant: Tenant, actor: User, key, deputy_id
                 client_addr: str | None = None) -> None:
     """The county takes a deputy out of the joint station: the projection is removed."""
     agreement = await _shared(db, tenant, key)
-    await _as(db, agreement.joint_tenant_id)
-    row = await db.scalar(select(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id,
-                                                    JointDeputy.home_deputy_id == deputy_id))
-    if row is None:
-        await _as(db, tenant.id)
-        raise Refusal(NOT_JOINED)
-    name = row.name
-    await _take_out(db, [row])
-    await _as(db, tenant.id)
-    await agreements.everywhere(db, key, tenant, actor, "deputy_left", {"deputies": [name]}, client_addr)
+    async with as_tenant(db, agreement.joint_tenant_id):
+        row = await db.scalar(select(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id,
+                                                        JointDeputy.home_deputy_id == deputy_id))
+        if row is None:
+            raise Refusal(NOT_JOINED)
+        name = row.name
+        await _take_out(db, [row])
+    await agreements.record_in_every_copy(db, key, tenant, actor, "deputy_left", {"deputies": [name]}, client_addr)
 
 
 async def joined(db: AsyncSession, tenant: Tenant, agreement: JointAgreement) -> list[JointDeputy]:
-    """The county's deputies in the joint station (read there; bound back to the county after)."""
+    """The county's deputies in the joint station (read there)."""
     if agreement.joint_tenant_id is None:
         return []
-    await _as(db, agreement.joint_tenant_id)
-    rows = list((await db.scalars(select(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id)
-                                  .order_by(JointDeputy.name))).all())
-    await _as(db, tenant.id)
-    return rows
+    async with as_tenant(db, agreement.joint_tenant_id):
+        return list((await db.scalars(select(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id)
+                                      .order_by(JointDeputy.name))).all())
 
 
 async def remove_county(db: AsyncSession, *, county_id: int, joint_id: int) -> int:
-    """Every projection of the county out of the joint tenant (the county withdrew). Ends bound to the joint tenant."""
-    await _as(db, joint_id)
-    rows = list((await db.scalars(select(JointDeputy).where(JointDeputy.home_tenant_id == county_id))).all())
-    await _take_out(db, rows)
+    """Every projection of the county out of the joint tenant (the county withdrew)."""
+    async with as_tenant(db, joint_id):
+        rows = list((await db.scalars(select(JointDeputy).where(JointDeputy.home_tenant_id == county_id))).all())
+        await _take_out(db, rows)
     return len(rows)
 
 
 async def sync_county(db: AsyncSession, county_id: int) -> int:
     """The job: every joint station the county is a member of gets its projections of the county's
-    deputies brought up to date; an audit entry in the joint tenant when something changed. Ends
-    bound to the county."""
-    await _as(db, county_id)
-    copies = (await db.scalars(select(JointAgreement).where(JointAgreement.status == "active",
-                                                           JointAgreement.joint_tenant_id.is_not(None)))).all()
+    deputies brought up to date; an audit entry in the joint tenant when something changed."""
+    async with as_tenant(db, county_id):
+        copies = (await db.scalars(select(JointAgreement).where(JointAgreement.status == "active",
+                                                               JointAgreement.joint_tenant_id.is_not(None)))).all()
     changed = 0
     for agreement in copies:
         party = agreement.party(county_id)
-        if party is None or party["status"] not in IN or "deputies" not in agreement.shares:
+        if party is None or party["status"] not in MEMBER_STATES or "deputies" not in agreement.shares:
             continue
-        await _as(db, agreement.joint_tenant_id)
-        ids = (await db.scalars(select(JointDeputy.home_deputy_id).where(JointDeputy.home_tenant_id == county_id))).all()
-        if not ids:
-            continue
-        written, removed = await project(db, county_id=county_id, joint_id=agreement.joint_tenant_id, deputy_ids=ids)
-        if written or removed:
-            await record(db, tenant_id=agreement.joint_tenant_id, actor_user_id=None, action="joint_deputies_synced",
-                         target=f"joint:{agreement.agreement_key}",
-                         details={"county": party["name"], "updated": written, "removed": removed})
+        async with as_tenant(db, agreement.joint_tenant_id):
+            ids = (await db.scalars(select(JointDeputy.home_deputy_id)
+                                    .where(JointDeputy.home_tenant_id == county_id))).all()
+            if not ids:
+                continue
+            written, removed = await project(db, county_id=county_id, joint_id=agreement.joint_tenant_id,
+                                             deputy_ids=ids)
+            if written or removed:
+                await record(db, tenant_id=agreement.joint_tenant_id, actor_user_id=None,
+                             action="joint_deputies_synced", target=f"joint:{agreement.agreement_key}",
+                             details={"county": party["name"], "updated": written, "removed": removed})
         changed += written + removed
-    await _as(db, county_id)
     return changed
 
 

@@ -2,10 +2,10 @@
 agreement shares ledgers and statistics. The county's admins and viewers see it without holding a role
 in the joint tenant.
 
-- summary (the named, audited cross-tenant read): bound to the joint tenant with `_as`, two aggregate
-  queries (activities by state; cases received, referred to this county, fed back, rated satisfied),
-  one audit entry there (`joint_ledger_read`, which county read it); ends bound to the county. Figures
-  only: no names, contents or people go across.
+- summary (the named, audited cross-tenant read): in an `as_tenant` block for the joint tenant, two
+  aggregate queries (activities by state; cases received, referred to this county, fed back, rated
+  satisfied) and one audit entry there (`joint_ledger_read`, which county read it). Figures only: no
+  names, contents or people go across.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from app.activities.attendance import year_bounds
 from app.activities.models import Activity
 from app.audit.services import record
 from app.cases.models import Case
-from app.joint.agreements import IN, _as
+from app.core.db import as_tenant
+from app.joint.agreements import MEMBER_STATES
 from app.joint.models import JointAgreement, JointReferral
 from app.tenancy.models import Tenant
 
@@ -44,15 +45,14 @@ async def summary(db: AsyncSession, tenant: Tenant, agreement: JointAgreement, *
     the joint station is not set up, or the county is not (or no longer) a member."""
     party = agreement.party(tenant.id)
     if ("ledgers" not in agreement.shares or agreement.joint_tenant_id is None or party is None
-            or party["status"] not in IN or agreement.status not in ("active", "archived")):
+            or party["status"] not in MEMBER_STATES or agreement.status not in ("active", "archived")):
         return None
     now = now or datetime.now(timezone.utc)
     year = now.astimezone(ZoneInfo(tenant.timezone)).year
     start, end = year_bounds(year, tenant.timezone)
     joint_id = agreement.joint_tenant_id
     out = Summary(year=year)
-    try:
-        await _as(db, joint_id)
+    async with as_tenant(db, joint_id):
         out.held, out.coming = (await db.execute(select(
             func.count().filter(Activity.status == "held"),
             func.count().filter(Activity.status == "planned", Activity.starts_at > now),
@@ -70,6 +70,4 @@ async def summary(db: AsyncSession, tenant: Tenant, agreement: JointAgreement, *
         await record(db, tenant_id=joint_id, actor_user_id=actor_id, action="joint_ledger_read",
                      target=f"joint:{agreement.agreement_key}", client_addr=client_addr,
                      details={"county": party["name"], "year": year})
-    finally:
-        await _as(db, tenant.id)
     return out

@@ -9,8 +9,9 @@ declaratively and set up through the agreement's own services, as the counties' 
 3. each side's admin gives its listed members their roles (`agreements.grant`) and lets its listed
    serving deputies join (`deputies.join`).
 
-All of it runs in one transaction (each service switches the binding to the tenants it writes, as in
-tests/joint/world.py `act`), so a preset reaches every county or none. Idempotent: when a tenant with the
+All of it runs in one transaction, bound to the first side's county; what another side's admin does
+runs in an `as_tenant` block for that county (as tests/joint/world.py `act` runs it bound to the
+county), so a preset reaches every county or none. Idempotent: when a tenant with the
 joint station's slug exists already (the agreement in force, or archived), nothing is written.
 
 The file (tenants/joint-hezhou-fengkai.toml is the example):
@@ -32,11 +33,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.accounts.models import Membership, User
-from app.core.db import Database
+from app.core.db import Database, as_tenant
 from app.deputies.models import Deputy
 from app.joint import agreements
 from app.joint import deputies as joint_deputies
-from app.joint.agreements import Side, _as
+from app.joint.agreements import Side
 from app.joint.models import SHARES, JointAgreement
 from app.tenancy.models import Tenant
 from app.tenancy.presets import PRESET_DIR, PresetError
@@ -168,8 +169,9 @@ async def apply_joint_preset(database: Database, path_or_name: str | Path | Join
             partners=[t.slug for _, t, _ in parties[1:]], side=first_side.side(), shares=preset.shares)
         key = agreement.agreement_key
         for side, tenant, admin in parties[1:]:
-            agreement = await agreements.answer(db, tenant=tenant, actor=admin, key=key, accept=True,
-                                                side=side.side())
+            async with as_tenant(db, tenant.id):  # it checks the county's own townships and naming rule
+                agreement = await agreements.answer(db, tenant=tenant, actor=admin, key=key, accept=True,
+                                                    side=side.side())
         joint_id = agreement.joint_tenant_id
         if joint_id is None:  # cannot happen with every side accepting; say so rather than half-apply
             raise PresetError("joint preset: the joint station was not set up")
@@ -179,7 +181,6 @@ async def apply_joint_preset(database: Database, path_or_name: str | Path | Join
         for side, tenant, admin in parties:
             await _grants(db, tenant, admin, key, side.grants)
             await _join(db, tenant, admin, key, side.deputies)
-        await _as(db, first.id)
     return Applied(joint_tenant_id=joint_id, agreement_key=key, created=True)
 
 
@@ -188,30 +189,30 @@ async def _profile(db, joint_id: int, station_id: int, admin: User, values: dict
     from app.stations import profile
     from app.stations.access import get_station
 
-    await _as(db, joint_id)
     scope = Scope(role="county_admin", node_path=None, station_id=None, user_id=admin.id)
-    ref = await get_station(db, scope, station_id, for_update=True)
-    await profile.update_profile(db, ref, {k: values.get(k, getattr(ref.station, k) or "") for k in STATION_FIELDS},
-                                 actor_id=admin.id)
+    async with as_tenant(db, joint_id):
+        ref = await get_station(db, scope, station_id, for_update=True)
+        await profile.update_profile(db, ref, {k: values.get(k, getattr(ref.station, k) or "")
+                                               for k in STATION_FIELDS}, actor_id=admin.id)
 
 
 async def _grants(db, tenant: Tenant, admin: User, key, grants: list[tuple[str, str]]) -> None:
     if not grants:
         return
-    await _as(db, tenant.id)
-    members = {u.username: u for _, u in await agreements.own_members(db, tenant)}
-    for username, role in grants:
-        user = members.get(username)
-        if user is None:
-            continue
-        await agreements.grant(db, tenant=tenant, actor=admin, key=key, user_id=user.id, role=role)
+    async with as_tenant(db, tenant.id):
+        members = {u.username: u for _, u in await agreements.own_members(db, tenant)}
+        for username, role in grants:
+            user = members.get(username)
+            if user is None:
+                continue
+            await agreements.grant(db, tenant=tenant, actor=admin, key=key, user_id=user.id, role=role)
 
 
 async def _join(db, tenant: Tenant, admin: User, key, names: list[str]) -> None:
     if not names:
         return
-    await _as(db, tenant.id)
-    ids = list((await db.scalars(select(Deputy.id).where(Deputy.name.in_(names), Deputy.status == "active")
-                                 .order_by(Deputy.id))).all())
-    if ids:
-        await joint_deputies.join(db, tenant=tenant, actor=admin, key=key, deputy_ids=ids)
+    async with as_tenant(db, tenant.id):
+        ids = list((await db.scalars(select(Deputy.id).where(Deputy.name.in_(names), Deputy.status == "active")
+                                     .order_by(Deputy.id))).all())
+        if ids:
+            await joint_deputies.join(db, tenant=tenant, actor=admin, key=key, deputy_ids=ids)

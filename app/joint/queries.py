@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.joint.agreements import IN
+from app.joint.agreements import MEMBER_STATES
 from app.joint.models import PARTY_STATUS_NAMES, SHARE_NAMES, STATUS_NAMES, JointAgreement
 from app.deputies.models import Deputy
 from app.tenancy.models import AdminNode, Tenant
@@ -28,8 +28,8 @@ def allowed(agreement: JointAgreement, tenant_id: int) -> dict[str, bool]:
     status = party.get("status")
     return {
         "answer": agreement.status == "proposed" and status == "invited",
-        "withdraw": status in IN and agreement.status in ("proposed", "active"),
-        "grant": status in IN and agreement.status == "active" and agreement.joint_tenant_id is not None,
+        "withdraw": status in MEMBER_STATES and agreement.status in ("proposed", "active"),
+        "grant": status in MEMBER_STATES and agreement.status == "active" and agreement.joint_tenant_id is not None,
     }
 
 

@@ -1,6 +1,6 @@
 """Cases raised at a joint station and referred to the member county (or counties) whose jurisdiction
 they fall in. Named, audited functions move them between tenants, each in the caller's transaction,
-binding each tenant in turn (`_as`) and the tenant it started in again at the end:
+working in each other tenant inside an `as_tenant` block, so they return bound as they were called:
 
 - refer: the joint case (registered) becomes `referred`; each chosen member county (an active member
   of the agreement, read from the joint tenant's own copy, which shares cases) gets a case in its own
@@ -38,8 +38,9 @@ from app.cases import notices, steps, workflow
 from app.cases.access import CaseRef
 from app.cases.models import LEVELS, Case, CaseEvent
 from app.cases.services import add_days, add_event, due_rule, new_receipt_code, today_in
+from app.core.db import as_tenant
 from app.core.i18n import lazy
-from app.joint.agreements import IN, _as
+from app.joint.agreements import MEMBER_STATES
 from app.joint.models import JointAgreement, JointReferral
 from app.tenancy.config import get_config
 from app.tenancy.models import AdminNode, Tenant
@@ -71,7 +72,7 @@ async def _agreement(db: AsyncSession, joint_id: int) -> JointAgreement | None:
 def _members(agreement: JointAgreement | None) -> list[dict]:
     if agreement is None:
         return []
-    return [p for p in agreement.parties if p["status"] in IN]
+    return [p for p in agreement.parties if p["status"] in MEMBER_STATES]
 
 
 async def member_counties(db: AsyncSession, joint_id: int) -> list[tuple[int, str]]:
@@ -125,22 +126,22 @@ async def refer(db: AsyncSession, scope: Scope, ref: CaseRef, *, county_tenant_i
     made: list[tuple[dict, Case]] = []
     for county_id in chosen:
         party = members[county_id]
-        await _as(db, county_id)
-        county_case = Case(
-            tenant_id=county_id, receipt_code=new_receipt_code(), source="referral", person_name=case.person_name,
-            person_mobile=None, content=case.content, node_id=await _place(db, party), level=level,
-            urgency=case.urgency, state="registered", referred_from_tenant_id=joint_id,
-            referred_from_case_id=case.id, created_at=now, updated_at=now)
-        db.add(county_case)
-        await db.flush()
-        origin = {"source": "referral", "joint_name": joint_name, "joint_receipt_code": case.receipt_code}
-        add_event(db, county_case, "registered", None, to_state="registered", note=note, data=origin, public=True)
-        await db.flush()
-        await record(db, tenant_id=county_id, actor_user_id=actor_id, action="joint_case_referred",
-                     target=f"case:{county_case.id}", client_addr=client_addr,
-                     details={"joint": joint_name, "joint_receipt_code": case.receipt_code})
+        async with as_tenant(db, county_id):
+            county_case = Case(
+                tenant_id=county_id, receipt_code=new_receipt_code(), source="referral", person_name=case.person_name,
+                person_mobile=None, content=case.content, node_id=await _place(db, party), level=level,
+                urgency=case.urgency, state="registered", referred_from_tenant_id=joint_id,
+                referred_from_case_id=case.id, created_at=now, updated_at=now)
+            db.add(county_case)
+            await db.flush()
+            origin = {"source": "referral", "joint_name": joint_name, "joint_receipt_code": case.receipt_code}
+            add_event(db, county_case, "registered", None, to_state="registered", note=note, data=origin,
+                      public=True)
+            await db.flush()
+            await record(db, tenant_id=county_id, actor_user_id=actor_id, action="joint_case_referred",
+                         target=f"case:{county_case.id}", client_addr=client_addr,
+                         details={"joint": joint_name, "joint_receipt_code": case.receipt_code})
         made.append((party, county_case))
-    await _as(db, joint_id)
     rows = [JointReferral(tenant_id=joint_id, case_id=case.id, county_tenant_id=party["tenant_id"],
                           county_case_id=c.id, county_receipt_code=c.receipt_code, state=c.state, referred_at=now,
                           updated_at=now) for party, c in made]
@@ -182,7 +183,7 @@ async def joint_feeds_back(db: AsyncSession, case: Case) -> bool:
     own = await db.scalar(select(JointAgreement).where(JointAgreement.joint_tenant_id == case.referred_from_tenant_id)
                           .limit(1))
     party = own.party(case.tenant_id) if own else None
-    return party is not None and party["status"] in IN and own.status == "active"
+    return party is not None and party["status"] in MEMBER_STATES and own.status == "active"
 
 
 async def mirror(db: AsyncSession, county_case: Case, *, now: datetime | None = None) -> JointReferral | None:
@@ -194,11 +195,10 @@ async def mirror(db: AsyncSession, county_case: Case, *, now: datetime | None = 
     await db.flush()
     own = await db.scalar(select(JointAgreement).where(JointAgreement.joint_tenant_id == joint_id).limit(1))
     party = own.party(county_id) if own else None
-    if party is None or party["status"] not in IN:
+    if party is None or party["status"] not in MEMBER_STATES:
         return None  # withdrew: nothing flows to the joint station any more
     now = _now(now)
-    await _as(db, joint_id)
-    try:
+    async with as_tenant(db, joint_id):
         joint_case = await db.scalar(select(Case).where(Case.id == county_case.referred_from_case_id)
                                      .with_for_update().execution_options(populate_existing=True))
         referral = await db.scalar(select(JointReferral).where(
@@ -223,8 +223,6 @@ async def mirror(db: AsyncSession, county_case: Case, *, now: datetime | None = 
             await _answered(db, joint_case, referral, party["name"], now)
         await db.flush()
         return referral
-    finally:
-        await _as(db, county_id)
 
 
 async def _answered(db: AsyncSession, joint_case: Case, referral: JointReferral, county_name: str,
@@ -276,12 +274,11 @@ async def passed_on(db: AsyncSession, joint_case: Case, *, actor_id: int | None 
     joint_id, now = joint_case.tenant_id, _now(now)
     await db.flush()
     moved: list[tuple[JointReferral, str, str]] = []
-    try:
-        for referral in rows:
-            party = members.get(referral.county_tenant_id)
-            if party is None:
-                continue  # withdrew: nothing flows there any more
-            await _as(db, referral.county_tenant_id)
+    for referral in rows:
+        party = members.get(referral.county_tenant_id)
+        if party is None:
+            continue  # withdrew: nothing flows there any more
+        async with as_tenant(db, referral.county_tenant_id):
             county_case = await db.scalar(select(Case).where(Case.id == referral.county_case_id).with_for_update()
                                           .execution_options(populate_existing=True))
             if county_case is None or not await _follow(db, county_case, joint_case, now):
@@ -289,9 +286,7 @@ async def passed_on(db: AsyncSession, joint_case: Case, *, actor_id: int | None 
             await record(db, tenant_id=county_case.tenant_id, actor_user_id=actor_id, action="joint_case_passed_on",
                          target=f"case:{county_case.id}", client_addr=client_addr,
                          details={"joint_receipt_code": joint_case.receipt_code, "state": county_case.state})
-            moved.append((referral, county_case.state, party["name"]))
-    finally:
-        await _as(db, joint_id)
+        moved.append((referral, county_case.state, party["name"]))
     for referral, state, _ in moved:
         referral.state, referral.updated_at = state, now
     if moved:

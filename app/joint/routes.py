@@ -6,19 +6,18 @@ The work is done by app.joint.agreements; a refusal re-renders the page with 400
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
+from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 
 from app.core.i18n import lazy
-from app.core.web import client_addr, page, see_other
+from app.core.web import bounded, client_addr, page, see_other
 from app.joint import agreements, deputies, ledgers, queries
 from app.joint.agreements import JOINT_ROLES, Side
 from app.joint.models import EVENT_NAMES, PARTY_STATUS_NAMES, SHARE_NAMES, SHARES, STATUS_NAMES, JointAgreement
 from app.tenancy.access import TenantContext
 
-MAX_ID = 2**63 - 1
 MAX_DEPUTIES = 500
 WITHDRAW_UNCONFIRMED = lazy("Tick the box to confirm that your county leaves the joint station.")
 DONE = {
@@ -51,13 +50,13 @@ def _side(form) -> Side:
 
 
 def _values(form) -> dict:
-    values = {k: str(form.get(k, ""))[:2000] for k in FIELDS}
+    values = bounded(form, FIELDS, 2000)
     values["towns"] = [str(t) for t in form.getall("towns", [])][:50]
     values["shares"] = [str(s) for s in form.getall("shares", [])][:10]
     return values
 
 
-def _base(ctx: TenantContext) -> str:
+def _joint_base(ctx: TenantContext) -> str:
     return f"/t/{ctx.tenant.slug}/joint"
 
 
@@ -66,8 +65,8 @@ async def _list_page(request: Request, ctx: TenantContext, *, status_code: int =
     return page(request, "joint/list.html", status_code=status_code, error=error, done=DONE.get(done or ""),
                 form=form or {"towns": [], "shares": list(SHARES)}, items=await agreements.list_for(ctx.db),
                 towns=await queries.township_choices(ctx.db), shares=SHARES, share_names=SHARE_NAMES,
-                status_names=STATUS_NAMES, party_status_names=PARTY_STATUS_NAMES, base=_base(ctx),
-                tz=ZoneInfo(ctx.tenant.timezone), can_act=ctx.role == "county_admin")
+                status_names=STATUS_NAMES, party_status_names=PARTY_STATUS_NAMES, base=_joint_base(ctx),
+                tz=ctx.tz, can_act=ctx.role == "county_admin")
 
 
 @get("/joint")
@@ -82,15 +81,13 @@ async def propose(request: Request, ctx: TenantContext) -> Response:
     form = await request.form()
     values = _values(form)
     try:
-        agreement = await agreements.propose(
+        agreement = await ctx.attempt(agreements.propose(
             ctx.db, tenant=ctx.tenant, actor=ctx.user, name=values["name"], slug=values["slug"],
             partners=[p for p in re.split(r"[\s,，、;；]+", values["partners"]) if p], side=_side(form),
-            shares=values["shares"], client_addr=client_addr(request))
+            shares=values["shares"], client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _list_page(request, ctx, status_code=400, error=refusal.text(), form=values)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/{agreement.agreement_key}?done=proposed")
+    return see_other(f"{_joint_base(ctx)}/{agreement.agreement_key}?done=proposed")
 
 
 async def _agreement(ctx: TenantContext, key: str) -> JointAgreement:
@@ -112,7 +109,6 @@ async def _detail_page(request: Request, ctx: TenantContext, key: str, *, status
                                     client_addr=client_addr(request))
     events = await agreements.events(ctx.db, agreement)
     towns = await queries.township_choices(ctx.db) if can["answer"] and is_admin else []
-    await ctx.db.commit()  # the read of the joint station's figures is audited there
     return page(request, "joint/agreement.html", status_code=status_code, agreement=agreement, error=error,
                 done=DONE.get(done or ""), form=form or {"towns": []}, can=can, is_admin=is_admin,
                 own=agreement.party(ctx.tenant.id), events=events,
@@ -120,7 +116,7 @@ async def _detail_page(request: Request, ctx: TenantContext, key: str, *, status
                 joined=joined, candidates=candidates, max_candidates=queries.MAX_CANDIDATES,
                 towns=towns,
                 share_names=SHARE_NAMES, status_names=STATUS_NAMES, party_status_names=PARTY_STATUS_NAMES,
-                event_names=EVENT_NAMES, base=_base(ctx), tz=ZoneInfo(ctx.tenant.timezone), figures=figures)
+                event_names=EVENT_NAMES, base=_joint_base(ctx), tz=ctx.tz, figures=figures)
 
 
 @get("/joint/{key:str}")
@@ -132,12 +128,10 @@ async def agreement_page(request: Request, ctx: TenantContext, key: str, done: s
 async def _act(request: Request, ctx: TenantContext, key: str, change, done: str, form: dict | None = None) -> Response:
     """Run one step of the agreement: commit and go back to its page, or roll back and show the refusal."""
     try:
-        await change()
+        await ctx.attempt(change())
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _detail_page(request, ctx, key, status_code=400, error=refusal.text(), form=form)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/{key}?done={done}")
+    return see_other(f"{_joint_base(ctx)}/{key}?done={done}")
 
 
 @post("/joint/{key:str}/answer")

@@ -12,13 +12,13 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.notify.models import Outbox
 from app.tenancy.access import TenantContext
 
 LOG_ROLES = ("county_admin", "viewer")
 ADMIN_ROLES = ("county_admin",)
-MAX_ID = 2**63 - 1
 
 
 def inbox_filter(user_id: int) -> ColumnElement[bool]:

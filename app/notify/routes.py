@@ -12,7 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.params import Parameter
 
 from app.core.i18n import lazy
-from app.core.web import client_addr, page, see_other
+from app.core.web import client_addr, htmx_target, page, see_other
 from app.notify import access, queries
 from app.notify import settings as svc
 from app.notify.config import notify_settings
@@ -36,16 +36,6 @@ WEEKDAY_NAMES = {
 }
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _tz(ctx: TenantContext):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(ctx.tenant.timezone)
-
-
 # --- the inbox ------------------------------------------------------------------------------------
 
 
@@ -53,7 +43,7 @@ def _tz(ctx: TenantContext):
 async def inbox(request: Request, ctx: TenantContext,
                 before: int | None = Parameter(query="before", default=None, ge=1, le=access.MAX_ID)) -> Response:
     found = await queries.inbox_page(ctx.db, ctx.user.id, before)
-    return page(request, "notify/inbox.html", p=found, before=before, base=_base(ctx), tz=_tz(ctx), KINDS=KINDS,
+    return page(request, "notify/inbox.html", p=found, before=before, base=ctx.base, tz=ctx.tz, KINDS=KINDS,
                 unread=found.unread)
 
 
@@ -61,20 +51,18 @@ async def inbox(request: Request, ctx: TenantContext,
 async def read_message(request: Request, ctx: TenantContext, outbox_id: int) -> Response:
     message = await access.my_message(ctx.db, ctx.user.id, outbox_id)
     await queries.mark_read(ctx.db, message)
-    await ctx.db.commit()
-    if request.headers.get("hx-request") and request.headers.get("hx-target") == f"m{outbox_id}":
+    if htmx_target(request) == f"m{outbox_id}":
         # htmx: only this message and, out of band, the header's count
-        return page(request, "notify/_message.html", m=message, base=_base(ctx), tz=_tz(ctx), KINDS=KINDS,
+        return page(request, "notify/_message.html", m=message, base=ctx.base, tz=ctx.tz, KINDS=KINDS,
                     unread=await queries.unread_count(ctx.db, ctx.user.id), oob=True)
     before = str((await request.form()).get("before", ""))
-    return see_other(f"{_base(ctx)}{INBOX}" + (f"?before={before}" if before.isdigit() else "") + f"#m{outbox_id}")
+    return see_other(f"{ctx.base}{INBOX}" + (f"?before={before}" if before.isdigit() else "") + f"#m{outbox_id}")
 
 
 @post(INBOX + "/read-all")
 async def read_all(request: Request, ctx: TenantContext) -> Response:
     await queries.mark_all_read(ctx.db, ctx.user.id)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}{INBOX}")
+    return see_other(f"{ctx.base}{INBOX}")
 
 
 # --- the member's channels ------------------------------------------------------------------------
@@ -87,7 +75,7 @@ async def _choices_page(request: Request, ctx: TenantContext, *, status_code: in
     form = form or {"channels": mine.channels, "email": mine.email}
     return page(request, "notify/choices.html", status_code=status_code, error=error, form=form,
                 required=mine.required, options=svc.OPTIONAL_CHANNELS, CHANNEL_NAMES=CHANNEL_NAMES,
-                done=DONE.get(done or ""), base=_base(ctx), mobile=ctx.user.mobile)
+                done=DONE.get(done or ""), base=ctx.base, mobile=ctx.user.mobile)
 
 
 @get(CHOICES)
@@ -121,8 +109,8 @@ async def _settings_page(request: Request, ctx: TenantContext, *, status_code: i
     return page(request, "notify/settings.html", status_code=status_code, error=error,
                 form=form or svc.form_of(config), kinds=kinds, options=svc.OPTIONAL_CHANNELS,
                 CHANNEL_NAMES=CHANNEL_NAMES, WEEKDAY_NAMES=WEEKDAY_NAMES, text_max=svc.TEXT_MAX,
-                sms_used=await queries.sms_this_month(ctx.db, _tz(ctx)), sms_quota=config.sms_quota,
-                done=DONE.get(done or ""), base=_base(ctx))
+                sms_used=await queries.sms_this_month(ctx.db, ctx.tz), sms_quota=config.sms_quota,
+                done=DONE.get(done or ""), base=ctx.base)
 
 
 @get(SETTINGS)
@@ -148,13 +136,13 @@ async def save_notification_settings(request: Request, ctx: TenantContext) -> Re
 async def _log_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
                     done: str | None = None) -> Response:
     f = queries.LogFilter.read(request.query_params)
-    tz = _tz(ctx)
+    tz = ctx.tz
     found = await queries.log_page(ctx.db, f, tz)
     months = queries.recent_months(datetime.now(timezone.utc).astimezone(tz).date())
     return page(request, "notify/log.html", status_code=status_code, error=error, done=DONE.get(done or ""),
                 p=found, f=f, failed=await queries.failed_count(ctx.db), months=months, tz=tz,
                 can_resend=ctx.role == "county_admin", STATUSES=STATUSES, STATUS_NAMES=STATUS_NAMES,
-                CHANNELS=CHANNELS, CHANNEL_NAMES=CHANNEL_NAMES, KINDS=KINDS, base=_base(ctx))
+                CHANNELS=CHANNELS, CHANNEL_NAMES=CHANNEL_NAMES, KINDS=KINDS, base=ctx.base)
 
 
 @get(LOG)

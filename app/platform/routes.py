@@ -11,7 +11,7 @@ from app.accounts.access import current_auth
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext
 from app.core.security import mask_mobile
-from app.core.web import absolute_url, client_addr, page, see_other
+from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.joint.models import STATUS_NAMES as JOINT_STATUS_NAMES
 from app.platform import divisions, services, totp
 from app.platform import joint as platform_joint
@@ -107,7 +107,7 @@ async def application_detail(request: Request, application_id: int) -> Response:
 async def approve_application(request: Request, application_id: int) -> Response:
     auth = current_auth(request)
     form = await request.form()
-    values = {k: str(form.get(k, ""))[:200] for k in ("preset", "slug", "name", "admin_name", "admin_mobile")}
+    values = bounded(form, ("preset", "slug", "name", "admin_name", "admin_mobile"))
     try:
         approval = await services.approve(
             request.app.state.db, application_id, actor=auth.user, client_addr=client_addr(request), **values

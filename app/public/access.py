@@ -15,14 +15,12 @@ from litestar import Request
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import bind
+from app.core.db import MAX_ID, bind
 from app.core.errors import NotFound
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, StationDeputy
 from app.stations.models import Station
 from app.tenancy.models import Tenant
-
-MAX_ID = 2**63 - 1
 
 
 @asynccontextmanager

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, Mandate, StationDeputy
 from app.stations.models import Station, StationKind
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
-
-MAX_ID = 2**63 - 1
 
 
 def require_places(scope: Scope) -> None:

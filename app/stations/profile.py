@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
 from app.audit.services import record
+from app.core.db import as_id
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.core.images import StoredImage, store_image
@@ -18,7 +19,7 @@ from app.stations import schedule
 from app.stations.access import StationRef
 from app.stations.checklist import stars
 from app.stations.models import STAFF_ROLES, ChecklistItem, StationEvent, StationGoal, StationScore, StationStaff
-from app.stations.refusals import FIELD_TOO_LONG, _int, _open
+from app.stations.refusals import FIELD_TOO_LONG, _open, _whole_number
 from app.stations.services import names_for_paths, place_label
 
 BAD_PHONE = lazy("The contact phone may contain only digits, spaces and “-” (at most 20).")
@@ -204,7 +205,7 @@ async def add_staff(db: AsyncSession, ref: StationRef, *, role: str, person: str
     if role not in STAFF_ROLES:
         raise Refusal(CHOOSE_ROLE)
     kind, _, raw_id = str(person or "").partition(":")
-    pid = _int(raw_id)
+    pid = as_id(raw_id)
     user_id = deputy_id = None
     if kind == "u" and pid:
         user_id = await db.scalar(
@@ -254,7 +255,7 @@ async def remove_staff(db: AsyncSession, ref: StationRef, staff: StationStaff, *
 # --- goals and commitments ------------------------------------------------------------------------
 
 def _year(value) -> int:
-    year = _int(value)
+    year = _whole_number(value)
     if year is None or not 2000 <= year <= 2100:
         raise Refusal(BAD_YEAR)
     return year
@@ -297,7 +298,7 @@ async def update_goal(db: AsyncSession, ref: StationRef, goal: StationGoal, *, p
 async def add_commitment(db: AsyncSession, ref: StationRef, *, deputy_id, year, commitment: str, actor_id: int,
                          client_addr: str | None = None) -> Commitment:
     _open(ref)
-    did = _int(deputy_id)
+    did = as_id(deputy_id)
     stationed = await db.scalar(
         select(StationDeputy.deputy_id).where(StationDeputy.station_id == ref.station.id,
                                               StationDeputy.deputy_id == did, StationDeputy.ended_at.is_(None))

@@ -11,7 +11,7 @@ CLOSED_STATION = lazy("The station is closed; it can no longer be changed.")
 FIELD_TOO_LONG = lazy("“%(field)s” may have at most %(max)s characters.")
 
 
-def _int(value) -> int | None:
+def _whole_number(value) -> int | None:
     text = str(value or "").strip()
     if not text.isdigit() or len(text) > 18:
         return None

@@ -3,18 +3,17 @@ they show under /t/{tenant_slug}/images/{image_id}."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from sqlalchemy import select
 
+from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.images import MAX_UPLOAD_BYTES
 from app.core.i18n import current_locale, lazy
-from app.core.web import client_addr, page, see_other
+from app.core.web import bounded, client_addr, page, see_other
 from app.deputies.imports import IMPORT_ROLES
 from app.deputies.models import Commitment
 from app.stations import access, checklist, lifecycle, profile, services
@@ -36,19 +35,6 @@ NO_PHOTO = lazy("Please choose a photo to upload.")
 IMAGE_CACHE = "private, max-age=86400"
 
 
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _today(ctx: TenantContext):
-    return datetime.now(ZoneInfo(ctx.tenant.timezone)).date()
-
-
-def _int_arg(value: str | None) -> int | None:
-    text = (value or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 18 else None
-
-
 # --- lists ----------------------------------------------------------------------------------------
 
 @get("/stations")
@@ -57,16 +43,16 @@ async def station_list(request: Request, ctx: TenantContext, status: str | None 
     scope = await ctx.scope()
     access.require_places(scope)
     status = status if status in STATUSES else None
-    kind_id = _int_arg(kind)
+    kind_id = as_id(kind)
     result = await services.list_stations(ctx.db, scope, status=status, kind_id=kind_id, page=page_no)
     filters = {k: v for k, v in (("status", status), ("kind", kind_id)) if v}
 
     def page_url(n: int) -> str:
-        return f"{_base(ctx)}/stations?" + urlencode({**filters, "page_no": n})
+        return f"{ctx.base}/stations?" + urlencode({**filters, "page_no": n})
 
     return page(
         request, "stations/list.html", result=result, kinds=await services.all_kinds(ctx.db), status=status,
-        kind_id=kind_id, statuses=STATUSES, STATUS_NAMES=STATUS_NAMES, base=_base(ctx), page_url=page_url,
+        kind_id=kind_id, statuses=STATUSES, STATUS_NAMES=STATUS_NAMES, base=ctx.base, page_url=page_url,
         can_create=scope.can_edit, done=DONE_MESSAGES.get(done or ""),
     )
 
@@ -77,7 +63,7 @@ async def station_ratings(request: Request, ctx: TenantContext) -> Response:
     access.require_places(scope)
     groups, active = await services.ratings(ctx.db, scope)
     return page(request, "stations/ratings.html", groups=groups, active=active, STATUS_NAMES=STATUS_NAMES,
-                base=_base(ctx))
+                base=ctx.base)
 
 
 # --- creating -------------------------------------------------------------------------------------
@@ -88,7 +74,7 @@ async def _new_page(request: Request, ctx: TenantContext, *, form: dict, status_
     return page(
         request, "stations/new.html", status_code=status_code, form=form, error=error, canonical=canonical,
         kinds=await services.active_kinds(ctx.db), nodes=await services.node_choices(ctx.db, scope),
-        NODE_KIND_NAMES=services.NODE_KIND_NAMES, base=_base(ctx),
+        NODE_KIND_NAMES=services.NODE_KIND_NAMES, base=ctx.base,
     )
 
 
@@ -106,18 +92,16 @@ async def create_station(request: Request, ctx: TenantContext) -> Response:
     if not scope.can_edit:
         raise NotFound()
     form = await request.form()
-    values = {k: str(form.get(k, ""))[:200] for k in ("kind_id", "node_id", "name")}
+    values = bounded(form, ("kind_id", "node_id", "name"))
     try:
-        station = await services.create_station(
+        station = await ctx.attempt(services.create_station(
             ctx.db, scope, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, kind_id=values["kind_id"],
             node_id=values["node_id"], name=values["name"], client_addr=client_addr(request),
-        )
+        ))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _new_page(request, ctx, form=values, status_code=refusal.status, error=refusal.text(),
                                canonical=refusal.canonical)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/stations/{station.id}?done=created")
+    return see_other(f"{ctx.base}/stations/{station.id}?done=created")
 
 
 # --- the station page -----------------------------------------------------------------------------
@@ -127,7 +111,7 @@ async def _station_page(request: Request, ctx: TenantContext, station_id: int, *
                         done: str | None = None) -> Response:
     scope = await ctx.scope()
     ref = await access.get_station(ctx.db, scope, station_id)
-    detail = await profile.station_detail(ctx.db, ref, _today(ctx), current_locale.get())
+    detail = await profile.station_detail(ctx.db, ref, ctx.today(), current_locale.get())
     config = await services.tenant_config(ctx.db, ctx.tenant.id)
     can_edit = access.can_edit_station(scope, ref.node.path)
     can_profile = access.can_edit_profile(scope, ref)
@@ -141,7 +125,7 @@ async def _station_page(request: Request, ctx: TenantContext, station_id: int, *
         steps=lifecycle.steps_for(scope, config.lifecycle, ref) if scope.can_edit else [],
         STEP_NAMES=lifecycle.STEP_NAMES, EVENT_NAMES=lifecycle.EVENT_NAMES, STATUS_NAMES=STATUS_NAMES,
         STAFF_ROLES=STAFF_ROLES, STAFF_ROLE_NAMES=STAFF_ROLE_NAMES, staff_users=staff_users,
-        staff_deputies=staff_deputies, year=_today(ctx).year, tz=ZoneInfo(ctx.tenant.timezone), base=_base(ctx),
+        staff_deputies=staff_deputies, year=ctx.today().year, tz=ctx.tz, base=ctx.base,
         lifecycle=lifecycle.forward_path(config.lifecycle), can_import=scope.role in IMPORT_ROLES,
         public_base=f"/p/{ctx.tenant.slug}",
     )
@@ -161,14 +145,12 @@ async def _change(request: Request, ctx: TenantContext, station_id: int, section
     (access.require_profile_edit if profile else access.require_edit)(scope, ref)
     form = await request.form()
     try:
-        await action(ref, form)
+        await ctx.attempt(action(ref, form))
     except Refusal as refusal:
-        await ctx.db.rollback()
-        values = {k: str(form.get(k, ""))[:2000] for k in form_keys}
+        values = bounded(form, form_keys, 2000)
         return await _station_page(request, ctx, station_id, status_code=refusal.status, error=refusal.text(),
                                    error_at=section, canonical=refusal.canonical, form=values)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/stations/{station_id}?done={section}#{section}")
+    return see_other(f"{ctx.base}/stations/{station_id}?done={section}#{section}")
 
 
 @post("/stations/{station_id:int}/rename")
@@ -190,14 +172,13 @@ async def lifecycle_step(request: Request, ctx: TenantContext, station_id: int) 
         raise NotFound()
     form = await request.form()
     try:
-        await lifecycle.take_step(ctx.db, scope, ref, step=str(form.get("step", "")), note=str(form.get("note", "")),
-                                 actor_id=ctx.user.id, client_addr=client_addr(request))
+        await ctx.attempt(lifecycle.take_step(ctx.db, scope, ref, step=str(form.get("step", "")),
+                                              note=str(form.get("note", "")), actor_id=ctx.user.id,
+                                              client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await _station_page(request, ctx, station_id, status_code=refusal.status, error=refusal.text(),
                                    error_at="step", form={"note": str(form.get("note", ""))[:500]})
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/stations/{station_id}?done=step#history")
+    return see_other(f"{ctx.base}/stations/{station_id}?done=step#history")
 
 
 @post("/stations/{station_id:int}/profile")

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
+from app.core.db import as_id
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, StationDeputy
@@ -23,7 +24,7 @@ from app.stations import naming
 from app.stations.access import StationRef, can_edit_station, kind_join, node_join, station_filter
 from app.stations.checklist import active_item_count, stars
 from app.stations.models import STATUSES, ChecklistItem, Station, StationEvent, StationKind, StationScore
-from app.stations.refusals import CLOSED_STATION, _int
+from app.stations.refusals import CLOSED_STATION
 from app.tenancy.config import Config, canonical_name, get_config
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
@@ -203,7 +204,7 @@ async def check_station_name(db: AsyncSession, tenant_id: int, kind: StationKind
 
 async def create_station(db: AsyncSession, scope: Scope, *, tenant_id: int, actor_id: int, kind_id, node_id,
                          name: str, client_addr: str | None = None) -> Station:
-    kid, nid = _int(kind_id), _int(node_id)
+    kid, nid = as_id(kind_id), as_id(node_id)
     kind = await db.scalar(select(StationKind).where(StationKind.id == kid, StationKind.retired_at.is_(None))) \
         if kid else None
     if kind is None:

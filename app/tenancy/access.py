@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import AsyncGenerator
+from datetime import date, datetime
+from typing import AsyncGenerator, Awaitable, Callable, TypeVar
+from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -16,25 +18,61 @@ from app.accounts.models import Membership, User, UserSession
 from app.audit.services import record
 from app.core.errors import NotFound, Refusal
 from app.core.logs import log_tenant
-from app.core.web import TenantSuspended, see_other
+from app.core.web import TenantSuspended, htmx_target, see_other
 from app.tenancy.models import Tenant
 from app.tenancy.scope import Scope, scope_of
+
+T = TypeVar("T")
 
 
 @dataclass
 class TenantContext:
     """What every tenant-scoped route works with: who, in which tenant, in which role, and a session
-    whose transactions are bound to that tenant."""
+    whose transactions are bound to that tenant.
+
+    Where the request's transaction ends is decided here, not in routes: when the route has answered,
+    its work is committed — unless a service refused inside ``attempt`` (that rolled back already) or
+    the route raised (the session closes and rolls back)."""
 
     tenant: Tenant
     user: User
     membership: Membership
     db: AsyncSession
     _scope: "Scope | None" = field(default=None, repr=False)
+    refused: bool = field(default=False, repr=False)
+    _after_commit: list = field(default_factory=list, repr=False)
+
+    async def attempt(self, change: Awaitable[T]) -> T:
+        """Await a service's change. A Refusal rolls back what it wrote before it goes on to the route,
+        so the page that shows the refusal reads the records as they were; nothing is committed."""
+        try:
+            return await change
+        except Refusal:
+            self.refused = True
+            await self.db.rollback()
+            raise
+
+    def after_commit(self, step: Callable[[], Awaitable[object]]) -> None:
+        """Run ``step`` once the request's work is committed (e.g. hand a job to the worker, which
+        must find the committed rows)."""
+        self._after_commit.append(step)
 
     @property
     def role(self) -> str:
         return self.membership.role
+
+    @property
+    def base(self) -> str:
+        """Where this tenant's pages start: ``/t/<slug>``."""
+        return f"/t/{self.tenant.slug}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tenant.timezone)
+
+    def today(self) -> date:
+        """Today in the tenant's time zone."""
+        return datetime.now(self.tz).date()
 
     async def scope(self) -> "Scope":
         """The member's scope (loaded once per request)."""
@@ -99,31 +137,38 @@ def _shows_header(request: Request) -> bool:
     """A GET that renders a whole page (not an htmx partial, not a route that counts for itself)."""
     if request.method != "GET":
         return False
-    if request.headers.get("hx-request") and not request.headers.get("hx-boosted"):
+    if htmx_target(request) is not None:
         return False
     handler = request.scope.get("route_handler")
     return not (handler and (handler.opt or {}).get("own_header_count"))
 
 
-async def provide_tenant_context(request: Request) -> AsyncGenerator[TenantContext, None]:
-    from app.notify.queries import unread_count
+def tenant_context_provider(header_count: Callable[[AsyncSession, int], Awaitable[int]]):
+    """The ``ctx`` dependency of tenant routes; ``header_count`` gives the number in every page's
+    header (the inbox's unread messages), passed in by the app so that tenancy imports no domain."""
 
-    state = request.scope["state"]
-    tenant, membership, auth = state["tenant"], state["membership"], state["auth"]
-    async with request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id) as db:
-        if _shows_header(request):
-            # The header's unread count (base.html): one indexed count in the page's own transaction.
-            state["unread"] = await unread_count(db, auth.user.id)
-        yield TenantContext(tenant=tenant, user=auth.user, membership=membership, db=db)
+    async def provide_tenant_context(request: Request) -> AsyncGenerator[TenantContext, None]:
+        state = request.scope["state"]
+        tenant, membership, auth = state["tenant"], state["membership"], state["auth"]
+        async with request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id) as db:
+            if _shows_header(request):
+                # One indexed count in the page's own transaction.
+                state["unread"] = await header_count(db, auth.user.id)
+            ctx = TenantContext(tenant=tenant, user=auth.user, membership=membership, db=db)
+            yield ctx  # a route that raises: the exception comes back here and the session rolls back
+            if not ctx.refused:
+                await db.commit()
+                for step in ctx._after_commit:
+                    await step()
+
+    return provide_tenant_context
 
 
 async def settings_change(ctx: TenantContext, change, on_refusal, done_path: str) -> Response:
-    """Run a county-settings change: commit and redirect to ``done_path`` (below /t/<slug>), or roll
-    back and show the page again through ``on_refusal(message)`` (nothing written)."""
+    """Run a county-settings change and redirect to ``done_path`` (below /t/<slug>), or show the page
+    again through ``on_refusal(message)`` with nothing written."""
     try:
-        await change()
+        await ctx.attempt(change())
     except Refusal as refusal:
-        await ctx.db.rollback()
         return await on_refusal(refusal.text())
-    await ctx.db.commit()
     return see_other(f"/t/{ctx.tenant.slug}{done_path}")

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
+from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.stations.models import ChecklistItem, StationKind
@@ -21,7 +22,6 @@ from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, AdminNode, TenantC
 from app.tenancy.preset_activities import ACTIVITY_CONFIG_RANGES
 from app.tenancy.presets import CODE_RE, normalise_seats
 
-MAX_ID = 2**63 - 1
 PLACEHOLDERS = ("city", "county", "township", "village", "kind")
 PLACEHOLDER_RE = re.compile(r"\{(\w*)\}")
 TOWNSHIP_KINDS = ("township", "street")

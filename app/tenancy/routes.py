@@ -4,14 +4,14 @@ county's configuration (/settings: naming rule, lifecycle, seats, station kinds,
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 
 from app.activities import queries as activity_queries
+from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
-from app.core.web import client_addr, page, see_other
+from app.core.web import bounded, client_addr, page, see_other
 from app.deputies.checks import unassigned_count
 from app.joint import queries as joint_queries
 from app.notify import queries as notify_queries
@@ -41,7 +41,7 @@ DONE = {
 async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     # serving deputies in the member's scope not stationed anywhere (deputies/_home_summary.html)
     deputy_unassigned = upcoming = None
-    tz = ZoneInfo(ctx.tenant.timezone)
+    tz = ctx.tz
     now = datetime.now(timezone.utc)
     # the header's unread count and, for county admins, the messages that failed lately: one statement
     unread, failed = await notify_queries.home_counts(
@@ -54,15 +54,6 @@ async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     joint = await joint_queries.home_card(ctx.db, ctx.tenant)  # a joint tenant: its members and what is shared
     return page(request, "tenancy/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz,
                 joint=joint, unread=unread, failed_messages=failed, failed_days=notify_queries.FAILED_WARNING_DAYS)
-
-
-def _base(ctx: TenantContext) -> str:
-    return f"/t/{ctx.tenant.slug}"
-
-
-def _int(value: object) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and 0 < int(text) <= services.MAX_ID else None
 
 
 def _flag(value: object) -> bool:
@@ -86,7 +77,7 @@ async def _places_page(request: Request, ctx: TenantContext, scope: Scope, node:
     children, total = await services.children_of(ctx.db, node, show_retired=show_retired)
     return page(
         request, "tenancy/places.html", status_code=status_code, node=node, children=children, total=total,
-        crumbs=await services.breadcrumb(ctx.db, scope, node), retired=show_retired, base=_base(ctx),
+        crumbs=await services.breadcrumb(ctx.db, scope, node), retired=show_retired, base=ctx.base,
         kind_names=NODE_KIND_NAMES, child_kinds=CHILD_KINDS.get(node.kind, ()),
         can_add=services.can_add_under(scope, node), can_edit=services.can_edit_node(scope, node),
         error=error, form=form or {}, done=DONE.get(done or ""),
@@ -98,7 +89,7 @@ async def places(request: Request, ctx: TenantContext, open: str | None = None, 
                  done: str | None = None) -> Response:
     """The tree, one level at a time: the open node (default: the member's scope root) and its children."""
     scope = await _places_scope(ctx)
-    node_id = _int(open)
+    node_id = as_id(open)
     if open and node_id is None:
         raise NotFound()
     node = await services.visible_node(ctx.db, scope, node_id) if node_id else await services.scope_root(ctx.db, scope)
@@ -114,7 +105,7 @@ async def place_children(request: Request, ctx: TenantContext, node_id: int, ret
     children, total = await services.children_of(ctx.db, node, show_retired=show_retired,
                                                  limit=services.PARTIAL_LIMIT)
     return page(request, "tenancy/_children.html", node=node, children=children, total=total, retired=show_retired,
-                base=_base(ctx), kind_names=NODE_KIND_NAMES)
+                base=ctx.base, kind_names=NODE_KIND_NAMES)
 
 
 @post("/places/{node_id:int}/children")
@@ -124,24 +115,22 @@ async def add_place(request: Request, ctx: TenantContext, node_id: int) -> Respo
     if not services.can_add_under(scope, parent):
         raise NotFound()
     form = await request.form()
-    values = {k: str(form.get(k, ""))[:200] for k in ("name", "kind", "division_code")}
+    values = bounded(form, ("name", "kind", "division_code"))
     try:
-        await services.add_child(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, scope=scope, parent=parent,
-                                 name=values["name"], kind=values["kind"], division_code=values["division_code"],
-                                 client_addr=client_addr(request))
+        await ctx.attempt(services.add_child(
+            ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, scope=scope, parent=parent, name=values["name"],
+            kind=values["kind"], division_code=values["division_code"], client_addr=client_addr(request)))
     except Refusal as refusal:
-        await ctx.db.rollback()
         parent = await services.visible_node(ctx.db, scope, node_id)
         return await _places_page(request, ctx, scope, parent, show_retired=False, status_code=400,
                                   error=refusal.text(), form=values)
-    await ctx.db.commit()
-    return see_other(f"{_base(ctx)}/places?open={node_id}&done=added")
+    return see_other(f"{ctx.base}/places?open={node_id}&done=added")
 
 
 async def _place_page(request: Request, ctx: TenantContext, scope: Scope, node: AdminNode, *,
                       status_code: int = 200, error: str | None = None, form: dict | None = None) -> Response:
     return page(
-        request, "tenancy/place.html", status_code=status_code, node=node, base=_base(ctx),
+        request, "tenancy/place.html", status_code=status_code, node=node, base=ctx.base,
         crumbs=await services.breadcrumb(ctx.db, scope, node), kind_names=NODE_KIND_NAMES,
         targets=await services.move_targets(ctx.db, scope, node) if node.retired_at is None else [],
         error=error, form=form or {"name": node.name, "division_code": node.division_code or ""},
@@ -166,28 +155,27 @@ async def place(request: Request, ctx: TenantContext, node_id: int) -> Response:
 async def _place_change(request: Request, ctx: TenantContext, node_id: int, action: str) -> Response:
     scope, node = await _editable(ctx, node_id)
     form = await request.form()
-    values = {k: str(form.get(k, ""))[:200] for k in ("name", "division_code", "parent")}
+    values = bounded(form, ("name", "division_code", "parent"))
     common = dict(tenant_id=ctx.tenant.id, actor_id=ctx.user.id, scope=scope, node=node,
                   client_addr=client_addr(request))
     try:
         if action == "renamed":
-            await services.rename(ctx.db, name=values["name"], division_code=values["division_code"], **common)
+            await ctx.attempt(services.rename(ctx.db, name=values["name"], division_code=values["division_code"],
+                                              **common))
         elif action == "moved":
-            target = _int(values["parent"])
+            target = as_id(values["parent"])
             if target is None:
                 raise Refusal(lazy("Choose the new parent from the list."))
-            await services.move(ctx.db, new_parent_id=target, **common)
+            await ctx.attempt(services.move(ctx.db, new_parent_id=target, **common))
         else:
-            await services.retire(ctx.db, **common)
+            await ctx.attempt(services.retire(ctx.db, **common))
     except Refusal as refusal:
-        await ctx.db.rollback()
         node = await services.visible_node(ctx.db, scope, node_id)
         if action != "renamed":
             values.update(name=node.name, division_code=node.division_code or "")
         return await _place_page(request, ctx, scope, node, status_code=400, error=refusal.text(), form=values)
-    await ctx.db.commit()
     where = node.parent_id if action == "retired" else node.id
-    return see_other(f"{_base(ctx)}/places?open={where}&done={action}")
+    return see_other(f"{ctx.base}/places?open={where}&done={action}")
 
 
 @post("/places/{node_id:int}/rename")
@@ -219,7 +207,7 @@ async def _settings_page(request: Request, ctx: TenantContext, *, status_code: i
                 value = (cfg.seats.get(level) or {}).get(bound)
                 form[f"seats_{level}_{bound}"] = "" if value is None else str(value)
     return page(request, "tenancy/settings.html", status_code=status_code, cfg=cfg, form=form, error=error,
-                done=DONE.get(done or ""), base=_base(ctx), levels=config.SEAT_FORM_LEVELS,
+                done=DONE.get(done or ""), base=ctx.base, levels=config.SEAT_FORM_LEVELS,
                 level_names=config.SEAT_LEVEL_NAMES)
 
 
@@ -233,7 +221,7 @@ async def settings_page(request: Request, ctx: TenantContext, done: str | None =
 async def save_settings(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     form = await request.form()
-    values = {k: str(form.get(k, ""))[:4000] for k in ("forbidden_words", "checklist_name")}
+    values = bounded(form, ("forbidden_words", "checklist_name"), 4000)
     values.update(approval=_flag(form.get("approval")), filing=_flag(form.get("filing")))
     for level in config.SEAT_FORM_LEVELS:
         for bound in ("min", "max"):
@@ -257,7 +245,7 @@ async def save_settings(request: Request, ctx: TenantContext) -> Response:
 
 
 def _kind_form(form) -> dict:
-    values = {k: str(form.get(k, ""))[:400] for k in ("code", "name", "name_pattern", "sort")}
+    values = bounded(form, ("code", "name", "name_pattern", "sort"), 400)
     values["node_kinds"] = [str(v) for v in form.getall("node_kinds", [])][:len(NODE_KINDS) + 1] \
         if hasattr(form, "getall") else []
     return values
@@ -274,7 +262,7 @@ async def _kinds_page(request: Request, ctx: TenantContext, *, status_code: int 
                       form: dict | None = None, done: str | None = None) -> Response:
     return page(request, "tenancy/kinds.html", status_code=status_code, kinds=await config.list_kinds(ctx.db),
                 form=form or {"node_kinds": [], "sort": "0"}, error=error, done=DONE.get(done or ""),
-                base=_base(ctx), node_kinds=NODE_KINDS, kind_names=NODE_KIND_NAMES)
+                base=ctx.base, node_kinds=NODE_KINDS, kind_names=NODE_KIND_NAMES)
 
 
 @get("/settings/kinds")
@@ -302,7 +290,7 @@ async def _kind_page(request: Request, ctx: TenantContext, kind: StationKind, *,
                     "name_pattern": kind.name_pattern, "sort": str(kind.sort)}
     example = await _example(ctx, kind.name_pattern, list(kind.node_kinds), kind.name)
     return page(request, "tenancy/kind.html", status_code=status_code, kind=kind, form=form, error=error,
-                done=DONE.get(done or ""), example=example, base=_base(ctx), node_kinds=NODE_KINDS,
+                done=DONE.get(done or ""), example=example, base=ctx.base, node_kinds=NODE_KINDS,
                 kind_names=NODE_KIND_NAMES)
 
 
@@ -350,7 +338,7 @@ async def _checklist_page(request: Request, ctx: TenantContext, *, status_code: 
                           form: dict | None = None, done: str | None = None) -> Response:
     return page(request, "tenancy/checklist.html", status_code=status_code, items=await config.list_items(ctx.db),
                 cfg=await config.get_config(ctx.db, ctx.tenant.id), form=form or {"sort": "0"}, error=error,
-                done=DONE.get(done or ""), base=_base(ctx))
+                done=DONE.get(done or ""), base=ctx.base)
 
 
 @get("/settings/checklist")
@@ -363,7 +351,7 @@ async def checklist_page(request: Request, ctx: TenantContext, done: str | None 
 async def add_item(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
     form = await request.form()
-    values = {k: str(form.get(k, ""))[:400] for k in ("code", "label", "sort")}
+    values = bounded(form, ("code", "label", "sort"), 400)
     return await settings_change(
         ctx,
         lambda: config.save_item(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, item=None,
@@ -375,7 +363,7 @@ async def add_item(request: Request, ctx: TenantContext) -> Response:
 
 async def _item_page(request: Request, ctx: TenantContext, item, *, status_code: int = 200,
                      error: str | None = None, form: dict | None = None) -> Response:
-    return page(request, "tenancy/item.html", status_code=status_code, item=item, error=error, base=_base(ctx),
+    return page(request, "tenancy/item.html", status_code=status_code, item=item, error=error, base=ctx.base,
                 form=form or {"label": item.label, "sort": str(item.sort)})
 
 
@@ -390,7 +378,7 @@ async def save_item(request: Request, ctx: TenantContext, item_id: int) -> Respo
     ctx.require_role("county_admin")
     item = await config.get_item(ctx.db, item_id)
     form = await request.form()
-    values = {k: str(form.get(k, ""))[:400] for k in ("label", "sort")}
+    values = bounded(form, ("label", "sort"), 400)
 
     async def refused(error: str) -> Response:
         return await _item_page(request, ctx, await config.get_item(ctx.db, item_id), status_code=400,

@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
+from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy.models import AdminNode
@@ -27,7 +28,6 @@ __all__ = [  # the preset API, for existing callers of app.tenancy.services
     "approval_presets", "export_preset", "list_presets", "load_preset", "parse_preset", "validate_identity",
 ]
 
-MAX_ID = 2**63 - 1
 NODE_KIND_NAMES = {
     "county": lazy("County, city or district"),
     "township": lazy("Township or town"),
