@@ -71,7 +71,7 @@ def _is_joint_preset(target: str) -> bool:
     """A joint-station preset (tenants/joint-*.toml) has a [joint] section instead of [tenant]."""
     import tomllib
 
-    from app.tenancy.presets import PRESET_DIR
+    from app.presets.services import PRESET_DIR
 
     path = Path(target) if Path(target).suffix else PRESET_DIR / f"{target}.toml"
     try:
@@ -81,7 +81,7 @@ def _is_joint_preset(target: str) -> bool:
 
 
 def cmd_tenants(args) -> None:
-    from app.tenancy.services import PresetError, apply_preset, export_preset, load_preset
+    from app.presets.services import PresetError, apply_preset, export_preset, load_preset
 
     async def go(database):
         if args.action == "apply" and _is_joint_preset(args.target):

@@ -62,7 +62,7 @@ async def bench_county(database, prefix: str, townships: int, communities: int) 
     from app.accounts.models import Membership
     from app.accounts.services import create_user
     from app.stations.models import StationKind
-    from app.tenancy.services import Preset, apply_preset
+    from app.presets.services import Preset, apply_preset
 
     slug = f"{prefix}-{int(time.time())}"
     nodes = []

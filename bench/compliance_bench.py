@@ -36,7 +36,7 @@ YEARLY = {"reception": 12, "visit": 12, "survey": 4, "training": 4, "meeting": 4
 
 def jinzhong_rules() -> list[dict]:
     """The ten rules of 十个一, as tenants/jinzhong-yuci.toml ships them."""
-    from app.tenancy.presets import load_preset
+    from app.presets.services import load_preset
 
     return [dict(r) for r in load_preset("jinzhong-yuci").rules]
 

@@ -64,7 +64,7 @@ async def setup(database):
     from app.accounts.services import create_user
     from app.stations.models import Station, StationKind
     from app.tenancy.models import AdminNode
-    from app.tenancy.services import Preset, apply_preset
+    from app.presets.services import Preset, apply_preset
     from sqlalchemy import select
 
     slug = f"bench-{int(time.time())}"

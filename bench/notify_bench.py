@@ -78,7 +78,7 @@ def start_gateway(logdir: Path) -> tuple[subprocess.Popen, str]:
 async def make_tenants(database, n: int) -> list[int]:
     """``n`` tenants (no admin tree: the sweep needs none), quiet hours off."""
     from app.tenancy.models import TenantConfig
-    from app.tenancy.services import Preset, apply_preset
+    from app.presets.services import Preset, apply_preset
 
     stamp = int(time.time())
     ids = []

@@ -8,7 +8,7 @@ from app.accounts.models import Membership
 from app.accounts.services import create_user
 from app.core.db import Database
 from app.tenancy.models import AdminNode, Tenant
-from app.tenancy.services import Preset, apply_preset
+from app.presets.services import Preset, apply_preset
 
 PASSWORD = "correct-horse-battery"
 

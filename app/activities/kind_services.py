@@ -20,7 +20,7 @@ from app.compliance.models import Rule
 from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
-from app.tenancy.presets import CODE_RE
+from app.tenancy.config import CODE_RE
 
 NAME_MAX = 40
 

@@ -17,15 +17,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
 from app.audit.services import record
-from app.cases.models import OPEN_WITH_UNIT, UNIT_KINDS, Case, CaseCategory, DueRule, HandlingUnit
+from app.cases.models import OPEN_WITH_UNIT, UNIT_KINDS, URGENCIES, Case, CaseCategory, DueRule, HandlingUnit
 from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy.config import config_row
 from app.tenancy.models import AdminNode
-from app.tenancy.preset_cases import CASE_CONFIG_RANGES, KIND_LEVELS, RULE_LEVELS, URGENCIES
-from app.tenancy.presets import CODE_RE
+from app.tenancy.config import CODE_RE
 
+# The case keys of the county's settings, with the ranges the database enforces (migration 0005).
+CASE_CONFIG_RANGES = {
+    "case_reply_days": (1, 365),
+    "case_feedback_days": (1, 365),
+    "case_rehandle_limit": (0, 5),
+    "public_limit_per_client": (1, 1000),
+    "public_limit_per_station": (1, 100000),
+}
+# Which levels each kind of unit may be at (the settings form checks the same).
+KIND_LEVELS = {"township_office": ("township",), "village_committee": ("township",),
+               "county_department": ("county",), "other": ("township", "county")}
+RULE_LEVELS = ("township", "county")
 CODE_BAD = lazy("The code uses lower-case letters, digits, “_” or “-” (at most 30).")
 SORT_BAD = lazy("The order is a whole number.")
 CATEGORY_NAME_REQUIRED = lazy("The name of the case category is required (at most 40 characters).")

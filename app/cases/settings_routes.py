@@ -17,7 +17,6 @@ from app.core.i18n import lazy
 from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.tenancy.access import TenantContext, settings_change
 from app.tenancy.config import get_config
-from app.tenancy.preset_cases import CASE_CONFIG_RANGES
 
 DONE = {
     "added": lazy("The case category has been added."),
@@ -231,7 +230,7 @@ async def _rules_page(request: Request, ctx: TenantContext, *, status_code: int 
     return page(request, "cases/settings_rules.html", status_code=status_code, error=error, done=DONE.get(done or ""),
                 rules=await svc.list_rules(ctx.db), categories=categories, level_names=LEVEL_NAMES,
                 urgencies=URGENCIES, urgency_names=URGENCY_NAMES, base=ctx.base,
-                settings=settings or {k: str(getattr(config, k)) for k in CASE_CONFIG_RANGES},
+                settings=settings or {k: str(getattr(config, k)) for k in svc.CASE_CONFIG_RANGES},
                 rule=rule or {"reply_days": str(config.case_reply_days), "feedback_days": str(config.case_feedback_days),
                               "working_days": "1"})
 
@@ -245,7 +244,7 @@ async def case_rules(request: Request, ctx: TenantContext, done: str | None = No
 @post(RULES)
 async def save_case_settings(request: Request, ctx: TenantContext) -> Response:
     ctx.require_role("county_admin")
-    values = bounded(await request.form(), tuple(CASE_CONFIG_RANGES))
+    values = bounded(await request.form(), tuple(svc.CASE_CONFIG_RANGES))
     return await settings_change(
         ctx, lambda: svc.save_settings(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, values=values,
                                        client_addr=client_addr(request)),

@@ -24,7 +24,7 @@ from app.demo.people import COUNTIES, liaison_place, load_places_and_people
 from app.deputies import services as deputies
 from app.deputies.models import Deputy
 from app.tenancy.models import AdminNode
-from app.tenancy.services import apply_preset, load_preset
+from app.presets.services import apply_preset, load_preset
 
 DEMO_PASSWORD = "lianluo-demo-2026"
 

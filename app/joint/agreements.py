@@ -36,7 +36,7 @@ from app.core.db import as_tenant
 from app.core.i18n import lazy
 from app.joint.models import SHARES, JointAgreement, JointEvent
 from app.tenancy.models import AdminNode, Tenant
-from app.tenancy.presets import add_node
+from app.tenancy.services import add_node
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 JOINT_ROLES = ("county_admin", "township_staff", "station_staff", "viewer")

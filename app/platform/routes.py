@@ -16,7 +16,7 @@ from app.joint.models import STATUS_NAMES as JOINT_STATUS_NAMES
 from app.platform import divisions, services, totp
 from app.platform import joint as platform_joint
 from app.platform.access import requires_operator, requires_operator_login
-from app.tenancy.services import approval_presets
+from app.presets.services import approval_presets
 
 OPS = [requires_operator]
 PUBLIC = {"public": True}

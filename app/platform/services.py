@@ -27,7 +27,8 @@ from app.core.security import MOBILE_RE
 from app.platform import divisions
 from app.platform.models import SignupApplication
 from app.tenancy.models import Tenant
-from app.tenancy.services import SLUG_RE, TenantExists, apply_preset, approval_presets, load_preset
+from app.tenancy.models import SLUG_RE
+from app.presets.services import TenantExists, apply_preset, approval_presets, load_preset
 
 SIGNUPS_PER_CLIENT_PER_HOUR = 5
 NOTE_MAX = 1000

@@ -19,8 +19,6 @@ from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.stations.models import ChecklistItem, StationKind
 from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, AdminNode, TenantConfig
-from app.tenancy.preset_activities import ACTIVITY_CONFIG_RANGES
-from app.tenancy.presets import CODE_RE, normalise_seats
 
 PLACEHOLDERS = ("city", "county", "township", "village", "kind")
 PLACEHOLDER_RE = re.compile(r"\{(\w*)\}")
@@ -37,6 +35,16 @@ SEAT_LEVEL_NAMES = {
 }
 MAX_WORDS = 50
 # The activity settings (ranges as the database enforces them) and what is said when one is out of range.
+CODE_RE = re.compile(r"^[a-z0-9_-]{1,30}$")  # a coded list's code: its identity in presets and rules
+SEAT_LEVELS = ("national", "provincial", "city", "county", "township")
+# The activity keys of the county's settings, with the ranges the database enforces (migration 0004).
+ACTIVITY_CONFIG_RANGES = {
+    "signin_opens_minutes": (0, 1440),
+    "signin_closes_minutes": (0, 10080),
+    "at_risk_days": (0, 180),
+    "photo_originals_mb": (0, 100000),
+}
+
 ACTIVITY_SETTINGS = ("signin_opens_minutes", "signin_closes_minutes", "at_risk_days", "photo_originals_mb")
 ACTIVITY_SETTING_ERRORS = {
     "signin_opens_minutes": lazy("Sign-in opens from 0 to 1440 minutes (one day) before an activity starts."),
@@ -372,3 +380,14 @@ async def retire_item(db: AsyncSession, *, tenant_id: int, actor_id: int, item: 
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="checklist_item_retired",
                  target=f"checklist_item:{item.id}", client_addr=client_addr, details={"label": item.label})
+
+
+def normalise_seats(seats: dict) -> dict:
+    """Levels in their usual order, min before max, integers: one spelling for one meaning."""
+    out = {}
+    for level in SEAT_LEVELS:
+        bounds = (seats or {}).get(level) or {}
+        cleaned = {k: int(bounds[k]) for k in ("min", "max") if bounds.get(k) is not None}
+        if cleaned:
+            out[level] = cleaned
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime
 
 from sqlalchemy import (
@@ -14,6 +16,8 @@ from app.core.db import Base
 
 TENANT_KINDS = ("county", "joint")
 TENANT_STATUSES = ("pending", "active", "suspended")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")  # a tenant's web address: /t/<slug>, /p/<slug>
+DIVISION_RE = re.compile(r"^\d{6}$")  # a county-level administrative division code
 NODE_KINDS = ("county", "township", "street", "village", "community", "unit", "area")
 
 

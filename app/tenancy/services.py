@@ -1,6 +1,6 @@
 """The administrative tree: browse within a member's scope, add, rename, move and retire nodes.
 
-Preset code lives in app/tenancy/presets.py; its names are re-exported here for existing callers.
+Presets (applying a county's file) live in app/presets/.
 Services change the session and audit; they do not commit (the route does).
 """
 
@@ -17,16 +17,8 @@ from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy.models import AdminNode
-from app.tenancy.presets import (  # noqa: F401  (re-exported)
-    DIVISION_RE, PRESET_DIR, SLUG_RE, Preset, PresetError, TenantExists, add_node, apply_preset,
-    approval_presets, export_preset, list_presets, load_preset, parse_preset, validate_identity,
-)
 from app.tenancy.scope import Scope
 
-__all__ = [  # the preset API, for existing callers of app.tenancy.services
-    "DIVISION_RE", "PRESET_DIR", "SLUG_RE", "Preset", "PresetError", "TenantExists", "add_node", "apply_preset",
-    "approval_presets", "export_preset", "list_presets", "load_preset", "parse_preset", "validate_identity",
-]
 
 NODE_KIND_NAMES = {
     "county": lazy("County, city or district"),
@@ -285,3 +277,14 @@ async def retire(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scop
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="node_retired", target=f"node:{node.id}",
                  client_addr=client_addr, details={"name": node.name})
+
+
+async def add_node(db, tenant_id, parent_id, parent_path, name, kind, division_code=None) -> AdminNode:
+    """Insert a node and give it its materialised path (which needs its id). Does not commit."""
+    node = AdminNode(tenant_id=tenant_id, parent_id=parent_id, name=name, kind=kind,
+                     division_code=str(division_code) if division_code else None, path="")
+    db.add(node)
+    await db.flush()
+    node.path = f"{parent_path}{node.id}/"
+    await db.flush()
+    return node

@@ -15,7 +15,7 @@ from app.compliance.models import Rule
 from app.compliance.periods import zone
 from app.compliance.rules import check_rule
 from app.stations.models import Station, StationKind
-from app.tenancy.presets import PresetError, load_preset
+from app.presets.services import PresetError, load_preset
 from app.tenancy.scope import Scope, scope_of
 from tests.activities.world import ActivityCounty
 

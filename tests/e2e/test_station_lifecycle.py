@@ -14,7 +14,7 @@ from playwright.async_api import expect
 from app.core.i18n import catalogue
 from app.stations.models import STATUS_NAMES
 from app.stations.lifecycle import EVENT_NAMES
-from app.tenancy.presets import apply_preset, load_preset
+from app.presets.services import apply_preset, load_preset
 from tests.e2e.browser import sign_in
 from tests.factories import PASSWORD, add_member, make_user
 

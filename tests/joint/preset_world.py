@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from app.accounts.models import Membership
 from app.cases.models import HandlingUnit
 from app.joint.presets import Applied, apply_joint_preset, load_joint_preset
-from app.tenancy.presets import load_preset
-from app.tenancy.services import apply_preset
+from app.presets.services import load_preset
+from app.presets.services import apply_preset
 from tests.factories import add_member, make_tenant, make_user
 from tests.joint.test_deputies import deputy
 from tests.joint.world import County

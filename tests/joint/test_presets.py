@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.core.errors import Refusal
 from app.joint.models import JointAgreement, JointDeputy
 from app.joint.presets import apply_joint_preset, load_joint_preset, parse_joint_preset
-from app.tenancy.presets import PresetError
+from app.presets.services import PresetError
 from tests.factories import login
 from tests.joint.preset_world import JOINT, NOT_JOINED, counties, scenario
 

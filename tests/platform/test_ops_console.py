@@ -220,7 +220,7 @@ async def test_signed_out_visitor_is_sent_to_login(client):
 
 async def test_approval_never_takes_over_an_existing_tenant(database):
     """Two approvals racing for one short name: the second must not rename the first county."""
-    from app.tenancy.services import TenantExists, apply_preset, load_preset
+    from app.presets.services import TenantExists, apply_preset, load_preset
     from tests.factories import make_tenant
 
     first = await make_tenant(database, "c510723")

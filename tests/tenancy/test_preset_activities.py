@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from app.activities.models import STANDARD_KINDS, ActivityKind
 from app.compliance.models import Rule
 from app.tenancy.models import TenantConfig
-from app.tenancy.presets import PresetError, approval_presets, parse_preset
-from app.tenancy.services import apply_preset, export_preset, load_preset
+from app.presets.services import PresetError, approval_presets, parse_preset
+from app.presets.services import apply_preset, export_preset, load_preset
 from tests.isolation.world import snapshot
 
 BASE = """

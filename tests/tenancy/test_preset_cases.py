@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from app.cases.models import CaseCategory, DueRule, HandlingUnit
 from app.tenancy.models import AdminNode, TenantConfig
-from app.tenancy.presets import PresetError, parse_preset
-from app.tenancy.services import apply_preset, export_preset, load_preset
+from app.presets.services import PresetError, parse_preset
+from app.presets.services import apply_preset, export_preset, load_preset
 from tests.isolation.world import snapshot
 
 BASE = """

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from app.stations.models import ChecklistItem, StationKind
 from app.tenancy.models import AdminNode, TenantConfig
-from app.tenancy.presets import PresetError, parse_preset
-from app.tenancy.services import apply_preset, export_preset, list_presets, load_preset
+from app.presets.services import PresetError, parse_preset
+from app.presets.services import apply_preset, export_preset, list_presets, load_preset
 from tests.isolation.world import snapshot
 
 BASE = """

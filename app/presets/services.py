@@ -9,8 +9,8 @@ carry history (a node, a station kind, a checklist item) is ever deleted because
 lists it. Records are matched by their identity: nodes by their path of names, station kinds,
 checklist items, activity kinds and rules by `code`, the configuration by tenant. The activity sections
 (activity kinds, rules and their [config] keys) are read, checked and written by
-app/tenancy/preset_activities.py; the case sections (case categories and handling units by `code`, due
-rules by level, category and urgency, and their [config] keys) by app/tenancy/preset_cases.py.
+app/presets/activities.py; the case sections (case categories and handling units by `code`, due
+rules by level, category and urgency, and their [config] keys) by app/presets/cases.py.
 """
 
 from __future__ import annotations
@@ -21,20 +21,23 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.activities.models import ActivityKind
+from app.cases.settings import CASE_CONFIG_RANGES
 from app.core.db import Database
-from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.settings import ROOT
-from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, TENANT_KINDS, AdminNode, Tenant, TenantConfig
+from app.presets import PresetError, TenantExists
+from app.presets import activities as pa
+from app.presets import cases as preset_cases
+from app.stations.models import ChecklistItem, StationKind
+from app.tenancy.config import ACTIVITY_CONFIG_RANGES, CODE_RE, SEAT_LEVELS, normalise_seats
+from app.tenancy.models import DEFAULT_LIFECYCLE, DIVISION_RE, NODE_KINDS, SLUG_RE, TENANT_KINDS, AdminNode, Tenant, TenantConfig
+from app.tenancy.services import add_node
 
 PRESET_DIR = ROOT / "tenants"
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
-DIVISION_RE = re.compile(r"^\d{6}$")
-CODE_RE = re.compile(r"^[a-z0-9_-]{1,30}$")
-SEAT_LEVELS = ("national", "provincial", "city", "county", "township")
 CONFIG_KEYS = ("forbidden_words", "lifecycle", "seats", "checklist_name", "signin_opens_minutes",
                "signin_closes_minutes", "at_risk_days", "photo_originals_mb", "case_reply_days",
                "case_feedback_days", "case_rehandle_limit", "public_limit_per_client", "public_limit_per_station")
@@ -42,12 +45,6 @@ KIND_KEYS = ("name", "node_kinds", "name_pattern", "sort")
 ITEM_KEYS = ("label", "sort")
 
 
-class PresetError(Refusal):
-    """A preset file or its values that cannot be applied (the CLI prints it; sign-up shows it)."""
-
-
-class TenantExists(PresetError):
-    """apply_preset(create_only=True) found the slug taken (perhaps a moment ago, by someone else)."""
 
 
 @dataclass
@@ -61,7 +58,7 @@ class Preset:
     checklist: list[dict] = field(default_factory=list)
     activity_kinds: list[dict] = field(default_factory=list)
     rules: list[dict] = field(default_factory=list)  # normalised by app.compliance.rules.check_rule
-    # the case sections (app/tenancy/preset_cases.py)
+    # the case sections (app/presets/cases.py)
     case_categories: list[dict] = field(default_factory=list)
     handling_units: list[dict] = field(default_factory=list)
     case_due_rules: list[dict] = field(default_factory=list)
@@ -116,14 +113,12 @@ def parse_preset(text: str, *, name: str, where: str = "preset") -> Preset:
             raise PresetError(f"{where}: station kind {kind['code']!r}: node_kinds {bad} not in {NODE_KINDS}")
     checklist = data.get("checklist", [])
     _check_coded(checklist, "checklist", ("code", "label"), where)
-    from app.tenancy import preset_activities as pa
 
     activity_kinds = data.get("activity_kinds", [])
     _check_coded(activity_kinds, "activity_kinds", ("code", "name"), where)
     pa.check_activity_kinds(activity_kinds, where)
     rules = data.get("rules", [])
     _check_coded(rules, "rules", ("code", "name"), where)
-    from app.tenancy import preset_cases
 
     return Preset(name=name, tenant=data.get("tenant", {}), nodes=nodes, meta=data.get("preset", {}),
                   config=config, station_kinds=kinds, checklist=checklist, activity_kinds=activity_kinds,
@@ -145,12 +140,10 @@ def _check_config(config: dict, where: str) -> None:
     for level, bounds in (config.get("seats") or {}).items():
         if level not in SEAT_LEVELS or not isinstance(bounds, dict) or set(bounds) - {"min", "max"}:
             raise PresetError(f"{where}: seats.{level}: a level in {SEAT_LEVELS} with min and/or max")
-    from app.tenancy.preset_activities import check_config_ranges
 
-    check_config_ranges(config, where)
-    from app.tenancy.preset_cases import check_config_ranges as check_case_ranges
+    pa.check_config_ranges(config, where)
 
-    check_case_ranges(config, where)
+    preset_cases.check_config_ranges(config, where)
 
 
 def _check_coded(rows: list[dict], section: str, required: tuple[str, ...], where: str) -> None:
@@ -186,7 +179,6 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
     Idempotent; deletes nothing. With ``create_only`` an existing slug raises TenantExists instead of
     being updated. A rule naming a kind neither the file nor the tenant has raises PresetError before
     anything is written."""
-    from app.tenancy import preset_activities as pa
 
     spec = {"kind": "county", "status": "active", "timezone": "Asia/Shanghai", **preset.tenant, **identity}
     validate_identity(spec.get("slug", ""), spec.get("name", ""), spec["kind"], spec.get("division_code", ""),
@@ -194,7 +186,6 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
     async with database.session() as db:
         known = await db.scalar(select(Tenant.id).where(Tenant.slug == spec["slug"]))
     await pa.check_rules_for_tenant(database, preset, None if create_only else known)
-    from app.tenancy import preset_cases
 
     await preset_cases.check_for_tenant(database, preset, None if create_only else known)
     async with database.transaction() as db:
@@ -217,30 +208,12 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
         await _apply_nodes(db, tenant_id, spec, preset.nodes)
         if preset.config is not None:
             await _apply_config(db, tenant_id, preset.config)
-        await _apply_coded(db, tenant_id, _station_kind_model(), preset.station_kinds, KIND_KEYS)
-        await _apply_coded(db, tenant_id, _checklist_model(), preset.checklist, ITEM_KEYS)
-        await _apply_coded(db, tenant_id, _activity_kind_model(), preset.activity_kinds, pa.ACTIVITY_KIND_KEYS)
+        await _apply_coded(db, tenant_id, StationKind, preset.station_kinds, KIND_KEYS)
+        await _apply_coded(db, tenant_id, ChecklistItem, preset.checklist, ITEM_KEYS)
+        await _apply_coded(db, tenant_id, ActivityKind, preset.activity_kinds, pa.ACTIVITY_KIND_KEYS)
         await pa.apply_rules(db, tenant_id, preset.rules)
         await preset_cases.apply_sections(db, tenant_id, preset)
     return tenant
-
-
-def _station_kind_model():
-    from app.stations.models import StationKind
-
-    return StationKind
-
-
-def _checklist_model():
-    from app.stations.models import ChecklistItem
-
-    return ChecklistItem
-
-
-def _activity_kind_model():
-    from app.activities.models import ActivityKind
-
-    return ActivityKind
 
 
 def _set(obj, **values) -> None:
@@ -290,22 +263,10 @@ async def _apply_config(db, tenant_id: int, config: dict) -> None:
     if "forbidden_words" in values:
         values["forbidden_words"] = [str(w).strip() for w in values["forbidden_words"] if str(w).strip()]
     if any(getattr(row, k) != v for k, v in values.items()):
-        from sqlalchemy import func
 
         _set(row, **values)
         row.updated_at = func.now()
     await db.flush()
-
-
-def normalise_seats(seats: dict) -> dict:
-    """Levels in their usual order, min before max, integers: one spelling for one meaning."""
-    out = {}
-    for level in SEAT_LEVELS:
-        bounds = (seats or {}).get(level) or {}
-        cleaned = {k: int(bounds[k]) for k in ("min", "max") if bounds.get(k) is not None}
-        if cleaned:
-            out[level] = cleaned
-    return out
 
 
 async def _apply_coded(db, tenant_id: int, model, rows: list[dict], keys: tuple[str, ...]) -> None:
@@ -320,36 +281,22 @@ async def _apply_coded(db, tenant_id: int, model, rows: list[dict], keys: tuple[
             values["node_kinds"] = list(values["node_kinds"])
         record = existing.get(row["code"])
         if record is None:
-            defaults = {"node_kinds": [], "name_pattern": ""} if model is _station_kind_model() else {}
+            defaults = {"node_kinds": [], "name_pattern": ""} if model is StationKind else {}
             db.add(model(tenant_id=tenant_id, code=row["code"], **{**defaults, **values}))
         else:
             _set(record, **values)
     await db.flush()
 
 
-async def add_node(db, tenant_id, parent_id, parent_path, name, kind, division_code=None) -> AdminNode:
-    """Insert a node and give it its materialised path (which needs its id). Does not commit."""
-    node = AdminNode(tenant_id=tenant_id, parent_id=parent_id, name=name, kind=kind,
-                     division_code=str(division_code) if division_code else None, path="")
-    db.add(node)
-    await db.flush()
-    node.path = f"{parent_path}{node.id}/"
-    await db.flush()
-    return node
-
-
 async def export_preset(database: Database, slug: str) -> str:
     """The live tenant as a preset file (TOML text) that apply_preset reproduces: its tree (retired
     nodes left out, parents before children, siblings in the order they were made), its
     configuration, and its station kinds, checklist items, activity kinds and rules that are not retired."""
-    from app.tenancy import preset_cases
-    from app.tenancy.preset_activities import ACTIVITY_CONFIG_RANGES, export_sections
 
     async with database.session() as db:
         tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug))
     if tenant is None:
         raise PresetError(f"no tenant {slug!r}")
-    StationKind, ChecklistItem = _station_kind_model(), _checklist_model()
     async with database.session(tenant_id=tenant.id) as db:
         nodes = (await db.scalars(select(AdminNode).where(AdminNode.retired_at.is_(None)).order_by(AdminNode.id))).all()
         config = await db.get(TenantConfig, tenant.id)
@@ -357,7 +304,7 @@ async def export_preset(database: Database, slug: str) -> str:
                                   .order_by(StationKind.sort, StationKind.id))).all()
         items = (await db.scalars(select(ChecklistItem).where(ChecklistItem.retired_at.is_(None))
                                   .order_by(ChecklistItem.sort, ChecklistItem.id))).all()
-        activity_sections = await export_sections(db)
+        activity_sections = await pa.export_sections(db)
         case_sections = await preset_cases.export_sections(db)
     children: dict[int | None, list[AdminNode]] = {}
     for n in nodes:
@@ -383,7 +330,7 @@ async def export_preset(database: Database, slug: str) -> str:
             "lifecycle": list(config.lifecycle) if config else list(DEFAULT_LIFECYCLE),
             "checklist_name": config.checklist_name if config else "",
             **{k: getattr(config, k) for k in ACTIVITY_CONFIG_RANGES if config is not None},
-            **{k: getattr(config, k) for k in preset_cases.CASE_CONFIG_RANGES if config is not None},
+            **{k: getattr(config, k) for k in CASE_CONFIG_RANGES if config is not None},
             "seats": normalise_seats(config.seats if config else {}),
         },
         "nodes": [

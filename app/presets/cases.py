@@ -1,6 +1,6 @@
 """The case sections of a tenant preset: ``[[case_categories]]``, ``[[handling_units]]``,
 ``[[case_due_rules]]`` and the case keys of ``[config]`` (format: tenants/README.md; the rest is
-app/tenancy/presets.py).
+app/presets/services.py).
 
 Identities: categories and units by ``code``; a due rule by (level, category code, urgency), where a
 key left out (or "any") matches any. A unit's ``node`` is a path of names below the county ("潼川镇",
@@ -13,25 +13,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.tenancy.presets import PresetError
+from app.cases.models import UNIT_KINDS, URGENCIES
+from app.cases.settings import CASE_CONFIG_RANGES, KIND_LEVELS, RULE_LEVELS
+from app.presets import PresetError
 
-# [config] keys of the cases, with the ranges the database enforces (migration 0005).
-CASE_CONFIG_RANGES = {
-    "case_reply_days": (1, 365),
-    "case_feedback_days": (1, 365),
-    "case_rehandle_limit": (0, 5),
-    "public_limit_per_client": (1, 1000),
-    "public_limit_per_station": (1, 100000),
-}
 CATEGORY_KEYS = ("name", "sort")
 UNIT_KEYS = ("name", "kind", "level", "node", "sort")
 DUE_RULE_KEYS = ("level", "category", "urgency", "reply_days", "feedback_days", "working_days")
-UNIT_KINDS = ("township_office", "county_department", "village_committee", "other")
-# Which levels each kind of unit may be at (the settings form checks the same).
-KIND_LEVELS = {"township_office": ("township",), "village_committee": ("township",),
-               "county_department": ("county",), "other": ("township", "county")}
-RULE_LEVELS = ("township", "county")
-URGENCIES = ("normal", "urgent")
 
 
 def check_config_ranges(config: dict, where: str) -> None:
@@ -163,7 +151,7 @@ async def apply_sections(db, tenant_id: int, preset) -> None:
     """Categories and units by code, rules by identity: added when new, brought in line when listed,
     left alone when not listed; nothing deleted, nothing retired brought back."""
     from app.cases.models import CaseCategory, DueRule, HandlingUnit
-    from app.tenancy.presets import _apply_coded, _set
+    from app.presets.services import _apply_coded, _set
 
     await _apply_coded(db, tenant_id, CaseCategory, preset.case_categories, CATEGORY_KEYS)
     if preset.handling_units:

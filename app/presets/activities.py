@@ -1,5 +1,5 @@
 """The activity sections of a tenant preset: ``[[activity_kinds]]``, ``[[rules]]`` and the sign-in,
-at-risk and photo keys of ``[config]`` (format: tenants/README.md; the rest is app/tenancy/presets.py).
+at-risk and photo keys of ``[config]`` (format: tenants/README.md; the rest is app/presets/services.py).
 
 A rule is checked with ``app.compliance.rules.check_rule`` — the same check as the rules form — twice:
 when the file is read (everything that does not depend on the tenant: period, minimum, subject …) and
@@ -12,15 +12,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.core.errors import Refusal
-from app.tenancy.presets import PresetError
+from app.tenancy.config import ACTIVITY_CONFIG_RANGES
+from app.presets import PresetError
 
-# [config] keys of this issue, with the ranges the database enforces (migration 0004).
-ACTIVITY_CONFIG_RANGES = {
-    "signin_opens_minutes": (0, 1440),
-    "signin_closes_minutes": (0, 10080),
-    "at_risk_days": (0, 180),
-    "photo_originals_mb": (0, 100000),
-}
 ACTIVITY_KIND_KEYS = ("name", "sort")
 RULE_KEYS = ("name", "subject", "counts", "kind_codes", "period", "minimum", "min_deputies", "station_kind_codes",
              "deputy_levels", "sort")
@@ -115,7 +109,7 @@ async def apply_rules(db, tenant_id: int, rules: list[dict]) -> None:
     """Rules by code: a new one is added, a listed one gets exactly the file's values (a rule is
     described whole: an omitted condition means none), an unlisted or retired one is left alone."""
     from app.compliance.models import Rule
-    from app.tenancy.presets import _set
+    from app.presets.services import _set
 
     if not rules:
         return
