@@ -51,6 +51,7 @@ from app.core.web import (
     see_other,
     server_error_handler,
 )
+from app.home import routes as home_routes
 from app.tenancy import routes as tenancy_routes
 from app.notify.queries import unread_count
 from app.tenancy.access import requires_membership, tenant_context_provider
@@ -84,6 +85,7 @@ def tenant_router() -> Router:
         guards=[requires_membership],
         dependencies={"ctx": Provide(tenant_context_provider(unread_count))},
         route_handlers=[
+            *home_routes.route_handlers,
             *tenancy_routes.route_handlers,
             *member_routes.route_handlers,
             *audit_routes.route_handlers,

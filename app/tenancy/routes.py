@@ -1,20 +1,14 @@
-"""The tenant's own pages under /t/{tenant_slug}/: home, the administrative tree (/places) and the
+"""The tenant's own pages under /t/{tenant_slug}/: the administrative tree (/places) and the
 county's configuration (/settings: naming rule, lifecycle, seats, station kinds, checklist)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from litestar import Request, Response, get, post
 
-from app.activities import queries as activity_queries
 from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.web import bounded, client_addr, page, see_other
-from app.deputies.checks import unassigned_count
-from app.joint import queries as joint_queries
-from app.notify import queries as notify_queries
 from app.stations.models import StationKind
 from app.tenancy import config, services
 from app.tenancy.access import TenantContext, settings_change
@@ -35,25 +29,6 @@ DONE = {
     "item_saved": lazy("The checklist item has been saved."),
     "item_retired": lazy("The checklist item has been retired."),
 }
-
-
-@get("/", opt={"own_header_count": True})
-async def tenant_home(request: Request, ctx: TenantContext) -> Response:
-    # serving deputies in the member's scope not stationed anywhere (deputies/_home_summary.html)
-    deputy_unassigned = upcoming = None
-    tz = ctx.tz
-    now = datetime.now(timezone.utc)
-    # the header's unread count and, for county admins, the messages that failed lately: one statement
-    unread, failed = await notify_queries.home_counts(
-        ctx.db, ctx.user.id,
-        failed_since=notify_queries.failed_warning_since(now) if ctx.role == "county_admin" else None)
-    if ctx.membership.role != "handling_unit":
-        scope = await ctx.scope()
-        deputy_unassigned = await unassigned_count(ctx.db, scope)
-        upcoming = await activity_queries.upcoming(ctx.db, scope, now=now)
-    joint = await joint_queries.home_card(ctx.db, ctx.tenant)  # a joint tenant: its members and what is shared
-    return page(request, "tenancy/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz,
-                joint=joint, unread=unread, failed_messages=failed, failed_days=notify_queries.FAILED_WARNING_DAYS)
 
 
 def _flag(value: object) -> bool:
@@ -409,7 +384,7 @@ async def retire_item(request: Request, ctx: TenantContext, item_id: int) -> Res
 
 
 route_handlers = [
-    tenant_home, places, place_children, add_place, place, rename_place, move_place, retire_place,
+    places, place_children, add_place, place, rename_place, move_place, retire_place,
     settings_page, save_settings, kinds_page, add_kind, kind_page, save_kind, retire_kind,
     checklist_page, add_item, item_page, save_item, retire_item,
 ]

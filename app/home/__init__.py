@@ -1,0 +1,1 @@
+"""A member's home page in a tenant (/t/<slug>/): what waits for them, drawn from every domain."""
