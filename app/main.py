@@ -28,10 +28,13 @@ from app.audit import routes as audit_routes
 from app.core.errors import NotFound
 from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
+from app.joint import plug_in
 from app.joint import routes as joint_routes
 from app.notify import routes as notify_routes
 from app.public import routes as public_routes
+from app.stations import place_routes
 from app.stations import routes as station_routes
+from app.stations import settings_routes as station_settings_routes
 from app.platform import routes as platform_routes
 from app.platform import sms_routes as platform_sms_routes
 from app.accounts.access import LoginRequired, TotpRequired
@@ -87,9 +90,11 @@ def tenant_router() -> Router:
         route_handlers=[
             *home_routes.route_handlers,
             *tenancy_routes.route_handlers,
+            *place_routes.route_handlers,
             *member_routes.route_handlers,
             *audit_routes.route_handlers,
             *station_routes.route_handlers,
+            *station_settings_routes.route_handlers,
             *deputy_routes.route_handlers,
             *roster_routes.route_handlers,
             *import_routes.route_handlers,
@@ -113,6 +118,7 @@ def tenant_router() -> Router:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     configure_logging()
+    plug_in()  # joint stations' part in activities and cases
     manifest = StaticManifest()
     database = Database(settings)
 

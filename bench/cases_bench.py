@@ -47,7 +47,8 @@ async def build_county(database):
     """The county (bench/common.py), its stations, deputies, categories and units."""
     from sqlalchemy import insert, select
 
-    from app.cases.models import CaseCategory, HandlingUnit
+    from app.cases.models import CaseCategory
+    from app.tenancy.models import HandlingUnit
     from app.deputies.models import Deputy, StationDeputy
     from app.stations.models import Station
     from app.tenancy.models import AdminNode

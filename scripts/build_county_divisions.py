@@ -1,4 +1,4 @@
-"""Build app/platform/data/county_divisions.csv, the list of China's county-level divisions.
+"""Build app/tenancy/data/county_divisions.csv, the list of China's county-level divisions.
 
 How the committed file was made (re-run the same way to refresh it):
 
@@ -25,7 +25,7 @@ import csv
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "app" / "platform" / "data" / "county_divisions.csv"
+OUT = Path(__file__).resolve().parents[1] / "app" / "tenancy" / "data" / "county_divisions.csv"
 
 
 def build(source: Path) -> list[tuple[str, str, str, str]]:

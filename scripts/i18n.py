@@ -7,7 +7,8 @@
                                   domain (--force also replaces existing ones)
 
 One catalogue per domain: app/<domain>/ and templates/<domain>/ make the domain's .po file;
-app/core, app/*.py and templates/*.html make "core".
+app/core, app/*.py, templates/*.html and templates/settings/ (the settings pages every domain uses)
+make "core".
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def domains() -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {"core": []}
     found["core"] += sorted((ROOT / "app").glob("*.py")) + sorted((ROOT / "app" / "core").rglob("*.py"))
     found["core"] += sorted((ROOT / "templates").glob("*.html"))
+    found["core"] += sorted((ROOT / "templates" / "settings").rglob("*.html"))
     for folder in sorted(p for p in (ROOT / "app").iterdir() if p.is_dir()):
         if folder.name in {"core", "locales", "__pycache__"}:
             continue

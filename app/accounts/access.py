@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from urllib.parse import quote
 
 from litestar import Request
@@ -13,6 +13,7 @@ from litestar.connection import ASGIConnection
 from sqlalchemy import select, update
 
 from app.accounts.models import User, UserSession
+from app.core.clock import now
 from app.core.errors import NotFound
 from app.core.logs import log_user
 from app.core.security import token_digest
@@ -39,10 +40,6 @@ class TotpRequired(NotAuthorizedException):
     def __init__(self, enrolled: bool):
         super().__init__(detail="totp required")
         self.enrolled = enrolled
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 async def load_auth(connection: ASGIConnection) -> Auth | None:

@@ -10,14 +10,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.access import now
+from app.core.clock import now
 from app.accounts.models import ROLES, Invitation, Membership, User
 from app.accounts.services import check_new_password, check_role_and_scope, create_user, find_user
 from app.audit.services import record
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE, new_token, token_digest
-from app.tenancy.models import AdminNode
+from app.tenancy.models import AdminNode, HandlingUnit
 
 INVITATION_DAYS = 7
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -77,8 +77,6 @@ async def invite(
 
 async def _check_unit(db: AsyncSession, tenant_id: int, role: str, handling_unit_id: int | None) -> None:
     """A handling unit's user needs their unit (one in use); nobody else has one."""
-    from app.cases.models import HandlingUnit
-
     if role != "handling_unit":
         if handling_unit_id is not None:
             raise Refusal(UNIT_FOR_OTHER_ROLE)

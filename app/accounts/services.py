@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.access import now
+from app.core.clock import now
 from app.accounts.models import ROLES, SCOPED_ROLES, FailedLogin, Membership, User, UserSession
 from app.audit.services import record, record_platform
 from app.core.errors import Refusal

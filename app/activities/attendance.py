@@ -27,7 +27,8 @@ from app.cases.services import register_opinion_case
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
-from app.joint.attendance import JointLine, county_counts, county_lines
+from app.activities.counting import Counts, year_bounds
+from app.activities.joint_lines import JointLine, county_counts, county_lines
 from app.stations.models import Station
 from app.stations.refusals import FIELD_TOO_LONG as TEXT_TOO_LONG
 from app.tenancy.models import Tenant
@@ -35,24 +36,6 @@ from app.tenancy.scope import Scope
 
 MONTHS = tuple(range(1, 13))
 MIN_YEAR, MAX_YEAR = 2000, 2100
-
-
-@dataclass
-class Counts:
-    invited: int = 0
-    present: int = 0
-    staff: int = 0
-    late: int = 0
-    left_early: int = 0
-
-    @property
-    def rate(self) -> int | None:
-        """Attendance rate in whole percent; None when the deputy was due at nothing."""
-        return round(100 * self.present / self.invited) if self.invited else None
-
-    def add(self, other: Counts) -> None:
-        for name in ("invited", "present", "staff", "late", "left_early"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass
@@ -72,11 +55,6 @@ class Line:
     reason: str
     late: bool
     left_early: bool
-
-
-def year_bounds(year: int, tz: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz)
-    return datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
 
 
 def local_month(tz: str):

@@ -245,3 +245,30 @@ class Suggestion(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class JointAttendance(Base):
+    """In a county tenant: a deputy's attendance at a joint station's activity, rolled up by app.joint."""
+
+    __tablename__ = "joint_attendance"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "deputy_id"], ["deputies.tenant_id", "deputies.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    deputy_id: Mapped[int] = mapped_column(BigInteger)
+    joint_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    joint_name: Mapped[str] = mapped_column(String(120))
+    joint_activity_id: Mapped[int] = mapped_column(BigInteger)
+    kind_name: Mapped[str] = mapped_column(String(40))
+    topic: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(10))
+    present: Mapped[bool] = mapped_column(Boolean, default=False)
+    method: Mapped[str | None] = mapped_column(String(8))
+    on_behalf_reason: Mapped[str] = mapped_column(String(200), default="")
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kind_code: Mapped[str] = mapped_column(String(40), default="")  # the county's rules count kinds by code
+    present_count: Mapped[int] = mapped_column(Integer, default=0)  # deputies present at the activity
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    left_early: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import Membership
 from app.activities.models import Activity, ActivityKind, Invitation
 from app.deputies.models import DeputyGroup
-from app.joint import reminders as joint_reminders
+from app.activities.joint_port import RelayedMessage, joint_stations
 from app.notify import links, outbox
 from app.notify.config import NotifySettings, notify_settings
 from app.notify.outbox import Recipient
@@ -88,7 +88,7 @@ class Facts:
     params: dict  # station, kind, when, place, topic: the same for every recipient
     invited: dict[int, str]  # deputy id -> invitation token (withdrawn invitations left out)
     home_counties: dict[int, tuple[int, int]] = field(default_factory=dict)  # joint station: deputy -> (county, its deputy)
-    relayed: list[joint_reminders.Message] = field(default_factory=list)  # for the home counties, written at the end
+    relayed: list[RelayedMessage] = field(default_factory=list)  # for the home counties, written at the end
 
 
 async def _tenant(db: AsyncSession, tenant_id: int) -> tuple[NotifySettings, str, bool]:
@@ -106,9 +106,7 @@ async def _home_counties(db: AsyncSession, tenant_id: int, deputy_ids) -> dict[i
     _, _, joint = await _tenant(db, tenant_id)
     if not joint or not deputy_ids:
         return {}
-    from app.joint.deputies import home_counties
-
-    return await home_counties(db, tenant_id, deputy_ids)
+    return await joint_stations().home_counties(db, tenant_id, deputy_ids)
 
 
 async def _names(db: AsyncSession, activity: Activity) -> tuple[str, str]:
@@ -175,14 +173,14 @@ async def _write(db: AsyncSession, activity: Activity, f: Facts, kind: str, reci
         if home is None:
             local.append(r)
         else:
-            f.relayed.append(joint_reminders.Message(home[0], home[1], kind, due_at, params))
+            f.relayed.append(RelayedMessage(home[0], home[1], kind, due_at, params))
     return await outbox.notify(db, tenant_id=activity.tenant_id, kind=kind, subject=subject(activity.id),
                                recipients=local, due_at=due_at, params=params, now=now, config=f.config)
 
 
 async def _relay(db: AsyncSession, activity: Activity, f: Facts, now: datetime) -> None:
     if f.relayed:
-        await joint_reminders.relay(db, activity, f.relayed, now=now)
+        await joint_stations().relay(db, activity, f.relayed, now=now)
         f.relayed.clear()
 
 
@@ -194,7 +192,8 @@ async def _withdraw(db: AsyncSession, activity: Activity, *, kinds=None, deputy_
     if joint:
         everyone = await db.scalars(select(Invitation.deputy_id).where(Invitation.activity_id == activity.id))
         home_counties = await _home_counties(db, activity.tenant_id, list(everyone))
-        await joint_reminders.withdraw(db, activity, home_counties, kinds=kinds, deputy_id=deputy_id, due_after=due_after)
+        await joint_stations().withdraw(db, activity, home_counties, kinds=kinds, deputy_id=deputy_id,
+                                        due_after=due_after)
 
 
 async def _each_with_link(db: AsyncSession, activity: Activity, f: Facts, kind: str, recipients, due_at: datetime,

@@ -26,7 +26,7 @@ from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy
-from app.joint.attendance import roll_up
+from app.activities.joint_port import roll_up
 from app.stations.access import StationRef
 from app.tenancy.scope import Scope
 

@@ -23,7 +23,7 @@ from app.activities.models import Activity, ActivityKind, Attendance, Invitation
 from app.activities.services import ensure_running
 from app.audit.services import record
 from app.core.errors import Refusal
-from app.joint.attendance import roll_up
+from app.activities.joint_port import roll_up
 from app.core.i18n import lazy
 from app.deputies.models import Deputy, DeputyGroup
 from app.stations.models import Station

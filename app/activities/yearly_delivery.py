@@ -13,7 +13,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities.attendance import attendance_join, counted, invitation_join, year_bounds
+from app.activities.attendance import attendance_join, counted, invitation_join
+from app.activities.counting import year_bounds
 from app.activities.models import Activity, Attendance, Invitation
 from app.deputies.models import Deputy
 from app.notify import links, outbox

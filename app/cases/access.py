@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases.models import Case, CaseCategory, HandlingUnit
+from app.cases.models import Case, CaseCategory
+from app.tenancy.models import AdminNode, HandlingUnit
 from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.deputies.models import Deputy
 from app.stations.models import Station
-from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 
 VIEW_ROLES = ("county_admin", "viewer", "township_staff", "station_staff", "deputy", "handling_unit")

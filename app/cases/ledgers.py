@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Suggestion
 from app.cases.access import case_filter, cases_query
-from app.cases.models import SATISFACTION_NAMES, SOURCE_NAMES, STATE_NAMES, Case, CaseCategory, HandlingUnit
+from app.cases.models import SATISFACTION_NAMES, SOURCE_NAMES, STATE_NAMES, Case, CaseCategory, JointReferral
+from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.cases.queries import overdue_condition
 from app.cases.stats import SATISFIED
 from app.compliance.periods import Period
@@ -31,8 +32,6 @@ from app.deputies import exports as sheets
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy
 from app.stations.models import Station
-from app.joint.models import JointReferral
-from app.tenancy.models import AdminNode, Tenant
 from app.tenancy.scope import Scope
 
 LEDGER_ROLES = ("county_admin", "viewer", "township_staff", "station_staff")

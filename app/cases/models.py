@@ -93,23 +93,6 @@ class CaseCategory(Base):
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class HandlingUnit(Base):
-    """承办单位. Its users are members with role handling_unit and ``Membership.handling_unit_id``."""
-
-    __tablename__ = "handling_units"
-    __table_args__ = (ForeignKeyConstraint(["tenant_id", "node_id"], ["admin_nodes.tenant_id", "admin_nodes.id"]),)
-
-    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    code: Mapped[str] = mapped_column(String(30))
-    name: Mapped[str] = mapped_column(String(80))
-    kind: Mapped[str] = mapped_column(String(20))
-    level: Mapped[str] = mapped_column(String(10))  # township | county
-    node_id: Mapped[int | None] = mapped_column(BigInteger)
-    sort: Mapped[int] = mapped_column(Integer, default=0)
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
 class DueRule(Base):
     """Days to reply and to feed back; NULL level/category/urgency match any, the most specific wins."""
 
@@ -232,3 +215,24 @@ class MailboxOpening(Base):
     opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     letters: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class JointReferral(Base):
+    """In a joint tenant: a case referred to a member county, with the county case's agreed status
+    fields mirrored as they change (app.joint.referrals)."""
+
+    __tablename__ = "joint_referrals"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    county_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    county_case_id: Mapped[int] = mapped_column(BigInteger)
+    county_receipt_code: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(12))
+    reply_due: Mapped[date | None] = mapped_column(Date)
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answer_summary: Mapped[str] = mapped_column(String(600), default="")
+    referred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

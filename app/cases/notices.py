@@ -22,11 +22,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership
-from app.cases.models import OPEN_WITH_UNIT, Case, CaseCategory, HandlingUnit
+from app.cases.models import OPEN_WITH_UNIT, Case, CaseCategory
+from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.notify import links, outbox
 from app.notify.config import NotifySettings, notify_settings
 from app.notify.models import Outbox
-from app.tenancy.models import AdminNode, Tenant
 
 NINE = time(9)
 ANSWER_MAX = 140  # the answer quoted in the SMS; the whole answer is on the lookup page

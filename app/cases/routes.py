@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from app.cases import services, steps, suggestions, views, workflow
+from app.cases import joint_port, services, steps, suggestions, views, workflow
 from app.cases.access import REGISTER_ROLES, case_filter, cases_query, get_case
 from app.cases.models import (
     FEEDBACK_CHANNEL_NAMES, FEEDBACK_CHANNELS, LEVEL_NAMES, SATISFACTION_NAMES, SATISFACTIONS, SOURCE_NAMES, SOURCES,
@@ -22,7 +22,6 @@ from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
 from app.core.security import mask_mobile
 from app.core.web import client_addr, page, see_other
-from app.joint import referrals
 from app.tenancy.access import TenantContext
 
 DONE_MESSAGES = {
@@ -115,7 +114,7 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
     scope = await ctx.scope()
     ref = await get_case(ctx.db, scope, case_id)
     config, today = await steps.context(ctx.db, ref.case)
-    joint_feeds_back = await referrals.joint_feeds_back(ctx.db, ref.case)
+    joint_feeds_back = await joint_port.joint_feeds_back(ctx.db, ref.case)
     available = workflow.available_steps(scope, ref, today=today, rehandle_limit=config.case_rehandle_limit,
                                          tenant_kind=ctx.tenant.kind, joint_feeds_back=joint_feeds_back)
     entries, merged = await views.history(ctx.db, ref.case)
@@ -131,9 +130,9 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
         categories=await views.categories(ctx.db) if "classify" in available else [], limit=config.case_rehandle_limit, error=error, error_at=error_at,
         form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=ctx.base,
         local=_local(ctx.tz), is_unit=scope.role == "handling_unit",
-        counties=await referrals.member_counties(ctx.db, ctx.tenant.id) if "refer" in available else [],
-        referrals=await referrals.referrals_of(ctx.db, ref.case) if ctx.tenant.kind == "joint" else [],
-        referred_from=await referrals.origin(ctx.db, ref.case), joint_feeds_back=joint_feeds_back,
+        counties=await joint_port.joint_stations().member_counties(ctx.db, ctx.tenant.id) if "refer" in available else [],
+        referrals=await joint_port.joint_stations().referrals_of(ctx.db, ref.case) if ctx.tenant.kind == "joint" else [],
+        referred_from=await views.referred_from(ctx.db, ref.case), joint_feeds_back=joint_feeds_back,
         **await views.facts(ctx.db, ref.case), **_names())
 
 
@@ -168,7 +167,7 @@ STEP_FORMS = {
     "supervise": (steps.supervise, {"note": "note"}),
     "to_suggestion": (suggestions.to_suggestion, {"kind": "kind", "title": "title", "deputy_id": "deputy_id"}),
     "merge": (steps.merge, {"into": "into", "note": "note"}),
-    "refer": (referrals.refer, {"level": "level", "note": "note"}),  # + the chosen counties (county_id, several)
+    "refer": (joint_port.refer, {"level": "level", "note": "note"}),  # + the chosen counties (county_id, several)
 }
 
 

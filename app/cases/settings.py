@@ -1,15 +1,15 @@
-"""The county's case settings (county admins only): case categories, handling units (承办单位) and
-their users, due-date rules, and the tenant's case settings (tenant_config).
+"""The county's case settings (county admins only): case categories and handling units (承办单位), two
+coded lists (app.tenancy.coded_lists), the units' users, due-date rules, and the tenant's case settings
+(tenant_config).
 
-A category's or unit's code is its identity for presets (set when it is added, generated when not
-given, never changed). A retired category keeps its cases and is no longer offered for new ones; a
-unit with open cases cannot be retired. Due rules have no history: deleting one is allowed (audited).
+A category's or unit's code is its identity for presets (set when it is added, made up when not given,
+never changed). A retired category keeps its cases and is no longer offered for new ones; a unit with
+open cases cannot be retired. Due rules have no history: deleting one is allowed (audited).
 Services audit and do not commit (the route does); refusals are Refusal, nothing written.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
 from app.audit.services import record
-from app.cases.models import OPEN_WITH_UNIT, UNIT_KINDS, URGENCIES, Case, CaseCategory, DueRule, HandlingUnit
-from app.core.db import MAX_ID
+from app.cases.models import OPEN_WITH_UNIT, UNIT_KINDS, URGENCIES, Case, CaseCategory, DueRule
+from app.tenancy.models import AdminNode, HandlingUnit
+from app.core.db import MAX_ID, as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
+from app.tenancy import coded_lists
+from app.tenancy.coded_lists import Audit, CodedList, Messages
 from app.tenancy.config import config_row
-from app.tenancy.models import AdminNode
-from app.tenancy.config import CODE_RE
 
 # The case keys of the county's settings, with the ranges the database enforces (migration 0005).
 CASE_CONFIG_RANGES = {
@@ -37,21 +38,11 @@ CASE_CONFIG_RANGES = {
 KIND_LEVELS = {"township_office": ("township",), "village_committee": ("township",),
                "county_department": ("county",), "other": ("township", "county")}
 RULE_LEVELS = ("township", "county")
-CODE_BAD = lazy("The code uses lower-case letters, digits, “_” or “-” (at most 30).")
-SORT_BAD = lazy("The order is a whole number.")
-CATEGORY_NAME_REQUIRED = lazy("The name of the case category is required (at most 40 characters).")
-CATEGORY_NAME_TAKEN = lazy("Another case category is already called “%(name)s”.")
-CATEGORY_CODE_TAKEN = lazy("Another case category already has the code “%(code)s”.")
-CATEGORY_RETIRED = lazy("This case category is already retired.")
-UNIT_NAME_REQUIRED = lazy("The name of the handling unit is required (at most 80 characters).")
-UNIT_NAME_TAKEN = lazy("Another handling unit is already called “%(name)s”.")
-UNIT_CODE_TAKEN = lazy("Another handling unit already has the code “%(code)s”.")
 UNIT_KIND_BAD = lazy("Please choose the kind of handling unit.")
 UNIT_LEVEL_BAD = lazy("Township offices and village committees handle township matters, county government "
                       "departments county matters: please choose a level that fits the kind.")
 UNIT_NODE_REQUIRED = lazy("A township-level handling unit needs its township or village: choose it in the tree.")
 UNIT_NODE_COUNTY = lazy("A county-level handling unit has no township or village: leave the place empty.")
-UNIT_RETIRED = lazy("This handling unit is already retired.")
 UNIT_OPEN_CASES = lazy("%(n)s open cases are assigned to this handling unit: have them reassigned or "
                        "replied to before retiring it.")
 MEMBER_NOT_UNIT_USER = lazy("Choose a member with the role “handling unit” from the list.")
@@ -70,43 +61,21 @@ SETTING_ERRORS = {
 }
 
 
-def _name(value: str, limit: int, message) -> str:
-    name = " ".join((value or "").split())
-    if not name or len(name) > limit:
-        raise Refusal(message)
-    return name
-
-
-def _sort(value: str) -> int:
-    text = str(value or "").strip() or "0"
-    if not re.fullmatch(r"-?\d{1,6}", text):
-        raise Refusal(SORT_BAD)
-    return int(text)
-
-
-async def _new_code(db: AsyncSession, model, code: str, prefix: str, taken) -> str:
-    code = (code or "").strip()
-    if code and not CODE_RE.match(code):
-        raise Refusal(CODE_BAD)
-    codes = set((await db.scalars(select(model.code))).all())
-    if not code:
-        n = len(codes) + 1
-        while f"{prefix}-{n}" in codes:
-            n += 1
-        code = f"{prefix}-{n}"
-    if code in codes:
-        raise Refusal(taken, code=code)
-    return code
-
-
-async def _get(db: AsyncSession, model, record_id: int):
-    row = await db.scalar(select(model).where(model.id == record_id)) if 0 < record_id <= MAX_ID else None
-    if row is None:
-        raise NotFound()
-    return row
-
-
 # --- categories ------------------------------------------------------------------------------------
+
+CASE_CATEGORIES = CodedList(
+    model=CaseCategory,
+    code_prefix="own",
+    messages=Messages(
+        name_required=lazy("The name of the case category is required (at most 40 characters)."),
+        name_taken=lazy("Another case category is already called “%(name)s”."),
+        code_taken=lazy("Another case category already has the code “%(code)s”."),
+        already_retired=lazy("This case category is already retired."),
+    ),
+    audit=Audit(target="case_category", added="case_category_saved", changed="case_category_saved",
+                retired="case_category_retired", saved_details=("code", "name", "sort", "added"),
+                retired_details=("code", "name")),
+)
 
 
 @dataclass
@@ -117,50 +86,70 @@ class CategoryLine:
 
 async def list_categories(db: AsyncSession) -> list[CategoryLine]:
     """In use first, by order, with how many cases each has: two queries."""
-    rows = (await db.scalars(select(CaseCategory).order_by(CaseCategory.retired_at.is_not(None), CaseCategory.sort,
-                                                           CaseCategory.id))).all()
+    rows = await coded_lists.items(db, CASE_CATEGORIES)
     used = dict((await db.execute(select(Case.category_id, func.count()).group_by(Case.category_id))).all())
     return [CategoryLine(c, used.get(c.id, 0)) for c in rows]
-
-
-async def get_category(db: AsyncSession, category_id: int) -> CaseCategory:
-    return await _get(db, CaseCategory, category_id)
 
 
 async def save_category(db: AsyncSession, *, tenant_id: int, actor_id: int, category: CaseCategory | None, name: str,
                         sort: str, code: str = "", client_addr: str | None = None) -> CaseCategory:
     """Add (``category`` None) or rename and reorder a category."""
-    name = _name(name, 40, CATEGORY_NAME_REQUIRED)
-    order = _sort(sort)
-    clash = await db.scalar(select(CaseCategory).where(CaseCategory.name == name, CaseCategory.retired_at.is_(None)))
-    if clash is not None and clash is not category:
-        raise Refusal(CATEGORY_NAME_TAKEN, name=name)
-    added = category is None
-    if added:
-        code = await _new_code(db, CaseCategory, code, "own", CATEGORY_CODE_TAKEN)
-        category = CaseCategory(tenant_id=tenant_id, code=code, name=name, sort=order)
-        db.add(category)
-    else:
-        category.name, category.sort = name, order
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="case_category_saved",
-                 target=f"case_category:{category.id}", client_addr=client_addr,
-                 details={"code": category.code, "name": name, "sort": order, "added": added})
-    return category
-
-
-async def retire_category(db: AsyncSession, *, tenant_id: int, actor_id: int, category: CaseCategory,
-                          client_addr: str | None = None) -> None:
-    if category.retired_at is not None:
-        raise Refusal(CATEGORY_RETIRED)
-    category.retired_at = func.now()
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="case_category_retired",
-                 target=f"case_category:{category.id}", client_addr=client_addr,
-                 details={"code": category.code, "name": category.name})
+    return await coded_lists.save(db, CASE_CATEGORIES, tenant_id=tenant_id, actor_id=actor_id, item=category,
+                                  values={"name": name, "sort": sort, "code": code}, client_addr=client_addr)
 
 
 # --- handling units --------------------------------------------------------------------------------
+
+
+async def _unit_fields(db: AsyncSession, values: dict) -> dict:
+    """A unit's kind, the level of the matters it handles (one its kind may have) and its place."""
+    kind, level = values.get("kind"), values.get("level")
+    if kind not in UNIT_KINDS:
+        raise Refusal(UNIT_KIND_BAD)
+    if level not in KIND_LEVELS[kind]:
+        raise Refusal(UNIT_LEVEL_BAD)
+    return {"kind": kind, "level": level, "node_id": await _unit_node(db, level, values.get("node", ""))}
+
+
+async def _unit_node(db: AsyncSession, level: str, node: str) -> int | None:
+    text = str(node or "").strip()
+    if level == "county":
+        if text:
+            raise Refusal(UNIT_NODE_COUNTY)
+        return None
+    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        raise Refusal(UNIT_NODE_REQUIRED)
+    found = await db.scalar(select(AdminNode.id).where(AdminNode.id == int(text), AdminNode.parent_id.is_not(None),
+                                                       AdminNode.retired_at.is_(None)))
+    if found is None:
+        raise Refusal(UNIT_NODE_REQUIRED)
+    return found
+
+
+async def _open_cases_wait(db: AsyncSession, unit: HandlingUnit) -> None:
+    """Refused while cases wait for the unit's reply; its users keep their accounts."""
+    waiting = (await open_cases(db, unit.id)).get(unit.id, 0)
+    if waiting:
+        raise Refusal(UNIT_OPEN_CASES, n=waiting)
+
+
+HANDLING_UNITS = CodedList(
+    model=HandlingUnit,
+    name_max=80,
+    code_prefix="unit",
+    messages=Messages(
+        name_required=lazy("The name of the handling unit is required (at most 80 characters)."),
+        name_taken=lazy("Another handling unit is already called “%(name)s”."),
+        code_taken=lazy("Another handling unit already has the code “%(code)s”."),
+        already_retired=lazy("This handling unit is already retired."),
+    ),
+    audit=Audit(target="handling_unit", added="handling_unit_saved", changed="handling_unit_saved",
+                retired="handling_unit_retired",
+                saved_details=("code", "name", "kind", "level", "node_id", "sort", "added"),
+                retired_details=("code", "name")),
+    check=_unit_fields,
+    in_use=_open_cases_wait,
+)
 
 
 @dataclass
@@ -172,7 +161,7 @@ class UnitLine:
 
 
 async def list_units(db: AsyncSession, tenant_id: int) -> list[UnitLine]:
-    """In use first, by order, with their place, users and open cases: three queries."""
+    """In use first, county level first, by order, with their place, users and open cases: three queries."""
     rows = (await db.execute(
         select(HandlingUnit, AdminNode.name)
         .outerjoin(AdminNode, and_(AdminNode.tenant_id == HandlingUnit.tenant_id, AdminNode.id == HandlingUnit.node_id))
@@ -194,7 +183,7 @@ async def open_cases(db: AsyncSession, unit_id: int | None = None) -> dict[int, 
 
 
 async def get_unit(db: AsyncSession, unit_id: int) -> HandlingUnit:
-    return await _get(db, HandlingUnit, unit_id)
+    return await coded_lists.get(db, HANDLING_UNITS, unit_id)
 
 
 async def unit_nodes(db: AsyncSession) -> list[AdminNode]:
@@ -204,64 +193,13 @@ async def unit_nodes(db: AsyncSession) -> list[AdminNode]:
                                   .order_by(AdminNode.path))).all())
 
 
-async def _unit_node(db: AsyncSession, level: str, node: str) -> int | None:
-    text = str(node or "").strip()
-    if level == "county":
-        if text:
-            raise Refusal(UNIT_NODE_COUNTY)
-        return None
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
-        raise Refusal(UNIT_NODE_REQUIRED)
-    found = await db.scalar(select(AdminNode.id).where(AdminNode.id == int(text), AdminNode.parent_id.is_not(None),
-                                                       AdminNode.retired_at.is_(None)))
-    if found is None:
-        raise Refusal(UNIT_NODE_REQUIRED)
-    return found
-
-
 async def save_unit(db: AsyncSession, *, tenant_id: int, actor_id: int, unit: HandlingUnit | None, name: str,
                     kind: str, level: str, node: str, sort: str, code: str = "",
                     client_addr: str | None = None) -> HandlingUnit:
     """Add (``unit`` None) or change a handling unit: name, kind, level, place, order."""
-    name = _name(name, 80, UNIT_NAME_REQUIRED)
-    if kind not in UNIT_KINDS:
-        raise Refusal(UNIT_KIND_BAD)
-    if level not in KIND_LEVELS[kind]:
-        raise Refusal(UNIT_LEVEL_BAD)
-    node_id = await _unit_node(db, level, node)
-    order = _sort(sort)
-    clash = await db.scalar(select(HandlingUnit).where(HandlingUnit.name == name, HandlingUnit.retired_at.is_(None)))
-    if clash is not None and clash is not unit:
-        raise Refusal(UNIT_NAME_TAKEN, name=name)
-    added = unit is None
-    values = {"name": name, "kind": kind, "level": level, "node_id": node_id, "sort": order}
-    if added:
-        code = await _new_code(db, HandlingUnit, code, "unit", UNIT_CODE_TAKEN)
-        unit = HandlingUnit(tenant_id=tenant_id, code=code, **values)
-        db.add(unit)
-    else:
-        for key, value in values.items():
-            setattr(unit, key, value)
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="handling_unit_saved",
-                 target=f"handling_unit:{unit.id}", client_addr=client_addr,
-                 details={"code": unit.code, **values, "added": added})
-    return unit
-
-
-async def retire_unit(db: AsyncSession, *, tenant_id: int, actor_id: int, unit: HandlingUnit,
-                      client_addr: str | None = None) -> None:
-    """Refused while cases wait for the unit's reply; its users keep their accounts."""
-    if unit.retired_at is not None:
-        raise Refusal(UNIT_RETIRED)
-    waiting = (await open_cases(db, unit.id)).get(unit.id, 0)
-    if waiting:
-        raise Refusal(UNIT_OPEN_CASES, n=waiting)
-    unit.retired_at = func.now()
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="handling_unit_retired",
-                 target=f"handling_unit:{unit.id}", client_addr=client_addr,
-                 details={"code": unit.code, "name": unit.name})
+    values = {"name": name, "kind": kind, "level": level, "node": node, "sort": sort, "code": code}
+    return await coded_lists.save(db, HANDLING_UNITS, tenant_id=tenant_id, actor_id=actor_id, item=unit,
+                                  values=values, client_addr=client_addr)
 
 
 async def unit_users(db: AsyncSession, tenant_id: int, unit_id: int) -> list[tuple[Membership, User]]:
@@ -367,7 +305,11 @@ def _rule_details(rule: DueRule) -> dict:
 
 
 async def get_rule(db: AsyncSession, rule_id: int) -> DueRule:
-    return await _get(db, DueRule, rule_id)
+    wanted = as_id(rule_id)
+    rule = await db.scalar(select(DueRule).where(DueRule.id == wanted)) if wanted else None
+    if rule is None:
+        raise NotFound()
+    return rule
 
 
 async def delete_rule(db: AsyncSession, *, tenant_id: int, actor_id: int, rule: DueRule,

@@ -4,28 +4,19 @@
 
 from __future__ import annotations
 
-
 from litestar import Request, Response, get, post
 
 from app.accounts import invitations
 from app.cases import settings as svc
-from app.cases.models import (
-    LEVEL_NAMES, UNIT_KIND_NAMES, UNIT_KINDS, URGENCIES, CaseCategory,
-)
+from app.cases.models import LEVEL_NAMES, UNIT_KIND_NAMES, UNIT_KINDS, URGENCIES
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.tenancy.access import TenantContext, settings_change
+from app.tenancy.coded_list_routes import CodedListPages, Done, Texts, coded_list_routes, item_page
 from app.tenancy.config import get_config
 
 DONE = {
-    "added": lazy("The case category has been added."),
-    "saved": lazy("The case category has been saved."),
-    "retired": lazy("The case category has been retired."),
-    "unit_added": lazy("The handling unit has been added."),
-    "unit_saved": lazy("The handling unit has been saved."),
-    "unit_retired": lazy("The handling unit has been retired."),
-    "user_set": lazy("The member is now a user of this handling unit."),
     "settings": lazy("The case settings have been saved."),
     "rule_added": lazy("The due-date rule has been added."),
     "rule_deleted": lazy("The due-date rule has been deleted."),
@@ -38,151 +29,84 @@ RULES = "/settings/case-rules"
 
 # --- categories ------------------------------------------------------------------------------------
 
-
-async def _categories_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
-                           form: dict | None = None, done: str | None = None) -> Response:
-    return page(request, "cases/settings_categories.html", status_code=status_code,
-                lines=await svc.list_categories(ctx.db), form=form or {"sort": "0"}, error=error,
-                done=DONE.get(done or ""), base=ctx.base)
-
-
-@get(CATEGORIES)
-async def case_categories(request: Request, ctx: TenantContext, done: str | None = None) -> Response:
-    ctx.require_role("county_admin")
-    return await _categories_page(request, ctx, done=done)
-
-
-@post(CATEGORIES)
-async def add_case_category(request: Request, ctx: TenantContext) -> Response:
-    ctx.require_role("county_admin")
-    values = bounded(await request.form(), ("name", "code", "sort"))
-    return await settings_change(
-        ctx, lambda: svc.save_category(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, category=None,
-                                       client_addr=client_addr(request), **values),
-        lambda error: _categories_page(request, ctx, status_code=400, error=error, form=values),
-        f"{CATEGORIES}?done=added")
-
-
-async def _category_page(request: Request, ctx: TenantContext, category: CaseCategory, *, status_code: int = 200,
-                         error: str | None = None, form: dict | None = None, done: str | None = None) -> Response:
-    return page(request, "cases/settings_category.html", status_code=status_code, category=category, error=error,
-                done=DONE.get(done or ""), base=ctx.base,
-                form=form or {"name": category.name, "sort": str(category.sort)})
-
-
-@get(CATEGORIES + "/{category_id:int}")
-async def case_category(request: Request, ctx: TenantContext, category_id: int, done: str | None = None) -> Response:
-    ctx.require_role("county_admin")
-    return await _category_page(request, ctx, await svc.get_category(ctx.db, category_id), done=done)
-
-
-@post(CATEGORIES + "/{category_id:int}")
-async def save_case_category(request: Request, ctx: TenantContext, category_id: int) -> Response:
-    ctx.require_role("county_admin")
-    category = await svc.get_category(ctx.db, category_id)
-    values = bounded(await request.form(), ("name", "sort"))
-
-    async def refused(error: str) -> Response:
-        return await _category_page(request, ctx, await svc.get_category(ctx.db, category_id), status_code=400,
-                                    error=error, form=values)
-
-    return await settings_change(
-        ctx, lambda: svc.save_category(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, category=category,
-                                       client_addr=client_addr(request), **values),
-        refused, f"{CATEGORIES}/{category_id}?done=saved")
-
-
-@post(CATEGORIES + "/{category_id:int}/retire")
-async def retire_case_category(request: Request, ctx: TenantContext, category_id: int) -> Response:
-    ctx.require_role("county_admin")
-    category = await svc.get_category(ctx.db, category_id)
-
-    async def refused(error: str) -> Response:
-        return await _category_page(request, ctx, await svc.get_category(ctx.db, category_id), status_code=400,
-                                    error=error)
-
-    return await settings_change(
-        ctx, lambda: svc.retire_category(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, category=category,
-                                         client_addr=client_addr(request)),
-        refused, f"{CATEGORIES}?done=retired")
+CATEGORY_PAGES = CodedListPages(
+    coded_list=svc.CASE_CATEGORIES,
+    path=CATEGORIES,
+    id_name="category_id",
+    texts=Texts(
+        title=lazy("Case categories"),
+        empty=lazy("No case category yet."),
+        note=lazy("A retired category keeps its cases but is no longer offered for new ones."),
+        add_heading=lazy("Add a case category"),
+        add_button=lazy("Add the case category"),
+        name_label=lazy("Name of the case category"),
+        code_label=lazy("Code (optional, used by presets)"),
+        save_button=lazy("Save the case category"),
+        retire_heading=lazy("Retire the case category"),
+        retire_help=lazy("Cases of this category keep it; no new case can be of it."),
+        retire_button=lazy("Retire this case category"),
+        retired=lazy("retired category"),
+    ),
+    added=Done("added", lazy("The case category has been added.")),
+    saved=Done("saved", lazy("The case category has been saved.")),
+    retired=Done("retired", lazy("The case category has been retired.")),
+    lines="cases/_category_lines.html",
+    load_lines=lambda ctx: svc.list_categories(ctx.db),
+    intro="cases/_category_code.html",
+)
 
 
 # --- handling units --------------------------------------------------------------------------------
 
-UNIT_FIELDS = ("name", "kind", "level", "node", "sort")
+
+async def _unit_context(ctx: TenantContext, unit) -> dict:
+    context = {"nodes": await svc.unit_nodes(ctx.db), "unit_kinds": UNIT_KINDS, "unit_kind_names": UNIT_KIND_NAMES,
+               "level_names": LEVEL_NAMES}
+    if unit is not None:
+        context.update(users=await svc.unit_users(ctx.db, ctx.tenant.id, unit.id),
+                       others=await svc.other_unit_users(ctx.db, ctx.tenant.id, unit.id),
+                       open_cases=(await svc.open_cases(ctx.db, unit.id)).get(unit.id, 0), invite={}, tz=ctx.tz)
+    return context
 
 
-def _unit_context(ctx: TenantContext) -> dict:
-    return {"base": ctx.base, "unit_kinds": UNIT_KINDS, "unit_kind_names": UNIT_KIND_NAMES,
-            "level_names": LEVEL_NAMES}
+UNIT_PAGES = CodedListPages(
+    coded_list=svc.HANDLING_UNITS,
+    path=UNITS,
+    id_name="unit_id",
+    texts=Texts(
+        title=lazy("Handling units"),
+        empty=lazy("No handling unit yet."),
+        note=lazy("A handling unit's users see only the cases assigned to their unit. Invite them from the unit's "
+                  "page."),
+        add_heading=lazy("Add a handling unit"),
+        add_button=lazy("Add the handling unit"),
+        name_label=lazy("Name of the handling unit"),
+        code_label=lazy("Code (optional, used by presets)"),
+        save_button=lazy("Save the handling unit"),
+        retire_heading=lazy("Retire the handling unit"),
+        retire_help=lazy("Its cases keep it; no new case can be assigned to it. A unit with open cases cannot be "
+                         "retired."),
+        retire_button=lazy("Retire this handling unit"),
+        retired=lazy("retired unit"),
+    ),
+    added=Done("unit_added", lazy("The handling unit has been added.")),
+    saved=Done("unit_saved", lazy("The handling unit has been saved.")),
+    retired=Done("unit_retired", lazy("The handling unit has been retired.")),
+    more_done=(Done("user_set", lazy("The member is now a user of this handling unit.")),),
+    lines="cases/_unit_lines.html",
+    fields="cases/_unit_fields.html",
+    form_fields=("kind", "level", "node"),
+    new_form={"sort": "0", "level": "county", "kind": "county_department"},
+    item_form=lambda unit: {"kind": unit.kind, "level": unit.level, "node": str(unit.node_id or "")},
+    load_lines=lambda ctx: svc.list_units(ctx.db, ctx.tenant.id),
+    context=_unit_context,
+    intro="cases/_unit_code.html",
+    section="cases/_unit_users.html",
+)
 
 
-async def _units_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
-                      form: dict | None = None, done: str | None = None) -> Response:
-    return page(request, "cases/settings_units.html", status_code=status_code,
-                lines=await svc.list_units(ctx.db, ctx.tenant.id), nodes=await svc.unit_nodes(ctx.db),
-                form=form or {"sort": "0", "level": "county", "kind": "county_department"}, error=error,
-                done=DONE.get(done or ""), **_unit_context(ctx))
-
-
-@get(UNITS)
-async def handling_units(request: Request, ctx: TenantContext, done: str | None = None) -> Response:
-    ctx.require_role("county_admin")
-    return await _units_page(request, ctx, done=done)
-
-
-@post(UNITS)
-async def add_handling_unit(request: Request, ctx: TenantContext) -> Response:
-    ctx.require_role("county_admin")
-    values = bounded(await request.form(), ("code", *UNIT_FIELDS))
-    return await settings_change(
-        ctx, lambda: svc.save_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=None,
-                                   client_addr=client_addr(request), **values),
-        lambda error: _units_page(request, ctx, status_code=400, error=error, form=values),
-        f"{UNITS}?done=unit_added")
-
-
-async def _unit_page(request: Request, ctx: TenantContext, unit_id: int, *, status_code: int = 200,
-                     error: str | None = None, form: dict | None = None, invite: dict | None = None,
-                     done: str | None = None) -> Response:
-    unit = await svc.get_unit(ctx.db, unit_id)
-    return page(request, "cases/settings_unit.html", status_code=status_code, unit=unit, error=error,
-                done=DONE.get(done or ""), nodes=await svc.unit_nodes(ctx.db),
-                users=await svc.unit_users(ctx.db, ctx.tenant.id, unit.id),
-                others=await svc.other_unit_users(ctx.db, ctx.tenant.id, unit.id),
-                open_cases=(await svc.open_cases(ctx.db, unit.id)).get(unit.id, 0), invite=invite or {},
-                form=form or {"name": unit.name, "kind": unit.kind, "level": unit.level, "node": str(unit.node_id or ""),
-                              "sort": str(unit.sort)},
-                tz=ctx.tz, **_unit_context(ctx))
-
-
-@get(UNITS + "/{unit_id:int}")
-async def handling_unit(request: Request, ctx: TenantContext, unit_id: int, done: str | None = None) -> Response:
-    ctx.require_role("county_admin")
-    return await _unit_page(request, ctx, unit_id, done=done)
-
-
-@post(UNITS + "/{unit_id:int}")
-async def save_handling_unit(request: Request, ctx: TenantContext, unit_id: int) -> Response:
-    ctx.require_role("county_admin")
-    unit = await svc.get_unit(ctx.db, unit_id)
-    values = bounded(await request.form(), UNIT_FIELDS)
-    return await settings_change(
-        ctx, lambda: svc.save_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=unit,
-                                   client_addr=client_addr(request), **values),
-        lambda error: _unit_page(request, ctx, unit_id, status_code=400, error=error, form=values),
-        f"{UNITS}/{unit_id}?done=unit_saved")
-
-
-@post(UNITS + "/{unit_id:int}/retire")
-async def retire_handling_unit(request: Request, ctx: TenantContext, unit_id: int) -> Response:
-    ctx.require_role("county_admin")
-    unit = await svc.get_unit(ctx.db, unit_id)
-    return await settings_change(
-        ctx, lambda: svc.retire_unit(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, unit=unit,
-                                     client_addr=client_addr(request)),
-        lambda error: _unit_page(request, ctx, unit_id, status_code=400, error=error),
-        f"{UNITS}?done=unit_retired")
+async def _unit_page(request: Request, ctx: TenantContext, unit_id: int, **values) -> Response:
+    return await item_page(request, ctx, UNIT_PAGES, await svc.get_unit(ctx.db, unit_id), **values)
 
 
 @post(UNITS + "/{unit_id:int}/users")
@@ -274,8 +198,7 @@ async def delete_due_rule(request: Request, ctx: TenantContext, due_rule_id: int
 
 
 route_handlers = [
-    case_categories, add_case_category, case_category, save_case_category, retire_case_category,
-    handling_units, add_handling_unit, handling_unit, save_handling_unit, retire_handling_unit,
-    set_handling_unit_user, invite_handling_unit_user,
+    *coded_list_routes(CATEGORY_PAGES), *coded_list_routes(UNIT_PAGES), set_handling_unit_user,
+    invite_handling_unit_user,
     case_rules, save_case_settings, add_due_rule, delete_due_rule,
 ]

@@ -15,15 +15,15 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
-from app.cases import notices, workflow
+from app.cases import joint_port, notices, workflow
 from app.cases.access import CaseRef, get_case
-from app.cases.models import FEEDBACK_CHANNELS, SATISFACTIONS, URGENCIES, Case, CaseCategory, HandlingUnit
+from app.cases.models import FEEDBACK_CHANNELS, SATISFACTIONS, URGENCIES, Case, CaseCategory
+from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.cases.services import NOTE_MAX, add_days, add_event, due_rule, normalise_code, today_in
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.stations.refusals import FIELD_TOO_LONG
 from app.tenancy.config import Config, get_config
-from app.tenancy.models import AdminNode, Tenant
 from app.tenancy.scope import Scope
 
 AUDIT_ACTIONS = {
@@ -88,11 +88,7 @@ async def begin(db: AsyncSession, scope: Scope, ref: CaseRef, step: str,
     kind = "county"
     if step in workflow.NOT_AT_JOINT:  # a joint station refers instead (one look-up, these steps only)
         kind = await db.scalar(select(Tenant.kind).where(Tenant.id == ref.case.tenant_id)) or kind
-    joint_feeds_back = False
-    if step in workflow.FED_BACK_AT_JOINT and ref.case.referred_from_tenant_id is not None:
-        from app.joint.referrals import joint_feeds_back as feeds_back
-
-        joint_feeds_back = await feeds_back(db, ref.case)
+    joint_feeds_back = step in workflow.FED_BACK_AT_JOINT and await joint_port.joint_feeds_back(db, ref.case)
     spec = workflow.check(step, scope, ref, today=today, rehandle_limit=config.case_rehandle_limit, tenant_kind=kind,
                           joint_feeds_back=joint_feeds_back)
     return spec, config, today
@@ -116,26 +112,10 @@ async def finish(db: AsyncSession, ref: CaseRef, spec: workflow.Step, *, actor_i
     await record(db, tenant_id=case.tenant_id, actor_user_id=actor_id, action=AUDIT_ACTIONS[spec.name],
                  target=f"case:{case.id}", client_addr=client_addr,
                  details={"from": before, "to": case.state, **(data or {})})
-    await _mirror(db, case, now)
+    await joint_port.mirror(db, case, now)
     if spec.name in ("feed_back", "rate"):
-        await _pass_on(db, case, actor_id, client_addr, now)
+        await joint_port.passed_on(db, case, actor_id=actor_id, client_addr=client_addr, now=now)
 
-
-async def _pass_on(db: AsyncSession, case: Case, actor_id: int | None, client_addr: str | None,
-                   now: datetime) -> None:
-    """A joint station's case fed back or rated: the member counties' referred cases follow
-    (app.joint.referrals; one look-up finds none for a county's own case)."""
-    from app.joint.referrals import passed_on
-
-    await passed_on(db, case, actor_id=actor_id, client_addr=client_addr, now=now)
-
-
-async def _mirror(db: AsyncSession, case: Case, now: datetime | None = None) -> None:
-    """A case referred from a joint station: its agreed status fields go back there (app.joint.referrals)."""
-    if case.referred_from_tenant_id is not None:
-        from app.joint.referrals import mirror
-
-        await mirror(db, case, now=now)
 
 
 # --- registered: classify, answer on the spot, assign, escalate, forward -----------------------------
@@ -349,8 +329,8 @@ async def rate_by_public(db: AsyncSession, case: Case, satisfaction: str, *, cli
     await notices.finished(db, case)
     await record(db, tenant_id=case.tenant_id, actor_user_id=None, action="case_rated_by_public",
                  target=f"case:{case.id}", client_addr=client_addr, details={"satisfaction": satisfaction})
-    await _mirror(db, case, now)
-    await _pass_on(db, case, None, client_addr, now)
+    await joint_port.mirror(db, case, now)
+    await joint_port.passed_on(db, case, actor_id=None, client_addr=client_addr, now=now)
 
 
 async def supervise(db: AsyncSession, scope: Scope, ref: CaseRef, *, note: str, actor_id: int,

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities.models import SUGGESTION_KINDS, Suggestion
 from app.audit.services import record
 from app.cases.access import CaseRef, case_filter, cases_query
-from app.cases.models import Case, HandlingUnit
+from app.cases.models import Case
+from app.tenancy.models import HandlingUnit
 from app.cases.steps import begin, finish, text
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy

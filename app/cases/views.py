@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import User
 from app.activities.models import Activity, Suggestion
 from app.cases.access import CaseRef
-from app.cases.models import Case, CaseCategory, CaseEvent, CasePhoto, HandlingUnit
+from app.cases.models import Case, CaseCategory, CaseEvent, CasePhoto
+from app.tenancy.models import AdminNode, HandlingUnit
 from app.deputies.models import Deputy, StationDeputy
 from app.stations.access import node_join, station_filter
 from app.stations.models import Station
-from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 
 HISTORY_LIMIT = 200
@@ -125,3 +125,13 @@ async def merge_candidates_hint(db: AsyncSession, case: Case) -> list[tuple[int,
         query = query.where(Case.category_id == case.category_id)
     rows = await db.execute(query.order_by(Case.id.desc()).limit(5))
     return [(i, code, content[:40]) for i, code, content in rows]
+
+
+async def referred_from(db: AsyncSession, case: Case) -> dict | None:
+    """For a county's case referred from a joint station: the joint station's name and the joint case's
+    receipt code, as its own "registered" step recorded them (the county reads only its own tables)."""
+    if case.referred_from_tenant_id is None:
+        return None
+    data = await db.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.action == "registered")
+                           .order_by(CaseEvent.id).limit(1))
+    return {"name": (data or {}).get("joint_name", ""), "code": (data or {}).get("joint_receipt_code", "")}

@@ -17,7 +17,7 @@ from app.compliance.periods import Period, local_today, parse_key, period_of, zo
 from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.core.i18n import gettext, lazy
-from app.joint.models import JointAttendance
+from app.activities.models import JointAttendance
 from app.tenancy.config import get_config
 from app.tenancy.scope import Scope
 

@@ -119,6 +119,11 @@ def bounded(form, keys, limit: int = 200) -> dict[str, str]:
     return {k: str(form.get(k, ""))[:limit] for k in keys}
 
 
+def checked(value: object) -> bool:
+    """A checkbox's (or a ``?retired=1`` argument's) value: on or off."""
+    return str(value or "") in ("1", "on", "true")
+
+
 def htmx_target(request: Request) -> str | None:
     """The element an htmx request (not a boosted navigation) will swap, else None: the route then
     answers with that partial instead of the full page."""

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Membership, User
 from app.accounts.services import create_user
-from app.cases.models import HandlingUnit
+from app.tenancy.models import AdminNode, HandlingUnit
 from app.core.db import Database
 from app.core.errors import Refusal
 from app.demo.cases import load_cases
@@ -23,7 +23,6 @@ from app.demo.joint import JOINT_COUNTY_PRESETS, JOINT_SLUG, load_joint, load_jo
 from app.demo.people import COUNTIES, liaison_place, load_places_and_people
 from app.deputies import services as deputies
 from app.deputies.models import Deputy
-from app.tenancy.models import AdminNode
 from app.presets.services import apply_preset, load_preset
 
 DEMO_PASSWORD = "lianluo-demo-2026"

@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
-from app.cases.models import Case, CaseCategory, CaseEvent, HandlingUnit, MailboxOpening
+from app.cases.models import Case, CaseCategory, CaseEvent, MailboxOpening
+from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.cases.services import add_days, due_rule, new_receipt_code
 from app.core.db import Database
 from app.deputies.models import StationDeputy
 from app.stations.models import Station
 from app.tenancy.config import get_config
-from app.tenancy.models import AdminNode, Tenant
 
 # The unit each category goes to at county level (the others: the township's office).
 COUNTY_UNITS = {"roads": "jiaotong", "water": "shuili", "environment": "huanbao", "health": "weijian",

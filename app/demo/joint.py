@@ -214,11 +214,12 @@ async def _case(database: Database, joint_id: int, users: dict[str, int]) -> Non
     whose admin assigns it to the county's environment unit."""
     from app.cases import steps
     from app.cases.access import get_case
-    from app.cases.models import Case, HandlingUnit
+    from app.cases.models import Case
+    from app.tenancy.models import HandlingUnit
     from app.cases.services import NewCase, register_case
     from app.joint import referrals
     from app.joint.agreements import joint_station_id
-    from app.joint.models import JointReferral
+    from app.cases.models import JointReferral
     from app.tenancy.models import Tenant
 
     staff = users["pumen-staff"]

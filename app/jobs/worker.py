@@ -21,13 +21,14 @@ from datetime import timedelta
 from arq import cron
 from sqlalchemy import delete, or_
 
-from app.accounts.access import now
+from app.core.clock import now
 from app.accounts.models import FailedLogin, UserSession
 from app.core.db import Database
 from app.core.logs import configure_logging
 from app.core.redis import arq_settings
 from app.core.settings import load_settings
 from app.jobs import tenant_job
+from app.joint import plug_in
 
 log = logging.getLogger("lianluo.worker")
 
@@ -111,6 +112,7 @@ async def startup(ctx) -> None:
     from app.notify.sweep import channels_from_settings
 
     configure_logging()
+    plug_in()  # joint stations' part in activities and cases
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per SMS sent is noise
     ctx["settings"] = load_settings()
     ctx["db"] = Database(ctx["settings"])

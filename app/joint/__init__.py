@@ -1,0 +1,21 @@
+"""Joint stations shared by counties across a border (see docs/architecture.md).
+
+Activities and cases sit below this package and do not import it; what they need from joint stations
+they ask through their ports (app.activities.joint_port, app.cases.joint_port), which ``plug_in``
+connects. Every entry point calls it once: the web app, the worker, the command line and the tests.
+"""
+
+from __future__ import annotations
+
+
+def plug_in() -> None:
+    from types import SimpleNamespace
+
+    from app.activities import joint_port as activities_port
+    from app.cases import joint_port as cases_port
+    from app.joint import attendance, referrals, reminders
+
+    activities_port.joint_stations.plug(SimpleNamespace(
+        roll_up=attendance.roll_up, home_counties=attendance.home_counties, relay=reminders.relay,
+        withdraw=reminders.withdraw))
+    cases_port.joint_stations.plug(referrals)

@@ -26,21 +26,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from app.core.errors import NotFound, Refusal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
 from app.audit.services import record
 from app.core.db import as_tenant
+from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
-from app.joint.models import SHARES, JointAgreement, JointEvent
-from app.tenancy.models import AdminNode, Tenant
+from app.joint.departures import remove_county
+from app.joint.models import MEMBER_STATES, SHARES, JointAgreement, JointEvent
+from app.tenancy.models import SLUG_RE, AdminNode, Tenant
 from app.tenancy.services import add_node
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 JOINT_ROLES = ("county_admin", "township_staff", "station_staff", "viewer")
-MEMBER_STATES = ("proposer", "accepted")  # a party in one of these is a member county
 
 NAME_BAD = lazy("The joint station's name has 4 to 80 characters.")
 SLUG_BAD = lazy("The web address uses lower-case letters, digits and “-” (2 to 40 characters).")
@@ -319,8 +318,6 @@ async def withdraw(db: AsyncSession, *, tenant: Tenant, actor: User, key, client
     left = [p for p in parties if p["status"] in MEMBER_STATES]
     status = "archived" if len(left) < 2 else "active"
     await _update_copies(db, agreement, copies, parties=parties, status=status)
-    from app.joint.deputies import remove_county
-
     async with as_tenant(db, agreement.joint_tenant_id):
         await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
                                                   Membership.home_tenant_id == tenant.id,

@@ -18,28 +18,21 @@ reading the joint tenant's tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities.models import Activity, ActivityKind, Attendance, Invitation
+from app.activities.models import Activity, ActivityKind, Attendance, Invitation, JointAttendance
 from app.audit.services import record
 from app.core.db import as_tenant
-from app.joint.agreements import MEMBER_STATES
-from app.joint.models import JointAgreement, JointAttendance
+from app.joint.models import MEMBER_STATES, JointAgreement, JointDeputy
 from app.stations.models import Station
 from app.tenancy.models import Tenant
 
 FIELDS = ("joint_name", "kind_name", "kind_code", "topic", "starts_at", "status", "present_count", "present", "method",
           "on_behalf_reason", "signed_at", "late", "left_early")
-
-
-async def _is_joint(db: AsyncSession, tenant_id: int) -> bool:
-    return await db.scalar(select(Tenant.kind).where(Tenant.id == tenant_id)) == "joint"
 
 
 async def _invited(db: AsyncSession, activity_id: int) -> list[tuple]:
@@ -65,17 +58,14 @@ async def _member_counties(db: AsyncSession, joint_id: int) -> set[int]:
 
 async def roll_up(db: AsyncSession, activity: Activity, *, actor_id: int | None = None,
                   client_addr: str | None = None) -> dict[int, int]:
-    """Write the activity's attendance into each member county's `joint_attendance` (see the module's
-    docstring). Returns {county tenant id: rows written or removed} for the counties written to."""
+    """A joint station's activity (app.activities.joint_port asks only for those): its attendance goes
+    into each member county's `joint_attendance` (see the module's docstring). Returns {county tenant
+    id: rows written or removed} for the counties written to."""
     joint_id = activity.tenant_id
-    if not await _is_joint(db, joint_id):
-        return {}
     await db.flush()  # the caller's changes go to the joint tenant before the binding moves
     invited = await _invited(db, activity.id)
     if not invited:
         return {}
-    from app.joint.deputies import home_counties
-
     mapping = await home_counties(db, joint_id, [d for d, _, _ in invited])
     members = await _member_counties(db, joint_id)
     kind_name, kind_code, station_name = (await db.execute(
@@ -159,59 +149,10 @@ async def drop_upcoming(db: AsyncSession, joint_id: int, county_id: int, pairs: 
     return removed
 
 
-# --- the county's side ---------------------------------------------------------------------------------
-
-@dataclass
-class JointLine:
-    """One joint-station activity a deputy of the county was invited to (the shape of
-    ``app.activities.attendance.Line``, so the same templates show it)."""
-
-    activity_id: int
-    starts_at: datetime  # local time
-    topic: str
-    kind: str
-    place: str  # the joint station's name
-    station_id: None
-    status: str
-    counted: bool
-    present: bool
-    method: str | None
-    reason: str
-    late: bool = False
-    left_early: bool = False
-
-
-async def county_lines(db: AsyncSession, deputy_id: int, year: int, tz: str, now: datetime) -> list[JointLine]:
-    """The deputy's joint-station activities of the year, from the county's own rows (one query).
-    Counted like the county's own: not cancelled, and held or already started."""
-    from app.activities.attendance import year_bounds
-
-    start, end = year_bounds(year, tz)
-    zone = ZoneInfo(tz)
-    rows = (await db.scalars(select(JointAttendance).where(
-        JointAttendance.deputy_id == deputy_id, JointAttendance.starts_at >= start, JointAttendance.starts_at < end)
-        .order_by(JointAttendance.starts_at, JointAttendance.id))).all()
-    out = []
-    for r in rows:
-        due = r.status != "cancelled" and (r.status == "held" or r.starts_at <= now)
-        present = due and r.present
-        out.append(JointLine(
-            activity_id=r.joint_activity_id, starts_at=r.starts_at.astimezone(zone), topic=r.topic, kind=r.kind_name,
-            place=r.joint_name, station_id=None, status=r.status, counted=due, present=present,
-            method=r.method if present else None, reason=r.on_behalf_reason if present and r.method == "staff" else "",
-            late=present and r.late, left_early=present and r.left_early,
-        ))
-    return out
-
-
-def county_counts(lines: list[JointLine]):
-    """Due at, present, of which signed in by staff: the line of its own for joint stations."""
-    from app.activities.attendance import Counts
-
-    c = Counts()
-    for line in lines:
-        if line.counted:
-            c.invited += 1
-            c.present += line.present
-            c.staff += line.present and line.method == "staff"
-    return c
+async def home_counties(db: AsyncSession, joint_id: int, deputy_ids) -> dict[int, tuple[int, int]]:
+    """{joint tenant's deputy id: (home county id, the county's deputy id)} for projected deputies
+    among `deputy_ids` (read in the joint tenant)."""
+    async with as_tenant(db, joint_id):
+        rows = (await db.execute(select(JointDeputy.deputy_id, JointDeputy.home_tenant_id, JointDeputy.home_deputy_id)
+                                 .where(JointDeputy.deputy_id.in_(list(deputy_ids))))).all()
+    return {d: (t, h) for d, t, h in rows}

@@ -13,28 +13,25 @@ inside an `as_tenant` block, so they return bound as they were called):
   taken out, that membership is revoked;
 - sync_county: the worker's job (every ten minutes): every joint station the county is a member of gets
   its projections brought up to date, so a change to a deputy in the county reaches the joint station;
-- remove_county: a county that withdraws takes all its projections out.
+- leaving (one deputy, or a whole county that withdraws): app.joint.departures.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import as_tenant
-from app.core.errors import Refusal
 from app.accounts.models import Membership, User
 from app.audit.services import record
-from app.core.images import StoredImage
+from app.core.db import as_tenant
+from app.core.errors import Refusal
 from app.core.i18n import lazy
+from app.core.images import StoredImage
 from app.deputies.models import Deputy, Mandate, StationDeputy
-from app.activities.models import Activity, ActivityEvent, Invitation
-from app.joint import agreements, attendance
-from app.joint import reminders as joint_reminders
-from app.joint.agreements import MEMBER_STATES
-from app.joint.models import JointAgreement, JointDeputy
+from app.joint import agreements, departures
+from app.joint.models import MEMBER_STATES, JointAgreement, JointDeputy
 from app.tenancy.models import Tenant
 
 NOT_SHARED = lazy("The agreement does not share deputies' profiles.")
@@ -73,88 +70,11 @@ async def _photos(db: AsyncSession, county_id: int, photo_ids) -> dict[int, Stor
         return {i.id: i for i in (await db.scalars(select(StoredImage).where(StoredImage.id.in_(ids)))).all()}
 
 
-async def home_counties(db: AsyncSession, joint_id: int, deputy_ids) -> dict[int, tuple[int, int]]:
-    """{joint tenant's deputy id: (home county id, the county's deputy id)} for projected deputies
-    among `deputy_ids` (read in the joint tenant)."""
-    async with as_tenant(db, joint_id):
-        rows = (await db.execute(select(JointDeputy.deputy_id, JointDeputy.home_tenant_id, JointDeputy.home_deputy_id)
-                                 .where(JointDeputy.deputy_id.in_(list(deputy_ids))))).all()
-    return {d: (t, h) for d, t, h in rows}
-
-
-async def _retire_local(db: AsyncSession, deputy_ids: list[int]) -> None:
-    """Projections taken out: the joint tenant's deputies rows stay (past attendance keeps its names)
-    as `removed`, leave the joint station, and their deputy memberships are revoked."""
-    if not deputy_ids:
-        return
-    users = [u for u in (await db.scalars(select(Deputy.user_id).where(Deputy.id.in_(deputy_ids)))).all() if u]
-    await _revoke_deputy_members(db, users)
-    await db.execute(update(Deputy).where(Deputy.id.in_(deputy_ids)).values(status="removed", user_id=None)
-                     .execution_options(synchronize_session=False))
-    await db.execute(update(StationDeputy).where(StationDeputy.deputy_id.in_(deputy_ids),
-                                                 StationDeputy.ended_at.is_(None)).values(ended_at=_now())
-                     .execution_options(synchronize_session=False))
-
-
-async def _uninvite_upcoming(db: AsyncSession, rows: list[JointDeputy]) -> None:
-    """Their invitations to joint activities not yet started are withdrawn (the activity's history says
-    so), and the county's rows of those activities removed — they are not history yet."""
-    home_deputies = {r.deputy_id: (r.home_tenant_id, r.home_deputy_id) for r in rows if r.deputy_id}
-    if not home_deputies:
-        return
-    now = _now()
-    upcoming = (await db.execute(
-        select(Invitation.activity_id, Invitation.deputy_id)
-        .join(Activity, and_(Activity.tenant_id == Invitation.tenant_id, Activity.id == Invitation.activity_id))
-        .where(Invitation.deputy_id.in_(list(home_deputies)), Invitation.withdrawn_at.is_(None),
-               Activity.status == "planned", Activity.starts_at > now))).all()
-    if not upcoming:
-        return
-    await db.execute(update(Invitation).where(Invitation.deputy_id.in_(list(home_deputies)),
-                                              Invitation.withdrawn_at.is_(None),
-                                              Invitation.activity_id.in_({a for a, _ in upcoming}))
-                     .values(withdrawn_at=now).execution_options(synchronize_session=False))
-    by_activity: dict[int, list[int]] = {}
-    for activity_id, deputy_id in upcoming:
-        by_activity.setdefault(activity_id, []).append(deputy_id)
-    db.add_all([ActivityEvent(tenant_id=rows[0].tenant_id, activity_id=a, action="uninvited",
-                              data={"deputy_ids": ids, "left_joint_station": True}) for a, ids in by_activity.items()])
-    by_county: dict[int, list[tuple[int, int]]] = {}
-    for activity_id, deputy_id in upcoming:
-        county_id, home_id = home_deputies[deputy_id]
-        by_county.setdefault(county_id, []).append((activity_id, home_id))
-    for county_id, pairs in by_county.items():
-        await attendance.drop_upcoming(db, rows[0].tenant_id, county_id, pairs)
-
-
-async def _take_out(db: AsyncSession, rows: list[JointDeputy]) -> None:
-    """Projections out (bound to the joint tenant): invitations to coming activities
-    withdrawn, local rows retired, and the deputies' pending reminders of the joint station's
-    activities withdrawn in their counties."""
-    await _uninvite_upcoming(db, rows)
-    await _retire_local(db, [r.deputy_id for r in rows if r.deputy_id])
-    if rows:
-        await db.execute(delete(JointDeputy).where(JointDeputy.id.in_([r.id for r in rows])))
-    by_county: dict[int, list[int]] = {}
-    for r in rows:
-        by_county.setdefault(r.home_tenant_id, []).append(r.home_deputy_id)
-    for county_id, home_ids in by_county.items():
-        await joint_reminders.withdraw_deputies(db, rows[0].tenant_id, county_id, home_ids)
-
-
-async def _revoke_deputy_members(db: AsyncSession, user_ids) -> None:
-    """Deputy memberships of these users in the bound joint tenant end (staff roles a county gave stay)."""
-    if user_ids:
-        await db.execute(update(Membership).where(Membership.user_id.in_(list(user_ids)), Membership.role == "deputy",
-                                                  Membership.revoked_at.is_(None))
-                         .values(revoked_at=_now()).execution_options(synchronize_session=False))
-
-
 async def _deputy_member(db: AsyncSession, joint_id: int, county_id: int, user_id: int | None,
                          before: int | None) -> None:
     """The deputy's account (if any) is a deputy member of the joint tenant; an earlier account's ends."""
     if before and before != user_id:
-        await _revoke_deputy_members(db, [before])
+        await departures.revoke_deputy_members(db, [before])
     if user_id and await db.scalar(select(Membership.id).where(
             Membership.tenant_id == joint_id, Membership.user_id == user_id, Membership.revoked_at.is_(None))
             .limit(1)) is None:
@@ -191,7 +111,7 @@ async def project(db: AsyncSession, *, county_id: int, joint_id: int, deputy_ids
         station_id = await agreements.joint_station_id(db, joint_id)
         existing = {d.home_deputy_id: d for d in (await db.scalars(select(JointDeputy).where(
             JointDeputy.home_tenant_id == county_id, JointDeputy.home_deputy_id.in_(list(deputy_ids))))).all()}
-        await _take_out(db, [d for k, d in existing.items() if k not in facts])
+        await departures.take_out(db, [d for k, d in existing.items() if k not in facts])
         new_photos = {f["home_photo_id"] for k, f in facts.items()
                       if f["home_photo_id"] and (k not in existing or existing[k].home_photo_id != f["home_photo_id"])}
         photos = await _photos(db, county_id, new_photos)
@@ -256,7 +176,7 @@ async def leave(db: AsyncSession, *, tenant: Tenant, actor: User, key, deputy_id
         if row is None:
             raise Refusal(NOT_JOINED)
         name = row.name
-        await _take_out(db, [row])
+        await departures.take_out(db, [row])
     await agreements.record_in_every_copy(db, key, tenant, actor, "deputy_left", {"deputies": [name]}, client_addr)
 
 
@@ -267,14 +187,6 @@ async def joined(db: AsyncSession, tenant: Tenant, agreement: JointAgreement) ->
     async with as_tenant(db, agreement.joint_tenant_id):
         return list((await db.scalars(select(JointDeputy).where(JointDeputy.home_tenant_id == tenant.id)
                                       .order_by(JointDeputy.name))).all())
-
-
-async def remove_county(db: AsyncSession, *, county_id: int, joint_id: int) -> int:
-    """Every projection of the county out of the joint tenant (the county withdrew)."""
-    async with as_tenant(db, joint_id):
-        rows = list((await db.scalars(select(JointDeputy).where(JointDeputy.home_tenant_id == county_id))).all())
-        await _take_out(db, rows)
-    return len(rows)
 
 
 async def sync_county(db: AsyncSession, county_id: int) -> int:

@@ -17,15 +17,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities.attendance import year_bounds
+from app.activities.counting import year_bounds
 from app.activities.models import Activity
 from app.audit.services import record
 from app.cases.models import Case
+from app.cases.models import JointReferral
 from app.core.db import as_tenant
-from app.joint.agreements import MEMBER_STATES
-from app.joint.models import JointAgreement, JointReferral
+from app.joint.models import MEMBER_STATES, JointAgreement
 from app.tenancy.models import Tenant
-
 
 @dataclass
 class Summary:

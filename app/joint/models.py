@@ -4,9 +4,9 @@ party county and one in the joint tenant, with its history copied likewise."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String,
+from sqlalchemy import (BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, Identity, String,
                         Uuid, func)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -49,6 +49,7 @@ EVENT_NAMES = {
     "deputy_left": lazy("Deputy taken out of the joint station"),
 }
 
+MEMBER_STATES = ("proposer", "accepted")  # a party in one of these is a member county
 
 class JointAgreement(Base):
     __tablename__ = "joint_agreements"
@@ -107,49 +108,3 @@ class JointDeputy(Base):
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class JointReferral(Base):
-    """In a joint tenant: a case referred to a member county, with the county case's agreed status
-    fields mirrored as they change (app.joint.referrals)."""
-
-    __tablename__ = "joint_referrals"
-    __table_args__ = (ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),)
-
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    case_id: Mapped[int] = mapped_column(BigInteger)
-    county_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
-    county_case_id: Mapped[int] = mapped_column(BigInteger)
-    county_receipt_code: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(12))
-    reply_due: Mapped[date | None] = mapped_column(Date)
-    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    answer_summary: Mapped[str] = mapped_column(String(600), default="")
-    referred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class JointAttendance(Base):
-    """In a county tenant: a deputy's attendance at a joint station's activity, rolled up by app.joint."""
-
-    __tablename__ = "joint_attendance"
-    __table_args__ = (ForeignKeyConstraint(["tenant_id", "deputy_id"], ["deputies.tenant_id", "deputies.id"]),)
-
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    deputy_id: Mapped[int] = mapped_column(BigInteger)
-    joint_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
-    joint_name: Mapped[str] = mapped_column(String(120))
-    joint_activity_id: Mapped[int] = mapped_column(BigInteger)
-    kind_name: Mapped[str] = mapped_column(String(40))
-    topic: Mapped[str] = mapped_column(String(200), default="")
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(10))
-    present: Mapped[bool] = mapped_column(Boolean, default=False)
-    method: Mapped[str | None] = mapped_column(String(8))
-    on_behalf_reason: Mapped[str] = mapped_column(String(200), default="")
-    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    kind_code: Mapped[str] = mapped_column(String(40), default="")  # the county's rules count kinds by code
-    present_count: Mapped[int] = mapped_column(Integer, default=0)  # deputies present at the activity
-    late: Mapped[bool] = mapped_column(Boolean, default=False)
-    left_early: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -39,8 +39,8 @@ from app.joint import agreements
 from app.joint import deputies as joint_deputies
 from app.joint.agreements import Side
 from app.joint.models import SHARES, JointAgreement
-from app.tenancy.models import Tenant
 from app.presets.services import PRESET_DIR, PresetError
+from app.tenancy.models import Tenant
 from app.tenancy.scope import Scope
 
 STATION_FIELDS = ("address", "contact_name", "contact_phone", "opening_hours", "reception_rule", "intro")

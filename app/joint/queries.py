@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.joint.agreements import MEMBER_STATES
-from app.joint.models import PARTY_STATUS_NAMES, SHARE_NAMES, STATUS_NAMES, JointAgreement
 from app.deputies.models import Deputy
+from app.joint.models import MEMBER_STATES, PARTY_STATUS_NAMES, SHARE_NAMES, STATUS_NAMES, JointAgreement
 from app.tenancy.models import AdminNode, Tenant
 
 MAX_CANDIDATES = 500

@@ -32,16 +32,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Refusal
 from app.audit.services import record
 from app.cases import notices, steps, workflow
 from app.cases.access import CaseRef
-from app.cases.models import LEVELS, Case, CaseEvent
+from app.cases.models import LEVELS, Case
+from app.cases.models import JointReferral
 from app.cases.services import add_days, add_event, due_rule, new_receipt_code, today_in
 from app.core.db import as_tenant
+from app.core.errors import Refusal
 from app.core.i18n import lazy
-from app.joint.agreements import MEMBER_STATES
-from app.joint.models import JointAgreement, JointReferral
+from app.joint.models import MEMBER_STATES, JointAgreement
 from app.tenancy.config import get_config
 from app.tenancy.models import AdminNode, Tenant
 from app.tenancy.scope import Scope
@@ -162,16 +162,6 @@ async def referrals_of(db: AsyncSession, case: Case) -> list[tuple[JointReferral
     agreement = await _agreement(db, case.tenant_id)
     names = {p["tenant_id"]: p["name"] for p in (agreement.parties if agreement else [])}
     return [(r, names.get(r.county_tenant_id, "")) for r in rows]
-
-
-async def origin(db: AsyncSession, case: Case) -> dict | None:
-    """For a county's case referred from a joint station: the joint station's name and the joint case's
-    receipt code, as its own "registered" step recorded them (the county reads only its own tables)."""
-    if case.referred_from_tenant_id is None:
-        return None
-    data = await db.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.action == "registered")
-                           .order_by(CaseEvent.id).limit(1))
-    return {"name": (data or {}).get("joint_name", ""), "code": (data or {}).get("joint_receipt_code", "")}
 
 
 async def joint_feeds_back(db: AsyncSession, case: Case) -> bool:

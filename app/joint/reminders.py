@@ -21,12 +21,12 @@ use "activity:<id>", so the two never collide).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.activities.joint_port import RelayedMessage
 from app.activities.models import Activity
 from app.audit.services import record
 from app.core.db import as_tenant
@@ -34,30 +34,18 @@ from app.notify import outbox
 from app.notify.config import notify_settings
 from app.notify.models import Outbox
 
-
 def subject(joint_id: int, activity_id: int) -> str:
     return f"joint:{joint_id}:activity:{activity_id}"
 
 
-@dataclass(frozen=True)
-class Message:
-    """One message of an activity to one projected deputy, as the joint tenant would have written it."""
-
-    county_id: int
-    home_deputy_id: int
-    kind: str
-    due_at: datetime
-    params: dict
-
-
-async def relay(db: AsyncSession, activity: Activity, messages: list[Message], *, now: datetime) -> dict[int, int]:
+async def relay(db: AsyncSession, activity: Activity, messages: list[RelayedMessage], *, now: datetime) -> dict[int, int]:
     """Write the messages into the home counties' outboxes (see the module's docstring). Returns
     {county id: rows written}."""
     if not messages:
         return {}
     joint_id = activity.tenant_id
     await db.flush()  # the caller's changes reach the joint tenant before the binding moves
-    by_county: dict[int, list[Message]] = defaultdict(list)
+    by_county: dict[int, list[RelayedMessage]] = defaultdict(list)
     for m in messages:
         by_county[m.county_id].append(m)
     written: dict[int, int] = {}

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 
 from litestar import Request, Response, get, post
+
 from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
-
 from app.core.i18n import lazy
 from app.core.web import bounded, client_addr, page, see_other
 from app.joint import agreements, deputies, ledgers, queries

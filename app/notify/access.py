@@ -9,21 +9,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.notify.models import Outbox
+from app.notify.queries import inbox_filter
 from app.tenancy.access import TenantContext
 
 LOG_ROLES = ("county_admin", "viewer")
 ADMIN_ROLES = ("county_admin",)
 
-
-def inbox_filter(user_id: int) -> ColumnElement[bool]:
-    """The one filter of a member's inbox: their in-app messages that have been delivered."""
-    return and_(Outbox.user_id == user_id, Outbox.channel == "inapp", Outbox.status == "sent")
 
 
 def require_log(ctx: TenantContext) -> None:

@@ -1,7 +1,7 @@
 """Reading notifications: the member's inbox (and their own read marks), the header's unread count,
 the tenant's delivery log with its filters, the failed-messages figures and this month's SMS.
 
-Every statement runs in a session bound to the tenant (RLS); the inbox adds ``access.inbox_filter``.
+Every statement runs in a session bound to the tenant (RLS); the inbox adds ``inbox_filter``.
 Each page costs a fixed number of queries, whatever the number of rows.
 """
 
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
+from app.core.db import MAX_ID
 from app.core.security import mask_mobile
 from app.deputies.models import Deputy
-from app.notify.access import MAX_ID, inbox_filter
 from app.notify.models import CHANNELS, STATUSES, Delivery, Outbox
 from app.notify.texts import KINDS
 
@@ -29,6 +29,11 @@ MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 # --- the inbox ------------------------------------------------------------------------------------
+
+
+def inbox_filter(user_id: int) -> ColumnElement[bool]:
+    """The one filter of a member's inbox: their in-app messages that have been delivered."""
+    return and_(Outbox.user_id == user_id, Outbox.channel == "inapp", Outbox.status == "sent")
 
 
 async def unread_count(db: AsyncSession, user_id: int) -> int:

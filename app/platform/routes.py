@@ -13,7 +13,8 @@ from app.core.i18n import gettext
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.joint.models import STATUS_NAMES as JOINT_STATUS_NAMES
-from app.platform import divisions, services, totp
+from app.platform import services, totp
+from app.tenancy import divisions
 from app.platform import joint as platform_joint
 from app.platform.access import requires_operator, requires_operator_login
 from app.presets.services import approval_presets

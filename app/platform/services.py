@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import invitations
-from app.accounts.access import now
+from app.core.clock import now
 from app.accounts.models import User, UserSession
 from app.audit.models import PlatformAuditEntry
 from app.audit.services import record_platform
@@ -24,7 +24,7 @@ from app.core.db import Database
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE
-from app.platform import divisions
+from app.tenancy import divisions
 from app.platform.models import SignupApplication
 from app.tenancy.models import Tenant
 from app.tenancy.models import SLUG_RE

@@ -10,7 +10,7 @@ import segno
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.access import now
+from app.core.clock import now
 from app.accounts.models import User, UserSession
 from app.accounts.services import failures_in_last_hour, record_failure
 from app.audit.services import record_platform

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.core.errors import Refusal
 from app.tenancy.config import ACTIVITY_CONFIG_RANGES
 from app.presets import PresetError
+from app.presets.rows import assign
 
 ACTIVITY_KIND_KEYS = ("name", "sort")
 RULE_KEYS = ("name", "subject", "counts", "kind_codes", "period", "minimum", "min_deputies", "station_kind_codes",
@@ -109,7 +110,6 @@ async def apply_rules(db, tenant_id: int, rules: list[dict]) -> None:
     """Rules by code: a new one is added, a listed one gets exactly the file's values (a rule is
     described whole: an omitted condition means none), an unlisted or retired one is left alone."""
     from app.compliance.models import Rule
-    from app.presets.services import _set
 
     if not rules:
         return
@@ -121,7 +121,7 @@ async def apply_rules(db, tenant_id: int, rules: list[dict]) -> None:
         if record is None:
             db.add(Rule(tenant_id=tenant_id, code=rule["code"], **values))
         else:
-            _set(record, **values)
+            assign(record, **values)
     await db.flush()
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.cases.models import UNIT_KINDS, URGENCIES
 from app.cases.settings import CASE_CONFIG_RANGES, KIND_LEVELS, RULE_LEVELS
 from app.presets import PresetError
+from app.presets.rows import apply_coded, assign
 
 CATEGORY_KEYS = ("name", "sort")
 UNIT_KEYS = ("name", "kind", "level", "node", "sort")
@@ -150,10 +151,10 @@ async def check_for_tenant(database, preset, tenant_id: int | None) -> None:
 async def apply_sections(db, tenant_id: int, preset) -> None:
     """Categories and units by code, rules by identity: added when new, brought in line when listed,
     left alone when not listed; nothing deleted, nothing retired brought back."""
-    from app.cases.models import CaseCategory, DueRule, HandlingUnit
-    from app.presets.services import _apply_coded, _set
+    from app.cases.models import CaseCategory, DueRule
+    from app.tenancy.models import HandlingUnit
 
-    await _apply_coded(db, tenant_id, CaseCategory, preset.case_categories, CATEGORY_KEYS)
+    await apply_coded(db, tenant_id, CaseCategory, preset.case_categories, CATEGORY_KEYS)
     if preset.handling_units:
         paths = await _node_paths(db)
         existing = {u.code: u for u in (await db.scalars(select(HandlingUnit))).all()}
@@ -165,7 +166,7 @@ async def apply_sections(db, tenant_id: int, preset) -> None:
             if unit is None:
                 db.add(HandlingUnit(tenant_id=tenant_id, code=row["code"], **values))
             else:
-                _set(unit, **values)
+                assign(unit, **values)
         await db.flush()
     if preset.case_due_rules:
         categories = {c.code: c.id for c in (await db.scalars(select(CaseCategory))).all()}
@@ -182,14 +183,15 @@ async def apply_sections(db, tenant_id: int, preset) -> None:
                 db.add(DueRule(tenant_id=tenant_id, level=key[0], category_id=categories[key[1]] if key[1] else None,
                                urgency=key[2], **values))
             else:
-                _set(rule, **values)
+                assign(rule, **values)
         await db.flush()
 
 
 async def export_sections(db) -> dict:
     """The live categories and units (not retired; a unit whose node was retired is left out, as the
     node is) and every due rule, as preset sections."""
-    from app.cases.models import CaseCategory, DueRule, HandlingUnit
+    from app.cases.models import CaseCategory, DueRule
+    from app.tenancy.models import HandlingUnit
 
     categories = (await db.scalars(select(CaseCategory).where(CaseCategory.retired_at.is_(None))
                                    .order_by(CaseCategory.sort, CaseCategory.id))).all()

@@ -30,6 +30,7 @@ from app.core.db import Database
 from app.core.i18n import lazy
 from app.core.settings import ROOT
 from app.presets import PresetError, TenantExists
+from app.presets.rows import apply_coded, assign
 from app.presets import activities as pa
 from app.presets import cases as preset_cases
 from app.stations.models import ChecklistItem, StationKind
@@ -43,8 +44,6 @@ CONFIG_KEYS = ("forbidden_words", "lifecycle", "seats", "checklist_name", "signi
                "case_feedback_days", "case_rehandle_limit", "public_limit_per_client", "public_limit_per_station")
 KIND_KEYS = ("name", "node_kinds", "name_pattern", "sort")
 ITEM_KEYS = ("label", "sort")
-
-
 
 
 @dataclass
@@ -195,10 +194,10 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
         if tenant is None:
             tenant = Tenant(slug=spec["slug"])
             db.add(tenant)
-        _set(tenant, name=spec["name"], kind=spec["kind"], division_code=spec["division_code"],
+        assign(tenant, name=spec["name"], kind=spec["kind"], division_code=spec["division_code"],
              timezone=spec["timezone"], preset=preset.name)
         if tenant.status is None or "status" in identity:
-            _set(tenant, status=spec["status"])
+            assign(tenant, status=spec["status"])
         try:
             await db.flush()
         except IntegrityError as exc:  # the same slug inserted concurrently
@@ -208,19 +207,12 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
         await _apply_nodes(db, tenant_id, spec, preset.nodes)
         if preset.config is not None:
             await _apply_config(db, tenant_id, preset.config)
-        await _apply_coded(db, tenant_id, StationKind, preset.station_kinds, KIND_KEYS)
-        await _apply_coded(db, tenant_id, ChecklistItem, preset.checklist, ITEM_KEYS)
-        await _apply_coded(db, tenant_id, ActivityKind, preset.activity_kinds, pa.ACTIVITY_KIND_KEYS)
+        await apply_coded(db, tenant_id, StationKind, preset.station_kinds, KIND_KEYS)
+        await apply_coded(db, tenant_id, ChecklistItem, preset.checklist, ITEM_KEYS)
+        await apply_coded(db, tenant_id, ActivityKind, preset.activity_kinds, pa.ACTIVITY_KIND_KEYS)
         await pa.apply_rules(db, tenant_id, preset.rules)
         await preset_cases.apply_sections(db, tenant_id, preset)
     return tenant
-
-
-def _set(obj, **values) -> None:
-    """Assign only what differs, so an unchanged row is not written."""
-    for key, value in values.items():
-        if getattr(obj, key) != value:
-            setattr(obj, key, value)
 
 
 async def _apply_nodes(db, tenant_id: int, spec: dict, nodes: list[dict]) -> None:
@@ -231,7 +223,7 @@ async def _apply_nodes(db, tenant_id: int, spec: dict, nodes: list[dict]) -> Non
         root = await add_node(db, tenant_id, None, "/", spec["county"], "county", spec["division_code"])
         existing[(None, root.name)] = root
     else:
-        _set(root, name=spec["county"])
+        assign(root, name=spec["county"])
     by_path = {"": root}
     for node in sorted(nodes, key=lambda n: n["path"].count("/")):
         parent_path, _, name = node["path"].rpartition("/")
@@ -244,9 +236,9 @@ async def _apply_nodes(db, tenant_id: int, spec: dict, nodes: list[dict]) -> Non
                                    node.get("division_code"))
             existing[(parent.id, name)] = found
         else:
-            _set(found, kind=node["kind"])
+            assign(found, kind=node["kind"])
             if node.get("division_code"):
-                _set(found, division_code=str(node["division_code"]))
+                assign(found, division_code=str(node["division_code"]))
         by_path[node["path"]] = found
     await db.flush()
 
@@ -264,27 +256,8 @@ async def _apply_config(db, tenant_id: int, config: dict) -> None:
         values["forbidden_words"] = [str(w).strip() for w in values["forbidden_words"] if str(w).strip()]
     if any(getattr(row, k) != v for k, v in values.items()):
 
-        _set(row, **values)
+        assign(row, **values)
         row.updated_at = func.now()
-    await db.flush()
-
-
-async def _apply_coded(db, tenant_id: int, model, rows: list[dict], keys: tuple[str, ...]) -> None:
-    if not rows:
-        return
-    existing = {r.code: r for r in (await db.scalars(select(model))).all()}
-    for n, row in enumerate(rows):
-        values = {k: row[k] for k in keys if k in row}
-        if "sort" not in values:
-            values["sort"] = (n + 1) * 10
-        if "node_kinds" in values:
-            values["node_kinds"] = list(values["node_kinds"])
-        record = existing.get(row["code"])
-        if record is None:
-            defaults = {"node_kinds": [], "name_pattern": ""} if model is StationKind else {}
-            db.add(model(tenant_id=tenant_id, code=row["code"], **{**defaults, **values}))
-        else:
-            _set(record, **values)
     await db.flush()
 
 

@@ -1,6 +1,6 @@
 """The tenant's configuration: naming rule, lifecycle, seats guidance, checklist name, sign-in window,
-at-risk days and the photo originals limit (tenant_config), station kinds and checklist items; and the
-canonical name of a station from a name pattern.
+at-risk days and the photo originals limit (tenant_config); and the canonical name of a station from a
+name pattern. (Station kinds and checklist items: app.stations.settings.)
 
 Services change the session and audit; they do not commit (the route does).
 """
@@ -10,15 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
-from app.core.db import MAX_ID
-from app.core.errors import NotFound, Refusal
+from app.core.errors import Refusal
 from app.core.i18n import lazy
-from app.stations.models import ChecklistItem, StationKind
-from app.tenancy.models import DEFAULT_LIFECYCLE, NODE_KINDS, AdminNode, TenantConfig
+from app.tenancy.models import DEFAULT_LIFECYCLE, AdminNode, TenantConfig
 
 PLACEHOLDERS = ("city", "county", "township", "village", "kind")
 PLACEHOLDER_RE = re.compile(r"\{(\w*)\}")
@@ -77,7 +75,7 @@ def canonical_name(pattern: str, chain: list[AdminNode], kind_name: str) -> str:
 def _city(division_code: str | None) -> str:
     if not division_code:
         return ""
-    from app.platform.divisions import NO_CITY, lookup
+    from app.tenancy.divisions import NO_CITY, lookup
 
     division = lookup(division_code[:6])
     if division is None or division.city in NO_CITY:
@@ -214,172 +212,6 @@ async def save_config(db: AsyncSession, *, tenant_id: int, actor_id: int, forbid
                  details={"forbidden_words": forbidden_words, "lifecycle": row.lifecycle, "seats": row.seats,
                           "checklist_name": checklist_name,
                           **{k: getattr(row, k) for k in ACTIVITY_SETTINGS if k in (activity or {})}})
-
-
-# --- station kinds -----------------------------------------------------------------------------
-
-
-def check_pattern(pattern: str) -> str:
-    pattern = (pattern or "").strip()
-    if len(pattern) > 200:
-        raise Refusal(lazy("The name pattern has at most 200 characters."))
-    unknown = [p for p in PLACEHOLDER_RE.findall(pattern) if p not in PLACEHOLDERS]
-    if unknown:
-        raise Refusal(lazy("Unknown placeholder {%(name)s}: use {city}, {county}, {township}, {village} or {kind}."),
-                          name=unknown[0])
-    if pattern.count("{") != pattern.count("}"):
-        raise Refusal(lazy("The name pattern has an unmatched brace."))
-    return pattern
-
-
-def _check_code(code: str) -> str:
-    code = (code or "").strip()
-    if not CODE_RE.match(code):
-        raise Refusal(lazy("The code uses lower-case letters, digits, “_” or “-” (at most 30)."))
-    return code
-
-
-def _check_sort(sort: str) -> int:
-    text = str(sort or "").strip() or "0"
-    if not re.fullmatch(r"-?\d{1,6}", text):
-        raise Refusal(lazy("The order is a whole number."))
-    return int(text)
-
-
-async def list_kinds(db: AsyncSession, *, include_retired: bool = True) -> list[StationKind]:
-    query = select(StationKind).order_by(StationKind.retired_at.is_not(None), StationKind.sort, StationKind.id)
-    if not include_retired:
-        query = query.where(StationKind.retired_at.is_(None))
-    return list((await db.scalars(query)).all())
-
-
-async def get_kind(db: AsyncSession, kind_id: int) -> StationKind:
-    kind = await db.scalar(select(StationKind).where(StationKind.id == kind_id)) if 0 < kind_id <= MAX_ID else None
-    if kind is None:
-        raise NotFound()
-    return kind
-
-
-async def save_kind(db: AsyncSession, *, tenant_id: int, actor_id: int, kind: StationKind | None, code: str,
-                    name: str, node_kinds: list[str], name_pattern: str, sort: str,
-                    client_addr: str | None = None) -> StationKind:
-    """Add (``kind`` None) or change a station kind."""
-    code = _check_code(code)
-    name = " ".join((name or "").split())
-    if not name or len(name) > 40:
-        raise Refusal(lazy("The name of the kind is required (at most 40 characters)."))
-    if not node_kinds:
-        raise Refusal(lazy("Tick at least one kind of place where it may be set up."))
-    if any(k not in NODE_KINDS for k in node_kinds):
-        raise Refusal(lazy("Choose the kinds of place from the list."))
-    pattern = check_pattern(name_pattern)
-    order = _check_sort(sort)
-    clash = await db.scalar(select(StationKind).where(StationKind.code == code))
-    if clash is not None and clash is not kind:
-        raise Refusal(lazy("Another station kind already has the code “%(code)s”."), code=code)
-    clash = await db.scalar(select(StationKind).where(StationKind.name == name, StationKind.retired_at.is_(None)))
-    if clash is not None and clash is not kind:
-        raise Refusal(lazy("Another station kind is already called “%(name)s”."), name=name)
-    node_kinds = [k for k in NODE_KINDS if k in node_kinds]
-    action = "station_kind_added" if kind is None else "station_kind_changed"
-    if kind is None:
-        kind = StationKind(tenant_id=tenant_id, code=code, name=name, node_kinds=node_kinds, name_pattern=pattern,
-                           sort=order)
-        db.add(kind)
-    else:
-        kind.code, kind.name, kind.node_kinds, kind.name_pattern, kind.sort = code, name, node_kinds, pattern, order
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action=action, target=f"station_kind:{kind.id}",
-                 client_addr=client_addr, details={"code": code, "name": name, "node_kinds": node_kinds,
-                                                   "name_pattern": pattern})
-    return kind
-
-
-async def retire_kind(db: AsyncSession, *, tenant_id: int, actor_id: int, kind: StationKind,
-                      client_addr: str | None = None) -> None:
-    """Retired kinds keep their stations; no new station can be of that kind."""
-    if kind.retired_at is not None:
-        raise Refusal(lazy("This station kind is already retired."))
-    kind.retired_at = func.now()
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="station_kind_retired",
-                 target=f"station_kind:{kind.id}", client_addr=client_addr, details={"name": kind.name})
-
-
-async def example_node(db: AsyncSession, node_kinds: list[str]) -> list[AdminNode] | None:
-    """A real, live node of one of these kinds with its chain (root..node), for a live example."""
-    node = await db.scalar(
-        select(AdminNode).where(AdminNode.kind.in_(node_kinds or ["-"]), AdminNode.retired_at.is_(None))
-        .order_by(func.length(AdminNode.path).desc(), AdminNode.id).limit(1)
-    )
-    if node is None:
-        return None
-    ids = [int(p) for p in node.path.strip("/").split("/") if p]
-    nodes = {n.id: n for n in (await db.scalars(select(AdminNode).where(AdminNode.id.in_(ids)))).all()}
-    return [nodes[i] for i in ids if i in nodes]
-
-
-# --- checklist items ---------------------------------------------------------------------------
-
-
-async def list_items(db: AsyncSession) -> list[ChecklistItem]:
-    return list((await db.scalars(
-        select(ChecklistItem).order_by(ChecklistItem.retired_at.is_not(None), ChecklistItem.sort, ChecklistItem.id)
-    )).all())
-
-
-async def get_item(db: AsyncSession, item_id: int) -> ChecklistItem:
-    item = await db.scalar(select(ChecklistItem).where(ChecklistItem.id == item_id)) if 0 < item_id <= MAX_ID else None
-    if item is None:
-        raise NotFound()
-    return item
-
-
-async def save_item(db: AsyncSession, *, tenant_id: int, actor_id: int, item: ChecklistItem | None, label: str,
-                    sort: str, code: str = "", client_addr: str | None = None) -> ChecklistItem:
-    """Add (``item`` None, with a code) or change a checklist item's label and order (its code stays:
-    presets match items by code)."""
-    label = " ".join((label or "").split())
-    if not label or len(label) > 200:
-        raise Refusal(lazy("The checklist item's text is required (at most 200 characters)."))
-    order = _check_sort(sort)
-    clash = await db.scalar(select(ChecklistItem).where(ChecklistItem.label == label,
-                                                        ChecklistItem.retired_at.is_(None)))
-    if clash is not None and clash is not item:
-        raise Refusal(lazy("The checklist already has “%(label)s”."), label=label)
-    if item is None:
-        code = _check_code(code) if (code or "").strip() else await _free_item_code(db)
-        if await db.scalar(select(ChecklistItem.id).where(ChecklistItem.code == code)) is not None:
-            raise Refusal(lazy("Another checklist item already has the code “%(code)s”."), code=code)
-        item = ChecklistItem(tenant_id=tenant_id, code=code, label=label, sort=order)
-        db.add(item)
-        action = "checklist_item_added"
-    else:
-        item.label, item.sort = label, order
-        action = "checklist_item_changed"
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action=action, target=f"checklist_item:{item.id}",
-                 client_addr=client_addr, details={"code": item.code, "label": label, "sort": order})
-    return item
-
-
-async def _free_item_code(db: AsyncSession) -> str:
-    codes = set((await db.scalars(select(ChecklistItem.code))).all())
-    n = len(codes) + 1
-    while f"item-{n}" in codes:
-        n += 1
-    return f"item-{n}"
-
-
-async def retire_item(db: AsyncSession, *, tenant_id: int, actor_id: int, item: ChecklistItem,
-                      client_addr: str | None = None) -> None:
-    """Retired items keep the scores already given; stations are no longer scored on them."""
-    if item.retired_at is not None:
-        raise Refusal(lazy("This checklist item is already retired."))
-    item.retired_at = func.now()
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="checklist_item_retired",
-                 target=f"checklist_item:{item.id}", client_addr=client_addr, details={"label": item.label})
 
 
 def normalise_seats(seats: dict) -> dict:

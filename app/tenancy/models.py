@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from datetime import datetime
 
 from sqlalchemy import (
@@ -105,3 +104,21 @@ class TenantConfig(Base):
     yearly_report_day: Mapped[int] = mapped_column(Integer, default=10)
     message_texts: Mapped[dict] = mapped_column(JSONB, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HandlingUnit(Base):
+    """承办单位, an organisation of the tenant that handles cases (app.cases). Its users are members with
+    role handling_unit and ``Membership.handling_unit_id``, so it is defined here, below accounts."""
+
+    __tablename__ = "handling_units"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "node_id"], ["admin_nodes.tenant_id", "admin_nodes.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(10))  # township | county
+    node_id: Mapped[int | None] = mapped_column(BigInteger)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

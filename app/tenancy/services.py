@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, literal, select, update
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
@@ -247,36 +247,6 @@ async def move(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope,
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="node_moved", target=f"node:{node.id}",
                  client_addr=client_addr, details={"name": node.name, "from_parent": old_parent, "to": parent.name})
 
-
-async def retire(db: AsyncSession, *, tenant_id: int, actor_id: int, scope: Scope, node: AdminNode,
-                 client_addr: str | None = None) -> None:
-    """Retire a node: it stays in history, hidden from pickers and lists. Refused while it has live
-    children, or while it or a place below it has a station that is not closed."""
-    from app.stations.models import Station
-
-    if not can_edit_node(scope, node):
-        raise Refusal(lazy("You may not change this place."))
-    if node.retired_at is not None:
-        raise Refusal(lazy("This place is already retired."))
-    live_children = await db.scalar(
-        select(func.count()).select_from(AdminNode)
-        .where(AdminNode.parent_id == node.id, AdminNode.retired_at.is_(None))
-    )
-    if live_children:
-        raise Refusal(lazy("“%(name)s” still has %(n)s places below it: move or retire them first."),
-                        name=node.name, n=live_children)
-    open_stations = await db.scalar(
-        select(func.count()).select_from(Station)
-        .join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id, AdminNode.id == Station.node_id))
-        .where(AdminNode.path.startswith(node.path, autoescape=True), Station.status != "closed")
-    )
-    if open_stations:
-        raise Refusal(lazy("“%(name)s” has %(n)s homes or stations that are not closed: close them first."),
-                        name=node.name, n=open_stations)
-    node.retired_at = func.now()
-    await db.flush()
-    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="node_retired", target=f"node:{node.id}",
-                 client_addr=client_addr, details={"name": node.name})
 
 
 async def add_node(db, tenant_id, parent_id, parent_path, name, kind, division_code=None) -> AdminNode:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.cases import settings as svc
-from app.cases.models import CaseCategory, DueRule, HandlingUnit
+from app.cases.models import CaseCategory, DueRule
+from app.tenancy.models import HandlingUnit
 from app.cases.services import due_rule
 from app.core.errors import Refusal
 from app.tenancy.config import get_config

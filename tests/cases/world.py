@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 
 from app.accounts.models import Membership
-from app.cases.models import Case, CaseCategory, CaseEvent, HandlingUnit
+from app.cases.models import Case, CaseCategory, CaseEvent
+from app.tenancy.models import HandlingUnit
 from app.cases.services import new_receipt_code
 from app.stations.models import Station
 from tests.activities.world import EAST, HOME, ActivityCounty, build_activity_county

@@ -191,7 +191,8 @@ async def _joint(db, side: Side, deputy) -> None:
     from datetime import datetime, timezone
 
     from app.cases.models import Case
-    from app.joint.models import JointAttendance, JointReferral
+    from app.activities.models import JointAttendance
+    from app.cases.models import JointReferral
 
     case = await db.scalar(select(Case).where(Case.tenant_id == t).limit(1))
     db.add(JointReferral(tenant_id=t, case_id=case.id, county_tenant_id=t, county_case_id=case.id,
@@ -226,7 +227,8 @@ async def _cases(db, side: Side, station, deputy, activity, photo) -> None:
     from sqlalchemy import update
 
     from app.accounts.models import Membership
-    from app.cases.models import Case, CaseCategory, CaseEvent, CasePhoto, DueRule, HandlingUnit, MailboxOpening
+    from app.cases.models import Case, CaseCategory, CaseEvent, CasePhoto, DueRule, MailboxOpening
+    from app.tenancy.models import HandlingUnit
 
     t = side.id
     admin = side.users["county_admin"].id

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 
 from app.accounts.models import Membership
-from app.cases.models import HandlingUnit
+from app.tenancy.models import HandlingUnit
 from app.joint.presets import Applied, apply_joint_preset, load_joint_preset
 from app.presets.services import load_preset
 from app.presets.services import apply_preset

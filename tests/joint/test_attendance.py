@@ -19,7 +19,8 @@ from app.activities.access import get_activity
 from app.activities.models import ActivityKind, Invitation
 from app.joint import agreements, deputies
 from app.joint.agreements import joint_station_id
-from app.joint.models import JointAttendance, JointDeputy
+from app.activities.models import JointAttendance
+from app.joint.models import JointDeputy
 from app.stations.access import get_station
 from app.tenancy.config import get_config
 from app.tenancy.scope import Scope

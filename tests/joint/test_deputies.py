@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from app.core.errors import Refusal
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, Mandate
-from app.joint import agreements, deputies
+from app.joint import agreements, attendance, deputies
 from app.joint.models import JointDeputy
 from tests.joint.world import accepted, act, three_counties
 
@@ -146,7 +146,7 @@ async def test_projected_deputies_are_deputies_of_the_joint_station(database, ow
             "county", "township"]
         assert (await db.scalar(select(StationDeputy.station_id).where(StationDeputy.deputy_id == local.id,
                                                                        StationDeputy.ended_at.is_(None)))) == station
-        assert await deputies.home_counties(db, joint, [local.id]) == {local.id: (a.id, li)}
+        assert await attendance.home_counties(db, joint, [local.id]) == {local.id: (a.id, li)}
     # the joint station is in operation and its public page lists the deputy
     assert (await owner_sql("SELECT status FROM stations WHERE id = $1", station))[0][0] == "active"
     await act(database, a, deputies.leave, key=agreement.agreement_key, deputy_id=li)

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from app.accounts.models import Membership
 from app.cases import steps
 from app.cases.access import get_case
-from app.cases.models import STATE_NAMES, Case, HandlingUnit
+from app.cases.models import STATE_NAMES, Case
+from app.tenancy.models import HandlingUnit
 from app.cases.services import NewCase, register_case
 from app.core.errors import Refusal
 from app.core.i18n import gettext

@@ -1,4 +1,4 @@
-from app.platform import divisions
+from app.tenancy import divisions
 from tests.factories import csrf_from, make_tenant
 
 GOOD = {"division": "510722", "contact_name": "张三", "contact_phone": "13800138000", "note": "请尽快开通"}

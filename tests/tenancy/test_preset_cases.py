@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.cases.models import CaseCategory, DueRule, HandlingUnit
-from app.tenancy.models import AdminNode, TenantConfig
+from app.cases.models import CaseCategory, DueRule
+from app.tenancy.models import AdminNode, HandlingUnit, TenantConfig
 from app.presets.services import PresetError, parse_preset
 from app.presets.services import apply_preset, export_preset, load_preset
 from tests.isolation.world import snapshot
