@@ -229,7 +229,7 @@ async def main() -> int:
     from sqlalchemy import select
 
     from app.cases.models import Case
-    from app.compliance.periods import period_of
+    from app.core.periods import period_of
 
     n = int(sys.argv[sys.argv.index("--cases") + 1]) if "--cases" in sys.argv else 200_000
     async with bench_database("cases") as (settings, database):

@@ -46,7 +46,7 @@ async def build_county(database):
     from sqlalchemy import insert, select
 
     from app.activities.models import STANDARD_KINDS, ActivityKind
-    from app.compliance.models import Rule
+    from app.activities.models import Rule
     from app.compliance.rules import check_rule
     from app.deputies.models import Deputy, Mandate, StationDeputy
     from app.stations.models import Station

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities.models import Activity, ActivityKind
-from app.compliance.models import Rule
+from app.activities.models import Activity, ActivityKind, Rule
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.tenancy import coded_lists

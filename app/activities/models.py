@@ -9,7 +9,7 @@ from sqlalchemy import (
     BigInteger, Boolean, Date, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, LargeBinary, String,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from app.core.db import Base
@@ -272,3 +272,26 @@ class JointAttendance(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     left_early: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+class Rule(Base):
+    """A rule (活动规范, table activity_rules; evaluated by app.compliance): Each subject (every station, deputy or deputy group) must reach ``minimum`` of what ``counts``
+    (activities of ``kind_codes``; opinions registered; suggestions filed) in each ``period``.
+    Conditions: ``min_deputies`` present at a counted activity; ``station_kind_codes`` /
+    ``deputy_levels`` limit the subjects it applies to (empty: all)."""
+
+    __tablename__ = "activity_rules"
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(10))
+    counts: Mapped[str] = mapped_column(String(12), default="activities")
+    kind_codes: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
+    period: Mapped[str] = mapped_column(String(8))
+    minimum: Mapped[int] = mapped_column(Integer)
+    min_deputies: Mapped[int | None] = mapped_column(Integer)
+    station_kind_codes: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
+    deputy_levels: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

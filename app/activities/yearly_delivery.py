@@ -1,4 +1,4 @@
-"""Delivering the yearly attendance report (年度出勤情况报告) to each deputy (app.notify.scheduled runs it):
+"""Delivering the yearly attendance report (年度出勤情况报告) to each deputy (app.jobs.scheduled runs it):
 on the county's `yearly_report_day` of January (0 = off), `yearly_report` to every deputy who was invited
 to anything the year before, with how many activities they were due at and attended (the same rule as
 ``app.activities.attendance``: invitations not withdrawn, activities not cancelled) and a link to their

@@ -26,7 +26,7 @@ from app.cases.models import SATISFACTION_NAMES, SOURCE_NAMES, STATE_NAMES, Case
 from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.cases.queries import overdue_condition
 from app.cases.stats import SATISFIED
-from app.compliance.periods import Period
+from app.core.periods import Period
 from app.core.i18n import gettext, lazy
 from app.deputies import exports as sheets
 from app.deputies.access import deputies_in_scope

@@ -13,7 +13,7 @@ from app.audit.services import record
 from app.cases import charts, ledgers, queries, stats
 from app.cases.access import REGISTER_ROLES, require_view
 from app.cases.models import SOURCE_NAMES, SOURCES, STATE_NAMES, STATES
-from app.compliance.periods import parse_key, period_of, zone
+from app.core.periods import parse_key, period_of, zone
 from app.core.i18n import gettext, lazy
 from app.core.security import mask_mobile
 from app.core.web import client_addr, htmx_target, page

@@ -1,4 +1,4 @@
-"""The weekly reminder to open the deputy mailbox (app.notify.scheduled runs it): on the county's
+"""The weekly reminder to open the deputy mailbox (app.jobs.scheduled runs it): on the county's
 `mailbox_weekday` (ISO weekday, 0 = off), `mailbox_weekly` to each active station's liaison officers
 (station_staff rows of role "liaison" with an account; else the station's station_staff members),
 once per week (subject "station:<id>", due 09:00 local on that weekday). A station whose box was

@@ -1,5 +1,5 @@
 """Messages about a case, written into the outbox (app.notify.outbox) in the transaction of the step that
-causes them (subject "case:<id>"), and the daily scans the worker runs (app.notify.scheduled).
+causes them (subject "case:<id>"), and the daily scans the worker runs (app.jobs.scheduled).
 
 To the person who raised it, by SMS, when they gave a mobile and the county tells people
 (`notify_case_person`): the receipt code with the lookup link at registration (`case_receipt`), the

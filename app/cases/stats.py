@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.access import case_filter, cases_query, require_view
 from app.cases.models import Case, CaseCategory
-from app.compliance.periods import Period, parse_key, period_of, zone
+from app.core.periods import Period, parse_key, period_of, zone
 from app.core.errors import NotFound
 from app.stations.access import get_station
 from app.stations.models import Station

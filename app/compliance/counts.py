@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.compliance.models import Rule
-from app.compliance.periods import Period
+from app.activities.models import Rule
+from app.core.periods import Period
 
 
 @dataclass

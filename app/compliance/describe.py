@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.compliance.models import PERIOD_NAMES, SUBJECT_NAMES, Rule
+from app.compliance.models import PERIOD_NAMES, SUBJECT_NAMES
+from app.activities.models import Rule
 from app.core.i18n import gettext, lazy
 from app.deputies.models import LEVEL_NAMES
 

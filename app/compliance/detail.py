@@ -10,14 +10,12 @@ from sqlalchemy import and_, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.activities.models import STATUS_NAMES, Activity, ActivityKind, Attendance, Opinion, Suggestion
+from app.activities.models import STATUS_NAMES, Activity, ActivityKind, Attendance, JointAttendance, Opinion, Rule, Suggestion
 from app.compliance import engine
-from app.compliance.models import Rule
-from app.compliance.periods import Period, local_today, parse_key, period_of, zone
+from app.core.periods import Period, local_today, parse_key, period_of, zone
 from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.core.i18n import gettext, lazy
-from app.activities.models import JointAttendance
 from app.tenancy.config import get_config
 from app.tenancy.scope import Scope
 

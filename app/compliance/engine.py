@@ -20,10 +20,9 @@ from sqlalchemy import BigInteger, String, and_, any_, literal, select, union_al
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities.models import ActivityKind
+from app.activities.models import ActivityKind, Rule
 from app.compliance import counts
-from app.compliance.models import Rule
-from app.compliance.periods import Period, parse_key, period_of, verdict
+from app.core.periods import Period, parse_key, period_of, verdict
 from app.core.errors import NotFound
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup, Mandate, StationDeputy

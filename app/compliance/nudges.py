@@ -1,4 +1,4 @@
-"""Nudges when a rule is at risk (app.notify.scheduled runs this daily, from 09:00 local): every subject
+"""Nudges when a rule is at risk (app.jobs.scheduled runs this daily, from 09:00 local): every subject
 whose verdict in the current period is "at risk" (the board's engine, the same bounded number of
 queries) gets `rule_at_risk` once per period, to its responsible staff:
 - a station: its station_staff members and the township staff over it;
@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership
 from app.compliance import engine
-from app.compliance.models import Rule
-from app.compliance.periods import period_of
+from app.activities.models import Rule
+from app.core.periods import period_of
 from app.notify import links, outbox
 from app.notify.config import NotifySettings
 from app.notify.models import Outbox

@@ -9,12 +9,12 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 from sqlalchemy import select
 
-from app.activities.models import ActivityKind
+from app.activities.models import ActivityKind, Rule
 from app.audit.services import record
 from app.compliance import detail as details
 from app.compliance import engine, exports, services
 from app.compliance.describe import describe
-from app.compliance.models import VERDICT_NAMES, VERDICTS, Rule
+from app.compliance.models import VERDICT_NAMES, VERDICTS
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, htmx_target, page
 from app.stations.models import StationKind

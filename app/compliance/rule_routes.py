@@ -7,7 +7,8 @@ from litestar import Request, Response, get, post
 
 from app.compliance import rule_services as rs
 from app.compliance.describe import describe
-from app.compliance.models import COUNT_NAMES, COUNTS, PERIOD_NAMES, PERIODS, SUBJECT_NAMES, SUBJECTS, Rule
+from app.compliance.models import COUNT_NAMES, COUNTS, PERIOD_NAMES, PERIODS, SUBJECT_NAMES, SUBJECTS
+from app.activities.models import Rule
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other

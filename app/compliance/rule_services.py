@@ -9,9 +9,8 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities.models import ActivityKind
+from app.activities.models import ActivityKind, Rule
 from app.audit.services import record
-from app.compliance.models import Rule
 from app.compliance.rules import check_rule
 from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.compliance import engine
 from app.compliance.mailbox_flags import MailboxFlags, mailbox_flags
 from app.compliance.models import VERDICT_NAMES, VERDICTS
-from app.compliance.periods import Period, local_today, parse_key, period_of, zone
+from app.core.periods import Period, local_today, parse_key, period_of, zone
 from app.core.db import MAX_ID
 from app.core.errors import NotFound
 from app.core.i18n import gettext, lazy

@@ -2,7 +2,7 @@
 
 Postgres is the truth and Redis only carries work (DESIGN.md): every job here is safe to run twice.
 - `deliver_notifications` (every 10 s) runs the outbox sweep (app.notify.sweep) until nothing is due;
-- `produce_reminders` (hourly, at minute 5) writes the time-based reminders (app.notify.scheduled);
+- `produce_reminders` (hourly, at minute 5) writes the time-based reminders (app.jobs.scheduled);
 - `sweep_imports` (every minute) enqueues imports that Redis lost;
 - `purge_signin_codes` (hourly) deletes unused sign-in codes expired over a day ago.
 `run_forever` (the CLI's `worker`) starts the worker again when Redis goes away, so `./run start`
@@ -87,7 +87,7 @@ async def deliver_notifications(ctx) -> dict:
 
 async def produce_reminders(ctx) -> int:
     """The time-based reminders and notices of every tenant (each producer is idempotent)."""
-    from app.notify.scheduled import run_scheduled
+    from app.jobs.scheduled import run_scheduled
 
     return await run_scheduled(ctx["db"])
 

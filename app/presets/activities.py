@@ -78,7 +78,7 @@ async def check_rules_for_tenant(database, preset, tenant_id: int | None) -> Non
     if not preset.rules:
         return
     from app.activities.models import ActivityKind
-    from app.compliance.models import Rule
+    from app.activities.models import Rule
     from app.compliance.rules import check_rule
     from app.stations.models import StationKind
 
@@ -109,7 +109,7 @@ async def check_rules_for_tenant(database, preset, tenant_id: int | None) -> Non
 async def apply_rules(db, tenant_id: int, rules: list[dict]) -> None:
     """Rules by code: a new one is added, a listed one gets exactly the file's values (a rule is
     described whole: an omitted condition means none), an unlisted or retired one is left alone."""
-    from app.compliance.models import Rule
+    from app.activities.models import Rule
 
     if not rules:
         return
@@ -128,7 +128,7 @@ async def apply_rules(db, tenant_id: int, rules: list[dict]) -> None:
 async def export_sections(db) -> dict:
     """The live activity kinds and rules (not retired), in their order, as preset sections."""
     from app.activities.models import ActivityKind
-    from app.compliance.models import Rule
+    from app.activities.models import Rule
 
     kinds = (await db.scalars(select(ActivityKind).where(ActivityKind.retired_at.is_(None))
                               .order_by(ActivityKind.sort, ActivityKind.id))).all()

@@ -8,9 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from app.activities import kind_services
-from app.activities.models import ActivityKind
+from app.activities.models import ActivityKind, Rule
 from app.activities.services import KIND_REQUIRED, active_kind
-from app.compliance.models import Rule
 from app.core.errors import Refusal
 from app.tenancy.models import TenantConfig
 from tests.activities.world import build_activity_county, local, put_activity

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.cases import charts, stats
-from app.compliance.periods import parse_key
+from app.core.periods import parse_key
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 from tests.activities.world import local

@@ -9,10 +9,9 @@ from datetime import date
 from sqlalchemy import select
 
 from app.accounts.models import Membership
-from app.activities.models import STANDARD_KINDS, Opinion, Suggestion
+from app.activities.models import STANDARD_KINDS, Opinion, Rule, Suggestion
 from app.compliance.engine import Board, Where, evaluate
-from app.compliance.models import Rule
-from app.compliance.periods import zone
+from app.core.periods import zone
 from app.compliance.rules import check_rule
 from app.stations.models import Station, StationKind
 from app.presets.services import PresetError, load_preset

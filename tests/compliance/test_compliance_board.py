@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.compliance.periods import period_of
+from app.core.periods import period_of
 from tests.activities.world import EAST, HOME, build_activity_county, local, put_activity
 from tests.compliance.compliance_world import BEIJING, JINZHONG, RULE_NAMES, put_opinion, put_rules, put_station
 from tests.deputies.deputy_world import add_deputy, signed_in, text_of

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select, update
 
-from app.compliance.periods import parse_key, period_of, verdict
+from app.core.periods import parse_key, period_of, verdict
 from app.stations.models import Station, StationKind
 from tests.activities.world import EAST, HOME, build_activity_county, local, put_activity
 from tests.compliance.compliance_world import (

@@ -130,7 +130,7 @@ async def _activities(db, side: Side, station, deputy, group, photo) -> None:
         Activity, ActivityEvent, ActivityKind, ActivityPhoto, ActivityPlan, Attendance, Invitation, Opinion,
         SigninCode, Suggestion,
     )
-    from app.compliance.models import Rule
+    from app.activities.models import Rule
 
     t = side.id
     admin = side.users["county_admin"].id

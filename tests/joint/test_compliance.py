@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 from app.activities import signin
 from app.activities.access import get_activity
-from app.activities.models import ActivityKind
-from app.compliance.models import Rule
+from app.activities.models import ActivityKind, Rule
 from app.compliance.rules import check_rule
 from app.tenancy.config import get_config
 from tests.factories import login

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from app.cases.models import MailboxOpening
-from app.compliance.models import Rule
+from app.activities.models import Rule
 from app.notify.models import Outbox
-from app.notify.scheduled import run_scheduled
+from app.jobs.scheduled import run_scheduled
 from app.tenancy.models import Tenant, TenantConfig
 from tests.activities.world import TZ, put_activity
 from tests.cases.world import EAST, HOME, build_case_county, put_case

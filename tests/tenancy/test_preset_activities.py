@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.activities.models import STANDARD_KINDS, ActivityKind
-from app.compliance.models import Rule
+from app.activities.models import STANDARD_KINDS, ActivityKind, Rule
 from app.tenancy.models import TenantConfig
 from app.presets.services import PresetError, approval_presets, parse_preset
 from app.presets.services import apply_preset, export_preset, load_preset
