@@ -8,6 +8,7 @@ from litestar.datastructures import Cookie
 
 from app.accounts import invitations, services
 from app.accounts.access import SESSION_COOKIE, current_auth, load_auth, requires_login
+from app.core.db import attempt
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import LOCALES, gettext, lazy
 from app.core.security import token_digest
@@ -191,19 +192,19 @@ async def join(request: Request, tenant_slug: str, token: str) -> Response:
             if form.get("existing_user"):
                 if auth is None:
                     raise Refusal(NOT_SIGNED_IN)
-                await invitations.accept(db, invitation, existing_user=auth.user, client_addr=client_addr(request))
+                await attempt(db, invitations.accept(db, invitation, existing_user=auth.user,
+                                                     client_addr=client_addr(request)))
             else:
-                user = await invitations.accept(
+                user = await attempt(db, invitations.accept(
                     db, invitation, username=username, password=str(form.get("password", ""))[:200],
                     confirm=str(form.get("confirm", ""))[:200], client_addr=client_addr(request),
-                )
+                ))
                 old = request.cookies.get(SESSION_COOKIE)
                 new_session = await services.open_session(
                     db, request.app.state.settings, user, client_addr=client_addr(request),
                     user_agent=request.headers.get("user-agent"), old_token_hash=token_digest(old) if old else None,
                 )
         except Refusal as refusal:
-            await db.rollback()  # nothing was written; the rollback expires the loaded invitation
             invitation = await invitations.open_invitation(db, token)
             if invitation is None:
                 return _invalid_link(request)

@@ -52,9 +52,11 @@ def qr_svg(link: str) -> str:
 # --- the personal link (no account) --------------------------------------------------------------
 
 @asynccontextmanager
-async def link_tenant(request: Request, slug: str) -> AsyncIterator[tuple[Tenant, AsyncSession]]:
-    """The active tenant by slug and a session bound to it (else the ordinary 404). The caller
-    commits what it wrote; leaving the block closes the session (the loaded rows stay readable)."""
+async def link_tenant(request: Request, slug: str, *, writes: bool = False
+                      ) -> AsyncIterator[tuple[Tenant, AsyncSession]]:
+    """The active tenant by slug and a session bound to it (else the ordinary 404). A form that
+    ``writes`` commits when the block ends without an exception; otherwise leaving the block closes the
+    session and rolls back (the loaded rows stay readable)."""
     async with request.app.state.db.session() as db:
         tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug[:40], Tenant.status == "active"))
         if tenant is not None:
@@ -64,6 +66,8 @@ async def link_tenant(request: Request, slug: str) -> AsyncIterator[tuple[Tenant
             raise NotFound()
         bind(db, tenant.id)
         yield tenant, db
+        if writes:
+            await db.commit()
 
 
 def _link_page(request: Request, tenant: Tenant, view: signin.LinkView, config, *, done: bool = False,
@@ -91,7 +95,7 @@ async def link_page(request: Request, tenant_slug: str, token: str, done: str | 
 
 @post("/signin/{tenant_slug:str}/{token:str}", opt=OPT)
 async def link_sign_in(request: Request, tenant_slug: str, token: str) -> Response:
-    async with link_tenant(request, tenant_slug) as (tenant, db):
+    async with link_tenant(request, tenant_slug, writes=True) as (tenant, db):
         view = await signin.link_view(db, token)
         if view is None:
             raise NotFound()
@@ -99,9 +103,8 @@ async def link_sign_in(request: Request, tenant_slug: str, token: str) -> Respon
         try:
             signed = await signin.sign_in_by_link(db, view, config, ZoneInfo(tenant.timezone),
                                                   client_addr=client_addr(request))
-        except Refusal as refusal:  # nothing was written; closing the session drops the transaction
+        except Refusal as refusal:  # refused before any write: the loaded view stays readable
             return _link_page(request, tenant, view, config, error=refusal.text(), status_code=refusal.status)
-        await db.commit()
     response = see_other(f"/signin/{tenant.slug}/{token}" + ("?done=1" if signed else ""))
     response.headers.update(LINK_HEADERS)
     return response

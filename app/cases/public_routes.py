@@ -88,7 +88,7 @@ async def _read_opinion(request: Request) -> public.PublicOpinion:
 
 @post(OPINION_PATH, opt={**OPT, "uploads": True}, request_max_body_size=MAX_UPLOAD_BYTES + 65_536)
 async def submit_opinion(request: Request, tenant_slug: str, station_id: int) -> Response:
-    async with access.public_tenant(request, tenant_slug) as (tenant, db):
+    async with access.public_tenant(request, tenant_slug, writes=True) as (tenant, db):
         station = await access.public_station(db, station_id)
         opinion = await _read_opinion(request)
         try:
@@ -96,13 +96,13 @@ async def submit_opinion(request: Request, tenant_slug: str, station_id: int) ->
             case = await public.submit_opinion(db, config, tenant_id=tenant.id, station=station, opinion=opinion,
                                                hashed=_hash(request, tenant))
         except Refusal as refusal:
-            # Nothing was written (every check runs before the first insert); leaving the block rolls back.
+            # Nothing was written (every check runs before the first insert), so nothing to roll back
+            # and the loaded station stays readable for the page.
             typed = {"content": opinion.content, "person_name": opinion.person_name,
                      "person_mobile": opinion.person_mobile, "photo_dropped": bool(opinion.photo)}
             return _opinion_page(request, tenant, station, form=typed, error=refusal.text(),
                                  status_code=refusal.status)
         code, by_sms = case.receipt_code, await notices.receipt_by_sms(db, case)
-        await db.commit()
     return _render(request, "cases/public_receipt.html", tenant, station=station, code=code, by_sms=by_sms,
                    grouped=public.group_code(code), today=today_in(ZoneInfo(tenant.timezone)))
 
@@ -156,7 +156,7 @@ async def lookup(request: Request, tenant_slug: str) -> Response:
 
 @post("/p/{tenant_slug:str}/lookup/rate", opt=OPT)
 async def rate(request: Request, tenant_slug: str) -> Response:
-    async with access.public_tenant(request, tenant_slug) as (tenant, db):
+    async with access.public_tenant(request, tenant_slug, writes=True) as (tenant, db):
         form = await request.form()
         typed = str(form.get("code", "")).strip()[:20]
         found = await _find(request, tenant, db, typed)
@@ -168,7 +168,6 @@ async def rate(request: Request, tenant_slug: str) -> Response:
             # Refused before any write (or by the conditional update, which changed nothing).
             view = await public.public_view(db, found)
             return _status_page(request, tenant, view, error=refusal.text(), status_code=refusal.status)
-        await db.commit()
         view = await public.public_view(db, found)
     return _status_page(request, tenant, view, message=gettext(RATED))
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
+from app.core.errors import Refusal
 from app.core.settings import Settings
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -118,6 +121,16 @@ async def as_tenant(session: AsyncSession, tenant_id: int) -> AsyncIterator[Asyn
             await _switch(session, previous)
         raise
     await _switch(session, previous)
+
+
+async def attempt(session: AsyncSession, change: Awaitable[T]) -> T:
+    """Await a service's change; a Refusal rolls back what it wrote before it goes on, so a page that
+    shows the refusal reads the records as they were. (Tenant routes use ``ctx.attempt``.)"""
+    try:
+        return await change
+    except Refusal:
+        await session.rollback()
+        raise
 
 
 def bound_tenant(session: AsyncSession) -> int | None:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get, post
 
 from app.accounts.access import current_auth
+from app.core.db import attempt
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext
 from app.core.security import mask_mobile
@@ -178,11 +179,11 @@ async def set_sms_quota(request: Request, tenant_id: int) -> Response:
     value = str((await request.form()).get("sms_quota", ""))[:20]
     async with request.app.state.db.session() as db:
         try:
-            await services.set_sms_quota(db, tenant_id, value, actor=auth.user, client_addr=client_addr(request))
+            await attempt(db, services.set_sms_quota(db, tenant_id, value, actor=auth.user,
+                                                     client_addr=client_addr(request)))
         except LookupError:
             raise NotFound() from None
         except Refusal as refusal:
-            await db.rollback()
             return await _tenant_page(request, tenant_id, status_code=400, sms_quota=value,
                                       quota_error=refusal.text())
     return see_other(f"/ops/tenants/{tenant_id}?done=quota")

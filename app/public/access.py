@@ -24,8 +24,12 @@ from app.tenancy.models import Tenant
 
 
 @asynccontextmanager
-async def public_tenant(request: Request, slug: str) -> AsyncIterator[tuple[Tenant, AsyncSession]]:
-    """The active tenant by its slug and a read-only session bound to it (else the ordinary 404)."""
+async def public_tenant(request: Request, slug: str, *, writes: bool = False
+                        ) -> AsyncIterator[tuple[Tenant, AsyncSession]]:
+    """The active tenant by its slug and a session bound to it (else the ordinary 404). A page reads
+    only: leaving the block closes the session, which rolls back whatever happened and detaches the
+    loaded rows (still readable by the template). A form that ``writes`` commits when its block ends
+    without an exception (a refused change was rolled back by ``attempt``)."""
     async with request.app.state.db.session() as db:
         tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug[:40], Tenant.status == "active"))
         if tenant is not None:
@@ -34,9 +38,9 @@ async def public_tenant(request: Request, slug: str) -> AsyncIterator[tuple[Tena
         if tenant is None:
             raise NotFound()
         bind(db, tenant.id)
-        # Nothing commits: leaving the block closes the session, which rolls back whatever happened
-        # and detaches the loaded rows (still readable by the template).
         yield tenant, db
+        if writes:
+            await db.commit()
 
 
 def _valid_id(record_id: int) -> None:

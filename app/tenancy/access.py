@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.access import Auth, LoginRequired, _login_redirect_target, load_auth
 from app.accounts.models import Membership, User, UserSession
 from app.audit.services import record
+from app.core.db import attempt
 from app.core.errors import NotFound, Refusal
 from app.core.logs import log_tenant
 from app.core.web import TenantSuspended, htmx_target, see_other
@@ -46,10 +47,9 @@ class TenantContext:
         """Await a service's change. A Refusal rolls back what it wrote before it goes on to the route,
         so the page that shows the refusal reads the records as they were; nothing is committed."""
         try:
-            return await change
+            return await attempt(self.db, change)
         except Refusal:
             self.refused = True
-            await self.db.rollback()
             raise
 
     def after_commit(self, step: Callable[[], Awaitable[object]]) -> None:
