@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from app.core.settings import ROOT
-from app.joint import plug_in
+from app.wiring import plug_in
 
 
 def _settings():
@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    plug_in()  # joint stations' part in activities and cases (demo, presets)
+    plug_in()  # the ports: joint stations and cases take part in activities (demo, presets)
     args = build_parser().parse_args(argv)
     args.func(args)
 

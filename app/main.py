@@ -28,7 +28,7 @@ from app.audit import routes as audit_routes
 from app.core.errors import NotFound
 from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
-from app.joint import plug_in
+from app.wiring import plug_in
 from app.joint import routes as joint_routes
 from app.notify import routes as notify_routes
 from app.public import routes as public_routes
@@ -118,7 +118,7 @@ def tenant_router() -> Router:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     configure_logging()
-    plug_in()  # joint stations' part in activities and cases
+    plug_in()  # the ports: joint stations and cases take part in activities
     manifest = StaticManifest()
     database = Database(settings)
 

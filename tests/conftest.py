@@ -20,9 +20,9 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault("LIANLUO_PASSWORD_HASH_COST", "test")
 
 from app.core.settings import derive_app_url, load_settings, to_async_url
-from app.joint import plug_in
+from app.wiring import plug_in
 
-plug_in()  # as every entry point does: joint stations' part in activities and cases
+plug_in()  # as every entry point does (app.wiring)
 
 # pytest-xdist runs the suite in several processes: each gets its own database and Redis db number.
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import SUGGESTION_KINDS, Activity, ActivityKind, Attendance, Invitation, Opinion, Suggestion
 from app.audit.services import record
-from app.cases.services import register_opinion_case
+from app.activities.cases_port import register_opinion_case
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, DeputyGroup, StationDeputy

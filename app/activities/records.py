@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities.access import ActivityRef
 from app.activities.models import ActivityPhoto, Invitation, Opinion
 from app.activities.services import _audit, add_event, check_text, ensure_running, roll_up
-from app.cases.services import register_opinion_case
+from app.activities.cases_port import register_opinion_case
 from app.core.errors import NotFound, Refusal
 from app.core.images import MAX_UPLOAD_BYTES, TOO_LARGE, StoredImage, store_image
 from app.core.i18n import lazy

@@ -3,8 +3,8 @@
 Joint stations (app.joint) sit above activities and cases, yet an attendance change at a joint station
 must roll up into the deputies' counties, its reminders be relayed there, and a referred case's steps
 be mirrored back. The lower domain names what it needs in a ``Port``; app.joint plugs its functions
-in (``app.joint.plug_in()``, called by every entry point: the web app, the worker, the command line,
-the tests). A lower domain asks the port only where the other side exists (a joint tenant, a referred
+in (``app.wiring.plug_in()``, called by every entry point: the web app, the worker, the command
+line, the tests). A lower domain asks the port only where the other side exists (a joint tenant, a referred
 case), and an unplugged port then fails loudly instead of silently skipping the other side's work.
 """
 
@@ -25,5 +25,5 @@ class Port(Generic[T]):
 
     def __call__(self) -> T:
         if self._impl is None:
-            raise RuntimeError(f"{self.name} is not plugged in: the entry point must call app.joint.plug_in()")
+            raise RuntimeError(f"{self.name} is not plugged in: the entry point must call app.wiring.plug_in()")
         return self._impl

@@ -28,7 +28,7 @@ from app.core.logs import configure_logging
 from app.core.redis import arq_settings
 from app.core.settings import load_settings
 from app.jobs import tenant_job
-from app.joint import plug_in
+from app.wiring import plug_in
 
 log = logging.getLogger("lianluo.worker")
 
@@ -112,7 +112,7 @@ async def startup(ctx) -> None:
     from app.notify.sweep import channels_from_settings
 
     configure_logging()
-    plug_in()  # joint stations' part in activities and cases
+    plug_in()  # the ports: joint stations and cases take part in activities
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per SMS sent is noise
     ctx["settings"] = load_settings()
     ctx["db"] = Database(ctx["settings"])

@@ -2,7 +2,7 @@
 
 Activities and cases sit below this package and do not import it; what they need from joint stations
 they ask through their ports (app.activities.joint_port, app.cases.joint_port), which ``plug_in``
-connects. Every entry point calls it once: the web app, the worker, the command line and the tests.
+connects (called by app.wiring.plug_in at every entry point).
 """
 
 from __future__ import annotations
