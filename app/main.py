@@ -24,7 +24,7 @@ from app.cases import settings_routes as case_settings_routes
 from app.compliance import routes as compliance_routes
 from app.compliance import rule_routes
 from app.accounts import tenant_routes as member_routes
-from app.audit import routes as audit_routes
+from app.accounts import audit_routes
 from app.core.errors import NotFound
 from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
