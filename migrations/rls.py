@@ -45,3 +45,54 @@ def script(sql: str) -> None:
 
     raw = op.get_bind().connection.driver_connection
     await_only(raw.execute(sql))
+
+
+# A SECURITY DEFINER function runs as the owner. pg_catalog first: built-ins cannot be shadowed;
+# pg_temp last: a caller's temporary view or function never stands in for one of ours (left out, it
+# is searched first). tests/isolation/catalog.py:definer_problems holds every such function to this.
+DEFINER_SEARCH_PATH = "pg_catalog, public, pg_temp"
+
+
+def definer_function(signature: str, returns: str, body: str) -> None:
+    """Create a SECURITY DEFINER plpgsql function with the pinned search_path that only the runtime
+    role may execute. `signature` is `name(arg type, ...)`, `body` the text between $$ and $$."""
+    script(
+        f"CREATE FUNCTION {signature} RETURNS {returns} LANGUAGE plpgsql SECURITY DEFINER "
+        f"SET search_path = {DEFINER_SEARCH_PATH} AS $fn${body}$fn$"
+    )
+    definer_grants(signature)
+
+
+def definer_grants(signature: str) -> None:
+    """Functions are executable by PUBLIC when created: the runtime role alone may call ours."""
+    op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {app_role()}")
+
+
+def pin_definer(signature: str) -> None:
+    """Give an existing SECURITY DEFINER function the pinned search_path and the runtime-role-only grant."""
+    op.execute(f"ALTER FUNCTION {signature} SET search_path = {DEFINER_SEARCH_PATH}")
+    definer_grants(signature)
+
+
+def revoke_temporary() -> None:
+    """PUBLIC (so the runtime role) may create temporary objects in a new database. Nothing of ours
+    needs them, and they are how a caller shadows a table a SECURITY DEFINER function reads. Only
+    the database's owner can revoke it: otherwise fail here rather than leave it in place."""
+    role = app_role()
+    op.execute(
+        f"""
+        DO $$ BEGIN
+          EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC, %I', current_database(), '{role}');
+          IF has_database_privilege('{role}', current_database(), 'TEMPORARY') THEN
+            RAISE EXCEPTION 'role {role} may still create temporary objects in database %', current_database()
+              USING HINT = 'run the migrations as the database owner, or revoke TEMPORARY from whatever grants it';
+          END IF;
+        END $$;
+        """
+    )
+
+
+def grant_temporary() -> None:
+    """Undo revoke_temporary(): PostgreSQL's default, TEMPORARY for PUBLIC."""
+    op.execute("DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$;")

@@ -107,3 +107,50 @@ async def catalog_problems(conn) -> dict[str, list[str]]:
         if table not in has_pk:
             flag(table, "no primary key")
     return problems
+
+
+# A SECURITY DEFINER function runs as its owner: names it reads must not resolve to objects a caller
+# can create. pg_catalog first (built-ins cannot be shadowed), pg_temp last (a caller's temporary
+# view or function never wins over public), nothing else the caller could own.
+SAFE_DEFINER_PATH = ("pg_catalog", "public", "pg_temp")
+
+
+def _search_path(proconfig: list[str] | None) -> list[str] | None:
+    for setting in proconfig or ():
+        name, _, value = setting.partition("=")
+        if name == "search_path":
+            return [part.strip().strip('"') for part in value.split(",")]
+    return None
+
+
+async def definer_problems(conn) -> dict[str, list[str]]:
+    """{function(args): [problem, ...]} for every SECURITY DEFINER function in schema public whose
+    search_path a caller could shadow, or that PUBLIC may execute."""
+    rows = await conn.fetch(
+        """
+        SELECT p.oid::regprocedure::text AS name,
+               p.proconfig,
+               EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                        WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS public_execute
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'public' AND p.prosecdef
+        """
+    )
+    problems: dict[str, list[str]] = {}
+    for row in rows:
+        path = _search_path(row["proconfig"])
+        if path is None:
+            problems.setdefault(row["name"], []).append("no search_path of its own")
+        elif path[0] != "pg_catalog" or path[-1] != "pg_temp" or not set(path) <= set(SAFE_DEFINER_PATH):
+            problems.setdefault(row["name"], []).append(f"search_path {', '.join(path)} is not pinned")
+        if row["public_execute"]:
+            problems.setdefault(row["name"], []).append("PUBLIC may execute it")
+    return problems
+
+
+async def definer_functions(conn) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND p.prosecdef ORDER BY 1"
+    )
+    return [r["proname"] for r in rows]
