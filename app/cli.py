@@ -46,8 +46,40 @@ async def _with_db(fn):
         await database.dispose()
 
 
+def seal_totp_secrets(*, key_must_be_set: bool) -> None:
+    """Seal operators' TOTP secrets kept in clear (from before migration 0012) or under an old key
+    (after a rotation) with the current key, which is in the settings, not in SQL. Connects as the
+    owner, like the migrations. A deploy that migrates with the owner's URL alone (no key in its
+    environment) leaves them to the web app, which seals each at its next use: sealing with a key
+    generated here would lock the operators out."""
+    from dataclasses import replace
+
+    from app.core.db import Database
+    from app.platform.totp import reseal_secrets
+
+    if key_must_be_set and not (os.environ.get("LIANLUO_TOTP_KEY") or os.environ.get("LIANLUO_SECRET_KEY")):
+        print("TOTP secrets: no LIANLUO_TOTP_KEY here; the web app seals them at their next use")
+        return
+    settings = _settings()
+
+    async def go():
+        database = Database(replace(settings, app_database_url=settings.database_url))
+        try:
+            async with database.transaction() as db:
+                return await reseal_secrets(db, settings)
+        finally:
+            await database.dispose()
+
+    sealed, unopenable = _run(go())
+    if sealed:
+        print(f"TOTP secrets sealed under the current key: {sealed}")
+    if unopenable:
+        print(f"TOTP secrets no configured key opens (check LIANLUO_TOTP_OLD_KEYS): {unopenable}", file=sys.stderr)
+
+
 def cmd_migrate(args) -> None:
     migrate()
+    seal_totp_secrets(key_must_be_set=True)
     print("migrations applied")
 
 
@@ -225,6 +257,7 @@ def cmd_start(args) -> None:
         _allow_port(env, args.port)
         os.environ.update(env)
         migrate(env["DATABASE_URL"])
+        seal_totp_secrets(key_must_be_set=False)  # the web app started below uses this same key
         from app.demo import load_demo
 
         logins = _run(_with_db(load_demo))

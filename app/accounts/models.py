@@ -43,7 +43,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(60))
     password_hash: Mapped[str] = mapped_column(String(200))
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Sealed (app.core.sealing, `v1:...`) with the settings' TOTP key; a clear value is from before
+    # sealing and is sealed at its next use or by `lianluo migrate` (app.platform.totp).
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     locale: Mapped[str | None] = mapped_column(String(8))
@@ -72,12 +74,20 @@ class UserSession(Base):
 
 
 class FailedLogin(Base):
+    """A wrong password or TOTP code. It counts against the account (``user_id``; for a name no
+    account has, ``login_key``: a keyed digest of the text typed, normalised, so unknown names lock
+    alike) until an admin unlocks it (``cleared_at``), and against its client address
+    (``client_net``: the address, or an IPv6 /64) either way."""
+
     __tablename__ = "failed_logins"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    login_key: Mapped[str | None] = mapped_column(String(60))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     client_addr: Mapped[str | None] = mapped_column(String(64))
+    client_net: Mapped[str | None] = mapped_column(String(64))
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Membership(Base):

@@ -76,11 +76,13 @@ async def login(request: Request) -> Response:
                 old_token_hash=token_digest(old) if old else None,
             )
         except Refusal as refusal:
-            status = 429 if refusal.message == services.LOCKED else 401
-            return page(
-                request, "accounts/login.html", status_code=status, next=next_path, login=login_name,
+            response = page(
+                request, "accounts/login.html", status_code=refusal.status, next=next_path, login=login_name,
                 error=refusal.text(),
             )
+            if "minutes" in refusal.variables:  # the address limit: when to come back
+                response.headers["Retry-After"] = str(refusal.variables["minutes"] * 60)
+            return response
     request.scope["state"].pop("auth", None)
     target = "/ops/totp" if opened.user.is_operator else (next_path or "/")
     response = see_other(target)

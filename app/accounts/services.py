@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +24,7 @@ from app.tenancy.models import AdminNode, Tenant
 
 WRONG_CREDENTIALS = lazy("Wrong username, mobile number or password.")
 LOCKED = lazy("Too many failed sign-ins for this account. Please try again in an hour or ask your administrator.")
+ADDRESS_LIMITED = lazy("Too many failed sign-ins from this address. Please try again in %(minutes)s minutes.")
 
 
 @dataclass
@@ -27,6 +32,48 @@ class NewSession:
     token: str
     session: UserSession
     user: User
+
+
+@dataclass(frozen=True)
+class Whose:
+    """Whom failed sign-ins count against: an account, or (no account has the name) the name typed,
+    so that unknown names are counted, locked and answered exactly like known ones."""
+
+    user_id: int | None = None
+    login_key: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, user: User | None, login: str) -> Whose:
+        if user is not None:
+            return cls(user_id=user.id)
+        # A keyed digest, not the text: people type mobile numbers and passwords into this field.
+        typed = login.strip().lower().encode()
+        return cls(login_key=hmac.new(settings.secret_key.encode(), typed, hashlib.sha256).hexdigest()[:40])
+
+    def condition(self):
+        if self.user_id is not None:
+            return FailedLogin.user_id == self.user_id
+        return FailedLogin.login_key == self.login_key
+
+
+def client_net(client_addr: str | None) -> str | None:
+    """What the per-address limit counts: an IPv4 address, or an IPv6 address's /64 (what one
+    subscriber usually gets, so a single client cannot walk through its own addresses)."""
+    if not client_addr:
+        return None
+    try:
+        ip = ipaddress.ip_address(client_addr)
+    except ValueError:
+        return client_addr[:64]
+    if ip.version == 6:
+        mapped = ip.ipv4_mapped
+        return str(mapped) if mapped else str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _typed(login: str) -> str:
+    """The name as typed, for the audit log (a mobile number masked)."""
+    return mask_mobile(login[:60]) if MOBILE_RE.match(login) else login[:60]
 
 
 async def find_user(db: AsyncSession, login: str) -> User | None:
@@ -48,44 +95,88 @@ async def sign_in(
     user_agent: str | None,
     old_token_hash: bytes | None = None,
 ) -> NewSession:
-    """Check the password, count failures per account, and open a fresh session (a new id: the
-    old one, if any, is revoked). Raises Refusal with the message to show. Commits."""
+    """Check the password and open a fresh session (a new id: the old one, if any, is revoked).
+    Failures count against the client address (which is refused first, long before any account
+    locks) and against the account; a name no account has goes through the same steps, with the same
+    answers and the same work. Raises Refusal with the message to show. Commits."""
+    await _refuse_limited_address(db, settings, login, client_addr)
     user = await find_user(db, login)
-    if user is None or user.disabled_at is not None:
-        verify_password(None, password)  # same work either way
-        typed = mask_mobile(login[:60]) if MOBILE_RE.match(login) else login[:60]
-        await record_platform(db, actor_user_id=None, action="login_failed", target=typed, client_addr=client_addr)
-        await db.commit()
-        raise Refusal(WRONG_CREDENTIALS)
-    failures = await failures_in_last_hour(db, user.id)
+    whose = Whose.of(settings, user, login)
+    failures = await failures_in_last_hour(db, whose)
     if failures >= settings.failed_logins_per_hour:
-        await record_platform(db, actor_user_id=user.id, action="login_refused_locked", client_addr=client_addr)
+        await record_platform(db, actor_user_id=whose.user_id, action="login_refused_locked",
+                              target=None if user else _typed(login), client_addr=client_addr)
         await db.commit()
-        raise Refusal(LOCKED)
-    if not verify_password(user.password_hash, password):
-        await record_failure(db, settings, user.id, failures, "login_failed", client_addr)
+        raise Refusal(LOCKED, status=429)
+    usable = user is not None and user.disabled_at is None
+    # A missing or disabled account verifies against a dummy hash: the same work either way.
+    if not verify_password(user.password_hash if usable else None, password):
+        await record_failure(db, settings, whose, failures, "login_failed", client_addr,
+                             target=None if user else _typed(login))
         await db.commit()
-        raise Refusal(WRONG_CREDENTIALS)
+        raise Refusal(WRONG_CREDENTIALS, status=401)
     return await open_session(
         db, settings, user, client_addr=client_addr, user_agent=user_agent, old_token_hash=old_token_hash
     )
 
 
-async def failures_in_last_hour(db: AsyncSession, user_id: int) -> int:
-    """Failed sign-ins (wrong passwords and wrong TOTP codes) of one account in the last hour."""
+async def _refuse_limited_address(db: AsyncSession, settings: Settings, login: str, client_addr: str | None) -> None:
+    """Refuse (429) while the client's address has had too many failures in its window, before
+    looking at the name, so the answer is the same whoever is named."""
+    minutes = await address_wait_minutes(db, settings, client_net(client_addr))
+    if minutes is None:
+        return
+    await record_platform(db, actor_user_id=None, action="login_refused_address", target=_typed(login),
+                          client_addr=client_addr)
+    await db.commit()
+    raise Refusal(ADDRESS_LIMITED, status=429, minutes=minutes)
+
+
+async def address_wait_minutes(db: AsyncSession, settings: Settings, net: str | None) -> int | None:
+    """Minutes until an address may try again, or None if it may now. It is limited while its window
+    holds ``failed_logins_per_address`` failures, i.e. until the newest that many-th one leaves it."""
+    if net is None:
+        return None
+    window = timedelta(minutes=settings.address_window_minutes)
+    nth = await db.scalar(
+        select(FailedLogin.at)
+        .where(FailedLogin.client_net == net, FailedLogin.at > now() - window)
+        .order_by(FailedLogin.at.desc())
+        .offset(settings.failed_logins_per_address - 1)
+        .limit(1)
+    )
+    if nth is None:
+        return None
+    return max(1, math.ceil((nth + window - now()).total_seconds() / 60))
+
+
+async def failures_in_last_hour(db: AsyncSession, whose: Whose) -> int:
+    """Failed sign-ins (wrong passwords and wrong TOTP codes) counting against one account (or one
+    unknown name) in the last hour; an admin's unlock stops the earlier ones counting."""
     return await db.scalar(
-        select(func.count()).where(FailedLogin.user_id == user_id, FailedLogin.at > now() - timedelta(hours=1))
+        select(func.count()).where(
+            whose.condition(), FailedLogin.cleared_at.is_(None), FailedLogin.at > now() - timedelta(hours=1)
+        )
     )
 
 
+async def sign_in_locked(db: AsyncSession, settings: Settings, user_id: int) -> bool:
+    return await failures_in_last_hour(db, Whose(user_id=user_id)) >= settings.failed_logins_per_hour
+
+
 async def record_failure(
-    db: AsyncSession, settings: Settings, user_id: int, failures_before: int, action: str, client_addr: str | None
+    db: AsyncSession, settings: Settings, whose: Whose, failures_before: int, action: str, client_addr: str | None,
+    *, target: str | None = None,
 ) -> None:
-    """Count one more failure against the account, audit it, and audit the lockout it may cause."""
-    await db.execute(insert(FailedLogin).values(user_id=user_id, client_addr=client_addr))
-    await record_platform(db, actor_user_id=user_id, action=action, client_addr=client_addr)
+    """Count one more failure against the account (or name) and the client address, audit it, and
+    audit the lockout it may cause."""
+    await db.execute(insert(FailedLogin).values(
+        user_id=whose.user_id, login_key=whose.login_key, client_addr=client_addr, client_net=client_net(client_addr),
+    ))
+    await record_platform(db, actor_user_id=whose.user_id, action=action, target=target, client_addr=client_addr)
     if failures_before + 1 >= settings.failed_logins_per_hour:
-        await record_platform(db, actor_user_id=user_id, action="account_locked", client_addr=client_addr)
+        await record_platform(db, actor_user_id=whose.user_id, action="account_locked", target=target,
+                              client_addr=client_addr)
 
 
 async def open_session(
@@ -329,6 +420,25 @@ async def remove_member(
     )
     member.revoked_at = moment
     return ended.rowcount
+
+
+async def unlock_sign_in(
+    db: AsyncSession, *, tenant_id: int, actor_id: int, row: MemberRow, client_addr: str | None
+) -> int:
+    """Lift a member's account lockout: their failed sign-ins stop counting against the account
+    (they still count against the addresses they came from, so an attacker is not freed too).
+    Returns how many stopped counting. Audited in the tenant. Does not commit."""
+    cleared = await db.execute(
+        update(FailedLogin)
+        .where(FailedLogin.user_id == row.user.id, FailedLogin.cleared_at.is_(None))
+        .values(cleared_at=now())
+    )
+    await record(
+        db, tenant_id=tenant_id, actor_user_id=actor_id, action="account_unlocked",
+        target=f"membership:{row.membership.id}", client_addr=client_addr,
+        details={"member": row.user.display_name, "failures_cleared": cleared.rowcount},
+    )
+    return cleared.rowcount
 
 
 async def display_names(db: AsyncSession, user_ids: set[int]) -> dict[int, str]:

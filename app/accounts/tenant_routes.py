@@ -26,6 +26,7 @@ DONE_MESSAGES = {
     "role": lazy("The role has been changed."),
     "removed": lazy("The member has been removed and signed out of this unit."),
     "revoked": lazy("The invitation has been withdrawn; its link no longer works."),
+    "unlocked": lazy("The member's sign-in has been unlocked: they can sign in again."),
 }
 
 
@@ -76,6 +77,7 @@ async def _member_page(
         scopes=await services.scope_choices(ctx.db, ctx.tenant.id), roles=ROLES,
         tz=ctx.tz, mask_mobile=mask_mobile, base=ctx.base,
         is_self=row.user.id == ctx.user.id,
+        locked=await services.sign_in_locked(ctx.db, request.app.state.settings, row.user.id),
     )
 
 
@@ -165,4 +167,18 @@ async def remove_member(request: Request, ctx: TenantContext, membership_id: int
     return see_other(f"{ctx.base}/members?done=removed")
 
 
-route_handlers = [members, create_invitation, revoke_invitation, member, change_role, remove_member]
+@post("/members/{membership_id:int}/unlock")
+async def unlock_member(request: Request, ctx: TenantContext, membership_id: int) -> Response:
+    """A member locked out by failed sign-ins (someone guessing, from many addresses) asks their
+    county admin, who knows them, to let them in again."""
+    ctx.require_role("county_admin")
+    row = await _member(ctx, membership_id)
+    if _other_countys(ctx, row):
+        return await _member_page(request, ctx, row, status_code=400, error=gettext(JOINT_NOT_YOURS))
+    await services.unlock_sign_in(
+        ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row, client_addr=client_addr(request)
+    )
+    return see_other(f"{ctx.base}/members?done=unlocked")
+
+
+route_handlers = [members, create_invitation, revoke_invitation, member, change_role, remove_member, unlock_member]

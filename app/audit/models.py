@@ -49,6 +49,7 @@ ACTION_NAMES = {
     "invitation_revoked": lazy("Invitation withdrawn"),
     "membership_role_changed": lazy("Role changed"),
     "membership_removed": lazy("Member removed"),
+    "account_unlocked": lazy("Member's sign-in unlocked"),
     "roster_entry_added": lazy("Constituent added to a contact roster"),
     "roster_entry_changed": lazy("Contact roster entry changed"),
     "roster_entry_retired": lazy("Constituent taken off a contact roster"),

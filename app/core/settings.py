@@ -14,6 +14,9 @@ Names (documented in README.md):
                       links that leave the product (invitations); default: the request's own
   LIANLUO_TRUSTED_PROXIES  comma-separated addresses of reverse proxies whose X-Forwarded-For and
                       X-Forwarded-Proto are believed (default: none)
+  LIANLUO_TOTP_KEY    seals operators' TOTP secrets in the database (default: LIANLUO_SECRET_KEY)
+  LIANLUO_TOTP_OLD_KEYS  comma-separated keys that sealed them before a rotation: still opened, and
+                      sealed again under LIANLUO_TOTP_KEY by `lianluo migrate` or at the next use
 
 Notifications (app.notify; `./run start` starts a local fake SMS gateway on 8025 and a local mail
 sink on 8026 unless LIANLUO_SMS_URL / LIANLUO_SMTP_HOST are set):
@@ -67,7 +70,14 @@ class Settings:
     max_body_bytes: int = 1_000_000
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
+    # An account locks after this many failures in an hour (from anywhere: a distributed attack).
     failed_logins_per_hour: int = 100
+    # One client address (an IPv6 /64) is refused after this many failures in its window. Keep
+    # (60 / window) x this below the account's limit, so that one address alone cannot lock anyone.
+    failed_logins_per_address: int = 20
+    address_window_minutes: int = 15
+    totp_key: str = ""
+    totp_old_keys: tuple[str, ...] = ()
     sms_url: str = ""
     sms_key_id: str = "lianluo-dev"
     sms_key_secret: str = "lianluo-dev-secret"
@@ -80,6 +90,10 @@ class Settings:
     smtp_from: str = "lianluo@localhost"
     smtp_starttls: bool = False
     outbox_stale_seconds: int = 300
+
+    def totp_keys(self) -> list[str]:
+        """The key that seals TOTP secrets, then the older ones that may still open them."""
+        return [self.totp_key or self.secret_key, *self.totp_old_keys]
 
     def sms_template(self, kind: str) -> str:
         """The provider's template code for a message kind."""
@@ -175,6 +189,8 @@ def load_settings(**overrides) -> Settings:
         trusted_proxies=frozenset(
             p.strip() for p in os.environ.get("LIANLUO_TRUSTED_PROXIES", "").split(",") if p.strip()
         ),
+        totp_key=os.environ.get("LIANLUO_TOTP_KEY", "").strip(),
+        totp_old_keys=tuple(k.strip() for k in os.environ.get("LIANLUO_TOTP_OLD_KEYS", "").split(",") if k.strip()),
     )
     values.update(_notify_values())
     values.update(overrides)

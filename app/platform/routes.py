@@ -212,7 +212,7 @@ async def audit_log(request: Request, before: int | None = None) -> Response:
 async def _enrol_page(request: Request, status_code: int = 200, error: str | None = None) -> Response:
     auth = current_auth(request)
     async with request.app.state.db.session() as db:
-        secret = await totp.enrolment_secret(db, auth.user)
+        secret = await totp.enrolment_secret(db, request.app.state.settings, auth.user)
     uri = totp.provisioning_uri(auth.user, secret)
     grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
     return page(request, "platform/totp_enrol.html", status_code=status_code, qr=totp.qr_svg(uri),

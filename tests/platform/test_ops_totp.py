@@ -1,3 +1,5 @@
+import re
+
 import pyotp
 
 from tests.factories import csrf_from, login, make_user
@@ -20,16 +22,15 @@ async def test_operator_without_totp_is_sent_to_enrol_and_cannot_reach_console(c
     page = await client.get("/ops/totp/enrol")
     assert page.status_code == 200
     assert "<svg" in page.text
-    secret = (await owner_sql("SELECT totp_secret, totp_enabled_at FROM users WHERE id = $1", user.id))[0]
-    assert secret["totp_secret"] and secret["totp_enabled_at"] is None
-    grouped = " ".join(secret["totp_secret"][i:i + 4] for i in range(0, len(secret["totp_secret"]), 4))
-    assert grouped in page.text
-    uri = pyotp.TOTP(secret["totp_secret"]).provisioning_uri(name="ops", issuer_name="Lianluo")
+    row = (await owner_sql("SELECT totp_secret, totp_enabled_at FROM users WHERE id = $1", user.id))[0]
+    assert row["totp_secret"] and row["totp_enabled_at"] is None
+    secret = re.search(r"<code>([A-Z2-7 ]+)</code>", page.text).group(1).replace(" ", "")
+    uri = pyotp.TOTP(secret).provisioning_uri(name="ops", issuer_name="Lianluo")
     assert uri.startswith("otpauth://totp/Lianluo:ops?")
     # reloading keeps the same secret (a scanned code stays valid)
-    await client.get("/ops/totp/enrol")
-    assert (await owner_sql("SELECT totp_secret FROM users"))[0]["totp_secret"] == secret["totp_secret"]
-    totp = pyotp.TOTP(secret["totp_secret"])
+    again = await client.get("/ops/totp/enrol")
+    assert re.search(r"<code>([A-Z2-7 ]+)</code>", again.text).group(1).replace(" ", "") == secret
+    totp = pyotp.TOTP(secret)
     r = await client.post("/ops/totp/enrol", data={"code": _wrong(totp.now()), "_csrf_token": csrf_from(page.text)})
     assert r.status_code == 400 and "验证码错误" in r.text
     assert (await owner_sql("SELECT totp_enabled_at FROM users"))[0]["totp_enabled_at"] is None
