@@ -15,8 +15,8 @@ from app.activities.models import SIGNIN_METHOD_NAMES, STATUS_NAMES, SUGGESTION_
 from app.audit.services import record
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
-from app.core.web import client_addr, page, see_other
-from app.deputies import exports
+from app.core import spreadsheets
+from app.core.web import client_addr, download, page, see_other
 from app.deputies.access import access_deputy
 from app.deputies.models import Deputy
 from app.stations.access import get_station
@@ -159,12 +159,8 @@ async def _export(request: Request, ctx: TenantContext, deputy_id: int, year: in
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="attendance_report_exported",
                  target=f"deputy:{report.deputy_id}", client_addr=client_addr(request),
                  details={"name": report.deputy, "year": year, "format": fmt})
-    safe = [[exports._safe_cell(v) for v in row] for row in rows]  # no formulas from topics or reasons
-    body = exports.to_csv(head, safe) if fmt == "csv" else exports.to_xlsx(head, rows, f"{year}年出勤情况")
-    return Response(
-        body, media_type=exports.CSV_TYPE if fmt == "csv" else exports.XLSX_TYPE,
-        headers={"Content-Disposition": exports.content_disposition(f"年度出勤情况报告-{report.deputy}-{year}.{fmt}")},
-    )
+    body = spreadsheets.write(fmt, head, rows, f"{year}年出勤情况")  # topics and reasons: formulas guarded there
+    return download(body, f"年度出勤情况报告-{report.deputy}-{year}.{fmt}")
 
 
 @get("/deputies/{deputy_id:int}/attendance/{year:int}/report.csv")

@@ -27,6 +27,12 @@ VIEW_ROLES = ("county_admin", "viewer", "township_staff", "station_staff", "depu
 REGISTER_ROLES = ("county_admin", "township_staff", "station_staff", "deputy")
 
 
+def shows_receipt_codes(scope: Scope) -> bool:
+    """A handling unit's users never see receipt codes: the unit handles the matter and has no need of
+    the person's code (and a code must not let the one who answers pass for the person)."""
+    return scope.role != "handling_unit"
+
+
 def require_view(scope: Scope) -> None:
     if scope.role not in VIEW_ROLES:
         raise NotFound()

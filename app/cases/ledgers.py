@@ -8,12 +8,11 @@
   raised, resolved (closed), in progress (the rest), overdue (today), the main issues (urgent first,
   then the newest: three content excerpts) and the satisfaction rate. Merged cases are left out.
 
-Spreadsheets reuse the deputies' writer and its formula-injection guard (``_safe_cell``).
+Spreadsheets are written by ``app.core.spreadsheets`` (which guards against formula injection).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -27,8 +26,8 @@ from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.cases.queries import overdue_condition
 from app.cases.stats import SATISFIED
 from app.core.periods import Period
+from app.core import spreadsheets
 from app.core.i18n import gettext, lazy
-from app.deputies import exports as sheets
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy
 from app.stations.models import Station
@@ -131,22 +130,16 @@ def suggestion_cells(row) -> list:
 
 
 async def register_xlsx(db: AsyncSession, scope: Scope, period: Period, tz, title: str) -> bytes:
-    """Every case of the period, then a second sheet of the suggestions (openpyxl write-only)."""
-    from openpyxl import Workbook
-
+    """Every case of the period, then a second sheet of the suggestions (rows streamed into the book)."""
     start, end = period.bounds(tz)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
-    sheet.append([gettext(h) for h in REGISTER_HEAD])
+    book = spreadsheets.Book()
+    sheet = book.sheet(title, [gettext(h) for h in REGISTER_HEAD])
     async for row in await db.stream(_register_query(scope, start, end).execution_options(yield_per=2000)):
-        sheet.append([sheets._safe_cell(v) for v in register_cells(row, tz)])
-    second = book.create_sheet(title=gettext(SUGGESTIONS_SHEET)[:31])
-    second.append([gettext(h) for h in SUGGESTION_HEAD])
+        sheet.append(register_cells(row, tz))
+    second = book.sheet(gettext(SUGGESTIONS_SHEET), [gettext(h) for h in SUGGESTION_HEAD])
     for row in await db.execute(_suggestion_query(scope, period)):
-        second.append([sheets._safe_cell(v) for v in suggestion_cells(row)])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        second.append(suggestion_cells(row))
+    return book.save()
 
 
 @dataclass
@@ -205,4 +198,4 @@ def quarterly_cells(line: Line) -> list:
 def quarterly_xlsx(lines: list[Line], total: Line, title: str) -> bytes:
     rows = [quarterly_cells(line) for line in lines]
     rows.append([gettext(QUARTER_TOTAL), *quarterly_cells(total)[1:6], ""])
-    return sheets.to_xlsx([gettext(h) for h in QUARTERLY_HEAD], rows, title[:31])
+    return spreadsheets.to_xlsx([gettext(h) for h in QUARTERLY_HEAD], rows, title)

@@ -11,13 +11,12 @@ from litestar import Request, Response, get
 
 from app.audit.services import record
 from app.cases import charts, ledgers, queries, stats
-from app.cases.access import REGISTER_ROLES, require_view
+from app.cases.access import REGISTER_ROLES, require_view, shows_receipt_codes
 from app.cases.models import SOURCE_NAMES, SOURCES, STATE_NAMES, STATES
 from app.core.periods import parse_key, period_of, zone
 from app.core.i18n import gettext, lazy
 from app.core.security import mask_mobile
-from app.core.web import client_addr, htmx_target, page
-from app.deputies import exports as sheets
+from app.core.web import client_addr, download, htmx_target, page
 from app.tenancy.access import TenantContext
 
 OTHER_CATEGORIES = lazy("Other categories")
@@ -47,7 +46,7 @@ async def case_list(request: Request, ctx: TenantContext) -> Response:
     base = ctx.base
     context = dict(result=result, f=f, base=base, list_url=f"{base}/cases", local=_local(ctx), mask=mask_mobile,
                    is_overdue=queries.is_overdue, due_date=queries.due_date, STATE_NAMES=STATE_NAMES,
-                   SOURCE_NAMES=SOURCE_NAMES, cap=queries.COUNT_CAP)
+                   SOURCE_NAMES=SOURCE_NAMES, cap=queries.COUNT_CAP, show_codes=shows_receipt_codes(scope))
     if htmx_target(request) == "case-list":
         return page(request, "cases/_list.html", **context)
     choices = await queries.filter_choices(ctx.db, scope)
@@ -98,11 +97,6 @@ async def _audit(request: Request, ctx: TenantContext, action: str, period_key: 
                  client_addr=client_addr(request), details={"period": period_key, "format": "xlsx"})
 
 
-def _xlsx(body: bytes, filename: str) -> Response:
-    return Response(body, media_type=sheets.XLSX_TYPE,
-                    headers={"Content-Disposition": sheets.content_disposition(filename)})
-
-
 @get("/cases/register")
 async def register_page(request: Request, ctx: TenantContext, period: str | None = None,
                         page_no: int = 1) -> Response:
@@ -123,7 +117,7 @@ async def register_xlsx(request: Request, ctx: TenantContext, period: str | None
     body = await ledgers.register_xlsx(ctx.db, await ctx.scope(), chosen, zone(ctx.tenant.timezone),
                                        title=chosen.key)
     await _audit(request, ctx, "case_register_exported", chosen.key)
-    return _xlsx(body, f"{gettext(REGISTER_TITLE)}-{ctx.tenant.name}-{chosen.key}.xlsx")
+    return download(body, f"{gettext(REGISTER_TITLE)}-{ctx.tenant.name}-{chosen.key}.xlsx")
 
 
 async def _quarterly(ctx: TenantContext, quarter: str | None):
@@ -147,7 +141,7 @@ async def quarterly_xlsx(request: Request, ctx: TenantContext, quarter: str | No
     chosen, lines, total = await _quarterly(ctx, quarter)
     body = ledgers.quarterly_xlsx(lines, total, chosen.key)
     await _audit(request, ctx, "case_quarterly_exported", chosen.key)
-    return _xlsx(body, f"{gettext(QUARTERLY_TITLE)}-{ctx.tenant.name}-{chosen.key}.xlsx")
+    return download(body, f"{gettext(QUARTERLY_TITLE)}-{ctx.tenant.name}-{chosen.key}.xlsx")
 
 
 route_handlers: list = [case_list, case_stats, register_page, register_xlsx, quarterly_page, quarterly_xlsx]

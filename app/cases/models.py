@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Date, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String, func,
+    BigInteger, Boolean, Date, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, LargeBinary, String,
+    func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -64,6 +65,9 @@ SATISFACTION_NAMES = {
     "basically": lazy("Basically satisfied"),
     "unsatisfied": lazy("Not satisfied"),
 }
+# The steps that set the satisfaction: staff's "rate" (asked by phone or in person: shown as entered by
+# staff), the person's own rating on the public page, a joint station's rating passed on to the county.
+RATING_ACTIONS = ("rate", "rated_by_public", "joint_rated")
 FEEDBACK_CHANNELS = ("phone", "sms", "visit", "letter", "wechat", "online")
 FEEDBACK_CHANNEL_NAMES = {
     "phone": lazy("By phone"),
@@ -200,6 +204,33 @@ class CasePhoto(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     case_id: Mapped[int] = mapped_column(BigInteger)
     image_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseRatingCode(Base):
+    """A rating code given to the person (on the receipt page or in the SMS with the answer): its
+    digest only. Whoever rates on the public page must type one (app.cases.codes)."""
+
+    __tablename__ = "case_rating_codes"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sent_by: Mapped[str] = mapped_column(String(8))  # "receipt" or "sms"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LookupMiss(Base):
+    """A receipt or rating code tried on the public lookup that matched nothing, by keyed client hash:
+    counted in PostgreSQL, so every web process shares the limit (app.cases.public.check_misses)."""
+
+    __tablename__ = "case_lookup_misses"
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    client_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class MailboxOpening(Base):

@@ -4,7 +4,12 @@ causes them (subject "case:<id>"), and the daily scans the worker runs (app.jobs
 To the person who raised it, by SMS, when they gave a mobile and the county tells people
 (`notify_case_person`): the receipt code with the lookup link at registration (`case_receipt`), the
 answer when it is fed back (`case_answer`), and a day later, at 09:00 local, the satisfaction request
-(`case_satisfaction`), withdrawn if the case is rated (by staff or by the person) before it goes.
+(`case_satisfaction`), withdrawn if the case is rated (by staff or by the person) before it goes. The
+answer and the request carry a new rating code (`{rating}`, app.cases.codes): the person's proof on
+the public rating page, which staff never see.
+
+Staff's messages name a case by its receipt code, except a handling unit's (`case_due_soon`): the unit
+sees no receipt code (it could rate in the person's name with it), so it gets the case number.
 
 To staff, from the daily scan: `case_due_soon` to the handling unit's users when the reply is due within
 `case_due_soon_days` (once per case and reply date), and `case_overdue` (督办) to the supervising
@@ -22,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership
+from app.cases.codes import group_code, issue_rating_code
 from app.cases.models import OPEN_WITH_UNIT, Case, CaseCategory
 from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.notify import links, outbox
@@ -43,6 +49,11 @@ def _now(now: datetime | None) -> datetime:
 
 async def _slug(db: AsyncSession, tenant_id: int) -> str:
     return await db.scalar(select(Tenant.slug).where(Tenant.id == tenant_id)) or ""
+
+
+def case_number(case_id: int) -> str:
+    """How a case is named where its receipt code must not be shown (a handling unit's messages)."""
+    return f"#{case_id}"
 
 
 def _quote(text: str) -> str:
@@ -84,7 +95,8 @@ async def fed_back(db: AsyncSession, case: Case, *, now: datetime | None = None)
         return 0
     now = _now(now)
     who = [outbox.person(case.person_mobile, case.person_name)]
-    params = {"code": case.receipt_code, "link": links.case_lookup(await _slug(db, case.tenant_id))}
+    params = {"code": case.receipt_code, "link": links.case_lookup(await _slug(db, case.tenant_id)),
+              "rating": group_code(await issue_rating_code(db, case, "sms"))}
     common = dict(tenant_id=case.tenant_id, subject=subject(case.id), recipients=who, now=now, config=config)
     written = await outbox.notify(db, kind="case_answer", due_at=now,
                                   params={**params, "answer": _quote(case.reply_text)}, **common)
@@ -154,7 +166,7 @@ async def due_soon(db: AsyncSession, config: NotifySettings, *, slug: str, now: 
     people = {r.user_id: r for r in await outbox.members(db, config.tenant_id, {u for v in units.values() for u in v},
                                                           config=config)}
     items = [(c, _nine(c.reply_due - timedelta(days=days), config),
-              {"code": c.receipt_code, "category": category or "—", "due": c.reply_due.isoformat(),
+              {"code": case_number(c.id), "category": category or "—", "due": c.reply_due.isoformat(),
                "link": links.case_page(slug, c.id)}) for c, category in rows]
     return await _send(db, config, "case_due_soon", items,
                        lambda c: [people[u] for u in units.get(c.handling_unit_id, []) if u in people], now)

@@ -3,7 +3,8 @@ receipt code with the case's public history, and the public rating of a fed-back
 
 Nobody signs in. A submission is tied to its client only by a keyed hash of the address (never the
 address itself), which is what the abuse limits count, in Postgres, so they hold while Redis is
-down. Services take a session bound to the tenant, raise ``Refusal`` (nothing written) and do not
+down and every web process shares them. The receipt code shows the progress; rating needs the
+rating code too, which only the person received (app.cases.codes). Services take a session bound to the tenant, raise ``Refusal`` (nothing written) and do not
 commit.
 """
 
@@ -11,19 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases.models import STATE_NAMES, Case, CaseCategory, CaseEvent, CasePhoto
+from app.cases.codes import group_code, issue_rating_code, rating_code_matches  # noqa: F401 (group_code: pages)
+from app.cases.models import RATING_ACTIONS, STATE_NAMES, Case, CaseCategory, CaseEvent, CasePhoto, LookupMiss
 from app.cases.services import CONTENT_REQUIRED, CONTENT_TOO_LONG, NewCase, register_case
 from app.core.errors import Refusal
 from app.core.i18n import lazy
-from app.core.images import store_image, thumbnail
+from app.core.images import make_thumbnail, store_thumbnail
 from app.stations.models import Station
 from app.tenancy.config import Config
 
@@ -40,6 +40,10 @@ STATION_LIMIT = lazy("This station has received too many online opinions in the 
 CODE_NOT_FOUND = lazy("No opinion matches this receipt code. Please check the code and try again.")
 LOOKUP_LIMIT = lazy("Too many receipt codes that match nothing were tried from your network in the last hour. "
                     "Please try again later.")
+RATING_CODE_REQUIRED = lazy("To rate the answer, please type the rating code you received with your receipt "
+                            "or in the SMS with the answer.")
+RATING_CODE_WRONG = lazy("This rating code does not belong to this opinion. Please check the code you received "
+                         "with your receipt or in the SMS with the answer.")
 
 # Generic descriptions of public steps, by the event's action (the names of app.cases.workflow's steps),
 # else by the state it led to: the public never sees who took a step or what was noted.
@@ -48,7 +52,7 @@ PUBLIC_STEPS = {
     "clarify": lazy("Clarification given"),
     "forward_outside": lazy("Forwarded to the city or province"),
     "send_back": lazy("Sent back for re-handling"),
-    "rate": lazy("Satisfaction rated"),
+    "rate": lazy("Satisfaction recorded by staff"),
     "rated_by_public": lazy("Satisfaction rated"),
     # a joint station's case (app.joint.referrals)
     "refer": lazy("Referred to the county whose matter it is"),
@@ -68,9 +72,6 @@ def client_hash(secret_key: str, tenant_id: int, addr: str | None) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def group_code(code: str) -> str:
-    """ABCDEFGHJK → ABCD-EFGH-JK: easier to read out and copy."""
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
 
 
 @dataclass
@@ -110,23 +111,23 @@ def check_opinion(opinion: PublicOpinion) -> None:
 
 
 async def submit_opinion(db: AsyncSession, config: Config, *, tenant_id: int, station: Station,
-                         opinion: PublicOpinion, hashed: str) -> Case:
+                         opinion: PublicOpinion, hashed: str) -> tuple[Case, str]:
     """A case from the public form: checked in full (limits, text, mobile, photo) before anything is
-    written, then registered with source "online" and its photo's thumbnail."""
+    written, then registered with source "online" and its photo's thumbnail. Returns the case and its
+    rating code, which only the receipt page shows (the one copy the person gets there)."""
     check_opinion(opinion)
-    thumb = None
-    if opinion.photo:
-        thumbnail(opinion.photo)  # refuse a bad photo before the case exists
-        thumb = opinion.photo
+    # the limits before the photo: past them nobody's photo is even opened (decoding is what costs)
     await check_limits(db, config, station, hashed)
+    # made (or refused) before the case exists, off the event loop
+    thumb = await make_thumbnail(opinion.photo) if opinion.photo else None
     case = await register_case(db, None, tenant_id=tenant_id, actor_id=None, client_hash=hashed, new=NewCase(
         content=opinion.content, source="online", person_name=opinion.person_name,
         person_mobile=opinion.person_mobile, station_id=station.id))
     if thumb is not None:
-        image = await store_image(db, tenant_id, thumb)
+        image = await store_thumbnail(db, tenant_id, thumb)
         db.add(CasePhoto(tenant_id=tenant_id, case_id=case.id, image_id=image.id))
         await db.flush()
-    return case
+    return case, await issue_rating_code(db, case, "receipt")
 
 
 # --- the lookup -----------------------------------------------------------------------------------
@@ -143,6 +144,7 @@ class PublicView:
     category: str | None
     station: str | None
     steps: list[PublicStep] = field(default_factory=list)
+    rated_by_staff: bool = False  # the satisfaction shown was recorded by staff, not by the person
 
     @property
     def state_name(self) -> str:
@@ -168,15 +170,19 @@ async def find_case(db: AsyncSession, code: str) -> Case | None:
     return await db.scalar(select(Case).where(Case.receipt_code == code))
 
 
-async def public_view(db: AsyncSession, case: Case) -> PublicView:
-    """What the public may see of a case: state, category, station and the dated public steps."""
-    category, station = (await db.execute(
-        select(CaseCategory.name, Station.name)
-        .select_from(Case)
-        .outerjoin(CaseCategory, and_(CaseCategory.tenant_id == Case.tenant_id, CaseCategory.id == Case.category_id))
-        .outerjoin(Station, and_(Station.tenant_id == Case.tenant_id, Station.id == Case.station_id))
-        .where(Case.id == case.id)
-    )).one()
+def _with_names(*columns):
+    """select(columns) from Case with the category's and the station's names at hand."""
+    return (select(*columns).select_from(Case)
+            .outerjoin(CaseCategory, and_(CaseCategory.tenant_id == Case.tenant_id, CaseCategory.id == Case.category_id))
+            .outerjoin(Station, and_(Station.tenant_id == Case.tenant_id, Station.id == Case.station_id)))
+
+
+async def public_view(db: AsyncSession, case: Case, names: tuple[str | None, str | None] | None = None) -> PublicView:
+    """What the public may see of a case: state, category, station (``names`` when already read) and
+    the dated public steps."""
+    if names is None:
+        names = tuple((await db.execute(_with_names(CaseCategory.name, Station.name).where(Case.id == case.id))).one())
+    category, station = names
     events = (await db.execute(
         select(CaseEvent.action, CaseEvent.to_state, CaseEvent.at)
         .where(CaseEvent.case_id == case.id, CaseEvent.public.is_(True))
@@ -184,42 +190,49 @@ async def public_view(db: AsyncSession, case: Case) -> PublicView:
     )).all()
     steps = [PublicStep(at=at, label=PUBLIC_STEPS.get(action) or STATE_NAMES.get(to_state or action, OTHER_STEP))
              for action, to_state, at in events]
-    return PublicView(case=case, category=category, station=station, steps=steps)
+    ratings = [action for action, _, _ in events if action in RATING_ACTIONS]
+    return PublicView(case=case, category=category, station=station, steps=steps,
+                      rated_by_staff=bool(ratings) and ratings[-1] == "rate")
 
 
-class MissCounter:
-    """Receipt codes that matched nothing, per client and rolling hour, in this process's memory.
+# --- the lookup and the limit on misses ---------------------------------------------------------------
 
-    Codes carry about 50 bits, so guessing is hopeless anyway; this bounds it further without Redis,
-    and cannot fail open when Redis is down (each web process counts on its own, so the bound is the
-    limit times the number of processes). At most ``max_clients`` clients are remembered."""
-
-    def __init__(self, limit: int = LOOKUP_MISSES_PER_HOUR, window: float = 3600.0, max_clients: int = 50_000):
-        self.limit, self.window, self.max_clients = limit, window, max_clients
-        self._misses: OrderedDict[str, list[float]] = OrderedDict()
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._misses.get(key, ()) if t > now - self.window]
-        if times:
-            self._misses[key] = times
-        else:
-            self._misses.pop(key, None)
-        return times
-
-    def blocked(self, key: str) -> bool:
-        return len(self._recent(key, time.monotonic())) >= self.limit
-
-    def miss(self, key: str) -> None:
-        now = time.monotonic()
-        times = self._recent(key, now)
-        times.append(now)
-        self._misses[key] = times
-        self._misses.move_to_end(key)
-        while len(self._misses) > self.max_clients:
-            self._misses.popitem(last=False)
-
-    def clear(self) -> None:
-        self._misses.clear()
+@dataclass
+class Lookup:
+    case: Case | None
+    names: tuple[str | None, str | None] | None = None  # the category's and the station's, for public_view
+    blocked: bool = False  # the client has used up the misses of the last hour: refuse whatever the code
 
 
-lookup_misses = MissCounter()
+async def look_up(db: AsyncSession, code: str, hashed: str) -> Lookup:
+    """The case of this (normalised) receipt code, and whether the client is past its misses of the last
+    hour, counted in PostgreSQL so every web process shares them. The client's lock comes first, in a
+    statement of its own: the count then reads after any concurrent lookup of the client has committed
+    its miss, so misses are counted one after the other."""
+    await db.execute(text("SELECT pg_advisory_xact_lock(hashtext('case-lookup'), hashtext(:key))"), {"key": hashed})
+    misses = select(func.count()).select_from(LookupMiss).where(
+        LookupMiss.client_hash == hashed, LookupMiss.at > func.now() - LIMIT_WINDOW)
+    row = (await db.execute(_with_names(Case, CaseCategory.name, Station.name, misses.scalar_subquery())
+                            .where(Case.receipt_code == code))).first() if code else None
+    if row is None:
+        return Lookup(None, blocked=await db.scalar(misses) >= LOOKUP_MISSES_PER_HOUR)
+    case, category, station, count = row
+    return Lookup(case, (category, station), blocked=count >= LOOKUP_MISSES_PER_HOUR)
+
+
+async def record_miss(db: AsyncSession, tenant_id: int, hashed: str) -> None:
+    """One more miss for this client; the tenant's misses older than the window go (nothing reads them)."""
+    await db.execute(delete(LookupMiss).where(LookupMiss.at <= func.now() - LIMIT_WINDOW))
+    db.add(LookupMiss(tenant_id=tenant_id, client_hash=hashed))
+    await db.flush()
+
+
+async def check_rating_code(db: AsyncSession, case: Case, typed: str, *, hashed: str) -> None:
+    """Refuse a rating without a rating code given to this case's person. A wrong code counts as a miss
+    (written, and kept: the caller commits it with the refusal's page), so codes cannot be guessed
+    faster than receipt codes."""
+    if not typed.strip():
+        raise Refusal(RATING_CODE_REQUIRED)
+    if not await rating_code_matches(db, case, typed):
+        await record_miss(db, case.tenant_id, hashed)
+        raise Refusal(RATING_CODE_WRONG)

@@ -4,7 +4,12 @@
   and writes nothing) and its submission (POST). The receipt is the POST's own answer (200, no-store):
   the receipt code is never in a URL, so it ends in no log, history entry, Referer or shared cache.
 - ``/p/{slug}/lookup``: the lookup form (GET) and the lookup by receipt code (POST: the code travels in
-  the body); ``/p/{slug}/lookup/rate``: the person's rating of a fed-back answer.
+  the body); ``/p/{slug}/lookup/rate``: the person's rating of a fed-back answer, which needs the
+  rating code only the person received (on the receipt, in the SMS with the answer) besides the
+  receipt code, which staff know too.
+
+Codes that match nothing count as misses of the client in PostgreSQL (``public.lookup_blocked``): the
+lookup and the rating write them, and commit them with the page that refuses.
 
 Tenant and station follow the public pages' rules (``app.public.access``): anything not public is
 the ordinary 404.
@@ -20,8 +25,9 @@ from litestar.datastructures import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases import notices, public, steps
-from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS, Case
-from app.cases.services import normalise_code, today_in
+from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS
+from app.cases.codes import normalise_code
+from app.cases.services import today_in
 from app.core import i18n
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
@@ -93,8 +99,8 @@ async def submit_opinion(request: Request, tenant_slug: str, station_id: int) ->
         opinion = await _read_opinion(request)
         try:
             config = await get_config(db, tenant.id)
-            case = await public.submit_opinion(db, config, tenant_id=tenant.id, station=station, opinion=opinion,
-                                               hashed=_hash(request, tenant))
+            case, rating_code = await public.submit_opinion(db, config, tenant_id=tenant.id, station=station,
+                                                            opinion=opinion, hashed=_hash(request, tenant))
         except Refusal as refusal:
             # Nothing was written (every check runs before the first insert), so nothing to roll back
             # and the loaded station stays readable for the page.
@@ -104,7 +110,8 @@ async def submit_opinion(request: Request, tenant_slug: str, station_id: int) ->
                                  status_code=refusal.status)
         code, by_sms = case.receipt_code, await notices.receipt_by_sms(db, case)
     return _render(request, "cases/public_receipt.html", tenant, station=station, code=code, by_sms=by_sms,
-                   grouped=public.group_code(code), today=today_in(ZoneInfo(tenant.timezone)))
+                   grouped=public.group_code(code), rating_code=public.group_code(rating_code),
+                   today=today_in(ZoneInfo(tenant.timezone)))
 
 
 # --- the lookup -----------------------------------------------------------------------------------
@@ -117,23 +124,24 @@ def _lookup_page(request: Request, tenant: Tenant, *, code: str = "", error: str
 
 
 def _status_page(request: Request, tenant: Tenant, view: public.PublicView, *, message: str | None = None,
-                 error: str | None = None, status_code: int = 200) -> Response:
+                 error: str | None = None, status_code: int = 200, rating_code: str = "") -> Response:
     return _render(request, "cases/public_status.html", tenant, status_code=status_code, view=view,
                    code=view.case.receipt_code, grouped=public.group_code(view.case.receipt_code),
-                   message=message, error=error, SATISFACTIONS=SATISFACTIONS, SATISFACTION_NAMES=SATISFACTION_NAMES)
+                   rating_code=rating_code, message=message, error=error, SATISFACTIONS=SATISFACTIONS,
+                   SATISFACTION_NAMES=SATISFACTION_NAMES)
 
 
-async def _find(request: Request, tenant: Tenant, db: AsyncSession, typed: str) -> Case | Response:
+async def _find(request: Request, tenant: Tenant, db: AsyncSession, typed: str) -> public.Lookup | Response:
     """The case of the typed code, or the one answer for every code that matches nothing (malformed or
     unknown alike); past the client's limit of misses, the same refusal whatever the code."""
-    key = f"{tenant.id}:{_hash(request, tenant)}"
-    if public.lookup_misses.blocked(key):
+    hashed = _hash(request, tenant)
+    found = await public.look_up(db, normalise_code(typed), hashed)
+    if found.blocked:
         return _lookup_page(request, tenant, code=typed, error=gettext(public.LOOKUP_LIMIT), status_code=429)
-    case = await public.find_case(db, normalise_code(typed))
-    if case is None:
-        public.lookup_misses.miss(key)
+    if found.case is None:
+        await public.record_miss(db, tenant.id, hashed)
         return _lookup_page(request, tenant, code=typed, error=gettext(public.CODE_NOT_FOUND), status_code=400)
-    return case
+    return found
 
 
 @get("/p/{tenant_slug:str}/lookup", opt=OPT)
@@ -145,12 +153,12 @@ async def lookup_form(request: Request, tenant_slug: str) -> Response:
 
 @post("/p/{tenant_slug:str}/lookup", opt=OPT)
 async def lookup(request: Request, tenant_slug: str) -> Response:
-    async with access.public_tenant(request, tenant_slug) as (tenant, db):
+    async with access.public_tenant(request, tenant_slug, writes=True) as (tenant, db):  # writes: the misses
         typed = str((await request.form()).get("code", "")).strip()[:20]
         found = await _find(request, tenant, db, typed)
-        if not isinstance(found, Case):
+        if isinstance(found, Response):
             return found
-        view = await public.public_view(db, found)
+        view = await public.public_view(db, found.case, found.names)
     return _status_page(request, tenant, view)
 
 
@@ -159,16 +167,21 @@ async def rate(request: Request, tenant_slug: str) -> Response:
     async with access.public_tenant(request, tenant_slug, writes=True) as (tenant, db):
         form = await request.form()
         typed = str(form.get("code", "")).strip()[:20]
+        rating_code = str(form.get("rating_code", "")).strip()[:20]
         found = await _find(request, tenant, db, typed)
-        if not isinstance(found, Case):
+        if isinstance(found, Response):
             return found
+        case = found.case
         try:
-            await steps.rate_by_public(db, found, str(form.get("satisfaction", "")), client_addr=None)
+            await public.check_rating_code(db, case, rating_code, hashed=_hash(request, tenant))
+            await steps.rate_by_public(db, case, str(form.get("satisfaction", "")), client_addr=None)
         except Refusal as refusal:
-            # Refused before any write (or by the conditional update, which changed nothing).
-            view = await public.public_view(db, found)
-            return _status_page(request, tenant, view, error=refusal.text(), status_code=refusal.status)
-        view = await public.public_view(db, found)
+            # Nothing of the case was written (refused before, or by the conditional update, which changed
+            # nothing); a wrong rating code's miss was, and is committed with this page.
+            view = await public.public_view(db, case, found.names)
+            return _status_page(request, tenant, view, error=refusal.text(), status_code=refusal.status,
+                                rating_code=rating_code)
+        view = await public.public_view(db, case, found.names)
     return _status_page(request, tenant, view, message=gettext(RATED))
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cases.access import case_filter, cases_query
 from app.cases.models import OPEN_WITH_UNIT, SOURCES, STATES, Case, CaseCategory, overdue
 from app.tenancy.models import AdminNode, HandlingUnit
-from app.cases.services import CODE_ALPHABET, CODE_LENGTH, normalise_code
+from app.cases.codes import CODE_ALPHABET, CODE_LENGTH, normalise_code
 from app.core.periods import Period, parse_key, period_of
 from app.core.db import MAX_ID
 from app.stations.access import node_join as station_node_join

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from app.cases import joint_port, services, steps, suggestions, views, workflow
-from app.cases.access import REGISTER_ROLES, case_filter, cases_query, get_case
+from app.cases.access import REGISTER_ROLES, case_filter, cases_query, get_case, shows_receipt_codes
 from app.cases.models import (
     FEEDBACK_CHANNEL_NAMES, FEEDBACK_CHANNELS, LEVEL_NAMES, SATISFACTION_NAMES, SATISFACTIONS, SOURCE_NAMES, SOURCES,
     STATE_NAMES, UNIT_KIND_NAMES, URGENCIES, Case,
@@ -117,7 +117,7 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
     joint_feeds_back = await joint_port.joint_feeds_back(ctx.db, ref.case)
     available = workflow.available_steps(scope, ref, today=today, rehandle_limit=config.case_rehandle_limit,
                                          tenant_kind=ctx.tenant.kind, joint_feeds_back=joint_feeds_back)
-    entries, merged = await views.history(ctx.db, ref.case)
+    entries, merged = await views.history(ctx.db, scope, ref.case)
     needs_units = {"assign", "send_back"} & set(available)
     needs_deputy = "to_suggestion" in available and scope.role != "deputy" and ref.case.deputy_id is None
     return page(
@@ -125,15 +125,15 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
         photos=await views.photos(ctx.db, ref.case.id), steps=available, today=today,
         overdue=workflow.is_overdue(ref.case, today), units=await views.unit_choices(ctx.db, scope) if needs_units else [],
         deputies=await views.deputy_choices(ctx.db, [ref.case.station_id] if ref.case.station_id else [])
-        if needs_deputy else [], duplicates=await views.merge_candidates_hint(ctx.db, ref.case)
+        if needs_deputy else [], duplicates=await views.merge_candidates_hint(ctx.db, scope, ref.case)
         if "merge" in available else [],
         categories=await views.categories(ctx.db) if "classify" in available else [], limit=config.case_rehandle_limit, error=error, error_at=error_at,
         form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=ctx.base,
-        local=_local(ctx.tz), is_unit=scope.role == "handling_unit",
+        local=_local(ctx.tz), is_unit=scope.role == "handling_unit", show_codes=shows_receipt_codes(scope),
         counties=await joint_port.joint_stations().member_counties(ctx.db, ctx.tenant.id) if "refer" in available else [],
         referrals=await joint_port.joint_stations().referrals_of(ctx.db, ref.case) if ctx.tenant.kind == "joint" else [],
-        referred_from=await views.referred_from(ctx.db, ref.case), joint_feeds_back=joint_feeds_back,
-        **await views.facts(ctx.db, ref.case), **_names())
+        referred_from=await views.referred_from(ctx.db, scope, ref.case), joint_feeds_back=joint_feeds_back,
+        **await views.facts(ctx.db, scope, ref.case), **_names())
 
 
 @get("/cases/{case_id:int}")
@@ -231,6 +231,7 @@ async def _suggestion_page(request: Request, ctx: TenantContext, suggestion_id: 
     can_answer = scope.role == "handling_unit" and s.state == "assigned" \
         and scope.handling_unit_id == s.handling_unit_id
     return page(request, "cases/suggestion.html", status_code=status_code, ref=ref, s=s, can_assign=can_assign,
+                show_codes=shows_receipt_codes(scope),
                 can_answer=can_answer, units=await views.unit_choices(ctx.db, scope) if can_assign else [],
                 error=error, error_at=error_at, form=form or {}, done=DONE_MESSAGES.get(done or ""), base=ctx.base,
                 local=_local(ctx.tz), **_names())

@@ -8,7 +8,6 @@ tenant, raise ``Refusal`` (nothing written) for bad input, and do not commit.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -19,10 +18,12 @@ from app.activities.models import Activity
 from app.audit.services import record
 from app.cases import notices
 from app.cases.access import REGISTER_ROLES
+from app.cases.codes import new_code
 from app.cases.models import SOURCES, URGENCIES, Case, CaseCategory, CaseEvent, CasePhoto, DueRule
 from app.core.errors import Refusal
 from app.core.images import store_image
 from app.core.i18n import lazy
+from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, StationDeputy
 from app.stations.access import station_filter
 from app.stations.models import Station
@@ -33,9 +34,6 @@ from app.tenancy.scope import Scope
 CONTENT_MAX = 4000
 NAME_MAX = 40
 NOTE_MAX = 4000
-# Receipt codes: no 0/O, 1/I/L; 10 characters ≈ 50 bits, short enough to read over the phone.
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 10
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 CONTENT_REQUIRED = lazy("Please write down the opinion or problem.")
@@ -47,17 +45,13 @@ CATEGORY_BAD = lazy("Please choose a category of this county.")
 URGENCY_BAD = lazy("Please choose whether the case is urgent.")
 PLACE_REQUIRED = lazy("Please choose the station or the place the case concerns.")
 DEPUTY_BAD = lazy("The deputy who received it must be a serving deputy of this county.")
+DEPUTY_NOT_SELF = lazy("A deputy registers only the opinions they received themselves.")
 ACTIVITY_BAD = lazy("The activity must be one of this station's.")
 NOT_ALLOWED_TO_REGISTER = lazy("You may not register cases here.")
 
 
 def new_receipt_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def normalise_code(text: str) -> str:
-    """What a person typed as a receipt code, as stored (upper case, no spaces or dashes)."""
-    return re.sub(r"[\s-]", "", (text or "")).upper()[:CODE_LENGTH + 4]
+    return new_code()
 
 
 def add_event(db: AsyncSession, case: Case, action: str, actor_id: int | None, *, to_state: str | None = None,
@@ -93,11 +87,14 @@ class NewCase:
 
 
 async def _place(db: AsyncSession, scope: Scope | None, new: NewCase) -> tuple[Station | None, int]:
-    """The station (visible to the member) and the node the case belongs to."""
+    """The station and the node the case belongs to: a station in operation the member may register at
+    (a deputy: one they are stationed at), else a place in a staff member's reach. The same choices
+    as the form offers (``views.station_choices``), whatever the request body says."""
     if new.station_id:
         query = select(Station).join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id,
-                                                     AdminNode.id == Station.node_id)).where(Station.id == new.station_id)
-        if scope is not None and scope.role != "deputy":
+                                                     AdminNode.id == Station.node_id)).where(
+            Station.id == new.station_id, Station.status == "active")
+        if scope is not None:
             query = query.where(station_filter(scope))
         station = await db.scalar(query)
         if station is None:
@@ -111,7 +108,30 @@ async def _place(db: AsyncSession, scope: Scope | None, new: NewCase) -> tuple[S
     raise Refusal(PLACE_REQUIRED)
 
 
-async def check_new(db: AsyncSession, scope: Scope | None, new: NewCase) -> tuple[Station | None, int, str | None]:
+async def _deputy(db: AsyncSession, scope: Scope | None, new: NewCase, station: Station | None) -> int | None:
+    """The deputy who received it: a deputy registers as themselves; staff choose a serving deputy
+    stationed at the case's station (or, without a station, one in their reach)."""
+    if scope is not None and scope.role == "deputy":
+        own = await db.scalar(select(Deputy.id).where(Deputy.user_id == scope.user_id).order_by(Deputy.id).limit(1))
+        if new.deputy_id is not None and new.deputy_id != own:
+            raise Refusal(DEPUTY_NOT_SELF)
+        return own
+    if new.deputy_id is None:
+        return None
+    query = select(Deputy.id).where(Deputy.id == new.deputy_id, Deputy.status == "active")
+    if station is not None:
+        query = query.where(select(StationDeputy.id).where(
+            StationDeputy.deputy_id == Deputy.id, StationDeputy.station_id == station.id,
+            StationDeputy.ended_at.is_(None)).exists())
+    elif scope is not None:
+        query = query.where(deputies_in_scope(scope))
+    if await db.scalar(query) is None:
+        raise Refusal(DEPUTY_BAD)
+    return new.deputy_id
+
+
+async def check_new(db: AsyncSession, scope: Scope | None, new: NewCase
+                    ) -> tuple[Station | None, int, str | None, int | None]:
     content = (new.content or "").strip()
     if not content:
         raise Refusal(CONTENT_REQUIRED)
@@ -128,13 +148,11 @@ async def check_new(db: AsyncSession, scope: Scope | None, new: NewCase) -> tupl
             select(CaseCategory.id).where(CaseCategory.id == new.category_id, CaseCategory.retired_at.is_(None))) is None:
         raise Refusal(CATEGORY_BAD)
     station, node_id = await _place(db, scope, new)
-    if new.deputy_id is not None and await db.scalar(
-            select(Deputy.id).where(Deputy.id == new.deputy_id, Deputy.status == "active")) is None:
-        raise Refusal(DEPUTY_BAD)
+    deputy_id = await _deputy(db, scope, new, station)
     if new.activity_id is not None and await db.scalar(select(Activity.id).where(
             Activity.id == new.activity_id, Activity.station_id == (station.id if station else None))) is None:
         raise Refusal(ACTIVITY_BAD)
-    return station, node_id, mobile
+    return station, node_id, mobile, deputy_id
 
 
 async def register_case(db: AsyncSession, scope: Scope | None, *, tenant_id: int, actor_id: int | None, new: NewCase,
@@ -143,10 +161,7 @@ async def register_case(db: AsyncSession, scope: Scope | None, *, tenant_id: int
     history. ``scope`` None: the public form (the station must be given; nobody is the actor)."""
     if scope is not None and scope.role not in REGISTER_ROLES:
         raise Refusal(NOT_ALLOWED_TO_REGISTER, status=404)
-    station, node_id, mobile = await check_new(db, scope, new)
-    deputy_id = new.deputy_id
-    if scope is not None and scope.role == "deputy" and deputy_id is None:
-        deputy_id = await db.scalar(select(Deputy.id).where(Deputy.user_id == scope.user_id).limit(1))
+    station, node_id, mobile, deputy_id = await check_new(db, scope, new)
     case = Case(
         tenant_id=tenant_id, receipt_code=new_receipt_code(), source=new.source,
         person_name=(new.person_name or "").strip(), person_mobile=mobile, content=new.content.strip(),

@@ -19,7 +19,8 @@ from app.cases import joint_port, notices, workflow
 from app.cases.access import CaseRef, get_case
 from app.cases.models import FEEDBACK_CHANNELS, SATISFACTIONS, URGENCIES, Case, CaseCategory
 from app.tenancy.models import AdminNode, HandlingUnit, Tenant
-from app.cases.services import NOTE_MAX, add_days, add_event, due_rule, normalise_code, today_in
+from app.cases.codes import normalise_code
+from app.cases.services import NOTE_MAX, add_days, add_event, due_rule, today_in
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.stations.refusals import FIELD_TOO_LONG

@@ -20,6 +20,7 @@ from app.tenancy.models import HandlingUnit
 from app.cases.steps import begin, finish, text
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
+from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy
 from app.tenancy.scope import Scope
 
@@ -45,8 +46,8 @@ async def _deputy_for(db: AsyncSession, scope: Scope, case: Case, deputy_id: int
     if scope.role == "deputy":
         query = query.where(Deputy.user_id == scope.user_id)
         query = query.where(Deputy.id == case.deputy_id) if case.deputy_id else query
-    else:
-        query = query.where(Deputy.id == (deputy_id or case.deputy_id or 0))
+    else:  # one the member may see (the form offers the case station's deputies)
+        query = query.where(Deputy.id == (deputy_id or case.deputy_id or 0), deputies_in_scope(scope))
     found = await db.scalar(query.limit(1))
     if found is None:
         raise Refusal(SUGGESTION_DEPUTY_BAD)

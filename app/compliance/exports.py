@@ -1,13 +1,13 @@
 """The board as a spreadsheet: one row per subject and rule, for the board's filters and the member's
-scope (the same evaluation as the page). Written with the deputies' CSV/XLSX writers (formula
-injection guarded there); no personal data beyond deputies' names."""
+scope (the same evaluation as the page). Written by ``app.core.spreadsheets`` (formula injection
+guarded there); no personal data beyond deputies' names."""
 
 from __future__ import annotations
 
 from app.compliance.models import VERDICT_NAMES
 from app.compliance.services import View
+from app.core import spreadsheets
 from app.core.i18n import gettext, lazy
-from app.deputies import exports as sheets
 
 HEADERS = (lazy("Activity rule"), lazy("Compliance period"), lazy("Applies to"), lazy("Station, deputy or group"),
            lazy("Count reached"), lazy("Minimum required"), lazy("Still missing"), lazy("Not counted: too few deputies present"),
@@ -29,14 +29,9 @@ def rows(view: View) -> list[list]:
     return out
 
 
-def render(view: View, fmt: str) -> tuple[bytes, str]:
-    """(body, media type)."""
-    head = [gettext(h) for h in HEADERS]
-    table = rows(view)
-    if fmt == "xlsx":
-        return sheets.to_xlsx(head, table, gettext(SHEET_TITLE)[:31]), sheets.XLSX_TYPE
-    return sheets.to_csv(head, [[sheets._safe_cell(v) for v in row] for row in table]), sheets.CSV_TYPE
+def render(view: View, fmt: str) -> bytes:
+    return spreadsheets.write(fmt, [gettext(h) for h in HEADERS], rows(view), gettext(SHEET_TITLE))
 
 
 def filename(view: View, tenant_name: str, fmt: str) -> str:
-    return sheets.content_disposition(f"{gettext(SHEET_TITLE)}-{tenant_name}-{view.today.isoformat()}.{fmt}")
+    return f"{gettext(SHEET_TITLE)}-{tenant_name}-{view.today.isoformat()}.{fmt}"

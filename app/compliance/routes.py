@@ -16,7 +16,7 @@ from app.compliance import engine, exports, services
 from app.compliance.describe import describe
 from app.compliance.models import VERDICT_NAMES, VERDICTS
 from app.core.i18n import gettext, lazy
-from app.core.web import client_addr, htmx_target, page
+from app.core.web import client_addr, download, htmx_target, page
 from app.stations.models import StationKind
 from app.tenancy.access import TenantContext
 
@@ -98,12 +98,11 @@ async def _export(request: Request, ctx: TenantContext, fmt: str, rule: str, per
                   station: str, verdict: str, deputy: str = "") -> Response:
     ctx.require_role(*EXPORT_ROLES)
     view = await _view(ctx, rule, period, on, node, station, verdict, deputy=deputy)
-    body, media_type = exports.render(view, fmt)
+    body = exports.render(view, fmt)
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="compliance_exported",
                  client_addr=client_addr(request),
                  details={"format": fmt, "level": view.level, "filters": view.query.params()})
-    return Response(body, media_type=media_type,
-                    headers={"Content-Disposition": exports.filename(view, ctx.tenant.name, fmt)})
+    return download(body, exports.filename(view, ctx.tenant.name, fmt))
 
 
 @get("/compliance/export.csv")

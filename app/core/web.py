@@ -16,7 +16,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core import i18n
+from app.core import i18n, spreadsheets
 from app.core.db import query_counter
 from app.core.errors import NotFound
 from app.core.logs import log_tenant, log_user, request_id
@@ -96,7 +96,10 @@ class RequestContextMiddleware(ASGIMiddleware):
 
         started = time.perf_counter()
         try:
-            await next_app(scope, receive, capture)
+            if has_nul(scope):
+                await _refuse_nul(scope, receive, capture)
+            else:
+                await next_app(scope, receive, capture)
         finally:
             log.info(
                 "request",
@@ -108,6 +111,35 @@ class RequestContextMiddleware(ASGIMiddleware):
                     "client": (scope.get("client") or ("", 0))[0],
                 },
             )
+
+
+# --- NUL characters ---------------------------------------------------------------------------
+# PostgreSQL text cannot hold U+0000: a NUL that reached a query would be a 500 (and an error log line
+# any stranger can cause). Refused in two places that every request passes: the path and query string
+# here (before routing, so guards never look up a slug with a NUL in it), text fields and their names
+# in ``AppRequest.form``. File contents are bytes and may hold NULs.
+
+NUL_DETAIL = "NUL character"
+
+
+def has_nul(scope: Scope) -> bool:
+    """A NUL in the request's path or (percent-decoded) query string."""
+    raw_path = scope.get("raw_path") or b""
+    return ("\x00" in scope.get("path", "") or b"\x00" in unquote_to_bytes(raw_path)
+            or b"\x00" in unquote_to_bytes(scope.get("query_string") or b""))
+
+
+async def _refuse_nul(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 400 page, answered before routing (so outside Litestar's exception handlers)."""
+    request = Request(scope, receive)
+    response = http_exception_handler(request, HTTPException(status_code=400, detail=NUL_DETAIL))
+    try:
+        asgi = response.to_asgi_response(app=None, request=request, is_head_response=scope.get("method") == "HEAD")
+    except Exception:  # a broken template must not turn a 400 into a 500
+        log.exception("error page failed")
+        asgi = Response(i18n.gettext(NUL_TEXT), status_code=400, media_type="text/plain; charset=utf-8"
+                        ).to_asgi_response(app=None, request=request)
+    await asgi(scope, receive, send)
 
 
 # --- form bodies ------------------------------------------------------------------------------
@@ -159,7 +191,9 @@ class AppRequest(Request):
                 raise _bad_form() from None
         handler = self.scope.get("route_handler")
         uploads = bool(handler and (handler.opt or {}).get("uploads"))
-        for _, value in form.multi_items():
+        for key, value in form.multi_items():
+            if "\x00" in key or "\x00" in (value if isinstance(value, str) else str(value.filename or "")):
+                raise HTTPException(status_code=400, detail=NUL_DETAIL)
             if isinstance(value, str):
                 if len(value) > MAX_FIELD_CHARS or "\ufffd" in value:
                     raise _bad_form()
@@ -207,6 +241,12 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     return Template(template_name=template, context=context, status_code=status_code, headers=headers)
 
 
+def download(body: bytes, filename: str, headers: dict[str, str] | None = None) -> Response:
+    """A spreadsheet to save (written by ``app.core.spreadsheets``), its type from the file name."""
+    return Response(body, media_type=spreadsheets.media_type(filename),
+                    headers={"Content-Disposition": spreadsheets.content_disposition(filename), **(headers or {})})
+
+
 def safe_next(target: str | None, default: str = "/") -> str:
     """Only same-site absolute paths may be redirected to after login or a language switch."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -239,6 +279,7 @@ ERROR_TEXTS = {
     500: i18n.lazy("The error has been recorded. Please try again later."),
 }
 CSRF_TEXT = i18n.lazy("The form has expired. Please reload the page and submit it again.")
+NUL_TEXT = i18n.lazy("What you sent contains a null character (NUL), which cannot be saved. Please remove it and try again.")
 
 
 class TenantSuspended(NotFound):
@@ -277,6 +318,8 @@ def not_found_handler(request: Request, exc: NotFound) -> Response:
 def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     text = CSRF_TEXT if status == 403 and "CSRF" in str(exc.detail) else None
+    if status == 400 and exc.detail == NUL_DETAIL:
+        text = NUL_TEXT
     if status == 400 and "Invalid host" in str(exc.detail):
         return Response("Invalid host", status_code=400, media_type="text/plain")
     response = _error_response(request, status if status in ERROR_TITLES else 400, text)

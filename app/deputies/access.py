@@ -44,9 +44,14 @@ def deputies_in_scope(scope: Scope) -> ColumnElement[bool]:
     if scope.role == "station_staff":
         if scope.station_id is None:
             return false()
-        return exists().where(
-            StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id,
-            StationDeputy.station_id == scope.station_id, StationDeputy.ended_at.is_(None),
+        # Correlated to Deputy only: a query that joins station_deputies itself (the checks) must not
+        # fold this subquery's own station_deputies into its join (auto-correlation would leave it
+        # without a FROM, or ask about the joined row instead of any assignment).
+        return exists(
+            select(1).select_from(StationDeputy).where(
+                StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id,
+                StationDeputy.station_id == scope.station_id, StationDeputy.ended_at.is_(None),
+            ).correlate(Deputy)
         )
     if scope.role == "township_staff" and scope.node_path:
         station_node = aliased(AdminNode)
@@ -57,6 +62,7 @@ def deputies_in_scope(scope: Scope) -> ColumnElement[bool]:
             .join(station_node, and_(station_node.tenant_id == Station.tenant_id, station_node.id == Station.node_id))
             .where(StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id,
                    StationDeputy.ended_at.is_(None), scope.nodes(station_node.path))
+            .correlate(Deputy)
         )
         elected = exists(
             select(1).select_from(Mandate)
@@ -64,6 +70,7 @@ def deputies_in_scope(scope: Scope) -> ColumnElement[bool]:
                                           constituency_node.id == Mandate.constituency_node_id))
             .where(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id,
                    scope.nodes(constituency_node.path))
+            .correlate(Deputy)
         )
         return or_(stationed, elected)
     return false()

@@ -1,17 +1,13 @@
 """Spreadsheet export of deputies and rosters: the import's columns, in the member's scope, with
-mobile numbers and addresses masked (an export is a list). CSV carries a UTF-8 BOM so Excel reads
-the Chinese; XLSX is written in openpyxl's write-only mode. Templates for the import are the same
-writers with no rows."""
+mobile numbers and addresses masked (an export is a list), written by ``app.core.spreadsheets``
+(which guards against formula injection). Templates for the import are the same writers with no rows."""
 
 from __future__ import annotations
-
-import csv
-import io
-from urllib.parse import quote
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import spreadsheets
 from app.core.security import mask_mobile
 from app.deputies.access import deputies_in_scope
 from app.deputies.import_files import COLUMNS, LEVEL_WORDS
@@ -20,8 +16,6 @@ from app.deputies.roster import mask_address
 from app.stations.models import Station
 from app.tenancy.scope import Scope
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_TYPE = "text/csv; charset=utf-8"
 # Who may download the deputies export (the deputies of their list, masked).
 EXPORT_ROLES = ("county_admin", "viewer", "township_staff", "station_staff")
 SHEET_TITLES = {"deputies": "人大代表", "roster": "联系选民花名册"}
@@ -31,44 +25,8 @@ def headers(kind: str, template: bool = False) -> list[str]:
     return [c.template_header if template else c.header for c in COLUMNS[kind]]
 
 
-def to_csv(head: list[str], rows: list[list]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(head)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
-    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
-
-
-def _safe_cell(value):
-    # a cell starting with = + - @ would be a formula in Excel (CSV/formula injection)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
-def to_xlsx(head: list[str], rows: list[list], title: str) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title)
-    sheet.append(head)
-    for row in rows:
-        sheet.append([_safe_cell(v) for v in row])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 def render(kind: str, fmt: str, rows: list[list], template: bool = False) -> bytes:
-    head = headers(kind, template)
-    if fmt == "csv":
-        return to_csv(head, [[_safe_cell(v) for v in row] for row in rows])
-    return to_xlsx(head, rows, SHEET_TITLES[kind])
-
-
-def content_disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "ignore").decode() or "export"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return spreadsheets.write(fmt, headers(kind, template), rows, SHEET_TITLES[kind])
 
 
 async def deputy_rows(db: AsyncSession, scope: Scope) -> list[list]:

@@ -140,7 +140,7 @@ def _match_headers(kind: str, header_row: int, cells: list, checked: Checked) ->
 def check_file(kind: str, data: bytes, filename: str, lookup: Lookup) -> Checked:
     """Every row checked; runs in a worker thread (pure Python, no database)."""
     checked = Checked(kind=kind)
-    rows = read_rows(data, filename)
+    rows = read_rows(data, filename, max_rows=MAX_ROWS)
     first = next(rows, None)
     if first is None:
         raise Refusal(FILE_EMPTY)

@@ -12,7 +12,8 @@ from litestar import Request, Response, get, post
 from app.audit.services import record
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
-from app.core.web import client_addr, page, see_other
+from app.core import spreadsheets
+from app.core.web import client_addr, download, page, see_other
 from app.deputies import exports, import_files, imports
 from app.deputies.models import ImportJob
 from app.tenancy.access import TenantContext
@@ -73,12 +74,8 @@ async def import_template(ctx: TenantContext, filename: str) -> Response:
     if filename not in TEMPLATES:
         raise NotFound()
     kind, fmt = TEMPLATES[filename]
-    body = exports.render(kind, fmt, [], template=True)
-    return Response(
-        body, media_type=exports.XLSX_TYPE if fmt == "xlsx" else exports.CSV_TYPE,
-        headers={"Content-Disposition": exports.content_disposition(f"{TEMPLATE_NAMES[kind]}.{fmt}"),
-                 "Cache-Control": "private, max-age=3600"},
-    )
+    return download(exports.render(kind, fmt, [], template=True), f"{TEMPLATE_NAMES[kind]}.{fmt}",
+                    headers={"Cache-Control": "private, max-age=3600"})
 
 
 async def _job(ctx: TenantContext, job_id: int) -> ImportJob:
@@ -115,9 +112,8 @@ async def import_progress(request: Request, ctx: TenantContext, job_id: int) -> 
 async def import_problems(ctx: TenantContext, job_id: int) -> Response:
     job = await _job(ctx, job_id)
     rows = [[p.get("row") or "", p.get("column") or "", imports.problem_text(p)] for p in job.problems or []]
-    body = exports.to_csv(["行", "列", "问题"], rows)
-    return Response(body, media_type=exports.CSV_TYPE,
-                    headers={"Content-Disposition": exports.content_disposition(f"导入问题-{job.id}.csv")})
+    # the column is the uploaded file's own header: the writer guards it like every other cell
+    return download(spreadsheets.to_csv(["行", "列", "问题"], rows), f"导入问题-{job.id}.csv")
 
 
 @post("/imports/{job_id:int}/confirm")
@@ -135,11 +131,7 @@ async def _deputies_export(request: Request, ctx: TenantContext, fmt: str) -> Re
     rows = await exports.deputy_rows(ctx.db, await ctx.scope())
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="deputies_exported",
                  client_addr=client_addr(request), details={"rows": len(rows), "format": fmt})
-    body = exports.render("deputies", fmt, rows)
-    return Response(
-        body, media_type=exports.XLSX_TYPE if fmt == "xlsx" else exports.CSV_TYPE,
-        headers={"Content-Disposition": exports.content_disposition(f"人大代表-{ctx.tenant.name}.{fmt}")},
-    )
+    return download(exports.render("deputies", fmt, rows), f"人大代表-{ctx.tenant.name}.{fmt}")
 
 
 @get("/deputies/export.xlsx")

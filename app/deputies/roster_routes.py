@@ -13,7 +13,7 @@ from litestar import Request, Response, get, post
 from app.audit.services import record
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
-from app.core.web import client_addr, htmx_target, page, see_other
+from app.core.web import client_addr, download, htmx_target, page, see_other
 from app.deputies import exports, roster
 from app.deputies.models import Deputy
 from app.tenancy.access import TenantContext
@@ -106,11 +106,7 @@ async def _export(ctx: TenantContext, request: Request, deputy_id: int, fmt: str
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="roster_exported",
                  target=f"deputy:{deputy.id}", client_addr=client_addr(request),
                  details={"name": deputy.name, "rows": len(rows), "format": fmt})
-    body = exports.render("roster", fmt, rows)
-    return Response(
-        body, media_type=exports.XLSX_TYPE if fmt == "xlsx" else exports.CSV_TYPE,
-        headers={"Content-Disposition": exports.content_disposition(f"联系选民花名册-{deputy.name}.{fmt}")},
-    )
+    return download(exports.render("roster", fmt, rows), f"联系选民花名册-{deputy.name}.{fmt}")
 
 
 @get("/deputies/{deputy_id:int}/roster/export.xlsx")

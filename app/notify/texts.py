@@ -44,11 +44,13 @@ KINDS: dict[str, Kind] = {
         ("sms",)),
     "case_answer": Kind(
         lazy("Answer to your opinion"),
-        lazy("Your opinion (receipt code {code}) has an answer: {answer} Details: {link}"),
+        lazy("Your opinion (receipt code {code}) has an answer: {answer} Details: {link} "
+             "To rate it, use your rating code {rating}."),
         ("sms",)),
     "case_satisfaction": Kind(
         lazy("How satisfied are you?"),
-        lazy("Please tell us how satisfied you are with the answer to opinion {code}: {link}"),
+        lazy("Please tell us how satisfied you are with the answer to opinion {code}: {link} "
+             "Your rating code: {rating}"),
         ("sms",)),
     "case_due_soon": Kind(
         lazy("Case due soon"),

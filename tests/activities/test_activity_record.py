@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.tenancy.models import TenantConfig
 from tests.activities.test_activity_world import arrange, section
 from tests.activities.world import TZ, build_activity_county, put_activity
+from tests.core.bombs import png_declaring
 from tests.deputies.deputy_world import count, post, signed_in, text_of
 
 
@@ -133,6 +134,14 @@ async def test_not_an_image_and_too_large_are_refused(app, ac, past, owner_sql):
         assert r.status_code == 400 and "not a photo we can read" in r.text
         r = await upload(client, past, png(16) + b"\0" * (8 * 1024 * 1024))
         assert r.status_code == 400 and "too large" in r.text
+    assert await count(owner_sql, "activity_photos") == 0
+    assert await count(owner_sql, "images") == 0
+
+
+async def test_a_photo_of_too_many_pixels_is_refused(app, ac, past, owner_sql):
+    async with signed_in(app, ac.county, "admin") as client:
+        r = await upload(client, past, png_declaring(8000, 8000), name="bomb.png")
+        assert r.status_code == 400 and "The photo has too many pixels (at most 25 million)" in r.text
     assert await count(owner_sql, "activity_photos") == 0
     assert await count(owner_sql, "images") == 0
 

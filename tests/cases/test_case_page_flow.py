@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.cases.world import EAST, build_case_county, put_case
+from tests.core.bombs import png_declaring
 from tests.deputies.deputy_world import count, post, signed_in
 
 HEBA = "河坝村人大代表联络站"
@@ -58,6 +59,15 @@ async def test_register_from_a_phone_and_reveal_the_mobile(app, cc, owner_sql):
         assert shown.status_code == 200 and "13912345678" in shown.text
     assert await count(owner_sql, "audit_log", "action = 'case_mobile_revealed'") == 1
     assert await count(owner_sql, "audit_log", "action = 'case_photo_added'") == 1
+
+
+async def test_a_photo_of_too_many_pixels_registers_nothing(app, cc, owner_sql):
+    async with signed_in(app, cc.county, "station") as client:
+        r = await post(client, f"{client.base}/cases/new", {
+            "content": "小区门口积水严重", "source": "phone", "station_id": str(cc.stations[EAST])},
+            files={"photo": ("bomb.png", png_declaring(8000, 8000), "image/png")})
+        assert r.status_code == 400 and "The photo has too many pixels (at most 25 million)" in r.text
+    assert await count(owner_sql, "cases") == 0 and await count(owner_sql, "images") == 0
 
 
 async def test_county_assigns_unit_accepts_and_replies(app, cc, owner_sql):

@@ -19,6 +19,7 @@ from app.public.access import public_station
 from app.tenancy.config import get_config
 from app.tenancy.models import TenantConfig
 from tests.cases.world import EAST, HOME, build_case_county, put_case
+from tests.core.bombs import png_declaring
 
 PROPOSED = "西村人大代表联络站"
 
@@ -191,6 +192,26 @@ async def test_per_station_limit_counts_the_last_hour_only(en, cc, database):
     assert (await en.post(url(cc, HOME), data={"content": "第二条"})).status_code == 200
 
 
+async def test_a_photo_of_8000_by_8000_pixels_is_refused_before_decoding(client, cc, database):
+    """A few hundred bytes declaring 64 Mpx: refused from its header, in Chinese, nothing written."""
+    r = await client.post(url(cc), data={"content": "桥栏杆断了"},
+                          files={"photo": ("bomb.png", png_declaring(8000, 8000), "image/png")})
+    assert r.status_code == 400
+    assert "照片像素过多（最多 2500 万像素），请缩小后再上传。" in r.text and "桥栏杆断了" in r.text
+    assert (await counts(database, cc)) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("photo", [png_declaring(8000, 8000), b"not an image at all"])
+async def test_the_limits_are_checked_before_the_photo(en, cc, database, photo):
+    """Past the limit a photo is not even looked at: the answer is the limit's, whatever the photo."""
+    await set_limits(database, cc, public_limit_per_client=1)
+    assert (await en.post(url(cc), data={"content": "第一条"})).status_code == 200
+    r = await en.post(url(cc), data={"content": "第二条"}, files={"photo": ("p.png", photo, "image/png")})
+    assert r.status_code == 429
+    assert "Too many opinions were sent from your network in the last hour" in r.text
+    assert (await counts(database, cc))[:3] == (1, 1, 0)
+
+
 # --- the services, directly ------------------------------------------------------------------------
 
 async def test_submit_opinion_service(database, cc):
@@ -201,10 +222,12 @@ async def test_submit_opinion_service(database, cc):
             await public.submit_opinion(db, config, tenant_id=cc.tenant.id, station=station, hashed="h" * 64,
                                         opinion=public.PublicOpinion(content="x", honeypot="bot"))
         assert refused.value.message == public.HONEYPOT_FILLED
-        case = await public.submit_opinion(db, config, tenant_id=cc.tenant.id, station=station, hashed="h" * 64,
-                                           opinion=public.PublicOpinion(content="水渠堵了", photo=png()))
+        case, rating_code = await public.submit_opinion(db, config, tenant_id=cc.tenant.id, station=station,
+                                                        hashed="h" * 64,
+                                                        opinion=public.PublicOpinion(content="水渠堵了", photo=png()))
         await db.commit()
     assert case.source == "online" and case.client_hash == "h" * 64
+    assert len(rating_code) == 10 and rating_code != case.receipt_code
     assert (await counts(database, cc))[:3] == (1, 1, 1)
 
 

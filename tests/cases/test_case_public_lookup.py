@@ -1,5 +1,6 @@
 """The lookup by receipt code: the case's public status and history without personal data or internal
-notes, the same answer for wrong and unknown codes, the limit on misses, and the public rating."""
+notes, the same answer for wrong and unknown codes, the limit on misses (counted in PostgreSQL), and
+the public rating, which needs the rating code only the person received."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
-from app.cases import public, steps, workflow
-from app.cases.models import Case, CaseEvent
+from app.cases import notices, public, steps, workflow
+from app.cases.codes import issue_rating_code
+from app.cases.models import Case, CaseEvent, LookupMiss
 from app.core.errors import Refusal
+from app.notify.models import Outbox
+from tests.deputies.deputy_world import signed_in
 from tests.cases.world import EAST, build_case_county, put_case
 from tests.isolation.routes import normalise
 
@@ -21,13 +25,6 @@ NAME, MOBILE = "王小明", "13912345678"
 INTERNAL = "内部备注：请交通局刘科长处理"
 ANSWER = "已安排施工队本月内修补村道。"
 BUDGET = 14 * 1024
-
-
-@pytest.fixture(autouse=True)
-def fresh_miss_counter():
-    public.lookup_misses.clear()
-    yield
-    public.lookup_misses.clear()
 
 
 @pytest.fixture
@@ -64,8 +61,15 @@ async def look(client, cc, code: str):
     return await client.post(f"/p/{cc.slug}/lookup", data={"code": code})
 
 
-async def rate(client, cc, code: str, satisfaction: str):
-    return await client.post(f"/p/{cc.slug}/lookup/rate", data={"code": code, "satisfaction": satisfaction})
+async def rate(client, cc, code: str, satisfaction: str, rating_code: str = ""):
+    return await client.post(f"/p/{cc.slug}/lookup/rate",
+                             data={"code": code, "satisfaction": satisfaction, "rating_code": rating_code})
+
+
+async def rating_code(database, cc, case: Case, sent_by: str = "sms") -> str:
+    """A rating code given to the case's person (as the SMS with the answer gives one)."""
+    async with database.transaction(tenant_id=cc.tenant.id) as db:
+        return await issue_rating_code(db, case, sent_by)
 
 
 # --- the lookup ------------------------------------------------------------------------------------
@@ -146,15 +150,27 @@ async def test_misses_are_limited_per_client_and_then_every_code_is_refused(en, 
     assert (await look(en, cc, "XXXXXXXXXX")).text == r.text.replace(case.receipt_code, "XXXXXXXXXX")
 
 
-def test_miss_counter_forgets_after_the_window():
-    counter = public.MissCounter(limit=2, window=0.0)
-    counter.miss("k")
-    counter.miss("k")
-    assert not counter.blocked("k")  # a zero window keeps nothing
-    bounded = public.MissCounter(limit=1, max_clients=2)
-    for key in ("a", "b", "c"):
-        bounded.miss(key)
-    assert not bounded.blocked("a") and bounded.blocked("c")
+async def test_misses_are_counted_in_postgres_for_every_process_and_forgotten_after_the_hour(
+        en, cc, database, owner_sql):
+    """Another web process's misses count too (they are rows, not one process's memory); misses older
+    than the hour do not, and go with the next miss."""
+    case = await history(database, cc, "registered")
+    hashed = public.client_hash(en.app.state.settings.secret_key, cc.tenant.id, "testclient")
+    for n in range(public.LOOKUP_MISSES_PER_HOUR):
+        await owner_sql("INSERT INTO case_lookup_misses (tenant_id, client_hash, at) "
+                        "VALUES ($1, $2, now() - interval '61 minutes')", cc.tenant.id, hashed)
+    assert (await look(en, cc, case.receipt_code)).status_code == 200  # an hour old: forgotten
+    assert (await look(en, cc, "XXXXXXXXXX")).status_code == 400
+    rows = await owner_sql("SELECT client_hash FROM case_lookup_misses")
+    assert [r["client_hash"] for r in rows] == [hashed]  # the old ones went with the new miss
+    for n in range(public.LOOKUP_MISSES_PER_HOUR - 1):  # as if another process had counted them
+        await owner_sql("INSERT INTO case_lookup_misses (tenant_id, client_hash) VALUES ($1, $2)",
+                        cc.tenant.id, hashed)
+    assert (await look(en, cc, case.receipt_code)).status_code == 429
+    other = await build_case_county(database, "beta")  # another county keeps its own count
+    assert (await look(en, other, "XXXXXXXXXX")).status_code == 400
+    async with database.transaction(tenant_id=other.tenant.id) as db:
+        assert await db.scalar(select(func.count()).select_from(LookupMiss)) == 1
 
 
 # --- the answer and the rating ---------------------------------------------------------------------
@@ -173,7 +189,8 @@ async def test_answer_is_shown_only_once_fed_back(en, cc, database):
 
 async def test_rating_closes_the_case_once(en, cc, database):
     case = await history(database, cc, "fed_back", reply_text=ANSWER)
-    r = await rate(en, cc, public.group_code(case.receipt_code), "basically")
+    token = await rating_code(database, cc, case)
+    r = await rate(en, cc, public.group_code(case.receipt_code), "basically", public.group_code(token).lower())
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     assert "Thank you: your rating has been recorded." in r.text
     assert "Basically satisfied" in r.text and "Satisfaction rated" in r.text and ANSWER in r.text
@@ -187,7 +204,7 @@ async def test_rating_closes_the_case_once(en, cc, database):
     assert row.rated_at is not None and row.closed_at is not None
     assert (rated.public, rated.from_state, rated.to_state, rated.actor_user_id) == (True, "fed_back", "closed", None)
     assert audits == 1
-    again = await rate(en, cc, case.receipt_code, "unsatisfied")
+    again = await rate(en, cc, case.receipt_code, "unsatisfied", token)
     assert again.status_code == 400 and "has already been rated" in again.text
     async with database.transaction(tenant_id=cc.tenant.id) as db:
         assert await db.scalar(select(Case.satisfaction).where(Case.id == case.id)) == "basically"
@@ -197,10 +214,10 @@ async def test_rating_closes_the_case_once(en, cc, database):
 
 async def test_rating_before_feedback_or_without_a_choice_is_refused(en, cc, database):
     replied = await history(database, cc, "replied", reply_text=ANSWER)
-    r = await rate(en, cc, replied.receipt_code, "satisfied")
+    r = await rate(en, cc, replied.receipt_code, "satisfied", await rating_code(database, cc, replied))
     assert r.status_code == 400 and "The answer can be rated once it has been fed back to you." in r.text
     fed = await history(database, cc, "fed_back", reply_text=ANSWER)
-    r = await rate(en, cc, fed.receipt_code, "delighted")
+    r = await rate(en, cc, fed.receipt_code, "delighted", await rating_code(database, cc, fed))
     assert r.status_code == 400 and "Please choose how satisfied you are with the answer." in r.text
     r = await rate(en, cc, "ZZZZZZZZZZ", "satisfied")
     assert r.status_code == 400 and "No opinion matches this receipt code" in r.text
@@ -225,6 +242,84 @@ async def test_rate_by_public_service(database, cc):
         stale.state, stale.satisfaction, stale.rated_at = "fed_back", None, None  # as read before a racing rating
         with pytest.raises(Refusal):
             await steps.rate_by_public(db, stale, "satisfied")
+
+
+async def test_rating_with_only_the_receipt_code_is_refused(en, cc, database):
+    """Staff (a handling unit among them) may know the receipt code: it shows the progress, but rating
+    needs the rating code the person received; a wrong one counts as a miss."""
+    case = await history(database, cc, "fed_back", reply_text=ANSWER)
+    theirs = await history(database, cc, "fed_back", reply_text=ANSWER)
+    other_code = await rating_code(database, cc, theirs)
+    html = (await look(en, cc, case.receipt_code)).text
+    assert 'name="rating_code"' in html and "Without it the answer cannot be rated here." in html
+    r = await rate(en, cc, case.receipt_code, "satisfied")
+    assert r.status_code == 400 and "To rate the answer, please type the rating code" in r.text
+    r = await rate(en, cc, case.receipt_code, "satisfied", other_code)  # another case's code
+    assert r.status_code == 400 and "This rating code does not belong to this opinion." in r.text
+    r = await rate(en, cc, case.receipt_code, "satisfied", "ZZZZ-ZZZZ-ZZ")
+    assert r.status_code == 400 and "This rating code does not belong to this opinion." in r.text
+    async with database.transaction(tenant_id=cc.tenant.id) as db:
+        assert await db.scalar(select(func.count()).select_from(Case).where(Case.satisfaction.is_not(None))) == 0
+        assert await db.scalar(select(func.count()).select_from(CaseEvent)
+                               .where(CaseEvent.action == "rated_by_public")) == 0
+        assert await db.scalar(select(func.count()).select_from(LookupMiss)) == 2  # the two wrong codes
+    en.cookies.delete("lang")  # the default language: a clear Chinese refusal
+    r = await rate(en, cc, case.receipt_code, "satisfied")
+    assert r.status_code == 400 and "评价答复需要填写评价码" in r.text
+
+
+async def test_the_receipt_gives_the_rating_code_that_rates_the_answer(en, cc, database, owner_sql):
+    r = await en.post(f"/p/{cc.slug}/stations/{cc.stations[EAST]}/opinion", data={"content": "路灯不亮"})
+    assert "Your rating code:" in r.text and "Keep this rating code to rate the answer" in r.text
+    token = re.search(r'<h2 id="rating-code">([^<]+)</h2>', r.text).group(1)
+    code = re.search(r'name="code" value="([^"]+)"', r.text).group(1)
+    assert token.replace("-", "") != code and len(token.replace("-", "")) == 10
+    stored = await owner_sql("SELECT digest, sent_by FROM case_rating_codes")
+    assert [r["sent_by"] for r in stored] == ["receipt"] and token.replace("-", "").encode() not in stored[0]["digest"]
+    await owner_sql("UPDATE cases SET state = 'fed_back', reply_text = $1, fed_back_at = now()", ANSWER)
+    assert 'name="rating_code"' in (await look(en, cc, code)).text
+    r = await rate(en, cc, code, "satisfied", token)
+    assert r.status_code == 200 and "Thank you: your rating has been recorded." in r.text
+
+
+async def test_the_sms_with_the_answer_carries_a_rating_code_staff_never_see(en, app, cc, database):
+    """A case registered by staff: the person gets the rating code with the answer (and the reminder a
+    day later); it rates the answer; the case page does not show it."""
+    case = await history(database, cc, "fed_back", reply_text=ANSWER)
+    async with database.transaction(tenant_id=cc.tenant.id) as db:
+        assert await notices.fed_back(db, await db.get(Case, (cc.tenant.id, case.id))) == 2
+        sent = list(await db.scalars(select(Outbox).where(Outbox.kind.in_(("case_answer", "case_satisfaction")))))
+    token = sent[0].params["rating"]
+    assert {m.params["rating"] for m in sent} == {token} and all(token in m.body for m in sent)
+    assert token.replace("-", "") != case.receipt_code
+    async with signed_in(app, cc.county, "admin") as admin:
+        html = (await admin.get(f"{admin.base}/cases/{case.id}")).text
+    assert case.receipt_code in html and token not in html and token.replace("-", "") not in html
+    r = await rate(en, cc, case.receipt_code, "unsatisfied", token)
+    assert r.status_code == 200 and "Thank you: your rating has been recorded." in r.text
+
+
+async def test_satisfaction_entered_by_staff_is_shown_as_such(en, app, cc, database):
+    by_staff = await history(database, cc, "fed_back", reply_text=ANSWER)
+    await steps_as(database, cc, "admin", by_staff.id, steps.rate, satisfaction="satisfied", note="电话回访")
+    by_person = await history(database, cc, "fed_back", reply_text=ANSWER)
+    async with database.transaction(tenant_id=cc.tenant.id) as db:  # as the public rating does
+        await steps.rate_by_public(db, await public.find_case(db, by_person.receipt_code), "basically")
+    async with signed_in(app, cc.county, "admin") as admin:
+        staff_page = (await admin.get(f"{admin.base}/cases/{by_staff.id}")).text
+        person_page = (await admin.get(f"{admin.base}/cases/{by_person.id}")).text
+    assert "Satisfied" in staff_page and 'id="rated-by-staff">entered by staff' in staff_page
+    assert "Basically satisfied" in person_page and "entered by staff" not in person_page
+    html = (await look(en, cc, by_staff.receipt_code)).text
+    assert "Satisfaction recorded by staff" in html and "Your rating" not in html
+    html = (await look(en, cc, by_person.receipt_code)).text
+    assert "Your rating" in html and "recorded by staff" not in html
+
+
+async def steps_as(database, cc, username, case_id, service, **kwargs):
+    from tests.cases.wf_helpers import step
+
+    return await step(database, cc, username, case_id, service, **kwargs)
 
 
 # --- the whole walk, and the bytes -----------------------------------------------------------------

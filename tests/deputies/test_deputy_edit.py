@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.deputies.deputy_world import add_deputy, add_group, build, count, post, signed_in, text_of
+from tests.core.bombs import png_declaring
 
 
 @pytest.fixture
@@ -188,6 +189,20 @@ async def test_photo_upload(app, county, owner_sql):
         assert len(photo.content) <= 40 * 1024
         assert f"/deputies/{county.zhang}/photo" in (await client.get(base)).text
     assert await count(owner_sql, "audit_log", "action = 'deputy_photo_changed'") == 1
+
+
+async def test_a_photo_of_too_many_pixels_is_refused(app, county, owner_sql):
+    async with signed_in(app, county, "admin") as client:
+        base = f"{client.base}/deputies/{county.zhang}"
+        from tests.factories import csrf_from
+
+        token = csrf_from((await client.get(base)).text)
+        r = await client.post(base + "/photo", data={"_csrf_token": token},
+                              files={"photo": ("bomb.png", png_declaring(8000, 8000), "image/png")},
+                              follow_redirects=False)
+        assert r.status_code == 400 and "too many pixels" in r.text
+        assert (await client.get(base + "/photo")).status_code == 404
+    assert await count(owner_sql, "images") == 0
 
 
 async def test_link_account(app, county, owner_sql, database):

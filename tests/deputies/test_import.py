@@ -16,6 +16,7 @@ from openpyxl import Workbook, load_workbook
 from app.core.redis import arq_settings
 from app.deputies import import_checks, imports, roster
 from app.jobs.worker import worker_settings
+from tests.core.bombs import SHEET_HEAD, SHEET_TAIL, header_row, xlsx_empty_rows, xlsx_with_sheet
 from tests.deputies.test_roster import as_user, build, token
 from tests.factories import csrf_from, login
 
@@ -155,6 +156,37 @@ async def test_unreadable_files_are_refused_with_nothing_written(app, database, 
         t = await token(c, w)
         r = await c.post(f"/t/{w.slug}/imports", data={"_csrf_token": t, "kind": "deputies"})
         assert r.status_code == 400 and "请选择要上传的文件" in r.text
+    assert await count(owner_sql, "import_jobs") == 0
+
+
+async def test_empty_rows_count_toward_the_row_limit(app, database, owner_sql):
+    """Empty rows cost as much to read as full ones: a sheet of a header and 25,000 empty rows, or a CSV of
+    as many empty lines, is refused for its rows, not read to the end to find nothing."""
+    w = await build(database)
+    async with as_user(app, w, "admin") as c:
+        r = await upload(c, w, xlsx_empty_rows(DEPUTY_HEAD, 25_000), "空行.xlsx")
+        assert r.status_code == 400 and "文件超过 20000 行（空行也计算在内）" in r.text
+        r = await upload(c, w, ",".join(DEPUTY_HEAD).encode() + b"\n" * 25_000, "空行.csv")
+        assert r.status_code == 400 and "文件超过 20000 行（空行也计算在内）" in r.text
+        # the bomb of the report: two million empty rows, 22 KB on the wire, 12 MB unpacked
+        bomb = xlsx_with_sheet(SHEET_HEAD + header_row(DEPUTY_HEAD) + "<row/>" * 2_000_000 + SHEET_TAIL)
+        assert len(bomb) < 60_000
+        r = await upload(c, w, bomb, "两百万空行.xlsx")
+        assert r.status_code == 400 and "文件超过 20000 行（空行也计算在内）" in r.text
+    assert await count(owner_sql, "import_jobs") == 0
+
+
+async def test_a_workbook_that_unpacks_too_large_is_refused_before_parsing(app, database, owner_sql):
+    """A few KB on the wire, 30 MB of XML once unpacked, or a row of a million cells: refused before
+    the workbook is parsed."""
+    bomb = xlsx_empty_rows(DEPUTY_HEAD, 10, padding=30 * 1024 * 1024)
+    cells = xlsx_with_sheet(SHEET_HEAD + header_row(DEPUTY_HEAD) + "<row>" + "<c/>" * 1_000_000 + "</row>" + SHEET_TAIL)
+    assert len(bomb) < 100_000 and len(cells) < 100_000
+    w = await build(database)
+    async with as_user(app, w, "admin") as c:
+        for data in (bomb, cells):
+            r = await upload(c, w, data, "炸弹.xlsx")
+            assert r.status_code == 400 and "文件解压后过大" in r.text
     assert await count(owner_sql, "import_jobs") == 0
 
 

@@ -199,3 +199,20 @@ async def test_unassigned_count_for_the_home_page(app, county, database):
     async with signed_in(app, county, "admin") as client:
         home = await client.get(f"{client.base}/")
         assert home.status_code == 200  # the summary shows once the home route passes deputy_unassigned
+
+
+async def test_station_staff_see_their_own_stations_checks(app, county, database):
+    # The outside-constituency query joins station_deputies itself; the scope filter of station staff
+    # (an EXISTS on station_deputies) must stay a subquery of its own, not be folded into that join.
+    await add_deputy(database, county, "郑东街外", node="西村", station="东街社区人大代表联络站")
+    await add_deputy(database, county, "陈河坝外", node="西村", station="河坝村人大代表联络站")
+    await add_deputy(database, county, "王未进站", node="东街社区")
+    async with signed_in(app, county, "station") as client:
+        page = await client.get(f"{client.base}/deputies/checks")
+        assert page.status_code == 200
+        outside = page.text.split('id="outside"')[1].split("</section>")[0]
+        assert "郑东街外" in outside and "东街社区人大代表联络站" in outside
+        assert "陈河坝外" not in outside  # another station's deputy
+        assert "王未进站" not in page.text  # not stationed with them: not theirs
+        seats = text_of(page.text.split('id="seats"')[1].split("</section>")[0])
+        assert "东街社区人大代表联络站" in seats and "河坝村人大代表联络站" not in seats

@@ -2,7 +2,8 @@
 browser submits an opinion on the station's public page, gets a receipt code and looks it up; the
 station's staff set its category; the township sends the county matter up; the county assigns it to a
 county department; that department's user accepts and replies; the staff feed the answer back; the
-villager reads the answer with the code and rates it; the county sees the case in the quarterly list."""
+villager reads the answer with the code and rates it with the rating code of the receipt; the county
+sees the case in the quarterly list."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ async def test_villager_to_reply_and_back(page, browser, live_server, database, 
         await phone.click("#opinion button[type=submit]")
         code = (await phone.locator("#receipt-code").inner_text()).strip()
         assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{2}", code), code
+        rating_code = (await phone.locator("#rating-code").inner_text()).strip()  # only the villager has it
         await phone.screenshot(path=str(screenshot_dir / "case-receipt-phone.png"))
         await phone.goto("/p/alpha/lookup")
         await phone.fill("input[name=code]", code.lower())
@@ -108,6 +110,7 @@ async def test_villager_to_reply_and_back(page, browser, live_server, database, 
         await phone.fill("input[name=code]", code)
         await phone.click("form[action='/p/alpha/lookup'] button[type=submit]")
         await expect(phone.locator("#case-status")).to_contain_text(ANSWER)
+        await phone.fill("input[name=rating_code]", rating_code)
         await phone.check("input[name=satisfaction][value=satisfied]")
         await phone.click("form[action='/p/alpha/lookup/rate'] button[type=submit]")
         await expect(phone.locator("#case-status")).to_contain_text(_zh("Closed"))

@@ -227,7 +227,8 @@ async def _cases(db, side: Side, station, deputy, activity, photo) -> None:
     from sqlalchemy import update
 
     from app.accounts.models import Membership
-    from app.cases.models import Case, CaseCategory, CaseEvent, CasePhoto, DueRule, MailboxOpening
+    from app.cases.codes import issue_rating_code
+    from app.cases.models import Case, CaseCategory, CaseEvent, CasePhoto, DueRule, LookupMiss, MailboxOpening
     from app.tenancy.models import HandlingUnit
 
     t = side.id
@@ -246,7 +247,9 @@ async def _cases(db, side: Side, station, deputy, activity, photo) -> None:
     await db.flush()
     db.add_all([CaseEvent(tenant_id=t, case_id=case.id, action="registered", to_state="registered", public=True,
                           actor_user_id=admin),
-                CasePhoto(tenant_id=t, case_id=case.id, image_id=photo.id)])
+                CasePhoto(tenant_id=t, case_id=case.id, image_id=photo.id),
+                LookupMiss(tenant_id=t, client_hash="0" * 64)])
+    await issue_rating_code(db, case, "receipt")
     await db.execute(update(Membership).where(Membership.user_id == side.users["handling_unit"].id)
                      .values(handling_unit_id=unit.id))
 

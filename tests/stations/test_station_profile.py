@@ -1,6 +1,7 @@
 """The station page: profile, photo, staff, goals and commitments; images served to staff in scope."""
 
 from tests.stations.places import add_station, county, person, png, post, rows, sign_in, snapshot, station_deputy
+from tests.core.bombs import png_declaring
 
 
 async def setup(database):
@@ -44,6 +45,17 @@ async def test_bad_profile_input_is_refused(client, database, owner_sql):
     assert r.status_code == 400 and "联系电话只能包含数字" in r.text
     r = await post(client, c, f"/stations/{sid}/profile", {"address": "地" * 201})
     assert r.status_code == 400 and "不超过200个字" in r.text
+    assert await snapshot(owner_sql, c.tenant) == before
+
+
+async def test_a_photo_of_too_many_pixels_is_refused(client, database, owner_sql):
+    c, sid, _ = await setup(database)
+    await sign_in(client, "admin")
+    await client.get(f"{c.base}/stations")
+    before = await snapshot(owner_sql, c.tenant)
+    r = await post(client, c, f"/stations/{sid}/photo",
+                   files={"photo": ("bomb.png", png_declaring(8000, 8000), "image/png")})
+    assert r.status_code == 400 and "照片像素过多（最多 2500 万像素），请缩小后再上传。" in r.text
     assert await snapshot(owner_sql, c.tenant) == before
 
 
