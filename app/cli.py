@@ -83,6 +83,50 @@ def cmd_migrate(args) -> None:
     print("migrations applied")
 
 
+RESTORE_HOLD_NOTE = "held after a database restore: it may have gone out before; send it again or drop it"
+
+
+async def _after_restore(owner_url: str) -> tuple[int, int]:
+    """What a restored database needs before the product runs on it (as the owner, DATABASE_URL):
+    TEMPORARY revoked from PUBLIC again (a database-level grant: pg_dump does not carry it, and a new
+    database gives it back), and the SMS and e-mails that may have gone out between the dump and the
+    restore held instead of sent a second time: due, being sent or being checked, they become
+    `unknown` (the state of a message nobody can say went out) with a note, and a county admin sends
+    each again or drops it from the delivery log. Messages due later stay pending. Returns (tenants, messages held). The owner is subject to the forced policies, so
+    each tenant is updated under its own binding."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(owner_url)
+    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.query.get("host") or url.host,
+                                 port=url.port, database=url.database)
+    try:
+        await conn.execute(f"REVOKE TEMPORARY ON DATABASE {_ident(url.database)} FROM PUBLIC")
+        held = 0
+        tenants = [r["id"] for r in await conn.fetch("SELECT id FROM tenants ORDER BY id")]
+        for tenant_id in tenants:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant_id))
+                held += len(await conn.fetch(
+                    "UPDATE outbox SET status = 'unknown', last_error = $2, claimed_at = NULL "
+                    "WHERE tenant_id = $1 AND channel <> 'inapp' AND (status IN ('sending', 'checking') "
+                    "OR (status = 'pending' AND next_attempt_at <= now())) RETURNING id",
+                    tenant_id, RESTORE_HOLD_NOTE))
+        return len(tenants), held
+    finally:
+        await conn.close()
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def cmd_after_restore(args) -> None:
+    tenants, held = _run(_after_restore(_settings().database_url))
+    print(f"restored database ready: TEMPORARY revoked from PUBLIC; {held} message(s) of {tenants} tenant(s) "
+          "held for a decision (delivery log: send again or drop)")
+
+
 def cmd_create_operator(args) -> None:
     from app.accounts.services import create_user
     from app.core.security import MIN_PASSWORD_LENGTH
@@ -156,7 +200,16 @@ def _print_logins(logins) -> None:
 
 
 def cmd_serve(args) -> None:
+    """Production: refuses development secrets; the web processes share one metrics folder."""
+    from app.core.metrics import prepare_multiprocess_dir
+    from app.core.settings import production_problems
+
+    problems = production_problems(dict(os.environ))
+    if problems:
+        sys.exit("lianluo serve refuses to start (production needs real secrets; `lianluo start` is for "
+                 "development):\n  - " + "\n  - ".join(problems))
     _allow_port(os.environ, args.port)
+    prepare_multiprocess_dir(os.environ)
     os.execvp(sys.executable, _serve_argv(args.host, args.port, args.workers))
 
 
@@ -173,8 +226,11 @@ def _interrupt(signum, frame):
 
 
 def _serve_argv(host: str, port: int, workers: int) -> list[str]:
+    # --respawn-failed-workers: a worker that dies (OOM killer, kill -9) is replaced; without it
+    # granian stops the whole server. SIGHUP to granian respawns every worker gracefully (a reload).
     return [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", host,
-            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "app.main:create_app"]
+            "--port", str(port), "--workers", str(workers), "--respawn-failed-workers",
+            "--log-level", "warning", "app.main:create_app"]
 
 
 def cmd_worker(args) -> None:
@@ -321,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     sink.add_argument("--dir", help="folder for the .eml files (default <data dir>/mail)")
     sink.set_defaults(func=cmd_mail_sink)
     sub.add_parser("migrate", help="apply database migrations (as the owner role)").set_defaults(func=cmd_migrate)
+
+    sub.add_parser("after-restore", help="after pg_restore (as the owner): revoke TEMPORARY, hold messages "
+                   "that may have gone out already").set_defaults(func=cmd_after_restore)
 
     op = sub.add_parser("create-operator", help="create a platform operator account")
     op.add_argument("username")

@@ -30,18 +30,24 @@ from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
 from app.wiring import plug_in
 from app.joint import routes as joint_routes
+from app.notify import links
 from app.notify import routes as notify_routes
+from app.notify import short_routes
 from app.public import routes as public_routes
 from app.stations import place_routes
 from app.stations import routes as station_routes
 from app.stations import settings_routes as station_settings_routes
 from app.platform import routes as platform_routes
+from app.platform import calendar_routes as platform_calendar_routes
 from app.platform import sms_routes as platform_sms_routes
 from app.accounts.access import LoginRequired, TotpRequired
 from app.accounts.models import ROLE_NAMES
 from app.core import i18n
 from app.core.db import Database
-from app.core.health import healthz, readyz
+from app.core.health import healthz, metrics_endpoint, readyz
+from app.core.metrics import instrument_pool
+from app.jobs.metrics import SCRAPE_SOURCES
+from app.core.errortracking import error_tracking
 from app.core.logs import configure_logging
 from app.core.settings import Settings, load_settings
 from app.core.static import StaticManifest, serve_static
@@ -70,6 +76,7 @@ def _jinja(manifest: StaticManifest) -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(ROLE_NAMES=ROLE_NAMES, _=i18n.gettext, gettext=i18n.gettext, ngettext=i18n.ngettext, static=manifest.url)
+    env.filters["message_links"] = links.linked  # short links in inbox messages become links to click
     return env
 
 
@@ -117,10 +124,11 @@ def tenant_router() -> Router:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
-    configure_logging()
+    configure_logging(handlers=error_tracking(settings.sentry_dsn))
     plug_in()  # the ports: joint stations and cases take part in activities
     manifest = StaticManifest()
     database = Database(settings)
+    instrument_pool(database.engine)
 
     async def on_shutdown() -> None:
         await database.dispose()
@@ -129,14 +137,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             healthz,
             readyz,
+            metrics_endpoint,
             serve_static,
             *account_routes.route_handlers,
             *platform_routes.route_handlers,
             *platform_sms_routes.route_handlers,
+            *platform_calendar_routes.route_handlers,
             tenant_router(),
             *public_routes.route_handlers,
             *signin_routes.public_route_handlers,
             *case_public_routes.public_route_handlers,
+            *short_routes.public_route_handlers,
         ],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja(manifest))),
         csrf_config=CSRFConfig(
@@ -168,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.settings = settings
     app.state.db = database
     app.state.static = manifest
+    app.state.metrics_sources = SCRAPE_SOURCES  # what /metrics reads from PostgreSQL and Redis
     # Outermost, not in `middleware=`: Litestar runs route middleware only for matched routes, and
     # every response (404s, 405s, refused hosts) needs its request id and access log line.
     app.asgi_handler = RequestContextMiddleware(count_queries=settings.count_queries)(app.asgi_handler)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -121,8 +122,10 @@ class Product:
         self.base = f"http://127.0.0.1:{port}"
         self.tmp = Path(tempfile.mkdtemp(prefix="lianluo-bench-"))
         self.log_path = self.tmp / "server.log"
+        # `serve` (production) refuses to start without a real secret key
         self.env = {**os.environ, "LIANLUO_COUNT_QUERIES": "1", "LIANLUO_SECURE_COOKIES": "0",
-                    "LIANLUO_DATA_DIR": str(self.tmp / "data"), "PYTHONUNBUFFERED": "1"}
+                    "LIANLUO_DATA_DIR": str(self.tmp / "data"), "PYTHONUNBUFFERED": "1",
+                    "LIANLUO_SECRET_KEY": os.environ.get("LIANLUO_SECRET_KEY") or secrets.token_urlsafe(48)}
         self.external = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
         self.proc: subprocess.Popen | None = None
 

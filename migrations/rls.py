@@ -1,5 +1,7 @@
 """Helpers every migration uses to keep DESIGN.md's invariants: forced RLS and explicit grants."""
 
+import os
+
 from alembic import op
 
 from app.core.settings import app_role_name
@@ -11,18 +13,37 @@ def app_role() -> str:
     return app_role_name()
 
 
+def backup_role() -> str:
+    """The read-only role pg_dump connects as (deploy/README.md, "Backups")."""
+    return os.environ.get("DATABASE_BACKUP_ROLE", "lianluo_backup")
+
+
 def ensure_app_role() -> None:
+    """Create the runtime role, or check the one a DBA created beforehand. The attributes are given at
+    creation, which a CREATEROLE owner may do; `ALTER ROLE … NOSUPERUSER` needs a superuser even when it
+    changes nothing, so an existing role is only altered when it is wrong, and when the owner may not,
+    the migration stops and says what a superuser must run (RLS would not hold for such a role)."""
     role = app_role()
     op.execute(
         f"""
-        DO $$ BEGIN
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+        DO $$
+        DECLARE
+          existing record;
+        BEGIN
+          SELECT rolsuper, rolbypassrls INTO existing FROM pg_roles WHERE rolname = '{role}';
+          IF NOT FOUND THEN
             CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+          ELSIF existing.rolsuper OR existing.rolbypassrls THEN
+            BEGIN
+              ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS;
+            EXCEPTION WHEN insufficient_privilege THEN
+              RAISE EXCEPTION 'the runtime role {role} is SUPERUSER or BYPASSRLS, so row-level security would not apply to it'
+                USING HINT = 'a PostgreSQL superuser must run: ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS; then migrate again';
+            END;
           END IF;
         END $$;
         """
     )
-    op.execute(f"ALTER ROLE {role} NOSUPERUSER NOBYPASSRLS")
     op.execute(f"DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database()); END $$;")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
 
@@ -96,3 +117,41 @@ def revoke_temporary() -> None:
 def grant_temporary() -> None:
     """Undo revoke_temporary(): PostgreSQL's default, TEMPORARY for PUBLIC."""
     op.execute("DO $$ BEGIN EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database()); END $$;")
+
+
+def grant_backup_role() -> None:
+    """Read access for the backup role, if the DBA created it (BYPASSRLS, which pg_dump needs past the
+    forced policies, only a superuser can give): SELECT on every table and sequence, now and on those
+    later migrations create. A role made after this ran gets the same from deploy/README.md's SQL."""
+    role = backup_role()
+    op.execute(
+        f"""
+        DO $$ BEGIN
+          IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+            EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database());
+            GRANT USAGE ON SCHEMA public TO {role};
+            GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};
+            GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
+            ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {role};
+            ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON SEQUENCES TO {role};
+          END IF;
+        END $$;
+        """
+    )
+
+
+def revoke_backup_role() -> None:
+    role = backup_role()
+    op.execute(
+        f"""
+        DO $$ BEGIN
+          IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+            ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON TABLES FROM {role};
+            ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT ON SEQUENCES FROM {role};
+            REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM {role};
+            REVOKE SELECT ON ALL SEQUENCES IN SCHEMA public FROM {role};
+            REVOKE USAGE ON SCHEMA public FROM {role};
+          END IF;
+        END $$;
+        """
+    )

@@ -26,6 +26,7 @@ DONE_MESSAGES = {
     "entry": lazy("The entry has been added to the plan."),
     "published": lazy("The plan has been published; it now shows on the station's public page."),
     "note": lazy("The plan note has been saved."),
+    "moved": lazy("The entries on public holidays have been moved to the next working day."),
 }
 PLAN_STATUS_NAMES = {"draft": lazy("Draft plan"), "published": lazy("Published plan")}
 RECEPTION = "reception"
@@ -117,10 +118,12 @@ async def _plan_page(request: Request, ctx: TenantContext, station_id: int, year
 
 @get("/stations/{station_id:int}/plans/{year:int}")
 async def plan_page(request: Request, ctx: TenantContext, station_id: int, year: int, done: str | None = None,
-                    made: int | None = None, past: int | None = None, existing: int | None = None) -> Response:
+                    made: int | None = None, past: int | None = None, existing: int | None = None,
+                    holidays: int | None = None) -> Response:
     generated = None
     if done == "generated":
-        generated = plans.Generated(created=made or 0, past=past or 0, existing=existing or 0)
+        generated = plans.Generated(created=made or 0, past=past or 0, existing=existing or 0,
+                                    holidays=holidays or 0)
     return await _plan_page(request, ctx, station_id, year, done=done, generated=generated)
 
 
@@ -165,7 +168,7 @@ async def plan_generate(request: Request, ctx: TenantContext, station_id: int, y
                                       days_text=form["days"], slot=_slot(form), tz=ctx.tz,
                                       client_addr=client_addr(request))
         return urlencode({"done": "generated", "made": result.created, "past": result.past,
-                          "existing": result.existing})
+                          "existing": result.existing, "holidays": result.holidays})
 
     return await _change(request, ctx, station_id, year, error_at="generate", form=form, act=act)
 
@@ -206,4 +209,19 @@ async def plan_note(request: Request, ctx: TenantContext, station_id: int, year:
     return await _change(request, ctx, station_id, year, error_at="note", form=form, act=act)
 
 
-route_handlers = [plan_list, plan_create, plan_page, plan_generate, plan_add_entry, plan_publish, plan_note]
+@post("/stations/{station_id:int}/plans/{year:int}/holidays")
+async def plan_move_holidays(request: Request, ctx: TenantContext, station_id: int, year: int) -> Response:
+    """One click: a flagged entry (``activity``) or all of them (``activity=all``) to the next working day."""
+    form = await _form(request, "activity")
+    activity_id = None if form["activity"] == "all" else (as_id(form["activity"]) or 0)
+
+    async def act(scope, pref) -> str:
+        await plans.move_off_holidays(ctx.db, scope, pref, activity_id=activity_id, tenant_id=ctx.tenant.id,
+                                      actor_id=ctx.user.id, tz=ctx.tz, client_addr=client_addr(request))
+        return "done=moved#entries"
+
+    return await _change(request, ctx, station_id, year, error_at="holidays", form=form, act=act)
+
+
+route_handlers = [plan_list, plan_create, plan_page, plan_generate, plan_add_entry, plan_publish, plan_note,
+                  plan_move_holidays]

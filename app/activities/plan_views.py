@@ -4,14 +4,15 @@ Read-only, a fixed number of queries whatever the plan's size."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timezone, tzinfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan
-from app.activities.plans import moved_from, moved_to
+from app.activities.plans import holiday_entries, moved_from, moved_to
+from app.core.calendar import load_calendar
 from app.core.i18n import lazy
 
 CHANGE_NAMES = {
@@ -50,6 +51,8 @@ class Entry:
     place: str
     status: str
     moved_from: date | None = None  # the date first planned, if it was rescheduled
+    holiday: str = ""  # a planned entry still ahead on a public holiday: its name (flagged)
+    move_to: date | None = None  # where the one-click move takes it (None: that day has this kind already)
 
 
 @dataclass
@@ -85,19 +88,27 @@ class PlanView:
     cancelled: int
     publisher: str = ""
     published_on: date | None = None
+    on_holidays: int = 0  # flagged entries
+    movable: int = 0  # of them, those the one-click move can take to the next working day
 
 
-async def _entries(db: AsyncSession, plan_id: int, tz: tzinfo) -> list[Entry]:
-    rows = await db.execute(
+async def _entries(db: AsyncSession, plan: ActivityPlan, tz: tzinfo, now: datetime) -> list[Entry]:
+    """The entries, the planned ones still ahead on a public holiday flagged (2 queries)."""
+    rows = (await db.execute(
         select(Activity, ActivityKind.name)
         .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id))
-        .where(Activity.plan_id == plan_id).order_by(Activity.starts_at, Activity.id)
-    )
+        .where(Activity.plan_id == plan.id).order_by(Activity.starts_at, Activity.id)
+    )).all()
+    calendar = await load_calendar(db, since=date(plan.year, 1, 1))
+    flagged = holiday_entries([(a.id, a.kind_id, a.starts_at, a.status) for a, _ in rows], calendar, tz, now)
     out = []
     for a, kind in rows:
         start, end = a.starts_at.astimezone(tz), a.ends_at.astimezone(tz)
-        out.append(Entry(id=a.id, day=start.date(), start=start.time(), end=end.time(), kind=kind, topic=a.topic,
-                         place=a.place, status=a.status))
+        entry = Entry(id=a.id, day=start.date(), start=start.time(), end=end.time(), kind=kind, topic=a.topic,
+                      place=a.place, status=a.status)
+        if a.id in flagged:
+            entry.holiday, entry.move_to = flagged[a.id].holiday, flagged[a.id].move_to
+        out.append(entry)
     return out
 
 
@@ -117,10 +128,10 @@ def _local_date(value: datetime | None, tz: tzinfo) -> date | None:
     return value.astimezone(tz).date() if value else None
 
 
-async def plan_view(db: AsyncSession, plan: ActivityPlan, tz: tzinfo) -> PlanView:
-    """The plan's entries grouped by month (each rescheduled one with the date first planned) and its
-    change record, newest first (4 queries)."""
-    entries = await _entries(db, plan.id, tz)
+async def plan_view(db: AsyncSession, plan: ActivityPlan, tz: tzinfo, now: datetime | None = None) -> PlanView:
+    """The plan's entries grouped by month (each rescheduled one with the date first planned, each on a
+    public holiday flagged) and its change record, newest first (5 queries)."""
+    entries = await _entries(db, plan, tz, now or datetime.now(timezone.utc))
     by_id = {e.id: e for e in entries}
     changes = []
     for event, who in await _events(db, plan.id):
@@ -141,4 +152,6 @@ async def plan_view(db: AsyncSession, plan: ActivityPlan, tz: tzinfo) -> PlanVie
         publisher = await db.scalar(select(User.display_name).where(User.id == plan.published_by)) or ""
     return PlanView(plan=plan, months=list(months.values()), changes=changes, entries=len(entries),
                     cancelled=sum(1 for e in entries if e.status == "cancelled"), publisher=publisher,
-                    published_on=_local_date(plan.published_at, tz))
+                    published_on=_local_date(plan.published_at, tz),
+                    on_holidays=sum(1 for e in entries if e.holiday),
+                    movable=sum(1 for e in entries if e.move_to))

@@ -12,16 +12,17 @@ run the station's activities (``app.activities.access.can_run_at``). Services do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import services
-from app.activities.access import can_run_at
+from app.activities.access import can_run_at, get_activity
 from app.activities.models import Activity, ActivityEvent, ActivityPlan
 from app.audit.services import record
+from app.core.calendar import WorkingCalendar, load_calendar
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.stations.access import StationRef, get_station
@@ -43,6 +44,10 @@ ALREADY_PUBLISHED = lazy("This plan has already been published.")
 PLACE_LABEL = lazy("Activity place")
 TOPIC_LABEL = lazy("Activity topic")
 NOTE_LABEL = lazy("Plan note")
+HOLIDAY_REASON = lazy("%(day)s is a public holiday (%(holiday)s): moved to the next working day.")
+NOT_ON_HOLIDAY = lazy("This entry is not a planned activity on a public holiday that is still ahead.")
+TARGET_TAKEN = lazy("The next working day already has an activity of this kind in the plan: cancel this entry "
+                    "instead.")
 
 
 @dataclass
@@ -235,6 +240,7 @@ class Generated:
     created: int = 0
     past: int = 0  # dates already past: skipped
     existing: int = 0  # dates the plan already has an activity of this kind on: skipped
+    holidays: int = 0  # of the created, on a public holiday (flagged on the plan, to be moved)
 
 
 async def generate(db: AsyncSession, scope: Scope, pref: PlanRef, *, tenant_id: int, actor_id: int, days_text: str,
@@ -250,6 +256,7 @@ async def generate(db: AsyncSession, scope: Scope, pref: PlanRef, *, tenant_id: 
     slot = await _checked(db, slot)
     taken = await _taken_days(db, pref.plan, slot.kind_id, tz)
     deputy_ids = await services.station_deputy_ids(db, pref.station.station.id) if slot.invite else []
+    calendar = await load_calendar(db, since=date(pref.plan.year, 1, 1))
     result = Generated()
     for day in dates_in_year(rule, pref.plan.year):
         new = _new(slot, day, tz, pref.plan, deputy_ids)
@@ -261,11 +268,83 @@ async def generate(db: AsyncSession, scope: Scope, pref: PlanRef, *, tenant_id: 
             await services.create_activity(db, scope, tenant_id=tenant_id, actor_id=actor_id, station=pref.station,
                                            group=None, new=new, now=now, client_addr=client_addr)
             result.created += 1
+            if calendar.is_holiday(day):
+                result.holidays += 1
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="plan_generated",
                  target=f"plan:{pref.plan.id}", client_addr=client_addr,
                  details={"rule": rule, "kind_id": slot.kind_id, "created": result.created, "past": result.past,
-                          "existing": result.existing})
+                          "existing": result.existing, "holidays": result.holidays})
     return result
+
+
+# --- entries on public holidays -------------------------------------------------------------------
+
+@dataclass
+class HolidayEntry:
+    activity_id: int
+    day: date
+    holiday: str  # "国庆节"
+    move_to: date | None  # the next working day; None when the plan already has this kind there
+
+
+def holiday_entries(rows, calendar: WorkingCalendar, tz: tzinfo, now: datetime) -> dict[int, HolidayEntry]:
+    """The planned entries still ahead that fall on a public holiday, by activity id. ``rows`` are
+    (id, kind id, starts_at, status). An entry is not moved onto a day that already has (or another
+    move gives) an activity of its kind."""
+    rows = sorted(rows, key=lambda r: (r[2], r[0]))
+    taken = {(kind_id, starts.astimezone(tz).date()) for _, kind_id, starts, status in rows if status == "planned"}
+    out = {}
+    for activity_id, kind_id, starts, status in rows:
+        day = starts.astimezone(tz).date()
+        name = calendar.holiday_name(day) if status == "planned" and starts > now else None
+        if name is None:
+            continue
+        target = calendar.next_working_day(day)
+        if (kind_id, target) in taken:
+            target = None
+        else:
+            taken.add((kind_id, target))
+        out[activity_id] = HolidayEntry(activity_id, day, name, target)
+    return out
+
+
+async def plan_holidays(db: AsyncSession, plan: ActivityPlan, tz: tzinfo, now: datetime) -> dict[int, HolidayEntry]:
+    """``holiday_entries`` of the plan (2 queries)."""
+    rows = (await db.execute(select(Activity.id, Activity.kind_id, Activity.starts_at, Activity.status)
+                             .where(Activity.plan_id == plan.id))).all()
+    return holiday_entries(rows, await load_calendar(db, since=date(plan.year, 1, 1)), tz, now)
+
+
+async def move_off_holidays(db: AsyncSession, scope: Scope, pref: PlanRef, *, activity_id: int | None,
+                            tenant_id: int, actor_id: int, tz: tzinfo, now: datetime | None = None,
+                            client_addr: str | None = None) -> int:
+    """Reschedule one flagged entry (``activity_id``) or every one that can move (None) to the next
+    working day at the same times, each kept in its history (a published plan: as a plan change).
+    Returns how many moved."""
+    require_change(scope, pref.station)
+    now = now or datetime.now(timezone.utc)
+    flagged = await plan_holidays(db, pref.plan, tz, now)
+    if activity_id is None:
+        chosen = [e for e in flagged.values() if e.move_to is not None]
+    elif activity_id not in flagged:
+        raise Refusal(NOT_ON_HOLIDAY)
+    elif flagged[activity_id].move_to is None:
+        raise Refusal(TARGET_TAKEN)
+    else:
+        chosen = [flagged[activity_id]]
+    for entry in chosen:
+        ref = await get_activity(db, scope, entry.activity_id, for_update=True)
+        shift = timedelta(days=(entry.move_to - entry.day).days)
+        start, end = ref.activity.starts_at.astimezone(tz), ref.activity.ends_at.astimezone(tz)
+        await services.reschedule(
+            db, scope, ref, actor_id=actor_id, now=now, client_addr=client_addr,
+            starts_at=datetime.combine(start.date() + shift, start.time(), tzinfo=tz),
+            ends_at=datetime.combine(end.date() + shift, end.time(), tzinfo=tz),
+            reason=gettext(HOLIDAY_REASON, day=entry.day.isoformat(), holiday=entry.holiday))
+    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="plan_holidays_moved",
+                 target=f"plan:{pref.plan.id}", client_addr=client_addr,
+                 details={"moved": [[e.activity_id, e.day.isoformat(), e.move_to.isoformat()] for e in chosen]})
+    return len(chosen)
 
 
 async def add_entry(db: AsyncSession, scope: Scope, pref: PlanRef, *, tenant_id: int, actor_id: int,

@@ -37,12 +37,12 @@ from app.activities.joint_port import RelayedMessage, joint_stations
 from app.notify import links, outbox
 from app.notify.config import NotifySettings, notify_settings
 from app.notify.outbox import Recipient
+from app.notify.sms_templates import names_summary
 from app.stations.models import Station, StationStaff
 from app.tenancy.models import Tenant
 
 REMINDER_KINDS = ("activity_liaison", "activity_sms", "activity_eve", "activity_moved")
 NINE = time(9)
-NAME_SEPARATOR = "、"
 _CACHE = "activity_reminders"
 
 
@@ -199,11 +199,14 @@ async def _withdraw(db: AsyncSession, activity: Activity, *, kinds=None, deputy_
 async def _each_with_link(db: AsyncSession, activity: Activity, f: Facts, kind: str, recipients, due_at: datetime,
                           now: datetime) -> int:
     """One message per deputy: the params carry their own sign-in link."""
+    tokens = {r.deputy_id: f.invited[r.deputy_id] for r in recipients if r.deputy_id in f.invited}
+    if not tokens:
+        return 0
+    codes = await links.signins(db, activity.tenant_id, f.slug, tokens.values(), now=now)
     written = 0
     for r in recipients:
-        token = f.invited.get(r.deputy_id)
-        if token is not None:
-            params = {**f.params, "link": links.signin(f.slug, token)}
+        if r.deputy_id in tokens:
+            params = {**f.params, "link": codes[tokens[r.deputy_id]]}
             written += await _write(db, activity, f, kind, [r], due_at, params, now)
     return written
 
@@ -236,7 +239,8 @@ async def _liaison(db: AsyncSession, activity: Activity, f: Facts, now: datetime
         return
     deputies = await deputy_recipients(db, activity.tenant_id, f.config, list(f.invited))
     who = await liaison_recipients(db, activity.tenant_id, f.config, activity.station_id)
-    params = {**f.params, "deputies": NAME_SEPARATOR.join(d.name for d in deputies)}
+    # As many names as an SMS variable holds, then how many in all (张伟、李娜等12人).
+    params = {**f.params, "deputies": names_summary(d.name for d in deputies)}
     await _write(db, activity, f, "activity_liaison", who, due, params, now)
 
 

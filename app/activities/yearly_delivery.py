@@ -66,7 +66,7 @@ async def deliver(db: AsyncSession, config: NotifySettings, *, slug: str, now: d
     for r in await outbox.deputies(db, config.tenant_id, counts, config=config):
         invited, present = counts[r.deputy_id]
         params = {"year": year, "invited": invited, "present": present,
-                  "link": links.yearly_report(slug, r.deputy_id, year)}
+                  "link": await links.yearly_report(db, config.tenant_id, slug, r.deputy_id, year, now=now)}
         written += await outbox.notify(db, tenant_id=config.tenant_id, kind=KIND, subject=subject(r.deputy_id),
                                        recipients=[r], due_at=due, params=params, now=now, config=config)
     return written

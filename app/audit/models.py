@@ -121,6 +121,7 @@ ACTION_NAMES = {
     "plan_entry_added": lazy("Entry added to a yearly activity plan"),
     "plan_published": lazy("Yearly activity plan published"),
     "plan_note_saved": lazy("Yearly activity plan note saved"),
+    "plan_holidays_moved": lazy("Yearly activity plan entries moved off public holidays"),
     "attendance_report_exported": lazy("Attendance report exported"),
     "suggestion_recorded": lazy("Suggestion recorded"),
     "opinion_registered": lazy("Opinion registered"),
@@ -165,6 +166,8 @@ ACTION_NAMES = {
     # notifications
     "notify_settings_saved": lazy("Notification settings saved"),
     "notifications_resent": lazy("Failed messages sent again"),
+    "notification_unknown_resent": lazy("A message of unknown outcome sent again"),
+    "notification_unknown_dropped": lazy("A message of unknown outcome dropped"),
     # joint stations (app/joint/agreements.py)
     "joint_proposed": lazy("Joint station proposed to other counties"),
     "joint_accepted": lazy("Joint station agreement accepted"),

@@ -73,5 +73,6 @@ async def remind(db: AsyncSession, config: NotifySettings, *, slug: str, now: da
         who = [people[u] for u in dict.fromkeys(officers[sid]) if u in people]
         written += await outbox.notify(db, tenant_id=config.tenant_id, kind=KIND, subject=subject(sid),
                                        recipients=who, due_at=due, now=now, config=config,
-                                       params={"station": stations[sid], "link": links.mailbox(slug, sid)})
+                                       params={"station": stations[sid],
+                                               "link": await links.mailbox(db, config.tenant_id, slug, sid, now=now)})
     return written

@@ -35,7 +35,6 @@ from app.notify.config import NotifySettings, notify_settings
 from app.notify.models import Outbox
 
 NINE = time(9)
-ANSWER_MAX = 140  # the answer quoted in the SMS; the whole answer is on the lookup page
 OPEN_KINDS = ("case_satisfaction", "case_due_soon", "case_overdue")
 
 
@@ -56,11 +55,6 @@ def case_number(case_id: int) -> str:
     return f"#{case_id}"
 
 
-def _quote(text: str) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= ANSWER_MAX else text[:ANSWER_MAX - 1] + "…"
-
-
 # --- to the person ----------------------------------------------------------------------------------
 
 async def _person_config(db: AsyncSession, case: Case) -> NotifySettings | None:
@@ -76,7 +70,8 @@ async def registered(db: AsyncSession, case: Case, *, now: datetime | None = Non
     if config is None:
         return 0
     now = _now(now)
-    params = {"code": case.receipt_code, "link": links.case_lookup(await _slug(db, case.tenant_id))}
+    params = {"code": case.receipt_code,
+              "link": await links.case_lookup(db, case.tenant_id, await _slug(db, case.tenant_id), now=now)}
     return await outbox.notify(db, tenant_id=case.tenant_id, kind="case_receipt", subject=subject(case.id),
                                recipients=[outbox.person(case.person_mobile, case.person_name)], due_at=now,
                                params=params, now=now, config=config)
@@ -95,11 +90,12 @@ async def fed_back(db: AsyncSession, case: Case, *, now: datetime | None = None)
         return 0
     now = _now(now)
     who = [outbox.person(case.person_mobile, case.person_name)]
-    params = {"code": case.receipt_code, "link": links.case_lookup(await _slug(db, case.tenant_id)),
+    # The answer itself is on the lookup page: an SMS variable holds 35 characters, no free text.
+    params = {"code": case.receipt_code,
+              "link": await links.case_lookup(db, case.tenant_id, await _slug(db, case.tenant_id), now=now),
               "rating": group_code(await issue_rating_code(db, case, "sms"))}
     common = dict(tenant_id=case.tenant_id, subject=subject(case.id), recipients=who, now=now, config=config)
-    written = await outbox.notify(db, kind="case_answer", due_at=now,
-                                  params={**params, "answer": _quote(case.reply_text)}, **common)
+    written = await outbox.notify(db, kind="case_answer", due_at=now, params=params, **common)
     tomorrow = now.astimezone(config.tz).date() + timedelta(days=1)
     written += await outbox.notify(db, kind="case_satisfaction", due_at=datetime.combine(tomorrow, NINE, config.tz),
                                    params=params, **common)
@@ -130,13 +126,16 @@ async def _already(db: AsyncSession, kind: str, subjects: list[str]) -> set[tupl
     return {(s, d) for s, d in rows}
 
 
-async def _send(db: AsyncSession, config: NotifySettings, kind: str, items, recipients_of, now: datetime) -> int:
-    """items: (case, due_at, params); recipients_of(case) → recipients. Skips rows already written."""
+async def _send(db: AsyncSession, config: NotifySettings, kind: str, items, recipients_of, now: datetime,
+                slug: str) -> int:
+    """items: (case, due_at, params); recipients_of(case) → recipients. Skips rows already written;
+    the others get the short link of the case's page."""
     done = await _already(db, kind, [subject(c.id) for c, _, _ in items])
     written = 0
     for case, due_at, params in items:
         if (subject(case.id), due_at) in done:
             continue
+        params = {**params, "link": await links.case_page(db, config.tenant_id, slug, case.id, now=now)}
         written += await outbox.notify(db, tenant_id=config.tenant_id, kind=kind, subject=subject(case.id),
                                        recipients=recipients_of(case), due_at=due_at, params=params,
                                        now=now, config=config)
@@ -166,10 +165,10 @@ async def due_soon(db: AsyncSession, config: NotifySettings, *, slug: str, now: 
     people = {r.user_id: r for r in await outbox.members(db, config.tenant_id, {u for v in units.values() for u in v},
                                                           config=config)}
     items = [(c, _nine(c.reply_due - timedelta(days=days), config),
-              {"code": case_number(c.id), "category": category or "—", "due": c.reply_due.isoformat(),
-               "link": links.case_page(slug, c.id)}) for c, category in rows]
+              {"code": case_number(c.id), "category": category or "—", "due": c.reply_due.isoformat()})
+             for c, category in rows]
     return await _send(db, config, "case_due_soon", items,
-                       lambda c: [people[u] for u in units.get(c.handling_unit_id, []) if u in people], now)
+                       lambda c: [people[u] for u in units.get(c.handling_unit_id, []) if u in people], now, slug)
 
 
 def _overdue_since(case: Case, today: date) -> date | None:
@@ -228,6 +227,5 @@ async def overdue(db: AsyncSession, config: NotifySettings, *, slug: str, now: d
         since = _overdue_since(c, today)
         if since is not None:
             items.append((c, _nine(since + timedelta(days=1), config),
-                          {"code": c.receipt_code, "unit": unit or "", "due": since.isoformat(),
-                           "link": links.case_page(slug, c.id)}))
-    return await _send(db, config, "case_overdue", items, supervisors, now)
+                          {"code": c.receipt_code, "unit": unit or "", "due": since.isoformat()}))
+    return await _send(db, config, "case_overdue", items, supervisors, now, slug)

@@ -20,6 +20,7 @@ from app.cases import notices
 from app.cases.access import REGISTER_ROLES
 from app.cases.codes import new_code
 from app.cases.models import SOURCES, URGENCIES, Case, CaseCategory, CaseEvent, CasePhoto, DueRule
+from app.core.calendar import WorkingCalendar
 from app.core.errors import Refusal
 from app.core.images import store_image
 from app.core.i18n import lazy
@@ -180,16 +181,12 @@ async def register_case(db: AsyncSession, scope: Scope | None, *, tenant_id: int
 
 # --- due dates ------------------------------------------------------------------------------------
 
-def add_days(start: date, days: int, working_days: bool) -> date:
-    """``days`` after ``start``; working days skip Saturdays and Sundays (no holiday calendar yet)."""
+def add_days(start: date, days: int, working_days: bool, calendar: WorkingCalendar) -> date:
+    """``days`` after ``start``; working days follow China's working calendar (weekends, statutory
+    holidays and make-up working days: ``app.core.calendar``)."""
     if not working_days:
         return start + timedelta(days=days)
-    day, left = start, days
-    while left > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            left -= 1
-    return day
+    return calendar.add_working_days(start, days)
 
 
 async def due_rule(db: AsyncSession, config: Config, *, level: str, category_id: int | None,

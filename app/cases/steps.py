@@ -21,6 +21,7 @@ from app.cases.models import FEEDBACK_CHANNELS, SATISFACTIONS, URGENCIES, Case, 
 from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.cases.codes import normalise_code
 from app.cases.services import NOTE_MAX, add_days, add_event, due_rule, today_in
+from app.core.calendar import load_calendar
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.stations.refusals import FIELD_TOO_LONG
@@ -190,8 +191,9 @@ async def _to_unit(db: AsyncSession, scope: Scope, ref: CaseRef, step: str, *, u
     case = ref.case
     reply_days, feedback_days, working = await due_rule(db, config, level=case.level, category_id=case.category_id,
                                                         urgency=case.urgency)
-    case.reply_due = given or add_days(today, reply_days, working)
-    case.feedback_due = add_days(case.reply_due, feedback_days, working)
+    calendar = await load_calendar(db, since=today)
+    case.reply_due = given or add_days(today, reply_days, working, calendar)
+    case.feedback_due = add_days(case.reply_due, feedback_days, working, calendar)
     now = _now(now)
     data = {"unit_id": unit.id, "unit": unit.name, "reply_due": case.reply_due.isoformat(),
             "feedback_due": case.feedback_due.isoformat()}

@@ -20,7 +20,7 @@ from app.accounts.models import Membership
 from app.compliance import engine
 from app.activities.models import Rule
 from app.core.periods import period_of
-from app.notify import links, outbox
+from app.notify import outbox
 from app.notify.config import NotifySettings
 from app.notify.models import Outbox
 from app.tenancy.config import get_config
@@ -119,7 +119,7 @@ async def nudge(db: AsyncSession, config: NotifySettings, *, slug: str, now: dat
             me = deputies[c.subject.id]
             who = [r for r in who if r.user_id is None or r.user_id != me.user_id] + [me]
         params = {"rule": c.rule.name, "who": c.subject.name, "count": c.count, "minimum": c.minimum,
-                  "period": c.period.label, "ends": c.period.last.isoformat(), "link": links.compliance(slug)}
+                  "period": c.period.label, "ends": c.period.last.isoformat()}
         written += await outbox.notify(db, tenant_id=config.tenant_id, kind=KIND,
                                        subject=subject(c.rule.id, c.subject.key), recipients=who,
                                        due_at=start_of[c.period], params=params, now=now, config=config)

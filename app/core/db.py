@@ -11,6 +11,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import AsyncIterator, Awaitable, TypeVar
+from uuid import uuid4
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -66,13 +67,29 @@ def _count_query(conn, cursor, statement, parameters, context, executemany) -> N
         counter[0] += 1
 
 
+def _statement_name() -> str:
+    return f"__asyncpg_{uuid4().hex}__"
+
+
+def engine_options(settings: Settings) -> dict:
+    """Behind PgBouncer in transaction mode each transaction may run on another server connection, so
+    a statement prepared under a name in one is missing (or another's) in the next. Then: no statement
+    caches (asyncpg's, SQLAlchemy's), and the statements SQLAlchemy must still prepare get unique names.
+    The tenant binding needs nothing: set_config(..., true) lasts one transaction."""
+    if settings.db_pooler != "pgbouncer":
+        return {}
+    return {"connect_args": {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
+                             "prepared_statement_name_func": _statement_name}}
+
+
 class Database:
     """Holds the runtime engine and hands out tenant-bound sessions."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.engine: AsyncEngine = create_async_engine(
-            settings.app_database_url, pool_size=10, max_overflow=10, pool_pre_ping=True
+            settings.app_database_url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+            **engine_options(settings),
         )
         if settings.count_queries:
             event.listen(self.engine.sync_engine, "before_cursor_execute", _count_query)

@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 from contextvars import ContextVar
+from datetime import datetime, timezone
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 log_tenant: ContextVar[str | None] = ContextVar("log_tenant", default=None)
@@ -24,10 +25,16 @@ def scrub(text: str) -> str:
     return _MOBILE.sub(r"\1****\2", text)
 
 
+def timestamp(created: float) -> str:
+    """ISO 8601 in the server's zone, with milliseconds and the offset: 2026-12-01T09:30:05.123+08:00
+    (lines from hosts in different zones, or read after a zone change, still sort and compare)."""
+    return datetime.fromtimestamp(created, timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "msg": scrub(record.getMessage()),
@@ -45,10 +52,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", handlers: tuple[logging.Handler, ...] | list = ()) -> None:
+    """JSON lines on stderr, plus `handlers` (the error tracker: app.core.errortracking.error_tracking)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler, *handlers]
     root.setLevel(level)
     logging.getLogger("lianluo").setLevel(level)

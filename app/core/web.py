@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from typing import Any
@@ -16,12 +17,18 @@ from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core import i18n, spreadsheets
+import asyncpg.exceptions
+import sqlalchemy.exc
+
+from app.core import i18n, metrics, spreadsheets
 from app.core.db import query_counter
 from app.core.errors import NotFound
 from app.core.logs import log_tenant, log_user, request_id
+from app.core.settings import AddressList
 
 log = logging.getLogger("lianluo.web")
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -66,8 +73,19 @@ def request_locale(request: Request) -> str:
     return i18n.pick_locale(request.cookies.get("lang"), getattr(user, "locale", None))
 
 
+def incoming_request_id(scope: Scope) -> str | None:
+    """The proxy's `X-Request-Id` (nginx's $request_id), when it is a plain token: 1–128 characters of
+    letters, digits and `._:-`. Anything else (too long, spaces, quotes, control characters) is
+    replaced by our own id, so a header cannot forge log lines or carry data into them."""
+    for name, value in scope.get("headers") or ():
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if REQUEST_ID.fullmatch(text) else None
+    return None
+
+
 class RequestContextMiddleware(ASGIMiddleware):
-    """Request id, locale, query counting and one access log line per request."""
+    """Request id, locale, query counting, metrics and one access log line per request."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -76,7 +94,7 @@ class RequestContextMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         state = scope.setdefault("state", {})
-        rid = secrets.token_hex(8)
+        rid = incoming_request_id(scope) or secrets.token_hex(8)
         state["request_id"] = rid
         request_id.set(rid)
         log_tenant.set(None)
@@ -101,13 +119,15 @@ class RequestContextMiddleware(ASGIMiddleware):
             else:
                 await next_app(scope, receive, capture)
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(scope, status["code"], elapsed)
             log.info(
                 "request",
                 extra={
                     "method": scope.get("method"),
                     "path": scope.get("path"),
                     "status": status["code"],
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "ms": round(elapsed * 1000, 1),
                     "client": (scope.get("client") or ("", 0))[0],
                 },
             )
@@ -202,14 +222,25 @@ class AppRequest(Request):
         return form
 
 
+def _trusted(settings) -> AddressList:
+    proxies = settings.trusted_proxies
+    return proxies if isinstance(proxies, AddressList) else AddressList(proxies)
+
+
 def client_addr(request: Request) -> str | None:
-    """The client's address; behind a trusted reverse proxy, the last address it forwarded."""
+    """The client's address. Behind trusted reverse proxies (LIANLUO_TRUSTED_PROXIES: addresses or
+    networks), `X-Forwarded-For` read from the right: each proxy appends the address it saw, so the
+    first address that is not a trusted proxy is the client (a cloud load balancer in front of nginx
+    adds one hop). What lies further left came from the client and is never believed."""
     peer = request.client.host if request.client else None
-    if peer and peer in request.app.state.settings.trusted_proxies:
-        forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
-        if forwarded:
-            return forwarded[-1][:64]
-    return peer
+    proxies = _trusted(request.app.state.settings)
+    if not peer or peer not in proxies:
+        return peer
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    for address in reversed(forwarded):
+        if address not in proxies:
+            return address[:64]
+    return forwarded[0][:64] if forwarded else peer
 
 
 def absolute_url(request: Request, path: str) -> str:
@@ -219,7 +250,7 @@ def absolute_url(request: Request, path: str) -> str:
         return settings.public_url + path
     scheme = request.url.scheme
     peer = request.client.host if request.client else None
-    if peer in settings.trusted_proxies:
+    if peer in _trusted(settings):
         scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
     return f"{scheme}://{request.url.netloc}{path}"
 
@@ -268,6 +299,7 @@ ERROR_TITLES = {
     413: i18n.lazy("What you sent is too large"),
     429: i18n.lazy("Too many attempts"),
     500: i18n.lazy("Something went wrong on our side"),
+    503: i18n.lazy("Temporarily unavailable"),
 }
 ERROR_TEXTS = {
     400: i18n.lazy("Please check what you entered and try again."),
@@ -277,6 +309,7 @@ ERROR_TEXTS = {
     413: i18n.lazy("Please send a smaller file or shorter text."),
     429: i18n.lazy("Please wait a while before trying again."),
     500: i18n.lazy("The error has been recorded. Please try again later."),
+    503: i18n.lazy("The service is unavailable for a moment. Please try again in a minute."),
 }
 CSRF_TEXT = i18n.lazy("The form has expired. Please reload the page and submit it again.")
 NUL_TEXT = i18n.lazy("What you sent contains a null character (NUL), which cannot be saved. Please remove it and try again.")
@@ -328,6 +361,58 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     return response
 
 
+# --- the database is away ------------------------------------------------------------------------
+# While PostgreSQL cannot be reached (down, restarting, failing over, out of connections) every page
+# that needs it answers 503 with Retry-After, which proxies and browsers understand as "come back
+# later", instead of a 500 that says we have a bug.
+
+RETRY_AFTER_SECONDS = 30
+_DATABASE_AWAY = (
+    asyncpg.exceptions.PostgresConnectionError,  # the connection failed or is gone
+    asyncpg.exceptions.CannotConnectNowError,    # starting up, shutting down, in recovery
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    sqlalchemy.exc.TimeoutError,                 # no pooled connection came free in time
+)
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """An OSError or timeout from inside asyncpg or SQLAlchemy (connecting, reading), not from a file."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.startswith(("asyncpg", "sqlalchemy")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The error means the database cannot be reached now (as opposed to a bug or a bad query)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, _DATABASE_AWAY):
+            return True
+        if isinstance(e, sqlalchemy.exc.DBAPIError) and e.connection_invalidated:
+            return True
+        if isinstance(e, (OSError, TimeoutError)) and _raised_by_driver(e):
+            return True
+        todo += [e.__cause__, e.__context__, getattr(e, "orig", None)]
+    return False
+
+
 def server_error_handler(request: Request, exc: Exception) -> Response:
+    if database_unavailable(exc):
+        # one short line per request: the outage is one event, not thousands of tracebacks
+        log.warning("database unavailable: %s", type(exc).__name__)
+        response = _error_response(request, 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     log.exception("unhandled error", exc_info=exc)
     return _error_response(request, 500)

@@ -24,6 +24,7 @@ from app.accounts.models import Membership, User
 from app.cases.models import Case, CaseCategory, CaseEvent, MailboxOpening
 from app.tenancy.models import AdminNode, HandlingUnit, Tenant
 from app.cases.services import add_days, due_rule, new_receipt_code
+from app.core.calendar import WorkingCalendar, load_calendar
 from app.core.db import Database
 from app.deputies.models import StationDeputy
 from app.stations.models import Station
@@ -82,6 +83,7 @@ class World:
     units: dict[str, HandlingUnit]
     users: dict[str, int]
     liaison_stations: set[int]
+    calendar: WorkingCalendar
 
 
 async def load_cases(database: Database, tenant_ids: dict[str, int], now: datetime | None = None) -> None:
@@ -112,7 +114,8 @@ async def _world(db: AsyncSession, tenant_id: int, slug: str, spec: dict, now: d
         Membership.revoked_at.is_(None)))).all())
     return World(slug, tenant_id, tz, now or datetime.now(timezone.utc), stations,
                  dict((await db.execute(select(CaseCategory.code, CaseCategory.id))).all()),
-                 {u.code: u for u in (await db.scalars(select(HandlingUnit))).all()}, users, liaison)
+                 {u.code: u for u in (await db.scalars(select(HandlingUnit))).all()}, users, liaison,
+                 await load_calendar(db))
 
 
 def _unit_for(w: World, category: str, township: str) -> HandlingUnit | None:
@@ -226,8 +229,8 @@ async def _history(db, w: World, rng: random.Random, config, spec: dict, case: C
                                                         urgency=case.urgency)
     assigned = step("assign", "assigned", assigner, 1)
     case.handling_unit_id, case.assigned_at = unit.id, assigned
-    case.reply_due = add_days(assigned.astimezone(w.tz).date(), reply_days, working)
-    case.feedback_due = add_days(case.reply_due, feedback_days, working)
+    case.reply_due = add_days(assigned.astimezone(w.tz).date(), reply_days, working, w.calendar)
+    case.feedback_due = add_days(case.reply_due, feedback_days, working, w.calendar)
     out[-1].data = {"unit_id": unit.id, "unit": unit.name, "reply_due": case.reply_due.isoformat(),
                     "feedback_due": case.feedback_due.isoformat()}
     if state == "assigned":

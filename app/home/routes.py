@@ -1,5 +1,6 @@
 """The tenant's home page, /t/{tenant_slug}/: the coming activities, deputies not yet stationed, the
-inbox and failed messages, and a joint station's members. Above the domains it reads from."""
+inbox, messages that need attention (for those who see the delivery log), and a joint station's
+members. Above the domains it reads from."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.core.web import page
 from app.deputies.checks import unassigned_count
 from app.joint import queries as joint_queries
 from app.notify import queries as notify_queries
+from app.notify.access import LOG_ROLES
 from app.tenancy.access import TenantContext
 
 
@@ -21,17 +23,24 @@ async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     deputy_unassigned = upcoming = None
     tz = ctx.tz
     now = datetime.now(timezone.utc)
-    # the header's unread count and, for county admins, the messages that failed lately: one statement
-    unread, failed = await notify_queries.home_counts(
-        ctx.db, ctx.user.id,
-        failed_since=notify_queries.failed_warning_since(now) if ctx.role == "county_admin" else None)
+    # the header's unread count and, for those who see the delivery log, the messages that need
+    # attention (unknown, stuck, checked for long, failing again and again, failed lately): one statement
+    unread, trouble = await notify_queries.home_counts(ctx.db, ctx.user.id,
+                                                       now=now if ctx.role in LOG_ROLES else None)
     if ctx.membership.role != "handling_unit":
         scope = await ctx.scope()
         deputy_unassigned = await unassigned_count(ctx.db, scope)
         upcoming = await activity_queries.upcoming(ctx.db, scope, now=now)
     joint = await joint_queries.home_card(ctx.db, ctx.tenant)  # a joint tenant: its members and what is shared
     return page(request, "home/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz,
-                joint=joint, unread=unread, failed_messages=failed, failed_days=notify_queries.FAILED_WARNING_DAYS)
+                joint=joint, unread=unread, trouble=trouble.shown() if trouble else [],
+                failed_days=notify_queries.FAILED_WARNING_DAYS,
+                stuck_minutes=_minutes(notify_queries.STUCK_AFTER),
+                checking_minutes=_minutes(notify_queries.CHECKING_LONG))
+
+
+def _minutes(span) -> int:
+    return int(span.total_seconds() // 60)
 
 
 route_handlers = [tenant_home]

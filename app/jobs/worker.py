@@ -24,15 +24,21 @@ from sqlalchemy import delete, or_
 from app.core.clock import now
 from app.accounts.models import FailedLogin, UserSession
 from app.core.db import Database
+from app.core.errortracking import error_tracking
 from app.core.logs import configure_logging
 from app.core.redis import arq_settings
 from app.core.settings import load_settings
 from app.jobs import tenant_job
+from app.jobs.metrics import count_channels, counted
 from app.wiring import plug_in
 
 log = logging.getLogger("lianluo.worker")
 
-SWEEP_BUDGET_SECONDS = 50  # one deliver_notifications run sweeps again and again, at most this long
+# One deliver_notifications run sweeps again and again, starting no pass after this long; a pass
+# starts no send after app.notify.sweep.PASS_SECONDS and waits out the sends under way (SEND_LIMIT),
+# so a run ends well inside its timeout (below). Cancelled (SIGTERM, timeout), it still finishes and
+# records the sends under way before it ends: arq waits for it before closing the worker.
+SWEEP_BUDGET_SECONDS = 50
 RESTART_DELAYS = (1, 2, 3, 5)  # seconds before starting again after losing Redis (then 5 each time)
 
 
@@ -111,12 +117,13 @@ async def sync_joint_deputies(ctx) -> int:
 async def startup(ctx) -> None:
     from app.notify.sweep import channels_from_settings
 
-    configure_logging()
+    ctx["settings"] = load_settings()
+    configure_logging(handlers=error_tracking(ctx["settings"].sentry_dsn))
     plug_in()  # the ports: joint stations and cases take part in activities
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per SMS sent is noise
-    ctx["settings"] = load_settings()
     ctx["db"] = Database(ctx["settings"])
     ctx["channels"] = channels_from_settings(ctx["settings"])
+    count_channels(ctx["channels"])  # SMS and e-mail sent/failed, for /metrics
     ctx["stale_after"] = timedelta(seconds=ctx["settings"].outbox_stale_seconds)
     ctx["sweep_lock"] = asyncio.Lock()
 
@@ -132,7 +139,7 @@ async def shutdown(ctx) -> None:
 
 def worker_settings() -> dict:
     settings = load_settings()
-    return {
+    return _counting({
         "functions": [purge_expired_sessions, purge_signin_codes, run_import, sweep_imports, deliver_notifications,
                       produce_reminders, sync_joint_deputies],
         "cron_jobs": [
@@ -148,7 +155,15 @@ def worker_settings() -> dict:
         "on_shutdown": shutdown,
         "redis_settings": arq_settings(settings.redis_url),
         "health_check_interval": 60,
-    }
+    })
+
+
+def _counting(options: dict) -> dict:
+    """Every job, queued or cron, counts its runs and failures (app.jobs.metrics, read by /metrics)."""
+    options["functions"] = [counted(f) for f in options["functions"]]
+    for job in options["cron_jobs"]:
+        job.coroutine = counted(job.coroutine)  # the name stays "cron:<function>"
+    return options
 
 
 class _Stop(Exception):
@@ -164,7 +179,7 @@ def run_forever() -> None:
     little and start it again. A signal (Ctrl-C, SIGTERM) stops it for good."""
     from arq.worker import create_worker
 
-    configure_logging()
+    configure_logging(handlers=error_tracking(load_settings().sentry_dsn))
     failures = 0
     try:
         while True:

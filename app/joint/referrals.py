@@ -38,6 +38,7 @@ from app.cases.access import CaseRef
 from app.cases.models import LEVELS, Case
 from app.cases.models import JointReferral
 from app.cases.services import add_days, add_event, due_rule, new_receipt_code, today_in
+from app.core.calendar import load_calendar
 from app.core.db import as_tenant
 from app.core.errors import Refusal
 from app.core.i18n import lazy
@@ -232,7 +233,8 @@ async def _answered(db: AsyncSession, joint_case: Case, referral: JointReferral,
         tz = await db.scalar(select(Tenant.timezone).where(Tenant.id == joint_case.tenant_id))
         _, feedback_days, working = await due_rule(db, config, level=joint_case.level,
                                                    category_id=joint_case.category_id, urgency=joint_case.urgency)
-        joint_case.feedback_due = add_days(today_in(ZoneInfo(tz or "Asia/Shanghai")), feedback_days, working)
+        today = today_in(ZoneInfo(tz or "Asia/Shanghai"))
+        joint_case.feedback_due = add_days(today, feedback_days, working, await load_calendar(db, since=today))
         joint_case.state, joint_case.replied_at = "replied", now
     joint_case.updated_at = now
     add_event(db, joint_case, "referral_answered", None, from_state=before if done else None,

@@ -15,12 +15,18 @@ from app.core.i18n import lazy
 CHANNELS = ("inapp", "sms", "email")
 CHANNEL_NAMES = {"inapp": lazy("In-app inbox"), "sms": lazy("SMS"), "email": lazy("Email")}
 # pending → sending (claimed by a worker, attempt recorded) → sent | pending (retry later) | failed;
-# withdrawn: the cause went away (activity cancelled, deputy uninvited); skipped: not sent on purpose
-# (the SMS quota was used up: the recipient got it in-app instead).
-STATUSES = ("pending", "sending", "sent", "failed", "withdrawn", "skipped")
+# an SMS whose outcome is unknown (the provider did not answer in time, the worker stopped between
+# sending and recording) → checking (the worker asks the provider) → sent | failed | pending (the
+# provider has no record: safe to send again) | unknown (the provider cannot say: staff send it
+# again or drop it). withdrawn: the cause went away (activity cancelled, deputy uninvited; or staff
+# dropped an unknown one); skipped: not sent on purpose (the SMS quota was used up: the recipient got
+# it in-app instead).
+STATUSES = ("pending", "sending", "checking", "unknown", "sent", "failed", "withdrawn", "skipped")
 STATUS_NAMES = {
     "pending": lazy("Waiting to be sent"),
     "sending": lazy("Being sent"),
+    "checking": lazy("Outcome unknown: asking the provider"),
+    "unknown": lazy("Outcome unknown: staff to decide"),
     "sent": lazy("Delivered to the channel"),
     "failed": lazy("Sending failed"),
     "withdrawn": lazy("Withdrawn"),
@@ -53,6 +59,11 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(String(400))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # The provider's delivery receipt of an accepted SMS ("delivered"; a failure on the handset makes
+    # the row failed), and when the worker asks for it next (None: nothing more to ask).
+    receipt: Mapped[str | None] = mapped_column(String(10))
+    receipt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Delivery(Base):
@@ -72,3 +83,33 @@ class Delivery(Base):
     result: Mapped[str] = mapped_column(String(10), default="sending")
     provider_id: Mapped[str | None] = mapped_column(String(80))
     error: Mapped[str | None] = mapped_column(String(400))
+
+
+class SmsProviderStatus(Base):
+    """The platform's SMS account (one row, id 1): held while in arrears (no SMS is sent until a probe
+    succeeds or an operator lifts the hold), and the last success and failure, for the console."""
+
+    __tablename__ = "sms_provider_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    held_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    held_code: Mapped[str | None] = mapped_column(String(60))
+    held_error: Mapped[str | None] = mapped_column(String(400))
+    probe_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failure_code: Mapped[str | None] = mapped_column(String(60))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PlatformAlert(Base):
+    """Something the operator must see (at most one open alert per kind), e.g. `sms_account_held`."""
+
+    __tablename__ = "platform_alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(String(400), default="")
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

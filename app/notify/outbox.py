@@ -22,7 +22,8 @@ from app.accounts.models import Membership, User
 from app.deputies.models import Deputy
 from app.notify.config import NotifySettings, notify_settings
 from app.notify.models import Outbox
-from app.notify.texts import KINDS, render
+from app.notify.sms_templates import template_params
+from app.notify.texts import KINDS, render, render_sms
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,20 @@ def dedupe_key(kind: str, subject: str, recipient: Recipient, channel: str, due_
     return f"{kind}:{subject}:{recipient.key}:{channel}:{due_at.astimezone(timezone.utc):%Y%m%dT%H%M}"
 
 
+def message_params(kind: str, params: dict, recipient: Recipient) -> dict:
+    """What the row keeps as its params: for a kind that may go by SMS exactly its template's variables,
+    short as the provider wants them (the sweep sends them as TemplateParam), `{name}` the recipient's."""
+    values = {**params, "name": recipient.name}
+    return template_params(kind, values) if "sms" in KINDS[kind].channels else values
+
+
 async def notify(db: AsyncSession, *, tenant_id: int, kind: str, subject: str, recipients, due_at: datetime,
                  params: dict, now: datetime | None = None, config: NotifySettings | None = None) -> int:
     """Write one outbox row per recipient and channel (in the caller's transaction). A row with the same
     dedupe key is left as it is, unless it was withdrawn (then it is pending again): running a producer
-    twice writes nothing new. `{name}` in a text is the recipient's name. Returns the rows written."""
+    twice writes nothing new. `{name}` in a text is the recipient's name. An SMS row's body is the
+    registered template's text with its params; other channels read the county's own wording.
+    Returns the rows written."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind}")
     recipients = list(recipients)
@@ -127,15 +137,16 @@ async def notify(db: AsyncSession, *, tenant_id: int, kind: str, subject: str, r
     now = now or datetime.now(timezone.utc)
     rows = []
     for r in recipients:
-        body = render(kind, {**params, "name": r.name}, locale=r.locale, county_texts=texts)
+        values = message_params(kind, params, r)
+        body = render(kind, values, locale=r.locale, county_texts=texts)
         for channel, address in _channels(kind, r):
             # In-app messages due now need no worker: they are in the inbox at once.
             at_once = channel == "inapp" and due_at <= now
             rows.append(dict(
                 tenant_id=tenant_id, dedupe_key=dedupe_key(kind, subject, r, channel, due_at), kind=kind,
                 channel=channel, subject=subject, user_id=r.user_id, deputy_id=r.deputy_id, address=address,
-                params=params, body=body, due_at=due_at, next_attempt_at=due_at,
-                status="sent" if at_once else "pending", sent_at=now if at_once else None,
+                params=values, body=render_sms(kind, values) if channel == "sms" else body, due_at=due_at,
+                next_attempt_at=due_at, status="sent" if at_once else "pending", sent_at=now if at_once else None,
             ))
     if not rows:
         return 0

@@ -17,14 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
 from app.core.db import MAX_ID
+from app.core.i18n import lazy
 from app.core.security import mask_mobile
 from app.deputies.models import Deputy
 from app.notify.models import CHANNELS, STATUSES, Delivery, Outbox
+from app.notify.settle import UNKNOWN_AFTER
+from app.notify.sweep import TELL_AFTER_ATTEMPTS
 from app.notify.texts import KINDS
 
 INBOX_PAGE = 30
 LOG_PAGE = 50
 FAILED_WARNING_DAYS = 7
+STUCK_AFTER = timedelta(minutes=3)
+# A check normally ends within UNKNOWN_AFTER (then the row is `unknown`): longer means nobody asks.
+CHECKING_LONG = UNKNOWN_AFTER + STUCK_AFTER
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -42,16 +48,67 @@ async def unread_count(db: AsyncSession, user_id: int) -> int:
         select(func.count()).select_from(Outbox).where(inbox_filter(user_id), Outbox.read_at.is_(None))) or 0
 
 
-async def home_counts(db: AsyncSession, user_id: int, *, failed_since: datetime | None) -> tuple[int, int]:
-    """The home page's unread count and (for county admins: ``failed_since`` given) the failed messages
-    last attempted since then, in one statement."""
+# --- rows staff should see within minutes ----------------------------------------------------------
+
+# The flags of the county's home and the delivery log's "needs attention" filter, in the order shown.
+TROUBLE = ("unknown", "stuck", "checking_long", "retrying", "failed_lately")
+TROUBLE_STATUSES = ("unknown", "sending", "checking", "pending", "failed")  # every flag is one of these
+TROUBLE_NAMES = {
+    "unknown": lazy("Outcome unknown: staff to decide"),
+    "stuck": lazy("Stuck while being sent"),
+    "checking_long": lazy("Checked with the provider for long"),
+    "retrying": lazy("Failing again and again, still retried"),
+    "failed_lately": lazy("Failed in the last days"),
+}
+
+
+def _current_attempt(*where) -> ColumnElement[bool]:
+    return select(Delivery.id).where(Delivery.tenant_id == Outbox.tenant_id, Delivery.outbox_id == Outbox.id,
+                                     *where).exists()
+
+
+def trouble_where(flag: str, now: datetime) -> ColumnElement[bool]:
+    """The rows a flag counts at ``now``: waiting for a staff decision; claimed over STUCK_AFTER ago and
+    still `sending`; `checking` for over CHECKING_LONG since the attempt began; waiting to be tried
+    again after TELL_AFTER_ATTEMPTS or more attempts, the last of which failed; failed, with an attempt
+    in the last FAILED_WARNING_DAYS."""
+    if flag == "unknown":
+        return Outbox.status == "unknown"
+    if flag == "stuck":
+        return and_(Outbox.status == "sending", Outbox.claimed_at < stuck_since(now))
+    if flag == "checking_long":
+        return and_(Outbox.status == "checking", _current_attempt(
+            Delivery.attempt == Outbox.attempts, Delivery.started_at < now - CHECKING_LONG))
+    if flag == "retrying":
+        return and_(Outbox.status == "pending", Outbox.attempts >= TELL_AFTER_ATTEMPTS, _current_attempt(
+            Delivery.attempt == Outbox.attempts, Delivery.result == "retry"))
+    assert flag == "failed_lately", flag
+    return and_(Outbox.status == "failed", _current_attempt(Delivery.started_at >= failed_warning_since(now)))
+
+
+@dataclass
+class Trouble:
+    """How many rows each flag counts (TROUBLE)."""
+    unknown: int = 0
+    stuck: int = 0
+    checking_long: int = 0
+    retrying: int = 0
+    failed_lately: int = 0
+
+    def shown(self) -> list[tuple[str, int]]:
+        return [(flag, getattr(self, flag)) for flag in TROUBLE if getattr(self, flag)]
+
+
+async def home_counts(db: AsyncSession, user_id: int, *, now: datetime | None) -> tuple[int, Trouble | None]:
+    """The home page's unread count and (for those who see the delivery log: ``now`` given) every
+    flag's count, in one statement: one grouped count over the rows in TROUBLE_STATUSES."""
     unread = select(func.count()).select_from(Outbox).where(inbox_filter(user_id), Outbox.read_at.is_(None))
-    if failed_since is None:
-        return (await db.scalar(unread) or 0), 0
-    lately = select(Delivery.id).where(Delivery.outbox_id == Outbox.id, Delivery.started_at >= failed_since)
-    failed = select(func.count()).select_from(Outbox).where(Outbox.status == "failed", lately.exists())
-    row = (await db.execute(select(unread.scalar_subquery(), failed.scalar_subquery()))).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    if now is None:
+        return (await db.scalar(unread) or 0), None
+    grouped = (select(*(func.count().filter(trouble_where(flag, now)).label(flag) for flag in TROUBLE))
+               .select_from(Outbox).where(Outbox.status.in_(TROUBLE_STATUSES)).subquery())
+    row = (await db.execute(select(unread.scalar_subquery(), *grouped.c))).one()
+    return int(row[0] or 0), Trouble(*(int(n or 0) for n in row[1:]))
 
 
 @dataclass
@@ -107,6 +164,7 @@ class LogFilter:
     kind: str | None = None
     month: str | None = None  # YYYY-MM, by the time the message was (or is) due, in the tenant's zone
     before: int | None = None
+    flag: str | None = None  # one of TROUBLE: rows that need attention
 
     @classmethod
     def read(cls, params) -> "LogFilter":
@@ -114,15 +172,15 @@ class LogFilter:
         return cls(status=get("status") if get("status") in STATUSES else None,
                    channel=get("channel") if get("channel") in CHANNELS else None,
                    kind=get("kind") if get("kind") in KINDS else None, month=_month(get("month")),
-                   before=_id(get("before")))
+                   before=_id(get("before")), flag=get("flag") if get("flag") in TROUBLE else None)
 
     def params(self, **change) -> dict:
         values = {"status": self.status, "channel": self.channel, "kind": self.kind, "month": self.month,
-                  "before": self.before, **change}
+                  "flag": self.flag, "before": self.before, **change}
         return {k: v for k, v in values.items() if v not in (None, "")}
 
-    def where(self, tz: ZoneInfo) -> list:
-        out = []
+    def where(self, tz: ZoneInfo, now: datetime | None = None) -> list:
+        out = [trouble_where(self.flag, now or datetime.now(timezone.utc))] if self.flag else []
         if self.status:
             out.append(Outbox.status == self.status)
         if self.channel:
@@ -175,13 +233,14 @@ class LogPage:
     older: int | None = None
 
 
-async def log_page(db: AsyncSession, f: LogFilter, tz: ZoneInfo, limit: int = LOG_PAGE) -> LogPage:
+async def log_page(db: AsyncSession, f: LogFilter, tz: ZoneInfo, limit: int = LOG_PAGE,
+                   now: datetime | None = None) -> LogPage:
     """Newest written first (keyset by id), with the recipients' names: one query."""
     query = (
         select(Outbox, User.display_name, Deputy.name)
         .outerjoin(User, User.id == Outbox.user_id)
         .outerjoin(Deputy, and_(Deputy.tenant_id == Outbox.tenant_id, Deputy.id == Outbox.deputy_id))
-        .where(*f.where(tz)).order_by(Outbox.id.desc()).limit(limit + 1)
+        .where(*f.where(tz, now)).order_by(Outbox.id.desc()).limit(limit + 1)
     )
     if f.before is not None:
         query = query.where(Outbox.id < f.before)
@@ -193,6 +252,30 @@ async def log_page(db: AsyncSession, f: LogFilter, tz: ZoneInfo, limit: int = LO
 
 async def failed_count(db: AsyncSession) -> int:
     return await db.scalar(select(func.count()).select_from(Outbox).where(Outbox.status == "failed")) or 0
+
+
+def stuck_since(now: datetime) -> datetime:
+    """A row claimed before this and still `sending` is stuck (a pass ends within about a minute)."""
+    return now - STUCK_AFTER
+
+
+@dataclass
+class Attention:
+    """Rows staff should know of: outcome unknown (being asked / waiting for a decision), stuck."""
+    checking: int = 0
+    unknown: int = 0
+    stuck: int = 0
+
+
+async def attention(db: AsyncSession, now: datetime) -> Attention:
+    """One statement (the partial index outbox_due covers `sending`, outbox_checking `checking`)."""
+    def count(*where):
+        return select(func.count()).select_from(Outbox).where(*where).scalar_subquery()
+
+    row = (await db.execute(select(
+        count(Outbox.status == "checking"), count(Outbox.status == "unknown"),
+        count(Outbox.status == "sending", Outbox.claimed_at < stuck_since(now))))).one()
+    return Attention(*(int(n or 0) for n in row))
 
 
 def failed_warning_since(now: datetime) -> datetime:

@@ -13,7 +13,7 @@ from litestar.params import Parameter
 
 from app.core.i18n import lazy
 from app.core.web import client_addr, htmx_target, page, see_other
-from app.notify import access, queries
+from app.notify import access, queries, unknown
 from app.notify import settings as svc
 from app.notify.config import notify_settings
 from app.notify.models import CHANNEL_NAMES, CHANNELS, STATUS_NAMES, STATUSES
@@ -29,6 +29,7 @@ DONE = {
     "choices": lazy("Your notification choices have been saved."),
     "resent": lazy("The failed messages are queued to be sent again."),
     "resent_one": lazy("The message is queued to be sent again."),
+    "dropped": lazy("The message will not be sent again."),
 }
 WEEKDAY_NAMES = {
     0: lazy("No mailbox reminder"), 1: lazy("Mondays"), 2: lazy("Tuesdays"), 3: lazy("Wednesdays"),
@@ -137,12 +138,15 @@ async def _log_page(request: Request, ctx: TenantContext, *, status_code: int = 
                     done: str | None = None) -> Response:
     f = queries.LogFilter.read(request.query_params)
     tz = ctx.tz
-    found = await queries.log_page(ctx.db, f, tz)
-    months = queries.recent_months(datetime.now(timezone.utc).astimezone(tz).date())
+    now = datetime.now(timezone.utc)
+    found = await queries.log_page(ctx.db, f, tz, now=now)
+    months = queries.recent_months(now.astimezone(tz).date())
     return page(request, "notify/log.html", status_code=status_code, error=error, done=DONE.get(done or ""),
                 p=found, f=f, failed=await queries.failed_count(ctx.db), months=months, tz=tz,
+                attention=await queries.attention(ctx.db, now), stuck_since=queries.stuck_since(now),
                 can_resend=ctx.role == "county_admin", STATUSES=STATUSES, STATUS_NAMES=STATUS_NAMES,
-                CHANNELS=CHANNELS, CHANNEL_NAMES=CHANNEL_NAMES, KINDS=KINDS, base=ctx.base)
+                CHANNELS=CHANNELS, CHANNEL_NAMES=CHANNEL_NAMES, KINDS=KINDS, TROUBLE=queries.TROUBLE,
+                TROUBLE_NAMES=queries.TROUBLE_NAMES, base=ctx.base)
 
 
 @get(LOG)
@@ -156,6 +160,10 @@ async def _resend(request: Request, ctx: TenantContext, outbox_id: int | None) -
     row = await access.log_row(ctx.db, outbox_id) if outbox_id is not None else None
 
     async def change() -> None:
+        if row is not None and row.status == "unknown":  # staff decide what nobody could tell
+            await unknown.send_again(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row,
+                                     client_addr=client_addr(request))
+            return
         await svc.resend_failed(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row,
                                 client_addr=client_addr(request))
 
@@ -174,7 +182,18 @@ async def resend_one(request: Request, ctx: TenantContext, outbox_id: int) -> Re
     return await _resend(request, ctx, outbox_id)
 
 
+@post(LOG + "/{outbox_id:int}/drop")
+async def drop_unknown(request: Request, ctx: TenantContext, outbox_id: int) -> Response:
+    """A message whose outcome nobody can tell is not sent again."""
+    access.require_admin(ctx)
+    row = await access.log_row(ctx.db, outbox_id)
+    return await settings_change(
+        ctx, lambda: unknown.drop(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id, row=row,
+                                  client_addr=client_addr(request)),
+        lambda error: _log_page(request, ctx, status_code=400, error=error), f"{LOG}?done=dropped")
+
+
 route_handlers = [
     inbox, read_message, read_all, my_choices, save_my_choices, notification_settings,
-    save_notification_settings, delivery_log, resend_failed, resend_one,
+    save_notification_settings, delivery_log, resend_failed, resend_one, drop_unknown,
 ]

@@ -22,10 +22,12 @@ from app.core.errors import Refusal
 from app.core.i18n import catalogue, lazy
 from app.notify.config import NotifySettings
 from app.notify.models import Outbox
-from app.notify.texts import KINDS, placeholders
+from app.notify.sms_templates import SITE, variables
+from app.notify.texts import KINDS
 from app.tenancy.config import config_row
 
 TEXT_MAX = 300
+LINK_FORM = "{site}/s/{link}"  # a link is our address, /s/ and the short code
 EMAIL_MAX = 120
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 OPTIONAL_CHANNELS = ("sms", "email")  # in-app is always on
@@ -43,6 +45,7 @@ NUMBERS = {
 SWITCHES = ("notify_case_person", "notify_case_overdue", "notify_at_risk")
 TEXT_TOO_LONG = lazy("The wording of “%(kind)s” may have at most %(n)s characters.")
 TEXT_UNKNOWN = lazy("The wording of “%(kind)s” uses {%(name)s}, which this message does not know. It may use: %(known)s.")
+TEXT_MISSING = lazy("The wording of “%(kind)s” must keep %(needed)s (it must keep: %(required)s).")
 TEXT_BRACES = lazy("The wording of “%(kind)s” has a brace without its pair: write placeholders as {name}.")
 EMAIL_BAD = lazy("“%(email)s” is not an e-mail address: please check it (e.g. name@example.com).")
 EMAIL_NEEDED = lazy("To receive e-mail, please give your e-mail address.")
@@ -60,10 +63,18 @@ def builtin_text(kind: str) -> str:
 
 
 def allowed_placeholders(kind: str) -> list[str]:
-    return sorted(placeholders(KINDS[kind].text) | {"name"})
+    """The kind's variables (what its SMS template sends) and `{site}`, our address."""
+    return [*variables(kind), SITE]
+
+
+def required_placeholders(kind: str) -> list[str]:
+    """What the county's wording must keep, as it must be written ({site}/s/{link} for the link)."""
+    return [LINK_FORM if name == "link" else "{%s}" % name for name in KINDS[kind].required]
 
 
 def check_text(kind: str, text: str) -> str:
+    """The county's own wording (in-app and e-mail; an SMS says its registered template's text):
+    only the kind's placeholders, and every required one kept."""
     text = " ".join((text or "").replace("\r\n", "\n").split())
     if not text:
         return ""
@@ -77,7 +88,11 @@ def check_text(kind: str, text: str) -> str:
     for name in used:
         if name not in known:
             raise Refusal(TEXT_UNKNOWN, kind=KINDS[kind].name, name=name or "",
-                              known="、".join("{%s}" % k for k in known))
+                          known="、".join("{%s}" % k for k in known))
+    for needed in required_placeholders(kind):
+        if needed not in text:
+            raise Refusal(TEXT_MISSING, kind=KINDS[kind].name, needed=needed,
+                          required="、".join(required_placeholders(kind)))
     return text
 
 

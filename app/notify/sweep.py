@@ -1,53 +1,74 @@
 """The sweep: deliver what the outbox holds when it falls due (the worker runs it every 10 seconds).
 
-For each tenant with due rows (`outbox_due_tenants`; a few tenants at a time), in a constant number
-of statements:
-1. claim (one transaction bound to the tenant): up to `batch` rows that are pending and due, or
-   `sending` but claimed longer than `stale_after` ago by a worker that died, `FOR UPDATE SKIP LOCKED`
-   (so two workers never take the same row). During the tenant's quiet hours SMS are not claimed: the
-   pending ones are moved to the end of the quiet hours. SMS beyond the month's quota are `skipped`,
-   the recipient gets the message in the inbox instead, and the county admins are told once a month.
-   Claimed rows become `sending` (attempt + 1; a reclaimed row keeps its attempt) and the attempt is
-   recorded in `deliveries` before anything is sent: (outbox row, attempt) is the send's unique key.
-2. send, outside any transaction, a few at a time. The reference passed to the provider is
-   "<tenant>-<outbox id>", the same for every attempt, so a resend after a crash is the same message.
-3. record (one transaction): sent; or pending again after a backoff (transient errors, up to
-   MAX_ATTEMPTS); or failed at once (permanent errors). The county admins get an in-app
-   `delivery_failed` for each failed row.
+SMS providers are not idempotent: every request they accept is a new SMS, whatever its reference. So a
+message is sent again only when we know the provider did not take it. For each tenant with work
+(`outbox_due_tenants`; a few tenants at a time), a pass:
+0. settles what is uncertain (app.notify.settle): rows left `sending` by a worker that stopped before
+   recording (SMS are checked with the provider, never resent blindly), rows whose outcome is
+   unknown (`checking`), and the delivery receipts of recently sent SMS. Bounded in rows.
+1. claims (one transaction bound to the tenant) up to `batch` pending rows that are due, `FOR UPDATE
+   SKIP LOCKED` (two workers never take the same row). During the tenant's quiet hours, and while the
+   platform's SMS account is held (arrears, app.notify.provider_status), SMS are not claimed. SMS
+   beyond the month's quota are `skipped` (the recipient gets the message in the inbox instead; the
+   county admins are told once a month). Claimed rows become `sending` (attempt + 1), and the attempt
+   is recorded in `deliveries` before anything is sent.
+2. sends, outside any transaction, a few at a time, each send and the writing of its outcome (a short
+   transaction as soon as it comes back, shared with those that came back meanwhile: `Recorder`)
+   shielded from cancellation: a worker told to stop (arq cancels the job on
+   SIGTERM, and at its timeout) finishes the sends under way and records them before it exits. No send
+   starts after `pass_seconds` (well inside the job's timeout); claimed rows not sent by then, or
+   when the pass is cancelled, go back to `pending` as if never claimed.
+Outcomes: sent (the receipt is asked for later); pending again after a backoff (transient errors,
+up to MAX_ATTEMPTS; a number's daily limit waits for the next day; arrears hold every SMS);
+`checking` when the provider may have taken it (timeout, broken connection); failed at once for
+permanent errors. The county admins get an in-app `delivery_failed` for a row that failed, that keeps
+failing (TELL_AFTER_ATTEMPTS transient attempts), or whose outcome nobody can tell (app.notify.notices).
+The reference passed to the provider is "<tenant>-<outbox id>", the same for every attempt (the
+provider does not dedupe on it; the checks look for it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.models import Membership
 from app.core.db import Database
-from app.core.i18n import DEFAULT_LOCALE, LOCALES, catalogue
+from app.core.i18n import DEFAULT_LOCALE, catalogue
 from app.core.logs import log_tenant
-from app.core.security import mask_mobile
-from app.notify import outbox
+from app.notify import outbox, provider_status
 from app.notify.config import NotifySettings, notify_settings
 from app.notify.mail import Mailer
-from app.notify.models import CHANNEL_NAMES, Delivery, Outbox
-from app.notify.sms import HttpSmsProvider, PermanentSendError, SmsProvider, TransientSendError, UnconfiguredSms
-from app.notify.texts import KINDS, render
+from app.notify.models import Delivery, Outbox
+from app.notify.notices import county_admins, inapp_row, insert_inapp, tell_failures
+from app.notify.settle import CHECK_GRACE, RECEIPT_FIRST, settle
+from app.notify.sms import (
+    PROVIDER_TZ, AccountHeldError, DailyLimitError, HttpSmsProvider, PermanentSendError, SmsProvider,
+    TransientSendError, UnconfiguredSms, UnknownOutcomeError,
+)
+from app.notify.sms_tencent import TencentSmsProvider
+from app.notify.texts import KINDS
 
 log = logging.getLogger("lianluo.notify")
 
-STALE_AFTER = timedelta(seconds=300)
+STALE_AFTER = timedelta(seconds=120)  # a claim older than this belongs to a worker that stopped
 MAX_ATTEMPTS = 5
+TELL_AFTER_ATTEMPTS = 3  # transient failures before the county admins are told (~6 minutes; still retried)
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-CONCURRENCY = 8  # sends under way at once per tenant (a real provider answers in tens of milliseconds)
+CONCURRENCY = 16  # sends under way at once per tenant (a real provider answers in tens of milliseconds;
+# a slow one in seconds: 16 keeps a county's 200 messages within a minute at 4.6 s each)
 TENANTS_AT_ONCE = 4  # tenants swept at the same time (each uses a connection for its claim and record)
-SEND_LIMIT_SECONDS = 30  # a send that hangs longer than this is a transient failure
+PASS_SECONDS = 20.0  # no send starts later than this into a tenant's pass (the job's timeout is 110 s)
+SEND_LIMIT_SECONDS = 15  # a send still under way after this has an unknown outcome
+FIRST_CHECK = timedelta(seconds=10)  # an unknown outcome is first asked about this long after
+RECORD_TRIES = (0.5, 1.0, 2.0)  # pauses between tries to write an outcome (PostgreSQL restarting)
 
 
 @dataclass
@@ -67,10 +88,11 @@ class Channels:
 
 
 def channels_from_settings(settings) -> Channels:
-    sms = (HttpSmsProvider(settings.sms_url, settings.sms_key_id, settings.sms_key_secret, settings.sms_sign)
+    sms = (TencentSmsProvider.from_settings(settings) if settings.sms_url and settings.sms_provider == "tencent"
+           else HttpSmsProvider(settings.sms_url, settings.sms_key_id, settings.sms_key_secret, settings.sms_sign)
            if settings.sms_url else UnconfiguredSms())
     mail = (Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_user,
-                   settings.smtp_password, settings.smtp_starttls) if settings.smtp_host else None)
+                   settings.smtp_password, settings.smtp_starttls, tls=settings.smtp_tls) if settings.smtp_host else None)
     return Channels(sms=sms, mail=mail, templates=dict(settings.sms_templates))
 
 
@@ -90,14 +112,21 @@ class Claimed:
 @dataclass(frozen=True)
 class Outcome:
     row: Claimed
-    result: str  # sent | retry | failed
+    result: str  # sent | retry | failed | checking (unknown outcome) | held (account in arrears)
     provider_id: str | None = None
     error: str | None = None
     next_at: datetime | None = None
+    tell: bool = False  # the county admins are told (failed, or failing again and again)
 
 
 def backoff(attempt: int) -> timedelta:
     return BACKOFF[min(max(attempt, 1), len(BACKOFF)) - 1]
+
+
+def next_day(now: datetime) -> datetime:
+    """Local midnight (the provider's zone) after `now`, when a number's daily limit starts again."""
+    local = now.astimezone(PROVIDER_TZ)
+    return (local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(timezone.utc)
 
 
 def _utcnow() -> datetime:
@@ -105,11 +134,17 @@ def _utcnow() -> datetime:
 
 
 async def sweep(database: Database, *, now: datetime | None = None, channels: Channels | None = None,
-                batch: int = 200, stale_after: timedelta = STALE_AFTER, tenant_ids=None) -> dict[str, int]:
-    """One pass over every tenant with due rows (at most `batch` rows each). `now` fixes the clock
-    (tests); else the real time. Returns counts of sent / retry / failed / skipped rows."""
+                batch: int = 200, stale_after: timedelta = STALE_AFTER, tenant_ids=None,
+                grace: timedelta | None = None, pass_seconds: float = PASS_SECONDS) -> dict[str, int]:
+    """One pass over every tenant with work (at most `batch` rows each). `now` fixes the clock
+    (tests); else the real time. `grace`: how long after a send the provider's "no such message"
+    means it was not taken (default: the setting, else CHECK_GRACE). Returns counts of sent / retry /
+    failed / skipped rows (and checked, unknown, delivered where there were any)."""
     own = channels is None
     channels = channels or channels_from_settings(database.settings)
+    if grace is None:
+        seconds = getattr(database.settings, "sms_check_grace_seconds", None)
+        grace = timedelta(seconds=seconds) if seconds is not None else CHECK_GRACE
     counts: Counter = Counter(sent=0, retry=0, failed=0, skipped=0)
     tenants = asyncio.Semaphore(TENANTS_AT_ONCE)
 
@@ -118,7 +153,7 @@ async def sweep(database: Database, *, now: datetime | None = None, channels: Ch
             token = log_tenant.set(str(tenant_id))
             try:
                 return await sweep_tenant(database, tenant_id, now=now, channels=channels, batch=batch,
-                                          stale_after=stale_after)
+                                          stale_after=stale_after, grace=grace, pass_seconds=pass_seconds)
             except Exception:  # one tenant's trouble must not hold up the others; its rows wait
                 log.exception("sweep of tenant %s failed", tenant_id)
                 return Counter()
@@ -131,7 +166,7 @@ async def sweep(database: Database, *, now: datetime | None = None, channels: Ch
             due = list((await db.execute(text("SELECT tenant_id FROM outbox_due_tenants(:at, :stale)"),
                                          {"at": at, "stale": stale_after})).scalars())
         wanted = None if tenant_ids is None else {int(t) for t in tenant_ids}
-        for result in await asyncio.gather(*(one(t) for t in due if wanted is None or t in wanted)):
+        for result in await all_to_the_end(one(t) for t in due if wanted is None or t in wanted):
             counts.update(result)
     finally:
         if own:
@@ -140,24 +175,17 @@ async def sweep(database: Database, *, now: datetime | None = None, channels: Ch
 
 
 async def sweep_tenant(database: Database, tenant_id: int, *, now: datetime | None, channels: Channels,
-                       batch: int = 200, stale_after: timedelta = STALE_AFTER) -> Counter:
-    claimed_at = now or _utcnow()
-    config, rows, skipped = await _claim(database, tenant_id, claimed_at, batch, stale_after)
-    counts: Counter = Counter(skipped=skipped)
-    if not rows:
-        return counts
-    limit = asyncio.Semaphore(CONCURRENCY)  # per tenant: its claimed rows wait for nobody else's
-
-    async def one(row: Claimed) -> Outcome:
-        async with limit:
-            return await _send(tenant_id, row, channels, now or _utcnow())
-
-    outcomes = await asyncio.gather(*(one(r) for r in rows))
-    applied = await _record(database, tenant_id, config, outcomes, now or _utcnow())
-    counts.update(o.result for o in outcomes if o.row.id in applied)
-    if counts["sent"] or counts["failed"] or counts["retry"]:
-        log.info("tenant %s: sent %s, retry %s, failed %s, skipped %s", tenant_id, counts["sent"],
-                 counts["retry"], counts["failed"], counts["skipped"])
+                       batch: int = 200, stale_after: timedelta = STALE_AFTER, grace: timedelta = CHECK_GRACE,
+                       pass_seconds: float = PASS_SECONDS) -> Counter:
+    deadline = time.monotonic() + pass_seconds
+    counts: Counter = await settle(database, tenant_id, now=now, sms=channels.sms, stale_after=stale_after,
+                                   grace=grace, deadline=deadline)
+    config, rows, skipped = await _claim(database, tenant_id, now or _utcnow(), batch)
+    counts["skipped"] += skipped
+    if rows:
+        counts.update(await _send_all(database, tenant_id, config, rows, channels, now, deadline))
+    if any(counts[k] for k in ("sent", "failed", "retry", "checking", "unknown")):
+        log.info("tenant %s: %s", tenant_id, ", ".join(f"{k} {n}" for k, n in sorted(counts.items()) if n))
     return counts
 
 
@@ -177,8 +205,12 @@ def month_start(config: NotifySettings, now: datetime) -> datetime:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
 
 
-async def _claim(database: Database, tenant_id: int, now: datetime, batch: int,
-                 stale_after: timedelta) -> tuple[NotifySettings, list[Claimed], int]:
+_COLUMNS = (Outbox.id, Outbox.channel, Outbox.kind, Outbox.address, Outbox.params, Outbox.body, Outbox.attempts,
+            Outbox.status, Outbox.user_id, Outbox.deputy_id, Outbox.subject, Outbox.dedupe_key, Outbox.due_at)
+
+
+async def _claim(database: Database, tenant_id: int, now: datetime,
+                 batch: int) -> tuple[NotifySettings, list[Claimed], int]:
     async with database.transaction(tenant_id=tenant_id) as db:
         config = await notify_settings(db, tenant_id)
         quiet = config.quiet_at(now.astimezone(config.tz).hour)
@@ -186,18 +218,17 @@ async def _claim(database: Database, tenant_id: int, now: datetime, batch: int,
             await db.execute(update(Outbox).where(
                 Outbox.status == "pending", Outbox.channel == "sms", Outbox.next_attempt_at <= now,
             ).values(next_attempt_at=quiet_until(config, now)).execution_options(synchronize_session=False))
-        query = (
-            select(Outbox.id, Outbox.channel, Outbox.kind, Outbox.address, Outbox.params, Outbox.body,
-                   Outbox.attempts, Outbox.status, Outbox.user_id, Outbox.deputy_id, Outbox.subject,
-                   Outbox.dedupe_key, Outbox.due_at)
-            .where(Outbox.status.in_(("pending", "sending")), or_(
-                and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
-                and_(Outbox.status == "sending", Outbox.claimed_at < now - stale_after)))
-            .order_by(Outbox.next_attempt_at, Outbox.id).limit(batch).with_for_update(skip_locked=True)
-        )
-        if quiet:
-            query = query.where(Outbox.channel != "sms")
-        rows = (await db.execute(query)).all()
+        due = (select(*_COLUMNS).where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
+               .order_by(Outbox.next_attempt_at, Outbox.id).limit(batch).with_for_update(skip_locked=True))
+        held = not quiet and await provider_status.held(db)
+        if not (quiet or held):
+            rows = (await db.execute(due)).all()
+        else:  # no SMS; while held, one SMS as a probe of whether the account works again
+            rows = (await db.execute(due.where(Outbox.channel != "sms"))).all()
+            if held:
+                probe = (await db.execute(due.where(Outbox.channel == "sms").limit(1))).all()
+                if probe and await provider_status.take_probe(db, now):
+                    rows += probe
         over = await _over_quota(db, config, rows, now)
         if over:
             await _skip_for_quota(db, config, over, now)
@@ -208,13 +239,13 @@ async def _claim(database: Database, tenant_id: int, now: datetime, batch: int,
 
 
 async def _over_quota(db: AsyncSession, config: NotifySettings, rows, now: datetime) -> list:
-    """New SMS beyond what is left of this month's quota (a reclaimed row was counted already)."""
-    new_sms = [r for r in rows if r.channel == "sms" and r.status == "pending"]
+    """New SMS beyond what is left of this month's quota."""
+    new_sms = [r for r in rows if r.channel == "sms"]
     if not new_sms:
         return []
     used = await db.scalar(select(func.count()).select_from(Delivery).where(
         Delivery.channel == "sms", Delivery.started_at >= month_start(config, now),
-        Delivery.result.in_(("sending", "sent")))) or 0
+        Delivery.result.in_(("sending", "sent", "unknown")))) or 0
     room = max(0, config.sms_quota - used)
     return new_sms[room:]
 
@@ -225,8 +256,7 @@ async def _mark_sending(db: AsyncSession, tenant_id: int, rows, now: datetime) -
     ids = [r.id for r in rows]
     attempts = dict((await db.execute(
         update(Outbox).where(Outbox.id.in_(ids))
-        .values(status="sending", claimed_at=now,  # a reclaimed row (it was `sending`) keeps its attempt
-                attempts=case((Outbox.status == "pending", Outbox.attempts + 1), else_=Outbox.attempts))
+        .values(status="sending", claimed_at=now, attempts=Outbox.attempts + 1)
         .returning(Outbox.id, Outbox.attempts).execution_options(synchronize_session=False)
     )).all())
     await db.execute(insert(Delivery).values([
@@ -237,7 +267,112 @@ async def _mark_sending(db: AsyncSession, tenant_id: int, rows, now: datetime) -
                     body=r.body, attempt=attempts[r.id], claimed_at=now, due_at=r.due_at) for r in rows]
 
 
-# --- 2. send ----------------------------------------------------------------------------------------
+# --- 2. send, and record each outcome as it comes back ---------------------------------------------
+
+async def shielded(aw):
+    """Run `aw` to its end even if the caller is cancelled meanwhile (it is bounded: one send, one short
+    transaction); the cancellation is passed on once it is done."""
+    task = asyncio.ensure_future(aw)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is what the caller hears
+        raise asyncio.CancelledError
+    return task.result()
+
+
+async def all_to_the_end(aws) -> list:
+    """Like asyncio.gather, but a cancellation waits for every one of them to end (each finishes or
+    records its sends) before it is passed on: gather alone returns as soon as one child is cancelled."""
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        left = {t for t in tasks if not t.done()}
+        while left:
+            try:
+                done, left = await asyncio.wait(left)
+            except asyncio.CancelledError:
+                continue
+        raise
+
+
+class Recorder:
+    """Writes outcomes as they come back, each write one short transaction: whatever came back while
+    the previous write ran goes into the next (a group commit), so a busy pass writes a few rows at a
+    time, and a quiet one writes each outcome at once. `record` returns once its outcome is written."""
+
+    def __init__(self, write):
+        self._write = write
+        self._queue: list[tuple[Outcome, asyncio.Future]] = []
+        self._turn = asyncio.Lock()
+
+    async def record(self, outcome: Outcome) -> None:
+        mine = asyncio.get_running_loop().create_future()
+        self._queue.append((outcome, mine))
+        async with self._turn:
+            if not mine.done():  # nobody wrote it meanwhile: write everything waiting
+                batch, self._queue = self._queue, []
+                try:
+                    await self._write([o for o, _ in batch])
+                except Exception as error:  # each sender tries again with its own outcome
+                    for _, waiting in batch:
+                        waiting.set_exception(error)
+                else:
+                    for _, waiting in batch:
+                        waiting.set_result(None)
+        await mine
+
+
+async def _send_all(database: Database, tenant_id: int, config: NotifySettings, rows: list[Claimed],
+                    channels: Channels, now: datetime | None, deadline: float) -> Counter:
+    """Send the claimed rows, CONCURRENCY at a time; each outcome is written as soon as it is known.
+    On cancellation (or once the pass is over, or the account is held) no send starts; those under
+    way finish and are recorded; the rows never sent go back to pending."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+    counts: Counter = Counter()
+    started: set[int] = set()
+    held = asyncio.Event()
+    recorder = Recorder(lambda outcomes: _record(database, tenant_id, config, outcomes, now or _utcnow()))
+
+    async def one(row: Claimed) -> None:
+        async with limit:
+            if held.is_set() or time.monotonic() > deadline:
+                return
+            started.add(row.id)
+            outcome = await shielded(_send_and_record(recorder, tenant_id, row, channels, now))
+            counts[outcome.result] += 1
+            if outcome.result == "held":
+                held.set()
+
+    try:
+        await all_to_the_end(one(r) for r in rows)
+    finally:
+        unsent = [r for r in rows if r.id not in started]
+        if unsent:
+            await shielded(_release(database, tenant_id, unsent))
+    return counts
+
+
+async def _send_and_record(recorder: Recorder, tenant_id: int, row: Claimed, channels: Channels,
+                           now: datetime | None) -> Outcome:
+    outcome = await _send(tenant_id, row, channels, now or _utcnow())
+    for pause in (*RECORD_TRIES, None):
+        try:
+            await recorder.record(outcome)
+            return outcome
+        except Exception:  # PostgreSQL away: try again shortly; at worst the row is settled later
+            if pause is None:
+                log.exception("recording the outcome of outbox row %s-%s failed", tenant_id, row.id)
+                return outcome
+            await asyncio.sleep(pause)
+    return outcome
+
 
 def _subject(kind: str) -> str:
     return catalogue(DEFAULT_LOCALE).get(KINDS[kind].name, KINDS[kind].name)
@@ -256,43 +391,55 @@ async def _deliver(tenant_id: int, row: Claimed, channels: Channels) -> str | No
 
 
 async def _send(tenant_id: int, row: Claimed, channels: Channels, now: datetime) -> Outcome:
+    """The outcome of one send, classified (never raises)."""
+    retry_after = None
     try:
         provider_id = await asyncio.wait_for(_deliver(tenant_id, row, channels), SEND_LIMIT_SECONDS)
         return Outcome(row, "sent", provider_id=provider_id)
     except PermanentSendError as error:
-        return Outcome(row, "failed", error=str(error))
-    except (TransientSendError, asyncio.TimeoutError) as error:
+        return Outcome(row, "failed", error=str(error), tell=True)
+    except DailyLimitError as error:
+        return Outcome(row, "retry", error=str(error), next_at=next_day(now))
+    except AccountHeldError as error:
+        return Outcome(row, "held", error=str(error), next_at=now)
+    except (UnknownOutcomeError, asyncio.TimeoutError) as error:
+        if row.channel == "sms":  # the provider may have it: ask before anything is sent again
+            return Outcome(row, "checking", error=f"outcome unknown: {error or 'timeout'}", next_at=now + FIRST_CHECK)
         reason = str(error) or "timeout"
+    except TransientSendError as error:
+        reason, retry_after = str(error), error.retry_after
     except Exception as error:  # a bug or an unexpected answer: retried like a transient failure
         log.exception("sending outbox row %s-%s failed unexpectedly", tenant_id, row.id)
         reason = f"unexpected: {type(error).__name__}"
     if row.attempt >= MAX_ATTEMPTS:
-        return Outcome(row, "failed", error=f"{reason} (gave up after {row.attempt} attempts)"[:400])
-    return Outcome(row, "retry", error=reason[:400], next_at=now + backoff(row.attempt))
+        return Outcome(row, "failed", error=f"{reason} (gave up after {row.attempt} attempts)"[:400], tell=True)
+    return Outcome(row, "retry", error=reason[:400], next_at=now + (retry_after or backoff(row.attempt)),
+                   tell=row.attempt >= TELL_AFTER_ATTEMPTS)
 
 
 # --- 3. record --------------------------------------------------------------------------------------
 
 _RECORD_OUTBOX = text("""
 UPDATE outbox o SET
-  status = CASE WHEN v.result = 'retry' THEN 'pending' ELSE v.result END,
+  status = CASE WHEN v.result IN ('retry', 'held') THEN 'pending' ELSE v.result END,
   sent_at = CASE WHEN v.result = 'sent' THEN CAST(:now AS timestamptz) ELSE o.sent_at END,
   provider_id = CASE WHEN v.result = 'sent' THEN v.provider_id ELSE o.provider_id END,
   last_error = CASE WHEN v.result = 'sent' THEN NULL ELSE v.error END,
-  next_attempt_at = CASE WHEN v.result = 'retry' THEN v.next_at ELSE o.next_attempt_at END,
+  next_attempt_at = CASE WHEN v.result IN ('retry', 'held', 'checking') THEN v.next_at ELSE o.next_attempt_at END,
+  receipt_check_at = CASE WHEN v.result = 'sent' AND o.channel = 'sms'
+                          THEN CAST(:now AS timestamptz) + CAST(:receipt_first AS interval) ELSE NULL END,
   claimed_at = NULL
 FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:claimed AS timestamptz[]),
             CAST(:results AS text[]), CAST(:providers AS text[]), CAST(:errors AS text[]),
             CAST(:next_ats AS timestamptz[])) AS v(id, attempt, claimed_at, result, provider_id, error, next_at)
 WHERE o.tenant_id = :tenant_id AND o.id = v.id AND o.attempts = v.attempt
-  AND ((o.status = 'sending' AND o.claimed_at = v.claimed_at)
-       OR (v.result = 'sent' AND o.status IN ('sending', 'pending')))
+  AND o.status = 'sending' AND o.claimed_at = v.claimed_at
 RETURNING o.id
 """)
 
 _RECORD_DELIVERIES = text("""
-UPDATE deliveries d SET result = v.result, finished_at = CAST(:now AS timestamptz), provider_id = v.provider_id,
-  error = v.error
+UPDATE deliveries d SET finished_at = CAST(:now AS timestamptz), provider_id = v.provider_id, error = v.error,
+  result = CASE v.result WHEN 'held' THEN 'retry' WHEN 'checking' THEN 'unknown' ELSE v.result END
 FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:results AS text[]),
             CAST(:providers AS text[]), CAST(:errors AS text[])) AS v(outbox_id, attempt, result, provider_id, error)
 WHERE d.tenant_id = :tenant_id AND d.outbox_id = v.outbox_id AND d.attempt = v.attempt AND d.result = 'sending'
@@ -301,8 +448,8 @@ WHERE d.tenant_id = :tenant_id AND d.outbox_id = v.outbox_id AND d.attempt = v.a
 
 async def _record(database: Database, tenant_id: int, config: NotifySettings, outcomes: list[Outcome],
                   now: datetime) -> set[int]:
-    """Write the results; returns the ids whose row took them (another worker may have reclaimed a
-    row in the meantime: then its own result counts)."""
+    """Write the results in one short transaction; returns the ids whose row took them (a row settled
+    by another worker meanwhile keeps what that one found)."""
     values = dict(
         tenant_id=tenant_id, now=now, ids=[o.row.id for o in outcomes], attempts=[o.row.attempt for o in outcomes],
         results=[o.result for o in outcomes], providers=[o.provider_id for o in outcomes],
@@ -311,62 +458,55 @@ async def _record(database: Database, tenant_id: int, config: NotifySettings, ou
     async with database.transaction(tenant_id=tenant_id) as db:
         applied = set((await db.execute(_RECORD_OUTBOX, {
             **values, "claimed": [o.row.claimed_at for o in outcomes], "next_ats": [o.next_at for o in outcomes],
+            "receipt_first": RECEIPT_FIRST,
         })).scalars())
         await db.execute(_RECORD_DELIVERIES, values)
-        failed = [o for o in outcomes if o.result == "failed" and o.row.id in applied]
-        if failed:
-            await _tell_failures(db, config, failed, now)
+        await _note_provider(db, [o for o in outcomes if o.row.channel == "sms" and o.row.id in applied], now)
+        await tell_failures(db, config, [(o.row, _told(o)) for o in outcomes if o.tell and o.row.id in applied], now)
     return applied
 
 
-# --- notices to the county admins ---------------------------------------------------------------------
-
-async def county_admins(db: AsyncSession, config: NotifySettings) -> list[outbox.Recipient]:
-    ids = (await db.scalars(select(Membership.user_id).where(
-        Membership.tenant_id == config.tenant_id, Membership.role == "county_admin",
-        Membership.revoked_at.is_(None)))).all()
-    return await outbox.members(db, config.tenant_id, ids, config=config)
+def _told(o: Outcome) -> str:
+    if o.result == "retry":
+        return f"{o.error} ({o.row.attempt} attempts so far; trying again)"
+    return o.error or ""
 
 
-def mask_address(channel: str, address: str | None) -> str:
-    if not address:
-        return ""
-    if channel == "email":
-        local, _, domain = address.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return mask_mobile(address)
+async def _note_provider(db: AsyncSession, outcomes: list[Outcome], now: datetime) -> None:
+    """The platform's SMS account: a success ends a hold; arrears start one (and alert the operator)."""
+    held = next((o for o in outcomes if o.result == "held"), None)
+    if held is not None:
+        await provider_status.hold(db, code=_code(held.error), error=held.error or "", now=now)
+    elif any(o.result == "sent" for o in outcomes):
+        await provider_status.note_success(db, now)
+    elif any(o.result in ("failed", "retry") for o in outcomes):
+        await provider_status.note_failure(db, _code(next(o.error for o in outcomes if o.error)), now)
 
 
-def _inapp_row(config: NotifySettings, kind: str, subject: str, who: outbox.Recipient, due_at: datetime,
-               params: dict, now: datetime, key: str | None = None, body: str | None = None) -> dict:
-    if body is None:
-        body = render(kind, {**params, "name": who.name}, locale=who.locale, county_texts=config.message_texts)
-    return dict(tenant_id=config.tenant_id, dedupe_key=key or outbox.dedupe_key(kind, subject, who, "inapp", due_at),
-                kind=kind, channel="inapp", subject=subject, user_id=who.user_id, deputy_id=who.deputy_id,
-                params=params, body=body, due_at=due_at, next_attempt_at=due_at, status="sent", sent_at=now)
+def _code(error: str | None) -> str:
+    """The provider's code in a reason such as "HTTP 200 isv.AMOUNT_NOT_ENOUGH: …"."""
+    words = (error or "").split(":")[0].split()
+    return words[2] if len(words) > 2 else (error or "")[:60]
 
 
-async def _insert_inapp(db: AsyncSession, rows: list[dict]) -> None:
-    if rows:
-        await db.execute(insert(Outbox).values(rows).on_conflict_do_nothing(
-            index_elements=[Outbox.tenant_id, Outbox.dedupe_key]))
+async def _release(database: Database, tenant_id: int, rows: list[Claimed]) -> None:
+    """Claimed rows that were never sent (the pass ended, or was cancelled): pending again, as if
+    never claimed (their attempt is taken back)."""
+    ids, attempts = [r.id for r in rows], [r.attempt for r in rows]
+    async with database.transaction(tenant_id=tenant_id) as db:
+        await db.execute(text(
+            "DELETE FROM deliveries d USING unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[])) AS v(id, attempt) "
+            "WHERE d.tenant_id = :t AND d.outbox_id = v.id AND d.attempt = v.attempt AND d.result = 'sending'"),
+            {"t": tenant_id, "ids": ids, "attempts": attempts})
+        await db.execute(text(
+            "UPDATE outbox o SET status = 'pending', attempts = o.attempts - 1, claimed_at = NULL "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:claimed AS timestamptz[])) "
+            "AS v(id, attempt, claimed_at) WHERE o.tenant_id = :t AND o.id = v.id AND o.attempts = v.attempt "
+            "AND o.status = 'sending' AND o.claimed_at = v.claimed_at"),
+            {"t": tenant_id, "ids": ids, "attempts": attempts, "claimed": [r.claimed_at for r in rows]})
 
 
-async def _tell_failures(db: AsyncSession, config: NotifySettings, failed: list[Outcome], now: datetime) -> None:
-    """One in-app `delivery_failed` per failed row and county admin (once per outbox row)."""
-    admins = await county_admins(db, config)
-    rows = []
-    for o in failed:
-        for admin in admins:
-            locale = admin.locale if admin.locale in LOCALES else DEFAULT_LOCALE
-            words = catalogue(locale)
-            params = {"what": words.get(KINDS[o.row.kind].name, KINDS[o.row.kind].name),
-                      "recipient": mask_address(o.row.channel, o.row.address),
-                      "channel": words.get(CHANNEL_NAMES[o.row.channel], CHANNEL_NAMES[o.row.channel]),
-                      "error": o.error or "", "outbox_id": o.row.id}
-            rows.append(_inapp_row(config, "delivery_failed", f"outbox:{o.row.id}", admin, o.row.due_at, params, now))
-    await _insert_inapp(db, rows)
-
+# --- the SMS quota ----------------------------------------------------------------------------------
 
 async def _skip_for_quota(db: AsyncSession, config: NotifySettings, over: list, now: datetime) -> None:
     """SMS beyond the quota: skipped; the same message in the recipient's inbox (when they have an
@@ -379,11 +519,10 @@ async def _skip_for_quota(db: AsyncSession, config: NotifySettings, over: list, 
             stem, _, due = r.dedupe_key.rpartition(":")
             stem = stem.rpartition(":")[0]  # the same key with channel inapp: no second copy in the inbox
             who = outbox.Recipient(user_id=r.user_id, deputy_id=r.deputy_id)
-            copies.append(_inapp_row(config, r.kind, r.subject, who, r.due_at, r.params or {}, now,
-                                     key=f"{stem}:inapp:{due}", body=r.body))
-    await _insert_inapp(db, copies)
+            copies.append(inapp_row(config, r.kind, r.subject, who, r.due_at, r.params or {}, now,
+                                    key=f"{stem}:inapp:{due}", body=r.body))
+    await insert_inapp(db, copies)
     month = month_start(config, now)
-    rows = [_inapp_row(config, "sms_quota_reached", "tenant", admin, month, {"quota": config.sms_quota}, now)
+    rows = [inapp_row(config, "sms_quota_reached", "tenant", admin, month, {"quota": config.sms_quota}, now)
             for admin in await county_admins(db, config)]
-    await _insert_inapp(db, rows)
-
+    await insert_inapp(db, rows)

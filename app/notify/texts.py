@@ -1,6 +1,12 @@
 """What each kind of message says. Built-in texts are English msgids translated by the catalogues
 (Chinese by default); a county may write its own Chinese wording per kind (tenant_config.message_texts).
-Placeholders are written {name}; an unknown placeholder renders empty rather than failing a send."""
+Placeholders are written {name}; an unknown placeholder renders empty rather than failing a send.
+
+A kind that may go by SMS is also a template registered with the provider (docs/sms-templates.md,
+app.notify.sms_templates): its variables are short values, and its link is `{site}/s/{link}` with
+`{site}` (our public address) fixed in the template and only the short code `{link}` sent. An SMS
+always says the registered (built-in Chinese) text; a county's own wording is for the in-app inbox
+and e-mail, and must keep the kind's `required` placeholders."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import string
 from dataclasses import dataclass
 
 from app.core.i18n import DEFAULT_LOCALE, LOCALES, catalogue, lazy
+from app.notify import links
 
 
 @dataclass(frozen=True)
@@ -15,6 +22,7 @@ class Kind:
     name: str  # the inbox title and the label in settings and the delivery log
     text: str  # English msgid with {placeholders}
     channels: tuple[str, ...]  # channels this kind may use; each recipient's choices narrow them
+    required: tuple[str, ...] = ()  # placeholders a county's own wording must keep (the link as {site}/s/{link})
 
 
 KINDS: dict[str, Kind] = {
@@ -24,54 +32,54 @@ KINDS: dict[str, Kind] = {
         ("inapp", "sms", "email")),
     "activity_sms": Kind(
         lazy("Activity reminder"),
-        lazy("Deputy {name}: {station} holds {kind} on {when} at {place} ({topic}). Sign in: {link}"),
-        ("sms", "inapp", "email")),
+        lazy("Deputy {name}: {station} holds {kind} on {when} at {place} ({topic}). Sign in: {site}/s/{link}"),
+        ("sms", "inapp", "email"), ("link",)),
     "activity_eve": Kind(
         lazy("Gentle activity reminder"),
         lazy("Deputy {name}, a gentle reminder: {kind} at {station} on {when}, at {place}."),
         ("inapp", "sms")),
     "activity_moved": Kind(
         lazy("Activity moved"),
-        lazy("Deputy {name}: {kind} at {station} has moved to {when} at {place}. Sign in: {link}"),
-        ("inapp", "sms", "email")),
+        lazy("Deputy {name}: {kind} at {station} has moved to {when} at {place}. Sign in: {site}/s/{link}"),
+        ("inapp", "sms", "email"), ("link",)),
     "activity_cancelled": Kind(
         lazy("Activity cancelled"),
-        lazy("Deputy {name}: {kind} at {station} on {when} is cancelled. {reason}"),
+        lazy("Deputy {name}: {kind} at {station} on {when} is cancelled. Reason: {reason}"),
         ("inapp", "sms", "email")),
     "case_receipt": Kind(
         lazy("Receipt for your opinion"),
-        lazy("Your opinion has been registered. Receipt code {code}: look up its progress at {link}"),
-        ("sms",)),
+        lazy("Your opinion has been registered. Receipt code {code}. Look up its progress at {site}/s/{link}"),
+        ("sms",), ("code", "link")),
     "case_answer": Kind(
         lazy("Answer to your opinion"),
-        lazy("Your opinion (receipt code {code}) has an answer: {answer} Details: {link} "
-             "To rate it, use your rating code {rating}."),
-        ("sms",)),
+        lazy("Your opinion (receipt code {code}) has been answered: please see {site}/s/{link} "
+             "To rate the answer, use your rating code {rating}."),
+        ("sms",), ("code", "link", "rating")),
     "case_satisfaction": Kind(
         lazy("How satisfied are you?"),
-        lazy("Please tell us how satisfied you are with the answer to opinion {code}: {link} "
+        lazy("Please tell us how satisfied you are with the answer to opinion {code}: {site}/s/{link} "
              "Your rating code: {rating}"),
-        ("sms",)),
+        ("sms",), ("link", "rating")),
     "case_due_soon": Kind(
         lazy("Case due soon"),
-        lazy("Case {code} ({category}) is due on {due}: please reply in time. {link}"),
-        ("inapp", "sms", "email")),
+        lazy("Case {code} ({category}) is due on {due}: please reply in time. {site}/s/{link}"),
+        ("inapp", "sms", "email"), ("link",)),
     "case_overdue": Kind(
         lazy("Case overdue: supervise"),
-        lazy("Case {code} at {unit} was due on {due} and is overdue: please supervise. {link}"),
-        ("inapp", "sms", "email")),
+        lazy("Case {code} at {unit} was due on {due} and is overdue: please supervise. {site}/s/{link}"),
+        ("inapp", "sms", "email"), ("link",)),
     "rule_at_risk": Kind(
         lazy("Rule at risk"),
         lazy("{rule}: {who} has {count} of {minimum} in {period}, which ends on {ends}."),
         ("inapp", "sms", "email")),
     "mailbox_weekly": Kind(
         lazy("Open the deputy mailbox"),
-        lazy("{station}: please open the deputy mailbox this week and register what it holds. {link}"),
-        ("inapp", "sms")),
+        lazy("{station}: please open the deputy mailbox this week and register what it holds. {site}/s/{link}"),
+        ("inapp", "sms"), ("link",)),
     "yearly_report": Kind(
         lazy("Your yearly attendance report"),
-        lazy("Deputy {name}: in {year} you attended {present} of {invited} activities. Report: {link}"),
-        ("inapp", "sms", "email")),
+        lazy("Deputy {name}: in {year} you attended {present} of {invited} activities. Report: {site}/s/{link}"),
+        ("inapp", "sms", "email"), ("link",)),
     "delivery_failed": Kind(
         lazy("A message could not be sent"),
         lazy("A message ({what}) to {recipient} by {channel} failed: {error}"),
@@ -94,17 +102,30 @@ def placeholders(text: str) -> set[str]:
 
 def render(kind: str, params: dict, *, locale: str | None = None, county_texts: dict | None = None) -> str:
     """The message in the recipient's language: the county's own wording (Chinese) when it has one,
-    else the built-in text, in English where no translation exists."""
+    else the built-in text, in English where no translation exists. `{site}` is our public address."""
     locale = locale if locale in LOCALES else DEFAULT_LOCALE
     source = KINDS[kind].text
     text = (county_texts or {}).get(kind) if locale == DEFAULT_LOCALE else None
     if not text:
         text = catalogue(locale).get(source, source)
+    values = _Blank({k: "" if v is None else v for k, v in params.items()})
+    values["site"] = links.base_url()
     try:
-        return text.format_map(_Blank({k: "" if v is None else v for k, v in params.items()}))[:600]
+        return text.format_map(values)[:600]
     except (ValueError, IndexError, AttributeError):
         # A county's text with a stray brace: send the built-in one rather than nothing.
-        return catalogue(locale).get(source, source).format_map(_Blank(params))[:600]
+        return catalogue(locale).get(source, source).format_map(values)[:600]
+
+
+def sms_text(kind: str) -> str:
+    """The text of the kind's SMS template as registered with the provider: the built-in Chinese."""
+    source = KINDS[kind].text
+    return catalogue(DEFAULT_LOCALE).get(source, source)
+
+
+def render_sms(kind: str, params: dict) -> str:
+    """An SMS says what its registered template says, whatever the county wrote for the inbox."""
+    return render(kind, params, locale=DEFAULT_LOCALE)
 
 
 def title(kind: str) -> str:

@@ -14,8 +14,9 @@ from app.core.i18n import gettext
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.joint.models import STATUS_NAMES as JOINT_STATUS_NAMES
-from app.platform import services, totp
+from app.platform import services, sms_status, totp
 from app.tenancy import divisions
+from app.platform import calendar as platform_calendar
 from app.platform import joint as platform_joint
 from app.platform.access import requires_operator, requires_operator_login
 from app.presets.services import approval_presets
@@ -83,8 +84,10 @@ async def dashboard(request: Request) -> Response:
         pending = await services.pending_applications(db)
         tenants = await services.tenants_with_usage(db)
         joint = await platform_joint.joint_agreements(db)
+        calendar_missing = await platform_calendar.missing(db, datetime.now(CHINA).date())
+        sms_alerts = await sms_status.alert_texts(db)
     return _ops_page(request, "platform/dashboard.html", pending=pending, tenants=tenants, joint=joint,
-                     joint_status_names=JOINT_STATUS_NAMES)
+                     joint_status_names=JOINT_STATUS_NAMES, calendar_missing=calendar_missing, sms_alerts=sms_alerts)
 
 
 async def _application_page(request: Request, application_id: int, status_code: int = 200, **context) -> Response:

@@ -24,6 +24,8 @@ from app.core.db import Database
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE
+from app.notify import queries as notify_queries
+from app.notify.sweep import TELL_AFTER_ATTEMPTS
 from app.tenancy import divisions
 from app.platform.models import SignupApplication
 from app.tenancy.models import Tenant
@@ -273,16 +275,17 @@ async def reveal_contact(db: AsyncSession, application: SignupApplication, *, ac
 
 # --- tenants: status and usage ----------------------------------------------------------------
 
-UsageCounter = Callable[[AsyncSession], Awaitable[dict[int, int]]]
+# A source reads some figures for every tenant at once: {tenant_id: {figure key: count}}.
+UsageSource = Callable[[AsyncSession], Awaitable[dict[int, dict[str, int]]]]
 
 
-async def _members(db: AsyncSession) -> dict[int, int]:
-    rows = await db.execute(text("SELECT tenant_id, members FROM platform_tenant_usage()"))
-    return {tenant_id: members for tenant_id, members in rows.all()}
-
-
-async def _not_yet(db: AsyncSession) -> dict[int, int]:
-    return {}
+async def _tenant_counts(db: AsyncSession) -> dict[int, dict[str, int]]:
+    """Members, stations (not closed down), serving deputies and open cases of every tenant: one
+    call of the SECURITY DEFINER platform_tenant_usage() (migration 0016), counts only."""
+    rows = await db.execute(text(
+        "SELECT tenant_id, members, stations, deputies, open_cases FROM platform_tenant_usage()"))
+    return {row.tenant_id: {"members": row.members, "stations": row.stations, "deputies": row.deputies,
+                            "open_cases": row.open_cases} for row in rows}
 
 
 PLATFORM_ZONE = ZoneInfo("Asia/Shanghai")  # the platform's month for the operator's SMS figure
@@ -293,22 +296,39 @@ def sms_month_start(at: datetime | None = None) -> datetime:
     return datetime.combine(local.date().replace(day=1), time.min, tzinfo=PLATFORM_ZONE)
 
 
-async def _sms_month(db: AsyncSession) -> dict[int, int]:
-    """SMS sent (or being sent) since the first of this month, per tenant: counts only."""
-    rows = await db.execute(text("SELECT tenant_id, sms FROM platform_sms_since(:since)"),
-                            {"since": sms_month_start()})
-    return {tenant_id: int(sms) for tenant_id, sms in rows.all()}
+SMS_HEALTH_COLUMNS = ("sms_month", "sms_hour", "sms_hour_errors", "sms_day", "sms_day_errors", "msg_unknown",
+                      "msg_stuck", "msg_failing")
 
 
-# Each usage figure the console shows: (key, column heading, counter). A feature adds its figure by
-# replacing its placeholder here with a counter that returns {tenant_id: count}, read through a
-# named SECURITY DEFINER function like platform_tenant_usage() (operators never read tenant rows).
-USAGE_FIGURES: list[tuple[str, str, UsageCounter]] = [
-    ("members", lazy("Members"), _members),
-    ("stations", lazy("Stations"), _not_yet),
-    ("deputies", lazy("Deputies"), _not_yet),
-    ("open_cases", lazy("Open cases"), _not_yet),
-    ("sms_month", lazy("SMS this month"), _sms_month),
+async def sms_health(db: AsyncSession, at: datetime | None = None) -> dict[int, dict[str, int]]:
+    """Per tenant: SMS sent (or being sent) since the first of this month; SMS attempts answered in the
+    last hour and day and how many of them were errors; the messages that need attention, counted as
+    the county's home counts them (app.notify.queries.trouble_where: unknown; stuck or checked for
+    long; failing again and again or failed lately). One call of the SECURITY DEFINER
+    platform_sms_health() (migration 0017), counts only."""
+    at = at or now()
+    rows = await db.execute(text(
+        f"SELECT tenant_id, {', '.join(SMS_HEALTH_COLUMNS)} FROM platform_sms_health(:month, :hour, :day, "
+        ":stuck, :checking, :failed, :retry)"), {
+        "month": sms_month_start(at), "hour": at - timedelta(hours=1), "day": at - timedelta(days=1),
+        "stuck": notify_queries.stuck_since(at), "checking": at - notify_queries.CHECKING_LONG,
+        "failed": notify_queries.failed_warning_since(at), "retry": TELL_AFTER_ATTEMPTS})
+    return {row.tenant_id: {key: int(getattr(row, key)) for key in SMS_HEALTH_COLUMNS} for row in rows}
+
+
+# Each usage figure the console shows: (key, column heading, source). A source returns figures for
+# every tenant in one call of a named SECURITY DEFINER function (operators never read tenant rows),
+# and is called once per page however many figures it gives: the console's queries do not grow with
+# the number of tenants.
+USAGE_FIGURES: list[tuple[str, str, UsageSource]] = [
+    ("members", lazy("Members"), _tenant_counts),
+    ("stations", lazy("Stations"), _tenant_counts),
+    ("deputies", lazy("Deputies"), _tenant_counts),
+    ("open_cases", lazy("Open cases"), _tenant_counts),
+    ("msg_unknown", lazy("Messages of unknown outcome"), sms_health),
+    ("msg_stuck", lazy("Messages stuck"), sms_health),
+    ("msg_failing", lazy("Messages failing"), sms_health),
+    ("sms_month", lazy("SMS this month"), sms_health),
 ]
 
 
@@ -320,8 +340,12 @@ class TenantUsage:
 
 async def tenants_with_usage(db: AsyncSession) -> list[TenantUsage]:
     tenants = (await db.scalars(select(Tenant).order_by(Tenant.name, Tenant.id))).all()
-    counts = {key: await counter(db) for key, _label, counter in USAGE_FIGURES}
-    return [TenantUsage(t, {key: counts[key].get(t.id, 0) for key in counts}) for t in tenants]
+    read: dict[UsageSource, dict[int, dict[str, int]]] = {}
+    for _key, _label, source in USAGE_FIGURES:
+        if source not in read:
+            read[source] = await source(db)
+    return [TenantUsage(t, {key: read[source].get(t.id, {}).get(key, 0) for key, _label, source in USAGE_FIGURES})
+            for t in tenants]
 
 
 async def get_tenant(db: AsyncSession, tenant_id: int) -> Tenant | None:

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan
 from app.activities.plans import moved_from, moved_to
+from app.core.calendar import WorkingCalendar, calendar_column, calendar_from
 from app.core.errors import Refusal
 from app.core.images import StoredImage
 from app.deputies.models import LEVELS, Commitment, Deputy, Mandate, StationDeputy
 from app.stations.models import Station, StationGoal, StationKind
-from app.stations.schedule import describe_rule, next_reception_days
+from app.stations.schedule import LOOKBACK, Reception, Receptions, describe_rule, receptions
 from app.tenancy.models import AdminNode
 
 STATIONS_PER_PAGE = 50
@@ -55,12 +56,14 @@ def _fit(image_id: int | None, width: int | None, height: int | None, box: tuple
     return Photo(id=image_id, width=max(1, round(width * scale)), height=max(1, round(height * scale)))
 
 
-def reception(rule: str, today: date, locale: str, n: int) -> tuple[str, list[date]]:
-    """(the rule for people, the next n days); a stored rule that cannot be read shows nothing."""
+def reception(rule: str, today: date, locale: str, n: int, calendar: WorkingCalendar,
+              on_holiday: str) -> tuple[str, Receptions]:
+    """(the rule for people, the next n receptions on the working calendar: none on a statutory
+    holiday); a stored rule that cannot be read shows nothing."""
     try:
-        return describe_rule(rule, locale), next_reception_days(rule, today, n)
+        return describe_rule(rule, locale), receptions(rule, today, n, calendar, on_holiday)
     except Refusal:
-        return "", []
+        return "", Receptions()
 
 
 async def _place_names(db: AsyncSession, paths: list[str]) -> dict[str, str]:
@@ -93,10 +96,13 @@ class StationRow:
 
 async def list_stations(db: AsyncSession, today: date, locale: str, page: int = 1) -> tuple[list[StationRow], int]:
     """The tenant's stations in operation (one page of them) and how many there are."""
-    total = await db.scalar(select(func.count()).select_from(Station).where(Station.status == "active")) or 0
+    total, calendar_days = (await db.execute(
+        select(func.count(), calendar_column(today - LOOKBACK)).select_from(Station).where(Station.status == "active")
+    )).one()
     rows = (
         await db.execute(
-            select(Station.id, Station.name, Station.reception_rule, StationKind.name, AdminNode.path)
+            select(Station.id, Station.name, Station.reception_rule, Station.holiday_reception, StationKind.name,
+                   AdminNode.path)
             .join(StationKind, (StationKind.tenant_id == Station.tenant_id) & (StationKind.id == Station.kind_id))
             .join(AdminNode, (AdminNode.tenant_id == Station.tenant_id) & (AdminNode.id == Station.node_id))
             .where(Station.status == "active")
@@ -105,12 +111,13 @@ async def list_stations(db: AsyncSession, today: date, locale: str, page: int = 
             .offset((page - 1) * STATIONS_PER_PAGE)
         )
     ).all()
-    places = await _place_names(db, [r[4] for r in rows])
+    places = await _place_names(db, [r[5] for r in rows])
+    calendar = calendar_from(calendar_days)
     out = []
-    for station_id, name, rule, kind, path in rows:
-        _, days = reception(rule, today, locale, 1)
+    for station_id, name, rule, on_holiday, kind, path in rows:
+        _, coming = reception(rule, today, locale, 1, calendar, on_holiday)
         out.append(StationRow(id=station_id, name=name, kind=kind, place=places.get(path, ""),
-                              next_day=days[0] if days else None))
+                              next_day=coming.days[0].day if coming.days else None))
     return out, total
 
 
@@ -169,11 +176,12 @@ class StationPage:
     place: str
     photo: Photo | None
     rule_text: str
-    next_days: list[date]
+    next_days: list[Reception]  # none on a statutory holiday: moved ones say from where
     deputies: list[PublicDeputy]
     year: int
     goals: list[PublicGoal] = field(default_factory=list)
     commitments: list[PublicCommitment] = field(default_factory=list)
+    cancelled_days: list[Reception] = field(default_factory=list)  # holidays without the reception
     # this year's published activity plan (年度活动计划), shown by templates/public/_yearly_plan.html
     yearly_plan: PublicPlan | None = None
 
@@ -272,10 +280,10 @@ async def station_page(db: AsyncSession, station: Station, today: date, locale: 
                        plan_tz: tzinfo | None = None) -> StationPage:
     """The station's public page. ``plan_tz`` (the tenant's zone) adds this year's published plan;
     without it (the poster) the plan is left out."""
-    kind_name, path, width, height, plan_id = (
+    kind_name, path, width, height, plan_id, calendar_days = (
         await db.execute(
             select(StationKind.name, AdminNode.path, StoredImage.width, StoredImage.height,
-                   published_plan_id(today.year))
+                   published_plan_id(today.year), calendar_column(today - LOOKBACK))
             .select_from(Station)
             .join(StationKind, (StationKind.tenant_id == Station.tenant_id) & (StationKind.id == Station.kind_id))
             .join(AdminNode, (AdminNode.tenant_id == Station.tenant_id) & (AdminNode.id == Station.node_id))
@@ -284,7 +292,8 @@ async def station_page(db: AsyncSession, station: Station, today: date, locale: 
         )
     ).one()
     places = await _place_names(db, [path])
-    rule_text, days = reception(station.reception_rule, today, locale, NEXT_DAYS)
+    rule_text, coming = reception(station.reception_rule, today, locale, NEXT_DAYS, calendar_from(calendar_days),
+                                  station.holiday_reception)
     deputies = await station_deputies(db, station.id)
     goals = [
         PublicGoal(goal=g, progress=p or "", done=bool(d))
@@ -308,7 +317,8 @@ async def station_page(db: AsyncSession, station: Station, today: date, locale: 
     ]
     return StationPage(
         station=station, kind=kind_name, place=places.get(path, ""),
-        photo=_fit(station.photo_id, width, height, STATION_PHOTO_BOX), rule_text=rule_text, next_days=days,
+        photo=_fit(station.photo_id, width, height, STATION_PHOTO_BOX), rule_text=rule_text, next_days=coming.days,
+        cancelled_days=coming.cancelled,
         deputies=deputies, year=today.year, goals=goals, commitments=commitments,
         yearly_plan=await yearly_plan(db, plan_id, datetime.now(plan_tz), plan_tz, locale)
         if plan_tz and plan_id else None,

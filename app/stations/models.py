@@ -63,6 +63,7 @@ class Station(Base):
     contact_phone: Mapped[str] = mapped_column(String(20), default="")
     opening_hours: Mapped[str] = mapped_column(String(200), default="")
     reception_rule: Mapped[str] = mapped_column(String(100), default="")
+    holiday_reception: Mapped[str] = mapped_column(String(10), default="moved")  # schedule.HOLIDAY_RECEPTION
     intro: Mapped[str] = mapped_column(String(2000), default="")
     photo_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
 from app.audit.services import record
+from app.core.calendar import WorkingCalendar, load_calendar
 from app.core.db import as_id
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
@@ -22,6 +23,7 @@ from app.stations.models import STAFF_ROLES, ChecklistItem, StationEvent, Statio
 from app.stations.refusals import FIELD_TOO_LONG, _open, _whole_number
 from app.stations.services import names_for_paths, place_label
 
+BAD_HOLIDAY_RECEPTION = lazy("Please choose what happens to a reception day that falls on a public holiday.")
 BAD_PHONE = lazy("The contact phone may contain only digits, spaces and “-” (at most 20).")
 CHOOSE_ROLE = lazy("Please choose a staff role from the list.")
 CHOOSE_PERSON = lazy("Please choose a person from the list.")
@@ -42,6 +44,7 @@ PROFILE_FIELDS = {  # field -> (label msgid, max length)
     "reception_rule": (lazy("Reception days"), 100),
     "intro": (lazy("Introduction"), 2000),
 }
+PROFILE_KEYS = (*PROFILE_FIELDS, "holiday_reception")  # what the profile form sends
 
 
 # --- the station page -----------------------------------------------------------------------------
@@ -78,17 +81,26 @@ class StationDetail:
     reception: str = ""
     reception_days: list[str] = field(default_factory=list)
     reception_input: str = ""  # the rule as staff type it (Chinese), for the edit form
+    reception_cancelled: list[str] = field(default_factory=list)  # holidays that cancel one of them
 
 
-def reception_preview(rule: str, today: date, locale: str) -> tuple[str, list[str]]:
-    """The reception days for people, and the next three dates."""
+def reception_preview(rule: str, today: date, locale: str, calendar: WorkingCalendar,
+                      on_holiday: str = "moved") -> tuple[str, list[str], list[str]]:
+    """The reception days for people, the next three dates on the working calendar (a moved one says
+    from which holiday) and the holidays among them that cancel a reception."""
     if not rule:
-        return "", []
+        return "", [], []
     try:
-        return (schedule.describe_rule(rule, locale),
-                [schedule.format_day(d, locale) for d in schedule.next_reception_days(rule, today, 3)])
+        text = schedule.describe_rule(rule, locale)
+        coming = schedule.receptions(rule, today, 3, calendar, on_holiday)
     except Refusal:  # free text stored before it was checked: show it as written
-        return rule, []
+        return rule, [], []
+    days = [schedule.format_day(r.day, locale) + (
+        gettext("(moved from %(day)s, %(holiday)s)", day=schedule.format_day(r.moved_from, locale),
+                holiday=r.holiday) if r.moved_from else "") for r in coming.days]
+    cancelled = [gettext("%(day)s, %(holiday)s: no reception", day=schedule.format_day(r.day, locale),
+                         holiday=r.holiday) for r in coming.cancelled]
+    return text, days, cancelled
 
 
 async def station_detail(db: AsyncSession, ref: StationRef, today: date, locale: str) -> StationDetail:
@@ -127,12 +139,14 @@ async def station_detail(db: AsyncSession, ref: StationRef, today: date, locale:
         select(StationEvent, User.display_name).outerjoin(User, User.id == StationEvent.actor_user_id)
         .where(StationEvent.station_id == sid).order_by(StationEvent.at, StationEvent.id)
     )).all()]
-    reception, days = reception_preview(ref.station.reception_rule, today, locale)
+    calendar = await load_calendar(db, since=today - schedule.LOOKBACK)
+    reception, days, cancelled = reception_preview(ref.station.reception_rule, today, locale, calendar,
+                                                   ref.station.holiday_reception)
     return StationDetail(
         ref=ref, place=place_label(ref.node.path, nodes), staff=staff, deputies=deputies, goals=goals,
         commitments=commitments, checklist=checklist, stars=stars(met, len(checklist)), history=history,
-        reception=reception, reception_days=days,
-        reception_input=reception_preview(ref.station.reception_rule, today, "zh_Hans")[0],
+        reception=reception, reception_days=days, reception_cancelled=cancelled,
+        reception_input=reception_preview(ref.station.reception_rule, today, "zh_Hans", calendar)[0],
     )
 
 
@@ -153,6 +167,11 @@ async def update_profile(db: AsyncSession, ref: StationRef, values: dict, *, act
     if phone and not all(c.isdigit() or c in " -" for c in phone):
         raise Refusal(BAD_PHONE)
     clean["reception_rule"] = schedule.parse_rule(clean["reception_rule"])
+    # a form without the choice (an older page) leaves it as it is
+    choice = str(values.get("holiday_reception", "") or "").strip() or station.holiday_reception
+    if choice not in schedule.HOLIDAY_RECEPTION:
+        raise Refusal(BAD_HOLIDAY_RECEPTION)
+    clean["holiday_reception"] = choice
     changed = sorted(k for k, v in clean.items() if getattr(station, k) != v)
     if not changed:
         return

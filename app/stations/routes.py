@@ -16,7 +16,7 @@ from app.core.i18n import current_locale, lazy
 from app.core.web import bounded, client_addr, page, see_other
 from app.deputies.imports import IMPORT_ROLES
 from app.deputies.models import Commitment
-from app.stations import access, checklist, lifecycle, profile, services
+from app.stations import access, checklist, lifecycle, profile, schedule, services
 from app.stations.models import STAFF_ROLE_NAMES, STAFF_ROLES, STATUS_NAMES, STATUSES, StationGoal, StationStaff
 from app.tenancy.access import TenantContext
 
@@ -125,6 +125,7 @@ async def _station_page(request: Request, ctx: TenantContext, station_id: int, *
         steps=lifecycle.steps_for(scope, config.lifecycle, ref) if scope.can_edit else [],
         STEP_NAMES=lifecycle.STEP_NAMES, EVENT_NAMES=lifecycle.EVENT_NAMES, STATUS_NAMES=STATUS_NAMES,
         STAFF_ROLES=STAFF_ROLES, STAFF_ROLE_NAMES=STAFF_ROLE_NAMES, staff_users=staff_users,
+        HOLIDAY_RECEPTION_NAMES=schedule.HOLIDAY_RECEPTION_NAMES,
         staff_deputies=staff_deputies, year=ctx.today().year, tz=ctx.tz, base=ctx.base,
         lifecycle=lifecycle.forward_path(config.lifecycle), can_import=scope.role in IMPORT_ROLES,
         public_base=f"/p/{ctx.tenant.slug}",
@@ -184,11 +185,11 @@ async def lifecycle_step(request: Request, ctx: TenantContext, station_id: int) 
 @post("/stations/{station_id:int}/profile")
 async def edit_profile(request: Request, ctx: TenantContext, station_id: int) -> Response:
     async def act(ref, form):
-        await profile.update_profile(ctx.db, ref, {k: form.get(k, "") for k in profile.PROFILE_FIELDS},
+        await profile.update_profile(ctx.db, ref, {k: form.get(k, "") for k in profile.PROFILE_KEYS},
                                       actor_id=ctx.user.id, client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "profile", act, profile=True,
-                         form_keys=tuple(profile.PROFILE_FIELDS))
+                         form_keys=profile.PROFILE_KEYS)
 
 
 @post("/stations/{station_id:int}/photo", opt={"uploads": True}, request_max_body_size=MAX_UPLOAD_BYTES + 65_536)

@@ -3,7 +3,8 @@
 Staff type the station's fixed days in Chinese: "每月15日", "每月第一个星期五", "每月最后一个星期三",
 "每周二", several at once separated by 、 ， ; 和 ("每月5日、20日", "每周二、四"). ``parse_rule`` turns that
 into a rule string; ``describe_rule`` writes it back for people; ``next_reception_days`` lists the dates
-it gives. Pure functions: no database, no web.
+it gives; ``receptions`` puts them on China's working calendar (a reception on a statutory holiday moves to
+the next working day or is cancelled, as the station chose). Pure functions: no database, no web.
 
 The stored rule is ``;``-separated items, sorted and without duplicates:
   ``day:15``        the 15th of each month (31 in a 30-day month: that month's last day)
@@ -19,8 +20,10 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from app.core.calendar import WorkingCalendar
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 
@@ -271,3 +274,51 @@ def format_day(d: date, locale: str) -> str:
     if (locale or "").startswith("en"):
         return f"{_EN_WEEKDAY[d.weekday()]} {d.day} {_EN_MONTH[d.month]} {d.year}"
     return f"{d.year}年{d.month}月{d.day}日 星期{_ZH_WEEKDAY[d.weekday()]}"
+
+
+# --- reception days on China's working calendar ----------------------------------------------------
+
+HOLIDAY_RECEPTION = ("moved", "cancelled")  # stations.holiday_reception
+HOLIDAY_RECEPTION_NAMES = {
+    "moved": lazy("Moved to the next working day"),
+    "cancelled": lazy("No reception that day"),
+}
+# a reception moved from a holiday lands at most a holiday block later: look that far back
+LOOKBACK = timedelta(days=21)
+
+
+@dataclass(frozen=True)
+class Reception:
+    day: date  # when it takes place (a cancelled one: the day it would have been)
+    moved_from: date | None = None  # the holiday it was moved from
+    holiday: str = ""  # that holiday's name ("国庆节"), for a moved or cancelled reception
+
+
+@dataclass
+class Receptions:
+    days: list[Reception] = field(default_factory=list)  # the next receptions that take place
+    cancelled: list[Reception] = field(default_factory=list)  # holidays that cancel one, up to the last shown
+
+
+def receptions(rule: str, start: date, n: int, calendar: WorkingCalendar, on_holiday: str = "moved") -> Receptions:
+    """The next ``n`` receptions from ``start`` on the working calendar: a reception day that is a
+    statutory holiday moves to the next working day (``on_holiday="moved"``) or does not take place
+    (``"cancelled"``). None of ``days`` is ever a holiday."""
+    if n <= 0:
+        return Receptions()
+    # enough planned days for n to remain, counted from far enough back to catch one moved forward
+    planned = next_reception_days(rule, start - LOOKBACK, 2 * n + 2 * LOOKBACK.days)
+    held: dict[date, Reception] = {}
+    cancelled: list[Reception] = []
+    for day in planned:
+        name = calendar.holiday_name(day)
+        if name is None:
+            held.setdefault(day, Reception(day))
+        elif on_holiday == "cancelled":
+            cancelled.append(Reception(day, holiday=name))
+        else:
+            moved = calendar.next_working_day(day)
+            held.setdefault(moved, Reception(moved, moved_from=day, holiday=name))
+    days = sorted((r for r in held.values() if r.day >= start), key=lambda r: r.day)[:n]
+    last = days[-1].day if len(days) == n else date.max
+    return Receptions(days, [r for r in cancelled if start <= r.day <= last])

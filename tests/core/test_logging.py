@@ -95,3 +95,32 @@ async def test_scrub_masks_mobile_numbers_in_messages(captured):
     entry = json.loads(line)
     assert MOBILE not in line and "13912345678" not in line
     assert "138****5678" in entry["msg"] and "139****5678" in entry["msg"]
+
+
+async def test_the_proxy_request_id_is_kept_in_the_response_and_the_log_line(client, captured):
+    rid = "7f3c2a9e1b4d4c0a9e8f6d5c4b3a2910"  # nginx's $request_id
+    r = await client.get("/login", headers={"X-Request-Id": rid})
+    assert r.headers["x-request-id"] == rid
+    [line] = captured.access()
+    assert line["request_id"] == rid
+
+
+@pytest.mark.parametrize("given", ["a" * 129, "id with spaces", 'x"}, "user": 1', "", "ab\tcd"])
+async def test_a_request_id_that_is_not_a_plain_token_is_replaced(client, captured, given):
+    r = await client.get("/login", headers={"X-Request-Id": given})
+    rid = r.headers["x-request-id"]
+    assert rid != given and len(rid) == 16
+    assert [line["request_id"] for line in captured.access()] == [rid]
+
+
+def test_timestamps_carry_milliseconds_and_the_zone(captured):
+    import re
+    import time
+    from datetime import datetime
+
+    before = time.time()
+    logging.getLogger("lianluo.test").warning("tick")
+    [line] = captured.lines
+    ts = json.loads(line)["ts"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", ts), ts
+    assert abs(datetime.fromisoformat(ts).timestamp() - before) < 60

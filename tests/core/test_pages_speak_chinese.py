@@ -87,7 +87,8 @@ async def put_notifications(database, cc, case) -> None:
     async with database.transaction(tenant_id=t) as db:
         who = await outbox.members(db, t, [cc.users["admin"].id])
         await outbox.notify(db, tenant_id=t, kind="case_due_soon", subject=f"case:{case.id}", recipients=who,
-                            due_at=now, params={"code": case.receipt_code, "category": "道路交通", "due": "3月1日"})
+                            due_at=now, params={"code": case.receipt_code, "category": "道路交通", "due": "3月1日",
+                                                   "link": "ABCDEFGHJK2"})
         db.add(Outbox(tenant_id=t, dedupe_key="failed-sms", kind="activity_sms", channel="sms", subject="activity:1",
                       deputy_id=cc.deputies["李娜"], address="13800000002", body="李娜代表：活动提醒", due_at=now,
                       next_attempt_at=now, status="failed", attempts=5, last_error="网关超时"))

@@ -18,6 +18,8 @@ async def test_sign_in_and_pages_work_while_redis_is_down(settings, database):
         assert r.status_code == 303
         page = await client.get("/t/alpha/")
         assert page.status_code == 200 and "alpha县人大常委会" in page.text
+        # readiness depends on the database only: a load balancer keeps this node (its pages work);
+        # Redis's state is in the body for the operator
         ready = await client.get("/readyz")
-        assert ready.status_code == 503
-        assert ready.json() == {"status": "unavailable", "database": "ok", "redis": "unavailable"}
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok", "database": "ok", "redis": "unavailable"}

@@ -18,6 +18,8 @@ from tests.isolation.world import build_world
 CALLS = {
     "platform_tenant_usage": "platform_tenant_usage()",
     "platform_sms_since": "platform_sms_since(now() - interval '30 days')",
+    "platform_sms_health": "platform_sms_health(now() - interval '30 days', now() - interval '1 hour', "
+                           "now() - interval '1 day', now(), now(), now() - interval '7 days', 3)",
     "platform_joint_agreements": "platform_joint_agreements()",
     "outbox_due_tenants": "outbox_due_tenants(now(), interval '5 minutes')",
     "import_jobs_waiting": "import_jobs_waiting(interval '5 minutes')",

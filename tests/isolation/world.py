@@ -207,6 +207,8 @@ async def _notifications(db, side: Side, deputy, activity) -> None:
     delivery) and an in-app message to the county admin."""
     from datetime import datetime, timezone
 
+    from sqlalchemy import text
+
     from app.notify.models import Delivery, Outbox
 
     t, now = side.id, datetime(2026, 3, 12, 9, 0, tzinfo=timezone.utc)
@@ -220,6 +222,12 @@ async def _notifications(db, side: Side, deputy, activity) -> None:
     await db.flush()
     db.add(Delivery(tenant_id=t, outbox_id=sms.id, attempt=1, channel="sms", started_at=now, finished_at=now,
                     result="sent", provider_id=sms.provider_id))
+    # A short link (producers make them as they write SMS) and a miss on /s/ by someone guessing codes.
+    await db.execute(text("INSERT INTO short_links (tenant_id, code, target, expires_at) "
+                          "VALUES (:t, :code, :target, now() + interval '1 day') ON CONFLICT DO NOTHING"),
+                     {"t": t, "code": "ABCDEFGHJ" + "23456789"[t % 8], "target": f"/t/{side.slug}/activities/{activity.id}"})
+    await db.execute(text("INSERT INTO short_link_misses (tenant_id, client_hash) VALUES (:t, :h)"),
+                     {"t": t, "h": "0" * 64})
 
 
 async def _cases(db, side: Side, station, deputy, activity, photo) -> None:

@@ -24,6 +24,7 @@ from app.joint import agreements, referrals
 from app.tenancy.scope import scope_of
 from tests.factories import add_member, csrf_from, login, make_user
 from tests.joint.world import accepted, act, three_counties
+from tests.notify.short_link_helpers import link_of
 
 MOBILE = "13987654321"
 
@@ -159,7 +160,10 @@ async def test_the_countys_steps_are_mirrored_and_the_joint_station_feeds_back(d
     await run(database, joint_id, admin, case_id, steps.feed_back, channel="sms")
     assert (await cases_of(owner_sql, joint_id))[0]["state"] == "fed_back"
     sms = await owner_sql("SELECT kind, body FROM outbox WHERE tenant_id = $1 AND kind = 'case_answer'", joint_id)
-    assert len(sms) == 1 and "造纸厂已停产整改" in sms[0]["body"]
+    # the SMS says the opinion has an answer and leads to the joint station's lookup page, where the
+    # person reads it (an SMS template variable holds 35 characters: the answer is not quoted)
+    assert len(sms) == 1 and "已答复" in sms[0]["body"] and "造纸厂" not in sms[0]["body"]
+    assert await link_of(database, sms[0]["body"]) == f"/p/{agreement.slug}/lookup"
     assert await owner_sql("SELECT count(*) FROM outbox WHERE tenant_id = $1", b.id) == [(0,)]
 
 

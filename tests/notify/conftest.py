@@ -41,17 +41,23 @@ class SmsGateway:
     def _post(self, path: str, body: dict | None = None) -> dict:
         return httpx.post(self.url + path, json=body or {}, timeout=5).json()
 
+    def state(self) -> dict:
+        return self._get("_messages")
+
     def messages(self) -> list[dict]:
+        """One entry per ACCEPTED request (the real provider sends each one, whatever its OutId)."""
         return self._get("_messages")["messages"]
 
     def requests(self) -> int:
+        """Every SendSms request, refused ones too (not the QuerySendDetails ones)."""
         return self._get("_messages")["requests"]
 
     def reset(self) -> None:
         self._post("_reset")
 
-    def mode(self, mode: str = "ok", *, delay_ms: int = 200, times: int | None = None) -> dict:
-        return self._post("_mode", {"mode": mode, "delay_ms": delay_ms, "times": times})
+    def mode(self, mode: str = "ok", *, delay_ms: int = 200, times: int | None = None, **more) -> dict:
+        """`more`: dedupe, receipt ("delivered" | "failed" | "none"), receipt_delay_ms, query ("ok" | "error")."""
+        return self._post("_mode", {"mode": mode, "delay_ms": delay_ms, "times": times, **more})
 
     def env(self) -> dict[str, str]:
         """Environment for a worker subprocess that should send to this gateway."""

@@ -16,6 +16,7 @@ from app.tenancy.models import TenantConfig
 from tests.activities.world import TZ
 from tests.cases.wf_helpers import load, scope_for, step
 from tests.cases.world import EAST, build_case_county, put_case
+from tests.notify.short_link_helpers import code_in, link_of
 
 # Wednesday 18 November 2026, 16:20 in the county
 NOW = datetime(2026, 11, 18, 16, 20, tzinfo=TZ)
@@ -50,7 +51,8 @@ async def test_registering_with_a_mobile_writes_the_receipt_sms(database, cc):
     assert (receipt.kind, receipt.channel, receipt.status, receipt.address, receipt.subject) == (
         "case_receipt", "sms", "pending", MOBILE, f"case:{case.id}")
     assert receipt.params["code"] == case.receipt_code and case.receipt_code in receipt.body
-    assert receipt.params["link"].endswith(f"/p/{cc.slug}/lookup") and receipt.params["link"] in receipt.body
+    assert await link_of(database, receipt.body) == f"/p/{cc.slug}/lookup"
+    assert receipt.params["link"] == code_in(receipt.body)
     assert receipt.user_id is None and receipt.deputy_id is None
 
 
@@ -92,7 +94,10 @@ async def test_feedback_sends_the_answer_now_and_asks_for_satisfaction_the_next_
     assert [(r.kind, r.channel, r.status, r.due_at.astimezone(TZ)) for r in got] == [
         ("case_answer", "sms", "pending", NOW),
         ("case_satisfaction", "sms", "pending", datetime(2026, 11, 19, 9, 0, tzinfo=TZ))]
-    assert "已安排维修，本周内修好。" in got[0].body and case.receipt_code in got[0].body
+    # The answer is not quoted (a template variable holds 35 characters): the SMS says it has one and
+    # leads to the lookup page, where the person reads it.
+    assert "已答复" in got[0].body and "已安排维修" not in got[0].body and case.receipt_code in got[0].body
+    assert await link_of(database, got[0].body) == f"/p/{cc.slug}/lookup"
     assert all(r.address == MOBILE for r in got)
     # The person rates the answer on the lookup page before the request went: it is withdrawn.
     async with database.transaction(tenant_id=cc.tenant.id) as db:

@@ -13,6 +13,7 @@ from app.notify.sms import HttpSmsProvider
 from app.notify.sweep import Channels, sweep
 from tests.deputies.deputy_world import post
 from tests.factories import login
+from tests.notify.short_link_helpers import target_of
 
 TZ = ZoneInfo("Asia/Shanghai")
 STATION = "绵阳市三台县潼川镇北坝村人大代表联络站"
@@ -78,4 +79,5 @@ async def test_scheduled_then_rescheduled_activity_sms_arrive_once_at_their_time
     got = await activity_messages(owner_sql, sms_gateway, activity_id)
     assert got == sorted([("activity_moved", m) for m in mobiles] + [("activity_sms", m) for m in mobiles])
     texts = [m for m in sms_gateway.messages() if m["template"] == "LIANLUO_ACTIVITY_SMS" and m["mobile"] in mobiles]
-    assert any("signin" in str(m["params"].get("link", "")) for m in texts)
+    targets = [await target_of(database, m["params"]["link"]) for m in texts]
+    assert any(t and t.startswith("/signin/") for t in targets)

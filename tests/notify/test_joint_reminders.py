@@ -18,6 +18,7 @@ from app.notify.sms import HttpSmsProvider
 from app.notify.sweep import Channels, sweep
 from tests.joint.test_attendance import in_joint, joint_activity, joint_admin, local_ids, world  # noqa: F401
 from tests.joint.world import act
+from tests.notify.short_link_helpers import link_of, target_of
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -56,7 +57,7 @@ async def test_each_county_writes_its_own_deputies_reminders(database, owner_sql
     (address, body), = await owner_sql("SELECT address, body FROM outbox WHERE tenant_id = $1 AND kind = 'activity_sms' "
                                        "AND deputy_id = $2", b.id, zhao)
     assert address == "13912340000"
-    assert token in body and agreement.name in body
+    assert await link_of(database, body) == f"/signin/{agreement.slug}/{token}" and agreement.name in body
     # the joint tenant writes no deputy rows of its own (it has no mobile to send to), the third county nothing
     assert (await owner_sql("SELECT count(*) FROM outbox WHERE tenant_id = $1 AND deputy_id IS NOT NULL", joint))[0][0] == 0
     assert (await owner_sql("SELECT count(*) FROM outbox WHERE tenant_id = $1", c.id))[0][0] == 0
@@ -122,4 +123,6 @@ async def test_the_countys_sweep_sends_them_with_the_joint_link(database, owner_
         "SELECT tenant_id, id FROM outbox WHERE subject = $1", f"joint:{joint}:activity:{activity_id}")}
     sent = [m for m in sms_gateway.messages() if m["out_id"] in refs]
     assert sorted(refs[m["out_id"]] for m in sent) == sorted([a.id, a.id, b.id, b.id])
-    assert all(f"/signin/{agreement.slug}/" in m["params"]["link"] for m in sent)
+    # the code leads to the joint station's sign-in page (the link belongs to the joint tenant)
+    targets = [await target_of(database, m["params"]["link"]) for m in sent]
+    assert all(t.startswith(f"/signin/{agreement.slug}/") for t in targets), targets

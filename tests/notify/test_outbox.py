@@ -80,12 +80,16 @@ async def test_withdraw_then_same_reminder_again_is_pending_again(database):
     assert [r.status for r in await rows(database, t)] == ["pending"]
 
 
-async def test_county_wording_is_used_for_chinese_recipients(database):
+async def test_county_wording_is_used_for_chinese_recipients_in_the_inbox_and_sms_keep_the_template(database):
     ac = await build_activity_county(database)
     t = ac.tenant.id
     await set_config(database, t, message_texts={"activity_eve": "{name}同志，明天{place}见。"})
     async with database.transaction(tenant_id=t) as db:
-        who = await outbox.deputies(db, t, [ac.deputies["李娜"]])
+        who = await outbox.deputies(db, t, [ac.deputies["张伟"]])  # an account (in-app) and a mobile (SMS)
         await outbox.notify(db, tenant_id=t, kind="activity_eve", subject="activity:9", recipients=who,
-                            due_at=NOW, params={"place": "村委会"}, now=NOW)
-    assert [r.body for r in await rows(database, t)] == ["李娜同志，明天村委会见。"]
+                            due_at=NOW, params={"place": "村委会", "station": "东街站", "kind": "接待",
+                                                "when": "2026-11-23 14:30"}, now=NOW)
+    bodies = {r.channel: r.body for r in await rows(database, t)}
+    # An SMS can only say what the template registered with the provider says.
+    assert bodies == {"inapp": "张伟同志，明天村委会见。",
+                      "sms": "张伟代表，温馨提醒：东街站的接待将于2026-11-23 14:30在村委会举行。"}

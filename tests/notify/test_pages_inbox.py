@@ -4,6 +4,7 @@ marked read one by one (with and without htmx) or all at once; and the member's 
 from __future__ import annotations
 
 import re
+import pytest
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
@@ -17,6 +18,14 @@ from tests.factories import csrf_from
 from tests.notify.test_outbox import set_config
 
 NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _now_is_when_the_test_starts():
+    """The pages count against the real clock: NOW is this test's start, not the module's import
+    (in a full run minutes apart, a row "claimed now" would already count as stuck)."""
+    global NOW
+    NOW = datetime.now(timezone.utc)
 
 
 async def put_messages(database, ac, username: str, n: int, kind: str = "case_due_soon") -> list[int]:

@@ -5,6 +5,7 @@ admins (audited, attempts kept) and shown on the county admin's home page."""
 from __future__ import annotations
 
 import re
+import pytest
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
@@ -16,6 +17,14 @@ from tests.deputies.deputy_world import count, post, signed_in, text_of
 
 LOG = "/notifications/log"
 NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _now_is_when_the_test_starts():
+    """The pages count against the real clock: NOW is this test's start, not the module's import
+    (in a full run minutes apart, a row "claimed now" would already count as stuck)."""
+    global NOW
+    NOW = datetime.now(timezone.utc)
 
 
 async def put_rows(database, ac) -> dict[str, int]:
@@ -134,3 +143,55 @@ async def test_the_log_pages_in_a_fixed_number_of_queries(app, database):
         older = re.search(r"before=(\d+)", r.text).group(1)
         r = await admin.get(f"{admin.base}{LOG}?before={older}")
         assert r.text.count("<tr><td>") == 15 and "Newest messages" in r.text
+
+
+async def test_unknown_stuck_and_checked_messages_are_shown_and_staff_decide_the_unknown(app, database, owner_sql):
+    """A message whose outcome the provider cannot tell waits for staff: the log says so at the top,
+    and a county admin sends it again or drops it (audited); one being checked and one stuck in
+    "being sent" for over three minutes are flagged too. Viewers see, and decide nothing."""
+    ac = await build_activity_county(database)
+    t = ac.tenant.id
+    rows = {
+        "unknown": Outbox(kind="case_receipt", channel="sms", subject="case:3", address="13900000003",
+                          status="unknown", attempts=1, last_error="outcome unknown: the provider could not say"),
+        "drop": Outbox(kind="case_receipt", channel="sms", subject="case:4", address="13900000004",
+                       status="unknown", attempts=1, last_error="outcome unknown: the provider could not say"),
+        "checking": Outbox(kind="case_receipt", channel="sms", subject="case:5", address="13900000005",
+                           status="checking", attempts=1, last_error="outcome unknown: timeout"),
+        "stuck": Outbox(kind="case_receipt", channel="sms", subject="case:6", address="13900000006",
+                        status="sending", attempts=1, claimed_at=NOW - timedelta(minutes=10)),
+        "busy": Outbox(kind="case_receipt", channel="sms", subject="case:7", address="13900000007",
+                       status="sending", attempts=1, claimed_at=NOW),
+        "delivered": Outbox(kind="case_receipt", channel="sms", subject="case:8", address="13900000008",
+                            status="sent", attempts=1, sent_at=NOW, receipt="delivered", receipt_at=NOW),
+    }
+    async with database.transaction(tenant_id=t) as db:
+        for key, row in rows.items():
+            row.tenant_id, row.dedupe_key, row.body, row.due_at, row.next_attempt_at = t, key, "b", NOW, NOW
+            db.add(row)
+        await db.flush()
+        ids = {key: row.id for key, row in rows.items()}
+    async with signed_in(app, ac.county, "viewer") as viewer:
+        page = text_of((await viewer.get(viewer.base + LOG)).text)
+        assert "Messages whose outcome the SMS provider cannot tell: 2." in page
+        assert "Messages whose outcome is being checked with the SMS provider: 1" in page
+        assert "Messages stuck while being sent for over three minutes: 1" in page
+        assert "Drop this message" not in page
+    async with signed_in(app, ac.county, "admin") as admin:
+        r = await admin.get(f"{admin.base}{LOG}?status=unknown")
+        assert r.text.count("Outcome unknown: staff to decide") >= 2 and r.text.count("/drop\"") == 2
+        stuck = text_of((await admin.get(f"{admin.base}{LOG}?status=sending")).text)
+        assert stuck.count("Stuck since") == 1
+        assert "Delivered to the phone" in text_of((await admin.get(f"{admin.base}{LOG}?status=sent")).text)
+        r = await post(admin, f"{admin.base}{LOG}/{ids['unknown']}/resend", page=admin.base + LOG)
+        assert r.status_code == 303
+        r = await post(admin, f"{admin.base}{LOG}/{ids['drop']}/drop", page=admin.base + LOG)
+        assert r.status_code == 303 and "The message will not be sent again." in (await admin.get(r.headers["location"])).text
+        # only an unknown one can be dropped
+        r = await post(admin, f"{admin.base}{LOG}/{ids['checking']}/drop", page=admin.base + LOG)
+        assert r.status_code == 400 and "nothing to decide" in r.text
+    async with database.transaction(tenant_id=t) as db:
+        got = {r.id: r for r in (await db.scalars(select(Outbox))).all()}
+    assert (got[ids["unknown"]].status, got[ids["drop"]].status, got[ids["checking"]].status) == (
+        "pending", "withdrawn", "checking")
+    assert await count(owner_sql, "audit_log", "action LIKE 'notification_unknown_%'") == 2

@@ -58,13 +58,14 @@ async def test_saving_the_settings_and_the_county_wording(app, database, owner_s
     assert (got.mailbox_weekday, got.yearly_report_day) == (3, 15)
     assert got.message_texts == {"activity_eve": "{name}同志，明天{place}见。"}
     assert await count(owner_sql, "audit_log", "action = 'notify_settings_saved'") == 1
-    # the county's wording is what the deputies receive
+    # the county's wording is what the deputies read in their inbox (an SMS keeps the registered template)
     t = ac.tenant.id
     async with database.transaction(tenant_id=t) as db:
-        who = await outbox.deputies(db, t, [ac.deputies["李娜"]])
+        who = await outbox.deputies(db, t, [ac.deputies["张伟"]])
         await outbox.notify(db, tenant_id=t, kind="activity_eve", subject="activity:1", recipients=who,
                             due_at=datetime.now(timezone.utc), params={"place": "村委会"})
-    assert [r["body"] for r in await owner_sql("SELECT body FROM outbox")] == ["李娜同志，明天村委会见。"]
+    assert [r["body"] for r in await owner_sql("SELECT body FROM outbox WHERE channel = 'inapp'")] == [
+        "张伟同志，明天村委会见。"]
 
 
 async def test_bad_wording_is_refused_by_name_and_nothing_is_saved(app, database, owner_sql):
@@ -73,6 +74,13 @@ async def test_bad_wording_is_refused_by_name_and_nothing_is_saved(app, database
         ({"text_activity_eve": "明天{when}在{room}见"}, f"“{KINDS['activity_eve'].name}” uses {{room}}"),
         ({"text_case_receipt": "回执" * 151}, f"“{KINDS['case_receipt'].name}” may have at most 300 characters"),
         ({"text_mailbox_weekly": "请开箱{station"}, f"“{KINDS['mailbox_weekly'].name}” has a brace without its pair"),
+        # only the kind's own variables (what its SMS template sends), and the ones it needs kept
+        ({"text_case_due_soon": "{name}：案件{code}快到期了。{site}/s/{link}"},
+         f"“{KINDS['case_due_soon'].name}” uses {{name}}"),
+        ({"text_case_answer": "您的意见（{code}）已答复：{site}/s/{link}"},
+         f"“{KINDS['case_answer'].name}” must keep {{rating}}"),
+        ({"text_activity_sms": "{name}代表，请签到：{link}"},
+         f"“{KINDS['activity_sms'].name}” must keep {{site}}/s/{{link}}"),
         ({"quiet_start": "24"}, "Quiet hours start at a whole hour from 0 to 23."),
         ({"remind_sms_days": "61"}, "0 to 60 days before an activity"),
         ({"yearly_report_day": "x"}, "The yearly report goes out on a day of January"),

@@ -37,7 +37,8 @@ async def test_usage_service_counts_active_members(database, owner_sql):
     await owner_sql("UPDATE memberships SET revoked_at = now() WHERE id = (SELECT min(id) FROM memberships)")
     async with database.session() as db:
         usage = {u.tenant.slug: u.figures for u in await services.tenants_with_usage(db)}
-    assert usage["alpha"] == {"members": 1, "stations": 0, "deputies": 0, "open_cases": 0, "sms_month": 0}
+    assert usage["alpha"] == {"members": 1, "stations": 0, "deputies": 0, "open_cases": 0, "sms_month": 0,
+                              "msg_unknown": 0, "msg_stuck": 0, "msg_failing": 0}
     assert usage["beta"]["members"] == 0 and other.id
 
 
