@@ -124,17 +124,24 @@ async def _ask(sms: SmsProvider, tenant_id: int, rows: list[Asked], deadline: fl
     return list(await asyncio.gather(*(one(r) for r in rows)))
 
 
-async def _check_unknown(database: Database, tenant_id: int, now: datetime | None, sms: SmsProvider,
-                         grace: timedelta, deadline: float) -> Counter:
+async def _lease_and_ask(database: Database, tenant_id: int, lease, sent_column: str, now: datetime | None,
+                         sms: SmsProvider, deadline: float) -> tuple[list[Asked], list]:
+    """Lease up to CHECKS_PER_PASS rows (in a short transaction of their own: nobody else asks about
+    them until CHECK_AGAIN) and ask the provider about each, outside any transaction."""
     at = now or _utcnow()
     async with database.transaction(tenant_id=tenant_id) as db:
-        leased = (await db.execute(_LEASE_CHECKS, {"t": tenant_id, "now": at, "again": at + CHECK_AGAIN,
-                                                   "n": CHECKS_PER_PASS})).all()
-    if not leased:
+        leased = (await db.execute(lease, {"t": tenant_id, "now": at, "again": at + CHECK_AGAIN,
+                                           "n": CHECKS_PER_PASS})).all()
+    rows = [Asked(r.id, r.kind, r.channel, r.address, r.due_at, r.attempts, getattr(r, sent_column) or at,
+                  r.provider_id) for r in leased]
+    return rows, (await _ask(sms, tenant_id, rows, deadline) if rows else [])
+
+
+async def _check_unknown(database: Database, tenant_id: int, now: datetime | None, sms: SmsProvider,
+                         grace: timedelta, deadline: float) -> Counter:
+    rows, answers = await _lease_and_ask(database, tenant_id, _LEASE_CHECKS, "started_at", now, sms, deadline)
+    if not rows:
         return Counter()
-    rows = [Asked(r.id, r.kind, r.channel, r.address, r.due_at, r.attempts, r.started_at or at, r.provider_id)
-            for r in leased]
-    answers = await _ask(sms, tenant_id, rows, deadline)
     at = now or _utcnow()
     counts: Counter = Counter()
     async with database.transaction(tenant_id=tenant_id) as db:
@@ -230,15 +237,9 @@ WHERE tenant_id = :t AND id = :id AND status = 'sent'
 
 async def _check_receipts(database: Database, tenant_id: int, now: datetime | None, sms: SmsProvider,
                           deadline: float) -> Counter:
-    at = now or _utcnow()
-    async with database.transaction(tenant_id=tenant_id) as db:
-        leased = (await db.execute(_LEASE_RECEIPTS, {"t": tenant_id, "now": at, "again": at + CHECK_AGAIN,
-                                                     "n": CHECKS_PER_PASS})).all()
-    if not leased:
+    rows, answers = await _lease_and_ask(database, tenant_id, _LEASE_RECEIPTS, "sent_at", now, sms, deadline)
+    if not rows:
         return Counter()
-    rows = [Asked(r.id, r.kind, r.channel, r.address, r.due_at, r.attempts, r.sent_at or at, r.provider_id)
-            for r in leased]
-    answers = await _ask(sms, tenant_id, rows, deadline)
     at = now or _utcnow()
     counts: Counter = Counter()
     async with database.transaction(tenant_id=tenant_id) as db:
