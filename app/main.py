@@ -26,6 +26,7 @@ from app.compliance import rule_routes
 from app.accounts import tenant_routes as member_routes
 from app.accounts import audit_routes
 from app.core.errors import NotFound
+from app.data import routes as data_routes
 from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
 from app.wiring import plug_in
@@ -40,6 +41,7 @@ from app.stations import settings_routes as station_settings_routes
 from app.platform import routes as platform_routes
 from app.platform import calendar_routes as platform_calendar_routes
 from app.platform import sms_routes as platform_sms_routes
+from app.platform import export_routes as platform_export_routes
 from app.accounts.access import LoginRequired, TotpRequired
 from app.accounts.models import ROLE_NAMES
 from app.core import i18n
@@ -65,7 +67,7 @@ from app.tenancy import routes as tenancy_routes
 from app.notify.queries import unread_count
 from app.tenancy.access import requires_membership, tenant_context_provider
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # package data: found in a checkout and in a wheel
 
 
 def _jinja(manifest: StaticManifest) -> Environment:
@@ -118,6 +120,7 @@ def tenant_router() -> Router:
             *mailbox_routes.route_handlers,
             *notify_routes.route_handlers,
             *joint_routes.route_handlers,
+            *data_routes.route_handlers,
         ],
     )
 
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *platform_routes.route_handlers,
             *platform_sms_routes.route_handlers,
             *platform_calendar_routes.route_handlers,
+            *platform_export_routes.route_handlers,
             tenant_router(),
             *public_routes.route_handlers,
             *signin_routes.public_route_handlers,

@@ -5,7 +5,7 @@
       .venv/bin/python bench/compliance_bench.py              # that database (migrated; a tenant is added)
 
 Builds a county (15 townships × 20 communities, one active station each, ten deputies per station),
-the standard activity kinds, Jinzhong's ten rules (十个一, from tenants/jinzhong-yuci.toml), and the
+the standard activity kinds, Jinzhong's ten rules (十个一, from app/presets/files/jinzhong-yuci.toml), and the
 twelve months up to today of activities with invitations and attendance, opinions and suggestions. Then runs the product in-process with query counting and requests, as the county admin,
 the board at county level, at a township and at a station, the htmx partial, a verdict's detail and
 the export. Prints per request: status, X-Query-Count, compressed (brotli) bytes and server time.
@@ -35,7 +35,7 @@ YEARLY = {"reception": 12, "visit": 12, "survey": 4, "training": 4, "meeting": 4
 
 
 def jinzhong_rules() -> list[dict]:
-    """The ten rules of 十个一, as tenants/jinzhong-yuci.toml ships them."""
+    """The ten rules of 十个一, as app/presets/files/jinzhong-yuci.toml ships them."""
     from app.presets.services import load_preset
 
     return [dict(r) for r in load_preset("jinzhong-yuci").rules]

@@ -6,9 +6,9 @@
                                   fill empty translations from "msgid<TAB>msgstr" lines, in every
                                   domain (--force also replaces existing ones)
 
-One catalogue per domain: app/<domain>/ and templates/<domain>/ make the domain's .po file;
-app/core, app/*.py, templates/*.html and templates/settings/ (the settings pages every domain uses)
-make "core".
+One catalogue per domain: app/<domain>/ and app/templates/<domain>/ make the domain's .po file;
+app/core, app/*.py, app/templates/*.html and app/templates/settings/ (the settings pages every domain
+uses) make "core".
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES = ROOT / "app" / "templates"
+# Folders of app/ that are package data or infrastructure, not domains with a catalogue of their own.
+NOT_DOMAINS = {"core", "locales", "templates", "static", "migrations", "__pycache__"}
 LOCALES = ("zh_Hans", "en")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy": None}
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
@@ -30,12 +33,12 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s")
 def domains() -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {"core": []}
     found["core"] += sorted((ROOT / "app").glob("*.py")) + sorted((ROOT / "app" / "core").rglob("*.py"))
-    found["core"] += sorted((ROOT / "templates").glob("*.html"))
-    found["core"] += sorted((ROOT / "templates" / "settings").rglob("*.html"))
+    found["core"] += sorted(TEMPLATES.glob("*.html"))
+    found["core"] += sorted((TEMPLATES / "settings").rglob("*.html"))
     for folder in sorted(p for p in (ROOT / "app").iterdir() if p.is_dir()):
-        if folder.name in {"core", "locales", "__pycache__"}:
+        if folder.name in NOT_DOMAINS:
             continue
-        files = sorted(folder.rglob("*.py")) + sorted((ROOT / "templates" / folder.name).rglob("*.html"))
+        files = sorted(folder.rglob("*.py")) + sorted((TEMPLATES / folder.name).rglob("*.html"))
         found[folder.name] = files
     return found
 

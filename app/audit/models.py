@@ -188,4 +188,10 @@ ACTION_NAMES = {
     "joint_attendance_rolled_up": lazy("Attendance at a joint station's activity recorded for the county's deputies"),
     "joint_reminders_relayed": lazy("Reminders of a joint station's activity written for the county's deputies"),
     "joint_reminders_withdrawn": lazy("Reminders of a joint station's activity withdrawn for the county's deputies"),
+    # a county's data (app/data/exports.py)
+    "county_data_export_requested": lazy("Export of all of the county's data asked for"),
+    "county_data_exported": lazy("Export of all of the county's data prepared"),
+    "county_data_exported_for_operator": lazy(
+        "All of the county's data exported for the platform operator at the county's request"),
+    "county_data_downloaded": lazy("All of the county's data downloaded, personal data in full"),
 }

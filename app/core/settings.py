@@ -64,6 +64,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
+# A checkout (./run, the tests) keeps development data in its own var/; an installed package has no
+# checkout around it (ROOT is site-packages there), so it uses ./var under the working directory.
+DEFAULT_DATA_DIR = ROOT / "var" if (ROOT / "pyproject.toml").is_file() else Path("var")
 
 
 class AddressList(frozenset):
@@ -207,7 +210,7 @@ def production_problems(env: dict[str, str]) -> list[str]:
     missing LIANLUO_SECRET_KEY. Each names the variable to fix."""
     problems = []
     key = env.get("LIANLUO_SECRET_KEY", "").strip()
-    data_dir = Path(env.get("LIANLUO_DATA_DIR") or ROOT / "var")
+    data_dir = Path(env.get("LIANLUO_DATA_DIR") or DEFAULT_DATA_DIR)
     dev_key = data_dir / "secret_key"
     if not key:
         problems.append("LIANLUO_SECRET_KEY is not set (each host would generate its own; forms would fail "
@@ -313,7 +316,7 @@ def app_role_name() -> str:
 
 
 def load_settings(**overrides) -> Settings:
-    data_dir = Path(os.environ.get("LIANLUO_DATA_DIR", ROOT / "var"))
+    data_dir = Path(os.environ.get("LIANLUO_DATA_DIR", DEFAULT_DATA_DIR))
     owner_url = to_async_url(overrides.pop("database_url", None) or os.environ.get("DATABASE_URL", ""))
     role = app_role_name()
     app_url = os.environ.get("DATABASE_APP_URL")

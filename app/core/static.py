@@ -15,7 +15,7 @@ import brotli
 from litestar import Request, Response, get
 from app.core.errors import NotFound
 
-STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # app/static, shipped in the wheel
 IMMUTABLE = "public, max-age=31536000, immutable"
 COMPRESSIBLE = {".css", ".js", ".svg", ".txt", ".json", ".ico"}
 

@@ -1,10 +1,10 @@
-"""Demo data: an operator, two counties from tenants/ (a Mianyang-style and a Jinzhong-style county,
+"""Demo data: an operator, two counties from app/presets/files/ (a Mianyang-style and a Jinzhong-style county,
 each with its tree, station kinds, naming rule, lifecycle, seats, checklist, kinds of activity and
 rules, case categories and handling units), a few users in each, their places and people
 (app/demo/people.py), a year of activities (app/demo/activities.py) and their cases and mailbox
 openings (app/demo/cases.py), and the reminders of the coming activities (which the worker sends to
 the local SMS gateway as they fall due). Also the joint station across the Guangxi–Guangdong border
-(app/demo/joint.py): 八步区 and 封开县 from tenants/, with a few deputies each, the joint preset
+(app/demo/joint.py): 八步区 and 封开县 from app/presets/files/, with a few deputies each, the joint preset
 tenants/joint-hezhou-fengkai.toml applied, a held 站长协商会, a coming mediation and a referred case.
 Idempotent: running it again changes nothing."""
 
@@ -49,7 +49,7 @@ DEMO_USERS = [
 DEMO_UNIT_LOGINS = {"santai-jiaotong": "jiaotong", "yuci-huanbao": "huanbao", "fengkai-huanbao": "huanbao"}
 # Demo logins that are a deputy's own account: username -> (tenant slug, the deputy's name).
 DEMO_DEPUTY_LOGINS = {"santai-deputy": ("santai", "张德明")}  # of 潼川镇, stationed at its home
-# The demo counties' presets (tenants/<name>.toml).
+# The demo counties' presets (app/presets/files/<name>.toml).
 DEMO_PRESETS = ("mianyang-santai", "jinzhong-yuci", *JOINT_COUNTY_PRESETS)
 DEMO_OPERATOR = ("ops", "平台运营")
 

@@ -1,4 +1,4 @@
-"""The demo's joint station across the Guangxi–Guangdong border (tenants/joint-hezhou-fengkai.toml):
+"""The demo's joint station across the Guangxi–Guangdong border (app/presets/files/joint-hezhou-fengkai.toml):
 the two counties' places and people (a home and a village station each, six deputies each, through
 app/demo/people.py), the joint preset applied (app/joint/presets.py), and in the joint tenant, through
 the product's services: a held 站长协商会 with its resolutions in the notes and the attendance of deputies
@@ -19,7 +19,7 @@ from app.demo.people import load_county as load_people
 
 JOINT_PRESET = "joint-hezhou-fengkai"
 JOINT_SLUG = "pumen-fengkai"
-# The two counties' presets (tenants/<name>.toml), loaded by app/demo/__init__.py with the others.
+# The two counties' presets (app/presets/files/<name>.toml), loaded by app/demo/__init__.py with the others.
 JOINT_COUNTY_PRESETS = ("hezhou-babu", "zhaoqing-fengkai")
 
 BABU = CountyDemo(

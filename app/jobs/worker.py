@@ -4,6 +4,8 @@ Postgres is the truth and Redis only carries work (DESIGN.md): every job here is
 - `deliver_notifications` (every 10 s) runs the outbox sweep (app.notify.sweep) until nothing is due;
 - `produce_reminders` (hourly, at minute 5) writes the time-based reminders (app.jobs.scheduled);
 - `sweep_imports` (every minute) enqueues imports that Redis lost;
+- `run_data_export` / `run_operator_export` build the ZIP of a county's records (app.data.exports), and
+  `purge_data_exports` (hourly) drops the bytes of expired ones;
 - `purge_signin_codes` (hourly) deletes unused sign-in codes expired over a day ago.
 `run_forever` (the CLI's `worker`) starts the worker again when Redis goes away, so `./run start`
 keeps running and the crons catch up when Redis is back.
@@ -62,6 +64,33 @@ async def run_import(ctx, tenant_id: int, job_id: int) -> str:
     from app.deputies.imports import run_import as run
 
     return await run(ctx["db"], tenant_id, int(job_id))
+
+
+@tenant_job
+async def run_data_export(ctx, tenant_id: int, export_id: int) -> str:
+    """A county admin's export of all of the county's records (app.data.exports), bound to the tenant."""
+    from app.data.exports import run_export
+
+    return await run_export(ctx["db"], tenant_id, int(export_id))
+
+
+@tenant_job
+async def run_operator_export(ctx, tenant_id: int, export_id: int) -> str:
+    """The same export for the operator at the county's written request: built bound to the tenant,
+    so the operator's web session never reads the tenant's rows."""
+    from app.data.exports import run_export
+
+    return await run_export(ctx["db"], tenant_id, int(export_id), operator=True)
+
+
+async def purge_data_exports(ctx) -> int:
+    """Exports of a county's data past their expiry lose their bytes (app.data.exports.purge_expired)."""
+    from app.data.exports import purge_expired
+
+    dropped = await purge_expired(ctx["db"])
+    if dropped:
+        log.info("dropped %s expired data exports", dropped)
+    return dropped
 
 
 async def sweep_imports(ctx) -> int:
@@ -141,7 +170,7 @@ def worker_settings() -> dict:
     settings = load_settings()
     return _counting({
         "functions": [purge_expired_sessions, purge_signin_codes, run_import, sweep_imports, deliver_notifications,
-                      produce_reminders, sync_joint_deputies],
+                      produce_reminders, sync_joint_deputies, run_data_export, run_operator_export, purge_data_exports],
         "cron_jobs": [
             cron(purge_expired_sessions, minute={7, 37}, run_at_startup=True),
             cron(purge_signin_codes, minute={47}, second={0}, run_at_startup=True, timeout=600),
@@ -149,6 +178,7 @@ def worker_settings() -> dict:
             cron(deliver_notifications, second={0, 10, 20, 30, 40, 50}, run_at_startup=True,
                  timeout=SWEEP_BUDGET_SECONDS + 60, keep_result=60),
             cron(produce_reminders, minute={5}, second={0}, run_at_startup=True, timeout=1800, keep_result=3600),
+            cron(purge_data_exports, minute={27}, second={0}, run_at_startup=True, timeout=600),
             cron(sync_joint_deputies, minute=set(range(2, 60, 10)), second={30}, run_at_startup=True, timeout=600),
         ],
         "on_startup": startup,

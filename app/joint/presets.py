@@ -1,4 +1,4 @@
-"""Joint-station presets (tenants/joint-*.toml): a joint station between existing counties, described
+"""Joint-station presets (app/presets/files/joint-*.toml): a joint station between existing counties, described
 declaratively and set up through the agreement's own services, as the counties' admins would do it:
 
 1. the first side's county admin proposes it (`agreements.propose`), each other side's county admin
@@ -14,7 +14,7 @@ runs in an `as_tenant` block for that county (as tests/joint/world.py `act` runs
 county), so a preset reaches every county or none. Idempotent: when a tenant with the
 joint station's slug exists already (the agreement in force, or archived), nothing is written.
 
-The file (tenants/joint-hezhou-fengkai.toml is the example):
+The file (app/presets/files/joint-hezhou-fengkai.toml is the example):
 
     [joint]     name, slug, shares (of app.joint.models.SHARES)
     [station]   optional: address, contact_name, contact_phone, opening_hours, reception_rule, intro
@@ -121,7 +121,7 @@ def parse_joint_preset(text: str, where: str = "joint preset") -> JointPreset:
 
 
 def load_joint_preset(path_or_name: str | Path) -> JointPreset:
-    """A joint preset by file path, or by name in tenants/ ("joint-hezhou-fengkai")."""
+    """A joint preset by file path, or by name in app/presets/files/ ("joint-hezhou-fengkai")."""
     path = Path(path_or_name)
     if not path.suffix:
         path = PRESET_DIR / f"{path_or_name}.toml"

@@ -8,11 +8,14 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get, post
 
 from app.accounts.access import current_auth
+from app.core.clock import now as clock_now
 from app.core.db import attempt
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, bounded, client_addr, page, see_other
+from app.data import exports as data_exports
+from app.data.models import STATUS_NAMES as EXPORT_STATUS_NAMES
 from app.joint.models import STATUS_NAMES as JOINT_STATUS_NAMES
 from app.platform import services, sms_status, totp
 from app.tenancy import divisions
@@ -145,18 +148,22 @@ async def reject_application(request: Request, application_id: int) -> Response:
     return see_other(f"/ops/applications/{application_id}")
 
 
-async def _tenant_page(request: Request, tenant_id: int, status_code: int = 200, **context) -> Response:
+async def tenant_page(request: Request, tenant_id: int, status_code: int = 200, **context) -> Response:
     async with request.app.state.db.session() as db:
         tenant = await services.get_tenant(db, tenant_id)
         if tenant is None:
             raise NotFound()
         usage = next((u for u in await services.tenants_with_usage(db) if u.tenant.id == tenant_id), None)
-    return _ops_page(request, "platform/tenant.html", status_code=status_code, tenant=tenant, usage=usage, **context)
+        exports = await data_exports.operator_exports(db, tenant_id)
+    return _ops_page(request, "platform/tenant.html", status_code=status_code, tenant=tenant, usage=usage,
+                     exports=exports, export_status_names=EXPORT_STATUS_NAMES, export_errors=data_exports.ERROR_TEXTS,
+                     now=clock_now(), **context)
 
 
 @get("/ops/tenants/{tenant_id:int}", guards=OPS)
 async def tenant_detail(request: Request, tenant_id: int, done: str = "") -> Response:
-    return await _tenant_page(request, tenant_id, done=done if done in ("suspended", "active", "quota") else "")
+    shown = done if done in ("suspended", "active", "quota", "export") else ""
+    return await tenant_page(request, tenant_id, done=shown)
 
 
 async def _change_status(request: Request, tenant_id: int, status: str) -> Response:
@@ -171,8 +178,8 @@ async def _change_status(request: Request, tenant_id: int, status: str) -> Respo
             raise NotFound() from None
         except Refusal as refusal:
             status_code = 409 if refusal.input_name is None else 400
-            return await _tenant_page(request, tenant_id, status_code=status_code, reason=reason,
-                                      error=refusal.text())
+            return await tenant_page(request, tenant_id, status_code=status_code, reason=reason,
+                                     error=refusal.text())
     return see_other(f"/ops/tenants/{tenant_id}?done={status}")
 
 
@@ -187,8 +194,8 @@ async def set_sms_quota(request: Request, tenant_id: int) -> Response:
         except LookupError:
             raise NotFound() from None
         except Refusal as refusal:
-            return await _tenant_page(request, tenant_id, status_code=400, sms_quota=value,
-                                      quota_error=refusal.text())
+            return await tenant_page(request, tenant_id, status_code=400, sms_quota=value,
+                                     quota_error=refusal.text())
     return see_other(f"/ops/tenants/{tenant_id}?done=quota")
 
 

@@ -1,4 +1,4 @@
-"""County presets (tenants/*.toml): read, check, apply and export a county's configuration — its
+"""County presets (app/presets/files/*.toml): read, check, apply and export a county's configuration — its
 administrative tree, station kinds, checklist, activity kinds and rules, case categories, handling units
 and due-date rules. Above the domains it configures (it imports them; they never import it)."""
 

@@ -1,5 +1,5 @@
 """The activity sections of a tenant preset: ``[[activity_kinds]]``, ``[[rules]]`` and the sign-in,
-at-risk and photo keys of ``[config]`` (format: tenants/README.md; the rest is app/presets/services.py).
+at-risk and photo keys of ``[config]`` (format: app/presets/files/README.md; the rest is app/presets/services.py).
 
 A rule is checked with ``app.compliance.rules.check_rule`` — the same check as the rules form — twice:
 when the file is read (everything that does not depend on the tenant: period, minimum, subject …) and

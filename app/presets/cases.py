@@ -1,5 +1,5 @@
 """The case sections of a tenant preset: ``[[case_categories]]``, ``[[handling_units]]``,
-``[[case_due_rules]]`` and the case keys of ``[config]`` (format: tenants/README.md; the rest is
+``[[case_due_rules]]`` and the case keys of ``[config]`` (format: app/presets/files/README.md; the rest is
 app/presets/services.py).
 
 Identities: categories and units by ``code``; a due rule by (level, category code, urgency), where a

@@ -1,6 +1,6 @@
-"""Tenant presets (tenants/*.toml): apply idempotently, export from a live tenant.
+"""Tenant presets (app/presets/files/*.toml): apply idempotently, export from a live tenant.
 
-The format is documented in tenants/README.md. Applying is a platform action: it creates or
+The format is documented in app/presets/files/README.md. Applying is a platform action: it creates or
 updates the tenant row, then writes the tenant's own rows in a transaction bound to that tenant.
 
 What "idempotent" means here: applying the same file twice writes nothing the second time (no row
@@ -28,7 +28,6 @@ from app.activities.models import ActivityKind
 from app.cases.settings import CASE_CONFIG_RANGES
 from app.core.db import Database
 from app.core.i18n import lazy
-from app.core.settings import ROOT
 from app.presets import PresetError, TenantExists
 from app.presets.rows import apply_coded, assign
 from app.presets import activities as pa
@@ -38,7 +37,8 @@ from app.tenancy.config import ACTIVITY_CONFIG_RANGES, CODE_RE, SEAT_LEVELS, nor
 from app.tenancy.models import DEFAULT_LIFECYCLE, DIVISION_RE, NODE_KINDS, SLUG_RE, TENANT_KINDS, AdminNode, Tenant, TenantConfig
 from app.tenancy.services import add_node
 
-PRESET_DIR = ROOT / "tenants"
+# The shipped presets (package data: `lianluo tenants apply NAME` works from an installed wheel too)
+PRESET_DIR = Path(__file__).resolve().parent / "files"
 CONFIG_KEYS = ("forbidden_words", "lifecycle", "seats", "checklist_name", "signin_opens_minutes",
                "signin_closes_minutes", "at_risk_days", "photo_originals_mb", "case_reply_days",
                "case_feedback_days", "case_rehandle_limit", "public_limit_per_client", "public_limit_per_station")
@@ -337,7 +337,7 @@ def _value(v) -> str:
 
 
 def dumps(data: dict) -> str:
-    """The preset layout of tenants/README.md: [tables], then [[arrays of tables]], one key a line;
+    """The preset layout of app/presets/files/README.md: [tables], then [[arrays of tables]], one key a line;
     a table's sub-tables (config.seats) follow it with their entries as inline tables."""
     parts = []
     for name, body in data.items():

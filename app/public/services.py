@@ -182,7 +182,7 @@ class StationPage:
     goals: list[PublicGoal] = field(default_factory=list)
     commitments: list[PublicCommitment] = field(default_factory=list)
     cancelled_days: list[Reception] = field(default_factory=list)  # holidays without the reception
-    # this year's published activity plan (年度活动计划), shown by templates/public/_yearly_plan.html
+    # this year's published activity plan (年度活动计划), shown by app/templates/public/_yearly_plan.html
     yearly_plan: PublicPlan | None = None
 
 

@@ -1,7 +1,7 @@
 """The settings pages of a coded list (app.tenancy.coded_lists), county admins only (anyone else gets
 the same 404): ``<path>`` (the list and the add form), ``<path>/{<id>}`` (one item: change it) and
 ``<path>/{<id>}/retire``. A domain declares its pages with CodedListPages and adds
-``coded_list_routes(pages)`` to its route handlers; the pages are templates/settings/coded_list.html and
+``coded_list_routes(pages)`` to its route handlers; the pages are app/templates/settings/coded_list.html and
 coded_item.html, with the list's own partials (its table, its extra fields, …) named in the declaration.
 """
 

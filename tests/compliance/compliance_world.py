@@ -26,7 +26,7 @@ def _rule(code, name, subject, kinds, period, minimum, counts="activities", **mo
                 minimum=minimum, **more)
 
 
-# Jinzhong's 十个一: as shipped in tenants/jinzhong-yuci.toml (this list is what the file must hold)
+# Jinzhong's 十个一: as shipped in app/presets/files/jinzhong-yuci.toml (this list is what the file must hold)
 JINZHONG_EXPECTED = [
     _rule("jz-reception", "每月一次接待选民", "station", ["reception"], "month", 1),
     _rule("jz-visit", "每月一次走访选区", "station", ["visit"], "month", 1),

@@ -30,6 +30,7 @@ ID_TABLES = {
     "handling_unit_id": "handling_units", "due_rule_id": "case_due_rules", "case_photo_id": "case_photos",
     "opening_id": "mailbox_openings", "case_event_id": "case_events",
     "outbox_id": "outbox",
+    "export_id": "data_exports",
 }
 
 

@@ -1,4 +1,4 @@
-"""The source scenario (tenants/joint-hezhou-fengkai.toml) on the test database: the two county presets,
+"""The source scenario (app/presets/files/joint-hezhou-fengkai.toml) on the test database: the two county presets,
 their admins, 铺门镇's township staff, Fengkai's environment unit user, the deputies the joint preset
 names (and one of each county who does not join), a third county, then the joint preset applied."""
 

@@ -1,4 +1,4 @@
-"""The source scenario as a preset (tenants/joint-hezhou-fengkai.toml, app/joint/presets.py): applied
+"""The source scenario as a preset (app/presets/files/joint-hezhou-fengkai.toml, app/joint/presets.py): applied
 through the agreement's services it gives a joint tenant with both sides' townships, the co-heads in
 every copy of the agreement, the mediation and coordination kinds, the shared-river arrangement on the
 station's page, the listed deputies projected and 铺门镇's staff at the joint station; applied again it
@@ -138,6 +138,6 @@ async def test_a_bad_or_unready_preset_writes_nothing(database, owner_sql):
 def test_the_command_line_tells_a_joint_preset_from_a_county_preset():
     from app.cli import _is_joint_preset
 
-    assert _is_joint_preset("joint-hezhou-fengkai") and _is_joint_preset("tenants/joint-hezhou-fengkai.toml")
+    assert _is_joint_preset("joint-hezhou-fengkai") and _is_joint_preset("app/presets/files/joint-hezhou-fengkai.toml")
     assert not _is_joint_preset("hezhou-babu") and not _is_joint_preset("standard")
     assert not _is_joint_preset("no-such-preset")

@@ -1,0 +1,192 @@
+"""Building the ZIP of all of a county's records (run by the worker, bound to the tenant).
+
+One spreadsheet per table of the tenant, read from the catalog (a table added later is exported
+without anything to register here): every row of the tenant with its columns as they are, personal
+data in full; the ids link the sheets (deputies ↔ deputy_mandates ↔ station_deputies ↔ stations …).
+The accounts of the county's members (`users`, a platform table) get a sheet of their own, without
+password or second-factor secrets. Photos (`images`) are files under `photos/`, and the county's
+configuration is `preset.toml` (app.presets: `tenants apply` reproduces it).
+
+Left out: binary columns (photos go as files; the rest are digests of secrets and uploaded files),
+secrets that open something (activity sign-in links, sign-in codes, short links, rating codes), the
+abuse counters (keyed hashes of addresses), and the exports themselves.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+from app.core import spreadsheets
+from app.presets.services import export_preset
+from app.tenancy.models import Tenant
+
+MAX_EXPORT_BYTES = 256 * 1024 * 1024  # held in one bytea and in the worker's memory while built
+SKIPPED_TABLES = frozenset({
+    "data_exports", "signin_codes", "short_links", "short_link_misses", "case_lookup_misses", "case_rating_codes",
+})
+SKIPPED_COLUMNS = frozenset({("activity_invitations", "token"), ("cases", "client_hash")})
+USER_COLUMNS = ("id", "username", "display_name", "mobile", "email", "created_at", "disabled_at")
+TITLES = {
+    "activities": "活动", "activity_events": "活动经过", "activity_invitations": "活动邀请", "activity_kinds": "活动类型",
+    "activity_photos": "活动照片", "activity_plans": "年度活动计划", "activity_rules": "履职规则",
+    "admin_nodes": "行政区划", "attendances": "活动签到", "audit_log": "操作日志", "case_categories": "意见类别",
+    "case_due_rules": "办理时限规则", "case_events": "意见办理经过", "case_photos": "意见照片", "cases": "群众意见",
+    "checklist_items": "规范化建设清单", "deliveries": "消息发送记录", "deputies": "人大代表",
+    "deputy_commitments": "代表承诺", "deputy_groups": "代表小组", "deputy_mandates": "代表任职",
+    "handling_units": "承办单位", "images": "照片", "import_jobs": "导入记录", "invitations": "成员邀请",
+    "joint_agreement_events": "联合站协议经过", "joint_agreements": "联合站协议", "joint_attendance": "联合站活动出席",
+    "joint_deputies": "联合站代表", "joint_referrals": "联合站转办", "mailbox_openings": "意见箱开箱",
+    "memberships": "成员", "opinions": "意见登记", "outbox": "消息", "roster_contacts": "选民联系记录",
+    "roster_entries": "联系选民花名册", "station_deputies": "代表进站", "station_events": "站点经过",
+    "station_goals": "站点年度目标", "station_kinds": "站点类型", "station_scores": "站点建设评分",
+    "station_staff": "站点工作人员", "stations": "站点", "suggestions": "代表建议", "tenant_config": "县级设置",
+    "users": "账号",
+}
+README = """本压缩包是{name}在联络平台上的全部数据，导出于 {at}。
+
+- 每张表一个 Excel 文件（文件名：表名-中文名称.xlsx），每行一条记录，列名为数据库字段名；
+  各表之间以 id 相互关联（例如 deputy_mandates 的 deputy_id 对应 deputies 的 id）。
+- photos/ 目录是照片（images 表的缩略图），文件名即照片 id。
+- preset.toml 是本县的配置（行政区划、站点类型、活动类型与规则、意见类别等）。
+- 文件含完整的个人信息（手机号码、住址等），请按个人信息保护法妥善保管，用毕删除。
+"""
+
+# (tables written so far, of how many): committed by the caller in a short transaction of its own.
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+class ExportTooLarge(Exception):
+    """The ZIP outgrew MAX_EXPORT_BYTES (the job fails with the error code "too_large")."""
+
+
+@dataclass
+class Built:
+    body: bytes
+    rows: dict[str, int] = field(default_factory=dict)
+    photos: int = 0
+
+
+async def tenant_tables(db) -> dict[str, list[tuple[str, str]]]:
+    """{table: [(column, type), …]} of every table with a tenant_id column, from the catalog."""
+    rows = await db.execute(text(
+        "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace "
+        "AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND EXISTS ("
+        "SELECT 1 FROM pg_attribute t WHERE t.attrelid = c.oid AND t.attname = 'tenant_id' AND NOT t.attisdropped) "
+        "ORDER BY c.relname, a.attnum"))
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, type_ in rows:
+        if table not in SKIPPED_TABLES:
+            tables.setdefault(table, []).append((column, type_))
+    return tables
+
+
+def sheet_columns(table: str, columns: list[tuple[str, str]]) -> list[str]:
+    return [c for c, type_ in columns if type_ != "bytea" and (table, c) not in SKIPPED_COLUMNS]
+
+
+def cell(value, tz: ZoneInfo):
+    """A database value as a spreadsheet cell: times in the county's zone with their offset (a sheet
+    cell cannot hold a zone), JSON and arrays as JSON text."""
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat(timespec="seconds")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, (UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (date, int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Zip:
+    """The ZIP under construction, refused as soon as it outgrows the bound."""
+
+    def __init__(self):
+        self.buffer = io.BytesIO()
+        self.zip = zipfile.ZipFile(self.buffer, "w")
+
+    def add(self, name: str, body: bytes, compress: bool = False) -> None:
+        self.zip.writestr(name, body, zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED)
+        if self.buffer.tell() > MAX_EXPORT_BYTES:
+            raise ExportTooLarge()
+
+    def close(self) -> bytes:
+        self.zip.close()
+        return self.buffer.getvalue()
+
+
+async def _table_sheet(db, tenant_id: int, table: str, columns: list[str], tz: ZoneInfo) -> tuple[bytes, int]:
+    book = spreadsheets.Book()
+    sheet = book.sheet(TITLES.get(table, table), columns)
+    order = " ORDER BY id" if "id" in columns else ""
+    sql = f"SELECT {', '.join(map(_quoted, columns))} FROM {_quoted(table)} WHERE tenant_id = :t{order}"
+    count = 0
+    result = await db.stream(text(sql).execution_options(yield_per=500), {"t": tenant_id})
+    async for row in result:
+        sheet.append([cell(v, tz) for v in row])
+        count += 1
+    return book.save(), count
+
+
+async def _users_sheet(db, tenant_id: int, tz: ZoneInfo) -> tuple[bytes, int]:
+    rows = (await db.execute(text(
+        f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id IN "
+        "(SELECT user_id FROM memberships WHERE tenant_id = :t) ORDER BY id"), {"t": tenant_id})).all()
+    body = spreadsheets.to_xlsx(list(USER_COLUMNS), ([cell(v, tz) for v in row] for row in rows), TITLES["users"])
+    return body, len(rows)
+
+
+async def _photos(db, tenant_id: int, out: _Zip) -> int:
+    count = 0
+    result = await db.stream(text("SELECT id, media_type, data FROM images WHERE tenant_id = :t ORDER BY id")
+                             .execution_options(yield_per=100), {"t": tenant_id})
+    async for image_id, media_type, data in result:
+        suffix = (media_type or "image/webp").rsplit("/", 1)[-1]
+        out.add(f"photos/{image_id}.{suffix}", bytes(data))
+        count += 1
+    return count
+
+
+def steps(tables: dict) -> int:
+    """Progress steps: each table, the accounts, the photos and the preset."""
+    return len(tables) + 3
+
+
+async def build_zip(database, tenant_id: int, progress: Progress, at: datetime) -> Built:
+    """The ZIP of every record of the tenant. `database` hands out sessions bound to the tenant (the
+    worker's TenantDatabase); everything is read in one REPEATABLE READ transaction, one snapshot."""
+    async with database.session(tenant_id=tenant_id) as db:
+        await db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        tenant = await db.get(Tenant, tenant_id)
+        tz = ZoneInfo(tenant.timezone or "Asia/Shanghai")
+        tables = await tenant_tables(db)
+        total, out, built = steps(tables), _Zip(), Built(body=b"")
+        out.add("说明.txt", README.format(name=tenant.name, at=cell(at, tz)).encode(), compress=True)
+        for done, (table, columns) in enumerate(tables.items(), start=1):
+            body, built.rows[table] = await _table_sheet(db, tenant_id, table, sheet_columns(table, columns), tz)
+            out.add(f"{table}-{TITLES.get(table, table)}.xlsx", body)
+            await progress(done, total)
+        body, built.rows["users"] = await _users_sheet(db, tenant_id, tz)
+        out.add(f"users-{TITLES['users']}.xlsx", body)
+        await progress(len(tables) + 1, total)
+        built.photos = await _photos(db, tenant_id, out)
+        await progress(len(tables) + 2, total)
+        slug = tenant.slug
+    out.add("preset.toml", (await export_preset(database, slug)).encode(), compress=True)
+    built.body = out.close()
+    return built

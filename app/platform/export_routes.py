@@ -1,0 +1,52 @@
+"""The operator's export of a county's records, at the county's written request (/ops/tenants/{id}/export).
+
+The worker builds it bound to the tenant (app.data.exports); this web session reads only the platform
+row `operator_exports`. The operator downloads it once; asking and downloading are on the platform log.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+
+from app.accounts.access import current_auth
+from app.core.db import attempt
+from app.core.errors import NotFound, Refusal
+from app.core.web import bounded, client_addr, see_other
+from app.data import exports
+from app.data.routes import zip_download
+from app.platform.access import requires_operator
+from app.platform.routes import CHINA, tenant_page
+
+OPS = [requires_operator]
+
+
+@post("/ops/tenants/{tenant_id:int}/export", guards=OPS)
+async def request_export(request: Request, tenant_id: int) -> Response:
+    auth = current_auth(request)
+    reason = bounded(await request.form(), ("reason",), exports.REASON_MAX)["reason"]
+    async with request.app.state.db.transaction() as db:
+        try:
+            export = await attempt(db, exports.request_operator_export(
+                db, tenant_id=tenant_id, actor_id=auth.user.id, reason=reason, client_addr=client_addr(request)))
+        except LookupError:
+            raise NotFound() from None
+        except Refusal as refusal:
+            return await tenant_page(request, tenant_id, status_code=400, export_reason=reason,
+                                     export_error=refusal.text())
+    await exports.enqueue(request.app.state.settings.redis_url, tenant_id, export.id, operator=True)
+    return see_other(f"/ops/tenants/{tenant_id}?done=export#export")
+
+
+@get("/ops/exports/{export_id:int}/download", guards=OPS)
+async def download_export(request: Request, export_id: int) -> Response:
+    auth = current_auth(request)
+    async with request.app.state.db.transaction() as db:
+        try:
+            export, tenant, body = await attempt(db, exports.take_operator_export(
+                db, export_id, actor_id=auth.user.id, client_addr=client_addr(request)))
+        except exports.NotReady as refusal:
+            return await tenant_page(request, refusal.tenant_id, status_code=409, export_error=refusal.text())
+    return zip_download(body, exports.zip_name(tenant.name, export.finished_at, CHINA))
+
+
+route_handlers = [request_export, download_export]
