@@ -188,7 +188,8 @@ class HttpSmsProvider:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=40))
+            # as many connections as the sweep has sends under way (sweep.TENANTS_AT_ONCE x CONCURRENCY)
+            self._client = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=64))
         return self._client
 
     async def _post(self, form: dict) -> httpx.Response:

@@ -247,7 +247,8 @@ class TencentSmsProvider:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=40))
+            # as many connections as the sweep has sends under way (sweep.TENANTS_AT_ONCE x CONCURRENCY)
+            self._client = httpx.AsyncClient(timeout=self.timeout, limits=httpx.Limits(max_connections=64))
         return self._client
 
     async def _call(self, action: str, params: dict) -> dict:
