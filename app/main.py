@@ -26,6 +26,7 @@ from app.compliance import rule_routes
 from app.accounts import tenant_routes as member_routes
 from app.accounts import audit_routes
 from app.core.errors import NotFound
+from app.data import retention_routes
 from app.data import routes as data_routes
 from app.deputies import import_routes, roster_routes
 from app.deputies import routes as deputy_routes
@@ -41,6 +42,7 @@ from app.stations import settings_routes as station_settings_routes
 from app.platform import routes as platform_routes
 from app.platform import calendar_routes as platform_calendar_routes
 from app.platform import sms_routes as platform_sms_routes
+from app.platform import closing_routes as platform_closing_routes
 from app.platform import export_routes as platform_export_routes
 from app.accounts.access import LoginRequired, TotpRequired
 from app.accounts.models import ROLE_NAMES
@@ -121,6 +123,7 @@ def tenant_router() -> Router:
             *notify_routes.route_handlers,
             *joint_routes.route_handlers,
             *data_routes.route_handlers,
+            *retention_routes.route_handlers,
         ],
     )
 
@@ -147,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *platform_sms_routes.route_handlers,
             *platform_calendar_routes.route_handlers,
             *platform_export_routes.route_handlers,
+            *platform_closing_routes.route_handlers,
             tenant_router(),
             *public_routes.route_handlers,
             *signin_routes.public_route_handlers,

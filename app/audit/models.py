@@ -79,6 +79,7 @@ ACTION_NAMES = {
     "node_moved": lazy("Place moved"),
     "node_retired": lazy("Place retired"),
     "config_saved": lazy("County settings saved"),
+    "retention_saved": lazy("Retention periods saved"),
     "station_kind_added": lazy("Station kind added"),
     "station_kind_changed": lazy("Station kind changed"),
     "station_kind_retired": lazy("Station kind retired"),

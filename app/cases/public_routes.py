@@ -37,6 +37,7 @@ from app.public import access
 from app.stations.models import Station
 from app.stations.schedule import format_day
 from app.tenancy.config import get_config
+from app.tenancy.models import CASE_PERSON_MONTHS, TenantConfig
 from app.tenancy.models import Tenant
 
 OPT = {"public": True, "exclude_from_csrf": True}
@@ -67,18 +68,27 @@ def _hash(request: Request, tenant: Tenant) -> str:
 
 # --- the opinion form -----------------------------------------------------------------------------
 
-def _opinion_page(request: Request, tenant: Tenant, station: Station, *, form: dict | None = None,
-                  error: str | None = None, status_code: int = 200) -> Response:
+def _opinion_page(request: Request, tenant: Tenant, station: Station, person_months: int, *,
+                  form: dict | None = None, error: str | None = None, status_code: int = 200) -> Response:
+    # person_months: the county's retention period (app.data.retention), named on the form's notice.
     return _render(request, "cases/public_opinion.html", tenant, status_code=status_code,
                    cache=FORM_CACHE if request.method == "GET" else None, station=station, form=form or {},
+                   person_months=person_months,
                    error=error, max_content=public.PUBLIC_CONTENT_MAX, honeypot=public.HONEYPOT)
+
+
+async def _case_person_months(db, tenant_id: int) -> int:
+    """The county's period for the public's name and mobile (its retention setting), for the notice."""
+    config = await db.get(TenantConfig, tenant_id)
+    return config.retain_case_person_months if config is not None else CASE_PERSON_MONTHS
 
 
 @get(OPINION_PATH, opt=OPT)
 async def opinion_form(request: Request, tenant_slug: str, station_id: int) -> Response:
     async with access.public_tenant(request, tenant_slug) as (tenant, db):
         station = await access.public_station(db, station_id)
-    return _opinion_page(request, tenant, station)
+        months = await _case_person_months(db, tenant.id)
+    return _opinion_page(request, tenant, station, months)
 
 
 async def _read_opinion(request: Request) -> public.PublicOpinion:
@@ -106,7 +116,8 @@ async def submit_opinion(request: Request, tenant_slug: str, station_id: int) ->
             # and the loaded station stays readable for the page.
             typed = {"content": opinion.content, "person_name": opinion.person_name,
                      "person_mobile": opinion.person_mobile, "photo_dropped": bool(opinion.photo)}
-            return _opinion_page(request, tenant, station, form=typed, error=refusal.text(),
+            months = await _case_person_months(db, tenant.id)
+            return _opinion_page(request, tenant, station, months, form=typed, error=refusal.text(),
                                  status_code=refusal.status)
         code, by_sms = case.receipt_code, await notices.receipt_by_sms(db, case)
     return _render(request, "cases/public_receipt.html", tenant, station=station, code=code, by_sms=by_sms,

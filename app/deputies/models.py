@@ -62,6 +62,7 @@ class Deputy(Base):
     public_contact: Mapped[str] = mapped_column(String(60), default="")  # what the public page shows
     photo_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10), default="active")
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # set by a trigger (0020)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -93,6 +93,16 @@ async def purge_data_exports(ctx) -> int:
     return dropped
 
 
+async def apply_retention(ctx) -> dict:
+    """Nightly: every county's retention periods applied (app.data.retention.apply_all)."""
+    from app.data.retention import apply_all
+
+    changed = await apply_all(ctx["db"])
+    if any(changed.values()):
+        log.info("retention applied: %s", changed)
+    return changed
+
+
 async def sweep_imports(ctx) -> int:
     """Imports that are queued in Postgres but not in Redis (it was down, or lost them), and runs
     that died, are enqueued again."""
@@ -143,6 +153,13 @@ async def sync_joint_deputies(ctx) -> int:
     return await sync_all(ctx["db"])
 
 
+async def delete_closed_tenants(ctx) -> int:
+    """Tenants the operator closed whose grace period is over lose every row (app.data.closing)."""
+    from app.data.closing import delete_due
+
+    return len(await delete_due(ctx["db"]))
+
+
 async def startup(ctx) -> None:
     from app.notify.sweep import channels_from_settings
 
@@ -170,7 +187,8 @@ def worker_settings() -> dict:
     settings = load_settings()
     return _counting({
         "functions": [purge_expired_sessions, purge_signin_codes, run_import, sweep_imports, deliver_notifications,
-                      produce_reminders, sync_joint_deputies, run_data_export, run_operator_export, purge_data_exports],
+                      produce_reminders, sync_joint_deputies, run_data_export, run_operator_export, purge_data_exports,
+                      apply_retention],
         "cron_jobs": [
             cron(purge_expired_sessions, minute={7, 37}, run_at_startup=True),
             cron(purge_signin_codes, minute={47}, second={0}, run_at_startup=True, timeout=600),
@@ -179,6 +197,9 @@ def worker_settings() -> dict:
                  timeout=SWEEP_BUDGET_SECONDS + 60, keep_result=60),
             cron(produce_reminders, minute={5}, second={0}, run_at_startup=True, timeout=1800, keep_result=3600),
             cron(purge_data_exports, minute={27}, second={0}, run_at_startup=True, timeout=600),
+            # 03:15 in Asia/Shanghai (the worker's clock is UTC): the quietest hour of the counties' day.
+            cron(apply_retention, hour={19}, minute={15}, second={0}, timeout=3600),
+            cron(delete_closed_tenants, minute={53}, second={0}, run_at_startup=True, timeout=1800),
             cron(sync_joint_deputies, minute=set(range(2, 60, 10)), second={30}, run_at_startup=True, timeout=600),
         ],
         "on_startup": startup,

@@ -15,6 +15,7 @@ from app.core.i18n import gettext
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.data import exports as data_exports
+from app.data.closing import GRACE as DELETION_GRACE
 from app.data.models import STATUS_NAMES as EXPORT_STATUS_NAMES
 from app.joint.models import STATUS_NAMES as JOINT_STATUS_NAMES
 from app.platform import services, sms_status, totp
@@ -157,12 +158,12 @@ async def tenant_page(request: Request, tenant_id: int, status_code: int = 200, 
         exports = await data_exports.operator_exports(db, tenant_id)
     return _ops_page(request, "platform/tenant.html", status_code=status_code, tenant=tenant, usage=usage,
                      exports=exports, export_status_names=EXPORT_STATUS_NAMES, export_errors=data_exports.ERROR_TEXTS,
-                     now=clock_now(), **context)
+                     now=clock_now(), grace_days=DELETION_GRACE.days, **context)
 
 
 @get("/ops/tenants/{tenant_id:int}", guards=OPS)
 async def tenant_detail(request: Request, tenant_id: int, done: str = "") -> Response:
-    shown = done if done in ("suspended", "active", "quota", "export") else ""
+    shown = done if done in ("suspended", "active", "quota", "export", "deletion", "deletion_cancelled") else ""
     return await tenant_page(request, tenant_id, done=shown)
 
 

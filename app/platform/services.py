@@ -364,6 +364,9 @@ async def set_tenant_status(
     tenant = await db.get(Tenant, tenant_id, with_for_update=True)
     if tenant is None:
         raise LookupError(tenant_id)
+    if tenant.status == "deleted" or (status == "active" and tenant.deletion_due_at is not None):
+        await db.rollback()
+        raise Refusal(lazy("The county's data is deleted or its deletion is scheduled: cancel the deletion first."))
     if tenant.status == status or tenant.status == "pending":
         await db.rollback()
         raise Refusal(lazy("The county is already suspended.") if status == "suspended"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.db import Base
 
 TENANT_KINDS = ("county", "joint")
-TENANT_STATUSES = ("pending", "active", "suspended")
+TENANT_STATUSES = ("pending", "active", "suspended", "deleted")  # deleted: a tombstone (app.data.closing)
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")  # a tenant's web address: /t/<slug>, /p/<slug>
 DIVISION_RE = re.compile(r"^\d{6}$")  # a county-level administrative division code
 NODE_KINDS = ("county", "township", "street", "village", "community", "unit", "area")
@@ -36,6 +36,8 @@ class Tenant(Base):
     sms_quota: Mapped[int] = mapped_column(Integer, default=1000)  # SMS per month, set by the operator
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deletion_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deletion_scheduled_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AdminNode(Base):
@@ -59,6 +61,11 @@ class AdminNode(Base):
 
 
 DEFAULT_LIFECYCLE = ["proposed", "approved", "filed", "active", "closed"]
+
+
+# How long the public's name and mobile are kept after a case closes, unless the county sets it
+# (app.data.retention; the public opinion form names it).
+CASE_PERSON_MONTHS = 24
 
 
 class TenantConfig(Base):
@@ -103,6 +110,12 @@ class TenantConfig(Base):
     mailbox_weekday: Mapped[int] = mapped_column(Integer, default=1)
     yearly_report_day: Mapped[int] = mapped_column(Integer, default=10)
     message_texts: Mapped[dict] = mapped_column(JSONB, default=dict)
+    # Retention periods in months (app.data.retention, applied nightly): the public's name and mobile
+    # after a case closes, rosters of deputies no longer serving, delivery logs, the audit log (>= 6).
+    retain_case_person_months: Mapped[int] = mapped_column(Integer, default=CASE_PERSON_MONTHS)
+    retain_roster_months: Mapped[int] = mapped_column(Integer, default=12)
+    retain_delivery_months: Mapped[int] = mapped_column(Integer, default=6)
+    retain_audit_months: Mapped[int] = mapped_column(Integer, default=36)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

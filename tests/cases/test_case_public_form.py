@@ -75,7 +75,7 @@ async def test_form_page_works_without_javascript(en, cc):
     for name in ("content", "person_name", "person_mobile", "photo"):
         assert f'name="{name}"' in html, name
     assert "Leave a message or an opinion" in html and EAST in html
-    assert "the period set by this county" in html and "Only if you want an answer" in html
+    assert "deleted 24 months after your matter is closed" in html and "Only if you want an answer" in html
     # the honeypot: hidden from people and assistive technology, out of the tab order
     assert '<div hidden aria-hidden="true"><label>' in html
     assert 'name="website" tabindex="-1"' in html

@@ -1,0 +1,159 @@
+"""Retention periods per tenant (PIPL): the county's periods (tenant_config.retain_*, migration 0020)
+and the worker's nightly pass that applies them.
+
+Records and counts stay: the public's name becomes PLACEHOLDER and the mobile NULL in cases closed
+longer ago than the period; rosters of deputies who stopped serving longer ago lose their personal
+fields; delivery attempts are deleted and finished outbox rows lose address, body and parameters;
+audit rows older than the period are deleted by the SECURITY DEFINER prune_audit_log (the runtime
+role may not delete audit rows), never rows younger than six months.
+
+Services change the session and audit; they do not commit (the route does).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.services import record
+from app.core.clock import now as clock_now
+from app.core.errors import Refusal
+from app.core.i18n import lazy
+from app.tenancy.config import config_row
+from app.tenancy.models import CASE_PERSON_MONTHS, Tenant, TenantConfig
+
+PLACEHOLDER = "（已按期限删除）"
+BATCH = 500  # rows per statement and transaction: the nightly pass never holds long locks
+AUDIT_MIN_MONTHS = 6
+# key: (lowest, highest, default, what is said when out of range); ranges as migration 0020 enforces.
+PERIODS = {
+    "retain_case_person_months": (1, 240, CASE_PERSON_MONTHS, lazy(
+        "The public's name and mobile number are kept from 1 to 240 months after a case is closed.")),
+    "retain_roster_months": (1, 240, 12, lazy(
+        "Rosters of former deputies are kept from 1 to 240 months after they stop serving.")),
+    "retain_delivery_months": (1, 120, 6, lazy("Delivery logs are kept from 1 to 120 months.")),
+    "retain_audit_months": (AUDIT_MIN_MONTHS, 240, 36, lazy(
+        "The audit log is kept at least 6 and at most 240 months.")),
+}
+
+
+# --- the county's settings --------------------------------------------------------------------------
+
+async def get_periods(db: AsyncSession, tenant_id: int) -> dict[str, int]:
+    """The tenant's periods in months; the defaults where the county saved none."""
+    row = await db.get(TenantConfig, tenant_id)
+    return {key: (getattr(row, key, None) if row is not None else None) or spec[2] for key, spec in PERIODS.items()}
+
+
+def parse_periods(values: dict[str, str]) -> dict[str, int]:
+    """Whole numbers within each period's range, or a Refusal naming the first that is not."""
+    out = {}
+    for key, (low, high, _default, message) in PERIODS.items():
+        raw = str(values.get(key, "")).strip()
+        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+            raise Refusal(message)
+        out[key] = int(raw)
+    return out
+
+
+async def save_periods(db: AsyncSession, *, tenant_id: int, actor_id: int, values: dict[str, str],
+                       client_addr: str | None = None) -> None:
+    """Save the retention page: every period checked before anything is written; audited."""
+    periods = parse_periods(values)
+    before = await get_periods(db, tenant_id)
+    row = await config_row(db, tenant_id)
+    for key, value in periods.items():
+        setattr(row, key, value)
+    row.updated_at = func.now()
+    await db.flush()
+    await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="retention_saved",
+                 target="tenant_config", client_addr=client_addr, details={"before": before, "after": periods})
+
+
+# --- the nightly pass -------------------------------------------------------------------------------
+
+def months_before(at: datetime, months: int) -> datetime:
+    """``at`` moved back by calendar months (the 31st becomes the month's last day)."""
+    index = at.year * 12 + at.month - 1 - months
+    year, month = divmod(index, 12)
+    day = min(at.day, calendar.monthrange(year, month + 1)[1])
+    return at.replace(year=year, month=month + 1, day=day)
+
+
+CASES_SQL = text("""
+    UPDATE cases SET person_name = CASE WHEN person_name = '' THEN '' ELSE :ph END,
+                     person_mobile = NULL, client_hash = NULL
+     WHERE id IN (SELECT id FROM cases WHERE closed_at < :cutoff
+                    AND (person_name NOT IN ('', :ph) OR person_mobile IS NOT NULL OR client_hash IS NOT NULL)
+                  LIMIT :batch)""")
+ROSTER_SQL = text("""
+    UPDATE roster_entries SET name = :ph, mobile = NULL, age = NULL, education = '', address = '',
+                              work_unit = '', note = ''
+     WHERE id IN (SELECT e.id FROM roster_entries e JOIN deputies d ON d.id = e.deputy_id
+                   WHERE d.left_at < :cutoff AND (e.name <> :ph OR e.mobile IS NOT NULL OR e.address <> ''
+                         OR e.work_unit <> '' OR e.note <> '' OR e.age IS NOT NULL OR e.education <> '')
+                   LIMIT :batch)""")
+CONTACTS_SQL = text("""
+    UPDATE roster_contacts SET note = ''
+     WHERE id IN (SELECT c.id FROM roster_contacts c JOIN roster_entries e ON e.id = c.entry_id
+                  JOIN deputies d ON d.id = e.deputy_id
+                   WHERE d.left_at < :cutoff AND c.note <> '' LIMIT :batch)""")
+DELIVERIES_SQL = text("""
+    DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE started_at < :cutoff LIMIT :batch)""")
+# Only finished rows: a pending or undecided message still needs its address. An SMS or e-mail keeps a
+# non-NULL (empty) address, as the outbox's check requires.
+OUTBOX_SQL = text("""
+    UPDATE outbox SET address = CASE WHEN address IS NULL THEN NULL ELSE '' END, body = :ph, params = '{}'
+     WHERE id IN (SELECT id FROM outbox WHERE created_at < :cutoff
+                    AND status IN ('sent', 'failed', 'withdrawn', 'skipped')
+                    AND (address <> '' OR body <> :ph OR params <> '{}'::jsonb)
+                  LIMIT :batch)""")
+AUDIT_SQL = text("SELECT prune_audit_log(:now, :batch)")
+
+# (what is counted, the statement, the period it applies)
+STEPS = (
+    ("cases", CASES_SQL, "retain_case_person_months"),
+    ("roster_entries", ROSTER_SQL, "retain_roster_months"),
+    ("roster_contacts", CONTACTS_SQL, "retain_roster_months"),
+    ("deliveries", DELIVERIES_SQL, "retain_delivery_months"),
+    ("outbox", OUTBOX_SQL, "retain_delivery_months"),
+)
+
+
+async def apply_all(database, *, now: datetime | None = None) -> dict[str, int]:
+    """Every tenant's periods, each tenant under its own binding. Returns rows changed per kind."""
+    at = now or clock_now()
+    async with database.transaction() as db:
+        tenant_ids = list(await db.scalars(select(Tenant.id).order_by(Tenant.id)))
+    totals: Counter = Counter()
+    for tenant_id in tenant_ids:
+        totals.update(await apply_tenant(database, tenant_id, now=at))
+    return dict(totals)
+
+
+async def apply_tenant(database, tenant_id: int, *, now: datetime) -> Counter:
+    """One tenant's pass, in batches of BATCH rows, each batch its own transaction bound to the tenant."""
+    async with database.transaction(tenant_id=tenant_id) as db:
+        periods = await get_periods(db, tenant_id)
+    counts: Counter = Counter()
+    for kind, statement, period in STEPS:
+        params = {"cutoff": months_before(now, periods[period]), "ph": PLACEHOLDER, "batch": BATCH}
+        counts[kind] += await _in_batches(database, tenant_id, statement, params, rowcount=True)
+    counts["audit_log"] += await _in_batches(database, tenant_id, AUDIT_SQL, {"now": now, "batch": BATCH},
+                                             rowcount=False)
+    return counts
+
+
+async def _in_batches(database, tenant_id: int, statement, params: dict, *, rowcount: bool) -> int:
+    done = 0
+    while True:
+        async with database.transaction(tenant_id=tenant_id) as db:
+            result = await db.execute(statement, params)
+            changed = (result.rowcount if rowcount else result.scalar_one()) or 0
+        done += changed
+        if changed < BATCH:
+            return done
