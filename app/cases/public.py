@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases.codes import group_code, issue_rating_code, rating_code_matches  # noqa: F401 (group_code: pages)
+from app.cases.codes import issue_rating_code, rating_code_matches
 from app.cases.models import RATING_ACTIONS, STATE_NAMES, Case, CaseCategory, CaseEvent, CasePhoto, LookupMiss
 from app.cases.services import CONTENT_REQUIRED, CONTENT_TOO_LONG, NewCase, register_case
 from app.core.errors import Refusal

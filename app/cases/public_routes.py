@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases import notices, public, steps
 from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS
-from app.cases.codes import normalise_code
+from app.cases.codes import group_code, normalise_code
 from app.cases.services import today_in
 from app.core import i18n
 from app.core.errors import Refusal
@@ -121,7 +121,7 @@ async def submit_opinion(request: Request, tenant_slug: str, station_id: int) ->
                                  status_code=refusal.status)
         code, by_sms = case.receipt_code, await notices.receipt_by_sms(db, case)
     return _render(request, "cases/public_receipt.html", tenant, station=station, code=code, by_sms=by_sms,
-                   grouped=public.group_code(code), rating_code=public.group_code(rating_code),
+                   grouped=group_code(code), rating_code=group_code(rating_code),
                    today=today_in(ZoneInfo(tenant.timezone)))
 
 
@@ -137,7 +137,7 @@ def _lookup_page(request: Request, tenant: Tenant, *, code: str = "", error: str
 def _status_page(request: Request, tenant: Tenant, view: public.PublicView, *, message: str | None = None,
                  error: str | None = None, status_code: int = 200, rating_code: str = "") -> Response:
     return _render(request, "cases/public_status.html", tenant, status_code=status_code, view=view,
-                   code=view.case.receipt_code, grouped=public.group_code(view.case.receipt_code),
+                   code=view.case.receipt_code, grouped=group_code(view.case.receipt_code),
                    rating_code=rating_code, message=message, error=error, SATISFACTIONS=SATISFACTIONS,
                    SATISFACTION_NAMES=SATISFACTION_NAMES)
 

@@ -131,7 +131,6 @@ async def load_county(db: AsyncSession, tenant_id: int, slug: str, spec: dict, n
         return
     rng = random.Random(f"cases-{slug}-{w.now.astimezone(w.tz).date().isoformat()}")
     config = await get_config(db, tenant_id)
-    admin = w.users.get(ADMINS[slug])
     n, made = 0, {}
     for state, how_many, low, high in PLAN:
         for _ in range(how_many):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.cases import notices, public, steps, workflow
-from app.cases.codes import issue_rating_code
+from app.cases.codes import group_code, issue_rating_code
 from app.cases.models import Case, CaseEvent, LookupMiss
 from app.core.errors import Refusal
 from app.notify.models import Outbox
@@ -89,7 +89,7 @@ async def test_lookup_shows_status_and_public_history_without_personal_data(en, 
     assert r.status_code == 200
     assert r.headers["cache-control"] == "no-store" and "set-cookie" not in r.headers
     html = r.text
-    assert public.group_code(code) in html
+    assert group_code(code) in html
     assert "Accepted by the handling unit" in html  # the state
     assert "道路交通" in html and EAST in html  # category and station
     timeline = html[html.index('class="timeline"'):]
@@ -190,7 +190,7 @@ async def test_answer_is_shown_only_once_fed_back(en, cc, database):
 async def test_rating_closes_the_case_once(en, cc, database):
     case = await history(database, cc, "fed_back", reply_text=ANSWER)
     token = await rating_code(database, cc, case)
-    r = await rate(en, cc, public.group_code(case.receipt_code), "basically", public.group_code(token).lower())
+    r = await rate(en, cc, group_code(case.receipt_code), "basically", group_code(token).lower())
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     assert "Thank you: your rating has been recorded." in r.text
     assert "Basically satisfied" in r.text and "Satisfaction rated" in r.text and ANSWER in r.text
