@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
-MEDIA_TYPES = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE}
+MEDIA_TYPES = {"csv": CSV_TYPE, "xlsx": XLSX_TYPE, "zip": "application/zip"}  # zip: a county's data export
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 
@@ -91,5 +91,5 @@ def content_disposition(filename: str) -> str:
 
 
 def media_type(filename: str) -> str:
-    """The media type of a download named ``….csv`` or ``….xlsx``."""
+    """The media type of a download named ``….csv``, ``….xlsx`` or ``….zip``."""
     return MEDIA_TYPES[filename.rsplit(".", 1)[-1]]

@@ -273,7 +273,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 
 
 def download(body: bytes, filename: str, headers: dict[str, str] | None = None) -> Response:
-    """A spreadsheet to save (written by ``app.core.spreadsheets``), its type from the file name."""
+    """A file to save (a spreadsheet written by ``app.core.spreadsheets``, a ZIP), its type from the file name."""
     return Response(body, media_type=spreadsheets.media_type(filename),
                     headers={"Content-Disposition": spreadsheets.content_disposition(filename), **(headers or {})})
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 
-from app.core import spreadsheets
 from app.core.clock import now
 from app.core.db import as_id
 from app.core.errors import Refusal
-from app.core.web import client_addr, page, see_other
+from app.core.web import client_addr, download, page, see_other
 from app.data import exports
 from app.data.models import STATUS_NAMES, DataExport
 from app.tenancy.access import TenantContext
@@ -73,12 +72,7 @@ async def data_download(request: Request, ctx: TenantContext, export_id: int) ->
     except Refusal as refusal:  # rolled back: the page reads the export again
         return page(request, "data/export.html", status_code=refusal.status, error=refusal.text(),
                     export=await _export(ctx, export_id), **_context(ctx))
-    return zip_download(body, exports.zip_name(ctx.tenant.name, export.finished_at, ctx.tz))
-
-
-def zip_download(body: bytes, filename: str) -> Response:
-    return Response(body, media_type="application/zip",
-                    headers={"Content-Disposition": spreadsheets.content_disposition(filename)})
+    return download(body, exports.zip_name(ctx.tenant.name, export.finished_at, ctx.tz))
 
 
 route_handlers = [data_home, data_request, data_export, data_progress, data_download]

@@ -11,9 +11,8 @@ from litestar import Request, Response, get, post
 from app.accounts.access import current_auth
 from app.core.db import attempt
 from app.core.errors import NotFound, Refusal
-from app.core.web import bounded, client_addr, see_other
+from app.core.web import bounded, client_addr, download, see_other
 from app.data import exports
-from app.data.routes import zip_download
 from app.platform.access import requires_operator
 from app.platform.routes import CHINA, tenant_page
 
@@ -46,7 +45,7 @@ async def download_export(request: Request, export_id: int) -> Response:
                 db, export_id, actor_id=auth.user.id, client_addr=client_addr(request)))
         except exports.NotReady as refusal:
             return await tenant_page(request, refusal.tenant_id, status_code=409, export_error=refusal.text())
-    return zip_download(body, exports.zip_name(tenant.name, export.finished_at, CHINA))
+    return download(body, exports.zip_name(tenant.name, export.finished_at, CHINA))
 
 
 route_handlers = [request_export, download_export]
