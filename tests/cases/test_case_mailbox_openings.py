@@ -51,9 +51,9 @@ async def test_bad_openings_are_refused(app, database, owner_sql):
     today = _now_local().strftime("%Y-%m-%d")
     async with signed_in(app, cc.county, "admin") as client:
         for form, message in (({"day": tomorrow, "clock": "09:00", "letters": "1"}, "in the future"),
-                              ({"day": today, "clock": "09:00", "letters": "-1"}, "0 to 10000"),
-                              ({"day": today, "clock": "09:00", "letters": "10001"}, "0 to 10000"),
-                              ({"day": today, "clock": "09:00", "letters": "两"}, "0 to 10000"),
+                              ({"day": today, "clock": "00:00", "letters": "-1"}, "0 to 10000"),
+                              ({"day": today, "clock": "00:00", "letters": "10001"}, "0 to 10000"),
+                              ({"day": today, "clock": "00:00", "letters": "两"}, "0 to 10000"),
                               ({"day": "2026-02-30", "clock": "09:00", "letters": "1"}, "date and time"),
                               ({"day": today, "clock": "25:00", "letters": "1"}, "date and time"),
                               ({"day": today, "clock": "00:00", "letters": "1", "note": "长" * 501}, "500 characters")):
