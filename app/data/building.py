@@ -3,9 +3,11 @@
 One spreadsheet per table of the tenant, read from the catalog (a table added later is exported
 without anything to register here): every row of the tenant with its columns as they are, personal
 data in full; the ids link the sheets (deputies ↔ deputy_mandates ↔ station_deputies ↔ stations …).
-The accounts of the county's members (`users`, a platform table) get a sheet of their own, without
-password or second-factor secrets. Photos (`images`) are files under `photos/`, and the county's
-configuration is `preset.toml` (app.presets: `tenants apply` reproduces it).
+Headers are `中文（column）` (app.data.titles). The accounts of the county's members (`users`, a
+platform table) get a sheet of their own, without password or second-factor secrets. Photos are files:
+the thumbnails (`images`) under `photos/`, the activity photos' originals the county kept under
+`photos/originals/`; the county's configuration is `preset.toml` (app.presets: `tenants apply`
+reproduces it).
 
 Left out: binary columns (photos go as files; the rest are digests of secrets and uploaded files),
 secrets that open something (activity sign-in links, sign-in codes, short links, rating codes), the
@@ -27,36 +29,28 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 
 from app.core import spreadsheets
+from app.data.titles import header, sheet_title
 from app.presets.services import export_preset
 from app.tenancy.models import Tenant
 
 MAX_EXPORT_BYTES = 256 * 1024 * 1024  # held in one bytea and in the worker's memory while built
 SKIPPED_TABLES = frozenset({
     "data_exports", "signin_codes", "short_links", "short_link_misses", "case_lookup_misses", "case_rating_codes",
+    "work_notices",  # a queue the worker empties within seconds; the outbox keeps what was sent
 })
 SKIPPED_COLUMNS = frozenset({("activity_invitations", "token"), ("cases", "client_hash")})
 USER_COLUMNS = ("id", "username", "display_name", "mobile", "email", "created_at", "disabled_at")
-TITLES = {
-    "activities": "活动", "activity_events": "活动经过", "activity_invitations": "活动邀请", "activity_kinds": "活动类型",
-    "activity_photos": "活动照片", "activity_plans": "年度活动计划", "activity_rules": "履职规则",
-    "admin_nodes": "行政区划", "attendances": "活动签到", "audit_log": "操作日志", "case_categories": "意见类别",
-    "case_due_rules": "办理时限规则", "case_events": "意见办理经过", "case_photos": "意见照片", "cases": "群众意见",
-    "checklist_items": "规范化建设清单", "deliveries": "消息发送记录", "deputies": "人大代表",
-    "deputy_commitments": "代表承诺", "deputy_groups": "代表小组", "deputy_mandates": "代表任职",
-    "handling_units": "承办单位", "images": "照片", "import_jobs": "导入记录", "invitations": "成员邀请",
-    "joint_agreement_events": "联合站协议经过", "joint_agreements": "联合站协议", "joint_attendance": "联合站活动出席",
-    "joint_deputies": "联合站代表", "joint_referrals": "联合站转办", "mailbox_openings": "意见箱开箱",
-    "memberships": "成员", "opinions": "意见登记", "outbox": "消息", "roster_contacts": "选民联系记录",
-    "roster_entries": "联系选民花名册", "station_deputies": "代表进站", "station_events": "站点经过",
-    "station_goals": "站点年度目标", "station_kinds": "站点类型", "station_scores": "站点建设评分",
-    "station_staff": "站点工作人员", "stations": "站点", "suggestions": "代表建议", "tenant_config": "县级设置",
-    "users": "账号",
-}
+ORIGINAL_SUFFIXES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+ORIGINALS_PER_FETCH = 4  # originals are up to 8 MB each: a few at a time in the worker's memory
 README = """本压缩包是{name}在联络平台上的全部数据，导出于 {at}。
 
-- 每张表一个 Excel 文件（文件名：表名-中文名称.xlsx），每行一条记录，列名为数据库字段名；
-  各表之间以 id 相互关联（例如 deputy_mandates 的 deputy_id 对应 deputies 的 id）。
-- photos/ 目录是照片（images 表的缩略图），文件名即照片 id。
+- 每张表一个 Excel 文件（文件名：表名-中文名称.xlsx），每行一条记录。列名是“中文名称（数据库字段名）”，
+  例如“姓名（name）”；各表之间以编号相互关联（例如 deputy_mandates 的“代表编号（deputy_id）”
+  对应 deputies 的“编号（id）”）。时间是本县时区的时间，带时差（如 +08:00）。
+- photos/ 目录是照片的缩略图（images 表），文件名即照片编号：站点、代表的“照片编号（photo_id）”
+  和活动照片的“缩略图编号（image_id）”指向它。
+- photos/originals/ 目录是活动照片的原图（本县原图保存上限以内保存了原图的），文件名即
+  activity_photos 的“编号（id）”。
 - preset.toml 是本县的配置（行政区划、站点类型、活动类型与规则、意见类别等）。
 - 文件含完整的个人信息（手机号码、住址等），请按个人信息保护法妥善保管，用毕删除。
 """
@@ -74,6 +68,7 @@ class Built:
     body: bytes
     rows: dict[str, int] = field(default_factory=dict)
     photos: int = 0
+    originals: int = 0
 
 
 async def tenant_tables(db) -> dict[str, list[tuple[str, str]]]:
@@ -132,7 +127,7 @@ class _Zip:
 
 async def _table_sheet(db, tenant_id: int, table: str, columns: list[str], tz: ZoneInfo) -> tuple[bytes, int]:
     book = spreadsheets.Book()
-    sheet = book.sheet(TITLES.get(table, table), columns)
+    sheet = book.sheet(sheet_title(table), [header(table, c) for c in columns])
     order = " ORDER BY id" if "id" in columns else ""
     sql = f"SELECT {', '.join(map(_quoted, columns))} FROM {_quoted(table)} WHERE tenant_id = :t{order}"
     count = 0
@@ -147,7 +142,8 @@ async def _users_sheet(db, tenant_id: int, tz: ZoneInfo) -> tuple[bytes, int]:
     rows = (await db.execute(text(
         f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id IN "
         "(SELECT user_id FROM memberships WHERE tenant_id = :t) ORDER BY id"), {"t": tenant_id})).all()
-    body = spreadsheets.to_xlsx(list(USER_COLUMNS), ([cell(v, tz) for v in row] for row in rows), TITLES["users"])
+    head = [header("users", c) for c in USER_COLUMNS]
+    body = spreadsheets.to_xlsx(head, ([cell(v, tz) for v in row] for row in rows), sheet_title("users"))
     return body, len(rows)
 
 
@@ -162,9 +158,22 @@ async def _photos(db, tenant_id: int, out: _Zip) -> int:
     return count
 
 
+async def _originals(db, tenant_id: int, out: _Zip) -> int:
+    """The full-size activity photos the county kept (within its originals limit), byte for byte."""
+    count = 0
+    result = await db.stream(text(
+        "SELECT id, original_type, original FROM activity_photos WHERE tenant_id = :t AND original IS NOT NULL "
+        "ORDER BY id").execution_options(yield_per=ORIGINALS_PER_FETCH), {"t": tenant_id})
+    async for photo_id, media_type, data in result:
+        suffix = ORIGINAL_SUFFIXES.get(media_type or "", (media_type or "bin").rsplit("/", 1)[-1])
+        out.add(f"photos/originals/{photo_id}.{suffix}", bytes(data))
+        count += 1
+    return count
+
+
 def steps(tables: dict) -> int:
-    """Progress steps: each table, the accounts, the photos and the preset."""
-    return len(tables) + 3
+    """Progress steps: each table, the accounts, the thumbnails, the originals and the preset."""
+    return len(tables) + 4
 
 
 async def build_zip(database, tenant_id: int, progress: Progress, at: datetime) -> Built:
@@ -179,13 +188,15 @@ async def build_zip(database, tenant_id: int, progress: Progress, at: datetime) 
         out.add("说明.txt", README.format(name=tenant.name, at=cell(at, tz)).encode(), compress=True)
         for done, (table, columns) in enumerate(tables.items(), start=1):
             body, built.rows[table] = await _table_sheet(db, tenant_id, table, sheet_columns(table, columns), tz)
-            out.add(f"{table}-{TITLES.get(table, table)}.xlsx", body)
+            out.add(f"{table}-{sheet_title(table)}.xlsx", body)
             await progress(done, total)
         body, built.rows["users"] = await _users_sheet(db, tenant_id, tz)
-        out.add(f"users-{TITLES['users']}.xlsx", body)
+        out.add(f"users-{sheet_title('users')}.xlsx", body)
         await progress(len(tables) + 1, total)
         built.photos = await _photos(db, tenant_id, out)
         await progress(len(tables) + 2, total)
+        built.originals = await _originals(db, tenant_id, out)
+        await progress(len(tables) + 3, total)
         slug = tenant.slug
     out.add("preset.toml", (await export_preset(database, slug)).encode(), compress=True)
     built.body = out.close()

@@ -6,9 +6,13 @@ the tenant when it is due.
 - The deletion, in one transaction: the county first leaves its joint stations through the joint
   agreements' own withdrawal (declines the proposals still waiting for its answer), acting as the
   operator who scheduled the deletion; then the SECURITY DEFINER function `delete_tenant_data`
-  (migration 0019), which itself checks that the tenant is suspended and due, deletes the rows of every
-  tenant table, the platform rows naming the tenant, and leaves the `tenants` row as a tombstone
-  (status `deleted`: other tenants' rows may name it). The platform log keeps the counts.
+  (migration 0019, extended by 0022), which itself checks that the tenant is suspended and due, deletes
+  the rows of every tenant table and the platform rows naming the tenant, anonymises the accounts that
+  belonged to this county alone (no active membership elsewhere, not operators: username `deleted:<id>`,
+  display name a placeholder, no mobile, e-mail, password or second factor, disabled, sessions
+  revoked; the row stays because other tenants' records and the platform log point at it), and leaves
+  the `tenants` row as a tombstone (status `deleted`: other tenants' rows may name it). The platform
+  log keeps the counts, the anonymised accounts among them.
 No web imports here.
 """
 
@@ -107,12 +111,13 @@ async def delete_tenant(database, tenant_id: int, *, now: datetime | None = None
         left = await _leave_joint_stations(db, tenant, actor) if actor else 0
         counts = (await db.execute(text("SELECT delete_tenant_data(:tenant_id)"),
                                    {"tenant_id": tenant_id})).scalar_one()
+        anonymised = counts.pop("users_anonymised", 0)
         rows = {table: n for table, n in sorted(counts.items()) if n}
         await record_platform(db, actor_user_id=None, action="tenant_deleted", subject_tenant_id=tenant_id,
                               target=f"tenant:{tenant.slug}",
                               details={"rows": rows, "total": sum(rows.values()), "joint_agreements_left": left,
-                                       "scheduled_by": tenant.deletion_scheduled_by})
-    log.info("tenant %s deleted: %s rows", tenant_id, sum(rows.values()))
+                                       "users_anonymised": anonymised, "scheduled_by": tenant.deletion_scheduled_by})
+    log.info("tenant %s deleted: %s rows, %s accounts anonymised", tenant_id, sum(rows.values()), anonymised)
     return rows
 
 

@@ -7,7 +7,9 @@
   on the platform log with the reason); the worker builds it bound to the tenant and writes the bytes
   into the platform table `operator_exports`, and the county's own log says so. The operator downloads
   it once (`take_operator_export`): the bytes are dropped as they are handed over.
-A job is safe to run twice: only a queued export is claimed. No web imports here.
+A job is safe to run twice: only a queued export is claimed. Redis only carries the work: the
+worker's `sweep` (every minute) enqueues again what is queued in PostgreSQL and builds whose worker
+died. No web imports here.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -33,6 +35,11 @@ log = logging.getLogger("lianluo.data")
 EXPORT_ROLES = ("county_admin",)
 KEPT = timedelta(days=7)  # a finished export's bytes are dropped after this
 STALE = timedelta(minutes=30)  # a queued or running export older than this no longer blocks a new one
+# A build running longer than STALE died with its worker (arq cancels a job after 5 minutes) and is
+# queued again by the sweep, until RETRY_FOR after it was asked for: then it fails, so that an export
+# that kills its worker every time is not built again forever.
+RETRY_FOR = timedelta(hours=3)
+SWEEP_WINDOW = 600  # seconds: the sweep's job ids change this often, so arq never dedupes against an old job
 REASON_MAX = 500
 ERROR_TEXTS = {
     "too_large": lazy("The county's data is larger than one export can hold. Please ask the operator."),
@@ -189,7 +196,8 @@ async def run_export(database, tenant_id: int, export_id: int, *, operator: bool
         await db.execute(update(model).where(model.id == export_id).values(
             status="done", data=built.body, size=len(built.body), processed=model.total, finished_at=at,
             expires_at=at + KEPT))
-        details = {"bytes": len(built.body), "rows": sum(built.rows.values()), "photos": built.photos}
+        details = {"bytes": len(built.body), "rows": sum(built.rows.values()), "photos": built.photos,
+                   "originals": built.originals}
         if operator:
             details["reason"] = claimed.reason
         await record(db, tenant_id=tenant_id, actor_user_id=None if operator else claimed.requested_by,
@@ -231,9 +239,9 @@ def _arq_settings(redis_url: str):
     return settings
 
 
-async def enqueue(redis_url: str, tenant_id: int, export_id: int, *, operator: bool = False) -> bool:
-    """Hand the job to arq; False when Redis is away (the export stays queued; asking again after
-    STALE queues a new one)."""
+async def enqueue(redis_url: str, tenant_id: int, export_id: int, *, operator: bool = False,
+                  suffix: str = "") -> bool:
+    """Hand the job to arq; False when Redis is away (the export stays queued for the sweep)."""
     from arq import create_pool
 
     function = "run_operator_export" if operator else "run_data_export"
@@ -241,13 +249,58 @@ async def enqueue(redis_url: str, tenant_id: int, export_id: int, *, operator: b
         pool = await asyncio.wait_for(create_pool(_arq_settings(redis_url)), timeout=3)
         try:
             await asyncio.wait_for(pool.enqueue_job(function, tenant_id, export_id,
-                                                    _job_id=f"{function}:{tenant_id}:{export_id}"), timeout=3)
+                                                    _job_id=f"{function}:{tenant_id}:{export_id}{suffix}"), timeout=3)
         finally:
             await pool.aclose()
         return True
     except Exception:  # Redis down or slow
         log.warning("export %s/%s not enqueued", tenant_id, export_id)
         return False
+
+
+# --- the worker's sweep: Postgres is the truth, Redis only carries work ----------------------------
+
+async def sweep(database, redis_url: str, *, now: datetime | None = None) -> int:
+    """Exports queued in PostgreSQL but not in Redis (it was down when they were asked for, or lost
+    them) and builds whose worker died (running since before STALE) are enqueued again, every
+    county's (through `data_exports_waiting`, each read under its own binding) and the operator's.
+    Returns how many were enqueued."""
+    at = now or clock_now()
+    async with database.transaction() as db:
+        county = (await db.execute(text("SELECT tenant_id, export_id FROM data_exports_waiting(:before)"),
+                                   {"before": at - STALE})).all()
+        ops = (await db.execute(select(OperatorExport.subject_tenant_id, OperatorExport.id).where(
+            _waiting(OperatorExport, at)).order_by(OperatorExport.id))).all()
+    suffix = f":sweep{int(at.timestamp() // SWEEP_WINDOW)}"
+    count = 0
+    for operator, tenant_id, export_id in [(False, *row) for row in county] + [(True, *row) for row in ops]:
+        if not await _requeue(database, tenant_id, export_id, operator, at):
+            continue
+        if not await enqueue(redis_url, tenant_id, export_id, operator=operator, suffix=suffix):
+            break  # Redis is away: the rest wait for the next sweep rather than for a timeout each
+        count += 1
+    return count
+
+
+def _waiting(model, at: datetime):
+    return (model.status == "queued") | ((model.status == "running") & (model.started_at < at - STALE))
+
+
+async def _requeue(database, tenant_id: int, export_id: int, operator: bool, at: datetime) -> bool:
+    """Queue a dead build again, or fail it after RETRY_FOR; False when it is not to be enqueued."""
+    model = OperatorExport if operator else DataExport
+    owner = OperatorExport.subject_tenant_id if operator else DataExport.tenant_id
+    mine = [model.id == export_id, owner == tenant_id]
+    async with database.transaction(tenant_id=tenant_id) as db:
+        gave_up = (await db.execute(update(model).where(
+            *mine, _waiting(model, at), model.started_at.is_not(None), model.created_at < at - RETRY_FOR,
+        ).values(status="failed", error="failed", data=None, finished_at=at))).rowcount
+        if gave_up:
+            log.warning("export %s/%s failed: its builds kept dying", tenant_id, export_id)
+            return False
+        await db.execute(update(model).where(*mine, _waiting(model, at), model.status == "running")
+                         .values(status="queued"))
+    return True
 
 
 def zip_name(tenant_name: str, finished_at: datetime | None, tz) -> str:

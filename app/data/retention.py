@@ -1,11 +1,16 @@
 """Retention periods per tenant (PIPL): the county's periods (tenant_config.retain_*, migration 0020)
-and the worker's nightly pass that applies them.
+and the worker's nightly pass that applies them (statements in app.data.retention_sql).
 
-Records and counts stay: the public's name becomes PLACEHOLDER and the mobile NULL in cases closed
-longer ago than the period; rosters of deputies who stopped serving longer ago lose their personal
-fields; delivery attempts are deleted and finished outbox rows lose address, body and parameters;
-audit rows older than the period are deleted by the SECURITY DEFINER prune_audit_log (the runtime
-role may not delete audit rows), never rows younger than six months.
+Records and counts stay. In cases finished longer ago than the period (closed; merged, forwarded or
+turned into a suggestion: from their last change) the public's name becomes PLACEHOLDER and the mobile
+NULL, and both are replaced by PLACEHOLDER where staff copied them into the case's text, answer,
+history notes, or the answer a joint station keeps of a referral; the opinion register row the case
+came from loses its name; the case's photos are deleted (a history step counts them). A case referred
+from a joint station takes the shorter of the two tenants' periods. Deputies who stopped serving
+longer ago than the roster period lose their rosters' personal fields and their own mobile and public
+contact. Delivery attempts are deleted and finished outbox rows lose address, body, parameters and
+last error. Audit rows older than the period are deleted by the SECURITY DEFINER prune_audit_log (the
+runtime role may not delete audit rows), never rows younger than six months.
 
 Services change the session and audit; they do not commit (the route does).
 """
@@ -16,13 +21,15 @@ import calendar
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
+from app.cases.models import Case
 from app.core.clock import now as clock_now
 from app.core.errors import Refusal
 from app.core.i18n import lazy
+from app.data import retention_sql as sql
 from app.tenancy.config import config_row
 from app.tenancy.models import CASE_PERSON_MONTHS, Tenant, TenantConfig
 
@@ -84,43 +91,15 @@ def months_before(at: datetime, months: int) -> datetime:
     return at.replace(year=year, month=month + 1, day=day)
 
 
-CASES_SQL = text("""
-    UPDATE cases SET person_name = CASE WHEN person_name = '' THEN '' ELSE :ph END,
-                     person_mobile = NULL, client_hash = NULL
-     WHERE id IN (SELECT id FROM cases WHERE closed_at < :cutoff
-                    AND (person_name NOT IN ('', :ph) OR person_mobile IS NOT NULL OR client_hash IS NOT NULL)
-                  LIMIT :batch)""")
-ROSTER_SQL = text("""
-    UPDATE roster_entries SET name = :ph, mobile = NULL, age = NULL, education = '', address = '',
-                              work_unit = '', note = ''
-     WHERE id IN (SELECT e.id FROM roster_entries e JOIN deputies d ON d.id = e.deputy_id
-                   WHERE d.left_at < :cutoff AND (e.name <> :ph OR e.mobile IS NOT NULL OR e.address <> ''
-                         OR e.work_unit <> '' OR e.note <> '' OR e.age IS NOT NULL OR e.education <> '')
-                   LIMIT :batch)""")
-CONTACTS_SQL = text("""
-    UPDATE roster_contacts SET note = ''
-     WHERE id IN (SELECT c.id FROM roster_contacts c JOIN roster_entries e ON e.id = c.entry_id
-                  JOIN deputies d ON d.id = e.deputy_id
-                   WHERE d.left_at < :cutoff AND c.note <> '' LIMIT :batch)""")
-DELIVERIES_SQL = text("""
-    DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE started_at < :cutoff LIMIT :batch)""")
-# Only finished rows: a pending or undecided message still needs its address. An SMS or e-mail keeps a
-# non-NULL (empty) address, as the outbox's check requires.
-OUTBOX_SQL = text("""
-    UPDATE outbox SET address = CASE WHEN address IS NULL THEN NULL ELSE '' END, body = :ph, params = '{}'
-     WHERE id IN (SELECT id FROM outbox WHERE created_at < :cutoff
-                    AND status IN ('sent', 'failed', 'withdrawn', 'skipped')
-                    AND (address <> '' OR body <> :ph OR params <> '{}'::jsonb)
-                  LIMIT :batch)""")
-AUDIT_SQL = text("SELECT prune_audit_log(:now, :batch)")
-
-# (what is counted, the statement, the period it applies)
+# (what is counted, the statement, the period it applies, whether the statement returns its count)
 STEPS = (
-    ("cases", CASES_SQL, "retain_case_person_months"),
-    ("roster_entries", ROSTER_SQL, "retain_roster_months"),
-    ("roster_contacts", CONTACTS_SQL, "retain_roster_months"),
-    ("deliveries", DELIVERIES_SQL, "retain_delivery_months"),
-    ("outbox", OUTBOX_SQL, "retain_delivery_months"),
+    ("cases", sql.CASES_SQL, "retain_case_person_months", False),
+    ("case_photos", sql.PHOTOS_SQL, "retain_case_person_months", True),
+    ("roster_entries", sql.ROSTER_SQL, "retain_roster_months", False),
+    ("roster_contacts", sql.CONTACTS_SQL, "retain_roster_months", False),
+    ("deputies", sql.DEPUTIES_SQL, "retain_roster_months", False),
+    ("deliveries", sql.DELIVERIES_SQL, "retain_delivery_months", False),
+    ("outbox", sql.OUTBOX_SQL, "retain_delivery_months", False),
 )
 
 
@@ -128,7 +107,7 @@ async def apply_all(database, *, now: datetime | None = None) -> dict[str, int]:
     """Every tenant's periods, each tenant under its own binding. Returns rows changed per kind."""
     at = now or clock_now()
     async with database.transaction() as db:
-        tenant_ids = list(await db.scalars(select(Tenant.id).order_by(Tenant.id)))
+        tenant_ids = list(await db.scalars(select(Tenant.id).where(Tenant.status != "deleted").order_by(Tenant.id)))
     totals: Counter = Counter()
     for tenant_id in tenant_ids:
         totals.update(await apply_tenant(database, tenant_id, now=at))
@@ -139,13 +118,28 @@ async def apply_tenant(database, tenant_id: int, *, now: datetime) -> Counter:
     """One tenant's pass, in batches of BATCH rows, each batch its own transaction bound to the tenant."""
     async with database.transaction(tenant_id=tenant_id) as db:
         periods = await get_periods(db, tenant_id)
+        referring = list(await db.scalars(select(Case.referred_from_tenant_id).distinct().where(
+            Case.tenant_id == tenant_id, Case.referred_from_tenant_id.is_not(None))))
+    cutoffs = {key: months_before(now, months) for key, months in periods.items()}
+    from_cutoffs = {other: await _case_cutoff(database, other, now) for other in referring}
+    cases = {"from_ids": list(from_cutoffs), "from_cutoffs": list(from_cutoffs.values()),
+             "widest": max([cutoffs["retain_case_person_months"], *from_cutoffs.values()])}
     counts: Counter = Counter()
-    for kind, statement, period in STEPS:
-        params = {"cutoff": months_before(now, periods[period]), "ph": PLACEHOLDER, "batch": BATCH}
-        counts[kind] += await _in_batches(database, tenant_id, statement, params, rowcount=True)
-    counts["audit_log"] += await _in_batches(database, tenant_id, AUDIT_SQL, {"now": now, "batch": BATCH},
+    for kind, statement, period, returns_count in STEPS:
+        params = {"tenant": tenant_id, "cutoff": cutoffs[period], "ph": PLACEHOLDER, "batch": BATCH}
+        if period == "retain_case_person_months":
+            params.update(cases)
+        counts[kind] += await _in_batches(database, tenant_id, statement, params, rowcount=not returns_count)
+    counts["audit_log"] += await _in_batches(database, tenant_id, sql.AUDIT_SQL, {"now": now, "batch": BATCH},
                                              rowcount=False)
     return counts
+
+
+async def _case_cutoff(database, tenant_id: int, now: datetime) -> datetime:
+    """The cut-off of the public's data in cases of another tenant (a joint station that referred
+    cases here), read under that tenant's binding."""
+    async with database.transaction(tenant_id=tenant_id) as db:
+        return months_before(now, (await get_periods(db, tenant_id))["retain_case_person_months"])
 
 
 async def _in_batches(database, tenant_id: int, statement, params: dict, *, rowcount: bool) -> int:

@@ -1,5 +1,7 @@
 """The county's retention periods (/t/{tenant_slug}/settings/retention): county admins only; the
-periods are applied nightly by the worker (app.data.retention)."""
+periods are applied nightly by the worker (app.data.retention; the page says what goes: the public's
+name, mobile and photos in finished cases, also where copied into their texts; former deputies' rosters
+and own contact; delivery logs; the audit log)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ Postgres is the truth and Redis only carries work (DESIGN.md): every job here is
 - `deliver_notifications` (every 10 s) runs the outbox sweep (app.notify.sweep) until nothing is due;
 - `produce_reminders` (hourly, at minute 5) writes the time-based reminders (app.jobs.scheduled);
 - `sweep_imports` (every minute) enqueues imports that Redis lost;
-- `run_data_export` / `run_operator_export` build the ZIP of a county's records (app.data.exports), and
+- `run_data_export` / `run_operator_export` build the ZIP of a county's records (app.data.exports),
+  `sweep_data_exports` (every minute) enqueues those Redis lost and builds that died, and
   `purge_data_exports` (hourly) drops the bytes of expired ones;
 - `purge_signin_codes` (hourly) deletes unused sign-in codes expired over a day ago.
 `run_forever` (the CLI's `worker`) starts the worker again when Redis goes away, so `./run start`
@@ -19,6 +20,7 @@ import signal
 import time
 from collections import Counter
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from arq import cron
 from sqlalchemy import delete, or_
@@ -91,6 +93,14 @@ async def purge_data_exports(ctx) -> int:
     if dropped:
         log.info("dropped %s expired data exports", dropped)
     return dropped
+
+
+async def sweep_data_exports(ctx) -> int:
+    """Exports queued in Postgres but not in Redis, and builds whose worker died, are enqueued again
+    (app.data.exports.sweep)."""
+    from app.data.exports import sweep
+
+    return await sweep(ctx["db"], ctx["settings"].redis_url)
 
 
 async def apply_retention(ctx) -> dict:
@@ -196,9 +206,10 @@ def worker_settings() -> dict:
             cron(deliver_notifications, second={0, 10, 20, 30, 40, 50}, run_at_startup=True,
                  timeout=SWEEP_BUDGET_SECONDS + 60, keep_result=60),
             cron(produce_reminders, minute={5}, second={0}, run_at_startup=True, timeout=1800, keep_result=3600),
+            cron(sweep_data_exports, second={30}, run_at_startup=True),  # every minute
             cron(purge_data_exports, minute={27}, second={0}, run_at_startup=True, timeout=600),
-            # 03:15 in Asia/Shanghai (the worker's clock is UTC): the quietest hour of the counties' day.
-            cron(apply_retention, hour={19}, minute={15}, second={0}, timeout=3600),
+            # 03:15 in Asia/Shanghai (the worker's cron zone, below): the quietest hour of the counties' day.
+            cron(apply_retention, hour={3}, minute={15}, second={0}, timeout=3600),
             cron(delete_closed_tenants, minute={53}, second={0}, run_at_startup=True, timeout=1800),
             cron(sync_joint_deputies, minute=set(range(2, 60, 10)), second={30}, run_at_startup=True, timeout=600),
         ],
@@ -206,6 +217,9 @@ def worker_settings() -> dict:
         "on_shutdown": shutdown,
         "redis_settings": arq_settings(settings.redis_url),
         "health_check_interval": 60,
+        # arq reads cron hours in this zone (the host's own zone when unset); the other crons name only
+        # minutes and seconds, the same in every whole-hour zone.
+        "timezone": ZoneInfo("Asia/Shanghai"),
     })
 
 

@@ -2,6 +2,7 @@
 
 The worker builds it bound to the tenant (app.data.exports); this web session reads only the platform
 row `operator_exports`. The operator downloads it once; asking and downloading are on the platform log.
+While one waits or is built, the tenant page's list of exports polls `/ops/tenants/{id}/exports`.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 
 from app.accounts.access import current_auth
-from app.core.db import attempt
+from app.core.clock import now as clock_now
+from app.core.db import as_id, attempt
 from app.core.errors import NotFound, Refusal
-from app.core.web import bounded, client_addr, download, see_other
+from app.core.web import bounded, client_addr, download, page, see_other
 from app.data import exports
+from app.data.models import STATUS_NAMES
+from app.platform import services
 from app.platform.access import requires_operator
-from app.platform.routes import CHINA, tenant_page
+from app.platform.routes import CHINA, tenant_page, when
 
 OPS = [requires_operator]
 
@@ -48,4 +52,17 @@ async def download_export(request: Request, export_id: int) -> Response:
     return download(body, exports.zip_name(tenant.name, export.finished_at, CHINA))
 
 
-route_handlers = [request_export, download_export]
+@get("/ops/tenants/{tenant_id:int}/exports", guards=OPS)
+async def export_list(request: Request, tenant_id: int) -> Response:
+    """The htmx partial of the tenant page's exports, polled every 2 s while one is under way."""
+    checked = as_id(tenant_id)  # the path takes any int; a bigint's overflow would be a 500
+    async with request.app.state.db.session() as db:
+        tenant = await services.get_tenant(db, checked) if checked else None
+        if tenant is None:
+            raise NotFound()
+        listed = await exports.operator_exports(db, tenant.id)
+    return page(request, "platform/_exports.html", tenant=tenant, exports=listed, export_status_names=STATUS_NAMES,
+                export_errors=exports.ERROR_TEXTS, now=clock_now(), when=when)
+
+
+route_handlers = [request_export, download_export, export_list]

@@ -6,6 +6,7 @@ the operator at the county's written request, downloaded once."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from datetime import datetime, timedelta, timezone
 
@@ -16,11 +17,11 @@ from openpyxl import load_workbook
 from PIL import Image as PILImage
 from sqlalchemy import select
 
-from app.activities.models import Activity, ActivityKind, Attendance, Invitation
+from app.activities.models import Activity, ActivityKind, ActivityPhoto, Attendance, Invitation
 from app.cases.models import Case, CaseEvent
 from app.core.images import store_image
 from app.core.redis import arq_settings
-from app.data import building, exports
+from app.data import building, exports, titles
 from app.deputies.models import Deputy, Mandate, RosterEntry, StationDeputy
 from app.jobs.worker import worker_settings
 from app.stations.models import Station, StationKind
@@ -29,6 +30,7 @@ from tests.factories import add_member, csrf_from, login, make_tenant, make_user
 from tests.platform.conftest import enrolled_operator, sign_in_operator
 
 NODES = [("城关镇", "township"), ("城关镇/东街社区", "community")]
+COLUMN_IN_HEADER = re.compile(r"^\S+（([a-z0-9_]+)）$")  # 姓名（name）, 原图大小（字节）（original_bytes）
 SIGNIN_TOKEN = "secret-signin-token-0123456789"
 
 
@@ -95,10 +97,19 @@ async def small_world(database, slug: str) -> dict:
     return {"tenant": tenant, "admin": admin, "viewer": viewer, "photo": photo.id, "slug": slug}
 
 
-def sheet(book: zipfile.ZipFile, table: str) -> list[list]:
+def header_row(book: zipfile.ZipFile, table: str) -> list[str]:
+    return list(_rows(book, table)[0])
+
+
+def _rows(book: zipfile.ZipFile, table: str) -> list[tuple]:
     name = next(n for n in book.namelist() if n.startswith(f"{table}-") and n.endswith(".xlsx"))
-    rows = list(load_workbook(io.BytesIO(book.read(name)), read_only=True).active.iter_rows(values_only=True))
-    head = list(rows[0])
+    return list(load_workbook(io.BytesIO(book.read(name)), read_only=True).active.iter_rows(values_only=True))
+
+
+def sheet(book: zipfile.ZipFile, table: str) -> list[dict]:
+    """The sheet's rows keyed by column name (read from the `中文（column）` headers)."""
+    rows = _rows(book, table)
+    head = [COLUMN_IN_HEADER.match(h).group(1) for h in rows[0]]
     return [dict(zip(head, row)) for row in rows[1:]]
 
 
@@ -259,3 +270,92 @@ async def test_the_worker_drops_expired_exports_of_every_county(database, owner_
     assert await exports.purge_expired(database, now=start + exports.KEPT) == 3
     assert (await owner_sql(kept.format("data_exports")))[0]["n"] == 0
     assert (await owner_sql(kept.format("operator_exports")))[0]["n"] == 0
+
+
+# --- what the ZIP holds: Chinese headers, full-size photos -----------------------------------------
+
+async def test_every_exported_column_has_a_chinese_title(database):
+    """A migration that adds a tenant table or column names it in app/data/titles.py (this says which)."""
+    async with database.session() as db:
+        tables = await building.tenant_tables(db)
+    assert len(tables) > 40
+    untitled_tables = sorted(t for t in [*tables, "users"] if t not in titles.TITLES)
+    assert not untitled_tables, f"no Chinese sheet name in app/data/titles.py TITLES for: {untitled_tables}"
+    columns = [(t, c) for t, cols in tables.items() for c in building.sheet_columns(t, cols)]
+    columns += [("users", c) for c in building.USER_COLUMNS]
+    untitled = [f"{t}.{c}" for t, c in columns if not titles.column_title(t, c)]
+    assert not untitled, f"no Chinese column title in app/data/titles.py for: {', '.join(untitled)}"
+    assert titles.header("deputies", "name") == "姓名（name）"
+    assert titles.header("cases", "person_name") == "群众姓名（person_name）"
+
+
+async def test_the_sheets_have_chinese_headers_and_the_photos_their_originals(database):
+    w = await small_world(database, "alpha")
+    t = w["tenant"].id
+    original = png() + b"-as-uploaded"  # byte for byte, not re-encoded
+    async with database.transaction(tenant_id=t) as db:
+        activity_id = await db.scalar(select(Activity.id))
+        kept = ActivityPhoto(tenant_id=t, activity_id=activity_id, image_id=w["photo"], caption="", original=original,
+                             original_type="image/png", original_bytes=len(original))
+        thumb_only = ActivityPhoto(tenant_id=t, activity_id=activity_id, image_id=w["photo"], caption="")
+        db.add_all([kept, thumb_only])
+        await db.flush()
+        export = await exports.request_export(db, tenant_id=t, actor_id=w["admin"].id)
+    assert await exports.run_export(database, t, export.id) == "done"
+    async with database.session(tenant_id=t) as db:
+        body = await db.scalar(select(exports.DataExport.data).where(exports.DataExport.id == export.id))
+    book = zipfile.ZipFile(io.BytesIO(body))
+    assert header_row(book, "deputies")[:3] == ["县级租户编号（tenant_id）", "编号（id）", "姓名（name）"]
+    assert header_row(book, "users")[:2] == ["编号（id）", "用户名（username）"]
+    assert book.read(f"photos/originals/{kept.id}.png") == original
+    assert [n for n in book.namelist() if n.startswith("photos/originals/")] == [f"photos/originals/{kept.id}.png"]
+    [photo] = [p for p in sheet(book, "activity_photos") if p["id"] == kept.id]
+    assert photo["original_bytes"] == len(original) and "original" not in photo  # the bytes go as the file
+    assert "photos/originals/" in book.read("说明.txt").decode() and "姓名（name）" in book.read("说明.txt").decode()
+
+
+async def test_the_originals_count_toward_the_size_bound(database, monkeypatch):
+    w = await small_world(database, "alpha")
+    t = w["tenant"].id
+    async with database.transaction(tenant_id=t) as db:
+        first = await exports.request_export(db, tenant_id=t, actor_id=w["admin"].id)
+    assert await exports.run_export(database, t, first.id) == "done"
+    async with database.transaction(tenant_id=t) as db:
+        without_originals = (await exports.get_export(db, first.id)).size
+        db.add(ActivityPhoto(tenant_id=t, activity_id=await db.scalar(select(Activity.id)), image_id=w["photo"],
+                             caption="", original=b"x" * 300_000, original_type="image/jpeg", original_bytes=300_000))
+        export = await exports.request_export(db, tenant_id=t, actor_id=w["admin"].id)
+    monkeypatch.setattr(building, "MAX_EXPORT_BYTES", without_originals + 100_000)  # all fits but the original
+    assert await exports.run_export(database, t, export.id) == "failed"
+    async with database.session(tenant_id=t) as db:
+        assert (await exports.get_export(db, export.id)).error == "too_large"
+
+
+# --- the operator's page follows its exports -------------------------------------------------------
+
+async def test_the_operators_page_polls_while_an_export_is_under_way(client, database, settings, owner_sql,
+                                                                    monkeypatch):
+    w = await small_world(database, "alpha")
+    user, secret = await enrolled_operator(database, owner_sql)
+    await sign_in_operator(client, "ops", secret)
+    tenant_url = f"/ops/tenants/{w['tenant'].id}"
+    fragment = f"{tenant_url}/exports"
+    assert "every 2s" not in (await client.get(tenant_url)).text  # nothing under way
+    token = csrf_from((await client.get(tenant_url)).text)
+    await client.post(f"{tenant_url}/export", data={"_csrf_token": token, "reason": "县人大常委会函〔2025〕3号"})
+
+    page = await client.get(tenant_url)
+    assert f'hx-get="{fragment}" hx-trigger="every 2s"' in page.text
+    waiting = await client.get(fragment, headers={"HX-Request": "true"})
+    assert waiting.status_code == 200 and "等待生成" in waiting.text and 'hx-trigger="every 2s"' in waiting.text
+    assert "<html" not in waiting.text  # the partial, not the page
+
+    await run_worker(settings, monkeypatch)
+
+    done = await client.get(fragment, headers={"HX-Request": "true"})
+    assert "可以下载" in done.text and "/download" in done.text and "every 2s" not in done.text
+    assert "every 2s" not in (await client.get(tenant_url)).text
+    assert (await client.get("/ops/tenants/999999/exports")).status_code == 404
+    await client.post("/logout")
+    await login(client, "alpha-admin")  # a county admin is no operator
+    assert (await client.get(fragment, follow_redirects=False)).status_code in (303, 401, 403, 404)

@@ -1,18 +1,23 @@
 """Retention periods per tenant (PIPL): a county admin sets them (bounded, audited, nothing changed on
-bad input); the nightly pass blanks the public's personal data in cases closed longer ago, rosters of
-former deputies and delivery logs, deletes audit rows past the period but never younger than six
-months, tenant by tenant; the public form names the county's period."""
+bad input); the nightly pass blanks the public's personal data in cases finished longer ago (also where
+copied into their texts, the joint station's copies, the photos), rosters and own contact of former
+deputies and delivery logs, deletes audit rows past the period but never younger than six months,
+tenant by tenant, at 03:15 in Shanghai; the public form names the county's period."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from app.activities.models import Opinion
 from app.audit.models import AuditEntry
-from app.cases.models import Case
+from app.cases.models import Case, CaseEvent, CasePhoto, JointReferral
 from app.core.clock import now as clock_now
-from app.data import retention
+from app.core.images import StoredImage
+from app.data import retention, retention_sql
 from app.deputies.models import Deputy, RosterContact, RosterEntry
 from app.notify.models import Delivery, Outbox
 from app.stations.models import Station, StationKind
@@ -188,7 +193,152 @@ async def test_public_form_names_the_countys_period(client, database):
     tenant, station = await public_station(database, "ret-pub")
     url = f"/p/{tenant.slug}/stations/{station}/opinion"
     page = await client.get(url)
-    assert page.status_code == 200 and "您的姓名和手机号在事项办结 24 个月后删除" in page.text
+    assert page.status_code == 200 and "您的姓名、手机号和照片在事项办结 24 个月后删除" in page.text
     assert "按本县规定的期限保存" not in page.text
     await set_periods(database, tenant.id, retain_case_person_months=36)
-    assert "您的姓名和手机号在事项办结 36 个月后删除" in (await client.get(url)).text
+    assert "您的姓名、手机号和照片在事项办结 36 个月后删除" in (await client.get(url)).text
+
+
+async def test_finished_cases_lose_the_person_in_their_texts_photos_and_opinion(database):
+    """Past the period the name and mobile go from everywhere staff copied them, the photos go (a step
+    says how many), the opinion register row the case came from loses its name; a case finished as
+    merged (no closed_at) counts from its last change; a case within the period keeps all."""
+    t = (await make_tenant(database, "ret-texts", nodes=NODES)).id
+    async with database.transaction(tenant_id=t) as db:
+        opinion = Opinion(tenant_id=t, received_on=clock_now().date(), raised_by="王小明", content="路灯坏了")
+        db.add(opinion)
+        await db.flush()
+        old, recent, merged = cases = [
+            Case(tenant_id=t, receipt_code=code, source="visit", person_name=name, person_mobile="13787654321",
+                 content=f"{name}反映：路灯坏了，电话13787654321", reply_text=f"已答复{name}", state=state,
+                 closed_at=closed, updated_at=updated, opinion_id=opinion.id if code == "OLD0000000" else None)
+            for code, name, state, closed, updated in (
+                ("OLD0000000", "王小明", "closed", ago(25), ago(25)),
+                ("NEW0000000", "王小明", "closed", ago(23), ago(23)),
+                ("MRG0000000", "李四", "merged", None, ago(25)))]
+        db.add_all(cases)
+        await db.flush()
+        db.add_all([CaseEvent(tenant_id=t, case_id=c.id, action="note", note=f"已电话联系{c.person_name}（13787654321）")
+                    for c in cases] + [CaseEvent(tenant_id=t, case_id=old.id, action="note", note="已现场查看")])
+        for c, n in ((old, 2), (recent, 1)):
+            for _ in range(n):
+                image = StoredImage(tenant_id=t, media_type="image/webp", data=b"face", width=1, height=1)
+                db.add(image)
+                await db.flush()
+                db.add(CasePhoto(tenant_id=t, case_id=c.id, image_id=image.id))
+
+    changed = await retention.apply_all(database, now=clock_now())
+
+    async with database.transaction(tenant_id=t) as db:
+        rows = {c.receipt_code: c for c in await db.scalars(select(Case).execution_options(populate_existing=True))}
+        notes = {(c, n) for c, n in (await db.execute(select(CaseEvent.case_id, CaseEvent.note)
+                                                      .where(CaseEvent.action == "note"))).all()}
+        photos = (await db.execute(select(CasePhoto.case_id, func.count()).group_by(CasePhoto.case_id))).all()
+        images = await db.scalar(select(func.count()).select_from(StoredImage))
+        removed = (await db.execute(select(CaseEvent.case_id, CaseEvent.data)
+                                    .where(CaseEvent.action == retention_sql.PHOTOS_EVENT))).all()
+        raised_by = await db.scalar(select(Opinion.raised_by))
+    for code in ("OLD0000000", "MRG0000000"):
+        c = rows[code]
+        assert (c.person_name, c.person_mobile) == (PH, None)
+        assert c.content == f"{PH}反映：路灯坏了，电话{PH}" and c.reply_text == f"已答复{PH}"
+    r = rows["NEW0000000"]
+    assert (r.person_name, r.person_mobile, r.reply_text) == ("王小明", "13787654321", "已答复王小明")
+    assert notes == {(old.id, f"已电话联系{PH}（{PH}）"), (old.id, "已现场查看"), (merged.id, f"已电话联系{PH}（{PH}）"),
+                     (recent.id, "已电话联系王小明（13787654321）")}
+    assert photos == [(recent.id, 1)] and images == 1
+    assert removed == [(old.id, {"photos": 2})]
+    assert raised_by == PH
+    assert changed["cases"] == 2 and changed["case_photos"] == 2
+    assert not any((await retention.apply_all(database, now=clock_now())).values())
+
+
+async def test_a_referred_case_takes_the_joint_stations_shorter_period(database):
+    """The county's copy of a case referred from a joint station holds the name given there: the joint
+    station's 12 months apply to it, not the county's 24; the joint station's own case and the answer
+    it keeps of the referral lose the person too. The county's own case of the same age stays."""
+    joint = (await make_tenant(database, "ret-joint", nodes=NODES)).id
+    county = (await make_tenant(database, "ret-county", nodes=NODES)).id
+    await set_periods(database, joint, retain_case_person_months=12)
+    async with database.transaction(tenant_id=joint) as db:
+        joint_case = Case(tenant_id=joint, receipt_code="JNT0000000", source="visit", person_name="赵六",
+                          person_mobile="13787654321", content="赵六反映：河堤垮了", state="closed",
+                          reply_text="江川县: 已联系赵六", closed_at=ago(13))
+        db.add(joint_case)
+        await db.flush()
+    async with database.transaction(tenant_id=county) as db:
+        copy, own = [Case(tenant_id=county, receipt_code=code, source=source, person_name=name,
+                          content=f"{name}反映：河堤垮了", state="closed", closed_at=ago(13),
+                          referred_from_tenant_id=joint if source == "referral" else None,
+                          referred_from_case_id=joint_case.id if source == "referral" else None)
+                     for code, source, name in (("CPY0000000", "referral", "赵六"), ("OWN0000000", "visit", "孙七"))]
+        db.add_all([copy, own])
+        await db.flush()
+    async with database.transaction(tenant_id=joint) as db:
+        db.add(JointReferral(tenant_id=joint, case_id=joint_case.id, county_tenant_id=county, county_case_id=copy.id,
+                             county_receipt_code=copy.receipt_code, state="closed",
+                             answer_summary="已联系赵六，电话13787654321"))
+
+    await retention.apply_all(database, now=clock_now())
+
+    async with database.transaction(tenant_id=joint) as db:
+        j = await db.scalar(select(Case).execution_options(populate_existing=True))
+        summary = await db.scalar(select(JointReferral.answer_summary))
+    assert (j.person_name, j.person_mobile, j.content, j.reply_text) == (PH, None, f"{PH}反映：河堤垮了", f"江川县: 已联系{PH}")
+    assert summary == f"已联系{PH}，电话{PH}"
+    async with database.transaction(tenant_id=county) as db:
+        kept = dict((await db.execute(select(Case.receipt_code, Case.content))).all())
+    assert kept == {"CPY0000000": f"{PH}反映：河堤垮了", "OWN0000000": "孙七反映：河堤垮了"}
+
+
+async def test_former_deputies_lose_their_own_contact_and_outbox_errors_go(database):
+    """A deputy who stopped serving longer ago than the roster period loses the private mobile and the
+    public contact; name, occupation and work unit (the public record) stay. A finished message past
+    the delivery period loses its last error; an undecided one keeps it."""
+    t = (await make_tenant(database, "ret-deputy", nodes=NODES)).id
+    async with database.transaction(tenant_id=t) as db:
+        db.add_all([Deputy(tenant_id=t, name=name, status=status, left_at=left, mobile="13912345678",
+                           public_contact="微信 wx123", occupation="农民", work_unit="粮站")
+                    for name, status, left in (("前代表", "resigned", ago(13)), ("新近卸任", "resigned", ago(11)),
+                                               ("现代表", "active", None))])
+        at = ago(7)
+        db.add_all([Outbox(tenant_id=t, dedupe_key=f"e{status}", kind="case_person", channel="sms", subject="case:1",
+                           address="13787654321", body="您的事项已办结", params={}, due_at=at, next_attempt_at=at,
+                           status=status, created_at=at, last_error="号码13787654321已停机")
+                    for status in ("failed", "unknown")])
+
+    changed = await retention.apply_all(database, now=clock_now())
+
+    async with database.transaction(tenant_id=t) as db:
+        deputies = (await db.execute(select(Deputy.name, Deputy.mobile, Deputy.public_contact, Deputy.occupation,
+                                            Deputy.work_unit).order_by(Deputy.id))).all()
+        errors = (await db.execute(select(Outbox.status, Outbox.last_error).order_by(Outbox.id))).all()
+    assert [tuple(d) for d in deputies] == [("前代表", None, "", "农民", "粮站"),
+                                            ("新近卸任", "13912345678", "微信 wx123", "农民", "粮站"),
+                                            ("现代表", "13912345678", "微信 wx123", "农民", "粮站")]
+    assert [tuple(e) for e in errors] == [("failed", None), ("unknown", "号码13787654321已停机")]
+    assert changed["deputies"] == 1
+
+
+def test_the_nightly_pass_runs_at_03_15_in_shanghai_whatever_the_workers_zone(settings, monkeypatch):
+    """arq evaluates cron fields in the Worker's `timezone`, the host's zone when unset: the pass must
+    fall at 03:15 in Shanghai on a host in UTC, in Shanghai or anywhere else (arq's own next-run)."""
+    from arq.worker import Worker
+
+    from app.jobs.worker import worker_settings
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    try:
+        for zone in ("UTC", "Asia/Shanghai", "America/New_York"):
+            monkeypatch.setenv("TZ", zone)
+            time.tzset()
+            options = worker_settings()
+            job = next(j for j in options["cron_jobs"] if j.name == "cron:apply_retention")
+            worker = Worker(**options)
+            job.calculate_next(datetime(2025, 6, 1, 12, 0, tzinfo=worker.timezone))
+            at = job.next_run.astimezone(shanghai)
+            assert (at.hour, at.minute) == (3, 15), (zone, at)
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -1,16 +1,18 @@
 """The operator closes a county (PIPL): suspended → deletion scheduled 30 days ahead (shown on the
 county's page and the console, cancellable) → when due, the worker removes every row of the county,
-after it has left its joint stations; the `tenants` row stays as a tombstone and the platform log keeps
-what happened. The database function that deletes refuses a county that is not due."""
+after it has left its joint stations; the `tenants` row stays as a tombstone, the accounts that were
+the county's alone are anonymised, and the platform log keeps what happened. The database function
+that deletes refuses a county that is not due."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from app.accounts.models import Membership
 from app.audit.services import record
 from app.cases.models import Case
 from app.core.clock import now as clock_now
@@ -18,7 +20,7 @@ from app.data import closing
 from app.deputies.models import Deputy
 from app.platform.routes import CHINA
 from app.tenancy.models import AdminNode
-from tests.factories import csrf_from
+from tests.factories import add_member, csrf_from, login, make_user
 from tests.joint.world import accepted, three_counties
 from tests.platform.conftest import enrolled_operator, sign_in_operator
 
@@ -143,3 +145,51 @@ async def test_the_database_function_refuses_a_county_not_due(database, owner_sq
         async with database.transaction(tenant_id=wuzhou.id) as db:  # the runtime role, bound to the county
             await db.execute(text("SELECT delete_tenant_data(:t)"), {"t": wuzhou.id})
     assert (await rows_of(owner_sql, wuzhou.id)).get("memberships") == 3
+
+
+async def test_accounts_of_the_deleted_county_alone_are_anonymised(client, database, owner_sql):
+    """users is a platform table: the county's rows go, its accounts would stay. Those with no active
+    membership in another tenant lose what identifies them and cannot sign in (their rows stay: other
+    records point at them); a member of another county, and an operator, keep everything."""
+    wuzhou, fengkai, third = await three_counties(database)
+    admin = fengkai.users["county_admin"]
+    both = await make_user(database, "fengkai-and-third", mobile="13911112222")
+    operator = await make_user(database, "ops-member", operator=True)
+    moved_on = await make_user(database, "fengkai-formerly-third")
+    for user in (both, operator, moved_on):
+        await add_member(database, fengkai.tenant, user, "viewer")
+    await add_member(database, third.tenant, both, "viewer")
+    gone = await add_member(database, third.tenant, moved_on, "viewer")
+    async with database.transaction(tenant_id=third.id) as db:
+        await db.execute(update(Membership).where(Membership.id == gone.id).values(revoked_at=clock_now()))
+    await owner_sql("UPDATE users SET mobile = '13900001111', email = 'admin@fengkai.example', totp_secret = 'v1:x', "
+                    "totp_enabled_at = now(), locale = 'zh_Hans' WHERE id = $1", admin.id)
+    assert (await login(client, admin.username)).status_code == 303  # a live session
+    await owner_sql("UPDATE tenants SET status = 'suspended', deletion_due_at = now() - interval '1 minute' "
+                    "WHERE id = $1", fengkai.id)
+    before = {r["id"]: dict(r) for r in await owner_sql("SELECT * FROM users WHERE id = ANY($1::bigint[])",
+                                                       [both.id, operator.id])}
+
+    assert await closing.delete_due(database) == [fengkai.id]
+
+    leaving = [admin.id, fengkai.users["township_staff"].id, fengkai.users["viewer"].id, moved_on.id]
+    rows = await owner_sql("SELECT * FROM users WHERE id = ANY($1::bigint[]) ORDER BY id", leaving)
+    assert [(r["username"], r["display_name"], r["mobile"], r["email"], r["password_hash"], r["totp_secret"],
+             r["totp_enabled_at"], r["locale"], r["disabled_at"] is not None) for r in rows] == [
+        (f"deleted:{r['id']}", "（已注销的账号）", None, None, "", None, None, None, True) for r in rows]
+    assert len(rows) == 4
+    assert await owner_sql("SELECT 1 FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL", admin.id) == []
+    assert (await client.get(f"/t/{fengkai.tenant.slug}/")).url.path == "/login"  # the session is over
+    await client.get("/logout")
+    assert (await login(client, admin.username)).status_code == 401
+    assert (await login(client, f"deleted:{admin.id}")).status_code == 401
+    after = {r["id"]: dict(r) for r in await owner_sql("SELECT * FROM users WHERE id = ANY($1::bigint[])",
+                                                      [both.id, operator.id])}
+    assert after == before
+    assert (await login(client, both.username)).status_code == 303
+    [entry] = await owner_sql("SELECT details FROM platform_audit_log WHERE action = 'tenant_deleted' "
+                              "AND subject_tenant_id = $1", fengkai.id)
+    assert '"users_anonymised": 4' in entry["details"]
+    # the other counties' members are untouched
+    assert not await owner_sql("SELECT 1 FROM users WHERE disabled_at IS NOT NULL AND id = ANY($1::bigint[])",
+                               [u.id for c in (wuzhou, third) for u in c.users.values()])
