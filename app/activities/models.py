@@ -277,7 +277,9 @@ class Rule(Base):
     """A rule (活动规范, table activity_rules; evaluated by app.compliance): Each subject (every station, deputy or deputy group) must reach ``minimum`` of what ``counts``
     (activities of ``kind_codes``; opinions registered; suggestions filed) in each ``period``.
     Conditions: ``min_deputies`` present at a counted activity; ``station_kind_codes`` /
-    ``deputy_levels`` limit the subjects it applies to (empty: all)."""
+    ``deputy_levels`` limit the subjects it applies to (empty: all). When it warns (app.compliance.risk):
+    ``at_risk_days`` before its period ends (None: the county's setting) and, if ``at_risk_pace``,
+    as soon as the count falls behind a steady pace."""
 
     __tablename__ = "activity_rules"
 
@@ -293,5 +295,7 @@ class Rule(Base):
     min_deputies: Mapped[int | None] = mapped_column(Integer)
     station_kind_codes: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
     deputy_levels: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
+    at_risk_days: Mapped[int | None] = mapped_column(Integer)
+    at_risk_pace: Mapped[bool] = mapped_column(Boolean, default=True)
     sort: Mapped[int] = mapped_column(Integer, default=0)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,6 +13,8 @@ SUGGESTIONS = lazy("suggestions filed")
 DEPUTIES_PRESENT = lazy("at least %(n)s deputies present each time")
 ONLY_STATION_KINDS = lazy("only %(kinds)s")
 ONLY_LEVELS = lazy("only %(levels)s")
+OWN_DAYS = lazy("at risk %(n)s days before the end")
+NO_PACE = lazy("no warning by pace")
 LIST_SEP = "、"
 
 
@@ -34,4 +36,8 @@ def describe(rule: Rule, kind_names: dict[str, str], station_kind_names: dict[st
     if rule.deputy_levels:
         levels = LIST_SEP.join(gettext(LEVEL_NAMES[lv]) if lv in LEVEL_NAMES else lv for lv in rule.deputy_levels)
         parts.append(gettext(ONLY_LEVELS, levels=levels))
+    if rule.at_risk_days is not None:
+        parts.append(gettext(OWN_DAYS, n=rule.at_risk_days))
+    if not rule.at_risk_pace:
+        parts.append(gettext(NO_PACE))
     return " · ".join(parts)

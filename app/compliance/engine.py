@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import ActivityKind, Rule
-from app.compliance import counts
-from app.core.periods import Period, parse_key, period_of, verdict
+from app.compliance import counts, risk
+from app.core.periods import Period, parse_key, period_of
 from app.core.errors import NotFound
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup, Mandate, StationDeputy
@@ -64,10 +64,16 @@ class Cell:
     excluded: int  # held activities of the kinds not counted: fewer deputies present than the rule asks
     verdict: str
     on_behalf: int = 0
+    gauge: risk.Gauge | None = None  # what the rule asks by today: the verdict's yardstick
 
     @property
     def minimum(self) -> int:
         return self.rule.minimum
+
+    @property
+    def why(self) -> str:
+        """Why the cell is at risk, in the user's language (empty when it is not)."""
+        return risk.explain(self.gauge, self.count) if self.gauge is not None else ""
 
     @property
     def missing(self) -> int:
@@ -198,7 +204,8 @@ async def load_groups(db: AsyncSession) -> dict[int, Subject]:
 
 async def evaluate(db: AsyncSession, scope: Scope, *, tz: ZoneInfo, today: date, at_risk_days: int,
                    where: Where | None = None) -> Board:
-    """The board: every applicable (rule, subject) cell with its count and verdict."""
+    """The board: every applicable (rule, subject) cell with its count and verdict (app.compliance.risk
+    judges it; ``at_risk_days`` is the county's, for rules without their own)."""
     require_view(scope)
     where = where or Where()
     rules = await active_rules(db, scope, where)
@@ -211,15 +218,15 @@ async def evaluate(db: AsyncSession, scope: Scope, *, tz: ZoneInfo, today: date,
     tallies = await _tallies(db, board, tz)
     subjects = {"station": stations, "deputy": deputies, "group": groups}
     empty = counts.Tally()
-    for rule in rules:  # rule attributes read once: thousands of subjects per rule
-        rid, minimum, period = rule.id, rule.minimum, periods[rule.id]
+    for rule in rules:  # the rule's yardstick made once: thousands of subjects per rule
+        rid, period = rule.id, periods[rule.id]
+        gauge = risk.gauge(rule, period, today, at_risk_days)
         for subject in subjects[rule.subject].values():
             if not applies(rule, subject):
                 continue
             t = tallies.get((rid, subject.id), empty)
             board.cells[(rid, subject.key)] = Cell(rule, subject, period, t.counted, t.total - t.counted,
-                                                   verdict(t.counted, minimum, period, today, at_risk_days),
-                                                   t.on_behalf)
+                                                   gauge.verdict(t.counted), t.on_behalf, gauge)
     return board
 
 

@@ -1,6 +1,7 @@
 """Nudges when a rule is at risk (app.jobs.scheduled runs this daily, from 09:00 local): every subject
-whose verdict in the current period is "at risk" (the board's engine, the same bounded number of
-queries) gets `rule_at_risk` once per period, to its responsible staff:
+whose verdict in the current period is "at risk" (the board's engine and its judgement,
+app.compliance.risk: behind a steady pace or in the rule's last days; the same bounded number of
+queries) gets `rule_at_risk` once per period — the first day it is at risk — to its responsible staff:
 - a station: its station_staff members and the township staff over it;
 - a deputy: the deputy, and the staff of the stations they serve at (station staff, township staff);
 - a deputy group: the county admins.
@@ -17,7 +18,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership
-from app.compliance import engine
+from app.compliance import engine, risk
 from app.activities.models import Rule
 from app.core.periods import period_of
 from app.notify import outbox
@@ -38,10 +39,11 @@ def subject(rule_id: int, subject_key: str) -> str:
 
 
 async def _any_at_risk(db: AsyncSession, today, at_risk_days: int) -> bool:
-    """Cheap first look: is any rule's current period within its at-risk days of ending? (Most days
-    none is, and the board is not computed at all.)"""
-    periods = {kind for (kind,) in await db.execute(select(Rule.period).where(Rule.retired_at.is_(None)).distinct())}
-    return any((period_of(kind, today).last - today).days <= at_risk_days for kind in periods)
+    """Cheap first look: could any rule put a subject at risk today — its period within its at-risk
+    days of ending, or a steady pace already expecting one (the same gauge as the board)? When none
+    could, the board is not computed at all."""
+    rules = (await db.scalars(select(Rule).where(Rule.retired_at.is_(None)))).all()
+    return any(risk.gauge(r, period_of(r.period, today), today, at_risk_days).could_warn() for r in rules)
 
 
 async def _staff(db: AsyncSession, tenant_id: int) -> tuple[dict[int, list[int]], list[tuple[str, int]], list[int]]:

@@ -14,6 +14,7 @@ from app.core.i18n import lazy
 from app.core.web import client_addr, page, see_other
 from app.deputies.models import LEVEL_NAMES, LEVELS
 from app.tenancy.access import TenantContext
+from app.tenancy.config import get_config
 
 DONE = {
     "added": lazy("The rule has been added."),
@@ -21,12 +22,13 @@ DONE = {
     "retired": lazy("The rule has been retired: the board no longer shows it."),
 }
 NEW_RULE = {"subject": "station", "counts": "activities", "period": "month", "minimum": "1", "sort": "0",
-            "kind_codes": [], "station_kind_codes": [], "deputy_levels": []}
+            "kind_codes": [], "station_kind_codes": [], "deputy_levels": [], "at_risk_days": "", "at_risk_pace": "on"}
 
 
 async def _common(ctx: TenantContext) -> dict:
     kinds, station_kinds = await rs.kind_choices(ctx.db)
-    return dict(base=ctx.base, kinds=kinds, station_kinds=station_kinds, SUBJECTS=SUBJECTS,
+    county_days = (await get_config(ctx.db, ctx.tenant.id)).at_risk_days
+    return dict(base=ctx.base, kinds=kinds, station_kinds=station_kinds, county_days=county_days, SUBJECTS=SUBJECTS,
                 SUBJECT_NAMES=SUBJECT_NAMES, COUNTS=COUNTS, COUNT_NAMES=COUNT_NAMES, PERIODS=PERIODS,
                 PERIOD_NAMES=PERIOD_NAMES, LEVELS=LEVELS, LEVEL_NAMES=LEVEL_NAMES)
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import ActivityKind, Rule
 from app.audit.services import record
-from app.compliance.rules import check_rule
+from app.compliance.rules import check_risk, check_rule
 from app.core.db import MAX_ID
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
@@ -20,7 +20,8 @@ from app.stations.models import StationKind
 CODE_TAKEN = lazy("Another rule already has the code “%(code)s”.")
 SORT_BAD = lazy("The order is a whole number.")
 ALREADY_RETIRED = lazy("This rule is already retired.")
-TEXT_FIELDS = ("code", "name", "subject", "counts", "period", "minimum", "min_deputies", "sort")
+TEXT_FIELDS = ("code", "name", "subject", "counts", "period", "minimum", "min_deputies", "sort", "at_risk_days",
+               "at_risk_pace")
 LIST_FIELDS = ("kind_codes", "station_kind_codes", "deputy_levels")
 
 
@@ -37,7 +38,9 @@ def form_of(rule: Rule) -> dict:
     return dict(code=rule.code, name=rule.name, subject=rule.subject, counts=rule.counts, period=rule.period,
                 minimum=str(rule.minimum), min_deputies=str(rule.min_deputies or ""), sort=str(rule.sort),
                 kind_codes=list(rule.kind_codes), station_kind_codes=list(rule.station_kind_codes),
-                deputy_levels=list(rule.deputy_levels))
+                deputy_levels=list(rule.deputy_levels),
+                at_risk_days="" if rule.at_risk_days is None else str(rule.at_risk_days),
+                at_risk_pace="on" if rule.at_risk_pace else "off")
 
 
 async def list_rules(db: AsyncSession) -> list[Rule]:
@@ -65,6 +68,7 @@ async def save_rule(db: AsyncSession, *, tenant_id: int, actor_id: int, rule: Ru
     """Add (``rule`` None) or change a rule. Refusal for bad input (nothing written)."""
     kinds, station_kinds = await kind_choices(db)
     clean = check_rule(values, kind_codes={k.code for k in kinds}, station_kind_codes={k.code for k in station_kinds})
+    clean.update(check_risk(values, clean["period"]))
     sort = str(values.get("sort") or "0").strip() or "0"
     if not re.fullmatch(r"-?\d{1,6}", sort):
         raise Refusal(SORT_BAD)

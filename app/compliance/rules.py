@@ -1,7 +1,8 @@
 """What makes a rule valid: one check shared by the settings form and the tenant presets.
 
 ``check_rule`` takes what was typed (form fields or a preset's table) and returns the normalised
-values, or raises ``Refusal`` with a message in the user's language (``error.text()``).
+values, or raises ``Refusal`` with a message in the user's language (``error.text()``). ``check_risk`` checks
+the form's setting of when a rule warns (presets leave it at its default: the county's days, pace on).
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ STATION_KINDS_NOT_HERE = lazy("Kinds of station apply only to rules for each sta
 LEVEL_UNKNOWN = lazy("“%(code)s” is not a deputy level.")
 LEVELS_NOT_HERE = lazy("Deputy levels apply only to rules for each deputy.")
 DEPUTY_COUNTS_ONLY = lazy("Opinions and suggestions are counted for each deputy only.")
+
+AT_RISK_DAYS_BAD = lazy("The rule's own at-risk days are a whole number from 0 to %(max)s for a rule per %(period)s, "
+                        "or empty to follow the county's setting.")
+AT_RISK_PACE_BAD = lazy("Please choose whether the rule also warns when behind a steady pace.")
+# A rule's own at-risk days: the county's bound (180), and less than its period (else always at risk).
+AT_RISK_MAX = {"month": 30, "quarter": 90, "half": 180, "year": 180}
+PACE_CHOICES = {"": True, "on": True, "off": False}  # not given: on, as for a new rule
 
 PERIOD_WORDS = {"month": lazy("month"), "quarter": lazy("quarter"), "half": lazy("half year"), "year": lazy("year")}
 
@@ -116,3 +124,23 @@ def check_rule(values: dict, *, kind_codes: set[str], station_kind_codes: set[st
             raise Refusal(LEVEL_UNKNOWN, code=c)
     return dict(code=code, name=name, subject=subject, counts=counts, kind_codes=kinds, period=period,
                 minimum=minimum, min_deputies=min_deputies, station_kind_codes=station_kinds, deputy_levels=levels)
+
+
+def check_risk(values: dict, period: str) -> dict:
+    """When the rule warns (app.compliance.risk): its own at-risk days (None: the county's) and whether
+    it also warns when behind a steady pace. ``period`` is the rule's, already checked."""
+    top = AT_RISK_MAX[period]
+    bad = Refusal(AT_RISK_DAYS_BAD, max=top, period=gettext(PERIOD_WORDS[period]))
+    try:
+        days = _whole(values.get("at_risk_days"), AT_RISK_DAYS_BAD)
+    except Refusal:
+        raise bad from None
+    if days is not None and not 0 <= days <= top:
+        raise bad
+    pace = values.get("at_risk_pace")
+    if isinstance(pace, bool):
+        return dict(at_risk_days=days, at_risk_pace=pace)
+    pace = str(pace or "").strip()
+    if pace not in PACE_CHOICES:
+        raise Refusal(AT_RISK_PACE_BAD)
+    return dict(at_risk_days=days, at_risk_pace=PACE_CHOICES[pace])

@@ -120,6 +120,7 @@ TABLE_COLUMN_TITLES = {
     ("activities", "kind_id"): "活动类型编号",
     ("activity_photos", "image_id"): "缩略图编号",
     ("activity_rules", "subject"): "考核对象",
+    ("activity_rules", "at_risk_days"): "本规则预警提前天数（空：按县级设置）", ("activity_rules", "at_risk_pace"): "按进度预警",
     ("admin_nodes", "kind"): "区划类型",
     ("attendances", "method"): "签到方式",
     ("cases", "closed_at"): "办结时间",

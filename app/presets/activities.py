@@ -18,7 +18,7 @@ from app.presets.rows import assign
 
 ACTIVITY_KIND_KEYS = ("name", "sort")
 RULE_KEYS = ("name", "subject", "counts", "kind_codes", "period", "minimum", "min_deputies", "station_kind_codes",
-             "deputy_levels", "sort")
+             "deputy_levels", "at_risk_days", "at_risk_pace", "sort")
 KIND_NAME_MAX = 40
 
 
@@ -47,7 +47,7 @@ def _rule_error(where: str, rule: dict, exc: Exception) -> PresetError:
 def check_rules_shape(rules: list[dict], where: str) -> list[dict]:
     """Each rule checked as far as the file alone allows (its kinds are checked at apply time).
     Returns the rules normalised, with ``sort`` kept where given."""
-    from app.compliance.rules import check_rule
+    from app.compliance.rules import check_risk, check_rule
 
     out = []
     for rule in rules:
@@ -57,6 +57,8 @@ def check_rules_shape(rules: list[dict], where: str) -> list[dict]:
         try:
             values = check_rule(rule, kind_codes=set(_list(rule.get("kind_codes"))),
                                 station_kind_codes=set(_list(rule.get("station_kind_codes"))))
+            # TOML has no null: an absent at_risk_days is the county's setting, an absent pace is on
+            values.update(check_risk({"at_risk_pace": True, **rule}, values["period"]))
         except Refusal as exc:
             raise _rule_error(where, rule, exc) from exc
         if "sort" in rule:
@@ -144,6 +146,8 @@ def _rule_row(rule) -> dict:
            "kind_codes": list(rule.kind_codes), "period": rule.period, "minimum": rule.minimum}
     if rule.min_deputies is not None:  # TOML has no null: absent means no condition
         row["min_deputies"] = rule.min_deputies
+    if rule.at_risk_days is not None:
+        row["at_risk_days"] = rule.at_risk_days
     row.update(station_kind_codes=list(rule.station_kind_codes), deputy_levels=list(rule.deputy_levels),
-               sort=rule.sort)
+               at_risk_pace=rule.at_risk_pace, sort=rule.sort)
     return row

@@ -3,6 +3,8 @@ written), changing, retiring; other roles see nothing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.compliance import rule_services
@@ -43,6 +45,10 @@ async def test_add_a_rule_and_see_it_in_plain_words(app, county, owner_sql):
     ({"counts": "opinions"}, "Opinions and suggestions are counted for each deputy only"),
     ({"code": "Bad Code"}, "lower-case letters"),
     ({"station_kind_codes": "palace"}, "“palace” is not a kind of station"),
+    ({"at_risk_days": "31"}, "from 0 to 30 for a rule per month"),
+    ({"at_risk_days": "-1"}, "from 0 to 30 for a rule per month"),
+    ({"at_risk_days": "ten"}, "from 0 to 30 for a rule per month"),
+    ({"at_risk_pace": "maybe"}, "also warns when behind a steady pace"),
 ])
 async def test_bad_input_is_refused_and_nothing_written(app, county, owner_sql, change, message):
     async with signed_in(app, county.county, "admin") as client:
@@ -89,3 +95,37 @@ async def test_service_refuses_directly(database, county):
         with pytest.raises(Refusal):
             await rule_services.save_rule(db, tenant_id=county.tenant.id, actor_id=county.users["admin"].id,
                                           rule=None, values={**GOOD, "minimum": "0"})
+
+
+async def test_a_rules_own_at_risk_setting(app, database, county, owner_sql):
+    """When the rule warns: its own days (empty: the county's) and pace on or off; audited; in the
+    rule's plain words."""
+    ids = await put_rules(database, county, BEIJING)
+    rule = ids["bj-four-a-year"]
+    async with signed_in(app, county.county, "admin") as client:
+        page = f"{client.base}/settings/rules/{rule}"
+        form = text_of((await client.get(page)).text)
+        assert "setting, 10 days" in form and "Also when behind a steady pace" in form
+        values = {**GOOD, "code": "bj-four-a-year", "period": "year", "minimum": "4", "at_risk_days": "60",
+                  "at_risk_pace": "off"}
+        assert (await post(client, page, values, page=page)).status_code == 303
+        listing = text_of((await client.get(f"{client.base}/settings/rules")).text)
+        assert "at risk 60 days before the end · no warning by pace" in listing
+        form = (await client.get(page)).text
+        assert 'name="at_risk_days" value="60"' in form and '<option value="off" selected>' in form
+        assert (await post(client, page, {**values, "at_risk_days": "", "at_risk_pace": "on"}, page=page)).status_code == 303
+    rows = await owner_sql("SELECT at_risk_days, at_risk_pace FROM activity_rules WHERE id = $1", rule)
+    assert (rows[0]["at_risk_days"], rows[0]["at_risk_pace"]) == (None, True)
+    audits = await owner_sql("SELECT details FROM audit_log WHERE action = 'rule_saved' AND target = $1 ORDER BY id",
+                             f"rule:{rule}")
+    details = [a["details"] if isinstance(a["details"], dict) else json.loads(a["details"]) for a in audits]
+    assert [(d["at_risk_days"], d["at_risk_pace"]) for d in details] == [(60, False), (None, True)]
+
+
+async def test_a_new_rule_warns_by_pace_and_the_countys_days(app, county, owner_sql):
+    async with signed_in(app, county.county, "admin") as client:
+        page = f"{client.base}/settings/rules/new"
+        assert '<option value="on" selected>' in (await client.get(page)).text
+        assert (await post(client, page, GOOD, page=page)).status_code == 303  # a form without the setting
+    rows = await owner_sql("SELECT at_risk_days, at_risk_pace FROM activity_rules WHERE code = 'monthly-reception'")
+    assert (rows[0]["at_risk_days"], rows[0]["at_risk_pace"]) == (None, True)

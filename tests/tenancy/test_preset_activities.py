@@ -159,6 +159,8 @@ def test_bad_rules_and_settings_are_refused_when_read():
         ("photo_originals_mb = 200", 'photo_originals_mb = "lots"', "photo_originals_mb"),
         ('name = "走访选区"', 'name = "' + "走" * 41 + '"', "at most 40"),
         ('code = "constituency"', 'code = "monthly"', "twice"),
+        ("minimum = 2\ndeputy_levels", "minimum = 2\nat_risk_days = 400\ndeputy_levels", "'constituency'"),
+        ("minimum = 2\ndeputy_levels", 'minimum = 2\nat_risk_pace = "sometimes"\ndeputy_levels', "'constituency'"),
     ):
         assert old in BASE, old
         with pytest.raises(PresetError) as refused:
@@ -221,3 +223,17 @@ async def test_approval_presets_apply_cleanly(database, owner_sql, name):
 
 def test_standard_is_still_the_preset_proposed_first():
     assert approval_presets()[0].name == "standard"
+
+
+async def test_a_rules_own_warning_settings_are_applied_and_exported(database):
+    """A rule's own at-risk days and its pace switch (app.compliance.risk) travel in the preset."""
+    text = BASE.replace("minimum = 2\ndeputy_levels", "minimum = 2\nat_risk_days = 60\nat_risk_pace = false\ndeputy_levels")
+    tenant = await apply_preset(database, parse_preset(text, name="own-warning"))
+    rules = (await _rows(database, tenant.id))["rules"]
+    assert (rules["constituency"].at_risk_days, rules["constituency"].at_risk_pace) == (60, False)
+    assert (rules["monthly"].at_risk_days, rules["monthly"].at_risk_pace) == (None, True)
+    exported = await export_preset(database, "demo")
+    assert "at_risk_days = 60" in exported and "at_risk_pace = false" in exported
+    copy = exported.replace('slug = "demo"', 'slug = "demo-copy"')
+    await apply_preset(database, parse_preset(copy, name="copy"))
+    assert await export_preset(database, "demo-copy") == copy
