@@ -26,6 +26,7 @@ from app.compliance import rule_routes
 from app.accounts import tenant_routes as member_routes
 from app.accounts import audit_routes
 from app.core.errors import NotFound
+from app.core.local_time import local_filter
 from app.data import retention_routes
 from app.data import routes as data_routes
 from app.deputies import import_routes, roster_routes
@@ -65,6 +66,7 @@ from app.core.web import (
     server_error_handler,
 )
 from app.home import routes as home_routes
+from app.home import sections
 from app.tenancy import routes as tenancy_routes
 from app.notify.queries import unread_count
 from app.tenancy.access import requires_membership, tenant_context_provider
@@ -81,6 +83,8 @@ def _jinja(manifest: StaticManifest) -> Environment:
     )
     env.globals.update(ROLE_NAMES=ROLE_NAMES, _=i18n.gettext, gettext=i18n.gettext, ngettext=i18n.ngettext, static=manifest.url)
     env.filters["message_links"] = links.linked  # short links in inbox messages become links to click
+    env.filters["local"] = local_filter  # a moment in the page's tenant's zone
+    env.globals["nav_sections"] = sections.visible  # the menu: the sections the member may open
     return env
 
 

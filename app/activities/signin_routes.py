@@ -132,7 +132,7 @@ async def _screen_state(request: Request, ctx: TenantContext, ref) -> dict:
             "message": refusal.text() if refusal else "", "base": f"/t/{ctx.tenant.slug}"}
 
 
-@get("/activities/{activity_id:int}/screen")
+@get("/activities/{activity_id:int}/screen", opt={"own_header_count": True})  # full screen: no header to count for
 async def screen(request: Request, ctx: TenantContext, activity_id: int) -> Response:
     _, ref = await _run_ref(ctx, activity_id)
     state = await _screen_state(request, ctx, ref)
