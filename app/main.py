@@ -17,8 +17,10 @@ from litestar.template import TemplateConfig
 from app.accounts import routes as account_routes
 from app.activities import attendance_routes, kind_routes, plan_routes, signin_routes
 from app.activities import routes as activity_routes
+from app.activities import stats_routes as activity_stats_routes
 from app.cases import list_routes as case_list_routes
 from app.cases import mailbox_routes, public_routes as case_public_routes
+from app.cases import suggestion_routes
 from app.cases import routes as case_routes
 from app.cases import settings_routes as case_settings_routes
 from app.compliance import routes as compliance_routes
@@ -37,6 +39,7 @@ from app.notify import links
 from app.notify import routes as notify_routes
 from app.notify import short_routes
 from app.public import routes as public_routes
+from app.stations import award_routes as station_award_routes
 from app.stations import place_routes
 from app.stations import routes as station_routes
 from app.stations import settings_routes as station_settings_routes
@@ -109,11 +112,13 @@ def tenant_router() -> Router:
             *member_routes.route_handlers,
             *audit_routes.route_handlers,
             *station_routes.route_handlers,
+            *station_award_routes.route_handlers,
             *station_settings_routes.route_handlers,
             *deputy_routes.route_handlers,
             *roster_routes.route_handlers,
             *import_routes.route_handlers,
             *activity_routes.route_handlers,
+            *activity_stats_routes.route_handlers,
             *signin_routes.route_handlers,
             *plan_routes.route_handlers,
             *attendance_routes.route_handlers,
@@ -122,6 +127,7 @@ def tenant_router() -> Router:
             *rule_routes.route_handlers,
             *case_routes.route_handlers,
             *case_list_routes.route_handlers,
+            *suggestion_routes.route_handlers,
             *case_settings_routes.route_handlers,
             *mailbox_routes.route_handlers,
             *notify_routes.route_handlers,

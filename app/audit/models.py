@@ -102,6 +102,8 @@ ACTION_NAMES = {
     "station_commitment_added": lazy("Deputy's commitment added"),
     "station_commitment_removed": lazy("Deputy's commitment removed"),
     "station_scored": lazy("Station checklist scored"),
+    "model_station_selected": lazy("Model home or station selected for a year"),
+    "model_station_withdrawn": lazy("Model home or station selection withdrawn"),
     # activities and sign-in
     "activity_created": lazy("Activity arranged"),
     "activity_rescheduled": lazy("Activity rescheduled"),
@@ -135,6 +137,7 @@ ACTION_NAMES = {
     "case_registered": lazy("Case registered"),
     "case_register_exported": lazy("Register of opinions and suggestions exported"),
     "case_quarterly_exported": lazy("Quarterly list of issues exported"),
+    "suggestions_exported": lazy("List of deputies' suggestions exported"),
     "case_classified": lazy("Case category and urgency set"),
     "case_answered_on_spot": lazy("Case answered on the spot"),
     "case_assigned": lazy("Case assigned to a handling unit"),

@@ -10,7 +10,8 @@ from datetime import date
 from litestar import Request, Response, get
 
 from app.audit.services import record
-from app.cases import charts, ledgers, queries, stats
+from app.cases import ledgers, queries, stats
+from app.core import charts
 from app.cases.access import REGISTER_ROLES, require_view, shows_receipt_codes
 from app.cases.models import SOURCE_NAMES, SOURCES, STATE_NAMES, STATES
 from app.core.periods import parse_key, period_of, zone

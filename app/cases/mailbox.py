@@ -2,6 +2,11 @@
 the weekly check (the box is opened at least once a week, Monday to Sunday in the tenant's time zone).
 The letters themselves become cases with the source "mailbox" (the cases' registration form).
 
+Only weeks since the station opened count: a week that began before the day it was put into
+operation (its "activated" step; a station set up in operation from the start: its creation) is not
+missed. A logged opening earlier than that shows the station was running already, so the check
+starts from the earlier of the two.
+
 Seeing the mailbox page: whoever sees the station (``app.stations.access.get_station``). Logging an
 opening: the station's staff, township staff in whose subtree it is, county admins
 (``app.stations.access.can_edit_profile``). Services audit and do not commit; bad input raises Refusal.
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -22,6 +27,7 @@ from app.cases.models import MailboxOpening
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.stations.access import StationRef, can_edit_profile
+from app.stations.models import Station, StationEvent
 from app.tenancy.models import Tenant
 from app.tenancy.scope import Scope
 
@@ -95,28 +101,58 @@ class Week:
     sunday: date
     openings: int
     letters: int
-    status: str  # opened | missed | open (the current week, no opening yet)
+    # opened | missed | open (the current week, no opening yet) | before (began before the station opened)
+    status: str
 
 
 async def _tz(db: AsyncSession, station_id: int) -> ZoneInfo:
     """The time zone of the station's tenant."""
-    from app.stations.models import Station
-
     name = await db.scalar(select(Tenant.timezone).where(
         Tenant.id == select(Station.tenant_id).where(Station.id == station_id).scalar_subquery()))
     return ZoneInfo(name or "Asia/Shanghai")
 
 
+def _since():
+    """The moment a station (the row's Station) opened: its activation, else its creation, or an earlier
+    logged opening of its mailbox."""
+    activated = (select(func.max(StationEvent.at))
+                 .where(StationEvent.tenant_id == Station.tenant_id, StationEvent.station_id == Station.id,
+                        StationEvent.action == "activated").correlate(Station).scalar_subquery())
+    first_opening = (select(func.min(MailboxOpening.opened_at))
+                     .where(MailboxOpening.tenant_id == Station.tenant_id, MailboxOpening.station_id == Station.id)
+                     .correlate(Station).scalar_subquery())
+    return func.least(func.coalesce(activated, Station.created_at), first_opening)
+
+
+async def _openings(db: AsyncSession, ids: list[int], weeks: int, today: date, tz: ZoneInfo
+                    ) -> tuple[dict[int, list], dict[int, date]]:
+    """Per station: its openings in the window (opened_at, letters) and the local day it opened. One
+    query (a station without openings is one row of NULLs)."""
+    start, end = _window(weeks, today, tz)
+    rows = await db.execute(
+        select(Station.id, _since(), MailboxOpening.opened_at, MailboxOpening.letters)
+        .outerjoin(MailboxOpening, and_(MailboxOpening.tenant_id == Station.tenant_id,
+                                        MailboxOpening.station_id == Station.id,
+                                        MailboxOpening.opened_at >= start, MailboxOpening.opened_at < end))
+        .where(Station.id.in_(ids)))
+    found: dict[int, list] = {sid: [] for sid in ids}
+    since: dict[int, date] = {}
+    for sid, opened, opened_at, letters in rows.all():
+        if opened is not None:
+            since[sid] = opened.astimezone(tz).date()
+        if opened_at is not None:
+            found[sid].append((opened_at, letters))
+    return found, since
+
+
 async def weekly_check(db: AsyncSession, station_id: int, weeks: int, today: date,
                        tz: ZoneInfo | None = None) -> list[Week]:
     """The week of ``today`` and the ``weeks - 1`` before it, newest first, each opened or missed
-    (the current week is "open" until an opening is logged). One query."""
+    (the current week is "open" until an opening is logged; weeks before the station opened are
+    "before"). One query."""
     tz = tz or await _tz(db, station_id)
-    start, end = _window(weeks, today, tz)
-    rows = (await db.execute(select(MailboxOpening.opened_at, MailboxOpening.letters).where(
-        MailboxOpening.station_id == station_id, MailboxOpening.opened_at >= start,
-        MailboxOpening.opened_at < end))).all()
-    return _weeks(rows, weeks, today, tz)
+    found, since = await _openings(db, [station_id], weeks, today, tz)
+    return _weeks(found[station_id], weeks, today, tz, since.get(station_id))
 
 
 def _window(weeks: int, today: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -126,8 +162,9 @@ def _window(weeks: int, today: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
             datetime.combine(this_monday + timedelta(days=7), time.min, tzinfo=tz))
 
 
-def _weeks(rows, weeks: int, today: date, tz: ZoneInfo) -> list[Week]:
-    """The weeks (newest first) from the openings ``rows`` of one station: (opened_at, letters)."""
+def _weeks(rows, weeks: int, today: date, tz: ZoneInfo, since: date | None = None) -> list[Week]:
+    """The weeks (newest first) from the openings ``rows`` of one station: (opened_at, letters); a week
+    that began before ``since`` (the day the station opened) is not missed."""
     this_monday = today - timedelta(days=today.weekday())
     counts: dict[date, list[int]] = {}
     for opened_at, letters in rows:
@@ -138,7 +175,12 @@ def _weeks(rows, weeks: int, today: date, tz: ZoneInfo) -> list[Week]:
     for n in range(weeks):
         monday = this_monday - timedelta(weeks=n)
         found = counts.get(monday, [])
-        status = "opened" if found else ("open" if monday == this_monday else "missed")
+        if found:
+            status = "opened"
+        elif monday == this_monday:
+            status = "open"
+        else:
+            status = "before" if since is not None and monday < since else "missed"
         out.append(Week(monday, monday + timedelta(days=6), len(found), sum(found), status))
     return out
 
@@ -158,15 +200,10 @@ async def missed_weeks_by_station(db: AsyncSession, station_ids, weeks: int, tod
     ids = sorted({int(s) for s in station_ids})
     if not ids:
         return {}
-    start, end = _window(weeks, today, tz)
-    rows = (await db.execute(select(MailboxOpening.station_id, MailboxOpening.opened_at, MailboxOpening.letters).where(
-        MailboxOpening.station_id.in_(ids), MailboxOpening.opened_at >= start, MailboxOpening.opened_at < end))).all()
-    by_station: dict[int, list] = {sid: [] for sid in ids}
-    for station_id, opened_at, letters in rows:
-        by_station[station_id].append((opened_at, letters))
+    by_station, since = await _openings(db, ids, weeks, today, tz)
     out = {}
     for sid, found in by_station.items():
-        missed = sorted(w.monday for w in _weeks(found, weeks, today, tz) if w.status == "missed")
+        missed = sorted(w.monday for w in _weeks(found, weeks, today, tz, since.get(sid)) if w.status == "missed")
         if missed:
             out[sid] = missed
     return out

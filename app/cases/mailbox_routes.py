@@ -16,7 +16,7 @@ from app.tenancy.access import TenantContext
 
 DONE = {"opened": lazy("The opening of the mailbox has been logged.")}
 WEEK_STATUS_NAMES = {"opened": lazy("Mailbox opened"), "missed": lazy("Mailbox not opened"),
-                     "open": lazy("Not opened yet this week")}
+                     "open": lazy("Not opened yet this week"), "before": lazy("Before the station opened")}
 
 
 async def _mailbox_page(request: Request, ctx: TenantContext, station_id: int, *, status_code: int = 200,
@@ -29,6 +29,9 @@ async def _mailbox_page(request: Request, ctx: TenantContext, station_id: int, *
     return page(request, "cases/mailbox.html", status_code=status_code, ref=ref, base=ctx.base, tz=tz,
                 openings=await mailbox.list_openings(ctx.db, ref.station.id), weeks=weeks,
                 missed=sum(1 for w in weeks if w.status == "missed"), week_status_names=WEEK_STATUS_NAMES,
+                counted=sum(1 for w in weeks if w.status in ("opened", "missed")),
+                counted_from=min((w.monday for w in weeks if w.status != "before"), default=None)
+                if any(w.status == "before" for w in weeks) else None,
                 can_log=mailbox.can_log(scope, ref), error=error, done=DONE.get(done or ""),
                 form=form or {"day": now.strftime("%Y-%m-%d"), "clock": now.strftime("%H:%M"), "letters": "0"})
 

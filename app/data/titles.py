@@ -25,6 +25,7 @@ TITLES = {
     "memberships": "成员", "opinions": "意见登记", "outbox": "消息", "roster_contacts": "选民联系记录",
     "roster_entries": "联系选民花名册", "station_deputies": "代表进站", "station_events": "站点经过",
     "station_goals": "站点年度目标", "station_kinds": "站点类型", "station_scores": "站点建设评分",
+    "station_star_ratings": "站点年度星级", "model_stations": "年度示范家站",
     "station_staff": "站点工作人员", "stations": "站点", "suggestions": "代表建议", "tenant_config": "县级设置",
     "users": "账号",
 }
@@ -120,6 +121,9 @@ TABLE_COLUMN_TITLES = {
     ("activities", "kind_id"): "活动类型编号",
     ("activity_photos", "image_id"): "缩略图编号",
     ("activity_rules", "subject"): "考核对象",
+    ("model_stations", "reason"): "评选理由", ("model_stations", "selected_on"): "评定日期",
+    ("model_stations", "selected_by"): "评定人账号编号",
+    ("station_star_ratings", "stars"): "星级", ("station_star_ratings", "items"): "清单项目数",
     ("activity_rules", "at_risk_days"): "本规则预警提前天数（空：按县级设置）", ("activity_rules", "at_risk_pace"): "按进度预警",
     ("admin_nodes", "kind"): "区划类型",
     ("attendances", "method"): "签到方式",

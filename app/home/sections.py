@@ -40,6 +40,7 @@ SECTIONS = (
     Section("/activities", lazy("Activities"), ACTIVITY_ROLES),
     Section("/compliance", lazy("Compliance board"), COMPLIANCE_ROLES),
     Section("/cases", lazy("Opinions and cases"), CASE_ROLES),
+    Section("/suggestions", lazy("Deputies' suggestions"), CASE_ROLES),  # the list checks the cases' roles
     Section("/imports", lazy("Import from a spreadsheet"), IMPORT_ROLES),
     Section("/joint", lazy("Joint stations"), JOINT_LIST_ROLES, kinds=("county",)),
     Section("/settings", lazy("County settings"), ADMIN_ROLES),

@@ -1,10 +1,13 @@
-"""Homes and stations (家 · 站 · 室): kinds, stations, their history, staff, goals and checklists."""
+"""Homes and stations (家 · 站 · 室): kinds, stations, their history, staff, goals and checklists, the
+star rating per year and the yearly model homes and stations (示范点)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String, func
+from sqlalchemy import (
+    BigInteger, Boolean, Date, DateTime, ForeignKey, ForeignKeyConstraint, Identity, Integer, String, func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -142,3 +145,36 @@ class StationScore(Base):
     evidence: Mapped[str] = mapped_column(String(500), default="")
     scored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StarRating(Base):
+    """The star rating a station was given in a year: written whenever it is scored on the checklist
+    (the year in the tenant's zone), so the history stays when the checklist is scored again."""
+
+    __tablename__ = "station_star_ratings"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "station_id"], ["stations.tenant_id", "stations.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    station_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stars: Mapped[int] = mapped_column(Integer)
+    met: Mapped[int] = mapped_column(Integer)
+    items: Mapped[int] = mapped_column(Integer)
+    scored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ModelStation(Base):
+    """A home or station the county selected as a model (示范点) for a year, with the reason and date."""
+
+    __tablename__ = "model_stations"
+    __table_args__ = (ForeignKeyConstraint(["tenant_id", "station_id"], ["stations.tenant_id", "stations.id"]),)
+
+    tenant_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    station_id: Mapped[int] = mapped_column(BigInteger)
+    year: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    selected_on: Mapped[date] = mapped_column(Date)
+    selected_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -16,7 +16,7 @@ from app.core.i18n import current_locale, lazy
 from app.core.web import bounded, client_addr, page, see_other
 from app.deputies.imports import IMPORT_ROLES
 from app.deputies.models import Commitment
-from app.stations import access, checklist, lifecycle, profile, schedule, services
+from app.stations import access, awards, checklist, homes, lifecycle, profile, schedule, services
 from app.stations.models import STAFF_ROLE_NAMES, STAFF_ROLES, STATUS_NAMES, STATUSES, StationGoal, StationStaff
 from app.tenancy.access import TenantContext
 
@@ -128,7 +128,8 @@ async def _station_page(request: Request, ctx: TenantContext, station_id: int, *
         HOLIDAY_RECEPTION_NAMES=schedule.HOLIDAY_RECEPTION_NAMES,
         staff_deputies=staff_deputies, year=ctx.today().year, tz=ctx.tz, base=ctx.base,
         lifecycle=lifecycle.forward_path(config.lifecycle), can_import=scope.role in IMPORT_ROLES,
-        public_base=f"/p/{ctx.tenant.slug}",
+        public_base=f"/p/{ctx.tenant.slug}", under=await homes.stations_under(ctx.db, scope, ref),
+        years=await awards.station_years(ctx.db, ref.station.id),
     )
 
 
@@ -277,7 +278,7 @@ async def remove_commitment(request: Request, ctx: TenantContext, station_id: in
 async def score_checklist(request: Request, ctx: TenantContext, station_id: int) -> Response:
     async def act(ref, form):
         await checklist.score_checklist(ctx.db, ref, dict(form.items()), actor_id=ctx.user.id,
-                                       client_addr=client_addr(request))
+                                        client_addr=client_addr(request))
 
     return await _change(request, ctx, station_id, "checklist", act)
 

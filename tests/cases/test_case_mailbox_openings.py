@@ -24,9 +24,16 @@ def _now_local() -> datetime:
     return datetime.now(timezone.utc).astimezone(TZ)
 
 
+async def in_operation_since(owner_sql, station_id: int, at: datetime) -> None:
+    """The test county's stations are set up in operation now: this one long before (only weeks since
+    a station opened are checked)."""
+    await owner_sql("UPDATE stations SET created_at = $1 WHERE id = $2", at, station_id)
+
+
 async def test_log_an_opening_and_see_it(app, database, owner_sql):
     cc = await build_case_county(database)
     east = cc.stations[EAST]
+    await in_operation_since(owner_sql, east, datetime(2025, 1, 1, tzinfo=TZ))
     url = f"/stations/{east}/mailbox"
     yesterday = (_now_local() - timedelta(days=1)).strftime("%Y-%m-%d")
     async with signed_in(app, cc.county, "station") as client:
@@ -88,9 +95,10 @@ async def test_who_may_see_and_log(app, database, owner_sql):
     assert await count(owner_sql, "mailbox_openings") == 1
 
 
-async def test_the_weekly_check(database):
+async def test_the_weekly_check(database, owner_sql):
     cc = await build_case_county(database)
     t, east = cc.tenant.id, cc.stations[EAST]
+    await in_operation_since(owner_sql, east, datetime(2025, 1, 1, tzinfo=TZ))
     today = date(2026, 3, 18)  # a Wednesday
     openings = [datetime(2026, 3, 16, 0, 30, tzinfo=TZ),  # this week (Monday, just after midnight local)
                 datetime(2026, 3, 8, 23, 50, tzinfo=TZ),  # Sunday of the week of 2 March (local time)

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from app.cases import charts, stats
+from app.cases import stats
+from app.core import charts
 from app.core.periods import parse_key
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope

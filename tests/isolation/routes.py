@@ -31,6 +31,7 @@ ID_TABLES = {
     "opening_id": "mailbox_openings", "case_event_id": "case_events",
     "outbox_id": "outbox",
     "export_id": "data_exports",
+    "selection_id": "model_stations",
 }
 
 

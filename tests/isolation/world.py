@@ -77,7 +77,8 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
         Commitment, Deputy, DeputyGroup, ImportJob, Mandate, RosterContact, RosterEntry, StationDeputy,
     )
     from app.stations.models import (
-        ChecklistItem, Station, StationEvent, StationGoal, StationKind, StationScore, StationStaff,
+        ChecklistItem, ModelStation, StarRating, Station, StationEvent, StationGoal, StationKind, StationScore,
+        StationStaff,
     )
     from app.tenancy.models import AdminNode, TenantConfig
 
@@ -107,6 +108,9 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
         StationStaff(tenant_id=t, station_id=station.id, role="liaison", user_id=side.users["station_staff"].id),
         StationGoal(tenant_id=t, station_id=station.id, year=2026, goal="每月接待选民一次"),
         StationScore(tenant_id=t, station_id=station.id, item_id=item.id, met=True, scored_by=admin),
+        StarRating(tenant_id=t, station_id=station.id, year=2026, stars=5, met=1, items=1, scored_by=admin),
+        ModelStation(tenant_id=t, station_id=station.id, year=2026, reason="接待群众多", selected_on=date(2026, 1, 5),
+                     selected_by=admin),
         Mandate(tenant_id=t, deputy_id=deputy.id, level="county", term=18, direct=True,
                 constituency_node_id=node.id),
         StationDeputy(tenant_id=t, station_id=station.id, deputy_id=deputy.id),
