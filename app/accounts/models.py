@@ -107,6 +107,9 @@ class Membership(Base):
     handling_unit_id: Mapped[int | None] = mapped_column(BigInteger)  # handling unit users: their unit
     # In a joint tenant: the member county whose staff this person is (app.joint.agreements).
     home_tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
+    # In a joint station archived by a withdrawal: the role held before everyone became a viewer
+    # (its former staff still finish the cases it holds: app.joint.archive).
+    archived_role: Mapped[str | None] = mapped_column(String(20))
     # Channels the member accepts besides the in-app inbox (app.notify); the tenant may require more.
     channels: Mapped[list[str]] = mapped_column(ARRAY(String(8)), default=lambda: ["sms"])
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -35,6 +35,10 @@ class JointStations(Protocol):
 
     async def referrals_of(self, db: AsyncSession, case: Case) -> list[tuple[JointReferral, str]]: ...
 
+    async def archive_steward(self, db: AsyncSession, joint_id: int, user_id: int) -> bool: ...
+
+    async def where_to_go(self, db: AsyncSession, joint_id: int) -> list | None: ...
+
 
 joint_stations: Port[JointStations] = Port("joint stations (cases)")
 
@@ -64,3 +68,11 @@ async def passed_on(db: AsyncSession, case: Case, *, actor_id: int | None, clien
 async def refer(db: AsyncSession, scope: Scope, ref: CaseRef, **step) -> list[JointReferral]:
     """The joint station's step "refer" (the workflow offers it only there)."""
     return await joint_stations().refer(db, scope, ref, **step)
+
+
+async def where_to_go(db: AsyncSession, tenant_id: int, tenant_kind: str) -> list | None:
+    """None while the tenant's stations take opinions; an archived joint station: the counties to turn
+    to instead (app.joint.archive.Elsewhere: name, slug of their public pages or None)."""
+    if tenant_kind != "joint":
+        return None
+    return await joint_stations().where_to_go(db, tenant_id)

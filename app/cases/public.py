@@ -13,19 +13,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cases import joint_port, rating
 from app.cases.codes import issue_rating_code, rating_code_matches
-from app.cases.models import RATING_ACTIONS, STATE_NAMES, Case, CaseCategory, CaseEvent, CasePhoto, LookupMiss
+from app.cases.models import (
+    OPEN_WITH_UNIT, RATING_ACTIONS, STATE_NAMES, Case, CaseCategory, CaseEvent, CasePhoto, LookupMiss,
+)
 from app.cases.services import CONTENT_REQUIRED, CONTENT_TOO_LONG, NewCase, register_case
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.images import make_thumbnail, store_thumbnail
 from app.stations.models import Station
 from app.tenancy.config import Config
+from app.tenancy.models import TenantConfig
 
 PUBLIC_CONTENT_MAX = 2000  # the staff form takes 4000; a villager's message needs less
 HONEYPOT = "website"  # a field people never see and form-filling bots like
@@ -44,6 +48,10 @@ RATING_CODE_REQUIRED = lazy("To rate the answer, please type the rating code you
                             "or in the SMS with the answer.")
 RATING_CODE_WRONG = lazy("This rating code does not belong to this opinion. Please check the code you received "
                          "with your receipt or in the SMS with the answer.")
+OPINIONS_CLOSED = lazy("This joint station has closed and takes no more opinions. Please turn to the stations "
+                       "of your own county.")
+REHANDLING = lazy("Being handled again (you were not satisfied with the answer)")
+CLOSED_UNRATED = lazy("Closed without a rating")
 
 # Generic descriptions of public steps, by the event's action (the names of app.cases.workflow's steps),
 # else by the state it led to: the public never sees who took a step or what was noted.
@@ -54,6 +62,8 @@ PUBLIC_STEPS = {
     "send_back": lazy("Sent back for re-handling"),
     "rate": lazy("Satisfaction recorded by staff"),
     "rated_by_public": lazy("Satisfaction rated"),
+    "sent_back_by_person": lazy("Not satisfied: sent back for re-handling"),
+    "rating_lapsed": lazy("Closed without a rating: the period for rating ended"),
     # a joint station's case (app.joint.referrals)
     "refer": lazy("Referred to the county whose matter it is"),
     "referral_answered": lazy("Answer received from the county handling it"),
@@ -145,10 +155,19 @@ class PublicView:
     station: str | None
     steps: list[PublicStep] = field(default_factory=list)
     rated_by_staff: bool = False  # the satisfaction shown was recorded by staff, not by the person
+    lapsed: bool = False  # closed without a rating: the period for rating ended (app.cases.rating)
+    rating_until: date | None = None  # the last day the person may rate the answer fed back
+    today: date | None = None
+    rehandle_limit: int = 0  # how often the county lets an answer go back for re-handling
 
     @property
     def state_name(self) -> str:
-        return STATE_NAMES.get(self.case.state, OTHER_STEP)
+        c = self.case
+        if c.rehandled and c.state in (*OPEN_WITH_UNIT, "replied"):
+            return REHANDLING
+        if self.lapsed and c.state == "closed":
+            return CLOSED_UNRATED
+        return STATE_NAMES.get(c.state, OTHER_STEP)
 
     @property
     def answer(self) -> str:
@@ -159,8 +178,21 @@ class PublicView:
         return ""
 
     @property
+    def rating_closed(self) -> bool:
+        """Fed back, not rated, and the period for rating is over."""
+        c = self.case
+        return (c.state == "fed_back" and c.satisfaction is None and self.rating_until is not None
+                and self.today is not None and self.today > self.rating_until)
+
+    @property
     def rateable(self) -> bool:
-        return self.case.state == "fed_back" and self.case.satisfaction is None
+        return self.case.state == "fed_back" and self.case.satisfaction is None and not self.rating_closed
+
+    @property
+    def sends_back(self) -> bool:
+        """Would "not satisfied" send the answer back for re-handling (as far as the person can tell)?"""
+        c = self.case
+        return c.handling_unit_id is not None and c.rehandled < self.rehandle_limit
 
 
 async def find_case(db: AsyncSession, code: str) -> Case | None:
@@ -171,18 +203,27 @@ async def find_case(db: AsyncSession, code: str) -> Case | None:
 
 
 def _with_names(*columns):
-    """select(columns) from Case with the category's and the station's names at hand."""
+    """select(columns) from Case with the category's and the station's names and the county's settings
+    at hand."""
     return (select(*columns).select_from(Case)
             .outerjoin(CaseCategory, and_(CaseCategory.tenant_id == Case.tenant_id, CaseCategory.id == Case.category_id))
-            .outerjoin(Station, and_(Station.tenant_id == Case.tenant_id, Station.id == Case.station_id)))
+            .outerjoin(Station, and_(Station.tenant_id == Case.tenant_id, Station.id == Case.station_id))
+            .outerjoin(TenantConfig, TenantConfig.tenant_id == Case.tenant_id))
 
 
-async def public_view(db: AsyncSession, case: Case, names: tuple[str | None, str | None] | None = None) -> PublicView:
-    """What the public may see of a case: state, category, station (``names`` when already read) and
-    the dated public steps."""
+# What the page says about rating: the county's rating period and limit of re-handlings (defaults
+# where it saved no settings), read with the case.
+NAMES = (CaseCategory.name, Station.name, func.coalesce(TenantConfig.case_rating_days, Config.case_rating_days),
+         func.coalesce(TenantConfig.case_rehandle_limit, Config.case_rehandle_limit))
+
+
+async def public_view(db: AsyncSession, case: Case, names: tuple | None = None, *, tz=None) -> PublicView:
+    """What the public may see of a case: state, category, station, the dated public steps, and whether
+    the answer may still be rated. ``names``: the columns of NAMES when already read; ``tz``: the
+    tenant's zone, when known."""
     if names is None:
-        names = tuple((await db.execute(_with_names(CaseCategory.name, Station.name).where(Case.id == case.id))).one())
-    category, station = names
+        names = tuple((await db.execute(_with_names(*NAMES).where(Case.id == case.id))).one())
+    category, station, rating_days, rehandle_limit = names
     events = (await db.execute(
         select(CaseEvent.action, CaseEvent.to_state, CaseEvent.at)
         .where(CaseEvent.case_id == case.id, CaseEvent.public.is_(True))
@@ -191,8 +232,18 @@ async def public_view(db: AsyncSession, case: Case, names: tuple[str | None, str
     steps = [PublicStep(at=at, label=PUBLIC_STEPS.get(action) or STATE_NAMES.get(to_state or action, OTHER_STEP))
              for action, to_state, at in events]
     ratings = [action for action, _, _ in events if action in RATING_ACTIONS]
+    tz = tz or await rating.zone_of(db, case.tenant_id)
     return PublicView(case=case, category=category, station=station, steps=steps,
-                      rated_by_staff=bool(ratings) and ratings[-1] == "rate")
+                      rated_by_staff=bool(ratings) and ratings[-1] == "rate",
+                      lapsed=bool(events) and events[-1][0] == rating.LAPSED,
+                      rating_until=rating.rating_until(case, rating_days, tz),
+                      today=datetime.now(tz).date(), rehandle_limit=rehandle_limit)
+
+
+async def where_to_go(db: AsyncSession, tenant_id: int, tenant_kind: str) -> list | None:
+    """None while the tenant's stations take opinions; an archived joint station's: the counties to turn
+    to instead (app.joint.archive)."""
+    return await joint_port.where_to_go(db, tenant_id, tenant_kind)
 
 
 # --- the lookup and the limit on misses ---------------------------------------------------------------
@@ -200,7 +251,7 @@ async def public_view(db: AsyncSession, case: Case, names: tuple[str | None, str
 @dataclass
 class Lookup:
     case: Case | None
-    names: tuple[str | None, str | None] | None = None  # the category's and the station's, for public_view
+    names: tuple | None = None  # the columns of NAMES, for public_view
     blocked: bool = False  # the client has used up the misses of the last hour: refuse whatever the code
 
 
@@ -212,12 +263,12 @@ async def look_up(db: AsyncSession, code: str, hashed: str) -> Lookup:
     await db.execute(text("SELECT pg_advisory_xact_lock(hashtext('case-lookup'), hashtext(:key))"), {"key": hashed})
     misses = select(func.count()).select_from(LookupMiss).where(
         LookupMiss.client_hash == hashed, LookupMiss.at > func.now() - LIMIT_WINDOW)
-    row = (await db.execute(_with_names(Case, CaseCategory.name, Station.name, misses.scalar_subquery())
+    row = (await db.execute(_with_names(Case, *NAMES, misses.scalar_subquery())
                             .where(Case.receipt_code == code))).first() if code else None
     if row is None:
         return Lookup(None, blocked=await db.scalar(misses) >= LOOKUP_MISSES_PER_HOUR)
-    case, category, station, count = row
-    return Lookup(case, (category, station), blocked=count >= LOOKUP_MISSES_PER_HOUR)
+    case, *names, count = row
+    return Lookup(case, tuple(names), blocked=count >= LOOKUP_MISSES_PER_HOUR)
 
 
 async def record_miss(db: AsyncSession, tenant_id: int, hashed: str) -> None:

@@ -24,7 +24,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cases import notices, public, steps
+from app.cases import notices, public, rating, steps
 from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS
 from app.cases.codes import group_code, normalise_code
 from app.cases.services import today_in
@@ -45,6 +45,17 @@ FORM_CACHE = "public, max-age=300"  # the empty forms: nothing personal, no toke
 PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 OPINION_PATH = "/p/{tenant_slug:str}/stations/{station_id:int}/opinion"
 RATED = lazy("Thank you: your rating has been recorded.")
+OUTCOMES = {
+    "closed": RATED,
+    "sent_back": lazy("Thank you. Your reason has been passed on: the handling unit handles your opinion again. "
+                      "Look up this code to follow it; you can rate the new answer once it has been fed back to you."),
+    "closed_at_limit": lazy("Your rating “Not satisfied” and your reason have been recorded. The county lets an answer "
+                            "go back for re-handling at most %(n)s time(s) and this has been reached, so your opinion "
+                            "is now closed as not satisfied."),
+    "closed_unsatisfied": lazy("Your rating “Not satisfied” and your reason have been recorded, and your opinion is "
+                               "closed as not satisfied."),
+}
+REASON_READ_MAX = 2000  # read at most this much of the reason (the service refuses past rating.REASON_MAX)
 
 
 def _render(request: Request, template: str, tenant: Tenant, *, status_code: int = 200, cache: str | None = None,
@@ -69,11 +80,13 @@ def _hash(request: Request, tenant: Tenant) -> str:
 # --- the opinion form -----------------------------------------------------------------------------
 
 def _opinion_page(request: Request, tenant: Tenant, station: Station, person_months: int, *,
-                  form: dict | None = None, error: str | None = None, status_code: int = 200) -> Response:
-    # person_months: the county's retention period (app.data.retention), named on the form's notice.
+                  form: dict | None = None, error: str | None = None, status_code: int = 200,
+                  elsewhere: list | None = None) -> Response:
+    # person_months: the county's retention period (app.data.retention), named on the form's notice;
+    # elsewhere: an archived joint station takes no opinions, these counties do (app.joint.archive).
     return _render(request, "cases/public_opinion.html", tenant, status_code=status_code,
                    cache=FORM_CACHE if request.method == "GET" else None, station=station, form=form or {},
-                   person_months=person_months,
+                   person_months=person_months, elsewhere=elsewhere,
                    error=error, max_content=public.PUBLIC_CONTENT_MAX, honeypot=public.HONEYPOT)
 
 
@@ -88,7 +101,8 @@ async def opinion_form(request: Request, tenant_slug: str, station_id: int) -> R
     async with access.public_tenant(request, tenant_slug) as (tenant, db):
         station = await access.public_station(db, station_id)
         months = await _case_person_months(db, tenant.id)
-    return _opinion_page(request, tenant, station, months)
+        elsewhere = await public.where_to_go(db, tenant.id, tenant.kind)
+    return _opinion_page(request, tenant, station, months, elsewhere=elsewhere)
 
 
 async def _read_opinion(request: Request) -> public.PublicOpinion:
@@ -106,6 +120,10 @@ async def _read_opinion(request: Request) -> public.PublicOpinion:
 async def submit_opinion(request: Request, tenant_slug: str, station_id: int) -> Response:
     async with access.public_tenant(request, tenant_slug, writes=True) as (tenant, db):
         station = await access.public_station(db, station_id)
+        elsewhere = await public.where_to_go(db, tenant.id, tenant.kind)
+        if elsewhere is not None:  # an archived joint station: refused before anything is read or written
+            return _opinion_page(request, tenant, station, await _case_person_months(db, tenant.id),
+                                 error=gettext(public.OPINIONS_CLOSED), status_code=403, elsewhere=elsewhere)
         opinion = await _read_opinion(request)
         try:
             config = await get_config(db, tenant.id)
@@ -135,11 +153,13 @@ def _lookup_page(request: Request, tenant: Tenant, *, code: str = "", error: str
 
 
 def _status_page(request: Request, tenant: Tenant, view: public.PublicView, *, message: str | None = None,
-                 error: str | None = None, status_code: int = 200, rating_code: str = "") -> Response:
+                 error: str | None = None, status_code: int = 200, rating_code: str = "", typed: dict | None = None
+                 ) -> Response:
+    # typed: what the refused rating form held (satisfaction, reason), shown again
     return _render(request, "cases/public_status.html", tenant, status_code=status_code, view=view,
                    code=view.case.receipt_code, grouped=group_code(view.case.receipt_code),
                    rating_code=rating_code, message=message, error=error, SATISFACTIONS=SATISFACTIONS,
-                   SATISFACTION_NAMES=SATISFACTION_NAMES)
+                   SATISFACTION_NAMES=SATISFACTION_NAMES, typed=typed or {}, reason_max=rating.REASON_MAX)
 
 
 async def _find(request: Request, tenant: Tenant, db: AsyncSession, typed: str) -> public.Lookup | Response:
@@ -169,7 +189,7 @@ async def lookup(request: Request, tenant_slug: str) -> Response:
         found = await _find(request, tenant, db, typed)
         if isinstance(found, Response):
             return found
-        view = await public.public_view(db, found.case, found.names)
+        view = await public.public_view(db, found.case, found.names, tz=ZoneInfo(tenant.timezone))
     return _status_page(request, tenant, view)
 
 
@@ -182,18 +202,21 @@ async def rate(request: Request, tenant_slug: str) -> Response:
         found = await _find(request, tenant, db, typed)
         if isinstance(found, Response):
             return found
-        case = found.case
+        case, tz = found.case, ZoneInfo(tenant.timezone)
+        typed = {"satisfaction": str(form.get("satisfaction", ""))[:20],
+                 "reason": str(form.get("reason", ""))[:REASON_READ_MAX]}
         try:
             await public.check_rating_code(db, case, rating_code, hashed=_hash(request, tenant))
-            await steps.rate_by_public(db, case, str(form.get("satisfaction", "")), client_addr=None)
+            outcome = await steps.rate_by_public(db, case, typed["satisfaction"], reason=typed["reason"],
+                                                 client_addr=None)
         except Refusal as refusal:
-            # Nothing of the case was written (refused before, or by the conditional update, which changed
-            # nothing); a wrong rating code's miss was, and is committed with this page.
-            view = await public.public_view(db, case, found.names)
+            # Nothing of the case was written (every check runs before the first change); a wrong
+            # rating code's miss was, and is committed with this page.
+            view = await public.public_view(db, case, found.names, tz=tz)
             return _status_page(request, tenant, view, error=refusal.text(), status_code=refusal.status,
-                                rating_code=rating_code)
-        view = await public.public_view(db, case, found.names)
-    return _status_page(request, tenant, view, message=gettext(RATED))
+                                rating_code=rating_code, typed=typed)
+        view = await public.public_view(db, case, found.names, tz=tz)
+    return _status_page(request, tenant, view, message=gettext(OUTCOMES[outcome], n=view.rehandle_limit))
 
 
 public_route_handlers = [opinion_form, submit_opinion, lookup_form, lookup, rate]

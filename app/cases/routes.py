@@ -116,7 +116,8 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
     config, today = await steps.context(ctx.db, ref.case)
     joint_feeds_back = await joint_port.joint_feeds_back(ctx.db, ref.case)
     available = workflow.available_steps(scope, ref, today=today, rehandle_limit=config.case_rehandle_limit,
-                                         tenant_kind=ctx.tenant.kind, joint_feeds_back=joint_feeds_back)
+                                         tenant_kind=ctx.tenant.kind, joint_feeds_back=joint_feeds_back,
+                                         steward=await steps.archive_steward(ctx.db, scope, ref.case))
     entries, merged = await views.history(ctx.db, scope, ref.case)
     needs_units = {"assign", "send_back"} & set(available)
     needs_deputy = "to_suggestion" in available and scope.role != "deputy" and ref.case.deputy_id is None

@@ -26,6 +26,7 @@ from app.core.images import store_image
 from app.core.i18n import lazy
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, StationDeputy
+from app.notify import work
 from app.stations.access import station_filter
 from app.stations.models import Station
 from app.tenancy.config import Config
@@ -59,6 +60,7 @@ def add_event(db: AsyncSession, case: Case, action: str, actor_id: int | None, *
               from_state: str | None = None, note: str = "", data: dict | None = None, public: bool = False) -> None:
     db.add(CaseEvent(tenant_id=case.tenant_id, case_id=case.id, action=action, from_state=from_state,
                      to_state=to_state, note=note[:NOTE_MAX], data=data or {}, public=public, actor_user_id=actor_id))
+    work.case_event(db, case, action, actor_id, from_state=from_state, to_state=to_state)  # who acts next is told
 
 
 def check_mobile(value: str | None) -> str | None:

@@ -26,13 +26,14 @@ from app.tenancy import coded_lists
 from app.tenancy.coded_lists import Audit, CodedList, Messages
 from app.tenancy.config import config_row
 
-# The case keys of the county's settings, with the ranges the database enforces (migration 0005).
+# The case keys of the county's settings, with the ranges the database enforces (migrations 0005, 0023).
 CASE_CONFIG_RANGES = {
     "case_reply_days": (1, 365),
     "case_feedback_days": (1, 365),
     "case_rehandle_limit": (0, 5),
     "public_limit_per_client": (1, 1000),
     "public_limit_per_station": (1, 100000),
+    "case_rating_days": (1, 365),  # migration 0023
 }
 # Which levels each kind of unit may be at (the settings form checks the same).
 KIND_LEVELS = {"township_office": ("township",), "village_committee": ("township",),
@@ -58,6 +59,8 @@ SETTING_ERRORS = {
     "case_rehandle_limit": lazy("An unsatisfied answer may be sent back for re-handling 0 to 5 times."),
     "public_limit_per_client": lazy("The hourly limit per person is a whole number from 1 to 1000."),
     "public_limit_per_station": lazy("The hourly limit per station is a whole number from 1 to 100000."),
+    "case_rating_days": lazy("The period in which the person may rate an answer is a whole number of days from "
+                             "1 to 365."),
 }
 
 
@@ -323,7 +326,7 @@ async def delete_rule(db: AsyncSession, *, tenant_id: int, actor_id: int, rule: 
 
 
 def parse_settings(values: dict) -> dict[str, int]:
-    """The five case settings from the form; Refusal naming the first one out of range."""
+    """The case settings from the form; Refusal naming the first one out of range."""
     out = {}
     for key, (low, high) in CASE_CONFIG_RANGES.items():
         text = str(values.get(key, "")).strip()

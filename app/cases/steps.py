@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
-from app.cases import joint_port, notices, workflow
+from app.cases import joint_port, notices, rating, workflow
 from app.cases.access import CaseRef, get_case
 from app.cases.models import FEEDBACK_CHANNELS, SATISFACTIONS, URGENCIES, Case, CaseCategory
 from app.tenancy.models import AdminNode, HandlingUnit, Tenant
@@ -48,8 +48,6 @@ SUPERVISION_REQUIRED = lazy("Please write down the supervision note.")
 OUTSIDE_REQUIRED = lazy("Please give the outside body and its reference number.")
 CHANNEL_BAD = lazy("Please choose how the answer was fed back.")
 SATISFACTION_BAD = lazy("Please choose how satisfied the person is.")
-PUBLIC_SATISFACTION_BAD = lazy("Please choose how satisfied you are with the answer.")
-NOT_YET_RATEABLE = lazy("The answer can be rated once it has been fed back to you.")
 UNIT_BAD = lazy("Please choose a handling unit of this county.")
 CLASSIFY_CATEGORY_BAD = lazy("Please choose a category of this county for the case.")
 CLASSIFY_URGENCY_BAD = lazy("Please choose whether the case is urgent or normal.")
@@ -84,6 +82,16 @@ async def context(db: AsyncSession, case: Case, today: date | None = None) -> tu
     return config, today
 
 
+async def archive_steward(db: AsyncSession, scope: Scope, case: Case) -> bool:
+    """A viewer of an archived joint station who was its staff: may still finish its cases
+    (``workflow.ARCHIVE_STEPS``). Asks the joint stations only for a viewer of a joint tenant."""
+    if scope.role != "viewer":
+        return False
+    if await db.scalar(select(Tenant.kind).where(Tenant.id == case.tenant_id)) != "joint":
+        return False
+    return await joint_port.joint_stations().archive_steward(db, case.tenant_id, scope.user_id)
+
+
 async def begin(db: AsyncSession, scope: Scope, ref: CaseRef, step: str,
                 today: date | None = None) -> tuple[workflow.Step, Config, date]:
     config, today = await context(db, ref.case, today)
@@ -92,7 +100,7 @@ async def begin(db: AsyncSession, scope: Scope, ref: CaseRef, step: str,
         kind = await db.scalar(select(Tenant.kind).where(Tenant.id == ref.case.tenant_id)) or kind
     joint_feeds_back = step in workflow.FED_BACK_AT_JOINT and await joint_port.joint_feeds_back(db, ref.case)
     spec = workflow.check(step, scope, ref, today=today, rehandle_limit=config.case_rehandle_limit, tenant_kind=kind,
-                          joint_feeds_back=joint_feeds_back)
+                          joint_feeds_back=joint_feeds_back, steward=await archive_steward(db, scope, ref.case))
     return spec, config, today
 
 
@@ -296,44 +304,29 @@ async def feed_back(db: AsyncSession, scope: Scope, ref: CaseRef, *, channel: st
 
 async def rate(db: AsyncSession, scope: Scope, ref: CaseRef, *, satisfaction: str, note: str = "", actor_id: int,
                client_addr: str | None = None, now: datetime | None = None) -> None:
-    """满意度测评 as staff record it (asked by phone or in person); closes the case."""
-    spec, _, _ = await begin(db, scope, ref, "rate")
+    """满意度测评 as staff record it (asked by phone or in person): closes the case, except "not satisfied",
+    which needs the person's reason (the note) and sends the case back like the person's own rating
+    (``app.cases.rating``)."""
+    spec, config, today = await begin(db, scope, ref, "rate")
     if satisfaction not in SATISFACTIONS:
         raise Refusal(SATISFACTION_BAD)
-    note = text(note, "note")
+    note = text(note, "note", required=rating.STAFF_REASON_REQUIRED if satisfaction == "unsatisfied" else None)
     now = _now(now)
+    unit = await rating.rehandling_unit(db, ref.case, config) if satisfaction == "unsatisfied" else None
+    if unit is not None:
+        await rating.send_back(db, ref.case, unit, reason=note, actor_id=actor_id, config=config, today=today,
+                               now=now)
+        await record(db, tenant_id=ref.case.tenant_id, actor_user_id=actor_id, action=AUDIT_ACTIONS["rate"],
+                     target=f"case:{ref.case.id}", client_addr=client_addr,
+                     details={"from": "fed_back", "to": "assigned", "satisfaction": satisfaction, "sent_back": True})
+        return
     ref.case.satisfaction, ref.case.rated_at = satisfaction, now
     await finish(db, ref, spec, actor_id=actor_id, now=now, client_addr=client_addr, note=note,
                  data={"satisfaction": satisfaction})
 
 
-async def rate_by_public(db: AsyncSession, case: Case, satisfaction: str, *, client_addr: str | None = None,
-                         now: datetime | None = None) -> None:
-    """The person's own rating from the receipt lookup: once, only once the answer was fed back; it
-    closes the case. Conditional on the state read: of two ratings racing, the second changes nothing."""
-    if satisfaction not in SATISFACTIONS:
-        raise Refusal(PUBLIC_SATISFACTION_BAD)
-    if case.satisfaction is not None or case.rated_at is not None:
-        raise Refusal(workflow.ALREADY_RATED)
-    if case.state != "fed_back":
-        raise Refusal(NOT_YET_RATEABLE)
-    now = _now(now)
-    done = await db.scalar(
-        update(Case).where(Case.id == case.id, Case.state == "fed_back", Case.satisfaction.is_(None))
-        .values(state="closed", satisfaction=satisfaction, rated_at=now, closed_at=now, updated_at=now)
-        .returning(Case.id)
-        .execution_options(synchronize_session=False)
-    )
-    if done is None:
-        raise Refusal(workflow.ALREADY_RATED)
-    case.state, case.satisfaction, case.rated_at, case.closed_at = "closed", satisfaction, now, now
-    add_event(db, case, "rated_by_public", None, from_state="fed_back", to_state="closed", public=True,
-              data={"satisfaction": satisfaction})
-    await notices.finished(db, case)
-    await record(db, tenant_id=case.tenant_id, actor_user_id=None, action="case_rated_by_public",
-                 target=f"case:{case.id}", client_addr=client_addr, details={"satisfaction": satisfaction})
-    await joint_port.mirror(db, case, now)
-    await joint_port.passed_on(db, case, actor_id=None, client_addr=client_addr, now=now)
+# The person's own rating (the public lookup page) lives with the rest of the rating rules.
+rate_by_public = rating.rate_by_public
 
 
 async def supervise(db: AsyncSession, scope: Scope, ref: CaseRef, *, note: str, actor_id: int,

@@ -61,7 +61,8 @@ async def history(db: AsyncSession, scope: Scope, case: Case) -> tuple[list[Entr
     out = []
     for event, actor in rows:
         public_step = event.actor_user_id is None and (
-            event.action == "rated_by_public" or (event.action == "registered" and event.data.get("source") == "online"))
+            event.action in ("rated_by_public", "sent_back_by_person")
+            or (event.action == "registered" and event.data.get("source") == "online"))
         label = None
         if event.case_id in merged:
             label = merged[event.case_id].code or f"#{event.case_id}" if merged[event.case_id].visible else ""

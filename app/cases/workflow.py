@@ -41,6 +41,11 @@ FED_BACK_AT_JOINT = ("feed_back", "rate")  # of a case referred from a joint sta
 JOINT_REFERS = lazy("A joint station does not handle cases itself: refer the case to the member county whose matter it is.")
 # A joint station has no handling units and no outside bodies of its own: it refers instead.
 NOT_AT_JOINT = ("assign", "send_back", "escalate", "forward_outside")
+# An archived joint station (one member left) is read-only, yet the cases it holds still get their
+# answer: its former staff (``steward``: app.joint.archive) take these steps, and no other.
+ARCHIVE_STEPS = ("refer", "answer_on_spot", "feed_back", "rate")
+ARCHIVED = lazy("This joint station is archived: its former staff may only finish the cases it holds "
+                "(refer, answer, feed back, record the satisfaction).")
 
 
 @dataclass(frozen=True)
@@ -87,10 +92,13 @@ STEP_ORDER = ("refer", "accept", "reply", "ask_clarification", "clarify", "class
 # History labels of steps that are not workflow steps.
 OTHER_EVENTS = {"registered": lazy("Registered"), "rated_by_public": lazy("Satisfaction given by the person"),
                 "merged_here": lazy("A duplicate case was merged into this one"),
+                "sent_back_by_person": lazy("Not satisfied: sent back to the handling unit for re-handling"),
+                "rating_lapsed": lazy("Closed without a rating: the period for rating ended"),
                 "referral_answered": lazy("Answer received from a member county"),
                 "referral_reopened": lazy("Sent back for re-handling by the member county"),
                 "joint_fed_back": lazy("Answer fed back to the person through the joint station"),
-                "joint_rated": lazy("Satisfaction given through the joint station")}
+                "joint_rated": lazy("Satisfaction given through the joint station"),
+                "photos_removed": lazy("Photos deleted at the end of the retention period")}
 
 
 def event_label(action: str) -> str:
@@ -109,10 +117,11 @@ def wrong_state(case: Case) -> Refusal:
 
 
 def check(step: str, scope: Scope, ref: CaseRef, *, today: date, rehandle_limit: int,
-          tenant_kind: str = "county", joint_feeds_back: bool = False) -> Step:
+          tenant_kind: str = "county", joint_feeds_back: bool = False, steward: bool = False) -> Step:
     """The step, if this member may take it on this case now; else a Refusal (nothing written).
     ``tenant_kind``: the case's tenant's kind ("refer" is a joint station's step only);
-    ``joint_feeds_back``: the case was referred from a joint station that still feeds back for it."""
+    ``joint_feeds_back``: the case was referred from a joint station that still feeds back for it;
+    ``steward``: the member, a viewer of an archived joint station, was its staff (ARCHIVE_STEPS)."""
     spec = STEPS.get(step)
     if spec is None:
         raise Refusal(WRONG_STATE, status=404, state="")
@@ -123,9 +132,14 @@ def check(step: str, scope: Scope, ref: CaseRef, *, today: date, rehandle_limit:
     if spec.name in FED_BACK_AT_JOINT and joint_feeds_back:
         raise Refusal(JOINT_FEEDS_BACK)
     case = ref.case
-    if scope.role == "deputy" and step != "to_suggestion":
+    role = scope.role
+    if steward:
+        if spec.name not in ARCHIVE_STEPS:
+            raise Refusal(ARCHIVED, status=403)
+        role = "station_staff"
+    if role == "deputy" and step != "to_suggestion":
         raise Refusal(ONLY_DEPUTY_SUGGESTS, status=403)
-    if scope.role not in spec.roles:
+    if role not in spec.roles:
         raise Refusal(spec.only, status=403)
     if scope.role == "handling_unit" and (scope.handling_unit_id is None
                                           or scope.handling_unit_id != case.handling_unit_id):
@@ -156,13 +170,13 @@ def _check_special(spec: Step, scope: Scope, case: Case, today: date, rehandle_l
 
 
 def available_steps(scope: Scope, ref: CaseRef, *, today: date, rehandle_limit: int,
-                    tenant_kind: str = "county", joint_feeds_back: bool = False) -> list[str]:
+                    tenant_kind: str = "county", joint_feeds_back: bool = False, steward: bool = False) -> list[str]:
     """The steps this member may take on this case now, in the page's order."""
     out = []
     for name in STEP_ORDER:
         try:
             check(name, scope, ref, today=today, rehandle_limit=rehandle_limit, tenant_kind=tenant_kind,
-                  joint_feeds_back=joint_feeds_back)
+                  joint_feeds_back=joint_feeds_back, steward=steward)
         except Refusal:
             continue
         out.append(name)

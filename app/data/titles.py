@@ -114,6 +114,7 @@ COLUMN_TITLES = {
     "message_texts": "消息文字", "retain_case_person_months": "群众姓名和手机号码保存期限（月）",
     "retain_roster_months": "离任代表花名册保存期限（月）", "retain_delivery_months": "消息发送记录保存期限（月）",
     "retain_audit_months": "操作日志保存期限（月）",
+    "setup_done_at": "开通设置完成时间",
 }
 
 # Where the generic word is wrong for one table.
@@ -136,6 +137,7 @@ TABLE_COLUMN_TITLES = {
     ("handling_units", "kind"): "单位类型",
     ("handling_units", "level"): "单位层级",
     ("import_jobs", "kind"): "导入内容",
+    ("import_jobs", "preview"): "导入预览（逐行）",
     ("import_jobs", "total"): "总行数",
     ("joint_attendance", "method"): "签到方式",
     ("joint_deputies", "name"): "姓名",

@@ -32,12 +32,16 @@ async def unassigned(db: AsyncSession, scope: Scope, limit: int | None = None) -
     return out, total
 
 
-async def unassigned_count(db: AsyncSession, scope: Scope) -> int:
-    """For the tenant home page (0 for roles that do not see the checks)."""
+async def unassigned_count(db: AsyncSession, scope: Scope) -> int | None:
+    """For the tenant home page: serving deputies in scope not stationed anywhere; None when there is
+    no serving deputy in scope at all (a new county: "every deputy is stationed" would say nothing
+    true). 0 for roles that do not see the checks."""
     if scope.role not in ("county_admin", "viewer", "township_staff", "station_staff"):
         return 0
-    return await db.scalar(select(func.count()).select_from(Deputy).where(
-        deputies_in_scope(scope), Deputy.status == "active", not_(_has_active_assignment()))) or 0
+    serving, unassigned = (await db.execute(
+        select(func.count(), func.count().filter(not_(_has_active_assignment()))).select_from(Deputy)
+        .where(deputies_in_scope(scope), Deputy.status == "active"))).one()
+    return unassigned if serving else None
 
 
 @dataclass

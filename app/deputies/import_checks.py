@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Refusal
 from app.core.i18n import lazy
+from app.core.security import mask_mobile
 from app.deputies import roster as roster_rules
 from app.deputies.import_files import COLUMNS, IGNORED_HEADERS, normalise_header, read_rows
 from app.deputies.models import Deputy, DeputyGroup, RosterEntry
@@ -104,6 +105,9 @@ class Checked:
     problems: list[dict] = field(default_factory=list)
     # (row number, values ready to insert): a roster entry, or a deputy with the mandates of all its rows
     rows: list[tuple[int, dict]] = field(default_factory=list)
+    # every row as read, for the row-by-row preview: the recognised columns as headed in the file, each
+    # row's cells ([row number, [text …]]), and the positions of the rows that have problems
+    preview: dict = field(default_factory=lambda: {"columns": [], "header": 1, "rows": [], "bad": []})
 
 
 def _problem(at_row: int | None, column: str, message: str, /, **variables) -> dict:
@@ -137,8 +141,10 @@ def _match_headers(kind: str, header_row: int, cells: list, checked: Checked) ->
     return found
 
 
-def check_file(kind: str, data: bytes, filename: str, lookup: Lookup) -> Checked:
-    """Every row checked; runs in a worker thread (pure Python, no database)."""
+def check_file(kind: str, data: bytes, filename: str, lookup, check_row=None, finish=None) -> Checked:
+    """Every row checked by ``check_row(number, values, lookup, checked, seen)`` (the deputies' and the
+    rosters' by default); ``finish(lookup, checked, seen)`` then checks what needs the whole file (a
+    village whose township comes later). Runs in a worker thread (pure Python, no database)."""
     checked = Checked(kind=kind)
     rows = read_rows(data, filename, max_rows=MAX_ROWS)
     first = next(rows, None)
@@ -146,8 +152,11 @@ def check_file(kind: str, data: bytes, filename: str, lookup: Lookup) -> Checked
         raise Refusal(FILE_EMPTY)
     header_row, header_cells = first
     columns = _match_headers(kind, header_row, header_cells, checked)
-    check_row = _check_deputy_row if kind == "deputies" else _check_roster_row
-    seen: dict[tuple, int] = {}
+    if check_row is None:
+        check_row = _check_deputy_row if kind == "deputies" else _check_roster_row
+    shown = sorted(columns.items(), key=lambda item: item[1][0])
+    checked.preview.update(columns=[written for _, (_, written) in shown], header=header_row)
+    seen: dict = {}
     for number, cells in rows:
         checked.total += 1
         if checked.total > MAX_ROWS:
@@ -155,20 +164,39 @@ def check_file(kind: str, data: bytes, filename: str, lookup: Lookup) -> Checked
         values = {}
         for key, (index, written) in columns.items():
             values[key] = (cells[index] if index < len(cells) else None, written)
+        checked.preview["rows"].append([number, [_shown(key, values[key][0]) for key, _ in shown]])
         row = check_row(number, values, lookup, checked, seen)
         if row is not None:
             checked.rows.append((number, row))
     if checked.total == 0:
         raise Refusal(FILE_EMPTY)
+    if finish is not None:
+        finish(lookup, checked, seen)
+    checked.problems.sort(key=lambda p: p["row"] or 0)  # stable: a row's problems keep their order
+    bad = {p["row"] for p in checked.problems}
+    checked.preview["bad"] = [i for i, (number, _) in enumerate(checked.preview["rows"]) if number in bad]
     return checked
+
+
+PREVIEW_CELL = 60  # characters of a cell shown in the preview
+
+
+def _shown(key: str, value: object) -> str:
+    """A cell as the preview shows it: text, cut short; mobile numbers masked (the preview is a list)."""
+    if value is None:
+        return ""
+    text = str(value)
+    if key == "mobile" and text.isdigit() and len(text) == 11:
+        return mask_mobile(text)
+    return text if len(text) <= PREVIEW_CELL else text[:PREVIEW_CELL - 1] + "…"
 
 
 class _Row:
     """Collects one row's values and problems."""
 
-    def __init__(self, number: int, values: dict, checked: Checked, kind: str):
+    def __init__(self, number: int, values: dict, checked: Checked, kind: str | None = None):
         self.number, self.values, self.checked, self.ok = number, values, checked, True
-        self.headers = {c.key: c.header for c in COLUMNS[kind]}
+        self.headers = {c.key: c.header for c in COLUMNS[kind or checked.kind]}
 
     def column(self, key: str) -> str:
         return self.values[key][1] if key in self.values else self.headers[key]

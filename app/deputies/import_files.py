@@ -62,6 +62,33 @@ COLUMNS = {
         Column("mobile", "手机号码", False, ("手机", "手机号", "联系电话", "电话")),
         Column("note", "备注", False),
     ),
+    # one row per place: a township or street (村 empty), or a village or community under one
+    "tree": (
+        Column("township", "乡镇", True, ("乡镇街道", "乡镇名称", "街道", "乡镇或街道"), hint="或街道"),
+        Column("village", "村", False, ("村社区", "社区", "村居", "村名称", "村或社区"), hint="或社区"),
+        Column("kind", "类型", False, ("区划类型", "类别"), hint="乡/镇/街道/村/社区/单位/功能区"),
+        Column("division_code", "区划代码", False, ("统计用区划代码", "代码")),
+    ),
+    "stations": (
+        Column("name", "名称", False, ("站点名称", "站名"), hint="可留空，按命名规则"),
+        Column("kind", "类型", True, ("站点类型", "类别")),
+        Column("place", "所在地", True, ("所在乡镇村", "所在区划", "所在村", "地点"), hint="乡镇/村"),
+        Column("status", "状态", False, ("运行状态",), hint="筹建/运行"),
+        Column("address", "地址", False, ("详细地址", "站点地址")),
+        Column("opening_hours", "开放时间", False, ("开放时段",)),
+        Column("reception_rule", "接待日", False, ("固定接待日", "接待时间")),
+        Column("contact_name", "联系人", False),
+        Column("contact_phone", "联系电话", False, ("电话",)),
+        Column("intro", "简介", False, ("站点简介",)),
+    ),
+    "units": (
+        Column("name", "名称", True, ("单位名称", "承办单位")),
+        Column("code", "代码", False, ("简称", "简称/代码", "单位代码"), hint="英文小写字母或数字，可留空"),
+        Column("kind", "类型", True, ("单位类型",), hint="乡镇政府/县级部门/村居委会/其他"),
+        Column("place", "所在乡镇", False, ("所在地", "乡镇", "所在乡镇村"), hint="乡镇单位填写"),
+        Column("contact_name", "联系人", False),
+        Column("contact_phone", "电话", False, ("联系电话",)),
+    ),
 }
 IGNORED_HEADERS = {"序号", "编号", "no", "no."}
 LEVEL_WORDS = {"national": "全国", "provincial": "省", "city": "市", "county": "县", "township": "乡镇"}

@@ -1,26 +1,29 @@
 """Spreadsheet import (/t/{tenant_slug}/imports) and the deputies export (/t/{tenant_slug}/deputies/export.*).
 
-County admins import for the whole county, township staff for stations of their township. Upload →
-preview (every problem by row and column, nothing written) → confirm → a background job inserts
+County admins import for the whole county (the tree, stations, handling units, deputies, rosters),
+township staff stations, deputies and rosters of their township. Upload → preview (every row as read,
+with its problems by column, a page at a time; nothing written) → confirm → a background job inserts
 everything or nothing, with a progress page that polls with htmx and reloads by hand without it.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Request, Response, get, post
+from litestar.params import QueryParameter
 
 from app.audit.services import record
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.core import spreadsheets
 from app.core.web import client_addr, download, page, see_other
-from app.deputies import exports, import_files, imports
+from app.deputies import exports, import_files, import_kinds, import_preview, imports
 from app.deputies.models import ImportJob
 from app.tenancy.access import TenantContext
 
 PROBLEMS_SHOWN = 200
 TEMPLATES = {f"{kind}.{fmt}": (kind, fmt) for kind in imports.KINDS for fmt in ("xlsx", "csv")}
-TEMPLATE_NAMES = {"deputies": "人大代表导入模板", "roster": "联系选民花名册导入模板"}
 CHOOSE_KIND = lazy("Please choose what the file holds.")
 CHOOSE_FILE = lazy("Please choose a file to upload.")
 STATUS_NAMES = {
@@ -32,19 +35,25 @@ STATUS_NAMES = {
 }
 
 
+def _kinds(ctx: TenantContext) -> list[str]:
+    """The kinds the member may import (what the upload form offers, and all it accepts)."""
+    return [kind.code for kind in import_kinds.kinds_for(ctx.role)]
+
+
 async def _upload_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
                        kind: str = "") -> Response:
     return page(
         request, "deputies/import_upload.html", status_code=status_code, error=error, kind=kind,
-        kinds=imports.KINDS, kind_names=imports.KIND_NAMES, status_names=STATUS_NAMES,
+        kinds=_kinds(ctx), kind_names=imports.KIND_NAMES, status_names=STATUS_NAMES,
         jobs=await imports.recent_jobs(ctx.db, await ctx.scope()), columns=import_files.COLUMNS, base=ctx.base,
     )
 
 
 @get("/imports")
-async def import_home(request: Request, ctx: TenantContext) -> Response:
+async def import_home(request: Request, ctx: TenantContext, kind: str | None = None) -> Response:
+    """``?kind=tree`` chooses what the file holds (the set-up checklist links so)."""
     ctx.require_role(*imports.IMPORT_ROLES)
-    return await _upload_page(request, ctx)
+    return await _upload_page(request, ctx, kind=kind if kind in _kinds(ctx) else "")
 
 
 @post("/imports", opt={"uploads": True}, request_max_body_size=import_files.MAX_FILE_BYTES + 64 * 1024)
@@ -53,7 +62,7 @@ async def import_upload(request: Request, ctx: TenantContext) -> Response:
     form = await request.form()
     kind = str(form.get("kind", ""))
     upload = form.get("file")
-    if kind not in imports.KINDS:
+    if kind not in _kinds(ctx):
         return await _upload_page(request, ctx, status_code=400, error=gettext(CHOOSE_KIND))
     if upload is None or isinstance(upload, str) or not getattr(upload, "filename", ""):
         return await _upload_page(request, ctx, status_code=400, error=gettext(CHOOSE_FILE), kind=kind)
@@ -71,10 +80,11 @@ async def import_upload(request: Request, ctx: TenantContext) -> Response:
 @get("/imports/template/{filename:str}")
 async def import_template(ctx: TenantContext, filename: str) -> Response:
     ctx.require_role(*imports.IMPORT_ROLES)
-    if filename not in TEMPLATES:
+    if filename not in TEMPLATES or TEMPLATES[filename][0] not in _kinds(ctx):
         raise NotFound()
     kind, fmt = TEMPLATES[filename]
-    return download(exports.render(kind, fmt, [], template=True), f"{TEMPLATE_NAMES[kind]}.{fmt}",
+    body = spreadsheets.write(fmt, exports.headers(kind, template=True), [], import_kinds.KINDS[kind].sheet)
+    return download(body, f"{import_kinds.TEMPLATE_NAMES[kind]}.{fmt}",
                     headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -94,11 +104,17 @@ def _job_context(ctx: TenantContext, job: ImportJob) -> dict:
 
 
 @get("/imports/{job_id:int}")
-async def import_job(request: Request, ctx: TenantContext, job_id: int) -> Response:
+async def import_job(request: Request, ctx: TenantContext, job_id: int,
+                     page_no: Annotated[int, QueryParameter(name="page")] = 1, only: str | None = None) -> Response:
+    """While previewed: every row of the file with its problems, a page at a time (``?only=problems``:
+    the rows with problems)."""
     job = await _job(ctx, job_id)
     problems = job.problems or []
+    preview = None
+    if job.status == "previewed":
+        preview = await import_preview.preview_page(ctx.db, job, page=page_no, only_problems=only == "problems")
     return page(request, "deputies/import_job.html", problems=problems[:PROBLEMS_SHOWN],
-                more=max(0, len(problems) - PROBLEMS_SHOWN), **_job_context(ctx, job))
+                more=max(0, len(problems) - PROBLEMS_SHOWN), preview=preview, **_job_context(ctx, job))
 
 
 @get("/imports/{job_id:int}/progress")

@@ -1,8 +1,10 @@
-"""Spreadsheet import of deputies and contact rosters: parse, preview, confirm, run as a job.
+"""Spreadsheet import of the administrative tree, stations, handling units, deputies and contact
+rosters (the kinds: app.deputies.import_kinds): parse, preview, confirm, run as a job.
 
 1. ``preview``: the uploaded XLSX (openpyxl, read-only, streamed) or CSV (UTF-8, with or without BOM,
    or GB18030) is checked row by row against the tenant's records; every problem is listed by row
-   number and column, and the file is kept in ``import_jobs.data`` with status ``previewed``.
+   number and column, every row is kept as read for the row-by-row preview (``import_jobs.preview``,
+   app.deputies.import_preview), and the file in ``import_jobs.data``, with status ``previewed``.
 2. ``confirm``: only a file without problems; status ``queued``, then ``enqueue`` hands the job to
    arq (tenant and job id in the payload). Redis being down leaves it queued: the worker's
    ``sweep`` finds queued jobs (and runs that died) and enqueues them again.
@@ -19,7 +21,7 @@ import logging
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import null, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -29,15 +31,17 @@ from app.audit.services import record
 from app.core.db import Database
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
-from app.deputies.import_checks import _problem, check_upload
-from app.deputies.models import Deputy, ImportJob, Mandate, RosterEntry, StationDeputy
+from app.deputies.import_checks import _problem
+from app.deputies import import_kinds
+from app.deputies.import_kinds import KINDS as KIND_SPECS, JobContext, ImportKind
+from app.deputies.models import ImportJob
 from app.tenancy.scope import Scope, scope_of
 
 log = logging.getLogger("lianluo.imports")
 
-KINDS = ("deputies", "roster")
-KIND_NAMES = {"deputies": lazy("Deputies list"), "roster": lazy("Contact rosters")}
-IMPORT_ROLES = ("county_admin", "township_staff")
+KINDS = tuple(KIND_SPECS)
+KIND_NAMES = {code: kind.name for code, kind in KIND_SPECS.items()}
+IMPORT_ROLES = import_kinds.IMPORT_ROLES
 BATCH = 500
 STALE_RUN = timedelta(minutes=15)
 PREVIEW_KEPT = timedelta(days=2)
@@ -58,14 +62,16 @@ def problem_text(problem: dict) -> str:
 
 async def create_preview(db: AsyncSession, *, tenant_id: int, scope: Scope, actor_id: int, kind: str, data: bytes,
                          filename: str, client_addr: str | None = None) -> ImportJob:
-    """Check the file and keep it with its problems (status previewed). Raises Refusal."""
-    checked = await check_upload(db, scope, kind, data, filename)
+    """Check the file and keep it with its problems and its rows as read (status previewed). Raises
+    Refusal. The caller has checked that the member's role may import this kind."""
+    checked = await KIND_SPECS[kind].check(db, tenant_id, scope, data, filename)
     # files of previews nobody confirmed are personal data without a purpose after a while
     await db.execute(update(ImportJob).where(
-        ImportJob.status == "previewed", ImportJob.data.is_not(None),
-        ImportJob.created_at < _now() - PREVIEW_KEPT).values(data=None))
+        ImportJob.tenant_id == tenant_id, ImportJob.status == "previewed", ImportJob.data.is_not(None),
+        ImportJob.created_at < _now() - PREVIEW_KEPT).values(data=None, preview=null()))
     job = ImportJob(tenant_id=tenant_id, kind=kind, status="previewed", filename=filename[:200], data=data,
-                    total=checked.total, processed=0, problems=checked.problems, created_by=actor_id)
+                    total=checked.total, processed=0, problems=checked.problems, preview=checked.preview,
+                    created_by=actor_id)
     db.add(job)
     await db.flush()
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="import_previewed",
@@ -137,7 +143,7 @@ async def _set_progress(database: Database, tenant_id: int, job_id: int, process
 async def _fail(database: Database, tenant_id: int, job_id: int, problems: list[dict]) -> None:
     async with database.transaction(tenant_id=tenant_id) as db:
         await db.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-            status="failed", processed=0, problems=problems, finished_at=_now(), data=None))
+            status="failed", processed=0, problems=problems, finished_at=_now(), data=None, preview=null()))
 
 
 class _RowFailed(Exception):
@@ -153,51 +159,18 @@ def _db_error(exc: BaseException) -> str:
     return text_[:200]
 
 
-async def _insert_deputies(db: AsyncSession, tenant_id: int, rows: list[tuple[int, dict]]) -> None:
-    # One multi-row INSERT per batch of deputies (each with all its mandates); the new ids are matched
-    # back by (name, mobile), which the checks made unique in the file and in the tenant (so
-    # RETURNING's order does not matter).
-    returned = await db.execute(
-        insert(Deputy).values([
-            {"tenant_id": tenant_id, "name": v["name"], "group_id": v["group_id"], "occupation": v["occupation"],
-             "work_unit": v["work_unit"], "mobile": v["mobile"], "status": "active"} for _, v in rows
-        ]).returning(Deputy.id, Deputy.name, Deputy.mobile)
-    )
-    ids = {(name, mobile or ""): did for did, name, mobile in returned}
-    pairs = [(ids[(v["name"], v["mobile"] or "")], v) for _, v in rows]
-    await db.execute(insert(Mandate), [
-        {"tenant_id": tenant_id, "deputy_id": did, "level": m["level"], "term": m["term"], "direct": m["direct"],
-         "constituency_node_id": m["constituency_node_id"], "constituency": m["constituency"]}
-        for did, v in pairs for m in v["mandates"]
-    ])
-    stationed = [{"tenant_id": tenant_id, "station_id": sid, "deputy_id": did}
-                 for did, v in pairs for sid in v["station_ids"]]
-    if stationed:
-        await db.execute(insert(StationDeputy), stationed)
-
-
-def _rows_of(kind: str, items: list[tuple[int, dict]]) -> int:
-    """How many file rows the items stand for (a deputy: one row per mandate)."""
-    return sum(len(v["mandates"]) for _, v in items) if kind == "deputies" else len(items)
-
-
-async def _insert_roster(db: AsyncSession, tenant_id: int, rows: list[tuple[int, dict]]) -> None:
-    await db.execute(insert(RosterEntry), [{"tenant_id": tenant_id, **v} for _, v in rows])
-
-
-async def _insert_batch(db: AsyncSession, kind: str, tenant_id: int, rows: list[tuple[int, dict]]) -> None:
+async def _insert_batch(db: AsyncSession, kind: ImportKind, job: JobContext, rows: list[tuple[int, dict]]) -> None:
     """Insert a batch; when the database refuses it, find the row (savepoints) and raise _RowFailed."""
-    insert_rows = _insert_deputies if kind == "deputies" else _insert_roster
     try:
         async with db.begin_nested():
-            await insert_rows(db, tenant_id, rows)
+            await kind.insert(db, job, rows)
         return
     except DBAPIError as exc:
         batch_error = _db_error(exc)
     for row in rows:
         try:
             async with db.begin_nested():
-                await insert_rows(db, tenant_id, [row])
+                await kind.insert(db, job, [row])
         except DBAPIError as exc:
             raise _RowFailed(row[0], _db_error(exc)) from None
     raise _RowFailed(rows[0][0], batch_error)
@@ -214,29 +187,31 @@ async def run_import(database: Database, tenant_id: int, job_id: int) -> str:
         )).first()
     if claimed is None:
         return "skipped"
-    kind, filename, created_by, data = claimed
+    code, filename, created_by, data = claimed
+    kind = KIND_SPECS[code]
     try:
         async with database.transaction(tenant_id=tenant_id, user_id=created_by) as db:
             membership = await db.scalar(select(Membership).where(
                 Membership.tenant_id == tenant_id, Membership.user_id == created_by,
-                Membership.revoked_at.is_(None), Membership.role.in_(IMPORT_ROLES)))
+                Membership.revoked_at.is_(None), Membership.role.in_(kind.roles)))
             if membership is None or data is None:
                 raise _Abort([_problem(None, "", IMPORT_NO_ACCESS)])
             scope = await scope_of(db, membership)
             try:
-                checked = await check_upload(db, scope, kind, data, filename)
+                checked = await kind.check(db, tenant_id, scope, data, filename)
             except Refusal as error:
                 raise _Abort([_problem(None, "", error.message, **error.variables)]) from None
             if checked.problems:
                 raise _Abort([_problem(None, "", IMPORT_CHANGED), *checked.problems])
             done = 0
+            job = JobContext(tenant_id=tenant_id, actor_id=created_by)
             for start in range(0, len(checked.rows), BATCH):
                 batch = checked.rows[start:start + BATCH]
-                await _insert_batch(db, kind, tenant_id, batch)
-                done += _rows_of(kind, batch)
+                await _insert_batch(db, kind, job, batch)
+                done += kind.rows_of(batch)
                 await _set_progress(database, tenant_id, job_id, done)  # its own short transaction
             await db.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-                status="done", processed=done, finished_at=_now(), data=None))
+                status="done", processed=done, finished_at=_now(), data=None, preview=null()))
             await record(db, tenant_id=tenant_id, actor_user_id=created_by, action="import_completed",
                          target=f"import_job:{job_id}", details={"name": filename, "rows": done})
         return "done"
@@ -278,17 +253,12 @@ async def sweep(database: Database, redis_url: str) -> int:
 async def job_progress(db: AsyncSession, scope: Scope, job_id: int) -> ImportJob | None:
     if not 0 < job_id <= 2**63 - 1:
         return None
-    return await db.scalar(select(ImportJob).options(defer(ImportJob.data))
+    return await db.scalar(select(ImportJob).options(defer(ImportJob.data), defer(ImportJob.preview))
                            .where(ImportJob.id == job_id, visible_jobs_filter(scope)))
 
 
 async def recent_jobs(db: AsyncSession, scope: Scope, limit: int = 20) -> list[ImportJob]:
     return list((await db.scalars(
-        select(ImportJob).options(defer(ImportJob.data), defer(ImportJob.problems))
+        select(ImportJob).options(defer(ImportJob.data), defer(ImportJob.problems), defer(ImportJob.preview))
         .where(visible_jobs_filter(scope)).order_by(ImportJob.id.desc()).limit(limit)
     )).all())
-
-
-async def count_rows(db: AsyncSession, kind: str) -> int:
-    model = Deputy if kind == "deputies" else RosterEntry
-    return await db.scalar(select(func.count()).select_from(model)) or 0

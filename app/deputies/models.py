@@ -169,6 +169,8 @@ class ImportJob(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     processed: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[list] = mapped_column(JSONB, default=list)
+    # the file's rows as read, for the row-by-row preview (app.deputies.import_preview)
+    preview: Mapped[dict | None] = mapped_column(JSONB)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

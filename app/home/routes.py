@@ -11,6 +11,8 @@ from litestar import Request, Response, get
 from app.activities import queries as activity_queries
 from app.core.web import page
 from app.deputies.checks import unassigned_count
+from app.home import setup_routes
+from app.home.setup import setup_steps
 from app.joint import queries as joint_queries
 from app.notify import queries as notify_queries
 from app.notify.access import LOG_ROLES
@@ -32,8 +34,11 @@ async def tenant_home(request: Request, ctx: TenantContext) -> Response:
         deputy_unassigned = await unassigned_count(ctx.db, scope)
         upcoming = await activity_queries.upcoming(ctx.db, scope, now=now)
     joint = await joint_queries.home_card(ctx.db, ctx.tenant)  # a joint tenant: its members and what is shared
+    # a new county's set-up steps (home/_setup.html), until done or dismissed
+    setup = await setup_steps(ctx.db, ctx.tenant.id) \
+        if ctx.role == "county_admin" and ctx.tenant.kind == "county" else None
     return page(request, "home/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz,
-                joint=joint, unread=unread, trouble=trouble.shown() if trouble else [],
+                joint=joint, setup=setup, unread=unread, trouble=trouble.shown() if trouble else [],
                 failed_days=notify_queries.FAILED_WARNING_DAYS,
                 stuck_minutes=_minutes(notify_queries.STUCK_AFTER),
                 checking_minutes=_minutes(notify_queries.CHECKING_LONG))
@@ -43,4 +48,4 @@ def _minutes(span) -> int:
     return int(span.total_seconds() // 60)
 
 
-route_handlers = [tenant_home]
+route_handlers = [tenant_home, *setup_routes.route_handlers]

@@ -2,7 +2,8 @@
 tenant, in its own transaction bound to it, the daily and weekly scans write their outbox rows —
 cases due soon and overdue (app.cases.notices), rules at risk (app.compliance.nudges), the weekly
 mailbox reminder (app.cases.mailbox_reminders) and, in January, the yearly attendance report
-(app.activities.yearly_delivery).
+(app.activities.yearly_delivery). The same pass closes the cases whose rating period ended
+(app.cases.rating.close_lapsed).
 
 Every row has a stable due time (09:00 local on its day) and so a stable dedupe key: running this
 twice, or every hour, writes nothing twice; a run missed while the worker was down is caught up by
@@ -18,7 +19,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from app.activities import yearly_delivery
-from app.cases import mailbox_reminders, notices
+from app.cases import mailbox_reminders, notices, rating
 from app.compliance import nudges
 from app.core.db import Database
 from app.notify.config import notify_settings
@@ -46,6 +47,8 @@ async def produce(database: Database, tenant_id: int, slug: str, now: datetime) 
             "case_overdue": await notices.overdue(db, config, slug=slug, now=now),
             "mailbox_weekly": await mailbox_reminders.remind(db, config, slug=slug, now=now),
             "yearly_report": await yearly_delivery.deliver(db, config, slug=slug, now=now),
+            # not messages: answers whose rating period ended close unrated (app.cases.rating)
+            "case_rating_lapsed": await rating.close_lapsed(db, tenant_id, now=now),
             "rule_at_risk": 0,
         }
         if now.astimezone(config.tz).hour >= DAY_STARTS:
@@ -54,7 +57,8 @@ async def produce(database: Database, tenant_id: int, slug: str, now: datetime) 
 
 
 async def run_scheduled(database: Database, *, now: datetime | None = None, tenant_ids=None) -> int:
-    """One pass over every active tenant (or only `tenant_ids`); returns the outbox rows written."""
+    """One pass over every active tenant (or only `tenant_ids`); returns the outbox rows written (and
+    the cases closed unrated)."""
     now = now or datetime.now(timezone.utc)
     total = 0
     for tenant_id, slug in await active_tenants(database, tenant_ids):

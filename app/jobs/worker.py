@@ -137,7 +137,21 @@ async def deliver_notifications(ctx) -> dict:
             totals.update(counts)
             if not any(counts.values()) or time.monotonic() > deadline:
                 break
+        operators = await _operator_digests(ctx)
+        if operators:
+            totals["operator_digests"] = operators
     return dict(totals)
+
+
+async def _operator_digests(ctx) -> int:
+    """The operators' e-mail about new sign-up applications (platform level: no tenant's outbox)."""
+    from app.platform.notices import send_due
+
+    try:
+        return await send_due(ctx["db"], ctx["channels"].mail)
+    except Exception:  # the counties' messages must not wait for it: tried again in 10 seconds
+        log.exception("sending the operators' digests failed")
+        return 0
 
 
 async def produce_reminders(ctx) -> int:

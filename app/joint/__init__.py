@@ -13,9 +13,12 @@ def plug_in() -> None:
 
     from app.activities import joint_port as activities_port
     from app.cases import joint_port as cases_port
-    from app.joint import attendance, referrals, reminders
+    from app.joint import archive, attendance, referrals, reminders
 
     activities_port.joint_stations.plug(SimpleNamespace(
         roll_up=attendance.roll_up, home_counties=attendance.home_counties, relay=reminders.relay,
         withdraw=reminders.withdraw))
-    cases_port.joint_stations.plug(referrals)
+    cases_port.joint_stations.plug(SimpleNamespace(
+        joint_feeds_back=referrals.joint_feeds_back, mirror=referrals.mirror, passed_on=referrals.passed_on,
+        refer=referrals.refer, member_counties=referrals.member_counties, referrals_of=referrals.referrals_of,
+        archive_steward=archive.archive_steward, where_to_go=archive.where_to_go))

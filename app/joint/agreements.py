@@ -13,8 +13,8 @@ there) and returns bound as it was called — one transaction, so a proposal rea
   the proposer's and accepters' admins as its county admins (`memberships.home_tenant_id`).
 - withdraw: a member leaves: its people's roles in the joint tenant are revoked and its deputies'
   projections removed (app.joint.deputies), its own data stays;
-  with one member left the joint tenant becomes a read-only archive (its members become viewers).
-  Before set-up, the proposer withdrawing ends the proposal.
+  with one member left the joint tenant becomes a read-only archive (its members become viewers; their
+  former role is kept in `archived_role`, app.joint.archive). Before set-up, the proposer withdrawing ends the proposal.
 - grant / revoke: a member county's admin gives its own members a role in the joint tenant.
 Every step is an event in every member's copy and the joint tenant's (`joint_agreement_events`).
 """
@@ -325,13 +325,15 @@ async def withdraw(db: AsyncSession, *, tenant: Tenant, actor: User, key, client
                          .values(revoked_at=_now()).execution_options(synchronize_session=False))
         await remove_county(db, county_id=tenant.id, joint_id=agreement.joint_tenant_id)
         if status == "archived":
-            # a read-only archive: deputies have nothing to do there any more; the staff may read it
+            # a read-only archive: deputies have nothing to do there any more; the staff may read it,
+            # and those who were staff may still finish the cases it holds (app.joint.archive)
             await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
                                                       Membership.role == "deputy", Membership.revoked_at.is_(None))
                              .values(revoked_at=_now()).execution_options(synchronize_session=False))
             await db.execute(update(Membership).where(Membership.tenant_id == agreement.joint_tenant_id,
                                                       Membership.revoked_at.is_(None))
-                             .values(role="viewer", scope_node_id=None, station_id=None)
+                             .values(archived_role=Membership.role, role="viewer", scope_node_id=None,
+                                     station_id=None)
                              .execution_options(synchronize_session=False))
     if status == "archived":
         await record_in_every_copy(db, key, tenant, actor, "archived", {}, client_addr)

@@ -52,6 +52,8 @@ REPLY_MAX = 4000
 REFER_LEVELS = ("township", "county")
 ANSWERED = ("replied", "fed_back", "closed")  # the joint case's states once the counties have answered
 HANDLING = ("registered", "assigned", "accepted", "clarifying")  # a county case being (re-)handled
+# An archived station still refers the cases it holds, to its remaining member (app.joint.archive).
+IN_FORCE = ("active", "archived")
 
 COUNTY_REQUIRED = lazy("Choose the member county (or counties) the case is referred to.")
 COUNTY_BAD = lazy("Choose member counties of this joint station from the list.")
@@ -79,7 +81,7 @@ def _members(agreement: JointAgreement | None) -> list[dict]:
 async def member_counties(db: AsyncSession, joint_id: int) -> list[tuple[int, str]]:
     """(tenant id, name) of the counties a case can be referred to now (the refer form's choices)."""
     agreement = await _agreement(db, joint_id)
-    if agreement is None or agreement.status != "active" or "cases" not in agreement.shares:
+    if agreement is None or agreement.status not in IN_FORCE or "cases" not in agreement.shares:
         return []
     return [(p["tenant_id"], p["name"]) for p in _members(agreement)]
 
@@ -106,12 +108,12 @@ async def refer(db: AsyncSession, scope: Scope, ref: CaseRef, *, county_tenant_i
     config, today = await steps.context(db, case)
     kind = await db.scalar(select(Tenant.kind).where(Tenant.id == joint_id))
     spec = workflow.check("refer", scope, ref, today=today, rehandle_limit=config.case_rehandle_limit,
-                          tenant_kind=kind or "")
+                          tenant_kind=kind or "", steward=await steps.archive_steward(db, scope, case))
     note = steps.text(note, "note")
     if level not in REFER_LEVELS or level not in LEVELS:
         raise Refusal(LEVEL_BAD)
     agreement = await _agreement(db, joint_id)
-    if agreement is None or agreement.status != "active":
+    if agreement is None or agreement.status not in IN_FORCE:
         raise Refusal(NO_AGREEMENT)
     if "cases" not in agreement.shares:
         raise Refusal(NOT_SHARED)

@@ -4,6 +4,7 @@ county has saved no settings yet) with the tenant's time zone and SMS quota."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from app.tenancy.models import Tenant, TenantConfig
 
 FIELDS = ("quiet_start", "quiet_end", "required_channels", "remind_liaison_days", "remind_sms_days",
           "remind_eve_days", "case_due_soon_days", "notify_case_person", "notify_case_overdue", "notify_at_risk",
-          "mailbox_weekday", "yearly_report_day", "message_texts")
+          "notify_work", "mailbox_weekday", "yearly_report_day", "message_texts")
 
 
 @dataclass
@@ -31,6 +32,7 @@ class NotifySettings:
     notify_case_person: bool = True
     notify_case_overdue: bool = True
     notify_at_risk: bool = True
+    notify_work: bool = True  # digests of new work by SMS and e-mail (the inbox always gets each item)
     mailbox_weekday: int = 1
     yearly_report_day: int = 10
     message_texts: dict = field(default_factory=dict)
@@ -45,6 +47,14 @@ class NotifySettings:
         if start == end:
             return False
         return start <= hour < end if start < end else (hour >= start or hour < end)
+
+    def quiet_until(self, now: datetime) -> datetime:
+        """The end of the quiet hours that `now` falls in (local time of the tenant), in UTC."""
+        local = now.astimezone(self.tz)
+        end = local.replace(hour=self.quiet_end, minute=0, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(timezone.utc)
 
 
 async def notify_settings(db: AsyncSession, tenant_id: int) -> NotifySettings:

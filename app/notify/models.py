@@ -113,3 +113,23 @@ class PlatformAlert(Base):
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class WorkNotice(Base):
+    """A step that brings someone new work (a new opinion; a case assigned, sent back or supervised; a
+    station waiting for its next step), queued in the step's transaction. The worker's sweep turns it
+    into inbox rows and digests (app.notify.work_notices) and deletes it: the outbox is the record."""
+
+    __tablename__ = "work_notices"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # app.notify.work.WORK_KINDS
+    subject: Mapped[str] = mapped_column(String(60))  # "case:5", "station:3"
+    case_id: Mapped[int | None] = mapped_column(BigInteger)
+    station_id: Mapped[int | None] = mapped_column(BigInteger)
+    node_id: Mapped[int | None] = mapped_column(BigInteger)
+    unit_id: Mapped[int | None] = mapped_column(BigInteger)  # the handling unit the case is with
+    state: Mapped[str | None] = mapped_column(String(12))  # the state or status the step reached
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger)  # never told about their own step
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

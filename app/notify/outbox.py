@@ -96,7 +96,7 @@ async def deputies(db: AsyncSession, tenant_id: int, deputy_ids, *, config: Noti
     return out
 
 
-def _channels(kind: str, r: Recipient) -> list[tuple[str, str | None]]:
+def channels_for(kind: str, r: Recipient) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     for channel in KINDS[kind].channels:
         if channel == "inapp" and r.user_id:
@@ -139,7 +139,7 @@ async def notify(db: AsyncSession, *, tenant_id: int, kind: str, subject: str, r
     for r in recipients:
         values = message_params(kind, params, r)
         body = render(kind, values, locale=r.locale, county_texts=texts)
-        for channel, address in _channels(kind, r):
+        for channel, address in channels_for(kind, r):
             # In-app messages due now need no worker: they are in the inbox at once.
             at_once = channel == "inapp" and due_at <= now
             rows.append(dict(

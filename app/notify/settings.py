@@ -42,7 +42,7 @@ NUMBERS = {
     "mailbox_weekday": (0, 7, lazy("Please choose the weekday of the mailbox reminder, or no reminder.")),
     "yearly_report_day": (0, 31, lazy("The yearly report goes out on a day of January from 1 to 31 (0: off).")),
 }
-SWITCHES = ("notify_case_person", "notify_case_overdue", "notify_at_risk")
+SWITCHES = ("notify_case_person", "notify_case_overdue", "notify_at_risk", "notify_work")
 TEXT_TOO_LONG = lazy("The wording of “%(kind)s” may have at most %(n)s characters.")
 TEXT_UNKNOWN = lazy("The wording of “%(kind)s” uses {%(name)s}, which this message does not know. It may use: %(known)s.")
 TEXT_MISSING = lazy("The wording of “%(kind)s” must keep %(needed)s (it must keep: %(required)s).")

@@ -5,7 +5,8 @@ message is sent again only when we know the provider did not take it. For each t
 (`outbox_due_tenants`; a few tenants at a time), a pass:
 0. settles what is uncertain (app.notify.settle): rows left `sending` by a worker that stopped before
    recording (SMS are checked with the provider, never resent blindly), rows whose outcome is
-   unknown (`checking`), and the delivery receipts of recently sent SMS. Bounded in rows.
+   unknown (`checking`), and the delivery receipts of recently sent SMS. Bounded in rows. Then the
+   queued notices of new work become inbox rows and digests (app.notify.work_notices).
 1. claims (one transaction bound to the tenant) up to `batch` pending rows that are due, `FOR UPDATE
    SKIP LOCKED` (two workers never take the same row). During the tenant's quiet hours, and while the
    platform's SMS account is held (arrears, app.notify.provider_status), SMS are not claimed. SMS
@@ -55,6 +56,7 @@ from app.notify.sms import (
 )
 from app.notify.sms_tencent import TencentSmsProvider
 from app.notify.texts import KINDS
+from app.notify.work_notices import expand as expand_work
 
 log = logging.getLogger("lianluo.notify")
 
@@ -180,6 +182,9 @@ async def sweep_tenant(database: Database, tenant_id: int, *, now: datetime | No
     deadline = time.monotonic() + pass_seconds
     counts: Counter = await settle(database, tenant_id, now=now, sms=channels.sms, stale_after=stale_after,
                                    grace=grace, deadline=deadline)
+    work = await _work_notices(database, tenant_id, now or _utcnow())
+    if work:
+        counts["work"] = work
     config, rows, skipped = await _claim(database, tenant_id, now or _utcnow(), batch)
     counts["skipped"] += skipped
     if rows:
@@ -189,15 +194,21 @@ async def sweep_tenant(database: Database, tenant_id: int, *, now: datetime | No
     return counts
 
 
+async def _work_notices(database: Database, tenant_id: int, now: datetime) -> int:
+    """Queued notices of new work become inbox rows and digests before the claim (app.notify.work_notices);
+    trouble there must not hold up what is due."""
+    try:
+        return await expand_work(database, tenant_id, now=now)
+    except Exception:
+        log.exception("notices of new work of tenant %s failed; they wait for the next pass", tenant_id)
+        return 0
+
+
 # --- 1. claim ---------------------------------------------------------------------------------------
 
 def quiet_until(config: NotifySettings, now: datetime) -> datetime:
     """The end of the quiet hours that `now` falls in (local time of the tenant), in UTC."""
-    local = now.astimezone(config.tz)
-    end = local.replace(hour=config.quiet_end, minute=0, second=0, microsecond=0)
-    if end <= local:
-        end += timedelta(days=1)
-    return end.astimezone(timezone.utc)
+    return config.quiet_until(now)
 
 
 def month_start(config: NotifySettings, now: datetime) -> datetime:

@@ -88,6 +88,52 @@ KINDS: dict[str, Kind] = {
         lazy("SMS quota used up"),
         lazy("This month's {quota} SMS are used up: until next month messages go to the in-app inbox only."),
         ("inapp",)),
+    # Notices of new work (app.notify.work_notices): one inbox row per item, and by SMS or e-mail one
+    # digest per recipient, kind and half hour, saying how many items wait.
+    "work_new_case": Kind(
+        lazy("New opinion"),
+        lazy("A new opinion has come in at {place} (receipt code {code}): {summary} Please see to it: {site}/s/{link}"),
+        ("inapp",), ("link",)),
+    "work_assigned": Kind(
+        lazy("Case assigned to you"),
+        lazy("Case {code} ({category}) has been assigned to {unit}, reply due on {due}. Please accept it: "
+             "{site}/s/{link}"),
+        ("inapp",), ("link",)),
+    "work_sent_back": Kind(
+        lazy("Case sent back to you"),
+        lazy("Case {code} ({category}) has been sent back to {unit} to be handled again, reply due on {due}: "
+             "{site}/s/{link}"),
+        ("inapp",), ("link",)),
+    "work_supervised": Kind(
+        lazy("Case under supervision"),
+        lazy("Case {code} at {unit} is under supervision: it was due on {due}. Please reply without delay: "
+             "{site}/s/{link}"),
+        ("inapp",), ("link",)),
+    "work_station": Kind(
+        lazy("Station waiting for you"),
+        lazy("{station} is waiting for its next step: {step}. {site}/s/{link}"),
+        ("inapp",), ("link",)),
+    "digest_new_case": Kind(
+        lazy("New opinions waiting"),
+        lazy("New opinions waiting for you: {count}. Please sign in to see to them: {site}/s/{link}"),
+        ("sms", "email"), ("count", "link")),
+    "digest_assigned": Kind(
+        lazy("Newly assigned cases waiting"),
+        lazy("Newly assigned cases waiting for you to accept them: {count}. Please sign in: {site}/s/{link}"),
+        ("sms", "email"), ("count", "link")),
+    "digest_sent_back": Kind(
+        lazy("Cases sent back waiting"),
+        lazy("Cases sent back to you to be handled again: {count}. Please sign in: {site}/s/{link}"),
+        ("sms", "email"), ("count", "link")),
+    "digest_supervised": Kind(
+        lazy("Cases under supervision waiting"),
+        lazy("Cases under supervision waiting for your reply: {count}. Please sign in: {site}/s/{link}"),
+        ("sms", "email"), ("count", "link")),
+    "digest_station": Kind(
+        lazy("Stations waiting for you"),
+        lazy("Stations waiting for your approval, filing or putting into operation: {count}. Please sign in: "
+             "{site}/s/{link}"),
+        ("sms", "email"), ("count", "link")),
 }
 
 

@@ -27,10 +27,11 @@ from app.core.security import MOBILE_RE
 from app.notify import queries as notify_queries
 from app.notify.sweep import TELL_AFTER_ATTEMPTS
 from app.tenancy import divisions
+from app.platform import notices
 from app.platform.models import SignupApplication
 from app.tenancy.models import Tenant
 from app.tenancy.models import SLUG_RE
-from app.presets.services import TenantExists, apply_preset, approval_presets, load_preset
+from app.presets.services import TenantExists, apply_preset, approval_presets, load_preset, starting_point
 
 SIGNUPS_PER_CLIENT_PER_HOUR = 5
 NOTE_MAX = 1000
@@ -145,6 +146,7 @@ async def submit_signup(db: AsyncSession, form: SignupForm, client_addr: str | N
     )
     db.add(application)
     await db.flush()
+    await notices.signup_received(db, now=now())  # the operators' e-mail digest
     await record_platform(db, actor_user_id=None, action="signup_submitted", target=f"application:{application.id}",
                           client_addr=client_addr, details={"division_code": division.code})
     await db.commit()
@@ -220,8 +222,10 @@ async def approve(
         application.decided_by = actor.id
         division_code, county = application.division_code, county_of(application)
     try:
-        tenant = await apply_preset(database, load_preset(preset), create_only=True, slug=slug, name=name,
-                                    division_code=division_code, county=county, status="active")
+        # a demo county's preset brings its configuration, not its places (presets.starting_point)
+        tenant = await apply_preset(database, starting_point(load_preset(preset), county), create_only=True,
+                                    slug=slug, name=name, division_code=division_code, county=county,
+                                    status="active")
         async with database.transaction(tenant_id=tenant.id) as db:
             issued = await invitations.invite(
                 db, tenant_id=tenant.id, actor_id=actor.id, display_name=admin_name, role="county_admin",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -33,6 +33,7 @@ from app.presets.rows import apply_coded, assign
 from app.presets import activities as pa
 from app.presets import cases as preset_cases
 from app.stations.models import ChecklistItem, StationKind
+from app.tenancy import divisions
 from app.tenancy.config import ACTIVITY_CONFIG_RANGES, CODE_RE, SEAT_LEVELS, normalise_seats
 from app.tenancy.models import DEFAULT_LIFECYCLE, DIVISION_RE, NODE_KINDS, SLUG_RE, TENANT_KINDS, AdminNode, Tenant, TenantConfig
 from app.tenancy.services import add_node
@@ -41,7 +42,8 @@ from app.tenancy.services import add_node
 PRESET_DIR = Path(__file__).resolve().parent / "files"
 CONFIG_KEYS = ("forbidden_words", "lifecycle", "seats", "checklist_name", "signin_opens_minutes",
                "signin_closes_minutes", "at_risk_days", "photo_originals_mb", "case_reply_days",
-               "case_feedback_days", "case_rehandle_limit", "public_limit_per_client", "public_limit_per_station")
+               "case_feedback_days", "case_rehandle_limit", "public_limit_per_client", "public_limit_per_station",
+               "case_rating_days")
 KIND_KEYS = ("name", "node_kinds", "name_pattern", "sort")
 ITEM_KEYS = ("label", "sort")
 
@@ -51,7 +53,7 @@ class Preset:
     name: str  # file stem
     tenant: dict
     nodes: list[dict] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)  # the [preset] table: approval, label
+    meta: dict = field(default_factory=dict)  # the [preset] table: title, description, sort
     config: dict | None = None  # the [config] table (keys it lacks are left alone)
     station_kinds: list[dict] = field(default_factory=list)
     checklist: list[dict] = field(default_factory=list)
@@ -61,9 +63,14 @@ class Preset:
     case_categories: list[dict] = field(default_factory=list)
     handling_units: list[dict] = field(default_factory=list)
     case_due_rules: list[dict] = field(default_factory=list)
+    joint: bool = False  # a joint station's preset (app.joint.presets), not a county's
 
-    def label(self, locale: str) -> str:
-        return self.meta.get("label", {}).get(locale) or self.name
+    def title(self, locale: str) -> str:
+        """What the preset models, in a few words (the operator chooses by it)."""
+        return (self.meta.get("title") or {}).get(locale) or self.name
+
+    def description(self, locale: str) -> str:
+        return (self.meta.get("description") or {}).get(locale) or ""
 
 
 def list_presets() -> list[str]:
@@ -71,10 +78,33 @@ def list_presets() -> list[str]:
 
 
 def approval_presets() -> list[Preset]:
-    """Presets meant for a newly approved county (``approval = true``), by their ``sort`` (the first is
-    the one proposed); the demo counties' presets, which carry their own townships, are not among them."""
+    """Every county preset, offered as a starting point to the operator approving a county, by their
+    ``sort`` (the first is the one proposed). A demo county's preset is applied as ``starting_point``."""
     presets = [load_preset(name) for name in list_presets()]
-    return sorted((p for p in presets if p.meta.get("approval")), key=lambda p: (p.meta.get("sort", 1000), p.name))
+    return sorted((p for p in presets if not p.joint), key=lambda p: (p.meta.get("sort", 1000), p.name))
+
+
+def starting_point(preset: Preset, county: str) -> Preset:
+    """What a new county takes from a preset. A demo county's preset models a real county: its
+    townships, villages and the units at them belong to that county, and the new county brings its own
+    (the spreadsheet import). Kept: the configuration, station kinds (their naming rule with the model
+    county's city written as {city}), checklist, kinds of activity, rules, case categories, due rules
+    and the county departments, renamed for ``county`` (三台县交通运输局 → 平遥县交通运输局)."""
+    if not preset.nodes and not any(u.get("node") for u in preset.handling_units):
+        return preset
+    model = str(preset.tenant.get("county", ""))
+    division = divisions.lookup(str(preset.tenant.get("division_code", "")))
+    city = division.city if division is not None and division.city not in divisions.NO_CITY else ""
+
+    def pattern(text: str) -> str:
+        return text.replace(city, "{city}") if city and "{city}" not in text else text
+
+    def renamed(name: str) -> str:
+        return county + name[len(model):] if model and name.startswith(model) else name
+
+    kinds = [{**k, "name_pattern": pattern(k.get("name_pattern", ""))} for k in preset.station_kinds]
+    units = [{**u, "name": renamed(u["name"])[:80]} for u in preset.handling_units if not u.get("node")]
+    return replace(preset, nodes=[], station_kinds=kinds, handling_units=units)
 
 
 def load_preset(path_or_name: str | Path) -> Preset:
@@ -121,7 +151,7 @@ def parse_preset(text: str, *, name: str, where: str = "preset") -> Preset:
 
     return Preset(name=name, tenant=data.get("tenant", {}), nodes=nodes, meta=data.get("preset", {}),
                   config=config, station_kinds=kinds, checklist=checklist, activity_kinds=activity_kinds,
-                  rules=pa.check_rules_shape(rules, where),
+                  rules=pa.check_rules_shape(rules, where), joint="joint" in data,
                   **preset_cases.parse_sections(data, where, _check_coded))
 
 

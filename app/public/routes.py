@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
+from app.cases.public import where_to_go
 from app.core import i18n
 from app.core.web import absolute_url, page
 from app.deputies.models import LEVEL_NAMES
@@ -59,7 +60,8 @@ async def station(request: Request, tenant_slug: str, station_id: int) -> Respon
         found = await access.public_station(db, station_id)
         view = await services.station_page(db, found, _today(tenant), i18n.current_locale.get(),
                                            plan_tz=ZoneInfo(tenant.timezone))
-    return _render(request, "public/station.html", tenant, view=view)
+        elsewhere = await where_to_go(db, tenant.id, tenant.kind)  # an archived joint station's: no more opinions
+    return _render(request, "public/station.html", tenant, view=view, elsewhere=elsewhere)
 
 
 @get("/p/{tenant_slug:str}/stations/{station_id:int}/poster", opt=OPT)

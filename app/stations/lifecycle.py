@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.services import record
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
+from app.notify import work
 from app.stations.access import StationRef, can_edit_station
 from app.stations.models import STATUS_NAMES, STATUSES, StationEvent
 from app.stations.services import MAX_NOTE, tenant_config
@@ -116,6 +117,7 @@ async def take_step(db: AsyncSession, scope: Scope, ref: StationRef, *, step: st
     action = EVENT_ACTIONS[target]
     db.add(StationEvent(tenant_id=station.tenant_id, station_id=station.id, action=action, from_status=previous,
                         to_status=target, note=note, actor_user_id=actor_id))
+    work.station_event(db, station, action, actor_id)  # whoever takes the next step is told
     await db.flush()
     await record(db, tenant_id=station.tenant_id, actor_user_id=actor_id, action=f"station_{action}",
                  target=f"station:{station.id}", client_addr=client_addr,

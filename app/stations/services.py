@@ -20,6 +20,7 @@ from app.core.db import as_id
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.models import Deputy, StationDeputy
+from app.notify import work
 from app.stations import naming
 from app.stations.access import StationRef, can_edit_station, kind_join, node_join, station_filter
 from app.stations.checklist import active_item_count, stars
@@ -227,6 +228,7 @@ async def create_station(db: AsyncSession, scope: Scope, *, tenant_id: int, acto
         raise Refusal(NAME_TAKEN, name=name) from None
     db.add(StationEvent(tenant_id=tenant_id, station_id=station.id, action="created", to_status="proposed",
                         actor_user_id=actor_id))
+    work.station_event(db, station, "created", actor_id)  # whoever takes the next step is told
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="station_created",
                  target=f"station:{station.id}", client_addr=client_addr,
                  details={"name": name, "kind": kind.code, "node_id": node.id})

@@ -102,6 +102,7 @@ class Config:
     case_rehandle_limit: int = 1
     public_limit_per_client: int = 5
     public_limit_per_station: int = 60
+    case_rating_days: int = 30
 
     @property
     def approval(self) -> bool:
@@ -123,7 +124,7 @@ async def get_config(db: AsyncSession, tenant_id: int) -> Config:
                   at_risk_days=row.at_risk_days, photo_originals_mb=row.photo_originals_mb,
                   case_reply_days=row.case_reply_days, case_feedback_days=row.case_feedback_days,
                   case_rehandle_limit=row.case_rehandle_limit, public_limit_per_client=row.public_limit_per_client,
-                  public_limit_per_station=row.public_limit_per_station)
+                  public_limit_per_station=row.public_limit_per_station, case_rating_days=row.case_rating_days)
 
 
 def lifecycle_for(approval: bool, filing: bool) -> list[str]:

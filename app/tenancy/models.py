@@ -93,6 +93,8 @@ class TenantConfig(Base):
     case_rehandle_limit: Mapped[int] = mapped_column(Integer, default=1)
     public_limit_per_client: Mapped[int] = mapped_column(Integer, default=5)
     public_limit_per_station: Mapped[int] = mapped_column(Integer, default=60)
+    # The person may rate a fed-back answer this many days; after that the case closes unrated.
+    case_rating_days: Mapped[int] = mapped_column(Integer, default=30)
     # Reminders and notifications (app/notify): no SMS from quiet_start to quiet_end (local hours; they
     # wait until morning), channels every member gets, reminder offsets in days (0 = off), switches,
     # the weekday of the mailbox reminder (0 = off), the January day of the yearly report (0 = off),
@@ -107,6 +109,7 @@ class TenantConfig(Base):
     notify_case_person: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_case_overdue: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_at_risk: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify_work: Mapped[bool] = mapped_column(Boolean, default=True)  # new work's digests by SMS/e-mail
     mailbox_weekday: Mapped[int] = mapped_column(Integer, default=1)
     yearly_report_day: Mapped[int] = mapped_column(Integer, default=10)
     message_texts: Mapped[dict] = mapped_column(JSONB, default=dict)
@@ -116,6 +119,8 @@ class TenantConfig(Base):
     retain_roster_months: Mapped[int] = mapped_column(Integer, default=12)
     retain_delivery_months: Mapped[int] = mapped_column(Integer, default=6)
     retain_audit_months: Mapped[int] = mapped_column(Integer, default=36)
+    # The set-up checklist on the county admin's home (app.home.setup) was completed or dismissed.
+    setup_done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -134,4 +139,6 @@ class HandlingUnit(Base):
     level: Mapped[str] = mapped_column(String(10))  # township | county
     node_id: Mapped[int | None] = mapped_column(BigInteger)
     sort: Mapped[int] = mapped_column(Integer, default=0)
+    contact_name: Mapped[str] = mapped_column(String(40), default="")
+    contact_phone: Mapped[str] = mapped_column(String(20), default="")
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

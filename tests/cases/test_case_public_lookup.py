@@ -61,9 +61,9 @@ async def look(client, cc, code: str):
     return await client.post(f"/p/{cc.slug}/lookup", data={"code": code})
 
 
-async def rate(client, cc, code: str, satisfaction: str, rating_code: str = ""):
-    return await client.post(f"/p/{cc.slug}/lookup/rate",
-                             data={"code": code, "satisfaction": satisfaction, "rating_code": rating_code})
+async def rate(client, cc, code: str, satisfaction: str, rating_code: str = "", reason: str = ""):
+    return await client.post(f"/p/{cc.slug}/lookup/rate", data={"code": code, "satisfaction": satisfaction,
+                                                                "rating_code": rating_code, "reason": reason})
 
 
 async def rating_code(database, cc, case: Case, sent_by: str = "sms") -> str:
@@ -231,7 +231,7 @@ async def test_rate_by_public_service(database, cc):
     case = await history(database, cc, "fed_back", reply_text=ANSWER)
     async with database.session(tenant_id=cc.tenant.id) as db:
         found = await public.find_case(db, case.receipt_code)
-        await steps.rate_by_public(db, found, "unsatisfied")
+        await steps.rate_by_public(db, found, "basically")
         await db.commit()
         with pytest.raises(Refusal) as refused:
             await steps.rate_by_public(db, found, "satisfied")
@@ -295,8 +295,8 @@ async def test_the_sms_with_the_answer_carries_a_rating_code_staff_never_see(en,
     async with signed_in(app, cc.county, "admin") as admin:
         html = (await admin.get(f"{admin.base}/cases/{case.id}")).text
     assert case.receipt_code in html and token not in html and token.replace("-", "") not in html
-    r = await rate(en, cc, case.receipt_code, "unsatisfied", token)
-    assert r.status_code == 200 and "Thank you: your rating has been recorded." in r.text
+    r = await rate(en, cc, case.receipt_code, "unsatisfied", token, reason="路还是没修")
+    assert r.status_code == 200 and "Your reason has been passed on" in r.text
 
 
 async def test_satisfaction_entered_by_staff_is_shown_as_such(en, app, cc, database):

@@ -150,12 +150,13 @@ async def test_due_rules_and_settings(app, database, owner_sql):
         assert page.status_code == 200 and 'name="case_reply_days" value="15"' in page.text
         r = await post(client, client.base + RULES, {"case_reply_days": "10", "case_feedback_days": "7",
                                                      "case_rehandle_limit": "2", "public_limit_per_client": "3",
-                                                     "public_limit_per_station": "100"})
+                                                     "public_limit_per_station": "100", "case_rating_days": "20"})
         assert r.status_code == 303
         for key, value in (("case_reply_days", "0"), ("case_feedback_days", "366"), ("case_rehandle_limit", "6"),
                            ("public_limit_per_client", "-1"), ("public_limit_per_station", "abc")):
             form = {"case_reply_days": "9", "case_feedback_days": "9", "case_rehandle_limit": "1",
-                    "public_limit_per_client": "9", "public_limit_per_station": "9", key: value}
+                    "public_limit_per_client": "9", "public_limit_per_station": "9", "case_rating_days": "9",
+                    key: value}
             r = await post(client, client.base + RULES, form)
             assert r.status_code == 400, key
         rule = {"level": "county", "category": str(roads), "urgency": "urgent", "reply_days": "3",
@@ -173,7 +174,8 @@ async def test_due_rules_and_settings(app, database, owner_sql):
         assert "道路交通" in page.text and "Calendar days" in page.text
     config = await _config(database, cc)
     assert (config.case_reply_days, config.case_feedback_days, config.case_rehandle_limit,
-            config.public_limit_per_client, config.public_limit_per_station) == (10, 7, 2, 3, 100)
+            config.public_limit_per_client, config.public_limit_per_station, config.case_rating_days) == (
+        10, 7, 2, 3, 100, 20)
     async with database.session(tenant_id=cc.tenant.id) as db:
         assert await due_rule(db, config, level="county", category_id=roads, urgency="urgent") == (3, 2, False)
         assert await due_rule(db, config, level="township", category_id=roads, urgency="urgent") == (10, 7, True)

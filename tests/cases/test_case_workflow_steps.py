@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from app.cases import steps
+from app.cases import rating, steps
 from app.cases.models import DueRule
 from app.core.errors import Refusal
 from tests.cases.wf_helpers import load, step
@@ -36,30 +36,50 @@ async def test_assign_accept_reply_feed_back_rate_send_back(database, cc, owner_
     c = await load(database, cc, case.id)
     assert (c.state, c.reply_text, c.feedback_channel) == ("fed_back", "已安排修补", "phone")
     assert c.replied_at and c.fed_back_at
-    await step(database, cc, "town", case.id, steps.rate, satisfaction="unsatisfied")
+    # staff record "not satisfied" for the person: the reason is required, and the case goes back to the
+    # unit that answered (the county allows one re-handling)
+    with pytest.raises(Refusal) as refused:
+        await step(database, cc, "town", case.id, steps.rate, satisfaction="unsatisfied")
+    assert refused.value.message == rating.STAFF_REASON_REQUIRED
+    await step(database, cc, "town", case.id, steps.rate, satisfaction="unsatisfied", note="路面还是坑洼")
     c = await load(database, cc, case.id)
-    assert (c.state, c.satisfaction) == ("closed", "unsatisfied") and c.closed_at
-    await step(database, cc, "admin", case.id, steps.send_back, unit_id=cc.units["ecology"], today=MONDAY)
-    c = await load(database, cc, case.id)
-    assert (c.state, c.rehandled, c.handling_unit_id, c.satisfaction) == ("assigned", 1, cc.units["ecology"], None)
-    events = await owner_sql("SELECT action, from_state, to_state, note, public, actor_user_id FROM case_events "
+    assert (c.state, c.rehandled, c.handling_unit_id, c.satisfaction) == ("assigned", 1, cc.units["transport"], None)
+    assert (c.reply_text, c.fed_back_at, c.closed_at) == ("", None, None) and c.reply_due > date.today()
+    events = await owner_sql("SELECT action, from_state, to_state, note, public, actor_user_id, data FROM case_events "
                              "WHERE case_id = $1 ORDER BY id", case.id)
-    assert [e["action"] for e in events] == ["registered", "assign", "accept", "reply", "feed_back", "rate",
-                                             "send_back"]
+    assert [e["action"] for e in events] == ["registered", "assign", "accept", "reply", "feed_back",
+                                             "sent_back_by_person"]
+    back = events[-1]
+    assert (back["from_state"], back["to_state"], back["note"], back["public"]) == (
+        "fed_back", "assigned", "路面还是坑洼", True)
+    assert back["actor_user_id"] == cc.users["town"].id and '"by_staff": true' in back["data"]
     assert events[1]["note"] == "请尽快办理" and events[1]["actor_user_id"] == cc.users["admin"].id
-    assert all(e["public"] for e in events)
     audit = await owner_sql("SELECT action FROM audit_log WHERE target = $1 ORDER BY id", f"case:{case.id}")
     assert [a["action"] for a in audit] == ["case_assigned", "case_accepted", "case_replied", "case_fed_back",
-                                            "case_rated", "case_sent_back"]
-    # the second round: rated unsatisfied again, but the county allows one re-handling only
-    for who, service, kw in (("ecology", steps.accept, {}), ("ecology", steps.reply, {"result": "再次处理"}),
+                                            "case_rated"]
+    # the second round: not satisfied again, but the county's one re-handling is used: recorded and closed
+    for who, service, kw in (("transport", steps.accept, {}), ("transport", steps.reply, {"result": "再次处理"}),
                              ("town", steps.feed_back, {"channel": "visit"}),
-                             ("town", steps.rate, {"satisfaction": "unsatisfied"})):
+                             ("town", steps.rate, {"satisfaction": "unsatisfied", "note": "仍未修好"})):
         await step(database, cc, who, case.id, service, **kw)
+    c = await load(database, cc, case.id)
+    assert (c.state, c.satisfaction, c.rehandled) == ("closed", "unsatisfied", 1) and c.closed_at
     with pytest.raises(Refusal) as refused:
         await step(database, cc, "admin", case.id, steps.send_back, unit_id=cc.units["ecology"], today=MONDAY)
     assert "the most the county allows" in refused.value.message
     assert (await load(database, cc, case.id)).state == "closed"
+
+
+async def test_staff_send_back_of_a_closed_unsatisfied_case_to_another_unit(database, cc, owner_sql):
+    """A case closed as not satisfied without a re-handling (its unit retired meanwhile) may still be
+    sent back by staff, to another unit, within the county's limit."""
+    case = await put_case(database, cc, state="fed_back", unit="transport", level="county")
+    await owner_sql("UPDATE handling_units SET retired_at = now() WHERE id = $1", cc.units["transport"])
+    await step(database, cc, "town", case.id, steps.rate, satisfaction="unsatisfied", note="没人处理")
+    assert ((c := await load(database, cc, case.id)).state, c.satisfaction) == ("closed", "unsatisfied")
+    await step(database, cc, "admin", case.id, steps.send_back, unit_id=cc.units["ecology"], today=MONDAY)
+    c = await load(database, cc, case.id)
+    assert (c.state, c.rehandled, c.handling_unit_id, c.satisfaction) == ("assigned", 1, cc.units["ecology"], None)
 
 
 async def test_due_rule_and_given_reply_date(database, cc):

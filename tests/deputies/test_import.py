@@ -16,6 +16,7 @@ from openpyxl import Workbook, load_workbook
 from app.core.redis import arq_settings
 from app.deputies import import_checks, imports, roster
 from app.jobs.worker import worker_settings
+from tests.deputies.import_pages import preview_problems, preview_rows
 from tests.core.bombs import SHEET_HEAD, SHEET_TAIL, header_row, xlsx_empty_rows, xlsx_with_sheet
 from tests.deputies.test_roster import as_user, build, token
 from tests.factories import csrf_from, login
@@ -126,13 +127,16 @@ async def test_preview_lists_every_problem_by_row_and_column(app, database, owne
         ("9", "选举方式（直接/间接）", "“也许”"),
         ("10", "代表小组", "没有名为“没有的小组”的代表小组"),
     ]
-    import re
-
-    cells = re.findall(r"<tr><td>(\d*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", text)
+    problems = preview_problems(text)
     for row, column, message in expected:
-        assert any(c[0] == row and c[1].strip() == column.strip() and message in c[2].replace("&#34;", '"')
-                   for c in cells), (row, column, message, cells)
-    assert not any(c[0] == "5" for c in cells)
+        assert any(p[0] == row and p[1].strip() == column.strip() and message in p[2] for p in problems), (
+            row, column, message, problems)
+    assert not any(p[0] == "5" for p in problems)
+    # every row of the file is shown, in order, the fine ones too, each with its cells as read
+    rows = preview_rows(text)
+    assert sorted(rows) == list(range(2, 11))
+    assert rows[5] == ["周三", "县", "18", "直接", "", "", "", "", "135****2222", ""]
+    assert rows[3][8] == "1381234"  # not a mobile number: shown as written, beside its problem
     assert "导入全部" not in text  # no confirm button
     job = (await owner_sql("SELECT id, status, total, data IS NOT NULL AS kept FROM import_jobs"))[0]
     assert (job["status"], job["total"], job["kept"]) == ("previewed", 9, True)
@@ -284,10 +288,11 @@ async def test_roster_preview_problems_and_scope(app, database, owner_sql):
     async with as_user(app, w, "town") as c:
         r = await upload(c, w, xlsx(rows), "r.xlsx", kind="roster")
         page = await c.get(r.headers["location"])
+    problems = preview_problems(page.text)
     for row, column, message in (("2", "代表姓名", "您管理的代表中没有“李四”"), ("3", "选民姓名", "花名册中已有此人"),
                                  ("4", "代表姓名", "没有“不存在”"), ("5", "选民姓名", "必填项为空"),
                                  ("5", "年龄", "“abc”不是有效年龄")):
-        assert f"<tr><td>{row}</td><td>{column}</td><td>" in page.text and message in page.text, (row, message)
+        assert any(p[:2] == (row, column) and message in p[2] for p in problems), (row, message, problems)
     assert await count(owner_sql, "roster_entries") == 3
 
 
@@ -299,8 +304,9 @@ async def test_township_staff_import_only_into_their_township(app, database, own
     async with as_user(app, w, "town") as c:
         r = await upload(c, w, csv_bytes(rows), "d.csv")
         page = await c.get(r.headers["location"])
-        assert "<tr><td>2</td><td>所在站点</td><td>站点“河坝村人大代表联络站”不在您所辖" in page.text
-        assert "<tr><td>3</td><td>所在站点</td><td>请填写代表所在的本乡镇" in page.text
+        problems = preview_problems(page.text)
+        assert any(p[:2] == ("2", "所在站点") and p[2].startswith("站点“河坝村人大代表联络站”不在您所辖") for p in problems)
+        assert any(p[:2] == ("3", "所在站点") and p[2].startswith("请填写代表所在的本乡镇") for p in problems)
         job_url = r.headers["location"]
     # another township's staff do not see this job
     async with as_user(app, w, "heba") as c:

@@ -100,7 +100,9 @@ async def test_county_applies_operator_approves_admin_joins_and_is_suspended(
     )
     assert viewed[0]["n"] >= 1
     approve_form = ops.locator(f"form[action='/ops/applications/{application_id}/approve']")
-    await expect(approve_form.locator("select[name=preset]")).to_have_value("standard")
+    # every preset is a starting point, named by what it models; the standard one is proposed
+    await expect(approve_form.locator("input[name=preset][value=standard]")).to_be_checked()
+    await expect(approve_form.locator("#presets")).to_contain_text("绵阳模式（参照三台县）")
     await expect(approve_form.locator("input[name=slug]")).to_have_value(TENANT_SLUG)
     await expect(approve_form.locator("input[name=name]")).to_have_value(TENANT_NAME)
     await expect(approve_form.locator("input[name=admin_name]")).to_have_value(CONTACT_NAME)

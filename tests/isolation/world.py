@@ -213,7 +213,7 @@ async def _notifications(db, side: Side, deputy, activity) -> None:
 
     from sqlalchemy import text
 
-    from app.notify.models import Delivery, Outbox
+    from app.notify.models import Delivery, Outbox, WorkNotice
 
     t, now = side.id, datetime(2026, 3, 12, 9, 0, tzinfo=timezone.utc)
     sms = Outbox(tenant_id=t, dedupe_key=f"activity_sms:activity:{activity.id}:d{deputy.id}:sms", kind="activity_sms",
@@ -226,6 +226,8 @@ async def _notifications(db, side: Side, deputy, activity) -> None:
     await db.flush()
     db.add(Delivery(tenant_id=t, outbox_id=sms.id, attempt=1, channel="sms", started_at=now, finished_at=now,
                     result="sent", provider_id=sms.provider_id))
+    db.add(WorkNotice(tenant_id=t, kind="station_waiting", subject=f"station:{activity.station_id}",
+                      station_id=activity.station_id, state="proposed"))
     # A short link (producers make them as they write SMS) and a miss on /s/ by someone guessing codes.
     await db.execute(text("INSERT INTO short_links (tenant_id, code, target, expires_at) "
                           "VALUES (:t, :code, :target, now() + interval '1 day') ON CONFLICT DO NOTHING"),

@@ -70,7 +70,8 @@ async def test_not_satisfied_the_county_sends_back_and_the_joint_case_waits_agai
     joint_id = agreement.joint_tenant_id
     case_id, admin = await referred_and_answered(database, owner_sql, world)
     await run(database, joint_id, admin, case_id, steps.feed_back, channel="phone")
-    await run(database, joint_id, admin, case_id, steps.rate, satisfaction="unsatisfied")
+    # the joint case has no handling unit to go back to: not satisfied closes it (with the reason)
+    await run(database, joint_id, admin, case_id, steps.rate, satisfaction="unsatisfied", note="排污口仍在排放")
     [theirs] = await cases_of(owner_sql, b.id)
     assert (theirs["state"], theirs["satisfaction"]) == ("closed", "unsatisfied")
     await run(database, b.id, b.users["county_admin"], theirs["id"], steps.send_back, unit_id=b.users["unit_id"])

@@ -111,11 +111,12 @@ async def test_staff_recording_the_rating_withdraws_the_request_and_a_second_rou
     case = await put_case(database, cc, level="county", person_mobile=MOBILE)
     await handled(database, cc, case.id)
     await step(database, cc, "station", case.id, steps.feed_back, channel="sms", now=NOW)
-    await step(database, cc, "town", case.id, steps.rate, satisfaction="unsatisfied", now=NOW + timedelta(hours=2))
+    # Not satisfied (the person's reason, recorded by staff): the case goes back to the unit at once.
+    await step(database, cc, "town", case.id, steps.rate, satisfaction="unsatisfied", note="没有修好",
+               now=NOW + timedelta(hours=2))
     assert {(r.kind, r.status) for r in await rows(database, cc)} == {
         ("case_answer", "pending"), ("case_satisfaction", "withdrawn")}
-    # Sent back, handled again, fed back a week later: a new answer and a new request.
-    await step(database, cc, "admin", case.id, steps.send_back, unit_id=cc.units["transport"], today=NOW.date())
+    # Handled again, fed back a week later: a new answer and a new request.
     await handled_again(database, cc, case.id)
     later = NOW + timedelta(days=7)
     await step(database, cc, "station", case.id, steps.feed_back, channel="visit", now=later)
