@@ -31,7 +31,7 @@ from app.core.errors import NotFound
 from app.core.local_time import local_filter
 from app.data import retention_routes
 from app.data import routes as data_routes
-from app.deputies import import_routes, roster_routes
+from app.deputies import import_kinds, import_routes, roster_routes
 from app.deputies import routes as deputy_routes
 from app.wiring import plug_in
 from app.joint import routes as joint_routes
@@ -88,6 +88,8 @@ def _jinja(manifest: StaticManifest) -> Environment:
     env.filters["message_links"] = links.linked  # short links in inbox messages become links to click
     env.filters["local"] = local_filter  # a moment in the page's tenant's zone
     env.globals["nav_sections"] = sections.visible  # the menu: the sections the member may open
+    # "import from a spreadsheet" links beside the lists a member's role may fill from a file
+    env.globals["imports_for"] = lambda role: [kind.code for kind in import_kinds.kinds_for(role)]
     return env
 
 

@@ -69,11 +69,23 @@ def _counts():
     return invited, present
 
 
+# The list's "when" filter: planned activities not yet over, and those over but never recorded.
+WHEN = ("upcoming", "unrecorded")
+
+
+def when_condition(when: str, now: datetime):
+    """upcoming: planned and not yet ended; unrecorded: planned and ended without a record (留痕)."""
+    ended = Activity.ends_at < now
+    return and_(Activity.status == "planned", ended if when == "unrecorded" else ~ended)
+
+
 async def list_activities(db: AsyncSession, scope: Scope, *, now: datetime, tz: ZoneInfo,
                           station_id: int | None = None, kind_id: int | None = None, status: str | None = None,
-                          month: str | None = None, page: int = 1) -> ActivityList:
+                          month: str | None = None, when: str | None = None, page: int = 1) -> ActivityList:
     """Activities in scope: upcoming ones first (soonest first), then past ones (latest first)."""
     conditions = [activity_filter(scope)]
+    if when in WHEN:
+        conditions.append(when_condition(when, now))
     if station_id:
         conditions.append(Activity.station_id == station_id)
     if kind_id:

@@ -41,6 +41,7 @@ EVENT_NAMES = {
     "recorded": lazy("Recorded as held"), "record_edited": lazy("Record of the activity edited"),
     "added_to_plan": lazy("Added to the published plan"),
 }
+WHEN_NAMES = {"upcoming": lazy("Still to come"), "unrecorded": lazy("Over, not yet recorded")}
 STATION_NOT_ACTIVE = lazy("Activities are arranged only at stations in operation.")
 CHOOSE_PLACE = lazy("Please choose the station or the deputy group.")
 IMAGE_CACHE = "private, max-age=86400"
@@ -59,15 +60,18 @@ def _formatters(tz: ZoneInfo) -> dict:
 
 @get("/activities")
 async def activity_list(request: Request, ctx: TenantContext, station: str | None = None, kind: str | None = None,
-                        status: str | None = None, month: str | None = None, page_no: int = 1) -> Response:
+                        status: str | None = None, month: str | None = None, when: str | None = None,
+                        page_no: int = 1) -> Response:
     scope = await ctx.scope()
     access.require_view(scope)
     tz = ctx.tz
     filters = {"station": as_id(station), "kind": as_id(kind), "status": status if status in STATUSES else None,
-               "month": month if queries.month_range(month, tz) else None}
+               "month": month if queries.month_range(month, tz) else None,
+               "when": when if when in queries.WHEN else None}
     result = await queries.list_activities(
         ctx.db, scope, now=datetime.now(timezone.utc), tz=tz, station_id=filters["station"],
-        kind_id=filters["kind"], status=filters["status"], month=filters["month"], page=page_no)
+        kind_id=filters["kind"], status=filters["status"], month=filters["month"], when=filters["when"],
+        page=page_no)
     shown = {k: v for k, v in filters.items() if v}
 
     def page_url(n: int) -> str:
@@ -79,7 +83,7 @@ async def activity_list(request: Request, ctx: TenantContext, station: str | Non
         return page(request, "activities/_list.html", **context)
     stations, kinds = await queries.filter_choices(ctx.db, scope)
     return page(request, "activities/list.html", stations=stations, kinds=kinds, statuses=STATUSES,
-                can_create=scope.role in access.RUN_ROLES, **context)
+                WHEN=queries.WHEN, WHEN_NAMES=WHEN_NAMES, can_create=scope.role in access.RUN_ROLES, **context)
 
 
 # --- a new activity -------------------------------------------------------------------------------

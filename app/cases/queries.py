@@ -1,4 +1,5 @@
-"""Reading cases for lists: the filters as read from the address, the one "overdue" condition, and the
+"""Reading cases for lists: the filters as read from the address, the one "overdue" and "due soon"
+conditions (the home pages count with the same ones, so a count and the list it links to agree), and the
 list itself — one filter (``access.case_filter``), a fixed number of queries per page, a capped count.
 
 At 200,000 cases an exact ``count(*)`` of an unfiltered list reads every row of the tenant; the list
@@ -18,11 +19,13 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.access import case_filter, cases_query
-from app.cases.models import OPEN_WITH_UNIT, SOURCES, STATES, Case, CaseCategory, overdue
-from app.tenancy.models import AdminNode, HandlingUnit
+from app.cases.models import LEVEL_NAMES, LEVELS, OPEN_WITH_UNIT, SOURCES, STATES, Case, CaseCategory, overdue
+from app.cases.steps import FINISHED
+from app.tenancy.models import AdminNode, HandlingUnit, TenantConfig
 from app.cases.codes import CODE_ALPHABET, CODE_LENGTH, normalise_code
 from app.core.periods import Period, parse_key, period_of
 from app.core.db import MAX_ID
+from app.core.i18n import lazy
 from app.stations.access import node_join as station_node_join
 from app.stations.access import station_filter
 from app.stations.models import Station
@@ -44,6 +47,24 @@ def overdue_condition(today: date) -> ColumnElement[bool]:
 
 is_overdue = overdue  # the same rule as ``overdue_condition``, for a row already read
 
+# Cases still under way: everything not finished (app.cases.steps.FINISHED), named state by state so
+# the (tenant_id, state, created_at) index serves it.
+OPEN_STATES = tuple(s for s in STATES if s not in FINISHED)
+DUE_SOON_DEFAULT = TenantConfig.__table__.c.case_due_soon_days.default.arg
+
+
+def due_soon_days():
+    """The county's ``case_due_soon_days`` (SQL; its default when the county saved no settings): the
+    window of the handling unit's due-soon reminder (app.cases.notices.due_soon)."""
+    days = select(TenantConfig.case_due_soon_days).where(TenantConfig.tenant_id == Case.tenant_id).scalar_subquery()
+    return func.coalesce(days, DUE_SOON_DEFAULT)
+
+
+def due_soon_condition(today: date) -> ColumnElement[bool]:
+    """Due soon (SQL): a handling unit owes a reply due from today to today + the county's due-soon
+    days, the cases its reminder speaks of (not yet overdue)."""
+    return and_(Case.state.in_(OPEN_WITH_UNIT), Case.reply_due >= today, Case.reply_due <= today + due_soon_days())
+
 
 def due_date(state: str, reply_due: date | None, feedback_due: date | None) -> date | None:
     """The date the case waits for now: the reply while with a unit, the feedback once replied."""
@@ -62,6 +83,16 @@ def _month(value) -> str | None:
     return m.group(0) if m and 2000 <= int(m.group(1)) <= 2100 and 1 <= int(m.group(2)) <= 12 else None
 
 
+FLAGS = ("overdue", "due_soon", "open", "uncategorised")  # yes/no filters: "1" in the address
+CHIP_NAMES = {
+    "due_soon": lazy("Reply due soon"),
+    "open": lazy("Still open"),
+    "uncategorised": lazy("No category yet"),
+    "sent_back_1": lazy("Sent back for re-handling"),
+    "sent_back_0": lazy("Never sent back"),
+}
+
+
 @dataclass
 class Filters:
     """The list's filters, read from the address; anything malformed is ignored."""
@@ -70,6 +101,11 @@ class Filters:
     station: int | None = None
     unit: int | None = None
     overdue: bool = False
+    due_soon: bool = False
+    open: bool = False  # not finished (OPEN_STATES)
+    sent_back: str | None = None  # "1": sent back for re-handling at least once; "0": never
+    uncategorised: bool = False
+    level: str | None = None
     source: str | None = None
     period: str | None = None  # a period key: 2026, 2026-Q3, 2026-05
     start: str | None = None  # from month (YYYY-MM); the address says "from"
@@ -84,6 +120,9 @@ class Filters:
         return cls(
             state=get("state") if get("state") in STATES else None, category=_id(get("category")),
             station=_id(get("station")), unit=_id(get("unit")), overdue=get("overdue") == "1",
+            due_soon=get("due_soon") == "1", open=get("open") == "1",
+            sent_back=get("sent_back") if get("sent_back") in ("0", "1") else None,
+            uncategorised=get("uncategorised") == "1", level=get("level") if get("level") in LEVELS else None,
             source=get("source") if get("source") in SOURCES else None,
             period=str(get("period")).strip() if parse_key(str(get("period") or "")) else None,
             start=_month(get("from")), end=_month(get("to")),
@@ -95,7 +134,8 @@ class Filters:
         names = {"start": "from", "end": "to"}
         values = {names.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
         values.update(change)
-        values["overdue"] = "1" if values.get("overdue") else None
+        for flag in FLAGS:
+            values[flag] = "1" if values.get(flag) else None
         if values.get("page") == 1:
             values["page"] = None
         return {k: v for k, v in values.items() if v not in (None, "", False)}
@@ -107,6 +147,16 @@ class Filters:
     @property
     def active(self) -> bool:
         return bool(self.params(page=1))
+
+    def chips(self) -> list[tuple[str, str, str]]:
+        """The filters the form has no field for (set by a link, e.g. from the home page), each as
+        (address parameter, value, msgid), so the list shows them and each can be removed."""
+        out = [(flag, "1", CHIP_NAMES[flag]) for flag in FLAGS if flag != "overdue" and getattr(self, flag)]
+        if self.sent_back is not None:
+            out.append(("sent_back", self.sent_back, CHIP_NAMES[f"sent_back_{self.sent_back}"]))
+        if self.level is not None:
+            out.append(("level", self.level, LEVEL_NAMES[self.level]))
+        return out
 
 
 def span(f: Filters, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
@@ -131,6 +181,16 @@ def conditions(scope: Scope, f: Filters, tz: ZoneInfo, today: date) -> list:
             where.append(column == value)
     if f.overdue:
         where.append(overdue_condition(today))
+    if f.due_soon:
+        where.append(due_soon_condition(today))
+    if f.open:
+        where.append(Case.state.in_(OPEN_STATES))
+    if f.sent_back is not None:
+        where.append(Case.rehandled > 0 if f.sent_back == "1" else Case.rehandled == 0)
+    if f.uncategorised:
+        where.append(Case.category_id.is_(None))
+    if f.level is not None:
+        where.append(Case.level == f.level)
     bounds = span(f, tz)
     if bounds:
         where += [Case.created_at >= bounds[0], Case.created_at < bounds[1]]

@@ -24,6 +24,7 @@ from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.tenancy import coded_lists
 from app.tenancy.coded_lists import Audit, CodedList, Messages
+from app.stations.profile import BAD_PHONE
 from app.tenancy.config import config_row
 
 # The case keys of the county's settings, with the ranges the database enforces (migrations 0005, 0023).
@@ -40,6 +41,8 @@ KIND_LEVELS = {"township_office": ("township",), "village_committee": ("township
                "county_department": ("county",), "other": ("township", "county")}
 RULE_LEVELS = ("township", "county")
 UNIT_KIND_BAD = lazy("Please choose the kind of handling unit.")
+UNIT_CONTACT_MAX = 40
+UNIT_CONTACT_TOO_LONG = lazy("The contact person's name is at most %(max)s characters.")
 UNIT_LEVEL_BAD = lazy("Township offices and village committees handle township matters, county government "
                       "departments county matters: please choose a level that fits the kind.")
 UNIT_NODE_REQUIRED = lazy("A township-level handling unit needs its township or village: choose it in the tree.")
@@ -105,13 +108,21 @@ async def save_category(db: AsyncSession, *, tenant_id: int, actor_id: int, cate
 
 
 async def _unit_fields(db: AsyncSession, values: dict) -> dict:
-    """A unit's kind, the level of the matters it handles (one its kind may have) and its place."""
+    """A unit's kind, the level of the matters it handles (one its kind may have), its place and whom
+    staff call there (name and phone: what the unit import writes too)."""
     kind, level = values.get("kind"), values.get("level")
     if kind not in UNIT_KINDS:
         raise Refusal(UNIT_KIND_BAD)
     if level not in KIND_LEVELS[kind]:
         raise Refusal(UNIT_LEVEL_BAD)
-    return {"kind": kind, "level": level, "node_id": await _unit_node(db, level, values.get("node", ""))}
+    contact_name = " ".join(str(values.get("contact_name") or "").split())
+    if len(contact_name) > UNIT_CONTACT_MAX:
+        raise Refusal(UNIT_CONTACT_TOO_LONG, max=UNIT_CONTACT_MAX)
+    contact_phone = str(values.get("contact_phone") or "").strip()
+    if len(contact_phone) > 20 or not all(c.isdigit() or c in " -" for c in contact_phone):
+        raise Refusal(BAD_PHONE)
+    return {"kind": kind, "level": level, "node_id": await _unit_node(db, level, values.get("node", "")),
+            "contact_name": contact_name, "contact_phone": contact_phone}
 
 
 async def _unit_node(db: AsyncSession, level: str, node: str) -> int | None:
@@ -148,7 +159,8 @@ HANDLING_UNITS = CodedList(
     ),
     audit=Audit(target="handling_unit", added="handling_unit_saved", changed="handling_unit_saved",
                 retired="handling_unit_retired",
-                saved_details=("code", "name", "kind", "level", "node_id", "sort", "added"),
+                saved_details=("code", "name", "kind", "level", "node_id", "contact_name", "contact_phone", "sort",
+                               "added"),
                 retired_details=("code", "name")),
     check=_unit_fields,
     in_use=_open_cases_wait,

@@ -95,12 +95,14 @@ UNIT_PAGES = CodedListPages(
     more_done=(Done("user_set", lazy("The member is now a user of this handling unit.")),),
     lines="cases/_unit_lines.html",
     fields="cases/_unit_fields.html",
-    form_fields=("kind", "level", "node"),
+    form_fields=("kind", "level", "node", "contact_name", "contact_phone"),
     new_form={"sort": "0", "level": "county", "kind": "county_department"},
-    item_form=lambda unit: {"kind": unit.kind, "level": unit.level, "node": str(unit.node_id or "")},
+    item_form=lambda unit: {"kind": unit.kind, "level": unit.level, "node": str(unit.node_id or ""),
+                            "contact_name": unit.contact_name, "contact_phone": unit.contact_phone},
     load_lines=lambda ctx: svc.list_units(ctx.db, ctx.tenant.id),
     context=_unit_context,
     intro="cases/_unit_code.html",
+    import_kind="units",
     section="cases/_unit_users.html",
 )
 

@@ -1,5 +1,6 @@
-"""The tenant's home page, /t/{tenant_slug}/: the coming activities, deputies not yet stationed, the
-inbox, messages that need attention (for those who see the delivery log), and a joint station's
+"""The tenant's home page, /t/{tenant_slug}/: the member's workbench (app.home.workbench: what waits
+for them, each item a count linking to its list), the coming activities, deputies not yet stationed,
+the inbox, messages that need attention (for those who see the delivery log), and a joint station's
 members. Above the domains it reads from."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from litestar import Request, Response, get
 from app.activities import queries as activity_queries
 from app.core.web import page
 from app.deputies.checks import unassigned_count
-from app.home import setup_routes
+from app.home import setup_routes, workbench
+from app.home.items import When
 from app.home.setup import setup_steps
 from app.joint import queries as joint_queries
 from app.notify import queries as notify_queries
@@ -37,7 +39,10 @@ async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     # a new county's set-up steps (home/_setup.html), until done or dismissed
     setup = await setup_steps(ctx.db, ctx.tenant.id) \
         if ctx.role == "county_admin" and ctx.tenant.kind == "county" else None
+    work = await workbench.for_member(ctx.db, await ctx.scope(), ctx.tenant.id,
+                                      When(now=now, today=now.astimezone(tz).date(), tz=tz))
     return page(request, "home/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz,
+                work=work, work_base=ctx.base,
                 joint=joint, setup=setup, unread=unread, trouble=trouble.shown() if trouble else [],
                 failed_days=notify_queries.FAILED_WARNING_DAYS,
                 stuck_minutes=_minutes(notify_queries.STUCK_AFTER),

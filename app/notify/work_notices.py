@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cases.codes import group_code
 from app.cases.models import Case, CaseCategory
 from app.cases.notices import case_number
 from app.core.db import Database
@@ -123,7 +124,7 @@ async def _cases(db: AsyncSession, tenant_id: int, slug: str, items: list[WorkNo
         .where(Case.tenant_id == tenant_id, Case.id.in_(wanted)))
     out = {}
     for case, category, unit, station, place in rows:
-        staff = {"place": station or place or "", "code": case.receipt_code,
+        staff = {"place": station or place or "", "code": group_code(case.receipt_code),
                  "summary": shorten(" ".join(case.content.split()), SUMMARY_MAX)}
         unit_side = {"code": case_number(case.id), "category": category or "—", "unit": unit or "",
                      "due": case.reply_due.isoformat() if case.reply_due else "—"}

@@ -18,7 +18,7 @@ from app.data import exports as data_exports
 from app.data.closing import GRACE as DELETION_GRACE
 from app.data.models import STATUS_NAMES as EXPORT_STATUS_NAMES
 from app.joint.models import STATUS_NAMES as JOINT_STATUS_NAMES
-from app.platform import services, sms_status, totp
+from app.platform import ops_home, services, sms_status, totp
 from app.tenancy import divisions
 from app.platform import calendar as platform_calendar
 from app.platform import joint as platform_joint
@@ -83,14 +83,17 @@ async def division_suggestions(request: Request, q: str = "", division: str = ""
 
 
 @get("/ops/", guards=OPS)
-async def dashboard(request: Request) -> Response:
+async def dashboard(request: Request, tenants: str = "") -> Response:
     async with request.app.state.db.session() as db:
         pending = await services.pending_applications(db)
-        tenants = await services.tenants_with_usage(db)
+        usage = await services.tenants_with_usage(db)
         joint = await platform_joint.joint_agreements(db)
         calendar_missing = await platform_calendar.missing(db, datetime.now(CHINA).date())
         sms_alerts = await sms_status.alert_texts(db)
-    return _ops_page(request, "platform/dashboard.html", pending=pending, tenants=tenants, joint=joint,
+    shown = tenants if tenants in ops_home.TENANT_FILTERS else ""
+    return _ops_page(request, "platform/dashboard.html", pending=pending, tenants=ops_home.narrowed(usage, shown),
+                     work=ops_home.workbench(pending, usage), work_base="", tenant_filter=shown,
+                     tenant_filter_text=ops_home.TENANT_FILTERS[shown][1] if shown else "", joint=joint,
                      joint_status_names=JOINT_STATUS_NAMES, calendar_missing=calendar_missing, sms_alerts=sms_alerts)
 
 

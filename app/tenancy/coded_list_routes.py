@@ -68,6 +68,7 @@ class CodedListPages:
     # true: what still needs the item) replaces the retire button with the ``in_use_note`` partial.
     context: Callable[[TenantContext, Any], Awaitable[dict]] | None = None
     intro: str | None = None  # partial below the item's heading (its code, an example)
+    import_kind: str = ""  # the spreadsheet import that fills the list (a link for the roles that may use it)
     in_use_note: str | None = None
     # Partial: a section of its own after the item's card; it then shows retiring itself, at its end
     # (settings/_coded_retire.html).

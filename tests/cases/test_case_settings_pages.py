@@ -137,6 +137,27 @@ async def test_units_add_change_and_retire_with_open_cases_refused(app, database
     assert await count(owner_sql, "audit_log", "action = 'handling_unit_saved'") == 2
 
 
+async def test_a_units_contact_is_kept_shown_and_checked(app, database, owner_sql):
+    """Whom staff call at a unit (the unit import writes it too) is edited on the unit's page."""
+    cc = await build_case_county(database)
+    transport = cc.units["transport"]
+    base = {"name": "县交通运输局", "kind": "county_department", "level": "county", "node": "", "sort": "1"}
+    async with signed_in(app, cc.county, "admin") as client:
+        r = await post(client, f"{client.base}{UNITS}/{transport}",
+                       {**base, "contact_name": "  李  科长 ", "contact_phone": "0816-1234567"})
+        assert r.status_code == 303
+        page = await client.get(f"{client.base}{UNITS}/{transport}")
+        assert 'value="李 科长"' in page.text and 'value="0816-1234567"' in page.text
+        for form, message in (({"contact_phone": "call 0816"}, "only digits"),
+                              ({"contact_name": "李" * 41}, "at most 40")):
+            r = await post(client, f"{client.base}{UNITS}/{transport}", {**base, **form})
+            assert r.status_code == 400 and message in text_of(r.text), form
+    unit = await _unit(database, cc, "transport")
+    assert (unit.contact_name, unit.contact_phone) == ("李 科长", "0816-1234567")
+    assert await count(owner_sql, "audit_log", "action = 'handling_unit_saved' AND details->>'contact_phone' = "
+                                                "'0816-1234567'") == 1
+
+
 async def _unit(database, cc, code: str) -> HandlingUnit:
     async with database.session(tenant_id=cc.tenant.id) as db:
         return await db.scalar(select(HandlingUnit).where(HandlingUnit.code == code))

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from app.accounts.models import Membership, User
 from app.cases import services, steps
+from app.cases.codes import group_code
 from app.cases.models import Case
 from app.notify.models import Outbox, WorkNotice
 from app.notify.sweep import sweep
@@ -105,7 +106,8 @@ async def test_a_public_opinion_reaches_the_liaison_officer_within_one_sweep(cli
         assert await db.scalar(select(WorkNotice.id)) is None  # the queue is emptied
     [row] = await rows(database, cc, user_id=cc.users["liaison"].id)
     assert (row.kind, row.channel, row.status, row.subject) == ("work_new_case", "inapp", "sent", f"case:{case.id}")
-    assert case.receipt_code in row.body and "东街路灯坏了" in row.body and EAST in row.body
+    # the code as the person's receipt shows it (grouped, to read out on the phone)
+    assert group_code(case.receipt_code) in row.body and "东街路灯坏了" in row.body and EAST in row.body
     assert await link_of(database, row.body) == f"/t/{cc.slug}/cases/{case.id}"
     # the station's other staff member too; the township and the county are not bothered
     assert await told(database, cc, "station") == [("work_new_case", "inapp")]
@@ -113,7 +115,7 @@ async def test_a_public_opinion_reaches_the_liaison_officer_within_one_sweep(cli
     client.cookies.set("lang", "en")
     assert (await login(client, f"{cc.slug}-liaison")).status_code == 303
     page = (await client.get(f"/t/{cc.slug}/inbox")).text
-    assert "New opinion" in page and case.receipt_code in page
+    assert "New opinion" in page and group_code(case.receipt_code) in page
 
 
 async def test_a_station_without_staff_leaves_it_to_the_township_and_the_actor_is_not_told(database, cc, sms_gateway):
