@@ -17,6 +17,25 @@ async def sign_in(page, username: str, password: str) -> None:
     await page.wait_for_load_state()
 
 
+async def case_step(page, case_url: str, step: str, fill=None) -> None:
+    """Open the case, open the step's form if it is folded, fill it and submit; no refusal shown."""
+    from playwright.async_api import expect
+
+    await page.goto(case_url)
+    form = page.locator(f"#step-{step}")
+    await expect(form).to_be_visible()
+    if await form.get_attribute("open") is None:
+        await form.locator("summary").click()
+    if fill:
+        await fill(form)
+    # Wait for the server's answer to the step itself: with htmx the POST runs in the background, and
+    # the next page.goto would otherwise cancel it on a slow machine.
+    async with page.expect_response(lambda r: r.request.method == "POST" and "/cases/" in r.url):
+        await form.locator("button[type=submit]").click()
+    await page.wait_for_load_state()
+    await expect(page.locator("[role=alert]")).to_have_count(0)
+
+
 @dataclass
 class Operator:
     username: str

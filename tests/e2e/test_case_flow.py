@@ -14,7 +14,7 @@ from playwright.async_api import expect
 
 from app.core.i18n import catalogue
 from tests.cases.world import EAST, build_case_county
-from tests.e2e.browser import sign_in
+from tests.e2e.browser import case_step, sign_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -26,23 +26,6 @@ ANSWER = "县交通运输局已于本周更换东街口路灯三盏，恢复夜�
 
 def _zh(msgid: str) -> str:
     return catalogue("zh_Hans").get(msgid, msgid)
-
-
-async def _step(page, case_url: str, step: str, fill=None) -> None:
-    """Open the case, open the step's form if it is folded, fill it and submit."""
-    await page.goto(case_url)
-    form = page.locator(f"#step-{step}")
-    await expect(form).to_be_visible()
-    if await form.get_attribute("open") is None:
-        await form.locator("summary").click()
-    if fill:
-        await fill(form)
-    # Wait for the server's answer to the step itself: with htmx the POST runs in the background, and
-    # the next page.goto would otherwise cancel it on a slow machine.
-    async with page.expect_response(lambda r: r.request.method == "POST" and "/cases/" in r.url):
-        await form.locator("button[type=submit]").click()
-    await page.wait_for_load_state()
-    await expect(page.locator("[role=alert]")).to_have_count(0)
 
 
 async def test_villager_to_reply_and_back(page, browser, live_server, database, screenshot_dir):
@@ -80,25 +63,25 @@ async def test_villager_to_reply_and_back(page, browser, live_server, database, 
     case_url = await link.get_attribute("href")
     await page.goto(case_url)
     await expect(page.locator("main")).to_contain_text(OPINION)
-    await _step(page, case_url, "classify",
+    await case_step(page, case_url, "classify",
                 lambda f: f.locator("select[name=category_id]").select_option(label="道路交通"))
 
     # the township sends the county matter up; the county assigns it to the county department
     await sign_in(page, "alpha-town", PASSWORD)
-    await _step(page, case_url, "escalate")
+    await case_step(page, case_url, "escalate")
     await sign_in(page, "alpha-admin", PASSWORD)
-    await _step(page, case_url, "assign",
+    await case_step(page, case_url, "assign",
                 lambda f: f.locator("select[name=unit_id]").select_option(label="县交通运输局"))
 
     # the department's user: accepts and replies
     await sign_in(page, "alpha-transport", PASSWORD)
-    await _step(page, case_url, "accept")
-    await _step(page, case_url, "reply", lambda f: f.locator("textarea[name=result]").fill(ANSWER))
+    await case_step(page, case_url, "accept")
+    await case_step(page, case_url, "reply", lambda f: f.locator("textarea[name=result]").fill(ANSWER))
     await page.screenshot(path=str(screenshot_dir / "case-replied.png"), full_page=True)
 
     # the staff feed the answer back by phone
     await sign_in(page, "alpha-station", PASSWORD)
-    await _step(page, case_url, "feed_back",
+    await case_step(page, case_url, "feed_back",
                 lambda f: f.locator("select[name=channel]").select_option("phone"))
 
     # the villager reads the answer with the code and rates it, once

@@ -14,8 +14,8 @@ import pytest
 from playwright.async_api import expect
 
 from app.joint.agreements import joint_station_id
-from tests.e2e.browser import sign_in
-from tests.e2e.test_case_flow import PHONE, _step, _zh
+from tests.e2e.browser import case_step, sign_in
+from tests.e2e.test_case_flow import PHONE, _zh
 from tests.factories import PASSWORD
 from tests.joint.preset_world import scenario
 
@@ -66,7 +66,7 @@ async def test_pollution_across_the_river_referred_answered_and_fed_back(page, b
         await form.locator("input[name=level][value=county]").check()
         await form.locator("input[name=note]").fill("排污口在封开一侧，请封开县核查处理。")
 
-    await _step(page, case_url, "refer", refer)
+    await case_step(page, case_url, "refer", refer)
     await expect(page.locator("main")).to_contain_text(s.fengkai.tenant.name)
     await expect(page.locator("main")).to_contain_text(_zh("Referred to member counties"))
 
@@ -79,11 +79,11 @@ async def test_pollution_across_the_river_referred_answered_and_fed_back(page, b
     await page.goto(county_url)
     await expect(page.locator("main")).to_contain_text(OPINION)
     assert "13977001234" not in await page.content()  # the mobile stays at the joint station
-    await _step(page, county_url, "assign",
+    await case_step(page, county_url, "assign",
                 lambda f: f.locator("select[name=unit_id]").select_option(label="肇庆市生态环境局封开分局"))
     await sign_in(page, "fengkai-huanbao", PASSWORD)
-    await _step(page, county_url, "accept")
-    await _step(page, county_url, "reply", lambda f: f.locator("textarea[name=result]").fill(ANSWER))
+    await case_step(page, county_url, "accept")
+    await case_step(page, county_url, "reply", lambda f: f.locator("textarea[name=result]").fill(ANSWER))
 
     # the joint station's case page shows the mirrored answer; the staff feed it back by phone
     await sign_in(page, "pumen-staff", PASSWORD)
@@ -92,7 +92,7 @@ async def test_pollution_across_the_river_referred_answered_and_fed_back(page, b
     await expect(page.locator("main")).to_contain_text(_zh("Answer received from a member county"))
     await expect(page.locator("#step-feed_back")).to_be_visible()  # every referral answered: the case is replied
     await page.screenshot(path=str(screenshot_dir / "joint-case-answered.png"), full_page=True)
-    await _step(page, case_url, "feed_back", lambda f: f.locator("select[name=channel]").select_option("phone"))
+    await case_step(page, case_url, "feed_back", lambda f: f.locator("select[name=channel]").select_option("phone"))
 
     # 封开县's case follows: fed back through the joint station, not waiting for a feedback it cannot give
     await sign_in(page, "fengkai-admin", PASSWORD)

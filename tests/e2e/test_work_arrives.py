@@ -15,7 +15,7 @@ from playwright.async_api import expect
 from app.core.i18n import catalogue
 from app.demo import DEMO_PASSWORD, load_demo
 from app.notify.sweep import sweep
-from tests.e2e.browser import sign_in
+from tests.e2e.browser import case_step, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -35,20 +35,6 @@ async def _work_count(page, key: str) -> int:
     """The number an item of the member's workbench shows on the home page."""
     await page.goto(page.url.split("/t/")[0] + "/t/santai/")
     return int(await page.locator(f"#work-{key} b").inner_text())
-
-
-async def _step(page, case_url: str, step: str, fill=None) -> None:
-    await page.goto(case_url)
-    form = page.locator(f"#step-{step}")
-    await expect(form).to_be_visible()
-    if await form.get_attribute("open") is None:
-        await form.locator("summary").click()
-    if fill:
-        await fill(form)
-    async with page.expect_response(lambda r: r.request.method == "POST" and "/cases/" in r.url):
-        await form.locator("button[type=submit]").click()
-    await page.wait_for_load_state()
-    await expect(page.locator("[role=alert]")).to_have_count(0)
 
 
 async def _worker(database) -> None:
@@ -98,14 +84,14 @@ async def test_work_arrives_for_the_liaison_and_the_unit_and_comes_back(page, br
     link = page.locator("#case-list a[href*='/cases/']")
     await expect(link).to_have_count(1)
     case_url = await link.get_attribute("href")
-    await _step(page, case_url, "classify",
+    await case_step(page, case_url, "classify",
                 lambda f: f.locator("select[name=category_id]").select_option(index=1))
 
     # the township sends the county matter up, the county assigns it to the transport bureau
     await _sign_in_to_santai(page, "santai-tongchuan")
-    await _step(page, case_url, "escalate")
+    await case_step(page, case_url, "escalate")
     await _sign_in_to_santai(page, "santai-admin")
-    await _step(page, case_url, "assign", lambda f: f.locator("select[name=unit_id]").select_option(label=UNIT))
+    await case_step(page, case_url, "assign", lambda f: f.locator("select[name=unit_id]").select_option(label=UNIT))
 
     await _worker(database)
     await _sign_in_to_santai(page, "santai-jiaotong")
@@ -113,11 +99,11 @@ async def test_work_arrives_for_the_liaison_and_the_unit_and_comes_back(page, br
     await page.screenshot(path=str(screenshot_dir / "unit-home-new-work.png"), full_page=True)
     await page.goto("/t/santai/inbox")
     await expect(page.locator("main")).to_contain_text(_zh("Case assigned to you"))
-    await _step(page, case_url, "accept")
-    await _step(page, case_url, "reply", lambda f: f.locator("textarea[name=result]").fill(ANSWER))
+    await case_step(page, case_url, "accept")
+    await case_step(page, case_url, "reply", lambda f: f.locator("textarea[name=result]").fill(ANSWER))
 
     await _sign_in_to_santai(page, "liaison-both")
-    await _step(page, case_url, "feed_back", lambda f: f.locator("select[name=channel]").select_option("phone"))
+    await case_step(page, case_url, "feed_back", lambda f: f.locator("select[name=channel]").select_option("phone"))
 
     # the villager is not satisfied, says why: the case goes back to the unit
     phone_context = await browser.new_context(base_url=live_server, **PHONE)
