@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.activities.world import EAST, HOME, build_activity_county, put_activity
+from tests.activities.world import HOME, build_activity_county, put_activity
 from tests.deputies.deputy_world import signed_in
 
 

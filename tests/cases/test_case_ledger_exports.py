@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from app.activities.models import Suggestion
 from tests.activities.world import local
-from tests.cases.world import EAST, HOME, build_case_county, put_case
+from tests.cases.world import HOME, build_case_county, put_case
 from tests.deputies.deputy_world import count, signed_in, text_of
 
 HEBA = "河坝村人大代表联络站"
