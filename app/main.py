@@ -33,6 +33,10 @@ from app.data import retention_routes
 from app.data import routes as data_routes
 from app.deputies import import_kinds, import_routes, roster_routes
 from app.deputies import routes as deputy_routes
+from app.duties import meeting_public_routes, meeting_routes
+from app.duties import routes as duty_routes
+from app.duties import point_routes
+from app.duties import appraisal_routes
 from app.wiring import plug_in
 from app.joint import routes as joint_routes
 from app.notify import links
@@ -88,6 +92,7 @@ def _jinja(manifest: StaticManifest) -> Environment:
     env.filters["message_links"] = links.linked  # short links in inbox messages become links to click
     env.filters["local"] = local_filter  # a moment in the page's tenant's zone
     env.globals["nav_sections"] = sections.visible  # the menu: the sections the member may open
+    env.globals["duty_sections"] = sections.duty_sections  # the duty pages' own menu
     # "import from a spreadsheet" links beside the lists a member's role may fill from a file
     env.globals["imports_for"] = lambda role: [kind.code for kind in import_kinds.kinds_for(role)]
     return env
@@ -118,6 +123,9 @@ def tenant_router() -> Router:
             *station_settings_routes.route_handlers,
             *deputy_routes.route_handlers,
             *roster_routes.route_handlers,
+            *duty_routes.route_handlers,
+            *appraisal_routes.route_handlers,
+            *point_routes.route_handlers,
             *import_routes.route_handlers,
             *activity_routes.route_handlers,
             *activity_stats_routes.route_handlers,
@@ -136,6 +144,7 @@ def tenant_router() -> Router:
             *joint_routes.route_handlers,
             *data_routes.route_handlers,
             *retention_routes.route_handlers,
+            *meeting_routes.route_handlers,
         ],
     )
 
@@ -167,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *public_routes.route_handlers,
             *signin_routes.public_route_handlers,
             *case_public_routes.public_route_handlers,
+            *meeting_public_routes.public_route_handlers,
             *short_routes.public_route_handlers,
         ],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(_jinja(manifest))),

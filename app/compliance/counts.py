@@ -123,6 +123,11 @@ SELECT s.rule_id, g.deputy_id, count(*) FROM suggestions g
 JOIN spec s ON s.counts = 'suggestions' AND g.filed_on BETWEEN s.first AND s.last
 WHERE g.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
 GROUP BY 1, 2
+UNION ALL
+SELECT s.rule_id, m.deputy_id, count(*) FROM duty_report_meetings m
+JOIN spec s ON s.counts = 'duty_reports' AND m.held_on BETWEEN s.first AND s.last
+WHERE m.status = 'closed' AND m.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+GROUP BY 1, 2
 """
 
 
@@ -145,7 +150,8 @@ async def attendance_tallies(db: AsyncSession, specs: Specs, deputy_ids: list[in
 
 async def record_tallies(db: AsyncSession, rules: list[tuple[Rule, Period]],
                          deputy_ids: list[int]) -> dict[tuple[int, int], Tally]:
-    """Deputy rules counting opinions received (received_on) or suggestions filed (filed_on)."""
+    """Deputy rules counting opinions received (received_on), suggestions filed (filed_on) or duty
+    reports held (closed report meetings, held_on): one query for the three."""
     if not rules or not deputy_ids:
         return {}
     params = dict(rule_ids=[r.id for r, _ in rules], counts=[r.counts for r, _ in rules],

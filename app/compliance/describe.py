@@ -10,6 +10,7 @@ from app.deputies.models import LEVEL_NAMES
 AT_LEAST = lazy("%(what)s ≥ %(n)s times")
 OPINIONS = lazy("opinions registered")
 SUGGESTIONS = lazy("suggestions filed")
+DUTY_REPORTS = lazy("duty reports to voters held")
 DEPUTIES_PRESENT = lazy("at least %(n)s deputies present each time")
 ONLY_STATION_KINDS = lazy("only %(kinds)s")
 ONLY_LEVELS = lazy("only %(levels)s")
@@ -24,6 +25,8 @@ def describe(rule: Rule, kind_names: dict[str, str], station_kind_names: dict[st
         what = gettext(OPINIONS)
     elif rule.counts == "suggestions":
         what = gettext(SUGGESTIONS)
+    elif rule.counts == "duty_reports":
+        what = gettext(DUTY_REPORTS)
     else:
         what = "/".join(kind_names.get(c, c) for c in rule.kind_codes)
     parts = [gettext(SUBJECT_NAMES[rule.subject]), gettext(PERIOD_NAMES[rule.period]),

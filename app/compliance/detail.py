@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, null, select
+from sqlalchemy import and_, func, null, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -152,6 +152,11 @@ async def _records(db: AsyncSession, detail: Detail) -> None:
         query = (select(Opinion.received_on, Opinion.content, Opinion.activity_id)
                  .where(Opinion.deputy_id == subject.id, Opinion.received_on.between(period.first, period.last))
                  .order_by(Opinion.received_on, Opinion.id))
+    elif rule.counts == "duty_reports":  # closed report meetings of app.duties, read in SQL: no import of that domain
+        query = text("SELECT m.held_on, s.name, NULL FROM duty_report_meetings m "
+                     "JOIN stations s ON s.tenant_id = m.tenant_id AND s.id = m.station_id "
+                     "WHERE m.deputy_id = :d AND m.status = 'closed' AND m.held_on BETWEEN :a AND :b "
+                     "ORDER BY m.held_on, m.id").bindparams(d=subject.id, a=period.first, b=period.last)
     else:
         query = (select(Suggestion.filed_on, Suggestion.title, null())
                  .where(Suggestion.deputy_id == subject.id, Suggestion.filed_on.between(period.first, period.last))

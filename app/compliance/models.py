@@ -11,11 +11,15 @@ SUBJECT_NAMES = {
     "deputy": lazy("Each deputy"),
     "group": lazy("Each deputy group"),
 }
-COUNTS = ("activities", "opinions", "suggestions")
+COUNTS = ("activities", "opinions", "suggestions", "duty_reports")
 COUNT_NAMES = {
     "activities": lazy("Activities held"),
     "opinions": lazy("Opinions registered"),
     "suggestions": lazy("Suggestions filed"),
+    # Closed report meetings (app.duties.meetings). Periods end at a year, so "each deputy reports once
+    # per term" (five years) is written as a yearly rule of minimum 1 that the county keeps for the
+    # years it plans the reports in; the board shows which deputies have reported in that year.
+    "duty_reports": lazy("Duty reports to voters held"),
 }
 PERIODS = ("month", "quarter", "half", "year")
 PERIOD_NAMES = {

@@ -38,7 +38,9 @@ SKIPPED_TABLES = frozenset({
     "data_exports", "signin_codes", "short_links", "short_link_misses", "case_lookup_misses", "case_rating_codes",
     "work_notices",  # a queue the worker empties within seconds; the outbox keeps what was sent
 })
-SKIPPED_COLUMNS = frozenset({("activity_invitations", "token"), ("cases", "client_hash")})
+SKIPPED_COLUMNS = frozenset({("activity_invitations", "token"), ("cases", "client_hash"),
+                             ("duty_report_meetings", "ballot_token"), ("duty_report_ballots", "phone_hash"),
+                             ("duty_report_ballots", "client_hash")})
 USER_COLUMNS = ("id", "username", "display_name", "mobile", "email", "created_at", "disabled_at")
 ORIGINAL_SUFFIXES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 ORIGINALS_PER_FETCH = 4  # originals are up to 8 MB each: a few at a time in the worker's memory

@@ -17,9 +17,15 @@ from app.compliance.engine import VIEW_ROLES as COMPLIANCE_ROLES
 from app.core.i18n import lazy
 from app.deputies.access import VIEW_ROLES as DEPUTY_ROLES
 from app.deputies.imports import IMPORT_ROLES
+from app.duties.access import DUTY_ROLES
+from app.duties.appraisal import STAFF_ROLES as APPRAISAL_STAFF_ROLES
+from app.duties.meetings import VIEW_ROLES as MEETING_ROLES
+from app.duties.points import RESOLVE_ROLES as POINT_RESOLVE_ROLES
+from app.duties.points import VIEW_ROLES as POINT_ROLES
 from app.stations.access import VIEW_ROLES as STATION_ROLES
 from app.tenancy.services import PLACES_ROLES
 
+APPRAISAL_ROLES = (*APPRAISAL_STAFF_ROLES, "deputy")  # a deputy sees their own notice there
 ADMIN_ROLES = ("county_admin",)  # settings, members and audit routes: ctx.require_role("county_admin")
 JOINT_LIST_ROLES = ("county_admin", "viewer")  # app/joint/routes.py joint_list
 
@@ -37,6 +43,7 @@ SECTIONS = (
     Section("/places", lazy("Administrative divisions"), PLACES_ROLES),
     Section("/stations", lazy("Homes and stations"), STATION_ROLES),
     Section("/deputies", lazy("Deputies"), DEPUTY_ROLES),
+    Section("/duties", lazy("Duty dossiers"), DUTY_ROLES, kinds=("county",)),
     Section("/activities", lazy("Activities"), ACTIVITY_ROLES),
     Section("/compliance", lazy("Compliance board"), COMPLIANCE_ROLES),
     Section("/cases", lazy("Opinions and cases"), CASE_ROLES),
@@ -49,8 +56,26 @@ SECTIONS = (
 )
 
 
+# The duty pages' own menu (duties/_subnav.html): dossiers, points, duty reports to the voters.
+DUTY_SECTIONS = (
+    Section("/duties", lazy("Duty dossiers"), DUTY_ROLES, kinds=("county",)),
+    Section("/points/mine", lazy("My points"), ("deputy",), kinds=("county",)),
+    Section("/points", lazy("Duty points"), POINT_ROLES, kinds=("county",)),
+    Section("/points/corrections", lazy("Corrections to points"), POINT_RESOLVE_ROLES, kinds=("county",)),
+    Section("/duty-reports", lazy("Duty reports to the voters"), MEETING_ROLES, kinds=("county",)),
+    Section("/appraisals", lazy("Yearly duty appraisal"), APPRAISAL_ROLES, kinds=("county",)),
+)
+
+
 def visible(tenant, membership) -> list[Section]:
     """The sections a member opens in this tenant, in menu order."""
     if tenant is None or membership is None:
         return []
     return [s for s in SECTIONS if membership.role in s.roles and tenant.kind in s.kinds]
+
+
+def duty_sections(tenant, membership) -> list[Section]:
+    """The duty pages' menu entries a member opens, in order."""
+    if tenant is None or membership is None:
+        return []
+    return [s for s in DUTY_SECTIONS if membership.role in s.roles and tenant.kind in s.kinds]

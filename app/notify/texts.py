@@ -80,6 +80,21 @@ KINDS: dict[str, Kind] = {
         lazy("Your yearly attendance report"),
         lazy("Deputy {name}: in {year} you attended {present} of {invited} activities. Report: {site}/s/{link}"),
         ("inapp", "sms", "email"), ("link",)),
+    "points_published": Kind(
+        lazy("Your duty points"),
+        lazy("Deputy {name}: your duty points for {period} are {points}, rank {rank} of {peers} in {group}. "
+             "Something wrong? Tell us: {site}/s/{link}"),
+        ("inapp", "sms"), ("points", "link")),
+    "appraisal_notice": Kind(
+        lazy("Your duty appraisal result"),
+        lazy("Deputy {name}: your duty appraisal for {year} is {grade} ({score} points). Please hand in your "
+             "rectification report by {due}. Notice: {site}/s/{link}"),
+        ("inapp", "sms"), ("grade", "due", "link")),
+    "appraisal_report_due": Kind(
+        lazy("Rectification report due"),
+        lazy("Deputy {name}: please hand in your rectification report for the {year} duty appraisal by {due}: "
+             "{site}/s/{link}"),
+        ("inapp", "sms"), ("due", "link")),
     "delivery_failed": Kind(
         lazy("A message could not be sent"),
         lazy("A message ({what}) to {recipient} by {channel} failed: {error}"),

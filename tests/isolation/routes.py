@@ -32,6 +32,8 @@ ID_TABLES = {
     "outbox_id": "outbox",
     "export_id": "data_exports",
     "selection_id": "model_stations",
+    "duty_entry_id": "duty_entries",
+    "points_item_id": "points_items", "points_correction_id": "points_corrections",
 }
 
 

@@ -80,6 +80,7 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
         ChecklistItem, ModelStation, StarRating, Station, StationEvent, StationGoal, StationKind, StationScore,
         StationStaff,
     )
+    from app.duties.models import DutyEntry
     from app.tenancy.models import AdminNode, TenantConfig
 
     t = side.id
@@ -120,10 +121,85 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
     ])
     await db.flush()
     db.add(RosterContact(tenant_id=t, entry_id=entry.id, contacted_on=date(2026, 3, 1), note="电话联系"))
+    db.add(DutyEntry(tenant_id=t, deputy_id=deputy.id, day=date(2026, 3, 2), kind="speech", text="审议发言",
+                     image_id=photo.id, filed_by=admin))
     await db.execute(update(DeputyGroup).where(DeputyGroup.id == group.id).values(leader_deputy_id=deputy.id))
     await db.execute(update(Membership).where(Membership.user_id == side.users["station_staff"].id)
                      .values(station_id=station.id))
+    await _duty_reports(db, side, station, deputy)
+    await _appraisals(db, side, deputy)
+    await _points(db, side, deputy)
     await _activities(db, side, station, deputy, group, photo)
+
+
+async def _appraisals(db, side: Side, deputy) -> None:
+    """A published appraisal with the deputy's result, report and talk (app.duties.appraisal)."""
+    from datetime import date, datetime, timezone
+    from decimal import Decimal
+
+    from app.duties.appraisal_models import Appraisal, AppraisalResult, AppraisalTalk
+
+    t, admin = side.id, side.users["county_admin"].id
+    at = datetime(2027, 1, 10, 2, tzinfo=timezone.utc)
+    appraisal = Appraisal(tenant_id=t, year=2026, status="published", report_due=date(2027, 2, 1), created_by=admin,
+                          published_by=admin, published_at=at)
+    db.add(appraisal)
+    await db.flush()
+    db.add_all([
+        AppraisalResult(tenant_id=t, appraisal_id=appraisal.id, deputy_id=deputy.id, computed=Decimal("75.0"),
+                        adjusted=Decimal("78.5"), reason="补记视察", grade="fail", notice_at=at,
+                        report_text="加强联系选民", report_at=at, report_by=admin),
+        AppraisalTalk(tenant_id=t, appraisal_id=appraisal.id, deputy_id=deputy.id, day=date(2027, 1, 12),
+                      talked_by="主任", agreed="每月进站一次", recorded_by=admin),
+    ])
+    await db.flush()
+
+
+async def _points(db, side: Side, deputy) -> None:
+    """A points item, a published quarter with the deputy's figure and a resolved correction
+    request (app.duties.points, point_publishing)."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from app.duties.point_models import PointsCorrection, PointsItem, PointsPublication, PublishedPoints
+
+    t, admin = side.id, side.users["county_admin"].id
+    db.add(PointsItem(tenant_id=t, code="speech", name="审议发言", source="entry", source_code="speech",
+                      points=Decimal("3"), cap_period="quarter", cap_points=Decimal("9"), deputy_levels=["county"]))
+    publication = PointsPublication(tenant_id=t, period="2026-Q1", deputies=1, published_by=admin,
+                                    published_at=datetime(2026, 4, 2, 2, tzinfo=timezone.utc))
+    db.add(publication)
+    await db.flush()
+    db.add(PublishedPoints(tenant_id=t, publication_id=publication.id, deputy_id=deputy.id, points=Decimal("3"),
+                           rank=1, peers=1, ranked_in="东街社区"))
+    await db.flush()
+    db.add(PointsCorrection(tenant_id=t, publication_id=publication.id, deputy_id=deputy.id, text="少计一次视察",
+                            status="accepted", answer="已补录", filed_by=admin, resolved_by=admin,
+                            resolved_at=datetime(2026, 4, 3, 2, tzinfo=timezone.utc)))
+    await db.flush()
+
+
+async def _duty_reports(db, side: Side, station, deputy) -> None:
+    """A closed duty report meeting with a paper and a phone ballot (app.duties.meetings)."""
+    from datetime import date, datetime, timezone
+
+    from app.duties.meeting_models import DutyReportBallot, DutyReportMeeting
+
+    t = side.id
+    meeting = DutyReportMeeting(tenant_id=t, deputy_id=deputy.id, station_id=station.id, held_on=date(2026, 3, 3),
+                                starts_at=datetime(2026, 3, 3, 1, tzinfo=timezone.utc),
+                                ends_at=datetime(2026, 3, 3, 3, tzinfo=timezone.utc), place="东街社区会议室",
+                                voters_present=30, status="closed", ballot_token=f"{side.slug}-ballot-token",
+                                created_by=side.users["county_admin"].id)
+    db.add(meeting)
+    await db.flush()
+    db.add_all([
+        DutyReportBallot(tenant_id=t, meeting_id=meeting.id, rating="satisfied", source="paper",
+                         entered_by=side.users["county_admin"].id),
+        DutyReportBallot(tenant_id=t, meeting_id=meeting.id, rating="basic", comment="多走访", source="phone",
+                         phone_hash="0" * 64, client_hash="1" * 64),
+    ])
+    await db.flush()
 
 
 async def _activities(db, side: Side, station, deputy, group, photo) -> None:

@@ -1,0 +1,163 @@
+"""Reading a deputy's dossier for a year, and the list of entries waiting for review.
+
+The dossier reads the product's own records — attendance (代签 marked), opinions and cases the deputy
+received, suggestions and their state, joint-station activities — and the filed entries, one statement
+per source for the whole year (never one per kind or month), so its cost stays flat as records grow.
+Days are the tenant's: a year is [1 January, 1 January) in its zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.activities.models import Activity, ActivityKind, Attendance, JointAttendance, Suggestion
+from app.cases.models import Case
+from app.deputies.access import deputies_in_scope
+from app.deputies.models import Deputy
+from app.deputies.services import DeputyDetail, deputy_detail
+from app.duties import access
+from app.duties.kinds import CODES
+from app.duties.models import DutyEntry
+from app.stations.models import Station
+from app.tenancy.scope import Scope
+
+DUTY_REPORT_KIND = "duty_report"  # the activity kind of a 述职 (presets: 述职评议)
+REVIEW_PAGE = 200
+
+
+@dataclass
+class Attended:
+    day: date
+    kind_name: str
+    kind_code: str
+    topic: str
+    station: str
+    method: str
+    on_behalf_reason: str
+
+    @property
+    def by_staff(self) -> bool:  # 代签: signed in by staff on the deputy's behalf
+        return self.method == "staff"
+
+
+@dataclass
+class Dossier:
+    deputy: Deputy
+    detail: DeputyDetail
+    year: int
+    attended: list[Attended]
+    cases: list  # rows: id, receipt_code, created_at, content, state, closed_at, satisfaction
+    suggestions: list[Suggestion]
+    joint: list[JointAttendance]
+    entries: list[DutyEntry]
+    months: list[bool] = field(default_factory=list)  # 12 flags: any duty in the month
+
+    @property
+    def duty_reports(self) -> list[Attended]:
+        return [a for a in self.attended if a.kind_code == DUTY_REPORT_KIND]
+
+    @property
+    def resolved(self) -> list:
+        return [c for c in self.cases if c.state == "closed"]
+
+    @property
+    def approved_by_kind(self) -> list[tuple[str, list[DutyEntry]]]:
+        """Approved entries grouped by kind, in the kinds' order; only these count."""
+        groups = [(k, [e for e in self.entries if e.status == "approved" and e.kind == k]) for k in CODES]
+        return [(k, rows) for k, rows in groups if rows]
+
+    @property
+    def not_counted(self) -> list[DutyEntry]:
+        """Entries still waiting or rejected (shown marked, never counted)."""
+        return [e for e in self.entries if e.status != "approved"]
+
+
+def year_bounds(year: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
+
+
+async def dossier(db: AsyncSession, scope: Scope, deputy: Deputy, year: int, tz: ZoneInfo) -> Dossier:
+    start, end = year_bounds(year, tz)
+    first, last = date(year, 1, 1), date(year + 1, 1, 1)
+    local_day = func.date(func.timezone(str(tz), Activity.starts_at))
+    attended = [Attended(*row) for row in (await db.execute(
+        select(local_day, ActivityKind.name, ActivityKind.code, Activity.topic, func.coalesce(Station.name, ""),
+               Attendance.method, Attendance.on_behalf_reason)
+        .select_from(Attendance)
+        .join(Activity, and_(Activity.tenant_id == Attendance.tenant_id, Activity.id == Attendance.activity_id))
+        .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id))
+        .outerjoin(Station, and_(Station.tenant_id == Activity.tenant_id, Station.id == Activity.station_id))
+        .where(Attendance.deputy_id == deputy.id, Activity.starts_at >= start, Activity.starts_at < end,
+               Activity.status != "cancelled")
+        .order_by(Activity.starts_at)
+    )).all()]
+    cases = (await db.execute(
+        select(Case.id, Case.receipt_code, Case.created_at, func.left(Case.content, 80).label("content"), Case.state,
+               Case.closed_at, Case.satisfaction)
+        .where(Case.deputy_id == deputy.id, Case.created_at >= start, Case.created_at < end)
+        .order_by(Case.created_at)
+    )).all()
+    suggestions = list((await db.scalars(
+        select(Suggestion).where(Suggestion.deputy_id == deputy.id, Suggestion.filed_on >= first,
+                                 Suggestion.filed_on < last).order_by(Suggestion.filed_on, Suggestion.id)
+    )).all())
+    joint = list((await db.scalars(
+        select(JointAttendance).where(JointAttendance.deputy_id == deputy.id, JointAttendance.present.is_(True),
+                                      JointAttendance.starts_at >= start, JointAttendance.starts_at < end)
+        .order_by(JointAttendance.starts_at)
+    )).all())
+    entries = list((await db.scalars(
+        select(DutyEntry).where(DutyEntry.deputy_id == deputy.id, DutyEntry.day >= first, DutyEntry.day < last)
+        .order_by(DutyEntry.day, DutyEntry.id)
+    )).all())
+    result = Dossier(deputy, await deputy_detail(db, scope, deputy), year, attended, list(cases), suggestions, joint,
+                     entries)
+    result.months = _months(result, tz)
+    return result
+
+
+def _months(d: Dossier, tz: ZoneInfo) -> list[bool]:
+    """The calendar strip: a month is marked when anything that counts happened in it."""
+    months = set()
+    months.update(a.day.month for a in d.attended)
+    months.update(c.created_at.astimezone(tz).month for c in d.cases)
+    months.update(s.filed_on.month for s in d.suggestions)
+    months.update(j.starts_at.astimezone(tz).month for j in d.joint)
+    months.update(e.day.month for e in d.entries if e.status == "approved")
+    return [m in months for m in range(1, 13)]
+
+
+async def waiting(db: AsyncSession, scope: Scope) -> tuple[list, int]:
+    """Filed entries waiting for review in the member's reach (oldest first, one page), and how many."""
+    rows = (await db.execute(
+        access.entries_in_scope(scope).where(DutyEntry.status == "filed")
+        .order_by(DutyEntry.created_at, DutyEntry.id).limit(REVIEW_PAGE)
+    )).all()
+    total = len(rows) if len(rows) < REVIEW_PAGE else await db.scalar(
+        select(func.count()).select_from(access.entries_in_scope(scope).where(DutyEntry.status == "filed").subquery())
+    )
+    return rows, total
+
+
+async def deputy_choices(db: AsyncSession, scope: Scope, limit: int = 1000) -> list[tuple[int, str]]:
+    """Serving deputies a member may file for, by name (the filing form's list)."""
+    return [(i, n) for i, n in (await db.execute(
+        select(Deputy.id, Deputy.name).where(deputies_in_scope(scope), Deputy.status == "active")
+        .order_by(Deputy.name, Deputy.id).limit(limit)
+    )).all()]
+
+
+async def own_deputy(db: AsyncSession, scope: Scope) -> Deputy | None:
+    """A deputy member's own Deputy row (linked by ``deputies.user_id``), if any."""
+    if scope.role != "deputy":
+        return None
+    return await db.scalar(select(Deputy).where(deputies_in_scope(scope)).order_by(Deputy.id).limit(1))
+
+
+def years_offered(today: date) -> list[int]:
+    return list(range(today.year, today.year - 5, -1))

@@ -1,0 +1,156 @@
+"""The deputy's dossier (代表履职档案) under /t/{tenant_slug}: the dossier page per deputy and year
+(printable on A4 with ``?print=1``), filing an entry (a deputy on the phone, staff for a deputy in
+reach), and the review list where county admins and township staff approve or reject filed entries,
+one or a batch at a time. Thin: access → service → render; a refusal is a 400 page with nothing written.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+
+from app.cases.models import STATE_NAMES as CASE_STATE_NAMES
+from app.cases.suggestions import KIND_NAMES as SUGGESTION_KIND_NAMES
+from app.cases.suggestions import SUGGESTION_STATE_NAMES
+from app.core.db import as_id
+from app.core.errors import NotFound, Refusal
+from app.core.i18n import lazy
+from app.core.images import MAX_UPLOAD_BYTES, get_image
+from app.core.security import mask_mobile
+from app.core.web import bounded, client_addr, page, see_other
+from app.deputies.access import access_deputy
+from app.deputies.models import LEVEL_NAMES
+from app.deputies.services import Actor
+from app.duties import access, appraisal, meetings, queries, services
+from app.duties.kinds import KINDS, NEEDS_REASON
+from app.duties.meeting_models import RATING_NAMES, RATINGS
+from app.duties.models import MAX_REASON, MAX_TEXT, STATUS_NAMES
+from app.tenancy.access import TenantContext
+
+DONE = {
+    "filed": lazy("The entry has been filed; it counts once staff approve it."),
+    "approved": lazy("The chosen entries have been approved."),
+    "rejected": lazy("The chosen entries have been rejected."),
+}
+FILING_KEYS = ("deputy_id", "kind", "day", "text")
+
+
+async def _actor(request: Request, ctx: TenantContext) -> Actor:
+    return Actor(tenant_id=ctx.tenant.id, user_id=ctx.user.id, scope=await ctx.scope(),
+                 client_addr=client_addr(request))
+
+
+def _common(ctx: TenantContext) -> dict:
+    return dict(base=ctx.base, KINDS=KINDS, STATUS_NAMES=STATUS_NAMES, NEEDS_REASON=NEEDS_REASON)
+
+
+# --- the dossier --------------------------------------------------------------------------------
+
+@get("/deputies/{deputy_id:int}/dossier")
+async def dossier_page(request: Request, ctx: TenantContext, deputy_id: int, year: str | None = None,
+                       done: str | None = None) -> Response:
+    scope = await ctx.scope()
+    deputy = await access_deputy(ctx.db, scope, deputy_id)
+    offered = queries.years_offered(ctx.today())
+    chosen = as_id(year)
+    chosen = chosen if chosen in offered else ctx.today().year
+    printing = request.query_params.get("print") == "1"
+    return page(request, "duties/dossier.html", d=await queries.dossier(ctx.db, scope, deputy, chosen, ctx.tz),
+                grades=await appraisal.grades_of(ctx.db, ctx.tenant.id, deputy.id),
+                meetings=await meetings.meetings_of(ctx.db, deputy.id, chosen), RATINGS=RATINGS,
+                RATING_NAMES=RATING_NAMES, years=offered, printing=printing, done=DONE.get(done or ""), can_file=access.can_file(scope),
+                own=scope.role == "deputy", mask_mobile=mask_mobile, LEVEL_NAMES=LEVEL_NAMES,
+                CASE_STATE_NAMES=CASE_STATE_NAMES, SUGGESTION_KIND_NAMES=SUGGESTION_KIND_NAMES,
+                SUGGESTION_STATE_NAMES=SUGGESTION_STATE_NAMES, **_common(ctx))
+
+
+@get("/duties/{duty_entry_id:int}/photo")
+async def entry_photo(ctx: TenantContext, duty_entry_id: int) -> Response:
+    entry = await access.access_entry(ctx.db, await ctx.scope(), duty_entry_id)
+    image = await get_image(ctx.db, entry.image_id) if entry.image_id else None
+    if image is None:
+        raise NotFound()
+    return Response(image.data, media_type=image.media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+# --- filing -------------------------------------------------------------------------------------
+
+async def _filing_page(request: Request, ctx: TenantContext, form: dict, *, error: str | None = None,
+                       error_for: str | None = None, status_code: int = 200) -> Response:
+    scope = await ctx.scope()
+    if not access.can_file(scope):
+        raise NotFound()
+    own = await queries.own_deputy(ctx.db, scope)
+    choices = [] if scope.role == "deputy" else await queries.deputy_choices(ctx.db, scope)
+    return page(request, "duties/new.html", status_code=status_code, form=form, error=error, error_for=error_for,
+                own=own, choices=choices, today=ctx.today(), MAX_TEXT=MAX_TEXT, **_common(ctx))
+
+
+@get("/duties/new")
+async def filing_form(request: Request, ctx: TenantContext, deputy_id: str | None = None) -> Response:
+    chosen = as_id(deputy_id)
+    return await _filing_page(request, ctx, {"deputy_id": str(chosen or ""), "day": ctx.today().isoformat()})
+
+
+@post("/duties", opt={"uploads": True}, request_max_body_size=MAX_UPLOAD_BYTES + 65_536)
+async def file_entry(request: Request, ctx: TenantContext) -> Response:
+    raw_form = await request.form()
+    form = bounded(raw_form, FILING_KEYS, MAX_TEXT + 100)
+    upload = raw_form.get("photo")
+    photo = await upload.read(MAX_UPLOAD_BYTES + 1) if isinstance(upload, UploadFile) else None
+    try:
+        entry = await ctx.attempt(services.file_entry(ctx.db, await _actor(request, ctx), services.Filing(**form),
+                                                      photo, today=ctx.today()))
+    except Refusal as refusal:
+        if refusal.status == 403:
+            raise NotFound() from refusal
+        return await _filing_page(request, ctx, form, error=refusal.text(), error_for=refusal.input_name,
+                                  status_code=400)
+    return see_other(f"{ctx.base}/deputies/{entry.deputy_id}/dossier?year={entry.day.year}&done=filed")
+
+
+# --- review -------------------------------------------------------------------------------------
+
+async def _review_page(request: Request, ctx: TenantContext, *, error: str | None = None, reason: str = "",
+                       status_code: int = 200, done: str | None = None) -> Response:
+    scope = await ctx.scope()
+    rows, total = await queries.waiting(ctx.db, scope)
+    return page(request, "duties/review.html", status_code=status_code, rows=rows, total=total, error=error,
+                reason=reason, done=DONE.get(done or ""), can_review=access.can_review(scope),
+                can_file=access.can_file(scope), MAX_REASON=MAX_REASON, **_common(ctx))
+
+
+@get("/duties")
+async def duties_home(request: Request, ctx: TenantContext, done: str | None = None) -> Response:
+    """A deputy goes to their own dossier; staff see the entries waiting for review."""
+    scope = await ctx.scope()
+    access.require_view(scope.role)
+    if scope.role == "deputy":
+        own = await queries.own_deputy(ctx.db, scope)
+        if own is not None:
+            return see_other(f"{ctx.base}/deputies/{own.id}/dossier")
+        return page(request, "duties/unlinked.html", base=ctx.base)
+    return await _review_page(request, ctx, done=done)
+
+
+@post("/duties/review")
+async def review_entries(request: Request, ctx: TenantContext) -> Response:
+    scope = await ctx.scope()
+    if not access.can_review(scope):
+        raise NotFound()
+    form = await request.form()
+    # a row's own button reviews that entry alone; the buttons below the list review the ticked ones
+    ids = [str(v)[:20] for v in form.getall("entry_id", [])][:services.MAX_BATCH + 1]
+    decision = str(form.get("decision", ""))[:10]
+    for one in ("approve", "reject"):
+        if form.get(f"{one}_one"):
+            ids, decision = [str(form.get(f"{one}_one"))[:20]], one
+    reason = str(form.get("reason", ""))[:MAX_REASON + 100]
+    try:
+        await ctx.attempt(services.review(ctx.db, await _actor(request, ctx), ids, decision, reason))
+    except Refusal as refusal:
+        return await _review_page(request, ctx, error=refusal.text(), reason=reason, status_code=400)
+    return see_other(f"{ctx.base}/duties?done={'approved' if decision == 'approve' else 'rejected'}")
+
+
+route_handlers = [dossier_page, entry_photo, filing_form, file_entry, duties_home, review_entries]
