@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from typing import AsyncIterator
 from zoneinfo import ZoneInfo
 
-import segno
 from litestar import Request, Response, get, post
 from litestar.params import Parameter
 from sqlalchemy import select
@@ -25,6 +24,7 @@ from app.activities.access import can_run, get_activity, require_run
 from app.core.db import bind
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
+from app.core.qr import qr_svg
 from app.core.security import mask_mobile
 from app.core.web import absolute_url, client_addr, page, see_other
 from app.tenancy.access import TenantContext
@@ -42,11 +42,6 @@ DONE_MESSAGES = {
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def qr_svg(link: str) -> str:
-    """The link as an inline SVG QR code that fills its box (viewBox only, no size, no style)."""
-    return segno.make(link, error="m").svg_inline(scale=1, omitsize=True, dark="#000", light="#fff")
 
 
 # --- the personal link (no account) --------------------------------------------------------------
