@@ -64,15 +64,13 @@ async def counted_sources(db: AsyncSession) -> list[tuple[str, str]]:
     return out + [(f"activity:{code}", name) for code, name in kinds.all()]
 
 
-async def _item_fields(db: AsyncSession, values: dict) -> dict:
+def check_item(values: dict, activity_codes: set[str] | None) -> dict:
+    """An item's own fields from the form (or a preset's table), or Refusal. ``activity_codes``: the
+    kinds of activity that exist (None: not checked here; presets check them when applied)."""
     counts = str(values.get("counts") or "")
     source, _, code = counts.partition(":")
-    if source == "entry" and code in duty_kinds.CODES:
-        pass
-    elif source == "activity" and code:
-        if await db.scalar(select(ActivityKind.id).where(ActivityKind.code == code)) is None:
-            raise Refusal(COUNTS_BAD)
-    else:
+    if not ((source == "entry" and code in duty_kinds.CODES)
+            or (source == "activity" and code and (activity_codes is None or code in activity_codes))):
         raise Refusal(COUNTS_BAD)
     points = _number(values.get("points"))
     if points is None or points == 0:
@@ -88,6 +86,14 @@ async def _item_fields(db: AsyncSession, values: dict) -> dict:
         raise Refusal(LEVELS_BAD)
     return {"source": source, "source_code": code, "points": points, "cap_period": cap_period or None,
             "cap_points": cap_points, "deputy_levels": [lv for lv in LEVELS if lv in levels]}
+
+
+async def _item_fields(db: AsyncSession, values: dict) -> dict:
+    source, _, code = str(values.get("counts") or "").partition(":")
+    known = set()
+    if source == "activity" and code and await db.scalar(select(ActivityKind.id).where(ActivityKind.code == code)):
+        known = {code}
+    return check_item(values, known)
 
 
 POINTS_ITEMS = CodedList(

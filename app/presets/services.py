@@ -32,6 +32,7 @@ from app.presets import PresetError, TenantExists
 from app.presets.rows import apply_coded, assign
 from app.presets import activities as pa
 from app.presets import cases as preset_cases
+from app.presets import points as preset_points
 from app.stations.models import ChecklistItem, StationKind
 from app.tenancy import divisions
 from app.tenancy.config import ACTIVITY_CONFIG_RANGES, CODE_RE, SEAT_LEVELS, normalise_seats
@@ -63,6 +64,7 @@ class Preset:
     case_categories: list[dict] = field(default_factory=list)
     handling_units: list[dict] = field(default_factory=list)
     case_due_rules: list[dict] = field(default_factory=list)
+    points_items: list[dict] = field(default_factory=list)  # normalised by app.duties.points.check_item
     joint: bool = False  # a joint station's preset (app.joint.presets), not a county's
 
     def title(self, locale: str) -> str:
@@ -148,10 +150,13 @@ def parse_preset(text: str, *, name: str, where: str = "preset") -> Preset:
     pa.check_activity_kinds(activity_kinds, where)
     rules = data.get("rules", [])
     _check_coded(rules, "rules", ("code", "name"), where)
+    points_items = data.get("points_items", [])
+    _check_coded(points_items, "points_items", ("code", "name"), where)
 
     return Preset(name=name, tenant=data.get("tenant", {}), nodes=nodes, meta=data.get("preset", {}),
                   config=config, station_kinds=kinds, checklist=checklist, activity_kinds=activity_kinds,
                   rules=pa.check_rules_shape(rules, where), joint="joint" in data,
+                  points_items=preset_points.check_shape(points_items, where),
                   **preset_cases.parse_sections(data, where, _check_coded))
 
 
@@ -217,6 +222,7 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
     await pa.check_rules_for_tenant(database, preset, None if create_only else known)
 
     await preset_cases.check_for_tenant(database, preset, None if create_only else known)
+    await preset_points.check_for_tenant(database, preset, None if create_only else known)
     async with database.transaction() as db:
         tenant = await db.scalar(select(Tenant).where(Tenant.slug == spec["slug"]))
         if tenant is not None and create_only:
@@ -241,6 +247,7 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
         await apply_coded(db, tenant_id, ChecklistItem, preset.checklist, ITEM_KEYS)
         await apply_coded(db, tenant_id, ActivityKind, preset.activity_kinds, pa.ACTIVITY_KIND_KEYS)
         await pa.apply_rules(db, tenant_id, preset.rules)
+        await preset_points.apply_items(db, tenant_id, preset.points_items)
         await preset_cases.apply_sections(db, tenant_id, preset)
     return tenant
 
@@ -309,6 +316,7 @@ async def export_preset(database: Database, slug: str) -> str:
                                   .order_by(ChecklistItem.sort, ChecklistItem.id))).all()
         activity_sections = await pa.export_sections(db)
         case_sections = await preset_cases.export_sections(db)
+        points_items = await preset_points.export_section(db)
     children: dict[int | None, list[AdminNode]] = {}
     for n in nodes:
         children.setdefault(n.parent_id, []).append(n)
@@ -348,6 +356,7 @@ async def export_preset(database: Database, slug: str) -> str:
         "checklist": [{"code": i.code, "label": i.label, "sort": i.sort} for i in items],
         **activity_sections,
         **case_sections,
+        **({"points_items": points_items} if points_items else {}),
     }
     return dumps(out)
 
@@ -357,6 +366,8 @@ def _value(v) -> str:
         return "true" if v else "false"
     if isinstance(v, int):
         return str(v)
+    if isinstance(v, float):  # points: one decimal
+        return repr(v)
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
     if isinstance(v, list):
