@@ -12,6 +12,7 @@ from app.cases.access import require_view
 from app.cases.suggestions import KIND_NAMES, SUGGESTION_STATE_NAMES, SUGGESTION_STATES
 from app.core import spreadsheets
 from app.core.i18n import gettext, lazy
+from app.core.local_time import to_local
 from app.core.web import client_addr, download, htmx_target, page
 from app.tenancy.access import TenantContext
 
@@ -21,12 +22,6 @@ EXPORT_HEAD = (lazy("Suggestion number"), lazy("Kind of suggestion"), lazy("Sugg
                lazy("Date answered"), lazy("Content of the suggestion"), lazy("Answer to the suggestion"))
 
 
-def _local(ctx: TenantContext):
-    def local(at) -> str:
-        return at.astimezone(ctx.tz).strftime("%Y-%m-%d") if at else ""
-    return local
-
-
 @get("/suggestions")
 async def suggestion_index(request: Request, ctx: TenantContext) -> Response:
     scope = await ctx.scope()
@@ -34,7 +29,7 @@ async def suggestion_index(request: Request, ctx: TenantContext) -> Response:
     f = suggestion_list.Filters.read(request.query_params)
     result = await suggestion_list.list_suggestions(ctx.db, scope, f)
     list_url = f"{ctx.base}/suggestions"
-    context = dict(result=result, f=f, base=ctx.base, list_url=list_url, local=_local(ctx), KIND_NAMES=KIND_NAMES,
+    context = dict(result=result, f=f, base=ctx.base, list_url=list_url, KIND_NAMES=KIND_NAMES,
                    SUGGESTION_STATE_NAMES=SUGGESTION_STATE_NAMES,
                    export_url=f.url(f"{list_url}/export.xlsx", page=1))
     if htmx_target(request) == "suggestion-list":
@@ -49,11 +44,10 @@ async def suggestion_export(request: Request, ctx: TenantContext) -> Response:
     require_view(scope)
     f = suggestion_list.Filters.read(request.query_params)
     rows = await suggestion_list.export_rows(ctx.db, scope, f)
-    local = _local(ctx)
     body = spreadsheets.to_xlsx([gettext(h) for h in EXPORT_HEAD], (
         [r.id, gettext(KIND_NAMES.get(r.kind, r.kind)), r.title, r.deputy, r.station or "", r.filed_on,
-         gettext(SUGGESTION_STATE_NAMES.get(r.state, r.state)), r.unit or "", local(r.answered_at), r.content,
-         r.answer] for r in rows), gettext(SHEET_TITLE))
+         gettext(SUGGESTION_STATE_NAMES.get(r.state, r.state)), r.unit or "",
+         to_local(r.answered_at, ctx.tz, "%Y-%m-%d"), r.content, r.answer] for r in rows), gettext(SHEET_TITLE))
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="suggestions_exported",
                  client_addr=client_addr(request), details={"filters": f.params(page=1), "rows": len(rows)})
     return download(body, f"{gettext(SHEET_TITLE)}-{ctx.tenant.name}.xlsx")

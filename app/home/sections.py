@@ -67,15 +67,17 @@ DUTY_SECTIONS = (
 )
 
 
-def visible(tenant, membership) -> list[Section]:
-    """The sections a member opens in this tenant, in menu order."""
+def _opened(sections, tenant, membership) -> list[Section]:
     if tenant is None or membership is None:
         return []
-    return [s for s in SECTIONS if membership.role in s.roles and tenant.kind in s.kinds]
+    return [s for s in sections if membership.role in s.roles and tenant.kind in s.kinds]
+
+
+def visible(tenant, membership) -> list[Section]:
+    """The sections a member opens in this tenant, in menu order."""
+    return _opened(SECTIONS, tenant, membership)
 
 
 def duty_sections(tenant, membership) -> list[Section]:
     """The duty pages' menu entries a member opens, in order."""
-    if tenant is None or membership is None:
-        return []
-    return [s for s in DUTY_SECTIONS if membership.role in s.roles and tenant.kind in s.kinds]
+    return _opened(DUTY_SECTIONS, tenant, membership)
