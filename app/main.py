@@ -37,6 +37,7 @@ from app.duties import meeting_public_routes, meeting_routes
 from app.duties import routes as duty_routes
 from app.duties import point_routes
 from app.duties import appraisal_routes
+from app.duties import settings_routes as duty_settings_routes
 from app.wiring import plug_in
 from app.joint import routes as joint_routes
 from app.notify import links
@@ -126,6 +127,7 @@ def tenant_router() -> Router:
             *duty_routes.route_handlers,
             *appraisal_routes.route_handlers,
             *point_routes.route_handlers,
+            *duty_settings_routes.route_handlers,
             *import_routes.route_handlers,
             *activity_routes.route_handlers,
             *activity_stats_routes.route_handlers,

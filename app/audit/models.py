@@ -107,6 +107,8 @@ ACTION_NAMES = {
     "duty_entry_filed": lazy("Duty entry filed in a deputy's dossier"),
     "duty_entries_approved": lazy("Duty entries approved"),
     "duty_entries_rejected": lazy("Duty entries rejected"),
+    "duty_document_downloaded": lazy("Document of a duty entry downloaded"),
+    "duty_settings_saved": lazy("Duty settings saved"),
     "appraisal_drafted": lazy("Yearly duty appraisal computed as a draft"),
     "appraisal_adjusted": lazy("Appraisal score adjusted"),
     "appraisal_published": lazy("Yearly duty appraisal published"),

@@ -6,8 +6,8 @@ data in full; the ids link the sheets (deputies ↔ deputy_mandates ↔ station_
 Headers are `中文（column）` (app.data.titles). The accounts of the county's members (`users`, a
 platform table) get a sheet of their own, without password or second-factor secrets. Photos are files:
 the thumbnails (`images`) under `photos/`, the activity photos' originals the county kept under
-`photos/originals/`; the county's configuration is `preset.toml` (app.presets: `tenants apply`
-reproduces it).
+`photos/originals/`, the documents filed with duty entries (`duty_documents`) under `documents/`;
+the county's configuration is `preset.toml` (app.presets: `tenants apply` reproduces it).
 
 Left out: binary columns (photos go as files; the rest are digests of secrets and uploaded files),
 secrets that open something (activity sign-in links, sign-in codes, short links, rating codes), the
@@ -44,6 +44,8 @@ SKIPPED_COLUMNS = frozenset({("activity_invitations", "token"), ("cases", "clien
 USER_COLUMNS = ("id", "username", "display_name", "mobile", "email", "created_at", "disabled_at")
 ORIGINAL_SUFFIXES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 ORIGINALS_PER_FETCH = 4  # originals are up to 8 MB each: a few at a time in the worker's memory
+DOCUMENT_SUFFIXES = {"application/pdf": "pdf",
+                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx"}
 README = """本压缩包是{name}在联络平台上的全部数据，导出于 {at}。
 
 - 每张表一个 Excel 文件（文件名：表名-中文名称.xlsx），每行一条记录。列名是“中文名称（数据库字段名）”，
@@ -53,6 +55,8 @@ README = """本压缩包是{name}在联络平台上的全部数据，导出于 {
   和活动照片的“缩略图编号（image_id）”指向它。
 - photos/originals/ 目录是活动照片的原图（本县原图保存上限以内保存了原图的），文件名即
   activity_photos 的“编号（id）”。
+- documents/ 目录是代表履职登记所附的文件（PDF、Word），文件名即 duty_documents 的“编号（id）”，
+  代表履职登记（duty_entries）的“附件编号（document_id）”指向它；原文件名见 duty_documents 表。
 - preset.toml 是本县的配置（行政区划、站点类型、活动类型与规则、意见类别等）。
 - 文件含完整的个人信息（手机号码、住址等），请按个人信息保护法妥善保管，用毕删除。
 """
@@ -71,6 +75,7 @@ class Built:
     rows: dict[str, int] = field(default_factory=dict)
     photos: int = 0
     originals: int = 0
+    documents: int = 0
 
 
 async def tenant_tables(db) -> dict[str, list[tuple[str, str]]]:
@@ -173,6 +178,18 @@ async def _originals(db, tenant_id: int, out: _Zip) -> int:
     return count
 
 
+async def _documents(db, tenant_id: int, out: _Zip) -> int:
+    """The documents filed with duty entries (PDF, .docx; up to 5 MB each), byte for byte."""
+    count = 0
+    result = await db.stream(text(
+        "SELECT id, media_type, data FROM duty_documents WHERE tenant_id = :t ORDER BY id")
+        .execution_options(yield_per=ORIGINALS_PER_FETCH), {"t": tenant_id})
+    async for document_id, media_type, data in result:
+        out.add(f"documents/{document_id}.{DOCUMENT_SUFFIXES.get(media_type, 'bin')}", bytes(data))
+        count += 1
+    return count
+
+
 def steps(tables: dict) -> int:
     """Progress steps: each table, the accounts, the thumbnails, the originals and the preset."""
     return len(tables) + 4
@@ -198,6 +215,7 @@ async def build_zip(database, tenant_id: int, progress: Progress, at: datetime) 
         built.photos = await _photos(db, tenant_id, out)
         await progress(len(tables) + 2, total)
         built.originals = await _originals(db, tenant_id, out)
+        built.documents = await _documents(db, tenant_id, out)  # counted in the originals' step
         await progress(len(tables) + 3, total)
         slug = tenant.slug
     out.add("preset.toml", (await export_preset(database, slug)).encode(), compress=True)

@@ -197,7 +197,7 @@ async def run_export(database, tenant_id: int, export_id: int, *, operator: bool
             status="done", data=built.body, size=len(built.body), processed=model.total, finished_at=at,
             expires_at=at + KEPT))
         details = {"bytes": len(built.body), "rows": sum(built.rows.values()), "photos": built.photos,
-                   "originals": built.originals}
+                   "originals": built.originals, "documents": built.documents}
         if operator:
             details["reason"] = claimed.reason
         await record(db, tenant_id=tenant_id, actor_user_id=None if operator else claimed.requested_by,

@@ -18,7 +18,7 @@ TITLES = {
     "admin_nodes": "行政区划", "attendances": "活动签到", "audit_log": "操作日志", "case_categories": "意见类别",
     "case_due_rules": "办理时限规则", "case_events": "意见办理经过", "case_photos": "意见照片", "cases": "群众意见",
     "checklist_items": "规范化建设清单", "deliveries": "消息发送记录", "deputies": "人大代表",
-    "deputy_commitments": "代表承诺", "deputy_groups": "代表小组", "duty_entries": "代表履职登记",
+    "deputy_commitments": "代表承诺", "deputy_groups": "代表小组", "duty_entries": "代表履职登记", "duty_documents": "履职登记附件",
     "duty_report_meetings": "述职评议会", "duty_report_ballots": "述职评议票", "deputy_mandates": "代表任职",
     "handling_units": "承办单位", "images": "照片", "import_jobs": "导入记录", "invitations": "成员邀请",
     "joint_agreement_events": "联合站协议经过", "joint_agreements": "联合站协议", "joint_attendance": "联合站活动出席",
@@ -120,6 +120,9 @@ COLUMN_TITLES = {
     "retain_audit_months": "操作日志保存期限（月）",
     "setup_done_at": "开通设置完成时间",
     "public_duty_reports": "在站点公开页展示述职评议结果",
+    "appraisal_excellent": "履职测评优秀分数线", "appraisal_pass": "履职测评合格分数线",
+    "rectification_report": "要求提交履职测评整改报告", "rectification_days": "整改报告提交期限（公布后天数）",
+    "public_board": "履职考评公开栏",
 }
 
 # Where the generic word is wrong for one table.
@@ -144,6 +147,8 @@ TABLE_COLUMN_TITLES = {
     ("duty_entries", "image_id"): "照片编号", ("duty_entries", "status"): "审核状态",
     ("duty_entries", "reject_reason"): "退回理由", ("duty_entries", "filed_by"): "填报人账号编号",
     ("duty_entries", "reviewed_by"): "审核人账号编号", ("duty_entries", "reviewed_at"): "审核时间",
+    ("duty_entries", "document_id"): "附件编号", ("duty_documents", "file_name"): "文件名",
+    ("duty_documents", "size"): "文件大小（字节）",
     ("duty_report_meetings", "held_on"): "述职日期", ("duty_report_meetings", "place"): "会议地点",
     ("duty_report_meetings", "voters_present"): "到会选民人数", ("duty_report_meetings", "status"): "评议状态",
     ("duty_report_meetings", "ballot_token"): "扫码评议链接码", ("duty_report_meetings", "closed_at"): "结束评议时间",

@@ -2,10 +2,12 @@
 each with its tree, station kinds, naming rule, lifecycle, seats, checklist, kinds of activity and
 rules, case categories and handling units), a few users in each, their places and people
 (app/demo/people.py), a year of activities (app/demo/activities.py) and their cases and mailbox
-openings (app/demo/cases.py), and the reminders of the coming activities (which the worker sends to
-the local SMS gateway as they fall due). Also the joint station across the Guangxi–Guangdong border
-(app/demo/joint.py): 八步区 and 封开县 from app/presets/files/, with a few deputies each, the joint preset
-tenants/joint-hezhou-fengkai.toml applied, a held 站长协商会, a coming mediation and a referred case.
+openings (app/demo/cases.py), the deputies' duty records — dossiers, a published quarter of points,
+the appraisals, a 述职评议 at 北坝村 (app/demo/duties.py) — and the reminders of the coming activities
+(which the worker sends to the local SMS gateway as they fall due). Also the joint station across the
+Guangxi–Guangdong border (app/demo/joint.py): 八步区 and 封开县 from app/presets/files/, with a few
+deputies each, the joint preset tenants/joint-hezhou-fengkai.toml applied, a held 站长协商会, a coming
+mediation and a referred case.
 Idempotent: running it again changes nothing."""
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from app.core.db import Database
 from app.core.errors import Refusal
 from app.demo.cases import load_cases
 from app.demo.activities import load_activities
+from app.demo.duties import load_duties
 from app.demo.joint import JOINT_COUNTY_PRESETS, JOINT_SLUG, load_joint, load_joint_counties
 from app.demo.people import COUNTIES, liaison_place, load_places_and_people
 from app.deputies import services as deputies
@@ -93,6 +96,7 @@ async def load_demo(database: Database, *, border: bool = True) -> list[tuple[st
     await link_demo_deputies(database, tenants, users)
     await load_activities(database, tenants)
     await load_cases(database, tenants)
+    await load_duties(database, tenants)
     if border:
         await load_joint_counties(database, tenants)
         await load_joint(database, users)

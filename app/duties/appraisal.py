@@ -4,6 +4,12 @@ each deputy the feedback notice (《履职测评结果反馈通知书》, inbox 
 the reminders of the rectification report (《履职测评整改报告》) due by the county's day. Deputies file
 their report; staff see who has not; the 不合格 are listed for a talk (谈话提醒), recorded here.
 
+The county's duty settings (app.duties.settings) give a new appraisal its thresholds and due day (so
+many days from today), and say whether a report is asked at all. A county that asks for none publishes
+without a due day: the notice says nothing of a report, no reminder is written, nobody is missing. So
+a published appraisal asks for reports exactly when it has a due day; for a draft, the settings at the
+moment of publishing decide (a due day typed into the draft is dropped when the county asks for none).
+
 The scale: a deputy's score is their points for the calendar year (app.duties.points.compute, the
 county's scheme) as they are, kept within 0..100 (below 0 counts 0, above 100 counts 100). Grades by
 the appraisal's thresholds (default ≥90 excellent, ≥80 satisfactory, else unsatisfactory).
@@ -24,7 +30,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import BigInteger, and_, any_, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
@@ -35,6 +42,7 @@ from app.deputies.access import deputies_in_scope, require_view
 from app.deputies.models import Deputy
 from app.deputies.services import Actor
 from app.duties import points
+from app.duties.settings import check_thresholds, duty_settings
 from app.duties.appraisal_models import (GRADE_NAMES, MAX_AGREED, MAX_REASON, MAX_REPORT, MAX_TALKED_BY, Appraisal,
                                          AppraisalResult, AppraisalTalk)
 from app.notify import outbox
@@ -51,7 +59,6 @@ SCORE_RE = re.compile(r"^\d{1,3}(\.\d)?$")
 NOT_ALLOWED = lazy("Only the county's administrators run the appraisal.")
 BAD_YEAR = lazy("Choose a year from the list.")
 EXISTS = lazy("The appraisal of %(year)s has already been started.")
-BAD_THRESHOLDS = lazy("The thresholds are whole numbers: satisfactory from 1, below excellent, excellent at most 100.")
 BAD_DUE = lazy("Give the day the rectification reports are due (year-month-day).")
 DUE_PAST = lazy("The day the rectification reports are due must be after today.")
 PUBLISHED = lazy("This appraisal has been published and can no longer change.")
@@ -60,9 +67,10 @@ BAD_SCORE = lazy("The score is a number from 0 to 100 with at most one decimal."
 NO_REASON = lazy("Give the reason for the adjustment (at most %(max)s characters).")
 SAME_SCORE = lazy("The new score is the same as the current one.")
 NOT_PUBLISHED = lazy("This appraisal has not been published yet.")
-NOT_YOURS = lazy("Only the deputy hands in their own rectification report.")
+NOT_YOURS = lazy("Only the deputy hands in their rectification report, or staff who record talks enter one handed in on paper.")
 NO_REPORT = lazy("Write the rectification report (at most %(max)s characters).")
 REPORTED = lazy("The rectification report has already been handed in.")
+NO_REPORT_ASKED = lazy("No rectification report is asked for in this appraisal.")
 NO_TALK_RIGHTS = lazy("You may not record talks.")
 BAD_TALK_DAY = lazy("Give the day of the talk (year-month-day), not in the future.")
 NO_TALKED_BY = lazy("Say who talked with the deputy (at most %(max)s characters).")
@@ -102,14 +110,16 @@ def _day(value: str) -> date | None:
         return None
 
 
-def _thresholds(excellent: str, pass_: str) -> tuple[int, int]:
-    try:
-        e, p = int(str(excellent).strip()), int(str(pass_).strip())
-    except ValueError:
-        raise Refusal(BAD_THRESHOLDS, input_name="excellent") from None
-    if not 0 < p < e <= 100:
-        raise Refusal(BAD_THRESHOLDS, input_name="excellent")
-    return e, p
+def _due_day(value: str, today: date) -> date | None:
+    """The due day typed (None when left empty), after today, or Refusal."""
+    if not str(value or "").strip():
+        return None
+    due = _day(value)
+    if due is None:
+        raise Refusal(BAD_DUE, input_name="report_due")
+    if due <= today:
+        raise Refusal(DUE_PAST, input_name="report_due")
+    return due
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -179,24 +189,35 @@ async def grades_of(db: AsyncSession, tenant_id: int, deputy_id: int) -> list[tu
     return [(year, grade, computed if adjusted is None else adjusted) for year, grade, computed, adjusted in rows.all()]
 
 
+async def latest_grades(db: AsyncSession, tenant_id: int, deputy_ids: list[int]) -> tuple[int | None, dict[int, str]]:
+    """(year, deputy id → grade) of the county's latest PUBLISHED appraisal for these deputies (the
+    public appraisal board; a deputy not in it has no grade): one query. (None, {}) before any."""
+    latest = (select(Appraisal.id, Appraisal.year)
+              .where(Appraisal.tenant_id == tenant_id, Appraisal.status == "published")
+              .order_by(Appraisal.year.desc()).limit(1).subquery())
+    rows = (await db.execute(
+        select(latest.c.year, AppraisalResult.deputy_id, AppraisalResult.grade).select_from(latest)
+        .outerjoin(AppraisalResult, and_(AppraisalResult.tenant_id == tenant_id,
+                                         AppraisalResult.appraisal_id == latest.c.id,
+                                         AppraisalResult.deputy_id == any_(literal(deputy_ids, ARRAY(BigInteger))))))
+            ).all()
+    if not rows:
+        return None, {}
+    return rows[0][0], {did: grade for _, did, grade in rows if did is not None}
+
+
 # --- running the appraisal -----------------------------------------------------------------------
 
 async def create_draft(db: AsyncSession, actor: Actor, *, year: str, excellent: str, pass_: str, report_due: str,
                        today: date, tz: ZoneInfo) -> Appraisal:
     """The year's draft with every serving deputy's score and grade. The due day may be left for later
-    (publishing asks for it)."""
+    (publishing asks for it); a county that asks for no report gets none."""
     _require_run(actor)
     chosen = int(year) if str(year).strip().isdigit() else 0
     if chosen not in years_offered(today):
         raise Refusal(BAD_YEAR, input_name="year")
-    e, p = _thresholds(excellent, pass_)
-    due = None
-    if str(report_due or "").strip():
-        due = _day(report_due)
-        if due is None:
-            raise Refusal(BAD_DUE, input_name="report_due")
-        if due <= today:
-            raise Refusal(DUE_PAST, input_name="report_due")
+    e, p = check_thresholds(excellent, pass_)
+    due = _due_day(report_due, today) if (await duty_settings(db, actor.tenant_id)).rectification else None
     if await db.scalar(select(Appraisal.id).where(Appraisal.tenant_id == actor.tenant_id, Appraisal.year == chosen)):
         raise Refusal(EXISTS, input_name="year", year=chosen)
     appraisal = Appraisal(tenant_id=actor.tenant_id, year=chosen, status="draft", excellent=e, pass_=p,
@@ -254,19 +275,20 @@ def _chinese(msgid: str) -> str:
 async def publish(db: AsyncSession, actor: Actor, appraisal: Appraisal, *, slug: str, report_due: str = "",
                   now: datetime, tz: ZoneInfo) -> Appraisal:
     """Publish once: every deputy's notice goes out (inbox and SMS), and the reminders of the report
-    are written to go out REMIND_DAYS before its due day (withdrawn as each deputy files theirs)."""
+    are written to go out REMIND_DAYS before its due day (withdrawn as each deputy files theirs). Where
+    the county asks for no report (its settings now), the appraisal is published without a due day."""
     _require_run(actor)
     if appraisal.status == "published":
         raise Refusal(PUBLISHED)
-    today = now.astimezone(tz).date()
-    if str(report_due or "").strip():
-        appraisal.report_due = _day(report_due)
+    if (await duty_settings(db, appraisal.tenant_id)).rectification:
+        today = now.astimezone(tz).date()
+        appraisal.report_due = _due_day(report_due, today) or appraisal.report_due
         if appraisal.report_due is None:
             raise Refusal(BAD_DUE, input_name="report_due")
-    if appraisal.report_due is None:
-        raise Refusal(BAD_DUE, input_name="report_due")
-    if appraisal.report_due <= today:
-        raise Refusal(DUE_PAST, input_name="report_due")
+        if appraisal.report_due <= today:
+            raise Refusal(DUE_PAST, input_name="report_due")
+    else:
+        appraisal.report_due = None
     appraisal.status, appraisal.published_at, appraisal.published_by = "published", now, actor.user_id
     await db.flush()
     changed = await db.execute(
@@ -279,7 +301,8 @@ async def publish(db: AsyncSession, actor: Actor, appraisal: Appraisal, *, slug:
     await _tell(db, appraisal, figures, slug=slug, now=now, tz=tz)
     await record(db, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="appraisal_published",
                  target=f"appraisal:{appraisal.id}", client_addr=actor.client_addr,
-                 details={"year": appraisal.year, "deputies": len(figures), "report_due": appraisal.report_due.isoformat()})
+                 details={"year": appraisal.year, "deputies": len(figures),
+                          "report_due": appraisal.report_due.isoformat() if appraisal.report_due else None})
     return appraisal
 
 
@@ -290,38 +313,46 @@ def subject_of(appraisal: Appraisal) -> str:
 async def _tell(db: AsyncSession, appraisal: Appraisal, figures: dict, *, slug: str, now: datetime,
                 tz: ZoneInfo) -> None:
     """Deputies with the same grade and score share one outbox insert; the link is the same for all
-    (it opens the reader's own notice)."""
+    (it opens the reader's own notice). Without a due day no report is asked: the notice of that kind
+    (``appraisal_result``) says nothing of one, and there is nothing to remind of."""
     if not figures:
         return
     t = appraisal.tenant_id
     config = await notify_settings(db, t)
     link = await short_code(db, t, f"/t/{slug}/appraisals/{appraisal.year}/mine", now=now)
     people = await outbox.deputies(db, t, list(figures), config=config)
-    due = appraisal.report_due.isoformat()
+    due = {"due": appraisal.report_due.isoformat()} if appraisal.report_due else {}
     same: dict[tuple, list] = defaultdict(list)
     for r in people:
         same[figures[r.deputy_id]].append(r)
     for (grade, score), group in same.items():
-        await outbox.notify(db, tenant_id=t, kind="appraisal_notice", subject=subject_of(appraisal),
-                            recipients=group, due_at=now, now=now, config=config,
+        await outbox.notify(db, tenant_id=t, kind="appraisal_notice" if due else "appraisal_result",
+                            subject=subject_of(appraisal), recipients=group, due_at=now, now=now, config=config,
                             params={"year": appraisal.year, "grade": _chinese(GRADE_NAMES[grade]), "score": str(score),
-                                    "due": due, "link": link})
+                                    "link": link, **due})
+    if not due:
+        return
     remind_at = datetime.combine(appraisal.report_due - timedelta(days=REMIND_DAYS), REMIND_AT, tzinfo=tz)
     if remind_at > now:
         await outbox.notify(db, tenant_id=t, kind="appraisal_report_due", subject=subject_of(appraisal),
                             recipients=people, due_at=remind_at, now=now, config=config,
-                            params={"year": appraisal.year, "due": due, "link": link})
+                            params={"year": appraisal.year, "link": link, **due})
 
 
 # --- the deputy's report and the talks -----------------------------------------------------------
 
 async def file_report(db: AsyncSession, actor: Actor, appraisal: Appraisal, result: AppraisalResult, deputy: Deputy,
                       *, text: str, now: datetime) -> AppraisalResult:
-    """The deputy hands in their rectification report, once; a late one is accepted (see the module)."""
+    """The deputy hands in their rectification report, once; a late one is accepted (see the module).
+    Many deputies have no account and hand theirs in on paper: staff who record talks (TALK_ROLES, the
+    deputy in their reach, which the caller checked) enter it for them; ``on_paper`` tells it apart."""
     if appraisal.status != "published":
         raise Refusal(NOT_PUBLISHED)
-    if actor.scope.role != "deputy" or deputy.user_id != actor.user_id:
+    own = actor.scope.role == "deputy" and deputy.user_id == actor.user_id
+    if not own and actor.scope.role not in TALK_ROLES:
         raise Refusal(NOT_YOURS, status=403)
+    if appraisal.report_due is None:
+        raise Refusal(NO_REPORT_ASKED)
     if result.report_at is not None:
         raise Refusal(REPORTED)
     body = str(text or "").strip()
@@ -331,8 +362,13 @@ async def file_report(db: AsyncSession, actor: Actor, appraisal: Appraisal, resu
     await outbox.withdraw(db, subject=subject_of(appraisal), kinds=["appraisal_report_due"], deputy_id=deputy.id)
     await record(db, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="appraisal_report_filed",
                  target=f"appraisal:{appraisal.id}", client_addr=actor.client_addr,
-                 details={"deputy_id": deputy.id, "late": is_late(appraisal, result, now.tzinfo)})
+                 details={"deputy_id": deputy.id, "late": is_late(appraisal, result, now.tzinfo), "on_paper": not own})
     return result
+
+
+def on_paper(result: AppraisalResult, deputy: Deputy) -> bool:
+    """A report not handed in by the deputy's own account was entered by staff from paper."""
+    return result.report_at is not None and (result.report_by is None or result.report_by != deputy.user_id)
 
 
 def is_late(appraisal: Appraisal, result: AppraisalResult, tz) -> bool:

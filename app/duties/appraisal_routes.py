@@ -6,7 +6,7 @@ render; a refusal re-renders the page with status 400 and nothing written.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from litestar import Request, Response, get, post
 
@@ -17,6 +17,7 @@ from app.core.web import bounded, client_addr, page, see_other
 from app.deputies.access import access_deputy
 from app.deputies.services import Actor
 from app.duties import appraisal as svc
+from app.duties.settings import duty_settings
 from app.duties.appraisal_models import GRADE_NAMES, GRADES, MAX_AGREED, MAX_REASON, MAX_REPORT, STATUS_NAMES
 from app.tenancy.access import TenantContext
 
@@ -50,14 +51,22 @@ def _common(ctx: TenantContext, actor: Actor) -> dict:
 
 # --- the years -----------------------------------------------------------------------------------
 
+def _start_form(ctx: TenantContext, settings) -> dict:
+    """The start form as the county's duty settings fill it: thresholds, the due day so many days on."""
+    due = ctx.today() + timedelta(days=settings.report_days) if settings.rectification else None
+    return {"excellent": str(settings.excellent), "pass": str(settings.pass_),
+            "report_due": due.isoformat() if due else ""}
+
+
 async def _list_page(request: Request, ctx: TenantContext, actor: Actor, *, form: dict | None = None,
                      error: str | None = None, status_code: int = 200) -> Response:
     found = await svc.appraisals(ctx.db, ctx.tenant.id)
     if actor.scope.role == "deputy":
         found = [a for a in found if a.status == "published"]
+    settings = await duty_settings(ctx.db, ctx.tenant.id)
     return page(request, "duties/appraisal_list.html", status_code=status_code, appraisals=found, error=error,
-                form=form or {"excellent": "90", "pass": "80"}, years=svc.years_offered(ctx.today()),
-                own=actor.scope.role == "deputy", **_common(ctx, actor))
+                form=form or _start_form(ctx, settings), years=svc.years_offered(ctx.today()),
+                asks_report=settings.rectification, own=actor.scope.role == "deputy", **_common(ctx, actor))
 
 
 @get("/appraisals")
@@ -91,7 +100,12 @@ async def _year_page(request: Request, ctx: TenantContext, actor: Actor, year: i
     talks = await svc.talks(ctx.db, actor, a)
     counts = {g: sum(1 for r, _ in rows if r.grade == g) for g in GRADES}
     missing = [(r, d) for r, d in rows if r.report_at is None]
+    # a published appraisal asks for reports when it has a due day; a draft as the county's settings say
+    settings = await duty_settings(ctx.db, ctx.tenant.id) if a.status == "draft" else None
+    asks = settings.rectification if settings else a.report_due is not None
+    due = a.report_due or (ctx.today() + timedelta(days=settings.report_days) if settings else None)
     return page(request, "duties/appraisal.html", status_code=status_code, a=a, rows=rows, counts=counts,
+                asks_report=asks, due_offered=due.isoformat() if due else "",
                 missing=missing, failing=[(r, d) for r, d in rows if r.grade == "fail"], talks=talks,
                 late={r.deputy_id for r, _ in rows if svc.is_late(a, r, ctx.tz)}, error=error, form=form or {},
                 done=DONE.get(done or ""), today=ctx.today(), MAX_REASON=MAX_REASON, MAX_AGREED=MAX_AGREED,
@@ -170,6 +184,7 @@ async def _notice_page(request: Request, ctx: TenantContext, actor: Actor, year:
     return page(request, "duties/appraisal_notice.html", status_code=status_code, a=a, r=result, dep=deputy,
                 printing=request.query_params.get("print") == "1", error=error, text=text,
                 own=actor.scope.role == "deputy", late=svc.is_late(a, result, ctx.tz), done=DONE.get(done or ""),
+                paper=actor.scope.role in svc.TALK_ROLES, on_paper=svc.on_paper(result, deputy),
                 tenant_name=ctx.tenant.name, MAX_REPORT=MAX_REPORT, **_common(ctx, actor))
 
 

@@ -27,7 +27,6 @@ DONE = {
     "voters": lazy("The number of voters present has been saved."),
     "opened": lazy("Phone voting is open: show the QR code to the voters."),
     "closed": lazy("The report meeting is closed."),
-    "public": lazy("The setting has been saved."),
 }
 
 
@@ -141,13 +140,4 @@ async def screen(request: Request, ctx: TenantContext, meeting_id: int) -> Respo
                 opens=ref.meeting.starts_at - OPENS_BEFORE, closes=ref.meeting.ends_at + CLOSES_AFTER, **_common(ctx))
 
 
-@post(f"{BASE}/public")
-async def public_setting(request: Request, ctx: TenantContext) -> Response:
-    scope = await ctx.scope()
-    on = (await request.form()).get("public") == "on"
-    await meetings.show_publicly(ctx.db, scope, ctx.tenant.id, on)
-    return see_other(f"{ctx.base}{BASE}?done=public")
-
-
-route_handlers = [meeting_list, new_meeting, create_meeting, meeting_page, paper, voters, open_voting, close, screen,
-                  public_setting]
+route_handlers = [meeting_list, new_meeting, create_meeting, meeting_page, paper, voters, open_voting, close, screen]

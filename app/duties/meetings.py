@@ -312,15 +312,6 @@ async def shown_publicly(db: AsyncSession) -> bool:
     return bool(await db.scalar(text("SELECT public_duty_reports FROM tenant_config")))
 
 
-async def show_publicly(db: AsyncSession, scope: Scope, tenant_id: int, on: bool) -> None:
-    if scope.role != "county_admin":
-        raise NotFound()
-    await db.execute(text(
-        "INSERT INTO tenant_config (tenant_id, public_duty_reports) VALUES (:t, :on) "
-        "ON CONFLICT (tenant_id) DO UPDATE SET public_duty_reports = excluded.public_duty_reports"
-    ), {"t": tenant_id, "on": on})
-
-
 async def station_results(db: AsyncSession, station_id: int, year: int) -> list[MeetingRef]:
     """A station's closed report meetings of a year with their results (the public page's list)."""
     rows = (await db.execute(

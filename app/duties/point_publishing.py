@@ -2,8 +2,10 @@
 
 A county admin publishes a quarter once it has ended: the figures as computed then are kept
 (points_published: points, rank, how many ranked together, in which group or station), every deputy
-gets a message (kind ``points_published``: the inbox for those with an account, SMS where a mobile is
-known) and the publication is audited. A second publication of the same quarter is refused (also
+gets a message and the publication is audited: a deputy with an account gets ``points_published``
+(inbox, SMS where chosen) with a short link to /points/mine, where an error is reported; a deputy
+without one cannot open that page, so their SMS is ``points_published_no_account``, which asks them
+to tell their station instead (no link). A second publication of the same quarter is refused (also
 under a race: the insert is ON CONFLICT DO NOTHING on the quarter). A deputy who finds a published
 figure wrong files a correction request (≤ 300 characters); staff accept it with a note or dismiss it
 with a reason. The published figures stay as published: an accepted request is the record that the
@@ -13,7 +15,6 @@ audit and do not commit.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,7 @@ from app.notify.config import notify_settings
 from app.notify.short_links import short_code
 
 KIND = "points_published"
+KIND_NO_ACCOUNT = "points_published_no_account"  # the same figures, no link: report errors to the station
 QUARTER_BAD = lazy("Please choose a quarter (such as 2026-Q4).")
 QUARTER_NOT_OVER = lazy("A quarter can be published once it has ended.")
 ALREADY_PUBLISHED = lazy("The points of %(period)s have already been published.")
@@ -71,9 +73,11 @@ async def publish(db: AsyncSession, *, tenant_id: int, tenant_name: str, slug: s
         .on_conflict_do_nothing(index_elements=["tenant_id", "period"]).returning(PointsPublication.id))
     if publication_id is None:
         raise Refusal(ALREADY_PUBLISHED, period=period.key)
-    await db.execute(insert(PublishedPoints).values([
+    # Rows as parameters (SQLAlchemy batches them, 1,000 a statement), not one VALUES list: at seven
+    # arguments a row that would pass asyncpg's 32,767 from 4,682 deputies on.
+    await db.execute(insert(PublishedPoints), [
         dict(tenant_id=tenant_id, publication_id=publication_id, deputy_id=d.deputy_id, points=d.points, rank=d.rank,
-             peers=d.peers, ranked_in=(d.ranked_in or tenant_name)[:100]) for d in figures.values()]))
+             peers=d.peers, ranked_in=(d.ranked_in or tenant_name)[:100]) for d in figures.values()])
     await _tell(db, tenant_id, tenant_name, slug, period, figures, now)
     await record(db, tenant_id=tenant_id, actor_user_id=actor_id, action="points_published",
                  target=f"points_publication:{publication_id}", client_addr=client_addr,
@@ -83,20 +87,24 @@ async def publish(db: AsyncSession, *, tenant_id: int, tenant_name: str, slug: s
 
 async def _tell(db: AsyncSession, tenant_id: int, tenant_name: str, slug: str, period: Period, figures: dict,
                 now: datetime) -> None:
-    """One message per deputy; deputies with the same figures share one notify call (the outbox
-    insert), so a county of thousands writes its messages in a few statements per distinct figure."""
+    """One message per deputy, each with their own figures: one notify call (one outbox statement) per
+    kind of message, whatever the number of deputies. Only a deputy with an account gets the link
+    (see the module)."""
     config = await notify_settings(db, tenant_id)
     link = await short_code(db, tenant_id, f"/t/{slug}/points/mine", now=now)
-    recipients = {r.deputy_id: r for r in await outbox.deputies(db, tenant_id, list(figures), config=config)}
-    same: dict[tuple, list] = defaultdict(list)
-    for d in figures.values():
-        if d.deputy_id in recipients:
-            same[(str(d.points), d.rank, d.peers, d.ranked_in or tenant_name)].append(recipients[d.deputy_id])
-    for (points, rank, peers, group), people in same.items():
-        await outbox.notify(db, tenant_id=tenant_id, kind=KIND, subject=f"points:{period.key}", recipients=people,
-                            due_at=now, now=now, config=config,
-                            params={"period": chinese_label(period), "points": points, "rank": rank, "peers": peers,
-                                    "group": group, "link": link})
+    recipients = await outbox.deputies(db, tenant_id, list(figures), config=config)
+    label = chinese_label(period)
+
+    def params(r) -> dict:
+        d = figures[r.deputy_id]
+        own = {"period": label, "points": str(d.points), "rank": d.rank, "peers": d.peers,
+               "group": d.ranked_in or tenant_name}
+        return {**own, "link": link} if r.user_id else own
+
+    for kind, people in ((KIND, [r for r in recipients if r.user_id]),
+                         (KIND_NO_ACCOUNT, [r for r in recipients if not r.user_id])):
+        await outbox.notify(db, tenant_id=tenant_id, kind=kind, subject=f"points:{period.key}", recipients=people,
+                            due_at=now, now=now, config=config, params=params)
 
 
 async def publications(db: AsyncSession, tenant_id: int) -> list[PointsPublication]:

@@ -137,17 +137,26 @@ async def publish_points(request: Request, ctx: TenantContext) -> Response:
     return see_other(f"{ctx.base}/points?period={key}&done=published")
 
 
-async def _own_deputy(ctx: TenantContext) -> Deputy:
-    ctx.require_role("deputy")
-    deputy = await ctx.db.scalar(select(Deputy).where(Deputy.tenant_id == ctx.tenant.id, Deputy.user_id == ctx.user.id))
-    if deputy is None:
-        raise NotFound()
-    return deputy
+async def _own_deputy(ctx: TenantContext) -> Deputy | None:
+    """The signed-in deputy's own record; None for staff and for a deputy login not linked to one."""
+    if ctx.membership.role != "deputy":
+        return None
+    return await ctx.db.scalar(select(Deputy).where(Deputy.tenant_id == ctx.tenant.id, Deputy.user_id == ctx.user.id))
+
+
+def _unlinked_page(request: Request, ctx: TenantContext, *, status_code: int = 200) -> Response:
+    """The points SMS's link may be opened by anyone signed in: without a deputy behind the account
+    the page says so (and where to turn) rather than answering not-found."""
+    role = ctx.membership.role
+    return page(request, "duties/points_unlinked.html", status_code=status_code, base=ctx.base,
+                is_deputy=role == "deputy", can_view=role in points.VIEW_ROLES and role != "deputy")
 
 
 async def _mine_page(request: Request, ctx: TenantContext, *, status_code: int = 200, error: str | None = None,
                      form: dict | None = None, done: str | None = None) -> Response:
     deputy = await _own_deputy(ctx)
+    if deputy is None:
+        return _unlinked_page(request, ctx, status_code=status_code)
     figures = await pub.deputy_figures(ctx.db, ctx.tenant.id, deputy.id)
     requests = await pub.corrections(ctx.db, ctx.tenant.id, deputy_id=deputy.id)
     return page(request, "duties/points_mine.html", status_code=status_code, deputy=deputy, figures=figures,
@@ -163,6 +172,8 @@ async def my_points(request: Request, ctx: TenantContext, done: str | None = Non
 @post("/points/mine/corrections")
 async def request_correction(request: Request, ctx: TenantContext) -> Response:
     deputy = await _own_deputy(ctx)
+    if deputy is None:
+        return _unlinked_page(request, ctx, status_code=403)
     form = bounded(await request.form(), ("publication", "text"), MAX_CORRECTION * 2)
     try:
         await ctx.attempt(pub.request_correction(ctx.db, tenant_id=ctx.tenant.id, actor_id=ctx.user.id,

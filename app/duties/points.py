@@ -1,16 +1,19 @@
 """A county's points scheme (履职积分) and each deputy's points in a period.
 
 The scheme is a coded list (app.tenancy.coded_lists): each item counts one source — approved duty
-entries of a kind (app.duties.kinds) or the deputy's attendance at held activities of a kind — at so
-many points each (negative allowed: −1 for half a day's leave), capped per month, quarter or year when
+entries of a kind (app.duties.kinds) or the deputy's attendance at held activities of a kind (a
+joint station's too, matched by the kind's code as the compliance rules match it) — at so many
+points each (negative allowed: −1 for half a day's leave), capped per month, quarter or year when
 the county says so, for the deputy levels it names (none: every level).
 
 ``compute`` reads every serving deputy of the tenant in a fixed number of queries (items, deputies,
 their levels and stations, one aggregate per source grouped by deputy, kind and month) and applies the
-caps in Python. A cap bounds an item's total within its own period, of either sign; for a period that
-starts inside a cap period (the fourth quarter under a yearly cap) the points are what the cap still
-allowed: capped(year to the period's end) − capped(year before it). Ranks are within the deputy's group,
-else their (first) station, else the county; ties share a rank (1, 2, 2, 4). Services do not commit.
+caps in Python (``points_of``: the same figures for a few deputies whose levels the caller has read,
+the aggregates limited to them, at most three queries). A cap bounds an item's total within its own
+period, of either sign; for a period that starts inside a cap period (the fourth quarter under a
+yearly cap) the points are what the cap still allowed: capped(year to the period's end) − capped(year
+before it). Ranks are within the deputy's group, else their (first) station, else the county; ties
+share a rank (1, 2, 2, 4). Services do not commit.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy import BigInteger, String, and_, any_, extract, func, literal, s
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities.models import Activity, ActivityKind, Attendance
+from app.activities.models import Activity, ActivityKind, Attendance, JointAttendance
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.periods import Period, period_of
@@ -150,19 +153,29 @@ def capped(total: Decimal, cap: Decimal | None) -> Decimal:
     return min(total, cap) if total >= 0 else max(total, -cap)
 
 
-def item_points(item: PointsItem, months: dict[int, int], period: Period) -> Decimal:
-    """The item's points in ``period`` from the counts per month of the period's year."""
+def cap_windows(item: PointsItem, period: Period) -> list[tuple[int, int, int]]:
+    """The months the item adds up for ``period``: per cap period it touches (first month, last month
+    counted, last month before the period starts); without a cap one window, the period itself."""
     first, last = period.first.month, period.last.month
     if item.cap_period is None:
-        return sum((months.get(m, 0) * item.points for m in range(first, last + 1)), Decimal("0.0"))
-    out = Decimal("0.0")
+        return [(first, last, first - 1)]
+    out = []
     cap_first = period_of(item.cap_period, period.first).first.month
     while cap_first <= last:
         cap_last = period_of(item.cap_period, date(period.first.year, cap_first, 1)).last.month
-        upto = sum(months.get(m, 0) for m in range(cap_first, min(cap_last, last) + 1))
-        before = sum(months.get(m, 0) for m in range(cap_first, min(cap_last + 1, first)))
-        out += capped(upto * item.points, item.cap_points) - capped(before * item.points, item.cap_points)
+        out.append((cap_first, min(cap_last, last), min(cap_last, first - 1)))
         cap_first = cap_last + 1
+    return out
+
+
+def item_points(points: Decimal, cap: Decimal | None, windows: list[tuple[int, int, int]],
+                months: dict[int, int]) -> Decimal:
+    """An item's points from a deputy's counts per month of the period's year (``cap_windows``)."""
+    out = Decimal("0.0")
+    for start, upto, before in windows:  # a deputy has a count in a few months only: walk those
+        counted = sum(n for m, n in months.items() if start <= m <= upto)
+        earlier = sum(n for m, n in months.items() if start <= m <= before) if before >= start else 0
+        out += capped(counted * points, cap) - capped(earlier * points, cap)
     return out
 
 
@@ -179,19 +192,53 @@ async def compute(db: AsyncSession, tenant_id: int, period: Period, tz: ZoneInfo
     deputies = await _deputies(db, tenant_id)
     if not deputies:
         return {}
-    counts: dict[tuple[int, str, str], dict[int, int]] = defaultdict(dict)
-    for deputy_id, source, code, month, n in await _aggregates(db, tenant_id, items, period, tz):
-        counts[(deputy_id, source, code)][int(month)] = int(n)
+    counts = await _counts(db, tenant_id, items, period, tz)
+    rules = _rules(items, period)
     for d in deputies.values():
-        for item in items:
-            if item.deputy_levels and not set(item.deputy_levels) & set(d.levels):
-                continue
-            months = counts.get((d.deputy_id, item.source, item.source_code))
-            if months:
-                d.by_item[item.id] = item_points(item, months, period)
+        d.by_item = _by_item(rules, d.deputy_id, d.levels, counts)
         d.points = sum(d.by_item.values(), Decimal("0.0"))
     _rank(deputies.values())
     return deputies
+
+
+async def points_of(db: AsyncSession, tenant_id: int, levels: dict[int, tuple[str, ...]], period: Period,
+                    tz: ZoneInfo) -> dict[int, Decimal]:
+    """The points in ``period`` of the deputies ``levels`` names (deputy id → their levels, which the
+    caller has read), as ``compute`` gives them, without ranks: the scheme and one aggregate per source
+    it uses, limited to these deputies (at most three queries; a station's public page)."""
+    if not levels:
+        return {}
+    items = await active_items(db, tenant_id)
+    counts = await _counts(db, tenant_id, items, period, tz, deputy_ids=list(levels)) if items else {}
+    rules = _rules(items, period)
+    return {did: sum(_by_item(rules, did, lv, counts).values(), Decimal("0.0")) for did, lv in levels.items()}
+
+
+async def _counts(db: AsyncSession, tenant_id: int, items: list[PointsItem], period: Period, tz: ZoneInfo,
+                  deputy_ids: list[int] | None = None) -> dict[tuple[int, str, str], dict[int, int]]:
+    """(deputy, source, code) → {month: count}, from the aggregates."""
+    counts: dict[tuple[int, str, str], dict[int, int]] = defaultdict(dict)
+    for deputy_id, source, code, month, n in await _aggregates(db, tenant_id, items, period, tz, deputy_ids):
+        counts[(deputy_id, source, code)][int(month)] = int(n)
+    return counts
+
+
+def _rules(items: list[PointsItem], period: Period) -> list[tuple]:
+    """Each item's fields and windows read once, not once per deputy (ORM attributes are slow at 10,000)."""
+    return [(item.id, item.source, item.source_code, frozenset(item.deputy_levels or ()), item.points,
+             item.cap_points, cap_windows(item, period)) for item in items]
+
+
+def _by_item(rules: list[tuple], deputy_id: int, deputy_levels, counts: dict) -> dict[int, Decimal]:
+    """A deputy's points per item that applies to their levels and counted something."""
+    out = {}
+    for item_id, source, code, levels, per, cap, windows in rules:
+        if levels and levels.isdisjoint(deputy_levels):
+            continue
+        months = counts.get((deputy_id, source, code))
+        if months:
+            out[item_id] = item_points(per, cap, windows, months)
+    return out
 
 
 async def _deputies(db: AsyncSession, tenant_id: int) -> dict[int, DeputyPoints]:
@@ -223,31 +270,47 @@ async def _deputies(db: AsyncSession, tenant_id: int) -> dict[int, DeputyPoints]
     return out
 
 
-async def _aggregates(db: AsyncSession, tenant_id: int, items: list[PointsItem], period: Period, tz: ZoneInfo):
+async def _aggregates(db: AsyncSession, tenant_id: int, items: list[PointsItem], period: Period, tz: ZoneInfo,
+                      deputy_ids: list[int] | None = None):
     """(deputy, source, code, month, count) from the first of the period's year to its end: one
-    aggregate per source the scheme uses."""
+    aggregate per source the scheme uses (of ``deputy_ids`` only, when given)."""
     year_start = date(period.first.year, 1, 1)
     entry_codes = sorted({i.source_code for i in items if i.source == "entry"})
     activity_codes = sorted({i.source_code for i in items if i.source == "activity"})
+    ids = None if deputy_ids is None else literal(deputy_ids, ARRAY(BigInteger))
+
+    def only(column) -> list:
+        return [] if ids is None else [column == any_(ids)]
+
     rows: list = []
     if entry_codes:
         month = extract("month", DutyEntry.day)
         rows += [(d, "entry", k, m, n) for d, k, m, n in await db.execute(
             select(DutyEntry.deputy_id, DutyEntry.kind, month, func.count())
             .where(DutyEntry.tenant_id == tenant_id, DutyEntry.status == "approved",
-                   DutyEntry.kind.in_(entry_codes), DutyEntry.day >= year_start, DutyEntry.day <= period.last)
+                   DutyEntry.kind.in_(entry_codes), DutyEntry.day >= year_start, DutyEntry.day <= period.last,
+                   *only(DutyEntry.deputy_id))
             .group_by(DutyEntry.deputy_id, DutyEntry.kind, month))]
     if activity_codes:
         lo = Period("year", year_start, period.last).bounds(tz)
         # The month in the county's zone is computed inside, so GROUP BY names a column, not the
         # expression with its zone parameter a second time.
-        attended = select(Attendance.deputy_id, ActivityKind.code,
-                          extract("month", func.timezone(str(tz), Activity.starts_at)).label("month")) \
+        own = select(Attendance.deputy_id, ActivityKind.code.label("code"),
+                     extract("month", func.timezone(str(tz), Activity.starts_at)).label("month")) \
             .join(Activity, and_(Activity.tenant_id == Attendance.tenant_id, Activity.id == Attendance.activity_id)) \
             .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id)) \
             .where(Attendance.tenant_id == tenant_id, Activity.tenant_id == tenant_id, Activity.status == "held",
-                   ActivityKind.code.in_(activity_codes), Activity.starts_at >= lo[0], Activity.starts_at < lo[1]) \
-            .subquery()
+                   ActivityKind.code.in_(activity_codes), Activity.starts_at >= lo[0], Activity.starts_at < lo[1],
+                   *only(Attendance.deputy_id))
+        # Attendance at a joint station's held activities (rolled up into the county by app.joint) counts
+        # under the county's kind of the same code, as the compliance rules count it: same statement.
+        joint = select(JointAttendance.deputy_id, JointAttendance.kind_code,
+                       extract("month", func.timezone(str(tz), JointAttendance.starts_at))) \
+            .where(JointAttendance.tenant_id == tenant_id, JointAttendance.status == "held",
+                   JointAttendance.present.is_(True), JointAttendance.kind_code.in_(activity_codes),
+                   JointAttendance.starts_at >= lo[0], JointAttendance.starts_at < lo[1],
+                   *only(JointAttendance.deputy_id))
+        attended = union_all(own, joint).subquery()
         rows += [(d, "activity", k, m, n) for d, k, m, n in await db.execute(
             select(attended.c.deputy_id, attended.c.code, attended.c.month, func.count())
             .group_by(attended.c.deputy_id, attended.c.code, attended.c.month))]

@@ -1,9 +1,13 @@
-"""Reading a deputy's dossier for a year, and the list of entries waiting for review.
+"""Reading a deputy's dossier for a year or for the term, and the list of entries waiting for review.
 
 The dossier reads the product's own records — attendance (代签 marked), opinions and cases the deputy
 received, suggestions and their state, joint-station activities — and the filed entries, one statement
-per source for the whole year (never one per kind or month), so its cost stays flat as records grow.
-Days are the tenant's: a year is [1 January, 1 January) in its zone.
+per source for the whole span (never one per kind, month or year), so its cost stays flat as records
+grow. Days are the tenant's: a year is [1 January, 1 January) in its zone.
+
+The term (届): the product keeps a mandate's term number but no dates for it (nor does the county's
+configuration), and a congress at every level is elected for five years, so "this term" is the five
+calendar years up to this year — the years the dossier's year selector offers.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from app.tenancy.scope import Scope
 
 DUTY_REPORT_KIND = "duty_report"  # the activity kind of a 述职 (presets: 述职评议)
 REVIEW_PAGE = 200
+TERM_YEARS = 5  # a congress's term at every level (Constitution, arts. 60 and 98)
+TERM = "term"  # the year selector's choice for the whole term
 
 
 @dataclass
@@ -49,13 +55,26 @@ class Attended:
 class Dossier:
     deputy: Deputy
     detail: DeputyDetail
-    year: int
+    years: list[int]  # one year, or the term's years, oldest first
     attended: list[Attended]
     cases: list  # rows: id, receipt_code, created_at, content, state, closed_at, satisfaction
     suggestions: list[Suggestion]
     joint: list[JointAttendance]
     entries: list[DutyEntry]
-    months: list[bool] = field(default_factory=list)  # 12 flags: any duty in the month
+    calendar: list[tuple[int, list[bool]]] = field(default_factory=list)  # per year, 12 flags: any duty
+    subtotals: list[tuple[int, dict[str, int]]] = field(default_factory=list)  # per year, per part
+
+    @property
+    def term(self) -> bool:
+        return len(self.years) > 1
+
+    @property
+    def year(self) -> int:
+        return self.years[-1]
+
+    @property
+    def months(self) -> list[bool]:
+        return self.calendar[-1][1] if self.calendar else [False] * 12
 
     @property
     def duty_reports(self) -> list[Attended]:
@@ -81,9 +100,20 @@ def year_bounds(year: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
 
 
+def term_years(today: date) -> list[int]:
+    """The term's years, oldest first (see the module's docstring)."""
+    return list(range(today.year - TERM_YEARS + 1, today.year + 1))
+
+
 async def dossier(db: AsyncSession, scope: Scope, deputy: Deputy, year: int, tz: ZoneInfo) -> Dossier:
-    start, end = year_bounds(year, tz)
-    first, last = date(year, 1, 1), date(year + 1, 1, 1)
+    return await span_dossier(db, scope, deputy, [year], tz)
+
+
+async def span_dossier(db: AsyncSession, scope: Scope, deputy: Deputy, years: list[int], tz: ZoneInfo) -> Dossier:
+    """The dossier over consecutive ``years`` (one year, or the term's): the same statements whatever
+    the span."""
+    start, end = year_bounds(years[0], tz)[0], year_bounds(years[-1], tz)[1]
+    first, last = date(years[0], 1, 1), date(years[-1] + 1, 1, 1)
     local_day = func.date(func.timezone(str(tz), Activity.starts_at))
     attended = [Attended(*row) for row in (await db.execute(
         select(local_day, ActivityKind.name, ActivityKind.code, Activity.topic, func.coalesce(Station.name, ""),
@@ -115,21 +145,57 @@ async def dossier(db: AsyncSession, scope: Scope, deputy: Deputy, year: int, tz:
         select(DutyEntry).where(DutyEntry.deputy_id == deputy.id, DutyEntry.day >= first, DutyEntry.day < last)
         .order_by(DutyEntry.day, DutyEntry.id)
     )).all())
-    result = Dossier(deputy, await deputy_detail(db, scope, deputy), year, attended, list(cases), suggestions, joint,
-                     entries)
-    result.months = _months(result, tz)
+    result = Dossier(deputy, await deputy_detail(db, scope, deputy), list(years), attended, list(cases), suggestions,
+                     joint, entries)
+    result.calendar = _calendar(result, tz)
+    result.subtotals = _subtotals(result, tz)
     return result
 
 
-def _months(d: Dossier, tz: ZoneInfo) -> list[bool]:
-    """The calendar strip: a month is marked when anything that counts happened in it."""
-    months = set()
-    months.update(a.day.month for a in d.attended)
-    months.update(c.created_at.astimezone(tz).month for c in d.cases)
-    months.update(s.filed_on.month for s in d.suggestions)
-    months.update(j.starts_at.astimezone(tz).month for j in d.joint)
-    months.update(e.day.month for e in d.entries if e.status == "approved")
-    return [m in months for m in range(1, 13)]
+def _calendar(d: Dossier, tz: ZoneInfo) -> list[tuple[int, list[bool]]]:
+    """The calendar strip, a row per year: a month is marked when anything that counts happened in it."""
+    months: set[tuple[int, int]] = set()
+    months.update((a.day.year, a.day.month) for a in d.attended)
+    months.update(_year_month(c.created_at.astimezone(tz)) for c in d.cases)
+    months.update((s.filed_on.year, s.filed_on.month) for s in d.suggestions)
+    months.update(_year_month(j.starts_at.astimezone(tz)) for j in d.joint)
+    months.update((e.day.year, e.day.month) for e in d.entries if e.status == "approved")
+    return [(y, [(y, m) in months for m in range(1, 13)]) for y in d.years]
+
+
+def _year_month(at: datetime) -> tuple[int, int]:
+    return at.year, at.month
+
+
+SUBTOTAL_PARTS = ("attended", "on_behalf", "opinions", "suggestions", "resolved", "duty_reports", "joint",
+                  "approved", "not_counted")
+
+
+def _subtotals(d: Dossier, tz: ZoneInfo) -> list[tuple[int, dict[str, int]]]:
+    """How many of each part per year (the term's table; a single year has one row)."""
+    rows = {y: dict.fromkeys(SUBTOTAL_PARTS, 0) for y in d.years}
+
+    def add(year: int, part: str) -> None:
+        if year in rows:
+            rows[year][part] += 1
+
+    for a in d.attended:
+        add(a.day.year, "attended")
+        if a.by_staff:
+            add(a.day.year, "on_behalf")
+        if a.kind_code == DUTY_REPORT_KIND:
+            add(a.day.year, "duty_reports")
+    for c in d.cases:
+        add(c.created_at.astimezone(tz).year, "opinions")
+        if c.state == "closed":
+            add(c.created_at.astimezone(tz).year, "resolved")
+    for s in d.suggestions:
+        add(s.filed_on.year, "suggestions")
+    for j in d.joint:
+        add(j.starts_at.astimezone(tz).year, "joint")
+    for e in d.entries:
+        add(e.day.year, "approved" if e.status == "approved" else "not_counted")
+    return list(rows.items())
 
 
 async def waiting(db: AsyncSession, scope: Scope) -> tuple[list, int]:

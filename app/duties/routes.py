@@ -1,7 +1,9 @@
-"""The deputy's dossier (代表履职档案) under /t/{tenant_slug}: the dossier page per deputy and year
-(printable on A4 with ``?print=1``), filing an entry (a deputy on the phone, staff for a deputy in
-reach), and the review list where county admins and township staff approve or reject filed entries,
-one or a batch at a time. Thin: access → service → render; a refusal is a 400 page with nothing written.
+"""The deputy's dossier (代表履职档案) under /t/{tenant_slug}: the dossier page per deputy and year, or
+for the term with ``?year=term`` (printable on A4 with ``?print=1``), filing an entry with an optional
+photo and document (a deputy on the phone, staff for a deputy in reach), the entry's photo and
+document for those who may see the dossier, and the review list where county admins and township
+staff approve or reject filed entries, one or a batch at a time. Thin: access → service → render; a
+refusal is a 400 page with nothing written.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
 from app.core.security import mask_mobile
+from app.core.spreadsheets import content_disposition
 from app.core.web import bounded, client_addr, page, see_other
 from app.deputies.access import access_deputy
 from app.deputies.models import LEVEL_NAMES
 from app.deputies.services import Actor
-from app.duties import access, appraisal, meetings, queries, services
+from app.duties import access, appraisal, documents, meetings, queries, services
 from app.duties.kinds import KINDS, NEEDS_REASON
 from app.duties.meeting_models import RATING_NAMES, RATINGS
-from app.duties.models import MAX_REASON, MAX_TEXT, STATUS_NAMES
+from app.duties.models import MAX_DOCUMENT_BYTES, MAX_REASON, MAX_TEXT, STATUS_NAMES
 from app.tenancy.access import TenantContext
 
 DONE = {
@@ -49,19 +52,26 @@ def _common(ctx: TenantContext) -> dict:
 @get("/deputies/{deputy_id:int}/dossier")
 async def dossier_page(request: Request, ctx: TenantContext, deputy_id: int, year: str | None = None,
                        done: str | None = None) -> Response:
+    """A year (``?year=2026``, this year by default) or the term (``?year=term``)."""
     scope = await ctx.scope()
     deputy = await access_deputy(ctx.db, scope, deputy_id)
     offered = queries.years_offered(ctx.today())
-    chosen = as_id(year)
-    chosen = chosen if chosen in offered else ctx.today().year
-    printing = request.query_params.get("print") == "1"
-    return page(request, "duties/dossier.html", d=await queries.dossier(ctx.db, scope, deputy, chosen, ctx.tz),
-                grades=await appraisal.grades_of(ctx.db, ctx.tenant.id, deputy.id),
-                meetings=await meetings.meetings_of(ctx.db, deputy.id, chosen), RATINGS=RATINGS,
-                RATING_NAMES=RATING_NAMES, years=offered, printing=printing, done=DONE.get(done or ""), can_file=access.can_file(scope),
-                own=scope.role == "deputy", mask_mobile=mask_mobile, LEVEL_NAMES=LEVEL_NAMES,
-                CASE_STATE_NAMES=CASE_STATE_NAMES, SUGGESTION_KIND_NAMES=SUGGESTION_KIND_NAMES,
-                SUGGESTION_STATE_NAMES=SUGGESTION_STATE_NAMES, **_common(ctx))
+    if year == queries.TERM:
+        years = queries.term_years(ctx.today())
+    else:
+        chosen = as_id(year)
+        years = [chosen if chosen in offered else ctx.today().year]
+    d = await queries.span_dossier(ctx.db, scope, deputy, years, ctx.tz)
+    # the report meetings of each year (two queries a year: five years at most)
+    held = [m for y in years for m in await meetings.meetings_of(ctx.db, deputy.id, y)]
+    grades = await appraisal.grades_of(ctx.db, ctx.tenant.id, deputy.id)
+    return page(request, "duties/dossier.html", d=d, grades=[g for g in grades if not d.term or g[0] in years],
+                meetings=held, RATINGS=RATINGS, RATING_NAMES=RATING_NAMES, years=offered, TERM=queries.TERM,
+                selected=queries.TERM if d.term else str(d.year), printing=request.query_params.get("print") == "1",
+                done=DONE.get(done or ""), can_file=access.can_file(scope), own=scope.role == "deputy",
+                mask_mobile=mask_mobile, LEVEL_NAMES=LEVEL_NAMES, CASE_STATE_NAMES=CASE_STATE_NAMES,
+                SUGGESTION_KIND_NAMES=SUGGESTION_KIND_NAMES, SUGGESTION_STATE_NAMES=SUGGESTION_STATE_NAMES,
+                **_common(ctx))
 
 
 @get("/duties/{duty_entry_id:int}/photo")
@@ -71,6 +81,17 @@ async def entry_photo(ctx: TenantContext, duty_entry_id: int) -> Response:
     if image is None:
         raise NotFound()
     return Response(image.data, media_type=image.media_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@get("/duties/{duty_entry_id:int}/document")
+async def entry_document(request: Request, ctx: TenantContext, duty_entry_id: int) -> Response:
+    """The entry's document, to save (never shown inline), for whoever may see the dossier; a download
+    of a deputy's papers is audited as a reveal of personal data is."""
+    entry = await access.access_entry(ctx.db, await ctx.scope(), duty_entry_id)
+    document = await documents.for_download(ctx.db, entry, actor_id=ctx.user.id, client_addr=client_addr(request))
+    return Response(document.data, media_type=document.media_type,
+                    headers={"Content-Disposition": content_disposition(document.file_name),
+                             "Cache-Control": "no-store"})
 
 
 # --- filing -------------------------------------------------------------------------------------
@@ -92,15 +113,20 @@ async def filing_form(request: Request, ctx: TenantContext, deputy_id: str | Non
     return await _filing_page(request, ctx, {"deputy_id": str(chosen or ""), "day": ctx.today().isoformat()})
 
 
-@post("/duties", opt={"uploads": True}, request_max_body_size=MAX_UPLOAD_BYTES + 65_536)
+@post("/duties", opt={"uploads": True}, request_max_body_size=MAX_UPLOAD_BYTES + MAX_DOCUMENT_BYTES + 65_536)
 async def file_entry(request: Request, ctx: TenantContext) -> Response:
     raw_form = await request.form()
     form = bounded(raw_form, FILING_KEYS, MAX_TEXT + 100)
     upload = raw_form.get("photo")
     photo = await upload.read(MAX_UPLOAD_BYTES + 1) if isinstance(upload, UploadFile) else None
+    upload = raw_form.get("document")
+    # one byte more than allowed tells "too large" without reading the rest
+    document = await upload.read(MAX_DOCUMENT_BYTES + 1) if isinstance(upload, UploadFile) else None
+    document_name = upload.filename if isinstance(upload, UploadFile) else None
     try:
         entry = await ctx.attempt(services.file_entry(ctx.db, await _actor(request, ctx), services.Filing(**form),
-                                                      photo, today=ctx.today()))
+                                                      photo, today=ctx.today(), document=document,
+                                                      document_name=document_name))
     except Refusal as refusal:
         if refusal.status == 403:
             raise NotFound() from refusal
@@ -153,4 +179,4 @@ async def review_entries(request: Request, ctx: TenantContext) -> Response:
     return see_other(f"{ctx.base}/duties?done={'approved' if decision == 'approve' else 'rejected'}")
 
 
-route_handlers = [dossier_page, entry_photo, filing_form, file_entry, duties_home, review_entries]
+route_handlers = [dossier_page, entry_photo, entry_document, filing_form, file_entry, duties_home, review_entries]

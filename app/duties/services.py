@@ -22,7 +22,7 @@ from app.core.images import MAX_UPLOAD_BYTES, TOO_LARGE, make_thumbnail, store_t
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy
 from app.deputies.services import Actor
-from app.duties import access
+from app.duties import access, documents
 from app.duties.kinds import CODES, NEEDS_REASON
 from app.duties.models import MAX_REASON, MAX_TEXT, DutyEntry
 from app.duties.queries import own_deputy
@@ -97,8 +97,9 @@ async def filing_deputy(db: AsyncSession, actor: Actor, deputy_id: str) -> Deput
 
 
 async def file_entry(db: AsyncSession, actor: Actor, filing: Filing, photo: bytes | None, *,
-                     today: date) -> DutyEntry:
-    """Check everything, the photo included (bounded before decoding), then write the entry."""
+                     today: date, document: bytes | None = None, document_name: str | None = None) -> DutyEntry:
+    """Check everything, the photo (bounded before decoding) and the document (bounded, then its
+    magic bytes) included, then write the entry."""
     deputy = await filing_deputy(db, actor, filing.deputy_id)
     if filing.kind not in CODES:
         raise Refusal(BAD_KIND, input_name="kind")
@@ -109,14 +110,19 @@ async def file_entry(db: AsyncSession, actor: Actor, filing: Filing, photo: byte
         if len(photo) > MAX_UPLOAD_BYTES:
             raise Refusal(TOO_LARGE, input_name="photo")
         thumb = await make_thumbnail(photo)  # refuses what is not a photo before anything is written
+    checked = await documents.check(document, document_name) if document else None
     image = await store_thumbnail(db, actor.tenant_id, thumb) if thumb else None
+    stored = await documents.store(db, actor.tenant_id, checked) if checked else None
     entry = DutyEntry(tenant_id=actor.tenant_id, deputy_id=deputy.id, day=day, kind=filing.kind, text=text,
-                      image_id=image.id if image else None, status="filed", filed_by=actor.user_id)
+                      image_id=image.id if image else None, document_id=stored.id if stored else None,
+                      status="filed", filed_by=actor.user_id)
     db.add(entry)
     await db.flush()
+    details = {"entry_id": entry.id, "kind": entry.kind, "day": day.isoformat()}
+    if stored:
+        details["document"] = {"id": stored.id, "name": stored.file_name, "bytes": stored.size}
     await record(db, tenant_id=actor.tenant_id, actor_user_id=actor.user_id, action="duty_entry_filed",
-                 target=f"deputy:{deputy.id} {deputy.name}", client_addr=actor.client_addr,
-                 details={"entry_id": entry.id, "kind": entry.kind, "day": day.isoformat()})
+                 target=f"deputy:{deputy.id} {deputy.name}", client_addr=actor.client_addr, details=details)
     return entry
 
 

@@ -22,6 +22,7 @@ from app.duties.appraisal import STAFF_ROLES as APPRAISAL_STAFF_ROLES
 from app.duties.meetings import VIEW_ROLES as MEETING_ROLES
 from app.duties.points import RESOLVE_ROLES as POINT_RESOLVE_ROLES
 from app.duties.points import VIEW_ROLES as POINT_ROLES
+from app.duties.settings import EDIT_ROLES as DUTY_SETTINGS_ROLES
 from app.stations.access import VIEW_ROLES as STATION_ROLES
 from app.tenancy.services import PLACES_ROLES
 
@@ -56,7 +57,8 @@ SECTIONS = (
 )
 
 
-# The duty pages' own menu (duties/_subnav.html): dossiers, points, duty reports to the voters.
+# The duty pages' own menu (duties/_subnav.html): dossiers, points, duty reports to the voters, the
+# appraisal and the county's duty settings.
 DUTY_SECTIONS = (
     Section("/duties", lazy("Duty dossiers"), DUTY_ROLES, kinds=("county",)),
     Section("/points/mine", lazy("My points"), ("deputy",), kinds=("county",)),
@@ -64,6 +66,7 @@ DUTY_SECTIONS = (
     Section("/points/corrections", lazy("Corrections to points"), POINT_RESOLVE_ROLES, kinds=("county",)),
     Section("/duty-reports", lazy("Duty reports to the voters"), MEETING_ROLES, kinds=("county",)),
     Section("/appraisals", lazy("Yearly duty appraisal"), APPRAISAL_ROLES, kinds=("county",)),
+    Section("/settings/duties", lazy("Duty settings"), DUTY_SETTINGS_ROLES, kinds=("county",)),
 )
 
 

@@ -11,10 +11,11 @@ e-mail an address.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, literal_column, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,13 +120,32 @@ def message_params(kind: str, params: dict, recipient: Recipient) -> dict:
     return template_params(kind, values) if "sms" in KINDS[kind].channels else values
 
 
+def _upsert():
+    """The outbox insert, built once: SQLAlchemy caches its compiled form, and the rows go as
+    parameters (asyncpg allows 32,767 arguments a statement; SQLAlchemy sends 1,000 rows a batch)."""
+    stmt = insert(Outbox.__table__)  # Core: the ORM's bulk insert would split the rows by which are NULL
+    return stmt.on_conflict_do_update(
+        index_elements=[Outbox.tenant_id, Outbox.dedupe_key],
+        set_={"status": stmt.excluded.status, "sent_at": stmt.excluded.sent_at, "body": stmt.excluded.body,
+              "params": stmt.excluded.params, "next_attempt_at": stmt.excluded.next_attempt_at,
+              # SQL constants, not parameters: a parameter here makes SQLAlchemy send the rows one by one
+              "attempts": literal_column("0"), "last_error": null(), "claimed_at": null()},
+        where=Outbox.status == "withdrawn",
+    ).returning(Outbox.id)
+
+
+UPSERT = _upsert()
+
+
 async def notify(db: AsyncSession, *, tenant_id: int, kind: str, subject: str, recipients, due_at: datetime,
-                 params: dict, now: datetime | None = None, config: NotifySettings | None = None) -> int:
+                 params: dict | Callable[[Recipient], dict], now: datetime | None = None,
+                 config: NotifySettings | None = None) -> int:
     """Write one outbox row per recipient and channel (in the caller's transaction). A row with the same
     dedupe key is left as it is, unless it was withdrawn (then it is pending again): running a producer
     twice writes nothing new. `{name}` in a text is the recipient's name. An SMS row's body is the
     registered template's text with its params; other channels read the county's own wording.
-    Returns the rows written."""
+    ``params`` is the same for everyone, or a function giving each recipient their own (their points,
+    their rank: one call for a whole county). Returns the rows written."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind}")
     recipients = list(recipients)
@@ -137,7 +157,7 @@ async def notify(db: AsyncSession, *, tenant_id: int, kind: str, subject: str, r
     now = now or datetime.now(timezone.utc)
     rows = []
     for r in recipients:
-        values = message_params(kind, params, r)
+        values = message_params(kind, params(r) if callable(params) else params, r)
         body = render(kind, values, locale=r.locale, county_texts=texts)
         for channel, address in channels_for(kind, r):
             # In-app messages due now need no worker: they are in the inbox at once.
@@ -150,15 +170,7 @@ async def notify(db: AsyncSession, *, tenant_id: int, kind: str, subject: str, r
             ))
     if not rows:
         return 0
-    stmt = insert(Outbox).values(rows)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[Outbox.tenant_id, Outbox.dedupe_key],
-        set_={"status": stmt.excluded.status, "sent_at": stmt.excluded.sent_at, "body": stmt.excluded.body,
-              "params": stmt.excluded.params, "next_attempt_at": stmt.excluded.next_attempt_at,
-              "attempts": 0, "last_error": None, "claimed_at": None},
-        where=Outbox.status == "withdrawn",
-    ).returning(Outbox.id)
-    return len((await db.execute(stmt)).all())
+    return len((await db.execute(UPSERT, rows)).all())
 
 
 async def withdraw(db: AsyncSession, *, subject: str, kinds=None, deputy_id: int | None = None,

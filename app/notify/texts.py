@@ -85,11 +85,22 @@ KINDS: dict[str, Kind] = {
         lazy("Deputy {name}: your duty points for {period} are {points}, rank {rank} of {peers} in {group}. "
              "Something wrong? Tell us: {site}/s/{link}"),
         ("inapp", "sms"), ("points", "link")),
+    # A deputy without an account cannot open the points page: the same figures without a link.
+    "points_published_no_account": Kind(
+        lazy("Your duty points (deputies without an account)"),
+        lazy("Deputy {name}: your duty points for {period} are {points}, rank {rank} of {peers} in {group}. "
+             "Something wrong? Please tell your liaison station."),
+        ("sms",), ("points",)),
     "appraisal_notice": Kind(
         lazy("Your duty appraisal result"),
         lazy("Deputy {name}: your duty appraisal for {year} is {grade} ({score} points). Please hand in your "
              "rectification report by {due}. Notice: {site}/s/{link}"),
         ("inapp", "sms"), ("grade", "due", "link")),
+    # the notice of an appraisal that asks for no rectification report (the county's duty settings)
+    "appraisal_result": Kind(
+        lazy("Your duty appraisal result"),
+        lazy("Deputy {name}: your duty appraisal for {year} is {grade} ({score} points). Notice: {site}/s/{link}"),
+        ("inapp", "sms"), ("grade", "link")),
     "appraisal_report_due": Kind(
         lazy("Rectification report due"),
         lazy("Deputy {name}: please hand in your rectification report for the {year} duty appraisal by {due}: "

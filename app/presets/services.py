@@ -10,7 +10,8 @@ lists it. Records are matched by their identity: nodes by their path of names, s
 checklist items, activity kinds and rules by `code`, the configuration by tenant. The activity sections
 (activity kinds, rules and their [config] keys) are read, checked and written by
 app/presets/activities.py; the case sections (case categories and handling units by `code`, due
-rules by level, category and urgency, and their [config] keys) by app/presets/cases.py.
+rules by level, category and urgency, and their [config] keys) by app/presets/cases.py; the points
+scheme by app/presets/points.py, the county's duty settings (`[appraisal]`) by app/presets/appraisal.py.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.core.i18n import lazy
 from app.presets import PresetError, TenantExists
 from app.presets.rows import apply_coded, assign
 from app.presets import activities as pa
+from app.presets import appraisal as preset_appraisal
 from app.presets import cases as preset_cases
 from app.presets import points as preset_points
 from app.stations.models import ChecklistItem, StationKind
@@ -65,6 +67,7 @@ class Preset:
     handling_units: list[dict] = field(default_factory=list)
     case_due_rules: list[dict] = field(default_factory=list)
     points_items: list[dict] = field(default_factory=list)  # normalised by app.duties.points.check_item
+    appraisal: dict | None = None  # the [appraisal] table as DutySettings' fields (the keys it gives)
     joint: bool = False  # a joint station's preset (app.joint.presets), not a county's
 
     def title(self, locale: str) -> str:
@@ -157,6 +160,7 @@ def parse_preset(text: str, *, name: str, where: str = "preset") -> Preset:
                   config=config, station_kinds=kinds, checklist=checklist, activity_kinds=activity_kinds,
                   rules=pa.check_rules_shape(rules, where), joint="joint" in data,
                   points_items=preset_points.check_shape(points_items, where),
+                  appraisal=preset_appraisal.check_section(data.get("appraisal"), where),
                   **preset_cases.parse_sections(data, where, _check_coded))
 
 
@@ -248,6 +252,7 @@ async def apply_preset(database: Database, preset: Preset, *, create_only: bool 
         await apply_coded(db, tenant_id, ActivityKind, preset.activity_kinds, pa.ACTIVITY_KIND_KEYS)
         await pa.apply_rules(db, tenant_id, preset.rules)
         await preset_points.apply_items(db, tenant_id, preset.points_items)
+        await preset_appraisal.apply_section(db, tenant_id, preset.appraisal)
         await preset_cases.apply_sections(db, tenant_id, preset)
     return tenant
 
@@ -317,6 +322,7 @@ async def export_preset(database: Database, slug: str) -> str:
         activity_sections = await pa.export_sections(db)
         case_sections = await preset_cases.export_sections(db)
         points_items = await preset_points.export_section(db)
+        appraisal = await preset_appraisal.export_section(db, tenant.id)
     children: dict[int | None, list[AdminNode]] = {}
     for n in nodes:
         children.setdefault(n.parent_id, []).append(n)
@@ -344,6 +350,7 @@ async def export_preset(database: Database, slug: str) -> str:
             **{k: getattr(config, k) for k in CASE_CONFIG_RANGES if config is not None},
             "seats": normalise_seats(config.seats if config else {}),
         },
+        "appraisal": appraisal,
         "nodes": [
             {"path": path, "kind": n.kind, **({"division_code": n.division_code} if n.division_code else {})}
             for path, n in ordered

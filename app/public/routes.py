@@ -18,6 +18,7 @@ from app.cases.public import where_to_go
 from app.core import i18n
 from app.core.web import absolute_url, page
 from app.deputies.models import LEVEL_NAMES
+from app.duties.appraisal_models import GRADE_NAMES
 from app.public import access, services
 from app.stations.schedule import format_day
 from app.tenancy.models import Tenant
@@ -61,7 +62,7 @@ async def station(request: Request, tenant_slug: str, station_id: int) -> Respon
         view = await services.station_page(db, found, _today(tenant), i18n.current_locale.get(),
                                            plan_tz=ZoneInfo(tenant.timezone))
         elsewhere = await where_to_go(db, tenant.id, tenant.kind)  # an archived joint station's: no more opinions
-    return _render(request, "public/station.html", tenant, view=view, elsewhere=elsewhere)
+    return _render(request, "public/station.html", tenant, view=view, elsewhere=elsewhere, GRADE_NAMES=GRADE_NAMES)
 
 
 @get("/p/{tenant_slug:str}/stations/{station_id:int}/poster", opt=OPT)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import segno
 from sqlalchemy import func, select
@@ -18,7 +20,10 @@ from app.activities.plans import moved_from, moved_to
 from app.core.calendar import WorkingCalendar, calendar_column, calendar_from
 from app.core.errors import Refusal
 from app.core.images import StoredImage
+from app.core.periods import Period
 from app.deputies.models import LEVELS, Commitment, Deputy, Mandate, StationDeputy
+from app.duties import appraisal, points
+from app.duties.settings import public_choices
 from app.stations.models import Station, StationGoal, StationKind
 from app.stations.schedule import LOOKBACK, Reception, Receptions, describe_rule, receptions
 from app.tenancy.models import AdminNode
@@ -170,6 +175,22 @@ class PublicPlan:
 
 
 @dataclass
+class BoardLine:
+    name: str
+    grade: str | None = None  # excellent | pass | fail; None: not in the appraisal
+    points: Decimal | None = None
+
+
+@dataclass
+class PublicBoard:
+    """The public appraisal board (履职考评公开栏), as the county chose: each deputy's grade in the latest
+    published appraisal (``year``: its year, None before any), or their points this year so far."""
+    kind: str  # grades | points
+    year: int | None
+    lines: list[BoardLine]
+
+
+@dataclass
 class StationPage:
     station: Station
     kind: str
@@ -184,6 +205,8 @@ class StationPage:
     cancelled_days: list[Reception] = field(default_factory=list)  # holidays without the reception
     # this year's published activity plan (年度活动计划), shown by app/templates/public/_yearly_plan.html
     yearly_plan: PublicPlan | None = None
+    board: PublicBoard | None = None  # where the county shows one (app/templates/public/_board.html)
+    reports_public: bool = False  # the county shows its duty reports' results (…/stations/<id>/reports)
 
 
 async def station_deputies(db: AsyncSession, station_id: int) -> list[PublicDeputy]:
@@ -276,14 +299,30 @@ async def yearly_plan(db: AsyncSession, plan_id: int, now: datetime, tz: tzinfo,
     return PublicPlan(note=rows[0][6], coming=coming, entries=entries, changes=changes)
 
 
+async def appraisal_board(db: AsyncSession, choice: str, tenant_id: int, deputies: list[PublicDeputy], today: date,
+                          tz: ZoneInfo) -> PublicBoard | None:
+    """The board the county chose for the station's deputies: grades (one query), points this year so
+    far (at most three: app.duties.points.points_of), "off" or no deputy: None."""
+    if not deputies or choice not in ("grades", "points"):
+        return None
+    if choice == "grades":
+        year, grades = await appraisal.latest_grades(db, tenant_id, [d.id for d in deputies])
+        return PublicBoard("grades", year, [BoardLine(d.name, grade=grades.get(d.id)) for d in deputies])
+    period = Period("year", date(today.year, 1, 1), today)
+    figures = await points.points_of(db, tenant_id, {d.id: tuple(d.levels) for d in deputies}, period, tz)
+    return PublicBoard("points", today.year,
+                       [BoardLine(d.name, points=figures.get(d.id, Decimal("0.0"))) for d in deputies])
+
+
 async def station_page(db: AsyncSession, station: Station, today: date, locale: str,
-                       plan_tz: tzinfo | None = None) -> StationPage:
-    """The station's public page. ``plan_tz`` (the tenant's zone) adds this year's published plan;
-    without it (the poster) the plan is left out."""
-    kind_name, path, width, height, plan_id, calendar_days = (
+                       plan_tz: ZoneInfo | None = None) -> StationPage:
+    """The station's public page. ``plan_tz`` (the tenant's zone) adds this year's published plan, the
+    appraisal board and the link to the duty reports, as the county chose; without it (the poster)
+    they are left out."""
+    kind_name, path, width, height, plan_id, calendar_days, board_choice, reports_public = (
         await db.execute(
             select(StationKind.name, AdminNode.path, StoredImage.width, StoredImage.height,
-                   published_plan_id(today.year), calendar_column(today - LOOKBACK))
+                   published_plan_id(today.year), calendar_column(today - LOOKBACK), *public_choices(Station.tenant_id))
             .select_from(Station)
             .join(StationKind, (StationKind.tenant_id == Station.tenant_id) & (StationKind.id == Station.kind_id))
             .join(AdminNode, (AdminNode.tenant_id == Station.tenant_id) & (AdminNode.id == Station.node_id))
@@ -322,4 +361,6 @@ async def station_page(db: AsyncSession, station: Station, today: date, locale: 
         deputies=deputies, year=today.year, goals=goals, commitments=commitments,
         yearly_plan=await yearly_plan(db, plan_id, datetime.now(plan_tz), plan_tz, locale)
         if plan_tz and plan_id else None,
+        board=await appraisal_board(db, board_choice, station.tenant_id, deputies, today, plan_tz) if plan_tz else None,
+        reports_public=bool(plan_tz and reports_public),
     )

@@ -29,10 +29,14 @@ REPEAT_BUDGET = 15 * KB
 # The member's workbench (app.home.workbench) reads all its counts, and the county settings they need,
 # in one statement (+1), and the compliance board's summary (+1 here, where the county has no rules: a
 # county with rules pays the board's own few queries, one per source, never one per station or deputy).
+# A station's public page (ten deputies) with the public appraisal board on: the page's own reads (10,
+# the county's board choice read in its first statement), then the grades of the latest published
+# appraisal (+1), or this year's points (+3: the scheme and one aggregate per source it counts).
 QUERY_BUDGETS = {
     "/login": 0, "/": 0,
     "/t/alpha/": 11, "/t/alpha/ (first entry)": 14, "/t/alpha/ (township staff)": 11,
     "/tenants": 4, "/account/password": 2,
+    "/p/…/stations/… (board: grades)": 11, "/p/…/stations/… (board: points)": 13,
 }
 
 BR = {"Accept-Encoding": "br"}
@@ -125,3 +129,47 @@ async def test_first_and_repeat_visit_of_tenant_home(signed_in):
     assert total <= FIRST_VISIT_BUDGET, f"first visit {total} B in {requests} requests"
     # Repeat navigation: the hashed assets are cached as immutable, so only the HTML travels.
     assert len(html) <= REPEAT_BUDGET
+
+
+@pytest.mark.parametrize("board", ["grades", "points"])
+async def test_public_station_page_with_the_appraisal_board_within_budget(client, database, owner_sql, board):
+    """Ten deputies on the board, each with a grade or points; the page stays a cacheable public page."""
+    from datetime import date, datetime, timezone
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from app.deputies.models import Deputy
+    from app.duties.appraisal_models import Appraisal, AppraisalResult
+    from app.duties.models import DutyEntry
+    from app.duties.point_models import PointsItem
+    from tests.public.conftest import build_county
+
+    county = await build_county(database, "delta", extra_deputies=8)
+    t = county.tenant.id
+    await owner_sql("INSERT INTO tenant_config (tenant_id, public_board, public_duty_reports) VALUES ($1, $2, true) "
+                    "ON CONFLICT (tenant_id) DO UPDATE SET public_board = $2, public_duty_reports = true", t, board)
+    year = datetime.now(timezone.utc).year
+    async with database.transaction(tenant_id=t) as db:
+        deputies = list(await db.scalars(select(Deputy.id).where(Deputy.status == "active")))
+        appraisal = Appraisal(tenant_id=t, year=year - 1, status="published", published_at=datetime.now(timezone.utc),
+                              report_due=date(year, 3, 1))
+        db.add(appraisal)
+        db.add_all([PointsItem(tenant_id=t, code="speech", name="审议发言", source="entry", source_code="speech",
+                               points=Decimal("3"), deputy_levels=[], sort=1),
+                    PointsItem(tenant_id=t, code="visit", name="走访选区", source="activity", source_code="visit",
+                               points=Decimal("2"), deputy_levels=[], sort=2)])
+        await db.flush()
+        for deputy_id in deputies:
+            db.add(AppraisalResult(tenant_id=t, appraisal_id=appraisal.id, deputy_id=deputy_id, grade="pass",
+                                   computed=Decimal("85")))
+            db.add(DutyEntry(tenant_id=t, deputy_id=deputy_id, day=date(year, 1, 1), kind="speech", text="发言",
+                             status="approved"))
+    r, raw = await fetch(client, f"/p/delta/stations/{county.stations['active'].id}")
+    assert r.status_code == 200 and r.headers["content-encoding"] == "br"
+    assert r.headers["cache-control"] == "public, max-age=300"
+    assert len(raw) <= HTML_BUDGET, f"{len(raw)} B compressed"
+    label = f"/p/…/stations/… (board: {board})"
+    assert int(r.headers["x-query-count"]) <= QUERY_BUDGETS[label], r.headers["x-query-count"]
+    html = (await client.get(f"/p/delta/stations/{county.stations['active'].id}")).text
+    assert 'id="board"' in html and html.split('id="board"')[1].count("<tr>") == 10

@@ -84,12 +84,22 @@ async def test_each_scope_sees_its_own(app, database, ac, owner_sql):
         other = f"{page}/notices/{ac.deputies['李娜']}"
         assert (await client.get(other)).status_code == 404
         assert (await post(client, f"{other}/report", {"report": "冒名"}, page=own)).status_code == 404
-    async with signed_in(app, ac.county, "admin") as client:
-        # staff do not file a deputy's report for them
-        notice = f"{page}/notices/{ac.deputies['张伟']}"
-        assert (await post(client, f"{notice}/report", {"report": "代写"}, page=notice)).status_code == 404
+    notice = f"{page}/notices/{ac.deputies['李娜']}"
+    for role in ("station", "viewer"):  # they see the notice but do not enter a paper report
+        async with signed_in(app, ac.county, role) as client:
+            assert (await post(client, f"{notice}/report", {"report": "代写"}, page=notice)).status_code == 404
+    async with signed_in(app, ac.county, "town") as client:
+        # township staff enter a report handed in on paper, for a deputy in their reach only
+        far = f"{page}/notices/{ac.deputies['陈河']}"
+        assert (await post(client, f"{far}/report", {"report": "代写"}, page=notice)).status_code == 404
+        assert await count(owner_sql, "appraisal_results", "report_at IS NOT NULL") == 0
+        r = await post(client, f"{notice}/report", {"report": "纸质整改报告：今后每月走访选民。"}, page=notice)
+        assert r.status_code == 303
+        shown = text_of((await client.get(notice)).text)
+        assert "on paper, entered by staff" in shown and "每月走访选民" in shown
     assert await count(owner_sql, "appraisal_talks") == 0
-    assert await count(owner_sql, "appraisal_results", "report_at IS NOT NULL") == 0
+    assert await count(owner_sql, "appraisal_results", "report_at IS NOT NULL") == 1
+    assert await count(owner_sql, "audit_log", "action = 'appraisal_report_filed' AND details->>'on_paper' = 'true'") == 1
 
 
 async def test_grade_history_of_published_years_only(database, ac, owner_sql):

@@ -152,7 +152,9 @@ async def test_the_result_on_the_public_page_where_the_county_chooses(app, datab
     async with _phone(app) as anyone:
         assert (await anyone.get(public)).status_code == 404
     async with signed_in(app, ac.county, "admin") as admin:
-        r = await post(admin, f"{admin.base}/duty-reports/public", {"public": "on"}, page=f"{admin.base}/duty-reports")
+        settings = f"{admin.base}/settings/duties"
+        r = await post(admin, settings, {"excellent": "90", "pass": "80", "rectification": "on", "report_days": "30",
+                                         "public_board": "off", "public_duty_reports": "on"}, page=settings)
         assert r.status_code == 303
     async with _phone(app) as anyone:
         r = await anyone.get(public)

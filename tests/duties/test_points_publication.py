@@ -45,20 +45,22 @@ async def test_publishing_a_quarter_tells_every_deputy_once(database, ac, owner_
                 await owner_sql("SELECT deputy_id, points, rank, peers FROM points_published")}
     assert snapshot == {ac.deputies["张伟"]: (5, 1, 4), ac.deputies["李娜"]: (3, 2, 4),
                         ac.deputies["王强"]: (0, 3, 4), ac.deputies["赵敏"]: (0, 3, 4)}
-    rows = await owner_sql("SELECT deputy_id, user_id, channel, body, params FROM outbox "
-                           "WHERE kind = 'points_published' ORDER BY deputy_id, channel")
-    # 张伟 has an account (the inbox; SMS only if he chose it), 李娜 none but a mobile (SMS); 王强 and
-    # 赵敏 have neither, so nothing can reach them
+    rows = await owner_sql("SELECT deputy_id, user_id, kind, channel, body, params FROM outbox "
+                           "WHERE kind LIKE 'points_published%' ORDER BY deputy_id, channel")
+    # 张伟 has an account (the inbox; SMS only if he chose it), 李娜 none but a mobile (SMS without the
+    # link, which she could not open); 王强 and 赵敏 have neither, so nothing can reach them
     inbox = [r for r in rows if r["channel"] == "inapp"]
     assert [(r["deputy_id"], r["user_id"]) for r in inbox] == [(ac.deputies["张伟"], ac.users["rep"].id)]
     sms = [r for r in rows if r["channel"] == "sms" and r["deputy_id"] == ac.deputies["李娜"]]
     assert len(sms) == 1 and "2026年第四季度" in sms[0]["body"] and "3.0" in sms[0]["body"]
+    assert sms[0]["kind"] == "points_published_no_account" and "/s/" not in sms[0]["body"]
+    assert {r["kind"] for r in rows if r["deputy_id"] == ac.deputies["张伟"]} == {"points_published"}
     assert {r["deputy_id"] for r in rows} <= {ac.deputies["张伟"], ac.deputies["李娜"]}
     assert len({(r["deputy_id"], r["channel"]) for r in rows}) == len(rows)  # once per deputy and channel
     with pytest.raises(Refusal) as refused:
         await publish(database, ac, "2026-Q4", datetime(2027, 1, 6, tzinfo=timezone.utc))
     assert refused.value.message == pub.ALREADY_PUBLISHED
-    assert await count(owner_sql, "outbox", "kind = 'points_published'") == len(rows)
+    assert await count(owner_sql, "outbox", "kind LIKE 'points_published%'") == len(rows)
     assert await count(owner_sql, "points_publications") == 1
     assert await count(owner_sql, "audit_log", "action = 'points_published'") == 1
 
@@ -95,7 +97,8 @@ async def test_publish_through_the_page_and_correct_an_error(app, database, ac, 
                        {"publication": str(publication["id"]), "text": "十月的视察没有计入"})
         assert r.status_code == 303
     async with signed_in(app, ac.county, "rep2") as client:  # a deputy login without a deputy record
-        assert (await client.get(f"{client.base}/points/mine")).status_code == 404
+        r = await client.get(f"{client.base}/points/mine")
+        assert r.status_code == 200 and "not linked to a deputy" in text_of(r.text)
     [correction] = await owner_sql("SELECT id FROM points_corrections")
     target = f"/points/corrections/{correction['id']}"
     async with signed_in(app, ac.county, "town") as client:

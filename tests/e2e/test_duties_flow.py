@@ -13,8 +13,6 @@ from datetime import date, datetime, timedelta
 import pytest
 from playwright.async_api import expect
 
-from app.duties import meetings
-from app.tenancy.scope import Scope
 from tests.activities.world import EAST, TZ, build_activity_county
 from tests.duties.duty_world import png
 from tests.duties.points_world import put_entry, put_scheme
@@ -103,8 +101,6 @@ async def test_a_speech_filed_on_a_phone_approved_in_a_batch_counts_and_is_publi
 
 async def test_three_phones_rate_a_duty_report_and_a_second_vote_is_refused(browser, live_server, database):
     ac = await build_activity_county(database)
-    async with database.transaction(tenant_id=ac.tenant.id) as db:
-        await meetings.show_publicly(db, Scope(role="county_admin", node_path=None, station_id=None, user_id=ac.users["admin"].id), ac.tenant.id, True)
     base = f"/t/{ac.slug}"
     now = datetime.now(TZ)
     start = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0))
@@ -112,6 +108,13 @@ async def test_three_phones_rate_a_duty_report_and_a_second_vote_is_refused(brow
     staff_ctx = await _context(browser, live_server, locale="zh-CN")
     phones = [await _context(browser, live_server, **PHONE) for _ in range(3)]
     try:
+        admin = await staff_ctx.new_page()  # the county shows report results on the public pages
+        await sign_in(admin, "alpha-admin", PASSWORD)
+        await admin.goto(f"{base}/settings/duties")
+        await admin.check("input[name=public_duty_reports]")
+        await admin.click(f"form[action='{base}/settings/duties'] button[type=submit]")
+        await expect(admin.locator("[role=status]")).to_be_visible()
+        await staff_ctx.clear_cookies()
         staff = await staff_ctx.new_page()
         await sign_in(staff, "alpha-station", PASSWORD)
         await staff.goto(f"{base}/duty-reports/new")

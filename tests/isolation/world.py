@@ -80,7 +80,7 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
         ChecklistItem, ModelStation, StarRating, Station, StationEvent, StationGoal, StationKind, StationScore,
         StationStaff,
     )
-    from app.duties.models import DutyEntry
+    from app.duties.models import DutyDocument, DutyEntry
     from app.tenancy.models import AdminNode, TenantConfig
 
     t = side.id
@@ -121,8 +121,12 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
     ])
     await db.flush()
     db.add(RosterContact(tenant_id=t, entry_id=entry.id, contacted_on=date(2026, 3, 1), note="电话联系"))
+    document = DutyDocument(tenant_id=t, media_type="application/pdf", file_name="发言稿.pdf", size=9,
+                            data=b"%PDF-1.4\n")
+    db.add(document)
+    await db.flush()
     db.add(DutyEntry(tenant_id=t, deputy_id=deputy.id, day=date(2026, 3, 2), kind="speech", text="审议发言",
-                     image_id=photo.id, filed_by=admin))
+                     image_id=photo.id, document_id=document.id, filed_by=admin))
     await db.execute(update(DeputyGroup).where(DeputyGroup.id == group.id).values(leader_deputy_id=deputy.id))
     await db.execute(update(Membership).where(Membership.user_id == side.users["station_staff"].id)
                      .values(station_id=station.id))
