@@ -13,6 +13,7 @@ from litestar import Request, Response, get, post
 from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
+from app.core.paging import slice_of
 from app.core.web import bounded, client_addr, page, see_other
 from app.deputies.access import access_deputy
 from app.deputies.services import Actor
@@ -20,6 +21,8 @@ from app.duties import appraisal as svc
 from app.duties.settings import duty_settings
 from app.duties.appraisal_models import GRADE_NAMES, GRADES, MAX_AGREED, MAX_REASON, MAX_REPORT, STATUS_NAMES
 from app.tenancy.access import TenantContext
+
+PER_PAGE = 100  # results shown a page at a time (a name search finds one deputy); counts are of all
 
 DONE = {
     "drafted": lazy("The draft appraisal has been computed from the points."),
@@ -104,7 +107,10 @@ async def _year_page(request: Request, ctx: TenantContext, actor: Actor, year: i
     settings = await duty_settings(ctx.db, ctx.tenant.id) if a.status == "draft" else None
     asks = settings.rectification if settings else a.report_due is not None
     due = a.report_due or (ctx.today() + timedelta(days=settings.report_days) if settings else None)
+    shown = slice_of(rows, page=request.query_params.get("page"), q=request.query_params.get("q"), per_page=PER_PAGE,
+                     name=lambda row: row[1].name)
     return page(request, "duties/appraisal.html", status_code=status_code, a=a, rows=rows, counts=counts,
+                shown=shown, PER_PAGE=PER_PAGE,
                 asks_report=asks, due_offered=due.isoformat() if due else "",
                 missing=missing, failing=[(r, d) for r, d in rows if r.grade == "fail"], talks=talks,
                 late={r.deputy_id for r, _ in rows if svc.is_late(a, r, ctx.tz)}, error=error, form=form or {},

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -152,12 +152,12 @@ async def results(db: AsyncSession, meeting_ids: list[int]) -> dict[int, Result]
     return out
 
 
-async def meetings_of(db: AsyncSession, deputy_id: int, year: int) -> list[MeetingRef]:
-    """A deputy's report meetings of a year with their results (two queries), for the dossier. The
-    caller has already decided the member may see this deputy."""
+async def meetings_of(db: AsyncSession, deputy_id: int, year: int, last_year: int | None = None) -> list[MeetingRef]:
+    """A deputy's report meetings of a year (or of the years up to ``last_year``: the term) with their
+    results (two queries), for the dossier. The caller has already decided the member may see this deputy."""
     rows = (await db.execute(
         meetings_query().where(DutyReportMeeting.deputy_id == deputy_id,
-                               func.extract("year", DutyReportMeeting.held_on) == year)
+                               DutyReportMeeting.held_on.between(date(year, 1, 1), date(last_year or year, 12, 31)))
         .order_by(DutyReportMeeting.held_on, DutyReportMeeting.id)
     )).all()
     return await _with_results(db, rows)

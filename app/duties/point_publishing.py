@@ -181,6 +181,11 @@ async def corrections(db: AsyncSession, tenant_id: int, *, status: str | None = 
     return list((await db.scalars(query.order_by(PointsCorrection.id.desc()))).all())
 
 
+async def open_corrections(db: AsyncSession, tenant_id: int) -> int:
+    return await db.scalar(select(func.count()).select_from(PointsCorrection).where(
+        PointsCorrection.tenant_id == tenant_id, PointsCorrection.status == "open")) or 0
+
+
 async def correction_lines(db: AsyncSession, tenant_id: int) -> list[tuple]:
     """Every request, open ones first: (request, deputy's name, quarter, published points)."""
     rows = await db.execute(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.audit.services import record
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
+from app.core.paging import slice_of
 from app.core.periods import parse_key, period_of
 from app.core.spreadsheets import to_xlsx
 from app.core.web import bounded, client_addr, download, page, see_other
@@ -80,6 +81,9 @@ def _period(ctx: TenantContext, key: str | None):
     return period
 
 
+PER_PAGE = 100  # a county of thousands of deputies: a name search and pages (the export has them all)
+
+
 async def _points_page(request: Request, ctx: TenantContext, key: str | None, *, status_code: int = 200,
                        error: str | None = None, done: str | None = None) -> Response:
     scope = await ctx.scope()
@@ -89,11 +93,12 @@ async def _points_page(request: Request, ctx: TenantContext, key: str | None, *,
         period = _period(ctx, key)
     except Refusal as refusal:
         period, error, status_code = period_of("quarter", ctx.today()), refusal.text(), 400
-    lines = await points.in_scope(ctx.db, scope, ctx.tenant.id, period, ctx.tz)
+    lines = slice_of(await points.in_scope(ctx.db, scope, ctx.tenant.id, period, ctx.tz), per_page=PER_PAGE,
+                     page=request.query_params.get("page"), q=request.query_params.get("q"), name=lambda d: d.name)
     published = await pub.published_for(ctx.db, ctx.tenant.id, period.key) if period.kind == "quarter" else None
     open_corrections = 0
     if scope.role in RESOLVE_ROLES:
-        open_corrections = len(await pub.corrections(ctx.db, ctx.tenant.id, status="open"))
+        open_corrections = await pub.open_corrections(ctx.db, ctx.tenant.id)
     return page(request, "duties/points.html", status_code=status_code, period=period, lines=lines, base=ctx.base,
                 error=error, done=PUBLISHED if done == "published" else None, published=published,
                 can_publish=scope.role == "county_admin" and period.kind == "quarter" and not published,

@@ -62,8 +62,7 @@ async def dossier_page(request: Request, ctx: TenantContext, deputy_id: int, yea
         chosen = as_id(year)
         years = [chosen if chosen in offered else ctx.today().year]
     d = await queries.span_dossier(ctx.db, scope, deputy, years, ctx.tz)
-    # the report meetings of each year (two queries a year: five years at most)
-    held = [m for y in years for m in await meetings.meetings_of(ctx.db, deputy.id, y)]
+    held = await meetings.meetings_of(ctx.db, deputy.id, min(years), max(years))
     grades = await appraisal.grades_of(ctx.db, ctx.tenant.id, deputy.id)
     return page(request, "duties/dossier.html", d=d, grades=[g for g in grades if not d.term or g[0] in years],
                 meetings=held, RATINGS=RATINGS, RATING_NAMES=RATING_NAMES, years=offered, TERM=queries.TERM,

@@ -183,3 +183,13 @@ async def test_the_term_reads_in_as_many_queries_as_a_year(database, county):
         await add_records(database, county, county.zhang, year, month=month, copies=3)
     many = await _queries(database, county, term)
     assert many == few == one_year
+
+
+async def test_the_term_page_costs_the_queries_of_a_year_page(app, county):
+    """The 述职评议 meetings of the term are read at once, not a year at a time."""
+    async with signed_in(app, county, "admin") as client:
+        url = f"{client.base}/deputies/{county.zhang}/dossier"
+        year = await client.get(f"{url}?year={today().year}")
+        term = await client.get(f"{url}?year=term")
+    assert year.status_code == term.status_code == 200
+    assert int(term.headers["x-query-count"]) <= int(year.headers["x-query-count"])
