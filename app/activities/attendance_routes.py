@@ -103,8 +103,9 @@ STATUS_WORDS = {"planned": "计划", "held": "已举行", "cancelled": "已取�
 METHOD_WORDS = {"link": "个人链接签到", "code": "现场扫码签到", "login": "登录签到", "staff": "工作人员代签"}
 
 
-def _rate(c: att.Counts) -> str:
-    return "" if c.rate is None else f"{c.rate}%"
+def _rate(c: att.Counts):
+    """The rate as a percentage cell (a number the sheet formats 0.0%), blank when nothing was due."""
+    return spreadsheets.Percent(c.present / c.invited) if c.invited else ""
 
 
 def attendance_word(line: att.Line) -> str:
@@ -137,14 +138,14 @@ def report_rows(r: att.YearlyReport) -> tuple[list, list[list]]:
     rows += [["全年合计", t.invited, t.present, t.staff, t.late, t.left_early, _rate(t)], []]
     rows.append(["日期", "活动", "活动类型", "联络站或代表小组", "活动状态", "出勤情况"])
     for line in r.lines:
-        rows.append([line.starts_at.strftime("%Y-%m-%d %H:%M"), line.topic, line.kind, line.place,
+        rows.append([line.starts_at, line.topic, line.kind, line.place,  # local time: a date in the sheet
                      STATUS_WORDS.get(line.status, line.status), attendance_word(line)])
     if r.joint_lines:  # at joint stations (联合联络站): a part and a line of their own
         j = r.joint_total
         rows += [[], ["在联合联络站的活动"], ["应出席", "出席", "其中代签", "出勤率"], [j.invited, j.present, j.staff, _rate(j)]]
         rows.append(["日期", "活动", "活动类型", "联合联络站", "活动状态", "出勤情况"])
         for line in r.joint_lines:
-            rows.append([line.starts_at.strftime("%Y-%m-%d %H:%M"), line.topic, line.kind, line.place,
+            rows.append([line.starts_at, line.topic, line.kind, line.place,
                          STATUS_WORDS.get(line.status, line.status), attendance_word(line)])
     rows += [[], ["同站代表出勤情况"], ["联络站", "代表", "应出席", "出席", "出勤率"]]
     for s in r.stations:
@@ -159,8 +160,10 @@ async def _export(request: Request, ctx: TenantContext, deputy_id: int, year: in
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="attendance_report_exported",
                  target=f"deputy:{report.deputy_id}", client_addr=client_addr(request),
                  details={"name": report.deputy, "year": year, "format": fmt})
-    body = spreadsheets.write(fmt, head, rows, f"{year}年出勤情况")  # topics and reasons: formulas guarded there
-    return download(body, f"年度出勤情况报告-{report.deputy}-{year}.{fmt}")
+    # Topics and reasons: formulas guarded there. A report in parts, not one table: no autofilter.
+    encoding = spreadsheets.csv_encoding(request.query_params.get("encoding"))
+    body = spreadsheets.write(fmt, head, rows, f"{year}年出勤情况", filter=False, encoding=encoding)
+    return download(body, f"年度出勤情况报告-{report.deputy}-{year}.{fmt}", encoding=encoding)
 
 
 @get("/deputies/{deputy_id:int}/attendance/{year:int}/report.csv")

@@ -49,6 +49,8 @@ QUARTERLY_HEAD = (lazy("Case category"), lazy("Issues raised"), lazy("Issues res
 NO_CATEGORY = lazy("No category")
 SUGGESTIONS_SHEET = lazy("Deputies' suggestions")
 QUARTER_TOTAL = lazy("Total of the quarter")
+FULL_STOPS = "。！？；…!?;"  # an excerpt ending in one of these needs no "；" after it
+SOFT_STOPS = "，、,:：　 "  # dropped before the "；"
 
 
 def _referred_to():
@@ -118,15 +120,16 @@ async def register(db: AsyncSession, scope: Scope, period: Period, tz, page: int
 
 def register_cells(row, tz) -> list:
     at, source, person, content, category, place, deputy, unit, state, reply, fed_back, satisfaction = row
-    return [at.astimezone(tz).date().isoformat(), gettext(SOURCE_NAMES[source]), person or "", content,
+    # Dates as dates (the page prints them as 2026-12-01, the sheet filters them as dates).
+    return [at.astimezone(tz).date(), gettext(SOURCE_NAMES[source]), person or "", content,
             category or "", place or "", deputy or "", unit or "", gettext(STATE_NAMES[state]), reply or "",
-            fed_back.astimezone(tz).date().isoformat() if fed_back else "",
+            fed_back.astimezone(tz).date() if fed_back else "",
             gettext(SATISFACTION_NAMES[satisfaction]) if satisfaction else ""]
 
 
 def suggestion_cells(row) -> list:
     title, deputy, filed_on, state, unit = row
-    return [title, deputy, filed_on.isoformat(), gettext(SUGGESTION_STATE_NAMES.get(state, state)), unit or ""]
+    return [title, deputy, filed_on, gettext(SUGGESTION_STATE_NAMES.get(state, state)), unit or ""]
 
 
 async def register_xlsx(db: AsyncSession, scope: Scope, period: Period, tz, title: str) -> bytes:
@@ -161,6 +164,18 @@ class Line:
     def satisfaction_rate(self) -> int | None:
         return round(self.satisfied * 100 / self.rated) if self.rated else None
 
+    @property
+    def main_issues(self) -> list[str]:
+        """The excerpts as printed: each text once (several voters often raise the same thing), each but
+        the last closed by "；" unless it already ends a sentence (no "。；"); a trailing comma gives way."""
+        kept: dict[str, str] = {}  # compared without the closing punctuation: "修路。" repeats "修路"
+        for item in self.issues:
+            item = (item or "").strip().rstrip(SOFT_STOPS)
+            if item.rstrip(FULL_STOPS):
+                kept.setdefault(item.rstrip(FULL_STOPS), item)
+        items = list(kept.values())
+        return [item if n == len(items) - 1 or item[-1] in FULL_STOPS else item + "；" for n, item in enumerate(items)]
+
 
 async def quarterly(db: AsyncSession, scope: Scope, period: Period, tz, today: date) -> tuple[list[Line], Line]:
     """(one line per category with cases in the quarter, the total line): two queries."""
@@ -191,8 +206,8 @@ async def quarterly(db: AsyncSession, scope: Scope, period: Period, tz, today: d
 
 
 def quarterly_cells(line: Line) -> list:
-    rate = "" if line.satisfaction_rate is None else f"{line.satisfaction_rate}%"
-    return [line.name, line.raised, line.resolved, line.in_progress, line.overdue, rate, "；".join(line.issues)]
+    rate = spreadsheets.Percent(line.satisfied / line.rated) if line.rated else ""
+    return [line.name, line.raised, line.resolved, line.in_progress, line.overdue, rate, "".join(line.main_issues)]
 
 
 def quarterly_xlsx(lines: list[Line], total: Line, title: str) -> bytes:

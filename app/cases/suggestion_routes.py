@@ -12,7 +12,6 @@ from app.cases.access import require_view
 from app.cases.suggestions import KIND_NAMES, SUGGESTION_STATE_NAMES, SUGGESTION_STATES
 from app.core import spreadsheets
 from app.core.i18n import gettext, lazy
-from app.core.local_time import to_local
 from app.core.web import client_addr, download, htmx_target, page
 from app.tenancy.access import TenantContext
 
@@ -47,7 +46,8 @@ async def suggestion_export(request: Request, ctx: TenantContext) -> Response:
     body = spreadsheets.to_xlsx([gettext(h) for h in EXPORT_HEAD], (
         [r.id, gettext(KIND_NAMES.get(r.kind, r.kind)), r.title, r.deputy, r.station or "", r.filed_on,
          gettext(SUGGESTION_STATE_NAMES.get(r.state, r.state)), r.unit or "",
-         to_local(r.answered_at, ctx.tz, "%Y-%m-%d"), r.content, r.answer] for r in rows), gettext(SHEET_TITLE))
+         r.answered_at.astimezone(ctx.tz).date() if r.answered_at else None, r.content, r.answer] for r in rows),
+        gettext(SHEET_TITLE))
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="suggestions_exported",
                  client_addr=client_addr(request), details={"filters": f.params(page=1), "rows": len(rows)})
     return download(body, f"{gettext(SHEET_TITLE)}-{ctx.tenant.name}.xlsx")

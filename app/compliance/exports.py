@@ -29,8 +29,9 @@ def rows(view: View) -> list[list]:
     return out
 
 
-def render(view: View, fmt: str) -> bytes:
-    return spreadsheets.write(fmt, [gettext(h) for h in HEADERS], rows(view), gettext(SHEET_TITLE))
+def render(view: View, fmt: str, encoding: str = "utf-8") -> bytes:
+    """``encoding``: the CSV's (``spreadsheets.csv_encoding`` of the request's ``?encoding=``)."""
+    return spreadsheets.write(fmt, [gettext(h) for h in HEADERS], rows(view), gettext(SHEET_TITLE), encoding=encoding)
 
 
 def filename(view: View, tenant_name: str, fmt: str) -> str:

@@ -272,9 +272,10 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     return Template(template_name=template, context=context, status_code=status_code, headers=headers)
 
 
-def download(body: bytes, filename: str, headers: dict[str, str] | None = None) -> Response:
-    """A file to save (a spreadsheet written by ``app.core.spreadsheets``, a ZIP), its type from the file name."""
-    return Response(body, media_type=spreadsheets.media_type(filename),
+def download(body: bytes, filename: str, headers: dict[str, str] | None = None, encoding: str = "utf-8") -> Response:
+    """A file to save (a spreadsheet written by ``app.core.spreadsheets``, a ZIP), its type from the file name.
+    Litestar appends ``; charset=<encoding>`` to a text/* type itself: a CSV's is the one it was written in."""
+    return Response(body, media_type=spreadsheets.media_type(filename), encoding=encoding,
                     headers={"Content-Disposition": spreadsheets.content_disposition(filename), **(headers or {})})
 
 

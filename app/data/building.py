@@ -50,7 +50,7 @@ README = """本压缩包是{name}在联络平台上的全部数据，导出于 {
 
 - 每张表一个 Excel 文件（文件名：表名-中文名称.xlsx），每行一条记录。列名是“中文名称（数据库字段名）”，
   例如“姓名（name）”；各表之间以编号相互关联（例如 deputy_mandates 的“代表编号（deputy_id）”
-  对应 deputies 的“编号（id）”）。时间是本县时区的时间，带时差（如 +08:00）。
+  对应 deputies 的“编号（id）”）。时间是本县时区的时间（Excel 的日期时间，不带时差）。
 - photos/ 目录是照片的缩略图（images 表），文件名即照片编号：站点、代表的“照片编号（photo_id）”
   和活动照片的“缩略图编号（image_id）”指向它。
 - photos/originals/ 目录是活动照片的原图（本县原图保存上限以内保存了原图的），文件名即
@@ -98,15 +98,16 @@ def sheet_columns(table: str, columns: list[tuple[str, str]]) -> list[str]:
 
 
 def cell(value, tz: ZoneInfo):
-    """A database value as a spreadsheet cell: times in the county's zone with their offset (a sheet
-    cell cannot hold a zone), JSON and arrays as JSON text."""
+    """A database value as a spreadsheet cell: times as real date-times in the county's zone (written
+    without the zone, which a sheet cell cannot hold: the README says which), numbers as numbers,
+    JSON and arrays as JSON text."""
     if isinstance(value, datetime):
-        return value.astimezone(tz).isoformat(timespec="seconds")
+        return value.astimezone(tz).replace(tzinfo=None)
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, default=str)
-    if isinstance(value, (UUID, Decimal)):
+    if isinstance(value, UUID):
         return str(value)
-    if isinstance(value, (date, int, float, str, bool)) or value is None:
+    if isinstance(value, (date, int, float, Decimal, str, bool)) or value is None:
         return value
     return str(value)
 
@@ -204,7 +205,7 @@ async def build_zip(database, tenant_id: int, progress: Progress, at: datetime) 
         tz = ZoneInfo(tenant.timezone or "Asia/Shanghai")
         tables = await tenant_tables(db)
         total, out, built = steps(tables), _Zip(), Built(body=b"")
-        out.add("说明.txt", README.format(name=tenant.name, at=cell(at, tz)).encode(), compress=True)
+        out.add("说明.txt", README.format(name=tenant.name, at=at.astimezone(tz).isoformat(timespec="seconds")).encode(), compress=True)
         for done, (table, columns) in enumerate(tables.items(), start=1):
             body, built.rows[table] = await _table_sheet(db, tenant_id, table, sheet_columns(table, columns), tz)
             out.add(f"{table}-{sheet_title(table)}.xlsx", body)

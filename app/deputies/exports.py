@@ -25,8 +25,9 @@ def headers(kind: str, template: bool = False) -> list[str]:
     return [c.template_header if template else c.header for c in COLUMNS[kind]]
 
 
-def render(kind: str, fmt: str, rows: list[list], template: bool = False) -> bytes:
-    return spreadsheets.write(fmt, headers(kind, template), rows, SHEET_TITLES[kind])
+def render(kind: str, fmt: str, rows: list[list], template: bool = False, encoding: str = "utf-8") -> bytes:
+    """``encoding``: the CSV's (``spreadsheets.csv_encoding`` of the request's ``?encoding=``)."""
+    return spreadsheets.write(fmt, headers(kind, template), rows, SHEET_TITLES[kind], encoding=encoding)
 
 
 async def deputy_rows(db: AsyncSession, scope: Scope) -> list[list]:

@@ -125,7 +125,7 @@ async def points_export(request: Request, ctx: TenantContext, period: str | None
     rows = [(d.name, d.ranked_in or ctx.tenant.name, float(d.points), d.rank, d.peers) for d in lines]
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="points_exported",
                  target=f"points:{chosen.key}", client_addr=client_addr(request), details={"rows": len(rows)})
-    body = to_xlsx([gettext(h) for h in EXPORT_HEAD], rows, title=chosen.key)
+    body = to_xlsx([gettext(h) for h in EXPORT_HEAD], rows, title=chosen.label)  # 2026年第四季度
     return download(body, f"points-{chosen.key}.xlsx")
 
 

@@ -56,7 +56,7 @@ async def test_report_exports_csv_and_xlsx(app, database, owner_sql):
         body = r.content.decode("utf-8-sig")
         assert f"代签：{REASON}" in body and "同站代表出勤情况" in body
         assert f"{EAST},张伟,5,3,60%" in body and "孙丽" not in body
-        assert "1月,2,1,1,0,0,50%" in body and "全年合计,3,1,1,0,0,33%" in body
+        assert "1月,2,1,1,0,0,50%" in body and "全年合计,3,1,1,0,0,33.3%" in body
         assert "1380000" not in body and "138****" not in body
         x = await client.get(f"{client.base}{base}.xlsx")
         assert x.status_code == 200 and x.headers["content-type"].startswith("application/vnd.openxmlformats")
