@@ -27,6 +27,7 @@ from app.compliance import routes as compliance_routes
 from app.compliance import rule_routes
 from app.accounts import tenant_routes as member_routes
 from app.accounts import audit_routes
+from app.binder import routes as binder_routes
 from app.core.errors import NotFound
 from app.core.local_time import local_filter
 from app.data import retention_routes
@@ -147,6 +148,7 @@ def tenant_router() -> Router:
             *data_routes.route_handlers,
             *retention_routes.route_handlers,
             *meeting_routes.route_handlers,
+            *binder_routes.route_handlers,
         ],
     )
 

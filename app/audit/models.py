@@ -157,6 +157,7 @@ ACTION_NAMES = {
     # cases
     "case_registered": lazy("Case registered"),
     "case_register_exported": lazy("Register of opinions and suggestions exported"),
+    "binder_register_exported": lazy("Register of the station binder exported"),
     "case_quarterly_exported": lazy("Quarterly list of issues exported"),
     "suggestions_exported": lazy("List of deputies' suggestions exported"),
     "case_classified": lazy("Case category and urgency set"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.activities.access import VIEW_ROLES as ACTIVITY_ROLES
+from app.binder.access import BINDER_ROLES
 from app.accounts.models import ROLES
 from app.cases.access import VIEW_ROLES as CASE_ROLES
 from app.compliance.engine import VIEW_ROLES as COMPLIANCE_ROLES
@@ -49,6 +50,7 @@ SECTIONS = (
     Section("/compliance", lazy("Compliance board"), COMPLIANCE_ROLES),
     Section("/cases", lazy("Opinions and cases"), CASE_ROLES),
     Section("/suggestions", lazy("Deputies' suggestions"), CASE_ROLES),  # the list checks the cases' roles
+    Section("/binder", lazy("Station binder"), BINDER_ROLES, kinds=("county",)),
     Section("/imports", lazy("Import from a spreadsheet"), IMPORT_ROLES),
     Section("/joint", lazy("Joint stations"), JOINT_LIST_ROLES, kinds=("county",)),
     Section("/settings", lazy("County settings"), ADMIN_ROLES),

@@ -90,6 +90,9 @@ def exports(evil: int, job: int) -> dict[str, list[tuple[str, set[str]]]]:
         f"{T}/cases/quarterly.xlsx": [("/cases/quarterly.xlsx", {"-2+3"})],
         f"{T}/suggestions/export.xlsx": [("/suggestions/export.xlsx", {"+1", "@SUM(A1)"})],
         f"{T}/points/export.xlsx": [("/points/export.xlsx", {"@SUM(A1)"})],
+        f"{T}/binder/attendance.xlsx": [(f"/binder/attendance.xlsx?year={year}", {LINK})],
+        f"{T}/binder/reception.xlsx": [(f"/binder/reception.xlsx?year={year}", set())],
+        f"{T}/binder/reports.xlsx": [(f"/binder/reports.xlsx?year={year}", set())],
         f"{T}/imports/{{job_id:int}}/problems.csv": [(f"/imports/{job}/problems.csv", {LINK})],
         f"{T}/imports/template/{{filename:str}}": [(f"/imports/template/{name}", set()) for name in TEMPLATES],
     }

@@ -128,7 +128,10 @@ async def test_three_phones_rate_a_duty_report_and_a_second_vote_is_refused(brow
         await staff.click(f"form[action='{base}/duty-reports'] button[type=submit]")
         await staff.wait_for_url(re.compile(r"/duty-reports/\d+(\?|$)"))
         meeting_url = staff.url.split("?")[0]
-        await staff.click("form[action$='/open'] button[type=submit]")
+        # wait for the server's answer: with htmx the POST runs in the background and the next goto
+        # would otherwise overtake it on a slow machine
+        async with staff.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/open")):
+            await staff.click("form[action$='/open'] button[type=submit]")
         await expect(staff.locator("[role=alert]")).to_have_count(0)
         await staff.goto(meeting_url + "/screen")
         await expect(staff.locator("svg").first).to_be_visible()  # the QR code on the wall
