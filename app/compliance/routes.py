@@ -15,6 +15,7 @@ from app.compliance import detail as details
 from app.compliance import engine, exports, services
 from app.compliance.describe import describe
 from app.compliance.models import VERDICT_NAMES, VERDICTS
+from app.core import spreadsheets
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, download, htmx_target, page
 from app.stations.models import StationKind
@@ -98,11 +99,12 @@ async def _export(request: Request, ctx: TenantContext, fmt: str, rule: str, per
                   station: str, verdict: str, deputy: str = "") -> Response:
     ctx.require_role(*EXPORT_ROLES)
     view = await _view(ctx, rule, period, on, node, station, verdict, deputy=deputy)
-    body = exports.render(view, fmt)
+    encoding = spreadsheets.csv_encoding(request.query_params.get("encoding"))
+    body = exports.render(view, fmt, encoding)
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="compliance_exported",
                  client_addr=client_addr(request),
                  details={"format": fmt, "level": view.level, "filters": view.query.params()})
-    return download(body, exports.filename(view, ctx.tenant.name, fmt))
+    return download(body, exports.filename(view, ctx.tenant.name, fmt), encoding=encoding)
 
 
 @get("/compliance/export.csv")

@@ -147,7 +147,9 @@ async def _deputies_export(request: Request, ctx: TenantContext, fmt: str) -> Re
     rows = await exports.deputy_rows(ctx.db, await ctx.scope())
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="deputies_exported",
                  client_addr=client_addr(request), details={"rows": len(rows), "format": fmt})
-    return download(exports.render("deputies", fmt, rows), f"人大代表-{ctx.tenant.name}.{fmt}")
+    encoding = spreadsheets.csv_encoding(request.query_params.get("encoding"))
+    return download(exports.render("deputies", fmt, rows, encoding=encoding), f"人大代表-{ctx.tenant.name}.{fmt}",
+                    encoding=encoding)
 
 
 @get("/deputies/export.xlsx")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 
 from app.audit.services import record
+from app.core import spreadsheets
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, download, htmx_target, page, see_other
@@ -106,7 +107,9 @@ async def _export(ctx: TenantContext, request: Request, deputy_id: int, fmt: str
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="roster_exported",
                  target=f"deputy:{deputy.id}", client_addr=client_addr(request),
                  details={"name": deputy.name, "rows": len(rows), "format": fmt})
-    return download(exports.render("roster", fmt, rows), f"联系选民花名册-{deputy.name}.{fmt}")
+    encoding = spreadsheets.csv_encoding(request.query_params.get("encoding"))
+    return download(exports.render("roster", fmt, rows, encoding=encoding), f"联系选民花名册-{deputy.name}.{fmt}",
+                    encoding=encoding)
 
 
 @get("/deputies/{deputy_id:int}/roster/export.xlsx")

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 
 from app.core import spreadsheets
 from app.core.spreadsheets import Percent
+from tests.activities.world import build_activity_county
 from tests.activities.test_attendance_world import attendance_year
 from tests.deputies.deputy_world import signed_in
 
@@ -113,3 +114,18 @@ async def test_report_downloads_as_the_office_needs(app, database, owner_sql):
     dated = [c for c in ws["A"] if c.is_date]
     assert dated and all(c.number_format == "yyyy-mm-dd hh:mm" for c in dated)
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref is None  # a report in parts: no filter
+
+
+async def test_every_csv_export_speaks_gb18030_on_request(app, database):
+    """Older Excel and WPS ignore the BOM: each CSV export offers GB18030 with the same content."""
+    ac = await build_activity_county(database)
+    paths = ("/deputies/export.csv", f"/deputies/{ac.deputies['张伟']}/roster/export.csv", "/compliance/export.csv")
+    async with signed_in(app, ac.county, "admin") as client:
+        for path in paths:
+            utf8 = await client.get(f"{client.base}{path}")
+            gb = await client.get(f"{client.base}{path}?encoding=gb18030")
+            assert utf8.status_code == gb.status_code == 200, path
+            assert gb.headers["content-type"] == "text/csv; charset=gb18030", path
+            assert gb.content.decode("gb18030") == utf8.content.decode("utf-8-sig"), path
+            if path.startswith("/deputies"):  # Chinese heads whatever the page language (import templates)
+                assert any("\u4e00" <= ch <= "\u9fff" for ch in gb.content.decode("gb18030")), path
