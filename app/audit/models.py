@@ -158,6 +158,7 @@ ACTION_NAMES = {
     "case_registered": lazy("Case registered"),
     "case_register_exported": lazy("Register of opinions and suggestions exported"),
     "binder_register_exported": lazy("Register of the station binder exported"),
+    "binder_exported": lazy("Station binder exported"),
     "case_quarterly_exported": lazy("Quarterly list of issues exported"),
     "suggestions_exported": lazy("List of deputies' suggestions exported"),
     "case_classified": lazy("Case category and urgency set"),

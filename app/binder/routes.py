@@ -1,14 +1,16 @@
 """The station binder's registers under /t/{tenant_slug}/binder: a page choosing the station (or all
 in reach) and the year, and per register a page (``?print=1``: the A4 layout, no header or menu) and
-an XLSX download. Access is ``access.reach`` (roles and the station's scope); the reading is
-``registers``; the columns are ``sheets``, shared by page and spreadsheet."""
+an XLSX download; and the whole binder as one workbook (book.xlsx) and one print-out (print, with its
+print.css). Access is ``access.reach`` (roles and the station's scope); the reading is ``registers``
+(through ``book.READERS``); the columns are ``sheets``, shared by page and spreadsheet."""
 
 from __future__ import annotations
 
 from litestar import Request, Response, get
+from markupsafe import Markup
 
 from app.audit.services import record
-from app.binder import access, registers, sheets
+from app.binder import access, book, sheets
 from app.cases.models import STATE_NAMES
 from app.duties.meeting_models import MEETING_STATUS_NAMES
 from app.core.errors import Refusal
@@ -22,13 +24,7 @@ async def _read(ctx: TenantContext, key: str, station: str | None, year: str | N
     scope = await ctx.scope()
     reach = await access.reach(ctx.db, scope, station)
     y = access.read_year(year, ctx.today())
-    ids, tz = reach.station_ids, ctx.tenant.timezone
-    if key == "attendance":
-        lines = await registers.attendance(ctx.db, ids, y, tz)
-    elif key == "reception":
-        lines = await registers.receptions(ctx.db, scope, ids, y, tz)
-    else:
-        lines = await registers.duty_reports(ctx.db, ids, y)
+    lines = await book.READERS[key](ctx.db, scope, reach.station_ids, y, ctx.tenant.timezone)
     return reach, y, lines
 
 
@@ -121,5 +117,68 @@ async def reports_xlsx(request: Request, ctx: TenantContext, station: str | None
     return await _xlsx(request, ctx, "reports", station, year)
 
 
+# --- the whole binder: one workbook, one print-out ----------------------------------------------------
+
+async def _book(ctx: TenantContext, station: str | None, year: str | None):
+    """(the reach, the year, every part of the binder): access first, then a fixed number of queries."""
+    scope = await ctx.scope()
+    reach = await access.reach(ctx.db, scope, station)
+    y = access.read_year(year, ctx.today())
+    return reach, y, await book.read(ctx.db, scope, reach.station_ids, y, ctx.tenant.timezone)
+
+
+def _rows(request: Request, context: dict):
+    """Prints a part's lines with the ``rows`` block of its own template (a register's page, or the
+    plain cells template), so that the print-out reuses the registers' markup instead of a copy."""
+    env = request.app.template_engine.engine
+
+    def rows(section: book.Section) -> Markup:
+        template = env.get_template(section.template)
+        local = template.new_context({**context, "lines": section.lines, "section": section})
+        return Markup("".join(template.blocks["rows"](local)))
+    return rows
+
+
+@get("/binder/book.xlsx")
+async def book_xlsx(request: Request, ctx: TenantContext, station: str | None = None,
+                    year: str | None = None) -> Response:
+    try:
+        reach, y, sections = await _book(ctx, station, year)
+    except Refusal as refusal:
+        return await _refused(request, ctx, refusal, station)
+    heading = book.title(_place(ctx, reach), y)
+    # the binder carries deputies' names and the public's matters: who took a copy is logged
+    await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="binder_exported",
+                 target="binder:book", client_addr=client_addr(request),
+                 details={"station_id": reach.chosen[0] if reach.chosen else None, "year": y, "format": "xlsx"})
+    return download(book.xlsx(sections, heading, ctx.tz), f"{heading}.xlsx")
+
+
+@get("/binder/print")
+async def book_print(request: Request, ctx: TenantContext, station: str | None = None,
+                     year: str | None = None) -> Response:
+    try:
+        reach, y, sections = await _book(ctx, station, year)
+    except Refusal as refusal:
+        return await _refused(request, ctx, refusal, station)
+    place = _place(ctx, reach)
+    context = dict(base=ctx.base, STATE_NAMES=STATE_NAMES, MEETING_STATUS_NAMES=MEETING_STATUS_NAMES,
+                   present_name=sheets.present_name)
+    return page(request, "binder/book.html", sections=sections, place=place, heading=book.title(place, y),
+                rows=_rows(request, context), **_index(ctx, reach, y))
+
+
+@get("/binder/print.css")
+async def book_css(request: Request, ctx: TenantContext, station: str | None = None,
+                   year: str | None = None) -> Response:
+    """The print-out's running header and page numbers (a stylesheet: no inline style is allowed)."""
+    reach = await access.reach(ctx.db, await ctx.scope(), station)
+    try:
+        y = access.read_year(year, ctx.today())
+    except Refusal as refusal:
+        return await _refused(request, ctx, refusal, station)
+    return Response(book.print_css(book.title(_place(ctx, reach), y)), media_type="text/css")
+
+
 route_handlers: list = [binder, attendance_page, attendance_xlsx, reception_page, reception_xlsx,
-                        reports_page, reports_xlsx]
+                        reports_page, reports_xlsx, book_xlsx, book_print, book_css]

@@ -61,8 +61,9 @@ def _referred_to():
             .correlate(Case).scalar_subquery())
 
 
-def _register_query(scope: Scope, start, end):
-    return (
+def _register_query(scope: Scope, start, end, station_ids: list[int] | None = None):
+    """``station_ids``: only the cases of these stations (the station binder's copy of the register)."""
+    query = (
         cases_query(Case.created_at, Case.source, Case.person_name, Case.content, CaseCategory.name,
                     func.coalesce(Station.name, AdminNode.name), Deputy.name,
                     func.coalesce(HandlingUnit.name, _referred_to()), Case.state,
@@ -75,6 +76,7 @@ def _register_query(scope: Scope, start, end):
         .where(case_filter(scope), Case.created_at >= start, Case.created_at < end)
         .order_by(Case.created_at, Case.id)
     )
+    return query if station_ids is None else query.where(Case.station_id.in_(station_ids))
 
 
 def _suggestion_query(scope: Scope, period: Period):
@@ -116,6 +118,12 @@ async def register(db: AsyncSession, scope: Scope, period: Period, tz, page: int
             out.suggestions_total = await db.scalar(
                 select(func.count()).select_from(_suggestion_query(scope, period).order_by(None).subquery()))
     return out
+
+
+async def station_register(db: AsyncSession, scope: Scope, station_ids: list[int], period: Period, tz) -> list:
+    """Every case of the period registered at these stations (the binder's register): one query."""
+    start, end = period.bounds(tz)
+    return list((await db.execute(_register_query(scope, start, end, station_ids))).all())
 
 
 def register_cells(row, tz) -> list:
