@@ -159,6 +159,8 @@ ACTION_NAMES = {
     "case_register_exported": lazy("Register of opinions and suggestions exported"),
     "binder_register_exported": lazy("Register of the station binder exported"),
     "binder_exported": lazy("Station binder exported"),
+    "deputy_reception_recorded": lazy("Reception of deputies recorded"),
+    "deputy_reception_replied": lazy("Reply to a reception of deputies saved"),
     "case_quarterly_exported": lazy("Quarterly list of issues exported"),
     "suggestions_exported": lazy("List of deputies' suggestions exported"),
     "case_classified": lazy("Case category and urgency set"),

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.binder import registers, sheets
+from app.binder import receptions, registers, sheets
 from app.cases import ledgers
 from app.core import spreadsheets
 from app.core.i18n import gettext, lazy
@@ -42,6 +42,7 @@ ROWS_TEMPLATE = "binder/_book_rows.html"  # the case register and the roster: th
 READERS = {
     "attendance": lambda db, scope, ids, year, tz: registers.attendance(db, ids, year, tz),
     "reception": registers.receptions,
+    sheets.DEPUTY_RECEPTIONS: lambda db, scope, ids, year, tz: receptions.register(db, ids, year),
     "reports": lambda db, scope, ids, year, tz: registers.duty_reports(db, ids, year),
 }
 

@@ -10,11 +10,12 @@ from litestar import Request, Response, get
 from markupsafe import Markup
 
 from app.audit.services import record
-from app.binder import access, book, sheets
+from app.binder import access, book, reception_routes, sheets
+from app.binder.receptions import RECORD_ROLES
 from app.cases.models import STATE_NAMES
 from app.duties.meeting_models import MEETING_STATUS_NAMES
 from app.core.errors import Refusal
-from app.core.i18n import gettext
+from app.core.i18n import gettext, lazy
 from app.core.web import client_addr, download, page
 from app.tenancy.access import TenantContext
 
@@ -45,7 +46,8 @@ def _index(ctx: TenantContext, reach: access.Reach, year: int) -> dict:
                 query=f"station={reach.chosen[0] if reach.chosen else ''}&year={year}")
 
 
-async def _page(request: Request, ctx: TenantContext, key: str, station: str | None, year: str | None) -> Response:
+async def _page(request: Request, ctx: TenantContext, key: str, station: str | None, year: str | None,
+                **extra) -> Response:
     try:
         reach, y, lines = await _read(ctx, key, station, year)
     except Refusal as refusal:
@@ -54,7 +56,7 @@ async def _page(request: Request, ctx: TenantContext, key: str, station: str | N
     return page(request, f"binder/{key}.html", key=key, lines=lines, title=title, head=head,
                 place=_place(ctx, reach), printing=request.query_params.get("print") == "1",
                 STATE_NAMES=STATE_NAMES, MEETING_STATUS_NAMES=MEETING_STATUS_NAMES,
-                present_name=sheets.present_name, **_index(ctx, reach, y))
+                present_name=sheets.present_name, **extra, **_index(ctx, reach, y))
 
 
 async def _xlsx(request: Request, ctx: TenantContext, key: str, station: str | None, year: str | None) -> Response:
@@ -115,6 +117,25 @@ async def reports_page(request: Request, ctx: TenantContext, station: str | None
 async def reports_xlsx(request: Request, ctx: TenantContext, station: str | None = None,
                   year: str | None = None) -> Response:
     return await _xlsx(request, ctx, "reports", station, year)
+
+
+RECEPTION_DONE = {"recorded": lazy("The reception of deputies has been recorded."),
+                  "replied": lazy("The reply has been saved.")}
+
+
+@get(f"/binder/{sheets.DEPUTY_RECEPTIONS}")
+async def deputy_receptions_page(request: Request, ctx: TenantContext, station: str | None = None,
+                                 year: str | None = None, done: str | None = None) -> Response:
+    """人大接待代表登记簿: the register, with the form's link and a reply link per line for those who record."""
+    can_record = (await ctx.scope()).role in RECORD_ROLES
+    return await _page(request, ctx, sheets.DEPUTY_RECEPTIONS, station, year, can_record=can_record,
+                       done=RECEPTION_DONE.get(done or ""))
+
+
+@get(f"/binder/{sheets.DEPUTY_RECEPTIONS}.xlsx")
+async def deputy_receptions_xlsx(request: Request, ctx: TenantContext, station: str | None = None,
+                                 year: str | None = None) -> Response:
+    return await _xlsx(request, ctx, sheets.DEPUTY_RECEPTIONS, station, year)
 
 
 # --- the whole binder: one workbook, one print-out ----------------------------------------------------
@@ -181,4 +202,5 @@ async def book_css(request: Request, ctx: TenantContext, station: str | None = N
 
 
 route_handlers: list = [binder, attendance_page, attendance_xlsx, reception_page, reception_xlsx,
-                        reports_page, reports_xlsx, book_xlsx, book_print, book_css]
+                        deputy_receptions_page, deputy_receptions_xlsx, reports_page, reports_xlsx, book_xlsx,
+                        book_print, book_css, *reception_routes.route_handlers]

@@ -13,17 +13,21 @@ from app.duties.meeting_models import MEETING_STATUS_NAMES, RATING_NAMES
 ATTENDANCE_TITLE = lazy("Register of deputies' attendance at activities")
 RECEPTION_TITLE = lazy("Register of deputies receiving voters")
 REPORT_TITLE = lazy("Register of deputies' duty reports")
+DEPUTY_RECEPTION_TITLE = lazy("Register of the congress receiving deputies")
 
 ATTENDANCE_HEAD = (lazy("Date of the activity"), lazy("Station"), lazy("Kind of activity"), lazy("Topic"),
                    lazy("Deputies invited"), lazy("Deputies present"), lazy("Deputies absent"))
 RECEPTION_HEAD = (lazy("Date of the reception"), lazy("Station"), lazy("Topic"), lazy("Deputies on duty"),
                   lazy("People received"), lazy("Matters raised"), lazy("What happened to them"))
+DEPUTY_RECEPTION_HEAD = (lazy("Date of the reception"), lazy("Receiving body"), lazy("Who received the deputies"),
+                        lazy("Deputies received"), lazy("Matter raised"), lazy("Reply"))
 REPORT_HEAD = (lazy("Date of the report meeting"), lazy("Station"), lazy("Deputy"), lazy("Voters present"),
                RATING_NAMES["satisfied"], RATING_NAMES["basic"], RATING_NAMES["unsatisfied"],
                lazy("Ballots in all"), lazy("Share satisfied"), lazy("Status of the meeting"))
 STAFF_SIGNED = lazy("signed in by staff (代签)")
 STAFF_SIGNED_BECAUSE = lazy("signed in by staff (代签): %(reason)s")
 
+DEPUTY_RECEPTIONS = "receptions-of-deputies"  # 人大接待代表登记簿's key (its page, sheet and form)
 SEPARATOR = "、"  # names in one cell, as the paper registers list them
 
 
@@ -48,6 +52,11 @@ def reception_cells(line: reg.ReceptionLine) -> list:
             "\n".join(gettext(STATE_NAMES.get(m.state, m.state)) for m in line.matters)]
 
 
+def deputy_reception_cells(line) -> list:
+    """One reception of deputies (``receptions.ReceptionLine``); the reply empty until given."""
+    return [line.day, line.body, line.received_by, SEPARATOR.join(line.deputies), line.matter, line.reply]
+
+
 def _share(percent: float | None):
     return None if percent is None else spreadsheets.Percent(percent / 100)
 
@@ -62,6 +71,7 @@ def report_cells(line: reg.ReportLine) -> list:
 REGISTERS = {  # key in the address -> (title, head, cells)
     "attendance": (ATTENDANCE_TITLE, ATTENDANCE_HEAD, attendance_cells),
     "reception": (RECEPTION_TITLE, RECEPTION_HEAD, reception_cells),
+    DEPUTY_RECEPTIONS: (DEPUTY_RECEPTION_TITLE, DEPUTY_RECEPTION_HEAD, deputy_reception_cells),
     "reports": (REPORT_TITLE, REPORT_HEAD, report_cells),
 }
 

@@ -32,6 +32,7 @@ TITLES = {
     "users": "账号",
     "points_items": "履职积分项目", "points_publications": "季度积分公布", "points_published": "公布的代表积分",
     "points_corrections": "积分纠错申请",
+    "deputy_receptions": "人大接待代表登记", "deputy_reception_deputies": "被接待代表",
 }
 
 COLUMN_TITLES = {
@@ -123,10 +124,13 @@ COLUMN_TITLES = {
     "appraisal_excellent": "履职测评优秀分数线", "appraisal_pass": "履职测评合格分数线",
     "rectification_report": "要求提交履职测评整改报告", "rectification_days": "整改报告提交期限（公布后天数）",
     "public_board": "履职考评公开栏",
+    "received_by": "接待人", "matter": "反映事项", "reply": "答复情况", "replied_by": "答复人账号编号",
+    "reception_id": "接待登记编号",
 }
 
 # Where the generic word is wrong for one table.
 TABLE_COLUMN_TITLES = {
+    ("deputy_receptions", "received_on"): "接待日期", ("deputy_receptions", "node_id"): "接待的乡镇（空为县人大常委会）",
     ("points_items", "source"): "计分来源", ("points_items", "source_code"): "计分的履职或活动类型代码",
     ("points_items", "points"): "每项分值", ("points_items", "cap_period"): "封顶周期",
     ("points_items", "cap_points"): "周期内最高分", ("points_items", "deputy_levels"): "适用代表层级",

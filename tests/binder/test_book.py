@@ -16,7 +16,7 @@ from tests.binder.binder_world import HEBA, YEAR, build_binder_world
 from tests.deputies.deputy_world import add_deputy, signed_in
 
 SHEETS = ["Table of contents", "Register of deputies' attendance at activities", "Register of deputies receiving voters",
-          "Register of deputies' duty reports", "Register of opinions and suggestions",
+          "Register of the congress receiving deputies", "Register of deputies' duty reports", "Register of opinions and suggestions",
           "Roster of deputies of the three levels"]
 NAMES = [title[:31] for title in SHEETS]  # a sheet's name is at most 31 characters (the Chinese ones are shorter)
 
@@ -52,14 +52,16 @@ async def test_the_workbook_has_contents_then_every_register_and_roster(app, wor
     assert book.sheetnames == NAMES
     contents = _rows(book, NAMES[0])
     assert contents[0] == (f"Binder of {EAST}, {YEAR}", "Lines")
-    # 道路调研 and 四月接待日; one reception; one 述职评议; the case at the reception; four deputies
-    assert contents[1:] == [(NAMES[1], 2), (NAMES[2], 1), (NAMES[3], 1), (NAMES[4], 1), (NAMES[5], 4)]
+    # 道路调研 and 四月接待日; one reception; no reception of deputies; one 述职评议; the case at the
+    # reception; four deputies
+    assert contents[1:] == [(NAMES[1], 2), (NAMES[2], 1), (NAMES[3], 0), (NAMES[4], 1), (NAMES[5], 1),
+                            (NAMES[6], 4)]
     attendance = _rows(book, NAMES[1])
     assert attendance[1][0] == datetime(YEAR, 3, 10) and attendance[1][3] == "道路调研"
     assert book[NAMES[1]].cell(row=2, column=1).number_format == "yyyy-mm-dd"
-    cases = _rows(book, NAMES[4])
+    cases = _rows(book, NAMES[5])
     assert cases[1][0] == datetime(YEAR, 4, 15) and cases[1][3] == "村口路灯坏了，晚上看不见路"
-    roster = {row[0]: row for row in _rows(book, NAMES[5])[1:]}
+    roster = {row[0]: row for row in _rows(book, NAMES[6])[1:]}
     assert set(roster) == {"张伟", "李娜", "王强", "赵敏"}
     assert roster["张伟"][1:3] == ("County level", EAST) and roster["张伟"][4] == "138****0001"  # masked
     assert roster["王强"][1] == "City level" and roster["王强"][4] is None  # no mobile
@@ -71,8 +73,8 @@ async def test_a_township_users_binder_holds_only_their_township(app, world):
     ac = world.ac
     async with signed_in(app, ac.county, "admin") as client:
         everything = load_workbook(BytesIO((await client.get(_url(client, "book.xlsx"))).content))
-    assert "河坝的桥要修" in [row[3] for row in _rows(everything, NAMES[4])]
-    assert "孙丽" in [row[0] for row in _rows(everything, NAMES[5])]
+    assert "河坝的桥要修" in [row[3] for row in _rows(everything, NAMES[5])]
+    assert "孙丽" in [row[0] for row in _rows(everything, NAMES[6])]
     async with signed_in(app, ac.county, "town") as client:
         r = await client.get(_url(client, "book.xlsx"))
         assert (await client.get(_url(client, "book.xlsx", ac.stations[HEBA]))).status_code == 404

@@ -93,6 +93,7 @@ def exports(evil: int, job: int) -> dict[str, list[tuple[str, set[str]]]]:
         f"{T}/binder/attendance.xlsx": [(f"/binder/attendance.xlsx?year={year}", {LINK})],
         f"{T}/binder/reception.xlsx": [(f"/binder/reception.xlsx?year={year}", set())],
         f"{T}/binder/reports.xlsx": [(f"/binder/reports.xlsx?year={year}", set())],
+        f"{T}/binder/receptions-of-deputies.xlsx": [(f"/binder/receptions-of-deputies.xlsx?year={year}", set())],
         f"{T}/binder/book.xlsx": [(f"/binder/book.xlsx?year={year}", {LINK, "@SUM(A1)", "+1"})],
         f"{T}/imports/{{job_id:int}}/problems.csv": [(f"/imports/{job}/problems.csv", {LINK})],
         f"{T}/imports/template/{{filename:str}}": [(f"/imports/template/{name}", set()) for name in TEMPLATES],

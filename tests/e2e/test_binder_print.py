@@ -29,7 +29,7 @@ async def test_the_binder_prints_each_register_landscape_and_the_roster_portrait
     await page.goto(f"/t/alpha/binder/print?station={world.ac.stations[EAST]}&year={YEAR}")
     headings = await page.locator("article.binder-part h2").all_inner_texts()
     assert [h.split(" (")[0] for h in headings] == [  # the contents, then the parts in the binder's order
-        "目录", "人大代表活动考勤登记簿", "人大代表接待选民登记簿", "人大代表述职登记簿",
+        "目录", "人大代表活动考勤登记簿", "人大代表接待选民登记簿", "人大接待代表登记簿", "人大代表述职登记簿",
         "选民反映情况和代表建议、批评和意见登记簿", "三级人大代表花名册"], headings
     await page.emulate_media(media="print")
     pdf = await page.pdf(prefer_css_page_size=True, print_background=False)

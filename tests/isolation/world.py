@@ -133,6 +133,7 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
     await _duty_reports(db, side, station, deputy)
     await _appraisals(db, side, deputy)
     await _points(db, side, deputy)
+    await _deputy_receptions(db, side, deputy)
     await _activities(db, side, station, deputy, group, photo)
 
 
@@ -156,6 +157,26 @@ async def _appraisals(db, side: Side, deputy) -> None:
         AppraisalTalk(tenant_id=t, appraisal_id=appraisal.id, deputy_id=deputy.id, day=date(2027, 1, 12),
                       talked_by="主任", agreed="每月进站一次", recorded_by=admin),
     ])
+    await db.flush()
+
+
+async def _deputy_receptions(db, side: Side, deputy) -> None:
+    """The township presidium receiving the deputy, answered (app.binder.receptions)."""
+    from datetime import date, datetime, timezone
+
+    from sqlalchemy import select
+
+    from app.binder.models import DeputyReception, DeputyReceptionDeputy
+    from app.tenancy.models import AdminNode
+
+    t, admin = side.id, side.users["county_admin"].id
+    town = await db.scalar(select(AdminNode.id).where(AdminNode.name == "城关镇"))
+    reception = DeputyReception(tenant_id=t, node_id=town, received_on=date(2026, 3, 5), received_by="镇人大主席",
+                                matter="村道硬化进度", reply="已列入计划", replied_by=admin,
+                                replied_at=datetime(2026, 3, 6, 2, tzinfo=timezone.utc), created_by=admin)
+    db.add(reception)
+    await db.flush()
+    db.add(DeputyReceptionDeputy(tenant_id=t, reception_id=reception.id, deputy_id=deputy.id))
     await db.flush()
 
 
