@@ -21,6 +21,7 @@ from app.core.errors import NotFound, Refusal
 from app.core.web import client_addr, page
 from app.duties import meeting_ballots as ballots
 from app.duties import meetings
+from app.duties.settings import duty_settings
 from app.duties.meeting_models import COMMENT_MAX, RATING_NAMES, RATINGS
 from app.public import access
 from app.tenancy.models import Tenant
@@ -91,7 +92,7 @@ async def cast_ballot(request: Request, tenant_slug: str, token: str) -> Respons
 async def station_reports(request: Request, tenant_slug: str, station_id: int) -> Response:
     async with access.public_tenant(request, tenant_slug) as (tenant, db):
         station = await access.public_station(db, station_id)
-        if not await meetings.shown_publicly(db):
+        if not (await duty_settings(db, tenant.id)).public_duty_reports:
             raise NotFound()
         year = _now().astimezone(ZoneInfo(tenant.timezone)).year
         refs = await meetings.station_results(db, station.id, year)

@@ -14,6 +14,7 @@ from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.duties import meetings
+from app.duties.settings import duty_settings
 from app.duties.meeting_ballots import CLOSES_AFTER, OPENS_BEFORE
 from app.duties.meeting_models import MEETING_STATUS_NAMES, RATING_NAMES, RATINGS
 from app.tenancy.access import TenantContext
@@ -50,7 +51,7 @@ async def meeting_list(request: Request, ctx: TenantContext, year: str | None = 
     chosen = _year(year, ctx)
     refs = await meetings.list_meetings(ctx.db, scope, chosen)
     return page(request, "duties/meetings.html", refs=refs, year=chosen, can_manage=meetings.can_manage(scope),
-                is_admin=scope.role == "county_admin", public=await meetings.shown_publicly(ctx.db),
+                is_admin=scope.role == "county_admin", public=(await duty_settings(ctx.db, ctx.tenant.id)).public_duty_reports,
                 done=DONE.get(done or ""), **_common(ctx))
 
 

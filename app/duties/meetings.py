@@ -305,12 +305,7 @@ async def close_meeting(db: AsyncSession, ref: MeetingRef, now: datetime) -> Non
     await db.flush()
 
 
-# --- the public station page (where the county chooses) -------------------------------------------
-
-async def shown_publicly(db: AsyncSession) -> bool:
-    """The county's choice (tenant_config.public_duty_reports, 0029): results on the public pages."""
-    return bool(await db.scalar(text("SELECT public_duty_reports FROM tenant_config")))
-
+# --- the public station page (where the county chooses: app.duties.settings) -----------------------
 
 async def station_results(db: AsyncSession, station_id: int, year: int) -> list[MeetingRef]:
     """A station's closed report meetings of a year with their results (the public page's list)."""
