@@ -11,7 +11,7 @@ registers' own pages, so that paper and screen say the same)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -56,6 +56,9 @@ class Section:
     cells: Callable[[object], list]
     template: str
     day_columns: tuple[int, ...] = ()  # printed without a break at their hyphens
+    # a part printed otherwise than as a table (the photo album, the deputies' archives): the template
+    # printing the whole part, given ``section`` (and ``lines``); None: the table with ``template``'s rows
+    part_template: str | None = None
 
     @property
     def wide(self) -> bool:
@@ -103,18 +106,56 @@ async def roster(db: AsyncSession, station_ids: list[int]) -> list[RosterLine]:
     return [found[k] for k in sorted(found, key=lambda k: order.get(k[0], 0))]  # stable: names stay sorted
 
 
-async def read(db: AsyncSession, scope: Scope, station_ids: list[int], year: int, tz: str) -> list[Section]:
-    """Every part of the binder, in the binder's order."""
+@dataclass
+class Binding:
+    """What every part of one binder is read with: the session, the member's scope, the stations
+    (``access.reach``), the year, the tenant's zone name, and whether personal data is shown
+    unmasked (a reveal: the route checks the role and writes the audit entry)."""
+
+    db: AsyncSession
+    scope: Scope
+    station_ids: list[int]
+    year: int
+    tz: str
+    reveal: bool = False
+
+
+async def _registers(b: Binding) -> list[Section]:
     out = []
     for key, (title, head, cells) in sheets.REGISTERS.items():
-        lines = await READERS[key](db, scope, station_ids, year, tz)
+        lines = await READERS[key](b.db, b.scope, b.station_ids, b.year, b.tz)
         out.append(Section(key, title, head, lines, cells, f"binder/{key}.html"))
-    zone = ZoneInfo(tz)
-    cases = await ledgers.station_register(db, scope, station_ids, period_of("year", date(year, 1, 1)), zone)
-    out.append(Section("cases", CASE_TITLE, ledgers.REGISTER_HEAD, cases,
-                       lambda row: ledgers.register_cells(row, zone), ROWS_TEMPLATE, day_columns=(0, 10)))
-    out.append(Section("deputies", ROSTER_TITLE, ROSTER_HEAD, await roster(db, station_ids), roster_cells,
-                       ROWS_TEMPLATE))
+    return out
+
+
+async def _cases(b: Binding) -> list[Section]:
+    zone = ZoneInfo(b.tz)
+    cases = await ledgers.station_register(b.db, b.scope, b.station_ids, period_of("year", date(b.year, 1, 1)), zone)
+    return [Section("cases", CASE_TITLE, ledgers.REGISTER_HEAD, cases,
+                    lambda row: ledgers.register_cells(row, zone), ROWS_TEMPLATE, day_columns=(0, 10))]
+
+
+async def _deputies(b: Binding) -> list[Section]:
+    return [Section("deputies", ROSTER_TITLE, ROSTER_HEAD, await roster(b.db, b.station_ids), roster_cells,
+                    ROWS_TEMPLATE)]
+
+
+# The binder's parts in the binder's order (五簿, then 五册, then 一档案): each reads its sections in a
+# fixed number of queries.
+PARTS: list[Callable[[Binding], Awaitable[list[Section]]]] = [
+    _registers,
+    _cases,
+    _deputies,
+]
+
+
+async def read(db: AsyncSession, scope: Scope, station_ids: list[int], year: int, tz: str, *,
+               reveal: bool = False) -> list[Section]:
+    """Every part of the binder, in the binder's order."""
+    binding = Binding(db, scope, station_ids, year, tz, reveal)
+    out = []
+    for part in PARTS:
+        out.extend(await part(binding))
     return out
 
 
