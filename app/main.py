@@ -15,7 +15,7 @@ from litestar.exceptions import HTTPException
 from litestar.template import TemplateConfig
 
 from app.accounts import routes as account_routes
-from app.activities import attendance_routes, kind_routes, plan_routes, signin_routes
+from app.activities import absence_routes, attendance_routes, kind_routes, plan_routes, signin_routes
 from app.activities import routes as activity_routes
 from app.activities import stats_routes as activity_stats_routes
 from app.cases import list_routes as case_list_routes
@@ -133,6 +133,7 @@ def tenant_router() -> Router:
             *activity_routes.route_handlers,
             *activity_stats_routes.route_handlers,
             *signin_routes.route_handlers,
+            *absence_routes.route_handlers,
             *plan_routes.route_handlers,
             *attendance_routes.route_handlers,
             *kind_routes.route_handlers,

@@ -123,7 +123,8 @@ class ActivityEvent(Base):
 
 class Invitation(Base):
     """A deputy invited to an activity. ``token`` is the secret of their personal sign-in link;
-    a withdrawn invitation's link no longer works."""
+    a withdrawn invitation's link no longer works. ``absence_reason`` is the leave (请假) the deputy
+    asked for or staff recorded (``app.activities.absences``), None when there is none."""
 
     __tablename__ = "activity_invitations"
     __table_args__ = (
@@ -138,6 +139,9 @@ class Invitation(Base):
     invited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    absence_reason: Mapped[str | None] = mapped_column(String(100))
+    absence_recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    absence_recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class SigninCode(Base):

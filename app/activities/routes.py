@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 
-from app.activities import access, queries, records, services
+from app.activities import absences, access, queries, records, services
 from app.activities.models import SIGNIN_METHOD_NAMES, STATUS_NAMES, STATUSES
 from app.activities.signin import signin_open
 from app.core.db import as_id
@@ -33,6 +33,9 @@ DONE_MESSAGES = {
     "photo": lazy("The photo has been saved."),
     "photo_thumb": lazy("The photo has been saved as a thumbnail only: the county's space for original photos is full."),
     "opinion": lazy("The opinion has been registered."),
+    "leave_asked": absences.ASKED_DONE, "leave_withdrawn": absences.WITHDRAWN_DONE,
+    "absence_recorded": lazy("The reason for the absence has been recorded."),
+    "absence_cleared": lazy("The reason for the absence has been cleared."),
 }
 EVENT_NAMES = {
     "created": lazy("Activity arranged"), "rescheduled": lazy("Activity rescheduled"),
@@ -40,6 +43,10 @@ EVENT_NAMES = {
     "invited": lazy("Deputies invited"), "uninvited": lazy("Invitation withdrawn"),
     "recorded": lazy("Recorded as held"), "record_edited": lazy("Record of the activity edited"),
     "added_to_plan": lazy("Added to the published plan"),
+    "leave_asked": lazy("Leave asked for by the deputy"), "leave_withdrawn": lazy("Leave withdrawn by the deputy"),
+    "absence_recorded": lazy("Reason for absence recorded by staff"),
+    "absence_cleared": lazy("Reason for absence cleared by staff"),
+    "leave_signed_in": lazy("Signed in after leave was recorded"),
 }
 WHEN_NAMES = {"upcoming": lazy("Still to come"), "unrecorded": lazy("Over, not yet recorded")}
 STATION_NOT_ACTIVE = lazy("Activities are arranged only at stations in operation.")
@@ -181,9 +188,10 @@ async def _detail(request: Request, ctx: TenantContext, activity_id: int, *, q: 
         return page(request, "activities/_invite_choices.html", **context)
     now = datetime.now(timezone.utc)
     events, deputy_names, user_names = await queries.history(ctx.db, activity)
+    invitations = await queries.invitations(ctx.db, activity.id)
     return page(
-        request, "activities/detail.html", status_code=status_code, **context,
-        invitations=await queries.invitations(ctx.db, activity.id), photos=await queries.photos(ctx.db, activity.id),
+        request, "activities/detail.html", status_code=status_code, **context, invitations=invitations,
+        leave=absences.leave_view(scope, activity, invitations, now), photos=await queries.photos(ctx.db, activity.id),
         opinions=await queries.opinions(ctx.db, activity.id), events=events, deputy_names=deputy_names,
         user_names=user_names, staff=await queries.staff_members(ctx.db, ctx.tenant.id) if can_run else [],
         signin_is_open=signin_open(activity, await get_config(ctx.db, ctx.tenant.id), now),

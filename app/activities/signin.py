@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.activities.absences import cleared_by_sign_in
 from app.activities.access import ActivityRef, require_run
 from app.activities.models import Activity, ActivityKind, Attendance, Invitation, SigninCode
 from app.activities.services import ensure_running
@@ -103,7 +104,10 @@ async def _attend(db: AsyncSession, activity: Activity, deputy_id: int, method: 
         .on_conflict_do_nothing()
         .returning(Attendance.signed_at)
     )
-    return await db.scalar(stmt)
+    signed = await db.scalar(stmt)
+    if signed is not None:  # present wins over leave asked for earlier
+        await cleared_by_sign_in(db, activity, deputy_id, recorded_by)
+    return signed
 
 
 def _with_place(query):

@@ -19,14 +19,14 @@ from litestar.params import Parameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities import signin
+from app.activities import absences, signin
 from app.activities.access import can_run, get_activity, require_run
 from app.core.db import bind
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.qr import qr_svg
 from app.core.security import mask_mobile
-from app.core.web import absolute_url, client_addr, page, see_other
+from app.core.web import absolute_url, bounded, client_addr, page, see_other
 from app.tenancy.access import TenantContext
 from app.tenancy.config import get_config
 from app.tenancy.models import Tenant
@@ -38,6 +38,7 @@ DONE_MESSAGES = {
     "marks": lazy("The attendance marks have been saved."),
     "removed": lazy("The sign-in has been removed."),
 }
+LEAVE_DONE = {"leave_asked": absences.ASKED_DONE, "leave_withdrawn": absences.WITHDRAWN_DONE}
 
 
 def _now() -> datetime:
@@ -65,14 +66,19 @@ async def link_tenant(request: Request, slug: str, *, writes: bool = False
             await db.commit()
 
 
-def _link_page(request: Request, tenant: Tenant, view: signin.LinkView, config, *, done: bool = False,
-               error: str | None = None, status_code: int = 200) -> Response:
+def _link_page(request: Request, tenant: Tenant, view: signin.LinkView, config, *, done: str | None = None,
+               error: str | None = None, status_code: int = 200, reason: str = "") -> Response:
+    """The link's page; ``done``: "1" signed in, or a LEAVE_DONE key; ``reason``: the leave form's text
+    shown back after a refusal."""
     tz = ZoneInfo(tenant.timezone)
-    refusal = None if view.attendance else signin.window_refusal(view.activity, config, tz, _now())
+    now = _now()
+    refusal = None if view.attendance else signin.window_refusal(view.activity, config, tz, now)
     response = page(
         request, "activities/signin_link.html", status_code=status_code, tenant=tenant, user=None, membership=None,
-        base=f"/p/{tenant.slug}", view=view, tz=tz, done=done, message=error or (refusal and refusal.text()),
-        can_sign=view.attendance is None and refusal is None, action=request.url.path,
+        base=f"/p/{tenant.slug}", view=view, tz=tz, done=done == "1", message=error or (refusal and refusal.text()),
+        can_sign=view.attendance is None and refusal is None, action=f"/signin/{tenant.slug}/{view.invitation.token}",
+        leave=absences.offer((view.deputy, view.invitation, view.attendance), view.activity, now),
+        leave_done=LEAVE_DONE.get(done or ""), reason=reason,
     )
     response.headers.update(LINK_HEADERS)
     return response
@@ -85,7 +91,7 @@ async def link_page(request: Request, tenant_slug: str, token: str, done: str | 
         if view is None:
             raise NotFound()
         config = await get_config(db, tenant.id)
-    return _link_page(request, tenant, view, config, done=bool(done))
+    return _link_page(request, tenant, view, config, done=done)
 
 
 @post("/signin/{tenant_slug:str}/{token:str}", opt=OPT)
@@ -103,6 +109,39 @@ async def link_sign_in(request: Request, tenant_slug: str, token: str) -> Respon
     response = see_other(f"/signin/{tenant.slug}/{token}" + ("?done=1" if signed else ""))
     response.headers.update(LINK_HEADERS)
     return response
+
+
+async def _link_leave(request: Request, tenant_slug: str, token: str, *, withdrawing: bool) -> Response:
+    """Leave (请假) from the personal link: the deputies without an account ask for it here."""
+    form = bounded(await request.form(), ("reason",), 400)
+    async with link_tenant(request, tenant_slug, writes=True) as (tenant, db):
+        view = await signin.link_view(db, token)
+        if view is None:
+            raise NotFound()
+        mine = (view.deputy, view.invitation, view.attendance)
+        try:
+            if withdrawing:
+                await absences.withdraw(db, view.activity, mine, actor_id=None, client_addr=client_addr(request))
+            else:
+                await absences.ask(db, view.activity, mine, reason=form["reason"], tz=ZoneInfo(tenant.timezone),
+                                   actor_id=None, client_addr=client_addr(request))
+        except Refusal as refusal:  # refused before any write
+            config = await get_config(db, tenant.id)
+            return _link_page(request, tenant, view, config, error=refusal.text(), status_code=refusal.status,
+                              reason=form["reason"])
+    response = see_other(f"/signin/{tenant.slug}/{token}?done=" + ("leave_withdrawn" if withdrawing else "leave_asked"))
+    response.headers.update(LINK_HEADERS)
+    return response
+
+
+@post("/signin/{tenant_slug:str}/{token:str}/leave", opt=OPT)
+async def link_leave(request: Request, tenant_slug: str, token: str) -> Response:
+    return await _link_leave(request, tenant_slug, token, withdrawing=False)
+
+
+@post("/signin/{tenant_slug:str}/{token:str}/leave/withdraw", opt=OPT)
+async def link_leave_withdraw(request: Request, tenant_slug: str, token: str) -> Response:
+    return await _link_leave(request, tenant_slug, token, withdrawing=True)
 
 
 # --- the station's screen ------------------------------------------------------------------------
@@ -268,4 +307,4 @@ async def links(request: Request, ctx: TenantContext, activity_id: int) -> Respo
 
 
 route_handlers = [screen, screen_code, scan_page, scan_sign_in, staff_page, on_behalf, marks, remove, links]
-public_route_handlers = [link_page, link_sign_in]
+public_route_handlers = [link_page, link_sign_in, link_leave, link_leave_withdraw]

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.binder import receptions, registers, sheets
+from app.binder import album, archive, presidium_book, receptions, registers, sheets, voter_contacts
+from app.binder.parts import ROWS_TEMPLATE, Binding, Section
 from app.cases import ledgers
 from app.core import spreadsheets
 from app.core.i18n import gettext, lazy
@@ -36,7 +37,6 @@ CONTENTS = lazy("Table of contents")
 BINDER_TITLE = lazy("Binder of %(place)s, %(year)s")
 LINES = lazy("Lines")
 PAGE_OF = lazy("Page %(page)s of %(pages)s")  # the register's pager's words: 第x页，共y页
-ROWS_TEMPLATE = "binder/_book_rows.html"  # the case register and the roster: their cells as they are
 
 # key -> how its lines are read: (db, scope, station ids, year, tenant zone name) -> lines
 READERS = {
@@ -45,25 +45,6 @@ READERS = {
     sheets.DEPUTY_RECEPTIONS: lambda db, scope, ids, year, tz: receptions.register(db, ids, year),
     "reports": lambda db, scope, ids, year, tz: registers.duty_reports(db, ids, year),
 }
-
-
-@dataclass
-class Section:
-    key: str
-    title: object  # a lazy msgid
-    head: tuple
-    lines: list
-    cells: Callable[[object], list]
-    template: str
-    day_columns: tuple[int, ...] = ()  # printed without a break at their hyphens
-    # a part printed otherwise than as a table (the photo album, the deputies' archives): the template
-    # printing the whole part, given ``section`` (and ``lines``); None: the table with ``template``'s rows
-    part_template: str | None = None
-
-    @property
-    def wide(self) -> bool:
-        """More columns than a portrait A4 page holds: printed landscape (as the register pages)."""
-        return len(self.head) > 6
 
 
 @dataclass
@@ -106,20 +87,6 @@ async def roster(db: AsyncSession, station_ids: list[int]) -> list[RosterLine]:
     return [found[k] for k in sorted(found, key=lambda k: order.get(k[0], 0))]  # stable: names stay sorted
 
 
-@dataclass
-class Binding:
-    """What every part of one binder is read with: the session, the member's scope, the stations
-    (``access.reach``), the year, the tenant's zone name, and whether personal data is shown
-    unmasked (a reveal: the route checks the role and writes the audit entry)."""
-
-    db: AsyncSession
-    scope: Scope
-    station_ids: list[int]
-    year: int
-    tz: str
-    reveal: bool = False
-
-
 async def _registers(b: Binding) -> list[Section]:
     out = []
     for key, (title, head, cells) in sheets.REGISTERS.items():
@@ -140,12 +107,31 @@ async def _deputies(b: Binding) -> list[Section]:
                     ROWS_TEMPLATE)]
 
 
+async def _presidium(b: Binding) -> list[Section]:
+    """人大主席团花名册 and 人大代表主席团成员联系人大代表花名册 (``presidium_book``): two queries."""
+    return [Section("presidium", presidium_book.MEMBERS_TITLE, presidium_book.MEMBERS_HEAD,
+                    await presidium_book.members(b.db, b.station_ids), presidium_book.member_cells, ROWS_TEMPLATE),
+            Section("presidium-contacts", presidium_book.CONTACTS_TITLE, presidium_book.CONTACTS_HEAD,
+                    await presidium_book.contacts(b.db, b.station_ids), presidium_book.contact_cells, ROWS_TEMPLATE)]
+
+
+async def _voter_contacts(b: Binding) -> list[Section]:
+    """人大代表联系选民花名册 (``voter_contacts``): masked unless the binder is revealed; one query."""
+    lines = await voter_contacts.read(b.db, b.scope, b.station_ids, b.year, b.tz, reveal=b.reveal)
+    return [Section(voter_contacts.KEY, voter_contacts.TITLE, voter_contacts.HEAD, lines, voter_contacts.cells,
+                    f"binder/{voter_contacts.KEY}.html")]
+
+
 # The binder's parts in the binder's order (五簿, then 五册, then 一档案): each reads its sections in a
 # fixed number of queries.
 PARTS: list[Callable[[Binding], Awaitable[list[Section]]]] = [
     _registers,
     _cases,
     _deputies,
+    _presidium,
+    _voter_contacts,
+    album.part,  # 照片册 (app/binder/album.py): printed by its own template
+    archive.part,  # 一档案 (app/binder/archive.py): every deputy's dossier, last
 ]
 
 

@@ -27,7 +27,7 @@ from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.access import deputies_in_scope
-from app.deputies.models import Deputy
+from app.deputies.models import Deputy, StationDeputy
 from app.deputies.services import Actor
 from app.stations.models import Station
 from app.tenancy.config import TOWNSHIP_KINDS
@@ -76,11 +76,44 @@ async def townships(db: AsyncSession, scope: Scope) -> list[tuple[int, str]]:
     return [(nid, name) for nid, name in rows]
 
 
-async def deputy_choices(db: AsyncSession, scope: Scope) -> list[tuple[int, str]]:
-    """The serving deputies in the member's reach, by name: the form's choices."""
-    rows = await db.execute(select(Deputy.id, Deputy.name).where(Deputy.status == "active", deputies_in_scope(scope))
-                            .order_by(Deputy.name, Deputy.id))
-    return [(did, name) for did, name in rows]
+@dataclass
+class DeputyGroup:
+    """The form's deputies of one township (by their stations there); ``township`` None: deputies in
+    reach stationed nowhere in a township (county-level stations, or none)."""
+
+    township: str | None
+    deputies: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def deputy_choices(db: AsyncSession, scope: Scope) -> list[DeputyGroup]:
+    """The serving deputies in the member's reach, grouped by the township of their stations (a county
+    holds hundreds: the form folds each township), by name within a group: one query. A deputy stationed
+    in two townships is offered in both; the form sends the id once or twice, and the check takes it once."""
+    township = aliased(AdminNode)
+    node = aliased(AdminNode)
+    rows = await db.execute(
+        select(Deputy.id, Deputy.name, township.name, township.path)
+        .outerjoin(StationDeputy, and_(StationDeputy.tenant_id == Deputy.tenant_id,
+                                       StationDeputy.deputy_id == Deputy.id, StationDeputy.ended_at.is_(None)))
+        .outerjoin(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
+        .outerjoin(node, and_(node.tenant_id == Station.tenant_id, node.id == Station.node_id))
+        .outerjoin(township, and_(township.tenant_id == node.tenant_id, township.kind.in_(TOWNSHIP_KINDS),
+                                  node.path.startswith(township.path)))
+        .where(Deputy.status == "active", deputies_in_scope(scope))
+        .order_by(township.path.nulls_last(), Deputy.name, Deputy.id))
+    groups: dict[str | None, DeputyGroup] = {}
+    seen: set[tuple[str | None, int]] = set()
+    for did, name, place, _path in rows:
+        if (place, did) in seen:
+            continue
+        seen.add((place, did))
+        groups.setdefault(place, DeputyGroup(place)).deputies.append((did, name))
+    if None in groups:  # a deputy also stationed in a township needs no "elsewhere" line
+        placed = {did for (place, did) in seen if place is not None}
+        groups[None].deputies = [d for d in groups[None].deputies if d[0] not in placed]
+        if not groups[None].deputies:
+            del groups[None]
+    return list(groups.values())
 
 
 async def _body(db: AsyncSession, scope: Scope, value: str) -> int | None:

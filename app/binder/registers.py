@@ -2,8 +2,8 @@
 already checked are in the member's reach (``app.binder.access.reach``):
 
 - 人大代表活动考勤登记簿 (attendance): each held activity, with the deputies invited, present (a
-  sign-in by staff, 代签, marked with its reason) and absent. Lianluo keeps no leave for an activity,
-  so an absence carries no reason of its own;
+  sign-in by staff, 代签, marked with its reason) and absent, each absence with its reason (请假,
+  ``app.activities.absences``) when one was given;
 - 人大代表接待选民登记簿 (reception): each held reception (kind code "reception"), the deputies on
   duty (those who signed in; those invited when nobody was recorded), the people received (the
   recorded number, else the cases registered at it), the matters raised and their state — only the
@@ -45,7 +45,7 @@ class Deputies:
 
     invited: list[str] = field(default_factory=list)
     present: list[tuple[str, str | None]] = field(default_factory=list)  # (name, 代签 reason or None)
-    absent: list[str] = field(default_factory=list)
+    absent: list[tuple[str, str | None]] = field(default_factory=list)  # (name, leave reason or None)
 
 
 @dataclass
@@ -119,7 +119,8 @@ async def _deputies(db: AsyncSession, station_ids: list[int], year: int, tz: str
                     kind_code: str | None) -> dict[int, Deputies]:
     """activity id -> its deputies, for every held activity of the register: one query."""
     rows = await db.execute(
-        select(Invitation.activity_id, Deputy.name, Attendance.method, Attendance.on_behalf_reason)
+        select(Invitation.activity_id, Deputy.name, Attendance.method, Attendance.on_behalf_reason,
+               Invitation.absence_reason)
         .join(Deputy, and_(Deputy.tenant_id == Invitation.tenant_id, Deputy.id == Invitation.deputy_id))
         .outerjoin(Attendance, attendance_join())
         .where(Invitation.activity_id.in_(_held_ids(station_ids, year, tz, kind_code)),
@@ -127,11 +128,11 @@ async def _deputies(db: AsyncSession, station_ids: list[int], year: int, tz: str
         .order_by(Invitation.activity_id, Deputy.name, Deputy.id)
     )
     out: dict[int, Deputies] = defaultdict(Deputies)
-    for activity_id, name, method, reason in rows:
+    for activity_id, name, method, reason, leave in rows:
         d = out[activity_id]
         d.invited.append(name)
         if method is None:
-            d.absent.append(name)
+            d.absent.append((name, leave))
         else:
             d.present.append((name, (reason or "") if method == "staff" else None))
     return out

@@ -26,6 +26,7 @@ REPORT_HEAD = (lazy("Date of the report meeting"), lazy("Station"), lazy("Deputy
                lazy("Ballots in all"), lazy("Share satisfied"), lazy("Status of the meeting"))
 STAFF_SIGNED = lazy("signed in by staff (代签)")
 STAFF_SIGNED_BECAUSE = lazy("signed in by staff (代签): %(reason)s")
+ON_LEAVE_BECAUSE = lazy("leave (请假): %(reason)s")
 
 DEPUTY_RECEPTIONS = "receptions-of-deputies"  # 人大接待代表登记簿's key (its page, sheet and form)
 SEPARATOR = "、"  # names in one cell, as the paper registers list them
@@ -39,10 +40,17 @@ def present_name(name: str, reason: str | None) -> str:
     return f"{name}（{mark}）"
 
 
+def absent_name(name: str, reason: str | None) -> str:
+    """An absent deputy, with the reason of their leave when one was given (an excused absence is
+    still an absence)."""
+    return f"{name}（{gettext(ON_LEAVE_BECAUSE, reason=reason)}）" if reason else name
+
+
 def attendance_cells(line: reg.AttendanceLine) -> list:
     d = line.deputies
     return [line.day, line.station, line.kind, line.topic, SEPARATOR.join(d.invited),
-            SEPARATOR.join(present_name(n, r) for n, r in d.present), SEPARATOR.join(d.absent)]
+            SEPARATOR.join(present_name(n, r) for n, r in d.present),
+            SEPARATOR.join(absent_name(n, r) for n, r in d.absent)]
 
 
 def reception_cells(line: reg.ReceptionLine) -> list:

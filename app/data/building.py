@@ -11,7 +11,7 @@ the county's configuration is `preset.toml` (app.presets: `tenants apply` reprod
 
 Left out: binary columns (photos go as files; the rest are digests of secrets and uploaded files),
 secrets that open something (activity sign-in links, sign-in codes, short links, rating codes), the
-abuse counters (keyed hashes of addresses), and the exports themselves.
+abuse counters (keyed hashes of addresses), and the exports themselves (and the binders built).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from app.tenancy.models import Tenant
 MAX_EXPORT_BYTES = 256 * 1024 * 1024  # held in one bytea and in the worker's memory while built
 SKIPPED_TABLES = frozenset({
     "data_exports", "signin_codes", "short_links", "short_link_misses", "case_lookup_misses", "case_rating_codes",
+    "binder_builds",  # workbooks of what the other sheets hold, kept a week
     "work_notices",  # a queue the worker empties within seconds; the outbox keeps what was sent
 })
 SKIPPED_COLUMNS = frozenset({("activity_invitations", "token"), ("cases", "client_hash"),

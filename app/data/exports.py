@@ -14,7 +14,6 @@ died. No web imports here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from app.audit.services import record, record_platform
 from app.core.clock import now as clock_now
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
+from app.core.redis import enqueue_job
 from app.data.building import ExportTooLarge, build_zip
 from app.data.models import DataExport, OperatorExport
 from app.tenancy.models import Tenant
@@ -230,32 +230,12 @@ async def _fail(database, model, tenant_id: int, export_id: int, error: str) -> 
     return "failed"
 
 
-def _arq_settings(redis_url: str):
-    from app.core.redis import arq_settings
-
-    settings = arq_settings(redis_url)
-    settings.conn_retries = 0
-    settings.conn_timeout = 2
-    return settings
-
-
 async def enqueue(redis_url: str, tenant_id: int, export_id: int, *, operator: bool = False,
                   suffix: str = "") -> bool:
     """Hand the job to arq; False when Redis is away (the export stays queued for the sweep)."""
-    from arq import create_pool
-
     function = "run_operator_export" if operator else "run_data_export"
-    try:
-        pool = await asyncio.wait_for(create_pool(_arq_settings(redis_url)), timeout=3)
-        try:
-            await asyncio.wait_for(pool.enqueue_job(function, tenant_id, export_id,
-                                                    _job_id=f"{function}:{tenant_id}:{export_id}{suffix}"), timeout=3)
-        finally:
-            await pool.aclose()
-        return True
-    except Exception:  # Redis down or slow
-        log.warning("export %s/%s not enqueued", tenant_id, export_id)
-        return False
+    return await enqueue_job(redis_url, function, tenant_id, export_id,
+                             job_id=f"{function}:{tenant_id}:{export_id}{suffix}")
 
 
 # --- the worker's sweep: Postgres is the truth, Redis only carries work ----------------------------

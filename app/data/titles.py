@@ -33,6 +33,7 @@ TITLES = {
     "points_items": "履职积分项目", "points_publications": "季度积分公布", "points_published": "公布的代表积分",
     "points_corrections": "积分纠错申请",
     "deputy_receptions": "人大接待代表登记", "deputy_reception_deputies": "被接待代表",
+    "presidium_members": "乡镇人大主席团成员", "presidium_contacts": "主席团成员联系代表",
 }
 
 COLUMN_TITLES = {
@@ -88,6 +89,7 @@ COLUMN_TITLES = {
     # activities and rules
     "people_received": "接待群众人数", "cancel_reason": "取消原因", "plan_change": "调整计划",
     "on_behalf_reason": "代签原因", "late": "迟到", "left_early": "早退", "present": "出席",
+    "absence_reason": "请假事由", "absence_recorded_at": "请假登记时间", "absence_recorded_by": "请假登记人账号编号",
     "present_count": "出席代表数", "counts": "计数内容", "kind_codes": "活动类型代码", "period": "周期",
     "minimum": "最低次数", "min_deputies": "最少出席代表数", "station_kind_codes": "站点类型代码",
     "deputy_levels": "代表级别", "joint_name": "联合站名称", "kind_name": "活动类型名称", "kind_code": "活动类型代码",
@@ -131,6 +133,10 @@ COLUMN_TITLES = {
 # Where the generic word is wrong for one table.
 TABLE_COLUMN_TITLES = {
     ("deputy_receptions", "received_on"): "接待日期", ("deputy_receptions", "node_id"): "接待的乡镇（空为县人大常委会）",
+    ("presidium_members", "node_id"): "乡镇区划编号", ("presidium_members", "name"): "姓名",
+    ("presidium_members", "post"): "职务", ("presidium_members", "deputy_id"): "本人代表编号（是代表时）",
+    ("presidium_members", "sort"): "名单顺序", ("presidium_contacts", "member_id"): "主席团成员编号",
+    ("presidium_contacts", "deputy_id"): "联系的代表编号",
     ("points_items", "source"): "计分来源", ("points_items", "source_code"): "计分的履职或活动类型代码",
     ("points_items", "points"): "每项分值", ("points_items", "cap_period"): "封顶周期",
     ("points_items", "cap_points"): "周期内最高分", ("points_items", "deputy_levels"): "适用代表层级",

@@ -22,6 +22,7 @@ from app.core.errors import Refusal
 from app.demo.cases import load_cases
 from app.demo.activities import load_activities
 from app.demo.duties import load_duties
+from app.demo.presidium import load_presidiums
 from app.demo.joint import JOINT_COUNTY_PRESETS, JOINT_SLUG, load_joint, load_joint_counties
 from app.demo.people import COUNTIES, liaison_place, load_places_and_people
 from app.deputies import services as deputies
@@ -97,6 +98,7 @@ async def load_demo(database: Database, *, border: bool = True) -> list[tuple[st
     await load_activities(database, tenants)
     await load_cases(database, tenants)
     await load_duties(database, tenants)
+    await load_presidiums(database, tenants)
     if border:
         await load_joint_counties(database, tenants)
         await load_joint(database, users)

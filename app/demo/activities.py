@@ -38,6 +38,7 @@ from app.tenancy.models import AdminNode, Tenant
 
 AHEAD = timedelta(days=35)  # how far ahead activities are already arranged (the plan's run to December)
 STAFF_REASONS = ("代表在外地，电话确认到场", "代表手机没电，由联络员代为签到", "代表年纪较大，不会使用手机签到")
+LEAVE_REASONS = ("外出务工", "因病住院", "参加县里培训", "家中有事", "农忙抢收")
 
 
 @dataclass
@@ -155,10 +156,12 @@ async def _load(db: AsyncSession, tenant_id: int, county: CountyActivities, stat
     invitations, attendance, events = [], [], []
     for occ, activity in loaded.activities:
         deputy_ids = members.get(activity.station_id, [])
-        invitations += [Invitation(tenant_id=tenant_id, activity_id=activity.id, deputy_id=d, token=new_token(),
-                                   invited_at=activity.created_at, invited_by=activity.created_by) for d in deputy_ids]
+        invited = [Invitation(tenant_id=tenant_id, activity_id=activity.id, deputy_id=d, token=new_token(),
+                              invited_at=activity.created_at, invited_by=activity.created_by) for d in deputy_ids]
+        invitations += invited
         if occ.held:
             attendance += _attendance(tenant_id, activity, deputy_ids, rng, users[county.admin], loaded)
+            events += _leave(invited, activity, loaded.present.get(activity.id, []))
         events += _events(tenant_id, occ, activity, deputy_ids)
     db.add_all(invitations)
     await db.flush()
@@ -243,6 +246,24 @@ def _attendance(tenant_id: int, activity: Activity, deputy_ids: list[int], rng: 
         ))
         loaded.present.setdefault(activity.id, []).append(deputy_id)
     return rows
+
+
+def _leave(invited: list[Invitation], activity: Activity, present: list[int]) -> list[ActivityEvent]:
+    """Two in three deputies who stayed away phoned the day before with a reason (请假), recorded by
+    the activity's responsible staff; chosen by ids, not by the shared random draw, so the rest of
+    the demo stays as it was."""
+    out = []
+    for inv in invited:
+        pick = activity.id + inv.deputy_id
+        if inv.deputy_id in present or pick % 3 == 0:
+            continue
+        inv.absence_reason = LEAVE_REASONS[pick % len(LEAVE_REASONS)]
+        inv.absence_recorded_at = activity.starts_at - timedelta(days=1)
+        inv.absence_recorded_by = activity.responsible_user_id
+        out.append(ActivityEvent(tenant_id=inv.tenant_id, activity_id=activity.id, action="absence_recorded",
+                                 data={"deputy_ids": [inv.deputy_id]}, note=inv.absence_reason,
+                                 actor_user_id=inv.absence_recorded_by, at=inv.absence_recorded_at))
+    return out
 
 
 def _events(tenant_id: int, occ: Occurrence, activity: Activity, deputy_ids: list[int]) -> list[ActivityEvent]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, exists, func, not_, select, update
+from sqlalchemy import and_, exists, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
@@ -261,30 +261,54 @@ class DeputyDetail:
 
 
 async def deputy_detail(db: AsyncSession, scope: Scope, deputy: Deputy) -> DeputyDetail:
-    group = await _group(db, deputy.group_id) if deputy.group_id else None
-    mandates = (await db.execute(
+    return (await deputy_details(db, scope, [deputy]))[deputy.id]
+
+
+async def deputy_details(db: AsyncSession, scope: Scope, deputies: list[Deputy]) -> dict[int, DeputyDetail]:
+    """Each deputy's detail (the caller may see them): at most five queries for any number of deputies
+    (the station binder's archive reads every dossier at once)."""
+    ids = [d.id for d in deputies]
+    group_ids = {d.group_id for d in deputies if d.group_id}
+    groups = {g.id: g for g in (await db.scalars(select(DeputyGroup).where(DeputyGroup.id.in_(group_ids))))} \
+        if group_ids else {}
+    mandates: dict[int, list] = {i: [] for i in ids}
+    for m, node in (await db.execute(
         select(Mandate, AdminNode).outerjoin(AdminNode, and_(AdminNode.tenant_id == Mandate.tenant_id,
                                                              AdminNode.id == Mandate.constituency_node_id))
-        .where(Mandate.deputy_id == deputy.id).order_by(Mandate.term.desc(), Mandate.id)
-    )).all()
-    mandates = sorted(mandates, key=lambda r: (-r[0].term, LEVELS.index(r[0].level)))
-    assignments = (await db.execute(
+        .where(Mandate.deputy_id.in_(ids)).order_by(Mandate.term.desc(), Mandate.id)
+    )).all():
+        mandates[m.deputy_id].append((m, node))
+    assignments: dict[int, list[AssignmentRow]] = {i: [] for i in ids}
+    for a, s, p in (await db.execute(
         select(StationDeputy, Station, AdminNode.path)
         .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
         .join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id, AdminNode.id == Station.node_id))
-        .where(StationDeputy.deputy_id == deputy.id)
+        .where(StationDeputy.deputy_id.in_(ids))
         .order_by(StationDeputy.ended_at.desc().nulls_first(), StationDeputy.assigned_at.desc())
-    )).all()
-    rows = [AssignmentRow(a, s, p, scope.can_edit and scope.covers_path(p)) for a, s, p in assignments]
-    linked = await db.scalar(select(User).where(User.id == deputy.user_id)) if deputy.user_id else None
-    note = None
-    if deputy.status != "active":
-        note = await db.scalar(
-            select(AuditEntry).where(AuditEntry.action == "deputy_status_changed",
-                                     AuditEntry.target.startswith(f"deputy:{deputy.id} ", autoescape=True))
-            .order_by(AuditEntry.id.desc()).limit(1)
-        )
-    return DeputyDetail(deputy, group, [(m, n) for m, n in mandates], rows, linked, note)
+    )).all():
+        assignments[a.deputy_id].append(AssignmentRow(a, s, p, scope.can_edit and scope.covers_path(p)))
+    user_ids = {d.user_id for d in deputies if d.user_id}
+    users = {u.id: u for u in (await db.scalars(select(User).where(User.id.in_(user_ids))))} if user_ids else {}
+    notes = await _status_notes(db, [d.id for d in deputies if d.status != "active"])
+    def by_term(row) -> tuple:
+        return -row[0].term, LEVELS.index(row[0].level)
+    return {d.id: DeputyDetail(d, groups.get(d.group_id), sorted(mandates[d.id], key=by_term), assignments[d.id],
+                               users.get(d.user_id), notes.get(d.id)) for d in deputies}
+
+
+async def _status_notes(db: AsyncSession, deputy_ids: list[int]) -> dict[int, AuditEntry]:
+    """The latest status change of each of these deputies (those no longer serving): one query."""
+    if not deputy_ids:
+        return {}
+    out: dict[int, AuditEntry] = {}
+    for entry in await db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "deputy_status_changed",
+                                 or_(*[AuditEntry.target.startswith(f"deputy:{i} ", autoescape=True) for i in deputy_ids]))
+        .order_by(AuditEntry.id.desc())
+    ):
+        deputy_id = int(entry.target.split(" ", 1)[0].removeprefix("deputy:"))
+        out.setdefault(deputy_id, entry)
+    return out
 
 
 async def create_deputy(db: AsyncSession, actor: Actor, form: dict) -> Deputy:

@@ -23,7 +23,7 @@ from app.activities.models import Activity, ActivityKind, Attendance, JointAtten
 from app.cases.models import Case
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy
-from app.deputies.services import DeputyDetail, deputy_detail
+from app.deputies.services import DeputyDetail, deputy_details
 from app.duties import access
 from app.duties.kinds import CODES
 from app.duties.models import DutyEntry
@@ -110,46 +110,67 @@ async def dossier(db: AsyncSession, scope: Scope, deputy: Deputy, year: int, tz:
 
 
 async def span_dossier(db: AsyncSession, scope: Scope, deputy: Deputy, years: list[int], tz: ZoneInfo) -> Dossier:
-    """The dossier over consecutive ``years`` (one year, or the term's): the same statements whatever
-    the span."""
+    """One deputy's dossier over consecutive ``years``: ``span_dossiers`` for one, so that the page and
+    the station binder's archive say the same."""
+    return (await span_dossiers(db, scope, [deputy], years, tz))[deputy.id]
+
+
+async def span_dossiers(db: AsyncSession, scope: Scope, deputies: list[Deputy], years: list[int],
+                        tz: ZoneInfo) -> dict[int, Dossier]:
+    """The dossiers of ``deputies`` (whom the caller may see) over consecutive ``years`` (one year, or
+    the term's): the same statements whatever the span and the number of deputies."""
+    ids = [d.id for d in deputies]
     start, end = year_bounds(years[0], tz)[0], year_bounds(years[-1], tz)[1]
     first, last = date(years[0], 1, 1), date(years[-1] + 1, 1, 1)
     local_day = func.date(func.timezone(str(tz), Activity.starts_at))
-    attended = [Attended(*row) for row in (await db.execute(
-        select(local_day, ActivityKind.name, ActivityKind.code, Activity.topic, func.coalesce(Station.name, ""),
-               Attendance.method, Attendance.on_behalf_reason)
+    attended = _by_deputy((row[0], Attended(*row[1:])) for row in (await db.execute(
+        select(Attendance.deputy_id, local_day, ActivityKind.name, ActivityKind.code, Activity.topic,
+               func.coalesce(Station.name, ""), Attendance.method, Attendance.on_behalf_reason)
         .select_from(Attendance)
         .join(Activity, and_(Activity.tenant_id == Attendance.tenant_id, Activity.id == Attendance.activity_id))
         .join(ActivityKind, and_(ActivityKind.tenant_id == Activity.tenant_id, ActivityKind.id == Activity.kind_id))
         .outerjoin(Station, and_(Station.tenant_id == Activity.tenant_id, Station.id == Activity.station_id))
-        .where(Attendance.deputy_id == deputy.id, Activity.starts_at >= start, Activity.starts_at < end,
+        .where(Attendance.deputy_id.in_(ids), Activity.starts_at >= start, Activity.starts_at < end,
                Activity.status != "cancelled")
         .order_by(Activity.starts_at)
-    )).all()]
-    cases = (await db.execute(
+    )).all())
+    cases = _by_deputy((row.deputy_id, row) for row in (await db.execute(
         select(Case.id, Case.receipt_code, Case.created_at, func.left(Case.content, 80).label("content"), Case.state,
-               Case.closed_at, Case.satisfaction)
-        .where(Case.deputy_id == deputy.id, Case.created_at >= start, Case.created_at < end)
+               Case.closed_at, Case.satisfaction, Case.deputy_id)
+        .where(Case.deputy_id.in_(ids), Case.created_at >= start, Case.created_at < end)
         .order_by(Case.created_at)
-    )).all()
-    suggestions = list((await db.scalars(
-        select(Suggestion).where(Suggestion.deputy_id == deputy.id, Suggestion.filed_on >= first,
+    )).all())
+    suggestions = _by_deputy((s.deputy_id, s) for s in (await db.scalars(
+        select(Suggestion).where(Suggestion.deputy_id.in_(ids), Suggestion.filed_on >= first,
                                  Suggestion.filed_on < last).order_by(Suggestion.filed_on, Suggestion.id)
     )).all())
-    joint = list((await db.scalars(
-        select(JointAttendance).where(JointAttendance.deputy_id == deputy.id, JointAttendance.present.is_(True),
+    joint = _by_deputy((j.deputy_id, j) for j in (await db.scalars(
+        select(JointAttendance).where(JointAttendance.deputy_id.in_(ids), JointAttendance.present.is_(True),
                                       JointAttendance.starts_at >= start, JointAttendance.starts_at < end)
         .order_by(JointAttendance.starts_at)
     )).all())
-    entries = list((await db.scalars(
-        select(DutyEntry).where(DutyEntry.deputy_id == deputy.id, DutyEntry.day >= first, DutyEntry.day < last)
+    entries = _by_deputy((e.deputy_id, e) for e in (await db.scalars(
+        select(DutyEntry).where(DutyEntry.deputy_id.in_(ids), DutyEntry.day >= first, DutyEntry.day < last)
         .order_by(DutyEntry.day, DutyEntry.id)
     )).all())
-    result = Dossier(deputy, await deputy_detail(db, scope, deputy), list(years), attended, list(cases), suggestions,
-                     joint, entries)
-    result.calendar = _calendar(result, tz)
-    result.subtotals = _subtotals(result, tz)
-    return result
+    details = await deputy_details(db, scope, deputies)
+    out = {}
+    for deputy in deputies:
+        result = Dossier(deputy, details[deputy.id], list(years), attended.get(deputy.id, []),
+                         cases.get(deputy.id, []), suggestions.get(deputy.id, []), joint.get(deputy.id, []),
+                         entries.get(deputy.id, []))
+        result.calendar = _calendar(result, tz)
+        result.subtotals = _subtotals(result, tz)
+        out[deputy.id] = result
+    return out
+
+
+def _by_deputy(pairs) -> dict[int, list]:
+    """(deputy id, row) pairs → deputy id → rows, in the order read."""
+    out: dict[int, list] = {}
+    for deputy_id, row in pairs:
+        out.setdefault(deputy_id, []).append(row)
+    return out
 
 
 def _calendar(d: Dossier, tz: ZoneInfo) -> list[tuple[int, list[bool]]]:

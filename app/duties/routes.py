@@ -11,22 +11,16 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 
-from app.cases.models import STATE_NAMES as CASE_STATE_NAMES
-from app.cases.suggestions import KIND_NAMES as SUGGESTION_KIND_NAMES
-from app.cases.suggestions import SUGGESTION_STATE_NAMES
 from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
-from app.core.security import mask_mobile
 from app.core.spreadsheets import content_disposition
 from app.core.web import bounded, client_addr, page, see_other
 from app.deputies.access import access_deputy
-from app.deputies.models import LEVEL_NAMES
 from app.deputies.services import Actor
-from app.duties import access, appraisal, documents, meetings, queries, services
+from app.duties import access, documents, dossiers, queries, services
 from app.duties.kinds import KINDS, NEEDS_REASON
-from app.duties.meeting_models import RATING_NAMES, RATINGS
 from app.duties.models import MAX_DOCUMENT_BYTES, MAX_REASON, MAX_TEXT, STATUS_NAMES
 from app.tenancy.access import TenantContext
 
@@ -61,16 +55,12 @@ async def dossier_page(request: Request, ctx: TenantContext, deputy_id: int, yea
     else:
         chosen = as_id(year)
         years = [chosen if chosen in offered else ctx.today().year]
-    d = await queries.span_dossier(ctx.db, scope, deputy, years, ctx.tz)
-    held = await meetings.meetings_of(ctx.db, deputy.id, min(years), max(years))
-    grades = await appraisal.grades_of(ctx.db, ctx.tenant.id, deputy.id)
-    return page(request, "duties/dossier.html", d=d, grades=[g for g in grades if not d.term or g[0] in years],
-                meetings=held, RATINGS=RATINGS, RATING_NAMES=RATING_NAMES, years=offered, TERM=queries.TERM,
-                selected=queries.TERM if d.term else str(d.year), printing=request.query_params.get("print") == "1",
-                done=DONE.get(done or ""), can_file=access.can_file(scope), own=scope.role == "deputy",
-                mask_mobile=mask_mobile, LEVEL_NAMES=LEVEL_NAMES, CASE_STATE_NAMES=CASE_STATE_NAMES,
-                SUGGESTION_KIND_NAMES=SUGGESTION_KIND_NAMES, SUGGESTION_STATE_NAMES=SUGGESTION_STATE_NAMES,
-                **_common(ctx))
+    one = (await dossiers.pages(ctx.db, scope, ctx.tenant.id, [deputy], years, ctx.tz))[deputy.id]
+    d = one.d
+    return page(request, "duties/dossier.html", d=d, grades=one.grades, meetings=one.meetings, years=offered,
+                TERM=queries.TERM, selected=queries.TERM if d.term else str(d.year),
+                printing=request.query_params.get("print") == "1", done=DONE.get(done or ""),
+                can_file=access.can_file(scope), own=scope.role == "deputy", **{**dossiers.NAMES, **_common(ctx)})
 
 
 @get("/duties/{duty_entry_id:int}/photo")

@@ -7,6 +7,9 @@ Postgres is the truth and Redis only carries work (DESIGN.md): every job here is
 - `run_data_export` / `run_operator_export` build the ZIP of a county's records (app.data.exports),
   `sweep_data_exports` (every minute) enqueues those Redis lost and builds that died, and
   `purge_data_exports` (hourly) drops the bytes of expired ones;
+- `run_binder_build` builds a member's whole station binder (app.binder.builds), `sweep_binder_builds`
+  (every minute) enqueues those Redis lost and builds that died, `purge_binder_builds` (hourly) drops
+  expired workbooks;
 - `purge_signin_codes` (hourly) deletes unused sign-in codes expired over a day ago.
 `run_forever` (the CLI's `worker`) starts the worker again when Redis goes away, so `./run start`
 keeps running and the crons catch up when Redis is back.
@@ -101,6 +104,28 @@ async def sweep_data_exports(ctx) -> int:
     from app.data.exports import sweep
 
     return await sweep(ctx["db"], ctx["settings"].redis_url)
+
+
+@tenant_job
+async def run_binder_build(ctx, tenant_id: int, build_id: int) -> str:
+    """A member's whole binder of every station in their reach (app.binder.builds), bound to the tenant."""
+    from app.binder.builds import run_build
+
+    return await run_build(ctx["db"], tenant_id, int(build_id))
+
+
+async def sweep_binder_builds(ctx) -> int:
+    """Binder builds Redis lost, and builds that died, enqueued again (app.binder.builds.sweep)."""
+    from app.binder.builds import sweep
+
+    return await sweep(ctx["db"], ctx["settings"].redis_url)
+
+
+async def purge_binder_builds(ctx) -> int:
+    """Binder workbooks past their expiry lose their bytes, old builds go (app.binder.builds.purge_expired)."""
+    from app.binder.builds import purge_expired
+
+    return await purge_expired(ctx["db"])
 
 
 async def apply_retention(ctx) -> dict:
@@ -212,7 +237,7 @@ def worker_settings() -> dict:
     return _counting({
         "functions": [purge_expired_sessions, purge_signin_codes, run_import, sweep_imports, deliver_notifications,
                       produce_reminders, sync_joint_deputies, run_data_export, run_operator_export, purge_data_exports,
-                      apply_retention],
+                      apply_retention, run_binder_build],
         "cron_jobs": [
             cron(purge_expired_sessions, minute={7, 37}, run_at_startup=True),
             cron(purge_signin_codes, minute={47}, second={0}, run_at_startup=True, timeout=600),
@@ -222,6 +247,8 @@ def worker_settings() -> dict:
             cron(produce_reminders, minute={5}, second={0}, run_at_startup=True, timeout=1800, keep_result=3600),
             cron(sweep_data_exports, second={30}, run_at_startup=True),  # every minute
             cron(purge_data_exports, minute={27}, second={0}, run_at_startup=True, timeout=600),
+            cron(sweep_binder_builds, second={40}, run_at_startup=True),  # every minute
+            cron(purge_binder_builds, minute={29}, second={0}, run_at_startup=True, timeout=600),
             # 03:15 in Asia/Shanghai (the worker's cron zone, below): the quietest hour of the counties' day.
             cron(apply_retention, hour={3}, minute={15}, second={0}, timeout=3600),
             cron(delete_closed_tenants, minute={53}, second={0}, run_at_startup=True, timeout=1800),

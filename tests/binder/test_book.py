@@ -17,7 +17,9 @@ from tests.deputies.deputy_world import add_deputy, signed_in
 
 SHEETS = ["Table of contents", "Register of deputies' attendance at activities", "Register of deputies receiving voters",
           "Register of the congress receiving deputies", "Register of deputies' duty reports", "Register of opinions and suggestions",
-          "Roster of deputies of the three levels"]
+          "Roster of deputies of the three levels", "Roster of the township presidium",
+          "Roster of presidium members' contacts with deputies", "Roster of deputies' contacts with voters",
+          "Photo album", "Duty dossier"]
 NAMES = [title[:31] for title in SHEETS]  # a sheet's name is at most 31 characters (the Chinese ones are shorter)
 
 
@@ -53,9 +55,10 @@ async def test_the_workbook_has_contents_then_every_register_and_roster(app, wor
     contents = _rows(book, NAMES[0])
     assert contents[0] == (f"Binder of {EAST}, {YEAR}", "Lines")
     # 道路调研 and 四月接待日; one reception; no reception of deputies; one 述职评议; the case at the
-    # reception; four deputies
+    # reception; four deputies; no presidium, no voter on a roster, no photo; the four deputies' dossiers
     assert contents[1:] == [(NAMES[1], 2), (NAMES[2], 1), (NAMES[3], 0), (NAMES[4], 1), (NAMES[5], 1),
-                            (NAMES[6], 4)]
+                            (NAMES[6], 4), (NAMES[7], 0), (NAMES[8], 0), (NAMES[9], 0), (NAMES[10], 0),
+                            (NAMES[11], 4)]
     attendance = _rows(book, NAMES[1])
     assert attendance[1][0] == datetime(YEAR, 3, 10) and attendance[1][3] == "道路调研"
     assert book[NAMES[1]].cell(row=2, column=1).number_format == "yyyy-mm-dd"
@@ -94,7 +97,8 @@ async def test_the_print_out_has_every_part_in_order_on_its_own_page(app, world)
     assert r.status_code == 200
     at = [r.text.index("<h2>" + title.replace("'", "&#39;") + f" ({YEAR})</h2>") for title in SHEETS[1:]]
     assert at == sorted(at)
-    assert r.text.count('class="card binder-part landscape"') == 4  # the registers are wide: landscape
+    # the registers and the contact roster with voters (ten columns) are wide: landscape
+    assert r.text.count('class="card binder-part landscape"') == 5
     assert '<article class="card binder-part" id="part-deputies">' in r.text  # five columns: portrait
     assert "<thead>" in r.text and 'class="subnav"' not in r.text
     assert "道路调研" in r.text and "李娜（signed in by staff (代签): 手机没电）" in r.text  # the register's own rows
@@ -104,7 +108,9 @@ async def test_the_print_out_has_every_part_in_order_on_its_own_page(app, world)
     assert ".binder-part+.binder-part{break-before:page}" in css.text
     assert "@top-center" in css.text and "counter(page)" in css.text and "counter(pages)" in css.text
     assert "\\" + f"{ord(EAST[0]):06x}" in css.text  # the station's name, escaped, in the running header
-    assert f"{client.base}/binder/print?" in index.text and f"{client.base}/binder/book.xlsx?" in index.text
+    assert f"{client.base}/binder/print?" in index.text
+    # every station in reach: the workbook is built by the worker (tests/binder/test_binder_builds.py)
+    assert f'action="{client.base}/binder/builds"' in index.text and "/binder/book.xlsx?" not in index.text
 
 
 async def test_deputies_and_handling_units_get_404_and_a_bad_year_its_message(app, world):

@@ -72,6 +72,22 @@ async def test_a_county_admin_records_for_the_county_and_any_township(app, world
     assert [row["day"] for row in logged] == [DAY.isoformat()] * 2
 
 
+async def test_the_county_form_folds_the_deputies_by_township(app, world):
+    """A county holds hundreds of deputies: the form groups them by the township of their stations,
+    each group folded, and a refused form opens the groups holding the deputies already chosen."""
+    async with signed_in(app, world.ac.county, "admin") as client:
+        form = (await client.get(f"{client.base}{REGISTER}/new")).text
+        groups = [g.split("</summary>")[0].strip() for g in form.split("<summary>")[1:]]
+        assert [g.split(" (")[0] for g in groups] == ["城关镇", "河坝乡"], groups
+        chengguan, heba = form.split("<summary>")[1:3]
+        assert "张伟" in chengguan and "孙丽" not in chengguan and "孙丽" in heba and "周退" not in form
+        assert "<details open>" not in form
+        r = await _record(client, _form(world, "county", matter="", deputy_id=[str(world.heba_deputy)]))
+        assert r.status_code == 400
+        opened = [g for g in r.text.split("<details")[1:] if g.startswith(" open>")]
+        assert len(opened) == 1 and "孙丽" in opened[0] and 'checked' in opened[0]
+
+
 async def test_township_staff_record_for_their_own_township_only(app, world, owner_sql):
     ac = world.ac
     async with signed_in(app, ac.county, "town") as client:

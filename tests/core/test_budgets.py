@@ -32,11 +32,15 @@ REPEAT_BUDGET = 15 * KB
 # A station's public page (ten deputies) with the public appraisal board on: the page's own reads (10,
 # the county's board choice read in its first statement), then the grades of the latest published
 # appraisal (+1), or this year's points (+3: the scheme and one aggregate per source it counts).
+# The binder's photo album (forty photos): the tenant page's own (session 2, tenant and membership 2,
+# the transaction's set_config and the inbox count 2), the stations in reach (1) and every photo with
+# its activity, station, kind and thumbnail's size in one statement (1).
 QUERY_BUDGETS = {
     "/login": 0, "/": 0,
     "/t/alpha/": 11, "/t/alpha/ (first entry)": 14, "/t/alpha/ (township staff)": 11,
     "/tenants": 4, "/account/password": 2,
     "/p/…/stations/… (board: grades)": 11, "/p/…/stations/… (board: points)": 13,
+    "/t/…/binder/album": 8,
 }
 
 BR = {"Accept-Encoding": "br"}
@@ -173,3 +177,26 @@ async def test_public_station_page_with_the_appraisal_board_within_budget(client
     assert int(r.headers["x-query-count"]) <= QUERY_BUDGETS[label], r.headers["x-query-count"]
     html = (await client.get(f"/p/delta/stations/{county.stations['active'].id}")).text
     assert 'id="board"' in html and html.split('id="board"')[1].count("<tr>") == 10
+
+
+async def test_the_binders_photo_album_within_budget(client, database):
+    """Forty photos in a station's album: the page stays within the HTML budget (the images are
+    separate requests, each a thumbnail of at most 40 KB, loaded lazily on screen) and its statements
+    do not grow with the photos."""
+    from tests.activities.world import EAST, build_activity_county, local, put_activity
+    from tests.binder.album_world import put_photo
+
+    ac = await build_activity_county(database, "alpha")
+    for n in range(40):
+        activity = await put_activity(database, ac, kind="visit", starts_at=local(2026, n % 12 + 1, n // 12 + 1),
+                                      topic=f"走访选民第{n}次")
+        await put_photo(database, ac, activity, f"代表在村委会听取群众意见{n}" if n % 2 else "")
+    assert (await login(client, "alpha-admin")).status_code == 303
+    path = f"/t/alpha/binder/album?station={ac.stations[EAST]}&year=2026"
+    await client.get("/t/alpha/binder")  # the first entry into the tenant is recorded: not counted here
+    r, raw = await fetch(client, path)
+    assert r.status_code == 200 and r.headers["content-encoding"] == "br"
+    html = (await client.get(path)).text
+    assert html.count('loading="lazy"') == 40
+    assert len(raw) <= HTML_BUDGET, f"{len(raw)} B compressed"
+    assert int(r.headers["x-query-count"]) <= QUERY_BUDGETS["/t/…/binder/album"], r.headers["x-query-count"]

@@ -21,6 +21,7 @@ from app.cases.models import CaseCategory
 from app.core import spreadsheets
 from app.deputies.models import RosterEntry
 from tests.activities.world import EAST, put_activity
+from tests.binder.album_world import put_photo
 from tests.cases.world import build_case_county, put_case
 from tests.compliance.compliance_world import put_rules
 from tests.deputies.deputy_world import add_deputy, signed_in
@@ -49,8 +50,9 @@ async def hostile_world(app, database, owner_sql):
         db.add(Suggestion(tenant_id=t, deputy_id=evil, title="+1", filed_on=today))
         await db.flush()
         cc.categories["evil"] = category.id
-    await put_activity(database, cc.ac, kind="visit", starts_at=datetime.now(timezone.utc) - timedelta(hours=3),
-                       topic=LINK, present=("@SUM(A1)", "张伟"))
+    visit = await put_activity(database, cc.ac, kind="visit", starts_at=datetime.now(timezone.utc) - timedelta(hours=3),
+                               topic=LINK, present=("@SUM(A1)", "张伟"))
+    await put_photo(database, cc.ac, visit)  # no caption: the binder's photo album shows the topic
     await put_case(database, cc, content=LINK, person_name="+1", category="evil")
     await put_rules(database, cc.ac, [dict(code="evil", name=LINK, subject="deputy", counts="activities",
                                            kind_codes=["visit"], period="year", minimum=1)])
@@ -95,6 +97,10 @@ def exports(evil: int, job: int) -> dict[str, list[tuple[str, set[str]]]]:
         f"{T}/binder/reports.xlsx": [(f"/binder/reports.xlsx?year={year}", set())],
         f"{T}/binder/receptions-of-deputies.xlsx": [(f"/binder/receptions-of-deputies.xlsx?year={year}", set())],
         f"{T}/binder/book.xlsx": [(f"/binder/book.xlsx?year={year}", {LINK, "@SUM(A1)", "+1"})],
+        f"{T}/binder/voter-contacts.xlsx": [(f"/binder/voter-contacts.xlsx?year={year}{reveal}",
+                                             {"\t=1+1", "＝1+1", "@SUM(A1)"}) for reveal in ("", "&reveal=1")],
+        f"{T}/binder/album.xlsx": [(f"/binder/album.xlsx?year={year}", {LINK})],
+        f"{T}/binder/archive.xlsx": [(f"/binder/archive.xlsx?year={year}", {"@SUM(A1)"})],  # the stationed deputy
         f"{T}/imports/{{job_id:int}}/problems.csv": [(f"/imports/{job}/problems.csv", {LINK})],
         f"{T}/imports/template/{{filename:str}}": [(f"/imports/template/{name}", set()) for name in TEMPLATES],
     }

@@ -31,6 +31,7 @@ ID_TABLES = {
     "opening_id": "mailbox_openings", "case_event_id": "case_events",
     "outbox_id": "outbox",
     "export_id": "data_exports",
+    "build_id": "binder_builds",
     "selection_id": "model_stations",
     "duty_entry_id": "duty_entries",
     "points_item_id": "points_items", "points_correction_id": "points_corrections",

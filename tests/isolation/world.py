@@ -134,6 +134,8 @@ async def _places_and_people(db, side: Side, mobile_base: int) -> None:
     await _appraisals(db, side, deputy)
     await _points(db, side, deputy)
     await _deputy_receptions(db, side, deputy)
+    await _presidium(db, side, deputy)
+    await _binder_build(db, side, station)
     await _activities(db, side, station, deputy, group, photo)
 
 
@@ -177,6 +179,37 @@ async def _deputy_receptions(db, side: Side, deputy) -> None:
     db.add(reception)
     await db.flush()
     db.add(DeputyReceptionDeputy(tenant_id=t, reception_id=reception.id, deputy_id=deputy.id))
+    await db.flush()
+
+
+async def _binder_build(db, side: Side, station) -> None:
+    """The county admin's binder of one station, built and ready to download (app.binder.builds)."""
+    from datetime import datetime, timedelta, timezone
+
+    from app.binder.build_models import BinderBuild
+
+    at = datetime.now(timezone.utc)
+    db.add(BinderBuild(tenant_id=side.id, requested_by=side.users["county_admin"].id, role="county_admin",
+                       locale="zh_Hans", station_id=station.id, year=2026, status="done", parts_done=1,
+                       parts_total=1, data=b"PK\x05\x06" + bytes(18), size=22, finished_at=at,
+                       expires_at=at + timedelta(days=7)))
+    await db.flush()
+
+
+async def _presidium(db, side: Side, deputy) -> None:
+    """城关镇's presidium: a member who is the deputy, contacting them (app.binder.presidium)."""
+    from sqlalchemy import select
+
+    from app.binder.models import PresidiumContact, PresidiumMember
+    from app.tenancy.models import AdminNode
+
+    t = side.id
+    town = await db.scalar(select(AdminNode.id).where(AdminNode.name == "城关镇"))
+    member = PresidiumMember(tenant_id=t, node_id=town, name="镇人大主席", post="主席", deputy_id=deputy.id,
+                             mobile=deputy.mobile, sort=1, created_by=side.users["county_admin"].id)
+    db.add(member)
+    await db.flush()
+    db.add(PresidiumContact(tenant_id=t, member_id=member.id, deputy_id=deputy.id))
     await db.flush()
 
 

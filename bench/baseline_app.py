@@ -1,0 +1,83 @@
+"""The bare-stack baseline that bench/throughput.py measures the product against (issue 20).
+
+The same stack and versions as the product (Litestar and granian from the venv, SQLAlchemy's async
+engine over asyncpg, Jinja) with none of the product: one page that opens one transaction as the
+runtime role, binds the tenant the way app.core.db does (set_config of app.tenant_id and app.user_id,
+transaction-local), reads 50 rows of a table under forced row-level security (the tenant's
+activities, newest first: the `activities_starts` index) and renders them in a small Jinja template.
+No sessions, CSRF, compression, request logging or middleware: the floor a page of the product stands on.
+
+Served by granian as the product is (`--interface asgi --factory`), from the checkout's root:
+
+    BASELINE_DATABASE_URL=postgresql+asyncpg://lianluo_app@127.0.0.1/lianluo_bench BASELINE_TENANT=santai \\
+      .venv/bin/python -m granian --interface asgi --factory --workers 2 bench.baseline_app:create_app
+
+GET and POST (a form body, read and ignored) answer the same page, so the product's POST pages have a
+baseline that reads a body too. The X-Rows header says how many rows were read.
+"""
+
+from __future__ import annotations
+
+import os
+
+from jinja2 import DictLoader, Environment, select_autoescape
+from litestar import Litestar, Request, Response, route
+from litestar.logging.config import LoggingConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.template import TemplateConfig
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROWS = 50
+PATH = "/baseline"
+# The same binding statement as app.core.db's, then the page's one query.
+BIND = text("SELECT set_config('app.tenant_id', :tenant_id, true), set_config('app.user_id', :user_id, true)")
+SELECT = text("SELECT id, starts_at, place, topic, status FROM activities "
+              "ORDER BY starts_at DESC, id DESC LIMIT :rows")
+PAGE = """<!doctype html>
+<html lang="zh-Hans"><head><meta charset="utf-8"><title>{{ title }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>{{ title }}</h1>
+<table><thead><tr><th>编号</th><th>时间</th><th>地点</th><th>主题</th><th>状态</th></tr></thead>
+<tbody>{% for row in rows %}
+<tr><td>{{ row.id }}</td><td>{{ row.starts_at.strftime("%Y-%m-%d %H:%M") }}</td><td>{{ row.place }}</td>
+<td>{{ row.topic }}</td><td>{{ row.status }}</td></tr>{% endfor %}
+</tbody></table></main></body></html>
+"""
+
+
+def create_app() -> Litestar:
+    """Read BASELINE_DATABASE_URL (the runtime role's URL) and BASELINE_TENANT (a tenant's slug) from
+    the environment."""
+    url = os.environ["BASELINE_DATABASE_URL"].replace("postgresql://", "postgresql+asyncpg://", 1)
+    slug = os.environ.get("BASELINE_TENANT", "santai")
+    # The product's pool size, without its pre-ping: the bare stack's cost per checkout.
+    engine = create_async_engine(url, pool_size=10, max_overflow=10)
+    tenant: dict[str, str] = {}
+
+    async def find_tenant() -> None:
+        # once per process, at start: the tenants table is not under row-level security
+        async with engine.connect() as conn:
+            found = await conn.scalar(text("SELECT id FROM tenants WHERE slug = :slug"), {"slug": slug})
+        if found is None:
+            raise RuntimeError(f"no tenant {slug!r} in the database (load the demo)")
+        tenant["id"] = str(found)
+
+    @route(PATH, http_method=["GET", "POST"])
+    async def page(request: Request) -> Response:
+        if request.method == "POST":
+            await request.form()
+        async with engine.begin() as conn:
+            await conn.execute(BIND, {"tenant_id": tenant["id"], "user_id": ""})
+            rows = (await conn.execute(SELECT, {"rows": ROWS})).all()
+        return Template("page.html", context={"title": "活动", "rows": rows}, headers={"X-Rows": str(len(rows))})
+
+    environment = Environment(loader=DictLoader({"page.html": PAGE}), autoescape=select_autoescape(default=True))
+
+    async def dispose() -> None:
+        await engine.dispose()
+
+    return Litestar(route_handlers=[page], on_startup=[find_tenant], on_shutdown=[dispose],
+                    logging_config=LoggingConfig(log_exceptions="always"),  # a 500's cause in the log; else silent
+                    template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)))
