@@ -159,7 +159,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(handlers=error_tracking(settings.sentry_dsn))
     plug_in()  # the ports: joint stations and cases take part in activities
     manifest = StaticManifest()
-    database = Database(settings)
+    database = Database(settings, web=True)
     instrument_pool(database.engine)
 
     async def on_shutdown() -> None:

@@ -11,6 +11,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.connection import ASGIConnection
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User, UserSession
 from app.core.clock import now
@@ -42,8 +43,10 @@ class TotpRequired(NotAuthorizedException):
         self.enrolled = enrolled
 
 
-async def load_auth(connection: ASGIConnection) -> Auth | None:
-    """Read the session cookie once per request; expired, idle or revoked sessions count as none."""
+async def load_auth(connection: ASGIConnection, db: AsyncSession | None = None) -> Auth | None:
+    """Read the session cookie once per request; expired, idle or revoked sessions count as none.
+    ``db``: the request's own session (a tenant page's guard passes it, so that the sign-in, the
+    membership and the page are one transaction on one connection); else a short one of its own."""
     state = connection.scope.setdefault("state", {})
     if "auth" in state:
         return state["auth"]
@@ -51,30 +54,42 @@ async def load_auth(connection: ASGIConnection) -> Auth | None:
     token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    settings = connection.app.state.settings
-    async with connection.app.state.db.session() as db:
-        row = (
-            await db.execute(
-                select(UserSession, User)
-                .join(User, User.id == UserSession.user_id)
-                .where(UserSession.token_hash == token_digest(token), UserSession.revoked_at.is_(None))
-            )
-        ).first()
-        if row is None:
-            return None
-        session, user = row
-        moment = now()
-        idle_limit = timedelta(minutes=settings.session_idle_minutes)
-        if session.expires_at <= moment or session.last_seen_at + idle_limit <= moment or user.disabled_at:
-            return None
-        if moment - session.last_seen_at >= TOUCH_EVERY:
-            await db.execute(update(UserSession).where(UserSession.id == session.id).values(last_seen_at=moment))
-            await db.commit()
-    auth = Auth(user=user, session=session)
-    state["auth"] = auth
-    state["user"] = user
-    log_user.set(user.id)
+    if db is None:
+        async with connection.app.state.db.session() as own:
+            auth = await _read_auth(connection, own, token)
+            await own.commit()
+    else:
+        auth = await _read_auth(connection, db, token)
+    if auth is not None:
+        state["auth"] = auth
+        state["user"] = auth.user
+        log_user.set(auth.user.id)
     return auth
+
+
+async def _read_auth(connection: ASGIConnection, db: AsyncSession, token: str) -> Auth | None:
+    """The live session behind ``token`` and its user, with its last-seen time moved on at most once a
+    minute (written with the caller's transaction)."""
+    row = (
+        await db.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == token_digest(token), UserSession.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    session, user = row
+    # the request's session may roll back (a refused form): these must outlive that, as they are
+    db.expunge(session)
+    db.expunge(user)
+    moment = now()
+    idle_limit = timedelta(minutes=connection.app.state.settings.session_idle_minutes)
+    if session.expires_at <= moment or session.last_seen_at + idle_limit <= moment or user.disabled_at:
+        return None
+    if moment - session.last_seen_at >= TOUCH_EVERY:
+        await db.execute(update(UserSession).where(UserSession.id == session.id).values(last_seen_at=moment))
+    return Auth(user=user, session=session)
 
 
 def _login_redirect_target(connection: ASGIConnection) -> str:

@@ -82,13 +82,29 @@ def engine_options(settings: Settings) -> dict:
                              "prepared_statement_name_func": _statement_name}}
 
 
+WEB_POOL_WAIT = 3  # seconds a web request waits for a pooled connection before it answers 503
+RECYCLE_AFTER = 1800  # seconds: a pooled connection older than this is replaced at its next checkout
+
+
+def pool_options(web: bool) -> dict:
+    """A web process checks no connection before use (a round trip per request): a connection the
+    server dropped fails its request with a 503 (``web.database_unavailable``) and SQLAlchemy then
+    replaces every older pooled connection; and it waits for a free connection only briefly, so that
+    an overload answers 503 with Retry-After at once instead of after 30 seconds. The worker's jobs
+    keep the ping: a long-running sweep may find its connection gone after an outage, and retrying
+    costs more there than a round trip."""
+    if web:
+        return {"pool_pre_ping": False, "pool_recycle": RECYCLE_AFTER, "pool_timeout": WEB_POOL_WAIT}
+    return {"pool_pre_ping": True}
+
+
 class Database:
     """Holds the runtime engine and hands out tenant-bound sessions."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, web: bool = False):
         self.settings = settings
         self.engine: AsyncEngine = create_async_engine(
-            settings.app_database_url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+            settings.app_database_url, pool_size=10, max_overflow=10, **pool_options(web),
             **engine_options(settings),
         )
         if settings.count_queries:
@@ -153,6 +169,28 @@ async def attempt(session: AsyncSession, change: Awaitable[T]) -> T:
 def bound_tenant(session: AsyncSession) -> int | None:
     """The tenant this session's current transaction works as."""
     return session.info.get("bound_tenant_id", session.info.get("tenant_id"))
+
+
+# The scope state's key of the session a request's guard opened for the whole request (tenant pages:
+# sign-in, membership and page in one transaction); whoever takes it closes it, and the request context
+# middleware closes one nobody took (e.g. an OPTIONS answer), so no connection is left checked out.
+REQUEST_DB = "request_db"
+
+
+async def close_request_db(state: dict) -> None:
+    leftover = state.pop(REQUEST_DB, None)
+    if leftover is not None:
+        await leftover.close()
+
+
+async def bind_now(session: AsyncSession, tenant_id: int | None, user_id: int | None) -> None:
+    """Bind the tenant and the user from here on: in the transaction already begun (so a request's
+    guard and its page share one transaction and one connection) and in every later one."""
+    session.info["tenant_id"] = tenant_id
+    session.info["user_id"] = user_id
+    session.info["bound_tenant_id"] = tenant_id
+    await session.execute(_BIND_SQL, {"tenant_id": "" if tenant_id is None else str(tenant_id),
+                                      "user_id": "" if user_id is None else str(user_id)})
 
 
 def bind(session: AsyncSession, tenant_id: int | None, user_id: int | None = None) -> None:

@@ -21,7 +21,7 @@ import asyncpg.exceptions
 import sqlalchemy.exc
 
 from app.core import i18n, metrics, spreadsheets
-from app.core.db import query_counter
+from app.core.db import close_request_db, query_counter
 from app.core.errors import NotFound
 from app.core.logs import log_tenant, log_user, request_id
 from app.core.settings import AddressList
@@ -119,6 +119,7 @@ class RequestContextMiddleware(ASGIMiddleware):
             else:
                 await next_app(scope, receive, capture)
         finally:
+            await close_request_db(state)
             elapsed = time.perf_counter() - started
             metrics.observe_request(scope, status["code"], elapsed)
             log.info(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.access import Auth, LoginRequired, _login_redirect_target, load_auth
 from app.accounts.models import Membership, User, UserSession
 from app.audit.services import record
-from app.core.db import attempt
+from app.core.db import REQUEST_DB, attempt, bind_now
 from app.core.errors import NotFound, Refusal
 from app.core.logs import log_tenant
 from app.core.web import TenantSuspended, htmx_target, see_other
@@ -87,47 +87,57 @@ class TenantContext:
 
 
 async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard of every `/t/{tenant_slug}/…` route."""
-    auth = await load_auth(connection)
-    if auth is None:
-        raise LoginRequired(_login_redirect_target(connection))
-    slug = connection.path_params.get("tenant_slug", "")
-    tenant, membership = await member_tenant(connection.app.state.db, auth, slug)
-    state = connection.scope["state"]
-    state["tenant"] = tenant
-    state["membership"] = membership
-    log_tenant.set(tenant.slug)
-    if auth.session.current_tenant_id != tenant.id:
-        async with connection.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id) as db:
+    """Guard of every `/t/{tenant_slug}/…` route. It opens the request's one session: the sign-in,
+    the membership and (through ``ctx``) the page are one transaction on one connection, the tenant
+    and the user bound as soon as they are known (``bind_now``)."""
+    state = connection.scope.setdefault("state", {})
+    db = connection.app.state.db.session()
+    try:
+        auth = await load_auth(connection, db)
+        if auth is None:
+            raise LoginRequired(_login_redirect_target(connection))
+        slug = connection.path_params.get("tenant_slug", "")
+        tenant, membership = await member_tenant(db, auth, slug)
+        await bind_now(db, tenant.id, auth.user.id)
+        if auth.session.current_tenant_id != tenant.id:
             await db.execute(
                 update(UserSession).where(UserSession.id == auth.session.id).values(current_tenant_id=tenant.id)
             )
             # The county admin sees who came into the tenant (sign-ins are in the platform log).
             await record(db, tenant_id=tenant.id, actor_user_id=auth.user.id, action="tenant_entered",
                          client_addr=connection.client.host if connection.client else None)
-            await db.commit()
-        auth.session.current_tenant_id = tenant.id
+            auth.session.current_tenant_id = tenant.id
+    except BaseException:
+        await db.close()
+        raise
+    state[REQUEST_DB] = db
+    state["tenant"] = tenant
+    state["membership"] = membership
+    log_tenant.set(tenant.slug)
 
 
-async def member_tenant(database, auth: Auth, slug: str) -> tuple[Tenant, Membership]:
+async def member_tenant(db: AsyncSession, auth: Auth, slug: str) -> tuple[Tenant, Membership]:
     """The tenant by slug and the user's active membership in it, or the same 404 for
-    unknown, pending and not-a-member. Suspended tenants answer their own members with a notice."""
-    async with database.session(user_id=auth.user.id) as db:
-        row = (
-            await db.execute(
-                select(Tenant, Membership)
-                .outerjoin(
-                    Membership,
-                    (Membership.tenant_id == Tenant.id)
-                    & (Membership.user_id == auth.user.id)
-                    & Membership.revoked_at.is_(None),
-                )
-                .where(Tenant.slug == slug)
+    unknown, pending and not-a-member. Suspended tenants answer their own members with a notice.
+    Memberships are readable by their own user: the user is bound first."""
+    await bind_now(db, None, auth.user.id)
+    row = (
+        await db.execute(
+            select(Tenant, Membership)
+            .outerjoin(
+                Membership,
+                (Membership.tenant_id == Tenant.id)
+                & (Membership.user_id == auth.user.id)
+                & Membership.revoked_at.is_(None),
             )
-        ).first()
+            .where(Tenant.slug == slug)
+        )
+    ).first()
     if row is None or row[1] is None or row[0].status == "pending":
         raise NotFound()
     tenant, membership = row
+    db.expunge(tenant)  # they outlive a rollback of the request's session (a refused form)
+    db.expunge(membership)
     if tenant.status == "suspended":
         raise TenantSuspended()
     return tenant, membership
@@ -150,7 +160,8 @@ def tenant_context_provider(header_count: Callable[[AsyncSession, int], Awaitabl
     async def provide_tenant_context(request: Request) -> AsyncGenerator[TenantContext, None]:
         state = request.scope["state"]
         tenant, membership, auth = state["tenant"], state["membership"], state["auth"]
-        async with request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id) as db:
+        db = state.pop(REQUEST_DB, None) or request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id)
+        async with db:
             if _shows_header(request):
                 # One indexed count in the page's own transaction.
                 state["unread"] = await header_count(db, auth.user.id)

@@ -47,3 +47,40 @@ async def test_readiness_fails_and_liveness_answers(no_database):
     assert ready.status_code == 503
     assert ready.json()["database"] == "unavailable"
     assert (await no_database.get("/healthz")).status_code == 200
+
+
+async def test_connections_the_server_dropped_cost_at_most_one_answer(settings, owner_sql):
+    """The web pool checks no connection before use (no round trip per request): when PostgreSQL drops
+    its connections (a restart, a failover, an operator's pg_terminate_backend), the first request to
+    meet a dead one answers 503 with Retry-After, and the pool replaces every older connection, so the
+    next requests are served again; never a 500."""
+    mine = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND usename = $1"
+    before = {r["pid"] for r in await owner_sql(mine, settings.app_role)}
+    app = create_app(settings)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        assert (await client.get("/p/nobody/")).status_code == 404  # the tenant looked up: a connection used
+        ours = [r["pid"] for r in await owner_sql(mine, settings.app_role) if r["pid"] not in before]
+        assert ours, "the app opened no connection: the test proves nothing"
+        await owner_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY($1::int[])", ours)
+        answers = [await client.get("/p/nobody/") for _ in range(4)]
+    statuses = [r.status_code for r in answers]
+    assert statuses.count(503) <= 1 and set(statuses) <= {503, 404} and statuses[-1] == 404, statuses
+    assert all(r.headers.get("retry-after") for r in answers if r.status_code == 503)
+
+
+async def test_an_exhausted_pool_answers_503_at_once(settings):
+    """Overload is shed early: with every pooled connection busy, a request waits at most the web
+    pool's short wait and answers 503 with Retry-After (not 30 s and a 500)."""
+    from app.core import db as core_db
+
+    app = create_app(settings)
+    engine = app.state.db.engine
+    held = [await engine.connect() for _ in range(20)]  # pool_size + max_overflow: every connection taken
+    try:
+        async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+            r = await client.get("/p/nobody/")
+    finally:
+        for conn in held:
+            await conn.close()
+    assert r.status_code == 503 and r.headers["retry-after"]
+    assert engine.pool.timeout() == core_db.WEB_POOL_WAIT
