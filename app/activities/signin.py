@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -201,12 +201,13 @@ async def screen_code(db: AsyncSession, activity: Activity, *, now: datetime | N
 async def purge_codes(database, *, now: datetime | None = None, keep: timedelta = timedelta(days=1)) -> int:
     """The worker's housekeeping: codes that were never used and expired more than `keep` ago are
     deleted (an open screen issues one every 20 s); used ones stay with the deputy who used them.
-    Tenant by tenant, each in its own transaction bound to it."""
-    from app.tenancy.models import Tenant
-
+    Tenant by tenant, each in its own transaction bound to it: only the tenants holding such codes
+    (`signin_codes_expired_tenants`, migration 0039), so the hourly run costs one statement where
+    nothing is to be done."""
     cutoff = _now(now) - keep
     async with database.transaction() as db:
-        tenants = list((await db.scalars(select(Tenant.id).order_by(Tenant.id))).all())
+        tenants = list((await db.scalars(text("SELECT tenant_id FROM signin_codes_expired_tenants(:cutoff)"),
+                                         {"cutoff": cutoff})).all())
     removed = 0
     for tenant_id in tenants:
         async with database.transaction(tenant_id=tenant_id) as db:

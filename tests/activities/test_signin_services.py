@@ -7,7 +7,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app.accounts.models import Membership
 from app.activities import signin
@@ -155,6 +155,10 @@ async def test_unused_codes_are_purged_a_day_after_they_expire(database, ac, own
         view = await signin.scan_view(db, codes[1].code, ac.users["rep"].id)
         await signin.sign_in_by_code(db, view, config, TZ, user_id=ac.users["rep"].id, now=now + timedelta(seconds=25))
     assert await signin.purge_codes(database, now=now + timedelta(hours=23)) == 0  # not yet a day
+    async with database.transaction() as db:  # the hourly run visits the tenants holding such codes only
+        holding = (await db.scalars(text("SELECT tenant_id FROM signin_codes_expired_tenants(:at)"),
+                                    {"at": now + timedelta(minutes=5)})).all()
+    assert holding == [ac.tenant.id]
     assert await signin.purge_codes(database, now=now + timedelta(days=1, minutes=5)) == 2
     rows = await owner_sql("SELECT code, used_at IS NOT NULL AS used FROM signin_codes")
     assert [(r["code"], r["used"]) for r in rows] == [(codes[1].code, True)]

@@ -23,6 +23,8 @@ CALLS = {
     "platform_joint_agreements": "platform_joint_agreements()",
     "outbox_due_tenants": "outbox_due_tenants(now(), interval '5 minutes')",
     "import_jobs_waiting": "import_jobs_waiting(interval '5 minutes')",
+    "joint_syncing_counties": "joint_syncing_counties()",
+    "signin_codes_expired_tenants": "signin_codes_expired_tenants(now())",
 }
 # The tables those functions read, each shadowed by a temporary view that calls the probe.
 SHADOWS = {

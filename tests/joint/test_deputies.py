@@ -130,6 +130,17 @@ async def test_the_worker_job_syncs_every_member_county(database, world):
     assert await deputies.sync_all(database) == 0
 
 
+async def test_only_counties_with_a_joint_station_are_synced(database, world):
+    """The sync visits the counties holding an active agreement (one call, not a transaction per
+    county): c, which has none, is not among them; the runtime role learns ids only."""
+    from sqlalchemy import text
+
+    a, b, c, _ = world
+    async with database.transaction() as db:
+        counties = set((await db.scalars(text("SELECT county_id FROM joint_syncing_counties()"))).all())
+    assert counties == {a.id, b.id}
+
+
 async def test_projected_deputies_are_deputies_of_the_joint_station(database, owner_sql, world):
     from app.deputies.models import StationDeputy
     from app.joint.agreements import joint_station_id
