@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response, post
 
 from app.activities import absences, access
-from app.activities.routes import _detail
+from app.activities.routes import detail_page
 from app.core.errors import Refusal
 from app.core.web import bounded, client_addr, see_other
 from app.tenancy.access import TenantContext
@@ -27,7 +27,7 @@ async def _act(request: Request, ctx: TenantContext, activity_id: int, done: str
     try:
         await ctx.attempt(action(scope, ref, form))
     except Refusal as refusal:
-        return await _detail(request, ctx, activity_id, status_code=refusal.status, error=refusal.text(),
+        return await detail_page(request, ctx, activity_id, status_code=refusal.status, error=refusal.text(),
                              error_at=SECTION, form=form)
     return see_other(f"{ctx.base}/activities/{activity_id}?done={done}#{SECTION}")
 

@@ -173,7 +173,7 @@ async def create_activity(request: Request, ctx: TenantContext) -> Response:
 
 # --- the activity's page --------------------------------------------------------------------------
 
-async def _detail(request: Request, ctx: TenantContext, activity_id: int, *, q: str = "", done: str | None = None,
+async def detail_page(request: Request, ctx: TenantContext, activity_id: int, *, q: str = "", done: str | None = None,
                   status_code: int = 200, error: str | None = None, error_at: str = "",
                   form: dict | None = None) -> Response:
     scope = await ctx.scope()
@@ -204,7 +204,7 @@ async def _detail(request: Request, ctx: TenantContext, activity_id: int, *, q: 
 @get("/activities/{activity_id:int}")
 async def activity_detail(request: Request, ctx: TenantContext, activity_id: int, q: str | None = None,
                           done: str | None = None) -> Response:
-    return await _detail(request, ctx, activity_id, q=(q or "")[:40], done=done)
+    return await detail_page(request, ctx, activity_id, q=(q or "")[:40], done=done)
 
 
 async def _change(request: Request, ctx: TenantContext, activity_id: int, section: str, action,
@@ -219,7 +219,7 @@ async def _change(request: Request, ctx: TenantContext, activity_id: int, sectio
         done = await ctx.attempt(action(scope, ref, form)) or section
     except Refusal as refusal:
         values = bounded(form, form_keys, 5000)
-        return await _detail(request, ctx, activity_id, status_code=refusal.status, error_at=section, form=values,
+        return await detail_page(request, ctx, activity_id, status_code=refusal.status, error_at=section, form=values,
                              error=refusal.text())
     return see_other(f"{ctx.base}/activities/{activity_id}?done={done}#{section}")
 

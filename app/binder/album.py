@@ -66,7 +66,7 @@ async def photos(db: AsyncSession, station_ids: list[int], year: int, tz: str) -
     activities are those the registers list (held, at these stations, in the year: ``registers``)."""
     zone = ZoneInfo(tz)
     query = (
-        registers._activities(station_ids, year, tz, None, ActivityPhoto.id, ActivityPhoto.caption,
+        registers.held_activities(station_ids, year, tz, None, ActivityPhoto.id, ActivityPhoto.caption,
                               StoredImage.width, StoredImage.height, Tenant.slug)
         .join(ActivityPhoto, and_(ActivityPhoto.tenant_id == Activity.tenant_id,
                                   ActivityPhoto.activity_id == Activity.id))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.binder.models import PresidiumContact, PresidiumMember
-from app.binder.receptions import _covers
+from app.binder.receptions import covers
 from app.binder.sheets import SEPARATOR
 from app.core.i18n import gettext, lazy
 from app.core.security import mask_mobile
@@ -68,7 +68,7 @@ async def members(db: AsyncSession, station_ids: list[int]) -> list[MemberRow]:
         .outerjoin(Deputy, and_(Deputy.tenant_id == PresidiumMember.tenant_id, Deputy.id == PresidiumMember.deputy_id,
                                 Deputy.status == "active"))
         .outerjoin(Mandate, and_(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id))
-        .where(_covers(station_ids, node))
+        .where(covers(station_ids, node))
         .order_by(node.path, PresidiumMember.sort, PresidiumMember.name, PresidiumMember.id, Mandate.id))
     found: dict[int, MemberRow] = {}
     for member_id, township, name, post, mobile, deputy_id, level in rows:
@@ -95,7 +95,7 @@ async def contacts(db: AsyncSession, station_ids: list[int]) -> list[ContactRow]
         .join(StationDeputy, and_(StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id))
         .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
         .where(Deputy.status == "active", StationDeputy.ended_at.is_(None), Station.id.in_(station_ids),
-               _covers(station_ids, node))
+               covers(station_ids, node))
         .order_by(node.path, PresidiumMember.sort, PresidiumMember.name, PresidiumMember.id, Deputy.name, Deputy.id))
     order = {sid: n for n, sid in enumerate(station_ids)}
     found: dict[tuple[int, int], ContactRow] = {}

@@ -218,7 +218,7 @@ async def set_reply(db: AsyncSession, actor: Actor, reception: DeputyReception, 
     return reception
 
 
-def _covers(station_ids: list[int], node):
+def covers(station_ids: list[int], node):
     """The reception's township holds one of these stations (its node, or an ancestor of it)."""
     station_node = aliased(AdminNode)
     return exists(
@@ -236,7 +236,7 @@ async def register(db: AsyncSession, station_ids: list[int], year: int) -> list[
         select(DeputyReception, node.name)
         .outerjoin(node, and_(node.tenant_id == DeputyReception.tenant_id, node.id == DeputyReception.node_id))
         .where(DeputyReception.received_on.between(date(year, 1, 1), date(year, 12, 31)),
-               or_(DeputyReception.node_id.is_(None), _covers(station_ids, node)))
+               or_(DeputyReception.node_id.is_(None), covers(station_ids, node)))
         .order_by(DeputyReception.received_on, DeputyReception.id))
     lines = [ReceptionLine(r.id, r.node_id, r.received_on,
                            gettext(PRESIDIUM_OF, township=name) if r.node_id else gettext(COUNTY_BODY),

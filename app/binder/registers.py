@@ -105,7 +105,7 @@ def _held_ids(station_ids: list[int], year: int, tz: str, kind_code: str | None)
     return select(Activity.id).join(ActivityKind, _kind_join()).where(_held(station_ids, year, tz, kind_code))
 
 
-def _activities(station_ids: list[int], year: int, tz: str, kind_code: str | None, *columns):
+def held_activities(station_ids: list[int], year: int, tz: str, kind_code: str | None, *columns):
     return (
         select(Activity.id, Activity.starts_at, Station.name, ActivityKind.name, Activity.topic, *columns)
         .join(ActivityKind, _kind_join())
@@ -146,7 +146,7 @@ async def attendance(db: AsyncSession, station_ids: list[int], year: int, tz: st
     """The attendance register: two queries."""
     zone = ZoneInfo(tz)
     found = await _deputies(db, station_ids, year, tz, None)
-    rows = await db.execute(_activities(station_ids, year, tz, None))
+    rows = await db.execute(held_activities(station_ids, year, tz, None))
     return [AttendanceLine(aid, _day(at, zone), station, kind, topic, found.get(aid) or Deputies())
             for aid, at, station, kind, topic in rows]
 
@@ -158,7 +158,7 @@ async def receptions(db: AsyncSession, scope: Scope, station_ids: list[int], yea
     found = await _deputies(db, station_ids, year, tz, RECEPTION)
     lines = []
     for aid, at, station, _kind, topic, people in await db.execute(
-            _activities(station_ids, year, tz, RECEPTION, Activity.people_received)):
+            held_activities(station_ids, year, tz, RECEPTION, Activity.people_received)):
         d = found.get(aid) or Deputies()
         lines.append(ReceptionLine(aid, _day(at, zone), station, topic, [n for n, _ in d.present] or d.invited,
                                    people if people is not None else -1))
