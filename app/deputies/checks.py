@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from app.deputies.access import deputies_in_scope, stations_in_scope
 from app.deputies.models import LEVELS, Deputy, Mandate, StationDeputy
-from app.deputies.services import DeputyRow, _fill_levels_and_stations, _has_active_assignment
+from app.deputies.listing import DeputyRow, fill_levels_and_stations, has_active_assignment
 from app.stations.models import Station
 from app.tenancy.models import AdminNode, TenantConfig
 from app.tenancy.scope import Scope
@@ -22,13 +22,13 @@ SEAT_STATUSES = ("active", "filed")
 
 async def unassigned(db: AsyncSession, scope: Scope, limit: int | None = None) -> tuple[list[DeputyRow], int]:
     """Serving deputies in scope with no active assignment (the list, and how many in all)."""
-    where = [deputies_in_scope(scope), Deputy.status == "active", not_(_has_active_assignment())]
+    where = [deputies_in_scope(scope), Deputy.status == "active", not_(has_active_assignment())]
     total = await db.scalar(select(func.count()).select_from(Deputy).where(*where)) or 0
     query = select(Deputy).where(*where).order_by(Deputy.name, Deputy.id)
     if limit is not None:
         query = query.limit(limit)
     out = [DeputyRow(deputy=d, group_name=None) for d in (await db.scalars(query)).all()]
-    await _fill_levels_and_stations(db, out)
+    await fill_levels_and_stations(db, out)
     return out, total
 
 
@@ -39,7 +39,7 @@ async def unassigned_count(db: AsyncSession, scope: Scope) -> int | None:
     if scope.role not in ("county_admin", "viewer", "township_staff", "station_staff"):
         return 0
     serving, unassigned = (await db.execute(
-        select(func.count(), func.count().filter(not_(_has_active_assignment()))).select_from(Deputy)
+        select(func.count(), func.count().filter(not_(has_active_assignment()))).select_from(Deputy)
         .where(deputies_in_scope(scope), Deputy.status == "active"))).one()
     return unassigned if serving else None
 

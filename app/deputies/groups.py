@@ -12,7 +12,8 @@ from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.deputies.access import deputies_in_scope
 from app.deputies.models import Deputy, DeputyGroup
-from app.deputies.services import NOT_ALLOWED, Actor, DeputyRow, _audit, _fill_levels_and_stations, _id_or
+from app.deputies.listing import DeputyRow, fill_levels_and_stations
+from app.deputies.services import NOT_ALLOWED, Actor, _audit, _id_or
 from app.tenancy.scope import Scope
 
 GROUP_NAME_REQUIRED = lazy("Please enter the group's name.")
@@ -61,7 +62,7 @@ async def group_members(db: AsyncSession, scope: Scope, group: DeputyGroup) -> l
         select(Deputy).where(Deputy.group_id == group.id, deputies_in_scope(scope)).order_by(Deputy.name, Deputy.id)
     )).all()
     out = [DeputyRow(deputy=d, group_name=group.name) for d in rows]
-    await _fill_levels_and_stations(db, out)
+    await fill_levels_and_stations(db, out)
     return out
 
 

@@ -21,7 +21,8 @@ from app.deputies import access, exports, imports, services
 from app.deputies import checks as deputy_checks
 from app.deputies import groups as deputy_groups
 from app.deputies.models import DEPUTY_STATUS_NAMES, DEPUTY_STATUSES, LEVEL_NAMES, LEVELS
-from app.deputies.services import Actor, Filters
+from app.deputies.listing import PER_PAGE, Filters, list_deputies
+from app.deputies.services import Actor
 from app.tenancy.access import TenantContext
 
 DONE_MESSAGES = {
@@ -70,8 +71,8 @@ async def deputy_list(
     filters = Filters(q=q.strip()[:40], level=level if level in LEVELS else "",
                       status=status if status in DEPUTY_STATUSES else "", group_id=as_id(group),
                       unassigned=unassigned == "1", page=max(1, min(page_no, 100_000)))
-    rows, total = await services.list_deputies(ctx.db, scope, filters)
-    pages = max(1, -(-total // services.PER_PAGE))
+    rows, total = await list_deputies(ctx.db, scope, filters)
+    pages = max(1, -(-total // PER_PAGE))
     return page(
         request, "deputies/list.html", rows=rows, total=total, filters=filters, pages=pages,
         groups=await services.group_choices(ctx.db) if scope.role != "deputy" else [],

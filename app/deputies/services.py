@@ -8,10 +8,10 @@ raised before anything is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
@@ -20,14 +20,13 @@ from app.audit.services import record
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.images import store_image
-from app.deputies.access import MAX_ID, deputies_in_scope, stations_in_scope
-from app.deputies.models import DEPUTY_STATUSES, LEVELS, Deputy, DeputyGroup, Mandate, StationDeputy
+from app.deputies.access import MAX_ID, stations_in_scope
+from app.deputies.models import LEVELS, Deputy, DeputyGroup, Mandate, StationDeputy
 from app.deputies.rules import check_direct, check_level, check_mobile, check_name, check_status, check_term, check_text
 from app.stations.models import Station
 from app.tenancy.models import AdminNode
 from app.tenancy.scope import Scope
 
-PER_PAGE = 50
 ASSIGNABLE_STATUSES = ("active", "filed")
 
 NOT_ALLOWED = lazy("Your role may not change deputies here.")
@@ -158,82 +157,6 @@ async def _group(db: AsyncSession, group_id: int | None) -> DeputyGroup | None:
     if group is None:
         raise Refusal(CHOOSE_GROUP)
     return group
-
-
-# --- the list ---------------------------------------------------------------------------------
-
-@dataclass
-class DeputyRow:
-    deputy: Deputy
-    group_name: str | None
-    levels: list[str] = field(default_factory=list)
-    stations: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Filters:
-    q: str = ""
-    level: str = ""
-    status: str = ""
-    group_id: int | None = None
-    unassigned: bool = False
-    page: int = 1
-
-    def where(self) -> list:
-        clauses = []
-        if self.q:
-            clauses.append(Deputy.name.contains(self.q, autoescape=True))
-        if self.level in LEVELS:
-            clauses.append(exists().where(Mandate.tenant_id == Deputy.tenant_id, Mandate.deputy_id == Deputy.id,
-                                          Mandate.level == self.level))
-        if self.status in DEPUTY_STATUSES:
-            clauses.append(Deputy.status == self.status)
-        if self.group_id is not None:
-            clauses.append(Deputy.group_id == self.group_id)
-        if self.unassigned:
-            clauses.append(not_(_has_active_assignment()))
-        return clauses
-
-
-def _has_active_assignment():
-    return exists().where(StationDeputy.tenant_id == Deputy.tenant_id, StationDeputy.deputy_id == Deputy.id,
-                          StationDeputy.ended_at.is_(None))
-
-
-async def list_deputies(db: AsyncSession, scope: Scope, filters: Filters) -> tuple[list[DeputyRow], int]:
-    """One page of the deputies in scope, with their levels, group and stations, and the total.
-    A fixed number of queries whatever the page size."""
-    where = [deputies_in_scope(scope), *filters.where()]
-    total = await db.scalar(select(func.count()).select_from(Deputy).where(*where)) or 0
-    rows = (await db.execute(
-        select(Deputy, DeputyGroup.name)
-        .outerjoin(DeputyGroup, and_(DeputyGroup.tenant_id == Deputy.tenant_id, DeputyGroup.id == Deputy.group_id))
-        .where(*where).order_by(Deputy.name, Deputy.id)
-        .limit(PER_PAGE).offset((max(filters.page, 1) - 1) * PER_PAGE)
-    )).all()
-    out = [DeputyRow(deputy=d, group_name=g) for d, g in rows]
-    await _fill_levels_and_stations(db, out)
-    return out, total
-
-
-async def _fill_levels_and_stations(db: AsyncSession, rows: list[DeputyRow]) -> None:
-    by_id = {r.deputy.id: r for r in rows}
-    if not by_id:
-        return
-    levels = await db.execute(select(Mandate.deputy_id, Mandate.level).where(Mandate.deputy_id.in_(by_id))
-                              .distinct())
-    for deputy_id, level in levels.all():
-        by_id[deputy_id].levels.append(level)
-    for r in rows:
-        r.levels.sort(key=LEVELS.index)
-    stations = await db.execute(
-        select(StationDeputy.deputy_id, Station.name)
-        .join(Station, and_(Station.tenant_id == StationDeputy.tenant_id, Station.id == StationDeputy.station_id))
-        .where(StationDeputy.deputy_id.in_(by_id), StationDeputy.ended_at.is_(None))
-        .order_by(StationDeputy.assigned_at)
-    )
-    for deputy_id, name in stations.all():
-        by_id[deputy_id].stations.append(name)
 
 
 # --- one deputy -------------------------------------------------------------------------------
