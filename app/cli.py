@@ -85,6 +85,27 @@ def cmd_migrate(args) -> None:
 RESTORE_HOLD_NOTE = "held after a database restore: it may have gone out before; send it again or drop it"
 
 
+async def _owner_connection(owner_url: str):
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(owner_url)
+    return await asyncpg.connect(user=url.username, password=url.password, host=url.query.get("host") or url.host,
+                                 port=url.port, database=url.database)
+
+
+async def analyze(owner_url: str) -> None:
+    """Fresh planner statistics for every table (as the owner, who may analyze them all). After a bulk
+    load — the demo, a restore (pg_restore carries no statistics) — the planner would otherwise take
+    each tenant table for one row until autovacuum comes round (or never, where it is off) and choose
+    nested loops that cost 10–100 times more (issue 20)."""
+    conn = await _owner_connection(owner_url)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
 async def _after_restore(owner_url: str) -> tuple[int, int]:
     """What a restored database needs before the product runs on it (as the owner, DATABASE_URL):
     TEMPORARY revoked from PUBLIC again (a database-level grant: pg_dump does not carry it, and a new
@@ -93,12 +114,10 @@ async def _after_restore(owner_url: str) -> tuple[int, int]:
     `unknown` (the state of a message nobody can say went out) with a note, and a county admin sends
     each again or drops it from the delivery log. Messages due later stay pending. Returns (tenants, messages held). The owner is subject to the forced policies, so
     each tenant is updated under its own binding."""
-    import asyncpg
     from sqlalchemy.engine import make_url
 
     url = make_url(owner_url)
-    conn = await asyncpg.connect(user=url.username, password=url.password, host=url.query.get("host") or url.host,
-                                 port=url.port, database=url.database)
+    conn = await _owner_connection(owner_url)
     try:
         await conn.execute(f"REVOKE TEMPORARY ON DATABASE {_ident(url.database)} FROM PUBLIC")
         held = 0
@@ -122,8 +141,9 @@ def _ident(name: str) -> str:
 
 def cmd_after_restore(args) -> None:
     tenants, held = _run(_after_restore(_settings().database_url))
+    _run(analyze(_settings().database_url))
     print(f"restored database ready: TEMPORARY revoked from PUBLIC; {held} message(s) of {tenants} tenant(s) "
-          "held for a decision (delivery log: send again or drop)")
+          "held for a decision (delivery log: send again or drop); planner statistics gathered")
 
 
 def cmd_create_operator(args) -> None:
@@ -187,6 +207,7 @@ def cmd_demo(args) -> None:
     from app.demo import load_demo
 
     logins = _run(_with_db(load_demo))
+    _run(analyze(_settings().database_url))
     _print_logins(logins)
 
 
@@ -336,6 +357,7 @@ def cmd_start(args) -> None:
         from app.demo import load_demo
 
         logins = _run(_with_db(load_demo))
+        _run(analyze(env["DATABASE_URL"]))
         _local_channels(env, children)
         children.append(subprocess.Popen(_serve_argv(args.host, args.port, 1), env=env))
         children.append(subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env))
