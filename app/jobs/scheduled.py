@@ -1,5 +1,6 @@
 """The time-based producers, run by the worker every hour (cron `produce_reminders`): for every active
-tenant, in its own transaction bound to it, the daily and weekly scans write their outbox rows —
+tenant that may have something due (`scheduled_due_tenants`, migration 0042: one call, ids only, so
+idle counties cost no transaction), in its own transaction bound to it, the daily and weekly scans write their outbox rows —
 cases due soon and overdue (app.cases.notices), rules at risk (app.compliance.nudges), the weekly
 mailbox reminder (app.cases.mailbox_reminders) and, in January, the yearly attendance report
 (app.activities.yearly_delivery). The same pass closes the cases whose rating period ended
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.activities import yearly_delivery
 from app.cases import mailbox_reminders, notices, rating
@@ -29,12 +30,22 @@ log = logging.getLogger("lianluo.notify")
 DAY_STARTS = 9  # local hour from which nudges go out
 
 
-async def active_tenants(database: Database, tenant_ids=None) -> list[tuple[int, str]]:
-    """(id, slug) of the active tenants (the tenants table is the platform's: no binding needed)."""
+_DUE = text("SELECT tenant_id FROM scheduled_due_tenants(:at)")
+
+
+async def active_tenants(database: Database, tenant_ids=None, *, due_at: datetime | None = None) -> list[tuple[int, str]]:
+    """(id, slug) of the active tenants (the tenants table is the platform's: no binding needed); with
+    `due_at`, only those `scheduled_due_tenants` names (a superset of the tenants whose producers
+    would write or close anything then), in the same transaction."""
     query = select(Tenant.id, Tenant.slug).where(Tenant.status == "active").order_by(Tenant.id)
     if tenant_ids is not None:
         query = query.where(Tenant.id.in_(list(tenant_ids)))
     async with database.transaction() as db:
+        if due_at is not None:
+            due = list((await db.scalars(_DUE, {"at": due_at})).all())
+            if not due:
+                return []
+            query = query.where(Tenant.id.in_(due))
         return [(tid, slug) for tid, slug in await db.execute(query)]
 
 
@@ -57,11 +68,11 @@ async def produce(database: Database, tenant_id: int, slug: str, now: datetime) 
 
 
 async def run_scheduled(database: Database, *, now: datetime | None = None, tenant_ids=None) -> int:
-    """One pass over every active tenant (or only `tenant_ids`); returns the outbox rows written (and
-    the cases closed unrated)."""
+    """One pass over every active tenant with something due (or only those of `tenant_ids`); returns
+    the outbox rows written (and the cases closed unrated)."""
     now = now or datetime.now(timezone.utc)
     total = 0
-    for tenant_id, slug in await active_tenants(database, tenant_ids):
+    for tenant_id, slug in await active_tenants(database, tenant_ids, due_at=now):
         try:
             written = await produce(database, tenant_id, slug, now)
         except Exception:  # noqa: BLE001 - one county's failure must not starve the others
