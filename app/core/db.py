@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from typing import AsyncIterator, Awaitable, TypeVar
 from uuid import uuid4
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect as sa_inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -46,11 +46,27 @@ _BIND_SQL = text(
 )
 
 
+# A session whose first statement sets both settings itself (the request guard's sign-in statement,
+# app.accounts.access): its first transaction skips the separate binding round trip. Only that first
+# one: a later transaction (after a refused form's rollback) binds from ``info`` as usual. A first
+# statement that finds nothing sets nothing, and unset settings match no row (fail closed).
+FIRST_STATEMENT_BINDS = "first_statement_binds"
+
+
+def first_statement_binds(session: AsyncSession) -> None:
+    """The next transaction's first statement binds the tenant and the user itself."""
+    if session.in_transaction():
+        raise RuntimeError("only before the transaction begins")
+    session.info[FIRST_STATEMENT_BINDS] = True
+
+
 @event.listens_for(TenantBoundSession, "after_begin")
 def _bind_tenant(session: Session, transaction, connection) -> None:
     tenant_id = session.info.get("tenant_id")
     user_id = session.info.get("user_id")
     session.info["bound_tenant_id"] = tenant_id
+    if session.info.pop(FIRST_STATEMENT_BINDS, False):
+        return
     connection.execute(
         _BIND_SQL,
         {"tenant_id": "" if tenant_id is None else str(tenant_id), "user_id": "" if user_id is None else str(user_id)},
@@ -109,8 +125,10 @@ class Database:
         )
         if settings.count_queries:
             event.listen(self.engine.sync_engine, "before_cursor_execute", _count_query)
+        # where a commit bumps the public page cache's generations (app.public.invalidation)
         self._sessions = async_sessionmaker(
-            self.engine, expire_on_commit=False, sync_session_class=TenantBoundSession
+            self.engine, expire_on_commit=False, sync_session_class=TenantBoundSession,
+            info={"redis_url": settings.redis_url, "database_name": self.engine.url.database},
         )
 
     def session(self, tenant_id: int | None = None, user_id: int | None = None) -> AsyncSession:
@@ -193,9 +211,47 @@ async def bind_now(session: AsyncSession, tenant_id: int | None, user_id: int | 
                                       "user_id": "" if user_id is None else str(user_id)})
 
 
+def note_bound(session: AsyncSession, tenant_id: int | None, user_id: int | None) -> None:
+    """Record a binding a statement of the caller has just made (``set_config`` in its select list):
+    later transactions of the session bind the same, ``bound_tenant`` answers it."""
+    session.info["tenant_id"] = tenant_id
+    session.info["user_id"] = user_id
+    session.info["bound_tenant_id"] = tenant_id
+
+
 def bind(session: AsyncSession, tenant_id: int | None, user_id: int | None = None) -> None:
     """Set the tenant for the session's next transaction (takes effect at its begin)."""
     if session.in_transaction():
         raise RuntimeError("bind the tenant before the transaction begins")
     session.info["tenant_id"] = tenant_id
     session.info["user_id"] = user_id
+
+
+# --- plain records ----------------------------------------------------------------------------
+# What a request reads for every page (the session, its user, the tenant, the membership) is read with
+# Core into these: no identity map, no instrumented attributes, nothing that a rollback expires. They
+# carry the mapped class's attribute names, so code written for the ORM objects reads them alike.
+
+
+class Record:
+    __slots__ = ()
+    _keys: tuple[str, ...] = ()
+    columns: tuple = ()  # the table's columns, in the order the constructor takes their values
+
+    def __repr__(self) -> str:  # the id only: a user's record holds its password hash and TOTP secret
+        return f"<{type(self).__name__} id={getattr(self, 'id', None)!r}>"
+
+
+def record_type(model: type) -> type:
+    """A slotted class with ``model``'s column attributes, built from a row's values in column order:
+    ``Rec(*row[i:i + len(Rec.columns)])``."""
+    attrs = list(sa_inspect(model).column_attrs)
+    keys = tuple(a.key for a in attrs)
+    args = ", ".join(keys)
+    body = "".join(f"\n    self.{k} = {k}" for k in keys)
+    namespace: dict = {}
+    exec(f"def __init__(self, {args}):{body}", namespace)  # plain assignments: the cheapest constructor
+    return type(f"{model.__name__}Record", (Record,), {
+        "__slots__": keys, "_keys": keys, "__init__": namespace["__init__"],
+        "columns": tuple(a.columns[0] for a in attrs), "__module__": model.__module__,
+    })

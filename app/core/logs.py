@@ -25,10 +25,22 @@ def scrub(text: str) -> str:
     return _MOBILE.sub(r"\1****\2", text)
 
 
+_second: list = [None, "", ""]  # the last whole second formatted: (second, its text, its offset)
+
+
 def timestamp(created: float) -> str:
     """ISO 8601 in the server's zone, with milliseconds and the offset: 2026-12-01T09:30:05.123+08:00
-    (lines from hosts in different zones, or read after a zone change, still sort and compare)."""
-    return datetime.fromtimestamp(created, timezone.utc).astimezone().isoformat(timespec="milliseconds")
+    (lines from hosts in different zones, or read after a zone change, still sort and compare). The
+    zone lookup is made once per second: every line of that second reuses it."""
+    second = int(created)
+    micros = round((created - second) * 1e6)  # as datetime.fromtimestamp rounds
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    if _second[0] != second:
+        local = datetime.fromtimestamp(second, timezone.utc).astimezone()
+        text = local.isoformat(timespec="seconds")
+        _second[:] = [second, text[:19], text[19:]]
+    return f"{_second[1]}.{micros // 1000:03d}{_second[2]}"
 
 
 class JsonFormatter(logging.Formatter):

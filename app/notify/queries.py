@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -42,10 +42,14 @@ def inbox_filter(user_id: int) -> ColumnElement[bool]:
     return and_(Outbox.user_id == user_id, Outbox.channel == "inapp", Outbox.status == "sent")
 
 
+# Built once: every tenant page's header runs it (issue 20), so a request pays only the execution.
+_UNREAD = select(func.count()).select_from(Outbox).where(
+    inbox_filter(bindparam("user_id")), Outbox.read_at.is_(None))  # type: ignore[arg-type]
+
+
 async def unread_count(db: AsyncSession, user_id: int) -> int:
     """The header's figure: one count on the partial index outbox_unread."""
-    return await db.scalar(
-        select(func.count()).select_from(Outbox).where(inbox_filter(user_id), Outbox.read_at.is_(None))) or 0
+    return await db.scalar(_UNREAD, {"user_id": user_id}) or 0
 
 
 # --- rows staff should see within minutes ----------------------------------------------------------

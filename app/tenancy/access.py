@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, String, bindparam, case, cast, func, literal_column, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.access import Auth, LoginRequired, _login_redirect_target, load_auth
+from app.accounts.access import AUTH_WIDTH, Auth, LoginRequired, _login_redirect_target, auth_select, load_auth
 from app.accounts.models import Membership, User, UserSession
 from app.audit.services import record
-from app.core.db import REQUEST_DB, attempt, bind_now
+from app.core.db import REQUEST_DB, attempt, bind_now, note_bound, record_type
 from app.core.errors import NotFound, Refusal
 from app.core.logs import log_tenant
 from app.core.web import TenantSuspended, htmx_target, see_other
@@ -86,23 +86,56 @@ class TenantContext:
             raise NotFound()
 
 
+# The tenant and the membership as plain records (app.core.db.record_type), like the session and user.
+TenantRow = record_type(Tenant)
+MembershipRow = record_type(Membership)
+_TENANTS, _MEMBERSHIPS, _SESSIONS = Tenant.__table__, Membership.__table__, UserSession.__table__
+_TENANT_END = AUTH_WIDTH + len(TenantRow.columns)
+# A tenant page's sign-in statement also reads the tenant its path names (tenants have no row-level
+# security): the session, the user and the tenant in one round trip.
+_AUTH_AND_TENANT = auth_select(*TenantRow.columns, outerjoin=(_TENANTS, _TENANTS.c.slug == bindparam("slug")))
+_TENANT_BY_SLUG = select(*TenantRow.columns).where(_TENANTS.c.slug == bindparam("slug"))
+# The user's active membership (readable by its own user, bound by the sign-in statement), binding the
+# transaction to the tenant in the same statement when ``:bind`` (the tenant may be worked in) and the
+# membership is found: nothing is bound to a tenant before the membership is seen.
+_MEMBERSHIP = select(
+    *MembershipRow.columns,
+    func.set_config("app.tenant_id", case((bindparam("bind", type_=Boolean), cast(_MEMBERSHIPS.c.tenant_id, String)),
+                                          else_=literal_column("''")), true()).label("bound_tenant"),
+).where(_MEMBERSHIPS.c.tenant_id == bindparam("tenant_id"), _MEMBERSHIPS.c.user_id == bindparam("user_id"),
+        _MEMBERSHIPS.c.revoked_at.is_(None))
+_MEMBERSHIP_END = len(MembershipRow.columns)
+_ENTERED = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).values(
+    current_tenant_id=bindparam("tenant_id"))
+
+
 async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Guard of every `/t/{tenant_slug}/…` route. It opens the request's one session: the sign-in,
     the membership and (through ``ctx``) the page are one transaction on one connection, the tenant
-    and the user bound as soon as they are known (``bind_now``)."""
+    and the user bound as soon as they are known. Two statements: the session, user and tenant (which
+    binds the user), then the membership (which binds the tenant)."""
     state = connection.scope.setdefault("state", {})
+    slug = connection.path_params.get("tenant_slug", "")
     db = connection.app.state.db.session()
     try:
-        auth = await load_auth(connection, db)
-        if auth is None:
-            raise LoginRequired(_login_redirect_target(connection))
-        slug = connection.path_params.get("tenant_slug", "")
-        tenant, membership = await member_tenant(db, auth, slug)
-        await bind_now(db, tenant.id, auth.user.id)
+        if "auth" in state:  # read earlier in the request without the tenant: bind, then read it
+            auth = state["auth"]
+            if auth is None:
+                raise LoginRequired(_login_redirect_target(connection))
+            await bind_now(db, None, auth.user.id)
+            found = (await db.execute(_TENANT_BY_SLUG, {"slug": slug})).first()
+            tenant = TenantRow(*found) if found is not None else None
+        else:
+            auth = await load_auth(connection, db, _AUTH_AND_TENANT, {"slug": slug})
+            if auth is None:
+                raise LoginRequired(_login_redirect_target(connection))
+            tenant = TenantRow(*auth.row[AUTH_WIDTH:_TENANT_END])
+            if tenant.id is None:  # no tenant has this slug (the outer join found none)
+                tenant = None
+        membership = await member_of(db, auth, tenant)
+        note_bound(db, tenant.id, auth.user.id)
         if auth.session.current_tenant_id != tenant.id:
-            await db.execute(
-                update(UserSession).where(UserSession.id == auth.session.id).values(current_tenant_id=tenant.id)
-            )
+            await db.execute(_ENTERED, {"session_id": auth.session.id, "tenant_id": tenant.id})
             # The county admin sees who came into the tenant (sign-ins are in the platform log).
             await record(db, tenant_id=tenant.id, actor_user_id=auth.user.id, action="tenant_entered",
                          client_addr=connection.client.host if connection.client else None)
@@ -116,31 +149,20 @@ async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -
     log_tenant.set(tenant.slug)
 
 
-async def member_tenant(db: AsyncSession, auth: Auth, slug: str) -> tuple[Tenant, Membership]:
-    """The tenant by slug and the user's active membership in it, or the same 404 for
-    unknown, pending and not-a-member. Suspended tenants answer their own members with a notice.
-    Memberships are readable by their own user: the user is bound first."""
-    await bind_now(db, None, auth.user.id)
-    row = (
-        await db.execute(
-            select(Tenant, Membership)
-            .outerjoin(
-                Membership,
-                (Membership.tenant_id == Tenant.id)
-                & (Membership.user_id == auth.user.id)
-                & Membership.revoked_at.is_(None),
-            )
-            .where(Tenant.slug == slug)
-        )
-    ).first()
-    if row is None or row[1] is None or row[0].status == "pending":
+async def member_of(db: AsyncSession, auth: Auth, tenant) -> Membership:
+    """The user's active membership in ``tenant`` (a TenantRow or None), or the same 404 for unknown,
+    pending and not-a-member; the transaction is bound to the tenant with it. Suspended tenants answer
+    their own members with a notice (and bind nothing). Memberships are readable by their own user:
+    the user is bound first."""
+    if tenant is None or tenant.status == "pending":
         raise NotFound()
-    tenant, membership = row
-    db.expunge(tenant)  # they outlive a rollback of the request's session (a refused form)
-    db.expunge(membership)
+    row = (await db.execute(_MEMBERSHIP, {"tenant_id": tenant.id, "user_id": auth.user.id,
+                                          "bind": tenant.status != "suspended"})).first()
+    if row is None:
+        raise NotFound()
     if tenant.status == "suspended":
         raise TenantSuspended()
-    return tenant, membership
+    return MembershipRow(*row[:_MEMBERSHIP_END])
 
 
 def _shows_header(request: Request) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, bindparam, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership
@@ -48,12 +48,15 @@ class Scope:
         return bool(self.node_path) and path.startswith(self.node_path)
 
 
+# Built once: township staff's pages read it on every request.
+_NODE_PATH = select(AdminNode.path).where(AdminNode.tenant_id == bindparam("tenant_id"),
+                                          AdminNode.id == bindparam("node_id"))
+
+
 async def scope_of(db: AsyncSession, membership: Membership) -> Scope:
     node_path = None
     if membership.role == "township_staff" and membership.scope_node_id is not None:
-        node_path = await db.scalar(
-            select(AdminNode.path).where(AdminNode.tenant_id == membership.tenant_id,
-                                         AdminNode.id == membership.scope_node_id)
-        )
+        node_path = await db.scalar(_NODE_PATH, {"tenant_id": membership.tenant_id,
+                                                 "node_id": membership.scope_node_id})
     return Scope(role=membership.role, node_path=node_path, station_id=membership.station_id,
                  user_id=membership.user_id, handling_unit_id=membership.handling_unit_id)
