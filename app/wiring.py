@@ -12,3 +12,6 @@ def plug_in() -> None:
 
     cases_port.cases.plug(case_services)
     plug_in_joint_stations()
+    from app.public import invalidation
+
+    invalidation.install()  # commits invalidate the cached public pages

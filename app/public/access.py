@@ -15,7 +15,7 @@ from litestar import Request
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import MAX_ID, bind
+from app.core.db import MAX_ID, bind, bind_now
 from app.core.errors import NotFound
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, StationDeputy
@@ -43,14 +43,26 @@ async def public_tenant(request: Request, slug: str, *, writes: bool = False
             await db.commit()
 
 
-def _valid_id(record_id: int) -> None:
+async def active_tenant(db: AsyncSession, slug: str) -> Tenant:
+    """The active tenant by its slug (else the ordinary 404), then the session bound to it in the same
+    transaction: the pages' reads follow in it (one transaction, no second BEGIN). The tenant row stays
+    readable by the template after the session closes."""
+    tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug[:40], Tenant.status == "active"))
+    if tenant is None:
+        raise NotFound()
+    db.expunge(tenant)
+    await bind_now(db, tenant.id, None)
+    return tenant
+
+
+def valid_id(record_id: int) -> None:
     if not 0 < record_id <= MAX_ID:
         raise NotFound()
 
 
 async def public_station(db: AsyncSession, station_id: int) -> Station:
     """A station in operation, or the ordinary 404."""
-    _valid_id(station_id)
+    valid_id(station_id)
     station = await db.scalar(select(Station).where(Station.id == station_id, Station.status == "active"))
     if station is None:
         raise NotFound()
@@ -71,7 +83,7 @@ def stationed_deputies_filter():
 
 async def public_image(db: AsyncSession, image_id: int) -> StoredImage:
     """An image that is the photo of a station in operation or of a deputy shown on one, else 404."""
-    _valid_id(image_id)
+    valid_id(image_id)
     station_photo = exists().where(
         Station.tenant_id == StoredImage.tenant_id, Station.photo_id == StoredImage.id, Station.status == "active",
     )

