@@ -36,10 +36,10 @@ async def _names(ctx: TenantContext, board: engine.Board) -> tuple[dict, dict]:
 
 
 async def _view(ctx: TenantContext, rule: str, period: str, on: str, node: str, station: str, verdict: str,
-                page_no: int = 1, deputy: str = "") -> services.View:
+                page_no: int = 1, deputy: str = "", live: bool = False) -> services.View:
     q = services.Query.read(rule=rule, period=period, on=on, node=node, station=station, verdict=verdict,
                             page=page_no, deputy=deputy)
-    return await services.build_view(ctx.db, await ctx.scope(), ctx.tenant, q)
+    return await services.build_view(ctx.db, await ctx.scope(), ctx.tenant, q, live=live)
 
 
 @get("/compliance")
@@ -98,7 +98,8 @@ async def cell_detail(request: Request, ctx: TenantContext, rule: int = 0, subje
 async def _export(request: Request, ctx: TenantContext, fmt: str, rule: str, period: str, on: str, node: str,
                   station: str, verdict: str, deputy: str = "") -> Response:
     ctx.require_role(*EXPORT_ROLES)
-    view = await _view(ctx, rule, period, on, node, station, verdict, deputy=deputy)
+    # every cell of the board, as of now: the export evaluates live (the snapshot holds one page)
+    view = await _view(ctx, rule, period, on, node, station, verdict, deputy=deputy, live=True)
     encoding = spreadsheets.csv_encoding(request.query_params.get("encoding"))
     body = exports.render(view, fmt, encoding)
     await record(ctx.db, tenant_id=ctx.tenant.id, actor_user_id=ctx.user.id, action="compliance_exported",

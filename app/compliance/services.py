@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.compliance import engine
+from app.compliance import engine, snapshots
 from app.compliance.mailbox_flags import MailboxFlags, mailbox_flags
 from app.compliance.models import VERDICT_NAMES, VERDICTS
 from app.core.periods import Period, local_today, parse_key, period_of, zone
@@ -101,6 +101,7 @@ class View:
     deputies_total: int = 0
     pages: int = 1
     mailbox: MailboxFlags = field(default_factory=MailboxFlags)  # stations that missed a mailbox week
+    stamp: snapshots.Stamp | None = None  # figures from the worker's snapshot: when computed (None: live)
 
 
 async def _node(db: AsyncSession, scope: Scope, node_id: int) -> AdminNode:
@@ -140,10 +141,17 @@ async def _where(db: AsyncSession, scope: Scope, q: Query, view_args: dict) -> e
     return where
 
 
-async def build_view(db: AsyncSession, scope: Scope, tenant, q: Query, today: date | None = None) -> View:
+async def build_view(db: AsyncSession, scope: Scope, tenant, q: Query, today: date | None = None,
+                     live: bool = False) -> View:
+    """The board; the county level of a whole-tenant member from the worker's snapshot when one holds
+    (app.compliance.snapshots), unless ``live`` (the export: every cell of the board)."""
     engine.require_view(scope)
     config = await get_config(db, tenant.id)
     today = today or local_today(zone(tenant.timezone))
+    if not live and snapshots.answers(scope, q, today):
+        view = await _from_snapshot(db, scope, tenant, q, today, config.at_risk_days)
+        if view is not None:
+            return view
     args: dict = {}
     where = await _where(db, scope, q, args)
     board = await engine.evaluate(db, scope, tz=zone(tenant.timezone), today=today,
@@ -160,6 +168,29 @@ async def build_view(db: AsyncSession, scope: Scope, tenant, q: Query, today: da
         view.stations = _subject_rows(view, board.stations.values(), "station")
     if view.level != "deputy" or board.deputies:
         _deputy_rows(view)
+    return view
+
+
+async def _from_snapshot(db: AsyncSession, scope: Scope, tenant, q: Query, today: date, at_risk_days: int) -> View | None:
+    """The county level from stored counts: the same figures and rows as the live board (the board's
+    cells only for the rows shown: its groups and one page of deputies)."""
+    snap = await snapshots.read(db, scope, tenant.id, q.rule_id, today, at_risk_days)
+    if snap is None:
+        return None
+    board = engine.Board(rules=snap.rules, periods=snap.periods, stations={}, deputies={}, groups={}, today=today)
+    local = snap.stamp.computed_at.astimezone(zone(tenant.timezone))
+    snap.stamp.label = local.strftime("%H:%M") if local.date() == today else local.strftime("%Y-%m-%d %H:%M")
+    view = View(level="county", board=board, query=q, today=today, stamp=snap.stamp)
+    view.mailbox = snapshots.mailbox(snap, today) or await mailbox_flags(
+        db, scope, engine.Where(), engine.Board([], {}, {}, {}, {}), today, zone(tenant.timezone))
+    per_rule = snapshots.rule_counts(snap)
+    view.summaries = [(r, snap.periods[r.id], per_rule[r.id]) for r in snap.rules]
+    await _township_rows(db, view, snapshots.township_counts(snap))
+    view.groups = [Row(name=s.name, cells=cells) for s, cells in
+                   await snapshots.group_rows(db, snap, tenant.id, q.verdict)]
+    total, view.pages, page = await snapshots.deputy_page(db, snap, tenant.id, q.verdict, q.page, PER_PAGE)
+    view.deputies_total = total
+    view.deputies = [Row(name=s.name, cells=cells, deputy_id=s.id) for s, cells in page]
     return view
 
 
@@ -203,6 +234,13 @@ async def _county_rows(db: AsyncSession, view: View) -> None:
     memo: dict[str, set] = {}
     counts = _tally(board, lambda c: memo.get(c.subject.key) or memo.setdefault(c.subject.key,
                                                                                 _townships_of(c.subject)))
+    await _township_rows(db, view, counts)
+    view.groups = _subject_rows(view, board.groups.values(), "group")
+
+
+async def _township_rows(db: AsyncSession, view: View, counts: dict) -> None:
+    """One row per township with counts, in the tree's order; the county's own stations first; the
+    deputies stationed nowhere last."""
     nodes = (await db.execute(
         select(AdminNode.id, AdminNode.name, AdminNode.parent_id)
         .where(AdminNode.parent_id.is_(None) | AdminNode.id.in_([k for k in counts if k and k > 0]))
@@ -216,7 +254,6 @@ async def _county_rows(db: AsyncSession, view: View) -> None:
         view.townships.append(Row(name=name, node_id=node_id, counts=counts[node_id]))
     if -1 in counts:
         view.townships.append(Row(name=gettext(NOT_STATIONED), counts=counts[-1]))
-    view.groups = _subject_rows(view, board.groups.values(), "group")
 
 
 def _township(path: str) -> int | None:

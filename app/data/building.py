@@ -38,6 +38,9 @@ SKIPPED_TABLES = frozenset({
     "data_exports", "signin_codes", "short_links", "short_link_misses", "case_lookup_misses", "case_rating_codes",
     "binder_builds",  # workbooks of what the other sheets hold, kept a week
     "work_notices",  # a queue the worker empties within seconds; the outbox keeps what was sent
+    "case_search",  # the search index's copy of cases.content (migration 0041)
+    # the compliance board's counts, recomputed by the worker from the other sheets (migration 0040)
+    "compliance_snapshots", "compliance_snapshot_subjects", "compliance_stale",
 })
 SKIPPED_COLUMNS = frozenset({("activity_invitations", "token"), ("cases", "client_hash"),
                              ("duty_report_meetings", "ballot_token"), ("duty_report_ballots", "phone_hash"),

@@ -31,7 +31,7 @@ from app.activities.models import Activity, ActivityKind
 from app.cases.mailbox import weekly_check
 from app.cases.models import Case
 from app.cases.queries import OPEN_STATES, due_soon_condition, overdue_condition
-from app.compliance import engine
+from app.compliance import engine, snapshots
 from app.core.i18n import lazy
 from app.core.periods import period_of
 from app.home import figures
@@ -126,9 +126,15 @@ async def township_home(db: AsyncSession, scope: Scope, tenant_id: int, when: Wh
     return Workbench([Group(lazy("Your work"), items)])
 
 
-async def _verdicts(db: AsyncSession, scope: Scope, when: When, at_risk_days: int) -> Counter:
+async def _verdicts(db: AsyncSession, scope: Scope, when: When, at_risk_days: int,
+                    tenant_id: int | None = None) -> Counter:
     """How many (rule, subject) cells of the member's board are met, at risk, missed…: the board's own
-    evaluation and summary (app.compliance.engine), so the home and the board agree."""
+    evaluation and summary (app.compliance.engine), so the home and the board agree — for the whole
+    county, from the same snapshot as the board's county level when one holds (app.compliance.snapshots)."""
+    if tenant_id is not None:
+        counts = await snapshots.verdict_counts(db, scope, tenant_id, when.today, at_risk_days)
+        if counts is not None:
+            return counts
     board = await engine.evaluate(db, scope, tz=when.tz, today=when.today, at_risk_days=at_risk_days)
     return board.summary()
 
@@ -177,7 +183,7 @@ async def county_home(db: AsyncSession, scope: Scope, tenant_id: int, when: When
         figures.station_counts(scope, tenant_id, WAITING),
         columns=figures.config_columns(tenant_id))
     steps = _county_steps(row["lifecycle"])
-    verdicts = await _verdicts(db, scope, when, row["at_risk_days"])
+    verdicts = await _verdicts(db, scope, when, row["at_risk_days"], tenant_id)
     glance = Group(lazy("The county at a glance"), [
         Item("open", lazy("Open cases"), _n(row, "open"), "/cases?open=1"),
         Item("overdue", lazy("Cases overdue"), _n(row, "overdue"), "/cases?overdue=1", warn=True),

@@ -10,7 +10,9 @@ Postgres is the truth and Redis only carries work (DESIGN.md): every job here is
 - `run_binder_build` builds a member's whole station binder (app.binder.builds), `sweep_binder_builds`
   (every minute) enqueues those Redis lost and builds that died, `purge_binder_builds` (hourly) drops
   expired workbooks;
-- `purge_signin_codes` (hourly) deletes unused sign-in codes expired over a day ago.
+- `purge_signin_codes` (hourly) deletes unused sign-in codes expired over a day ago;
+- `refresh_compliance` (every 15 s) recomputes the compliance snapshots of the tenants whose records
+  changed or whose periods ended (app.compliance.snapshot_jobs).
 `run_forever` (the CLI's `worker`) starts the worker again when Redis goes away, so `./run start`
 keeps running and the crons catch up when Redis is back.
 """
@@ -202,6 +204,13 @@ async def sync_joint_deputies(ctx) -> int:
     return await sync_all(ctx["db"])
 
 
+async def refresh_compliance(ctx) -> int:
+    """The compliance boards' counts follow the records (app.compliance.snapshot_jobs)."""
+    from app.compliance.snapshot_jobs import refresh_due
+
+    return await refresh_due(ctx["db"])
+
+
 async def delete_closed_tenants(ctx) -> int:
     """Tenants the operator closed whose grace period is over lose every row (app.data.closing)."""
     from app.data.closing import delete_due
@@ -237,7 +246,7 @@ def worker_settings() -> dict:
     return _counting({
         "functions": [purge_expired_sessions, purge_signin_codes, run_import, sweep_imports, deliver_notifications,
                       produce_reminders, sync_joint_deputies, run_data_export, run_operator_export, purge_data_exports,
-                      apply_retention, run_binder_build],
+                      apply_retention, run_binder_build, refresh_compliance],
         "cron_jobs": [
             cron(purge_expired_sessions, minute={7, 37}, run_at_startup=True),
             cron(purge_signin_codes, minute={47}, second={0}, run_at_startup=True, timeout=600),
@@ -253,6 +262,7 @@ def worker_settings() -> dict:
             cron(apply_retention, hour={3}, minute={15}, second={0}, timeout=3600),
             cron(delete_closed_tenants, minute={53}, second={0}, run_at_startup=True, timeout=1800),
             cron(sync_joint_deputies, minute=set(range(2, 60, 10)), second={30}, run_at_startup=True, timeout=600),
+            cron(refresh_compliance, second={5, 20, 35, 50}, run_at_startup=True, timeout=600, keep_result=60),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

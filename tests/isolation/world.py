@@ -296,6 +296,8 @@ async def _activities(db, side: Side, station, deputy, group, photo) -> None:
         Suggestion(tenant_id=t, deputy_id=deputy.id, title="关于村道硬化的建议", filed_on=date(2026, 3, 20)),
         Rule(tenant_id=t, code="monthly-reception", name="每月接待选民一次", subject="station",
              kind_codes=["reception"], period="month", minimum=1),
+        Rule(tenant_id=t, code="yearly-suggestion", name="每年提出一件建议", subject="deputy",
+             counts="suggestions", period="year", minimum=1),
     ])
     await db.flush()
     db.add(Attendance(tenant_id=t, activity_id=held.id, deputy_id=deputy.id, method="staff",
@@ -416,9 +418,25 @@ async def _data_export(db, side: Side) -> None:
     await db.flush()
 
 
+async def _compliance_snapshot(database, side: Side) -> None:
+    """The worker's compliance snapshot (app.compliance.snapshots), then a change it has not caught up
+    with yet (a stale marker, as any write to the records it counts leaves)."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from app.compliance.snapshot_jobs import refresh_tenant
+
+    assert await refresh_tenant(database, side.id, datetime.now(timezone.utc))
+    async with database.transaction(tenant_id=side.id) as db:
+        await db.execute(text("INSERT INTO compliance_stale (tenant_id) VALUES (:t)"), {"t": side.id})
+
+
 async def build_world(database, owner_sql) -> World:
     a = await _side(database, "alpha", "alpha", 3800138000)
     b = await _side(database, "beta", "beta", 3900139000)
+    for side in (a, b):
+        await _compliance_snapshot(database, side)
     tables = await tenant_tables_sql(owner_sql)
     for side in (a, b):
         for table in tables:
