@@ -38,6 +38,7 @@ CATEGORIES = ("道路交通", "农田水利", "医疗卫生", "生态环境", "�
               "市场监管", "公共安全", "民政事务", "其他事项")
 DEPARTMENTS = 25
 PLACES = ("村口", "街道", "小区", "学校门前", "集镇", "河边", "组里", "卫生院旁")
+RARE = "鸭棚漏雨"  # in one case of 40,000: the rare terms the text search is measured with (0041)
 PROBLEMS = ("道路坑洼需要修补", "路灯不亮", "饮水有异味", "排水沟堵塞", "垃圾清运不及时", "农田灌溉缺水",
             "桥梁年久失修", "医保报销慢", "校车安全隐患", "违章占道经营", "噪音扰民", "养老服务不足",
             "危房改造进度慢", "网络信号差", "集贸市场脏乱", "河道污染")
@@ -131,7 +132,8 @@ def case_records(ids: list[int], tenant_id: int, categories, places, units, user
             units[TOWNSHIPS + rng.randrange(DEPARTMENTS)] if county else units[township])
         rows.append((tenant_id, i, code, rng.choice(sources), f"村民{rng.randrange(10000)}",
                      f"13{rng.randrange(10 ** 9):09d}" if rng.random() < 0.5 else None,
-                     f"{rng.choice(PLACES)}{rng.choice(PROBLEMS)}，群众反映已有{rng.randint(2, 30)}天，希望尽快解决。",
+                     f"{rng.choice(PLACES)}{rng.choice(PROBLEMS)}，群众反映已有{rng.randint(2, 30)}天，希望尽快解决。"
+                     + (RARE if i % 40_000 == 7 else ""),
                      rng.choice(categories), node, station, deputy, "county" if county else "township",
                      "urgent" if rng.random() < 0.05 else "normal", lf["state"], unit, lf["assigned_at"], lf["reply_due"],
                      lf["feedback_due"], lf["reply_text"], lf["replied_at"], lf["fed_back_at"], lf["satisfaction"],
@@ -190,7 +192,9 @@ async def measure(settings, county, ids: dict) -> None:
             ("list, overdue", f"{b}?overdue=1", {}),
             ("list, category + station", f"{b}?category={ids['category']}&station={ids['station']}", {}),
             ("list, text search 路灯", f"{b}?q=%E8%B7%AF%E7%81%AF", {}),
-            ("list, text search (rare)", f"{b}?q=%E6%B2%A1%E6%9C%89%E7%9A%84%E8%AF%8D", {}),
+            ("list, text search (absent)", f"{b}?q=%E6%B2%A1%E6%9C%89%E7%9A%84%E8%AF%8D", {}),
+            ("list, text search 鸭棚 (rare, 2 chars)", f"{b}?q=%E9%B8%AD%E6%A3%9A", {}),
+            ("list, text search 鸭棚漏雨 (rare, 4 chars)", f"{b}?q=%E9%B8%AD%E6%A3%9A%E6%BC%8F%E9%9B%A8", {}),
             ("list, receipt code", f"{b}?q={ids['code']}", {}), ("list, page 50", f"{b}?page=50", {}),
             ("htmx partial, state=replied", f"{b}?state=replied", partial),
             ("stats, county (year)", f"{b}/stats", {}), ("stats, county (quarter)", f"{b}/stats?period={ids['quarter']}", {}),
@@ -216,8 +220,10 @@ async def explain(database, tenant_id: int, user_id: int, ids: dict) -> None:
     for label, f in (("no filter", queries.Filters()), ("state=accepted", queries.Filters(state="accepted")),
                      ("overdue", queries.Filters(overdue=True)),
                      ("category + station", queries.Filters(category=ids["category"], station=ids["station"])),
-                     ("text 路灯", queries.Filters(q="路灯"))):
-        where = queries.list_conditions(scope, f, TZ, today)
+                     ("text 路灯", queries.Filters(q="路灯")), ("text 鸭棚", queries.Filters(q="鸭棚"))):
+        async with database.transaction(tenant_id=tenant_id) as db:  # the ids the search index found
+            found = await queries.search_ids(db, f.q) if f.q else None
+        where = queries.list_conditions(scope, f, TZ, today, found=found)
         for kind, stmt in (("count", queries.count_query(where)), ("page 1", queries.page_query(where, 1))):
             sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
             async with database.transaction(tenant_id=tenant_id) as db:

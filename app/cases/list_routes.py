@@ -10,13 +10,12 @@ from datetime import date
 from litestar import Request, Response, get
 
 from app.audit.services import record
-from app.cases import ledgers, queries, stats
+from app.cases import ledgers, list_page, queries, stats
 from app.core import charts
 from app.cases.access import REGISTER_ROLES, require_view, shows_receipt_codes
 from app.cases.models import SOURCE_NAMES, SOURCES, STATE_NAMES, STATES
 from app.core.periods import parse_key, period_of, zone
 from app.core.i18n import gettext, lazy
-from app.core.security import mask_mobile
 from app.core.web import client_addr, download, htmx_target, page
 from app.tenancy.access import TenantContext
 
@@ -43,15 +42,18 @@ async def case_list(request: Request, ctx: TenantContext) -> Response:
     scope = await ctx.scope()
     require_view(scope)
     f = queries.Filters.read(request.query_params)
-    result = await queries.list_cases(ctx.db, scope, f, tz=zone(ctx.tenant.timezone), today=ctx.today())
+    tz = zone(ctx.tenant.timezone)
+    result = await list_page.list_cases(ctx.db, scope, f, tz=tz, today=ctx.today())
     base = ctx.base
-    context = dict(result=result, f=f, base=base, list_url=f"{base}/cases", local=_local(ctx), mask=mask_mobile,
-                   is_overdue=queries.is_overdue, due_date=queries.due_date, STATE_NAMES=STATE_NAMES,
-                   SOURCE_NAMES=SOURCE_NAMES, cap=queries.COUNT_CAP, show_codes=shows_receipt_codes(scope))
+    show_codes = shows_receipt_codes(scope)
+    context = dict(result=result, f=f, base=base, list_url=f"{base}/cases", cap=queries.COUNT_CAP,
+                   show_codes=show_codes, table_rows=list_page.table_rows(
+                       list_page.lines(result.rows, tz=tz, today=result.today, show_codes=show_codes), base))
     if htmx_target(request) == "case-list":
         return page(request, "cases/_list.html", **context)
-    choices = await queries.filter_choices(ctx.db, scope)
-    return page(request, "cases/list.html", STATES=STATES, SOURCES=SOURCES, can_register=scope.role in REGISTER_ROLES,
+    choices = await list_page.filter_choices(ctx.db, scope)
+    return page(request, "cases/list.html", states=[(st, gettext(STATE_NAMES[st])) for st in STATES],
+                sources=[(so, gettext(SOURCE_NAMES[so])) for so in SOURCES], can_register=scope.role in REGISTER_ROLES,
                 can_ledger=scope.role in ledgers.LEDGER_ROLES, **choices, **context)
 
 

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, and_, any_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.access import case_filter, cases_query
@@ -24,10 +24,8 @@ from app.cases.steps import FINISHED
 from app.tenancy.models import AdminNode, HandlingUnit, TenantConfig
 from app.cases.codes import CODE_ALPHABET, CODE_LENGTH, normalise_code
 from app.core.periods import Period, parse_key, period_of
-from app.core.db import MAX_ID
+from app.core.db import MAX_ID, bound_tenant
 from app.core.i18n import lazy
-from app.stations.access import node_join as station_node_join
-from app.stations.access import station_filter
 from app.stations.models import Station
 from app.tenancy.scope import Scope
 
@@ -232,13 +230,18 @@ def _row_query():
 
 async def list_cases(db: AsyncSession, scope: Scope, f: Filters, *, tz: ZoneInfo, today: date) -> CaseList:
     """Newest first, 50 a page: a receipt code typed into the search finds that case (in scope) alone;
-    other text is looked for in the content (ILIKE: bounded by the other filters and the page)."""
+    other text is looked for in the content through the search index (``search_ids``), else (one
+    character, or a term in more than ``COUNT_CAP`` cases) by ILIKE, bounded by the other filters and
+    the page."""
     code = as_code(f.q) if f.q else None
     if code:
         rows = (await db.execute(_row_query().where(case_filter(scope), Case.receipt_code == code))).all()
         if rows:
             return CaseList(rows=list(rows), total=1, page=1, pages=1, code_match=True, today=today)
-    where = list_conditions(scope, f, tz, today)
+    found = await search_ids(db, f.q) if f.q else None
+    if found == []:
+        return CaseList(rows=[], total=0, page=1, pages=1, today=today)
+    where = list_conditions(scope, f, tz, today, found=found)
     total = await db.scalar(count_query(where)) or 0
     pages = max(1, -(-min(total, COUNT_CAP) // PER_PAGE))
     page = min(max(1, f.page), pages)
@@ -246,9 +249,29 @@ async def list_cases(db: AsyncSession, scope: Scope, f: Filters, *, tz: ZoneInfo
     return CaseList(rows=list(rows), total=total, page=page, pages=pages, today=today)
 
 
-def list_conditions(scope: Scope, f: Filters, tz: ZoneInfo, today: date) -> list:
+async def search_ids(db: AsyncSession, term: str) -> list[int] | None:
+    """The ids of the bound tenant's cases whose content contains ``term`` (case-insensitively), from
+    the SECURITY DEFINER ``case_search`` over its index (migration 0041: under forced row-level
+    security no index can serve ``ILIKE``). None when the index cannot help: a term of one character
+    (no pair of characters to look up), or one in more than ``COUNT_CAP`` cases, where the scan
+    newest-first fills a page after a few rows. The caller still reads the cases under its own
+    policy and scope (``Case.id = ANY(found)``)."""
+    tenant_id = bound_tenant(db)
+    if tenant_id is None or len(term) < 2:
+        return None
+    ids = await db.scalar(select(func.case_search(tenant_id, term, COUNT_CAP)))
+    return None if ids is None or len(ids) > COUNT_CAP else list(ids)
+
+
+def list_conditions(scope: Scope, f: Filters, tz: ZoneInfo, today: date, *, found: list[int] | None = None) -> list:
+    """The list's conditions; ``found``: the ids ``search_ids`` gave for ``f.q`` (None: none given),
+    exact already (``case_search`` checks the text itself), so the ILIKE is left out then: kept, it
+    made the planner expect a row or two and join every found case before sorting (0.85 s for
+    1,540 found at 200,000 cases)."""
     where = conditions(scope, f, tz, today)
-    if f.q:
+    if f.q and found is not None:
+        where.append(Case.id == any_(bindparam("found", found, type_=ARRAY(BigInteger))))
+    elif f.q:
         where.append(Case.content.icontains(f.q, autoescape=True))
     return where
 
@@ -262,18 +285,3 @@ def count_query(where: list):
 def page_query(where: list, page: int):
     return (_row_query().where(*where).order_by(Case.created_at.desc(), Case.id.desc())
             .limit(PER_PAGE).offset((page - 1) * PER_PAGE))
-
-
-async def filter_choices(db: AsyncSession, scope: Scope) -> dict:
-    """The filters' choices: categories, the stations in scope, the handling units (not for a unit's
-    own users, who see only their unit's cases)."""
-    categories = (await db.execute(select(CaseCategory.id, CaseCategory.name)
-                                   .order_by(CaseCategory.sort, CaseCategory.id))).all()
-    stations = (await db.execute(
-        select(Station.id, Station.name).join(AdminNode, station_node_join()).where(station_filter(scope))
-        .order_by(AdminNode.path, Station.name))).all()
-    units = []
-    if scope.role != "handling_unit":
-        units = (await db.execute(select(HandlingUnit.id, HandlingUnit.name)
-                                  .order_by(HandlingUnit.level, HandlingUnit.sort, HandlingUnit.id))).all()
-    return {"categories": list(categories), "stations": list(stations), "units": list(units)}

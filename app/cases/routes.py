@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from app.cases import joint_port, services, steps, suggestions, views, workflow
+from app.cases import case_reads, joint_port, services, steps, suggestions, views, workflow
 from app.cases.access import REGISTER_ROLES, case_filter, cases_query, get_case, shows_receipt_codes
 from app.cases.models import (
     FEEDBACK_CHANNEL_NAMES, FEEDBACK_CHANNELS, LEVEL_NAMES, SATISFACTION_NAMES, SATISFACTIONS, SOURCE_NAMES, SOURCES,
@@ -111,30 +111,31 @@ async def create_case(request: Request, ctx: TenantContext) -> Response:
 async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, status_code: int = 200,
                      error: str | None = None, error_at: str = "", form: dict | None = None,
                      done: str | None = None, revealed: str | None = None) -> Response:
+    """The case, its facts, its history and the choices of its forms: four statements (case_reads) plus
+    those only some cases need (duplicates, joint stations)."""
     scope = await ctx.scope()
-    ref = await get_case(ctx.db, scope, case_id)
-    config, today = await steps.context(ctx.db, ref.case)
-    joint_feeds_back = await joint_port.joint_feeds_back(ctx.db, ref.case)
-    available = workflow.available_steps(scope, ref, today=today, rehandle_limit=config.case_rehandle_limit,
+    ref = await case_reads.get_case(ctx.db, scope, case_id)
+    case = ref.case
+    today = ctx.today()
+    facts = await case_reads.read_facts(ctx.db, scope, ref)
+    joint_feeds_back = await joint_port.joint_feeds_back(ctx.db, case)
+    available = workflow.available_steps(scope, ref, today=today, rehandle_limit=facts.rehandle_limit,
                                          tenant_kind=ctx.tenant.kind, joint_feeds_back=joint_feeds_back,
-                                         steward=await steps.archive_steward(ctx.db, scope, ref.case))
-    entries, merged = await views.history(ctx.db, scope, ref.case)
-    needs_units = {"assign", "send_back"} & set(available)
-    needs_deputy = "to_suggestion" in available and scope.role != "deputy" and ref.case.deputy_id is None
+                                         steward=await steps.archive_steward(ctx.db, scope, case))
+    entries, merged = await case_reads.history(ctx.db, scope, case, facts.merged_ids)
+    choices = await case_reads.choices(
+        ctx.db, scope, case, units=bool({"assign", "send_back"} & set(available)), categories="classify" in available,
+        merge="merge" in available,
+        deputies="to_suggestion" in available and scope.role != "deputy" and case.deputy_id is None)
     return page(
-        request, "cases/case.html", status_code=status_code, ref=ref, c=ref.case, entries=entries, merged=merged,
-        photos=await views.photos(ctx.db, ref.case.id), steps=available, today=today,
-        overdue=workflow.is_overdue(ref.case, today), units=await views.unit_choices(ctx.db, scope) if needs_units else [],
-        deputies=await views.deputy_choices(ctx.db, [ref.case.station_id] if ref.case.station_id else [])
-        if needs_deputy else [], duplicates=await views.merge_candidates_hint(ctx.db, scope, ref.case)
-        if "merge" in available else [],
-        categories=await views.categories(ctx.db) if "classify" in available else [], limit=config.case_rehandle_limit, error=error, error_at=error_at,
+        request, "cases/case.html", status_code=status_code, ref=ref, c=case, entries=entries, merged=merged,
+        steps=available, today=today, overdue=workflow.is_overdue(case, today), **choices,
+        limit=facts.rehandle_limit, error=error, error_at=error_at,
         form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=ctx.base,
         local=_local(ctx.tz), is_unit=scope.role == "handling_unit", show_codes=shows_receipt_codes(scope),
         counties=await joint_port.joint_stations().member_counties(ctx.db, ctx.tenant.id) if "refer" in available else [],
-        referrals=await joint_port.joint_stations().referrals_of(ctx.db, ref.case) if ctx.tenant.kind == "joint" else [],
-        referred_from=await views.referred_from(ctx.db, scope, ref.case), joint_feeds_back=joint_feeds_back,
-        **await views.facts(ctx.db, scope, ref.case), **_names())
+        referrals=await joint_port.joint_stations().referrals_of(ctx.db, case) if ctx.tenant.kind == "joint" else [],
+        joint_feeds_back=joint_feeds_back, **facts.names, **_names())
 
 
 @get("/cases/{case_id:int}")

@@ -1,6 +1,6 @@
-"""What the case pages show besides the case itself: its history (with the duplicates merged into
-it), photos, the names it refers to, and the choices of the forms. A fixed number of queries per
-page, none per row."""
+"""What the case pages show besides the case itself, one query each: how other cases may be named, a
+photo, the choices of the forms (the registration form, the suggestion page). The case page itself
+reads its facts, history and choices together (``app.cases.case_reads``). None per row."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.models import User
-from app.activities.models import Activity, Suggestion
+from app.activities.models import Activity
 from app.cases.access import CaseRef, case_filter, cases_query, shows_receipt_codes
-from app.cases.models import RATING_ACTIONS, Case, CaseCategory, CaseEvent, CasePhoto
+from app.cases.models import Case, CaseCategory, CaseEvent, CasePhoto
 from app.tenancy.models import AdminNode, HandlingUnit
 from app.deputies.models import Deputy, StationDeputy
 from app.stations.access import node_join, station_filter
@@ -25,7 +24,7 @@ DEPUTY_CHOICES = 300
 
 @dataclass
 class Entry:
-    event: CaseEvent
+    event: CaseEvent  # or a row of its columns (case_reads.EVENTS): action, at, note, data, case_id
     actor: str | None
     by_public: bool  # a step the person who raised it took (the public form, their rating)
     case_code: str | None  # set for the steps of a duplicate merged into this case (its label)
@@ -48,47 +47,6 @@ async def linked_cases(db: AsyncSession, scope: Scope, ids: list[int]) -> dict[i
                                   .where(Case.id.in_(ids), case_filter(scope)))).all())
     codes = shows_receipt_codes(scope)
     return {i: Linked(i, seen[i] if i in seen and codes else None, i in seen) for i in ids}
-
-
-async def history(db: AsyncSession, scope: Scope, case: Case) -> tuple[list[Entry], list[Linked]]:
-    """(the steps of the case and of the cases merged into it, newest first; the merged cases)."""
-    ids = list(await db.scalars(select(Case.id).where(Case.merged_into_id == case.id).order_by(Case.id).limit(50)))
-    merged = await linked_cases(db, scope, ids)
-    rows = await db.execute(
-        select(CaseEvent, User.display_name).outerjoin(User, User.id == CaseEvent.actor_user_id)
-        .where(CaseEvent.case_id.in_([case.id, *ids]))
-        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(HISTORY_LIMIT))
-    out = []
-    for event, actor in rows:
-        public_step = event.actor_user_id is None and (
-            event.action in ("rated_by_public", "sent_back_by_person")
-            or (event.action == "registered" and event.data.get("source") == "online"))
-        label = None
-        if event.case_id in merged:
-            label = merged[event.case_id].code or f"#{event.case_id}" if merged[event.case_id].visible else ""
-        out.append(Entry(event, actor, public_step, label))
-    return out, [merged[i] for i in ids]
-
-
-async def facts(db: AsyncSession, scope: Scope, case: Case) -> dict:
-    """Names the page shows: the deputy, the activity, the registering member, the suggestion, the case
-    it was merged into (named as ``linked_cases`` allows)."""
-    deputy = await db.scalar(select(Deputy.name).where(Deputy.id == case.deputy_id)) if case.deputy_id else None
-    activity = (await db.execute(select(Activity.id, Activity.topic, Activity.starts_at)
-                                 .where(Activity.id == case.activity_id))).first() if case.activity_id else None
-    suggestion = await db.get(Suggestion, (case.tenant_id, case.suggestion_id)) if case.suggestion_id else None
-    node = await db.scalar(select(AdminNode.name).where(AdminNode.id == case.node_id)) if case.node_id else None
-    merged_into = (await linked_cases(db, scope, [case.merged_into_id]))[case.merged_into_id] \
-        if case.merged_into_id else None
-    rated_by = await db.scalar(select(CaseEvent.action).where(
-        CaseEvent.case_id == case.id, CaseEvent.action.in_(RATING_ACTIONS)).order_by(
-        CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)) if case.satisfaction else None
-    return dict(deputy_name=deputy, activity=activity, suggestion=suggestion, node_name=node,
-                merged_into=merged_into, rated_by_staff=rated_by == "rate")
-
-
-async def photos(db: AsyncSession, case_id: int) -> list[CasePhoto]:
-    return list(await db.scalars(select(CasePhoto).where(CasePhoto.case_id == case_id).order_by(CasePhoto.id)))
 
 
 async def photo_of(db: AsyncSession, ref: CaseRef, photo_id: int) -> CasePhoto | None:
@@ -139,27 +97,3 @@ async def activity_choice(db: AsyncSession, activity_id: int | None, station_ids
         return None
     return (await db.execute(select(Activity.id, Activity.topic, Activity.starts_at).where(
         Activity.id == activity_id, Activity.station_id.in_(station_ids)))).first()
-
-
-async def merge_candidates_hint(db: AsyncSession, scope: Scope, case: Case) -> list[tuple[int, str, str]]:
-    """Open cases of the same station with the same category that the member can see: likely
-    duplicates, offered by number."""
-    if case.station_id is None:
-        return []
-    query = cases_query(Case.id, Case.receipt_code, Case.content).where(case_filter(scope),
-        Case.id != case.id, Case.station_id == case.station_id, Case.state != "merged")
-    if case.category_id is not None:
-        query = query.where(Case.category_id == case.category_id)
-    rows = await db.execute(query.order_by(Case.id.desc()).limit(5))
-    return [(i, code, content[:40]) for i, code, content in rows]
-
-
-async def referred_from(db: AsyncSession, scope: Scope, case: Case) -> dict | None:
-    """For a county's case referred from a joint station: the joint station's name and the joint case's
-    receipt code, as its own "registered" step recorded them (the county reads only its own tables)."""
-    if case.referred_from_tenant_id is None:
-        return None
-    data = await db.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.action == "registered")
-                           .order_by(CaseEvent.id).limit(1))
-    code = (data or {}).get("joint_receipt_code", "") if shows_receipt_codes(scope) else ""
-    return {"name": (data or {}).get("joint_name", ""), "code": code}

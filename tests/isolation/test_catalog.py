@@ -49,6 +49,7 @@ async def test_the_checker_reports_a_broken_schema(owner_conn):
         await owner_conn.execute("DROP POLICY tenant_isolation ON admin_nodes")
         await owner_conn.execute("ALTER TABLE invitations DISABLE ROW LEVEL SECURITY")
         await owner_conn.execute("CREATE POLICY leak ON audit_log FOR SELECT USING (true)")
+        await owner_conn.execute("GRANT INSERT ON case_search TO PUBLIC")  # unforced: read-only for others
         await owner_conn.execute(
             "CREATE TABLE scratch_parent (tenant_id bigint NOT NULL, id bigint, PRIMARY KEY (tenant_id, id));"
         )
@@ -67,6 +68,7 @@ async def test_the_checker_reports_a_broken_schema(owner_conn):
     assert any("no policy" in p for p in problems["admin_nodes"])
     assert "row level security not enabled" in problems["invitations"]
     assert any("leak" in p for p in problems["audit_log"])
+    assert any("INSERT" in p for p in problems["case_search"])
     child = problems["scratch_child"]
     assert "tenant_id is nullable" in child
     assert any("primary key" in p for p in child)

@@ -25,11 +25,18 @@ CALLS = {
     "import_jobs_waiting": "import_jobs_waiting(interval '5 minutes')",
     "joint_syncing_counties": "joint_syncing_counties()",
     "signin_codes_expired_tenants": "signin_codes_expired_tenants(now())",
+    "compliance_due_tenants": "compliance_due_tenants(now())",
+    # bound inline (world tenant A is id 1): it refuses any tenant but the bound one
+    "case_search": "case_search(set_config('app.tenant_id', '1', true)::bigint, '路灯', 100)",
+    "scheduled_due_tenants": "scheduled_due_tenants(now())",
+    "data_exports_expired_tenants": "data_exports_expired_tenants(now())",
+    "binder_builds_purge_tenants": "binder_builds_purge_tenants(now(), now() - interval '30 days')",
 }
 # The tables those functions read, each shadowed by a temporary view that calls the probe.
 SHADOWS = {
     "tenants": "pg_temp.probe()::bigint AS id, 'active'::text AS status, 'county'::text AS kind",
     "memberships": "pg_temp.probe()::bigint AS tenant_id, NULL::timestamptz AS revoked_at",
+    "case_search": "pg_temp.probe()::bigint AS tenant_id, 0::bigint AS case_id, '路灯'::text AS body",
 }
 PROBE = (
     "CREATE FUNCTION pg_temp.probe() RETURNS text LANGUAGE plpgsql AS "
