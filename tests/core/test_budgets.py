@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from app.compliance import snapshot_jobs
+
 from tests.factories import add_member, login, make_tenant, make_user
 
 KB = 1024
@@ -39,7 +41,7 @@ REPEAT_BUDGET = 15 * KB
 # its activity, station, kind and thumbnail's size in one statement (1).
 QUERY_BUDGETS = {
     "/login": 0, "/": 0,
-    "/t/alpha/": 8, "/t/alpha/ (first entry)": 10, "/t/alpha/ (township staff)": 8,
+    "/t/alpha/": 9, "/t/alpha/ (first entry)": 11, "/t/alpha/ (township staff)": 8,  # county: + its snapshot
     "/tenants": 3, "/account/password": 1,
     "/p/…/stations/… (board: grades)": 11, "/p/…/stations/… (board: points)": 13,
     "/t/…/binder/album": 5,
@@ -74,13 +76,14 @@ async def test_public_pages_within_budget(client, path):
     assert int(r.headers["x-query-count"]) <= QUERY_BUDGETS[path]
 
 
-async def test_tenant_home_within_budget(signed_in):
+async def test_tenant_home_within_budget(signed_in, database):
+    await snapshot_jobs.refresh_due(database)  # the worker keeps the county's compliance snapshot
     for label in ("/t/alpha/ (first entry)", "/t/alpha/"):
         r, raw = await fetch(signed_in, "/t/alpha/")
         assert r.status_code == 200
         assert r.headers.get("content-encoding") == "br"
         assert len(raw) <= HTML_BUDGET, f"{len(raw)} B compressed"
-        assert int(r.headers["x-query-count"]) <= QUERY_BUDGETS[label], label
+        assert int(r.headers["x-query-count"]) <= QUERY_BUDGETS[label], (label, r.headers["x-query-count"])
         assert r.headers["cache-control"] == "no-store"
 
 
