@@ -89,11 +89,20 @@ def config_columns(tenant_id: int) -> tuple:
             func.coalesce(setting(TenantConfig.at_risk_days), at_risk_default).label("at_risk_days"))
 
 
-async def read_row(db: AsyncSession, *parts: Select, columns: tuple = ()) -> dict:
-    """The single-row statements ``parts`` (and scalar ``columns``) read together in one statement."""
+def combined(*parts: Select, columns: tuple = ()) -> Select:
+    """The single-row statements ``parts`` (and scalar ``columns``) as one single-row statement."""
     subs = [p.subquery() for p in parts]
     joined = subs[0]
     for sub in subs[1:]:
         joined = joined.join(sub, true())
-    row = (await db.execute(select(*(c for s in subs for c in s.c), *columns).select_from(joined))).one()
-    return dict(row._mapping)
+    return select(*(c for s in subs for c in s.c), *columns).select_from(joined)
+
+
+async def read_row(db: AsyncSession, *parts: Select, columns: tuple = (), params: dict | None = None) -> dict:
+    """The single-row statements ``parts`` (and scalar ``columns``) read together in one statement."""
+    return await read_combined(db, combined(*parts, columns=columns), params)
+
+
+async def read_combined(db: AsyncSession, statement: Select, params: dict | None = None) -> dict:
+    """One row of a ``combined`` statement (built once, its values in ``params``)."""
+    return dict((await db.execute(statement, params or {})).one()._mapping)

@@ -12,7 +12,8 @@ figure) that links to the list it counts, filtered so the list shows exactly tho
 - deputies: app.home.deputy_home.
 ``for_member`` picks the member's home by role.
 
-Costs: all counts of a home, and the county settings they need, in one statement (app.home.figures);
+Costs: all counts of a home, and the county settings they need, in one statement (app.home.figures;
+the county home's built once per process, its values bound);
 plus, where rules are shown, the compliance board's own evaluation (its queries do not grow with the
 data either), and for station staff today's activities and the mailbox's week.
 Above the domains it reads from; no web imports.
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import BigInteger, Date, DateTime, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.access import activities_query, activity_filter
@@ -166,22 +167,46 @@ def _county_steps(lifecycle) -> list[tuple[str, str]]:
     return out
 
 
+# The county home's figures as ONE statement built once per process (issue 20): building it and its
+# SQLAlchemy cache key was most of the home's CPU. Its values are bind parameters: the county (row-level
+# security binds it too), its local day and the quarter's, month's and year's bounds in its zone, and
+# now. County admins and viewers see the whole tenant, so their filters do not depend on the member.
+_COUNTY_FIGURES: dict[tuple, Select] = {}
+_DAY, _NOW = bindparam("today", type_=Date), bindparam("now", type_=DateTime(timezone=True))
+_BOUNDS = {name: bindparam(name, type_=DateTime(timezone=True))
+           for name in ("quarter_start", "quarter_end", "month_start", "month_end", "year_start", "year_end")}
+_TENANT = bindparam("tenant_id", type_=BigInteger)
+
+
+def _county_figures(scope: Scope) -> Select:
+    key = (scope.role, scope.whole_tenant)
+    statement = _COUNTY_FIGURES.get(key)
+    if statement is None:
+        b = _BOUNDS
+        quarter_columns, cohort = figures.quarter_figures(b["quarter_start"], b["quarter_end"])
+        conditions = {"open": Case.state.in_(OPEN_STATES), "overdue": overdue_condition(_DAY),
+                      "county_to_assign": and_(Case.state == "registered", Case.level == "county")}
+        held = and_(Activity.status == "held", Activity.starts_at >= b["month_start"],
+                    Activity.starts_at < b["month_end"])
+        statement = _COUNTY_FIGURES[key] = figures.combined(
+            figures.case_counts(scope, _TENANT, conditions, extra=quarter_columns,
+                                reach=or_(*conditions.values(), cohort)),
+            figures.activity_counts(scope, _TENANT, {"held": held}, extra=(figures.people_received(held),)),
+            figures.attendance_rate(_TENANT, b["year_start"], b["year_end"], _NOW),
+            figures.station_counts(scope, _TENANT, WAITING),
+            columns=figures.config_columns(_TENANT))
+    return statement
+
+
 async def county_home(db: AsyncSession, scope: Scope, tenant_id: int, when: When) -> Workbench:
     quarter, month = period_of("quarter", when.today), period_of("month", when.today)
     year_start, year_end = period_of("year", when.today).bounds(when.tz)
     month_start, month_end = month.bounds(when.tz)
-    quarter_columns, cohort = figures.quarter_figures(*quarter.bounds(when.tz))
-    conditions = {"open": Case.state.in_(OPEN_STATES), "overdue": overdue_condition(when.today),
-                  "county_to_assign": and_(Case.state == "registered", Case.level == "county")}
-    held = and_(Activity.status == "held", Activity.starts_at >= month_start, Activity.starts_at < month_end)
-    row = await figures.read_row(
-        db,
-        figures.case_counts(scope, tenant_id, conditions, extra=quarter_columns,
-                            reach=or_(*conditions.values(), cohort)),
-        figures.activity_counts(scope, tenant_id, {"held": held}, extra=(figures.people_received(held),)),
-        figures.attendance_rate(tenant_id, year_start, year_end, when.now),
-        figures.station_counts(scope, tenant_id, WAITING),
-        columns=figures.config_columns(tenant_id))
+    quarter_start, quarter_end = quarter.bounds(when.tz)
+    row = await figures.read_combined(db, _county_figures(scope), {
+        "tenant_id": tenant_id, "today": when.today, "now": when.now,
+        "quarter_start": quarter_start, "quarter_end": quarter_end, "month_start": month_start,
+        "month_end": month_end, "year_start": year_start, "year_end": year_end})
     steps = _county_steps(row["lifecycle"])
     verdicts = await _verdicts(db, scope, when, row["at_risk_days"], tenant_id)
     glance = Group(lazy("The county at a glance"), [

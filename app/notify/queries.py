@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, DateTime, Select, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -103,15 +104,22 @@ class Trouble:
         return [(flag, getattr(self, flag)) for flag in TROUBLE if getattr(self, flag)]
 
 
+@cache
+def _home_counts_statement() -> Select:
+    """Built once (issue 20): the unread count and every flag's count at ``:now``, one grouped count over
+    the rows in TROUBLE_STATUSES."""
+    now = bindparam("now", type_=DateTime(timezone=True))
+    trouble = (select(*(func.count().filter(trouble_where(flag, now)).label(flag) for flag in TROUBLE))
+               .select_from(Outbox).where(Outbox.status.in_(TROUBLE_STATUSES)).subquery())
+    return select(_UNREAD.scalar_subquery(), *trouble.c)
+
+
 async def home_counts(db: AsyncSession, user_id: int, *, now: datetime | None) -> tuple[int, Trouble | None]:
     """The home page's unread count and (for those who see the delivery log: ``now`` given) every
-    flag's count, in one statement: one grouped count over the rows in TROUBLE_STATUSES."""
-    unread = select(func.count()).select_from(Outbox).where(inbox_filter(user_id), Outbox.read_at.is_(None))
+    flag's count, in one statement."""
     if now is None:
-        return (await db.scalar(unread) or 0), None
-    grouped = (select(*(func.count().filter(trouble_where(flag, now)).label(flag) for flag in TROUBLE))
-               .select_from(Outbox).where(Outbox.status.in_(TROUBLE_STATUSES)).subquery())
-    row = (await db.execute(select(unread.scalar_subquery(), *grouped.c))).one()
+        return await unread_count(db, user_id), None
+    row = (await db.execute(_home_counts_statement(), {"user_id": user_id, "now": now})).one()
     return int(row[0] or 0), Trouble(*(int(n or 0) for n in row[1:]))
 
 
