@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import and_, exists, func, not_, or_, select
+from sqlalchemy import Select, and_, exists, func, not_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.deputies.access import deputies_in_scope, stations_in_scope
-from app.deputies.models import LEVELS, Deputy, Mandate, StationDeputy
 from app.deputies.listing import DeputyRow, fill_levels_and_stations, has_active_assignment
+from app.deputies.models import LEVELS, Deputy, Mandate, StationDeputy
 from app.stations.models import Station
 from app.tenancy.models import AdminNode, TenantConfig
 from app.tenancy.scope import Scope
@@ -38,10 +39,22 @@ async def unassigned_count(db: AsyncSession, scope: Scope) -> int | None:
     true). 0 for roles that do not see the checks."""
     if scope.role not in ("county_admin", "viewer", "township_staff", "station_staff"):
         return 0
-    serving, unassigned = (await db.execute(
-        select(func.count(), func.count().filter(not_(has_active_assignment()))).select_from(Deputy)
-        .where(deputies_in_scope(scope), Deputy.status == "active"))).one()
+    if scope.whole_tenant:  # every home of a county admin or viewer: built once (issue 20)
+        statement = _whole_tenant_unassigned()
+    else:
+        statement = _unassigned(deputies_in_scope(scope))
+    serving, unassigned = (await db.execute(statement)).one()
     return unassigned if serving else None
+
+
+def _unassigned(in_scope) -> Select:
+    return (select(func.count(), func.count().filter(not_(has_active_assignment()))).select_from(Deputy)
+            .where(in_scope, Deputy.status == "active"))
+
+
+@cache
+def _whole_tenant_unassigned() -> Select:
+    return _unassigned(true())
 
 
 @dataclass

@@ -10,8 +10,9 @@ Above the domains it reads from (stations, deputies, rules, cases, the audit log
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import BigInteger, Select, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Rule
@@ -67,16 +68,17 @@ class Setup:
         return sum(step.done for step in self.steps)
 
 
-def _any(model, tenant_id: int, *where):
+def _any(model, tenant_id, *where):
     return exists().where(model.tenant_id == tenant_id, *where)
 
 
-async def setup_steps(db: AsyncSession, tenant_id: int) -> Setup | None:
-    """The checklist, or None once it is done or dismissed. One statement; when it finds every step
-    done for the first time, one UPDATE marks the county as set up."""
+@cache
+def _steps_statement() -> Select:
+    """Built once (issue 20): the county's ``:tenant_id`` is its one value."""
+    tenant_id = bindparam("tenant_id", type_=BigInteger)
     flag = (select(TenantConfig.setup_done_at).where(TenantConfig.tenant_id == tenant_id)
             .scalar_subquery())
-    row = (await db.execute(select(
+    return select(
         flag,
         _any(AdminNode, tenant_id, AdminNode.parent_id.is_not(None), AdminNode.retired_at.is_(None)),
         _any(StationKind, tenant_id, StationKind.retired_at.is_(None)),
@@ -87,7 +89,13 @@ async def setup_steps(db: AsyncSession, tenant_id: int) -> Setup | None:
         & _any(HandlingUnit, tenant_id, HandlingUnit.retired_at.is_(None)),
         # (audit_log_notify_saved, a partial index, answers this without reading the county's log)
         _any(AuditEntry, tenant_id, AuditEntry.action == "notify_settings_saved"),
-    ))).one()
+    )
+
+
+async def setup_steps(db: AsyncSession, tenant_id: int) -> Setup | None:
+    """The checklist, or None once it is done or dismissed. One statement; when it finds every step
+    done for the first time, one UPDATE marks the county as set up."""
+    row = (await db.execute(_steps_statement(), {"tenant_id": tenant_id})).one()
     if row[0] is not None:
         return None
     setup = Setup(steps=[Step(key, title, hint, link, second, bool(done))
