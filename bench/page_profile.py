@@ -1,0 +1,97 @@
+"""Where one page's time goes, in-process (issue 20): ms per request, the statements it runs with their
+time in PostgreSQL, and a cProfile summary by package.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1/lianluo_bench REDIS_URL=redis://127.0.0.1:6379/13 \\
+      LIANLUO_SECRET_KEY=$(python -c 'print("x"*40)') LIANLUO_SECURE_COOKIES=0 \\
+      .venv/bin/python bench/page_profile.py /t/santai/ --user santai-admin [--requests 200] [--top 25]
+
+The demo must be loaded there (and analyzed: `demo` does). The app is called through
+`httpx.ASGITransport` in this process's own event loop — litestar's AsyncTestClient runs the app in
+another thread, where cProfile does not look. Signs in through the real /login form first. Nothing is
+asserted; wall times on a busy machine are noise, the statement list and the profile's shares are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import collections
+import pstats
+import re
+import time
+
+import httpx
+from sqlalchemy import event
+
+from app.demo import DEMO_PASSWORD
+from app.main import create_app
+
+PACKAGES = ("sqlalchemy", "asyncpg", "jinja2", "litestar", "/app/templates", "/app/", "asyncio", "markupsafe",
+            "brotli", "logging", "select", "socket", "greenlet", "redis")
+
+
+def _by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
+    totals: dict[str, float] = collections.Counter()
+    for (filename, _, name), (_, _, own, _, _) in stats.stats.items():
+        totals[next((p for p in PACKAGES if p in filename or p in name), "other")] += own
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
+async def main(args) -> None:
+    app = create_app()
+    engine = app.state.db.engine.sync_engine
+    spent: dict[str, list] = collections.defaultdict(lambda: [0, 0.0])
+    started: dict[int, float] = {}
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        started[id(context)] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        entry = spent[re.sub(r"\s+", " ", statement)[:140]]
+        entry[0] += 1
+        entry[1] += time.perf_counter() - started.pop(id(context), time.perf_counter())
+
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", follow_redirects=True) as client:
+        form = await client.get("/login")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text).group(1)
+        await client.post("/login", data={"login": args.user, "password": DEMO_PASSWORD, "_csrf_token": token})
+        for _ in range(20):  # warm up: first entry, caches, compiled statements
+            page = await client.get(args.path)
+        if page.status_code != 200:
+            raise SystemExit(f"{args.path} answered {page.status_code}")
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+        clock = time.perf_counter()
+        for _ in range(args.requests):
+            await client.get(args.path)
+        wall = (time.perf_counter() - clock) / args.requests * 1000
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(args.requests):
+            await client.get(args.path)
+        profile.disable()
+    in_db = sum(t for _, t in spent.values()) / args.requests * 1000
+    count = sum(n for n, _ in spent.values()) / args.requests
+    print(f"{args.path} as {args.user}: {wall:.1f} ms a request, {in_db:.1f} ms of it in cursor.execute, "
+          f"{count:.0f} statements, {len(page.content)} bytes")
+    for statement, (n, t) in sorted(spent.items(), key=lambda item: -item[1][1]):
+        print(f"  {t / args.requests * 1000:6.2f} ms  x{n / args.requests:.0f}  {statement}")
+    stats = pstats.Stats(profile)
+    total = sum(own for _, own in _by_package(stats)) or 1
+    print("own time by package (under the profiler):")
+    for name, own in _by_package(stats):
+        print(f"  {name:16s} {100 * own / total:5.1f} %")
+    stats.sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path")
+    parser.add_argument("--user", default="santai-admin")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--top", type=int, default=25)
+    asyncio.run(main(parser.parse_args()))
