@@ -172,9 +172,28 @@ async def reset_tables(settings):
     await conn.close()
 
 
+@pytest.fixture(scope="session")
+def forget_cached_pages(settings):
+    """Drops what the page and read caches kept (ids restart with every test: tenant 1 of one test must
+    not find tenant 1's pages of the one before)."""
+    from redis import Redis
+
+    client = Redis.from_url(settings.redis_url)
+    pattern = f"lp:{make_url(settings.app_database_url).database}:*"
+
+    def forget():
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+
+    yield forget
+    client.close()
+
+
 @pytest.fixture(autouse=True)
-async def clean_database(reset_tables):
+async def clean_database(reset_tables, forget_cached_pages):
     await reset_tables()
+    forget_cached_pages()
 
 
 @pytest.fixture

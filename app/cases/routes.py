@@ -20,6 +20,7 @@ from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
+from app.core.read_cache import read_cache
 from app.core.security import mask_mobile
 from app.core.web import client_addr, page, see_other
 from app.tenancy.access import TenantContext
@@ -113,10 +114,25 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
                      done: str | None = None, revealed: str | None = None) -> Response:
     """The case, its facts, its history and the choices of its forms: four statements (case_reads) plus
     those only some cases need (duplicates, joint stations)."""
+    today = ctx.today()
+    if status_code == 200 and error is None and revealed is None:  # the plain page: read once per change
+        reads = await read_cache(request.app).remember(
+            ctx.tenant.id, f"case:{ctx.membership.id}:{ctx.role}:{case_id}:{today}",
+            lambda: _case_reads(ctx, case_id, today))
+    else:
+        reads = await _case_reads(ctx, case_id, today)
+    return page(
+        request, "cases/case.html", status_code=status_code, today=today, error=error, error_at=error_at,
+        form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=ctx.base,
+        local=_local(ctx.tz), **reads, **_names())
+
+
+async def _case_reads(ctx: TenantContext, case_id: int, today) -> dict:
+    """What the case page shows from the database (the same for every view until the county's data
+    changes; a case out of scope raises NotFound and keeps nothing)."""
     scope = await ctx.scope()
     ref = await case_reads.get_case(ctx.db, scope, case_id)
     case = ref.case
-    today = ctx.today()
     facts = await case_reads.read_facts(ctx.db, scope, ref)
     joint_feeds_back = await joint_port.joint_feeds_back(ctx.db, case)
     available = workflow.available_steps(scope, ref, today=today, rehandle_limit=facts.rehandle_limit,
@@ -127,15 +143,13 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
         ctx.db, scope, case, units=bool({"assign", "send_back"} & set(available)), categories="classify" in available,
         merge="merge" in available,
         deputies="to_suggestion" in available and scope.role != "deputy" and case.deputy_id is None)
-    return page(
-        request, "cases/case.html", status_code=status_code, ref=ref, c=case, entries=entries, merged=merged,
-        steps=available, today=today, overdue=workflow.is_overdue(case, today), **choices,
-        limit=facts.rehandle_limit, error=error, error_at=error_at,
-        form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=ctx.base,
-        local=_local(ctx.tz), is_unit=scope.role == "handling_unit", show_codes=shows_receipt_codes(scope),
+    return dict(
+        ref=ref, c=case, entries=entries, merged=merged, steps=available, overdue=workflow.is_overdue(case, today),
+        **choices, limit=facts.rehandle_limit, is_unit=scope.role == "handling_unit",
+        show_codes=shows_receipt_codes(scope),
         counties=await joint_port.joint_stations().member_counties(ctx.db, ctx.tenant.id) if "refer" in available else [],
         referrals=await joint_port.joint_stations().referrals_of(ctx.db, case) if ctx.tenant.kind == "joint" else [],
-        joint_feeds_back=joint_feeds_back, **facts.names, **_names())
+        joint_feeds_back=joint_feeds_back, **facts.names)
 
 
 @get("/cases/{case_id:int}")

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from litestar import Request, Response, get
 
 from app.activities import queries as activity_queries
+from app.core.read_cache import read_cache
 from app.core.web import page
 from app.deputies.checks import unassigned_count
 from app.home import setup_routes, workbench
@@ -23,10 +24,21 @@ from app.tenancy.access import TenantContext
 
 @get("/", opt={"own_header_count": True})
 async def tenant_home(request: Request, ctx: TenantContext) -> Response:
+    now = datetime.now(timezone.utc)
+    today = now.astimezone(ctx.tz).date()
+    # read once per change of the county's data (or per minute: counts of what fell due meanwhile)
+    reads = await read_cache(request.app).remember(
+        ctx.tenant.id, f"home:{ctx.membership.id}:{ctx.user.id}:{ctx.role}:{today}", lambda: _reads(ctx, now))
+    return page(request, "home/home.html", tz=ctx.tz, work_base=ctx.base, **reads,
+                failed_days=notify_queries.FAILED_WARNING_DAYS,
+                stuck_minutes=_minutes(notify_queries.STUCK_AFTER),
+                checking_minutes=_minutes(notify_queries.CHECKING_LONG))
+
+
+async def _reads(ctx: TenantContext, now: datetime) -> dict:
+    tz = ctx.tz
     # serving deputies in the member's scope not stationed anywhere (deputies/_home_summary.html)
     deputy_unassigned = upcoming = None
-    tz = ctx.tz
-    now = datetime.now(timezone.utc)
     # the header's unread count and, for those who see the delivery log, the messages that need
     # attention (unknown, stuck, checked for long, failing again and again, failed lately): one statement
     unread, trouble = await notify_queries.home_counts(ctx.db, ctx.user.id,
@@ -41,12 +53,8 @@ async def tenant_home(request: Request, ctx: TenantContext) -> Response:
         if ctx.role == "county_admin" and ctx.tenant.kind == "county" else None
     work = await workbench.for_member(ctx.db, await ctx.scope(), ctx.tenant.id,
                                       When(now=now, today=now.astimezone(tz).date(), tz=tz))
-    return page(request, "home/home.html", deputy_unassigned=deputy_unassigned, upcoming=upcoming, tz=tz,
-                work=work, work_base=ctx.base,
-                joint=joint, setup=setup, unread=unread, trouble=trouble.shown() if trouble else [],
-                failed_days=notify_queries.FAILED_WARNING_DAYS,
-                stuck_minutes=_minutes(notify_queries.STUCK_AFTER),
-                checking_minutes=_minutes(notify_queries.CHECKING_LONG))
+    return dict(deputy_unassigned=deputy_unassigned, upcoming=upcoming, work=work, joint=joint, setup=setup,
+                unread=unread, trouble=trouble.shown() if trouble else [])
 
 
 def _minutes(span) -> int:

@@ -1,5 +1,7 @@
 """What invalidates the cached public pages (app.public.cache): every committed write to a table the
-pages read, wherever it comes from (a route, a service, the worker, an import, the command line).
+pages read, wherever it comes from (a route, a service, the worker, an import, the command line); and
+the signed-in pages' read cache (app.core.read_cache): every committed write to a county's tables but
+NOT_DATA_TABLES bumps that county's data generation.
 
 Two session hooks on every runtime session (app.core.db.TenantBoundSession) note what a transaction
 wrote: ``after_flush`` the ORM rows (their class, tenant and station), ``do_orm_execute`` the Core
@@ -29,6 +31,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.sql.elements import TextClause
 
 from app.core.db import TenantBoundSession
+from app.core.read_cache import platform_data_key, tenant_data_key
 from app.public.cache import PAUSE_AFTER_ERROR, REDIS_TIMEOUT, global_key, namespace, station_key, tenant_key
 
 log = logging.getLogger("lianluo.public.cache")
@@ -50,13 +53,32 @@ GLOBAL_TABLES = frozenset({"working_calendar_days"})
 # pointing the station or deputy at it (that row's change invalidates).
 UNCHANGING_TABLES = frozenset({"images"})
 WATCHED = STATION_TABLES | TENANT_TABLES | GLOBAL_TABLES
+# The signed-in pages' read cache (app.core.read_cache) is invalidated by a write to any table but
+# these: platform tables no cached read shows (a user's name reaches a kept page within its TTL), and
+# bookkeeping a page's own GET writes (the viewing of personal data logged, a sign-in screen's codes,
+# public lookups that found nothing) or a trigger keeps beside a change that is itself a write.
+NOT_DATA_TABLES = frozenset({
+    "users", "user_sessions", "failed_logins", "operator_digests", "operator_exports", "platform_alerts",
+    "platform_audit_log", "signup_applications", "sms_provider_status", "alembic_version",
+    "audit_log", "signin_codes", "case_lookup_misses", "short_link_misses", "compliance_stale",
+})
 # Functions called in plain SQL that delete or change watched rows.
 WRITING_FUNCTIONS = ("delete_tenant_data",)
 
 _MARKS = "public_page_marks"  # session.info: what this transaction changed
 _WRITE = re.compile(r"\b(?:insert\s+into|update|delete\s+from)\s+(?:only\s+)?\"?(\w+)", re.I)
 
-Mark = tuple  # ("G",) | ("t", tenant_id) | ("s", tenant_id, station_id)
+Mark = tuple  # ("G",) | ("t", tenant_id) | ("s", tenant_id, station_id) | ("D",) | ("d", tenant_id)
+
+
+def _data_marks(obj, session) -> list[Mark]:
+    table = getattr(getattr(obj, "__table__", None), "name", None)
+    if table is None or table in NOT_DATA_TABLES:
+        return []
+    if table == "tenants":
+        return [("d", obj.id)]
+    tenant_id = getattr(obj, "tenant_id", None) or _bound(session)
+    return [("D",)] if tenant_id is None or table in GLOBAL_TABLES else [("d", tenant_id)]
 
 
 def _row_marks(obj, session, dirty) -> list[Mark]:
@@ -91,7 +113,8 @@ def _note(session, marks) -> None:
 
 def _flushed(session, flush_context) -> None:
     dirty = session.dirty
-    _note(session, [m for obj in chain(session.new, dirty, session.deleted) for m in _row_marks(obj, session, dirty)])
+    _note(session, [m for obj in chain(session.new, dirty, session.deleted)
+                    for m in chain(_row_marks(obj, session, dirty), _data_marks(obj, session))])
 
 
 def _statement_tables(statement) -> list[str]:
@@ -110,10 +133,15 @@ def _statement_tables(statement) -> list[str]:
 def _executed(state) -> None:
     if state.is_select and not isinstance(state.statement, TextClause):
         return
-    tables = [t for t in _statement_tables(state.statement) if t in WATCHED]
+    written = _statement_tables(state.statement)
+    tenant_id = _bound(state.session)
+    data = [t for t in written if t not in NOT_DATA_TABLES]
+    if data:
+        global_data = tenant_id is None or any(t in GLOBAL_TABLES for t in data)
+        _note(state.session, [("D",) if global_data else ("d", tenant_id)])
+    tables = [t for t in written if t in WATCHED]
     if not tables:
         return
-    tenant_id = _bound(state.session)
     if any(t in GLOBAL_TABLES for t in tables) or tenant_id is None:
         _note(state.session, [("G",)])
     else:
@@ -160,6 +188,10 @@ def keys_of(ns: str, marks) -> list[str]:
     for mark in marks:
         if mark[0] == "G":
             keys.add(global_key(ns))
+        elif mark[0] == "D":
+            keys.add(platform_data_key(ns))
+        elif mark[0] == "d":
+            keys.add(tenant_data_key(ns, mark[1]))
         elif mark[0] == "t":
             keys.add(tenant_key(ns, mark[1]))
         else:
