@@ -85,7 +85,7 @@ async def main(args) -> None:
     print("own time by package (under the profiler):")
     for name, own in _by_package(stats):
         print(f"  {name:16s} {100 * own / total:5.1f} %")
-    stats.sort_stats("tottime").print_stats(args.top)
+    stats.sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":
@@ -94,4 +94,5 @@ if __name__ == "__main__":
     parser.add_argument("--user", default="santai-admin")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="tottime", help="the profile's order: tottime, cumulative, ...")
     asyncio.run(main(parser.parse_args()))
