@@ -16,6 +16,7 @@ from app.cases.access import REGISTER_ROLES, require_view, shows_receipt_codes
 from app.cases.models import SOURCE_NAMES, SOURCES, STATE_NAMES, STATES
 from app.core.periods import parse_key, period_of, zone
 from app.core.i18n import gettext, lazy
+from app.core.kept_pages import kept_page
 from app.core.read_cache import read_cache
 from app.core.web import client_addr, download, htmx_target, page
 from app.tenancy.access import TenantContext
@@ -46,23 +47,26 @@ async def case_list(request: Request, ctx: TenantContext) -> Response:
     tz = zone(ctx.tenant.timezone)
     partial = htmx_target(request) == "case-list"
     today = ctx.today()
-
-    async def reads():  # kept until the county's data changes (app.core.read_cache)
-        result = await list_page.list_cases(ctx.db, scope, f, tz=tz, today=today)
-        return result, None if partial else await list_page.filter_choices(ctx.db, scope)
-
-    result, choices = await read_cache(request.app).remember(
-        ctx.tenant.id, f"cases:{ctx.membership.id}:{scope.role}:{today}:{int(partial)}:{f!r}", reads)
     base = ctx.base
     show_codes = shows_receipt_codes(scope)
-    context = dict(result=result, f=f, base=base, list_url=f"{base}/cases", cap=queries.COUNT_CAP,
-                   show_codes=show_codes, table_rows=list_page.table_rows(
-                       list_page.lines(result.rows, tz=tz, today=result.today, show_codes=show_codes), base))
+
+    async def reads() -> dict:  # kept until the county's data changes (app.core.read_cache)
+        result = await list_page.list_cases(ctx.db, scope, f, tz=tz, today=today)
+        rows = list_page.table_rows(list_page.lines(result.rows, tz=tz, today=result.today, show_codes=show_codes),
+                                    base)
+        choices = {} if partial else await list_page.filter_choices(ctx.db, scope)
+        return dict(result=result, table_rows=rows, **choices)
+
+    name = f"cases:{ctx.membership.id}:{scope.role}:{today}:{int(partial)}:{f!r}"
+    shown = dict(f=f, base=base, list_url=f"{base}/cases", cap=queries.COUNT_CAP, show_codes=show_codes)
     if partial:
-        return page(request, "cases/_list.html", **context)
-    return page(request, "cases/list.html", states=[(st, gettext(STATE_NAMES[st])) for st in STATES],
-                sources=[(so, gettext(SOURCE_NAMES[so])) for so in SOURCES], can_register=scope.role in REGISTER_ROLES,
-                can_ledger=scope.role in ledgers.LEDGER_ROLES, **choices, **context)
+        return page(request, "cases/_list.html", **await read_cache(request.app).remember(ctx.tenant.id, name, reads),
+                    **shown)
+    return await kept_page(
+        request, "cases/list.html", tenant_id=ctx.tenant.id, name=name, reads=reads,
+        states=[(st, gettext(STATE_NAMES[st])) for st in STATES],
+        sources=[(so, gettext(SOURCE_NAMES[so])) for so in SOURCES],
+        can_register=scope.role in REGISTER_ROLES, can_ledger=scope.role in ledgers.LEDGER_ROLES, **shown)
 
 
 # --- statistics -----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
-from app.core.read_cache import read_cache
+from app.core.kept_pages import kept_page
 from app.core.security import mask_mobile
 from app.core.web import client_addr, page, see_other
 from app.tenancy.access import TenantContext
@@ -115,16 +115,15 @@ async def _case_page(request: Request, ctx: TenantContext, case_id: int, *, stat
     """The case, its facts, its history and the choices of its forms: four statements (case_reads) plus
     those only some cases need (duplicates, joint stations)."""
     today = ctx.today()
+    shown = dict(today=today, error=error, error_at=error_at, form=form or {}, done=DONE_MESSAGES.get(done or ""),
+                 revealed=revealed, base=ctx.base, local=_local(ctx.tz), **_names())
     if status_code == 200 and error is None and revealed is None:  # the plain page: read once per change
-        reads = await read_cache(request.app).remember(
-            ctx.tenant.id, f"case:{ctx.membership.id}:{ctx.role}:{case_id}:{today}",
-            lambda: _case_reads(ctx, case_id, today))
-    else:
-        reads = await _case_reads(ctx, case_id, today)
-    return page(
-        request, "cases/case.html", status_code=status_code, today=today, error=error, error_at=error_at,
-        form=form or {}, done=DONE_MESSAGES.get(done or ""), revealed=revealed, base=ctx.base,
-        local=_local(ctx.tz), **reads, **_names())
+        return await kept_page(request, "cases/case.html", tenant_id=ctx.tenant.id,
+                               name=f"case:{ctx.membership.id}:{ctx.role}:{case_id}:{today}:"
+                                    f"{done if done in DONE_MESSAGES else ''}",
+                               reads=lambda: _case_reads(ctx, case_id, today), **shown)
+    return page(request, "cases/case.html", status_code=status_code, **await _case_reads(ctx, case_id, today),
+                **shown)
 
 
 async def _case_reads(ctx: TenantContext, case_id: int, today) -> dict:

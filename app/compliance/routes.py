@@ -17,6 +17,7 @@ from app.compliance.describe import describe
 from app.compliance.models import VERDICT_NAMES, VERDICTS
 from app.core import spreadsheets
 from app.core.i18n import gettext, lazy
+from app.core.kept_pages import kept_page
 from app.core.read_cache import read_cache
 from app.core.web import client_addr, download, htmx_target, page
 from app.stations.models import StationKind
@@ -48,23 +49,24 @@ async def board(
     request: Request, ctx: TenantContext, rule: str = "", period: str = "", on: str = "", node: str = "",
     station: str = "", verdict: str = "", page_no: int = Parameter(query="page", default=1), deputy: str = "",
 ) -> Response:
-    async def reads():  # kept until the county's data changes (app.core.read_cache)
+    async def reads() -> dict:  # kept until the county's data changes (app.core.read_cache)
         view = await _view(ctx, rule, period, on, node, station, verdict, page_no, deputy)
         kinds, station_kinds = await _names(ctx, view.board)
         narrowed = view.query.rule_id or view.query.key
-        return view, kinds, station_kinds, await _all_rules(ctx) if narrowed else view.board.rules, \
-            _crumbs(view, await ctx.scope())
+        return dict(v=view, q=view.query, summary={r.id: describe(r, kinds, station_kinds) for r in view.board.rules},
+                    choices=services.period_choices(view.today),
+                    all_rules=await _all_rules(ctx) if narrowed else view.board.rules,
+                    crumbs=_crumbs(view, await ctx.scope()))
 
-    view, kinds, station_kinds, all_rules, crumbs = await read_cache(request.app).remember(
-        ctx.tenant.id, f"compliance:{ctx.membership.id}:{ctx.role}:{services.local_today(ctx.tz)}:"
-        f"{[rule, period, on, node, station, verdict, page_no, deputy]!r}", reads)
-    partial = htmx_target(request) == "board"
-    return page(
-        request, "compliance/_board.html" if partial else "compliance/board.html", v=view, base=ctx.base,
-        q=view.query, summary={r.id: describe(r, kinds, station_kinds) for r in view.board.rules},
-        choices=services.period_choices(view.today), VERDICTS=VERDICTS, VERDICT_NAMES=VERDICT_NAMES,
-        all_rules=all_rules, crumbs=crumbs, is_admin=ctx.role == "county_admin", can_export=ctx.role in EXPORT_ROLES,
-    )
+    name = (f"compliance:{ctx.membership.id}:{ctx.role}:{services.local_today(ctx.tz)}:"
+            f"{[rule, period, on, node, station, verdict, page_no, deputy]!r}")
+    shown = dict(base=ctx.base, VERDICTS=VERDICTS, VERDICT_NAMES=VERDICT_NAMES, is_admin=ctx.role == "county_admin",
+                 can_export=ctx.role in EXPORT_ROLES)
+    if htmx_target(request) == "board":
+        return page(request, "compliance/_board.html", **await read_cache(request.app).remember(
+            ctx.tenant.id, name, reads), **shown)
+    return await kept_page(request, "compliance/board.html", tenant_id=ctx.tenant.id, name=name, reads=reads,
+                           **shown)
 
 
 async def _all_rules(ctx: TenantContext) -> list[Rule]:

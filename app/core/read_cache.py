@@ -41,6 +41,7 @@ log = logging.getLogger("lianluo.read_cache")
 TTL_SECONDS = 60  # the backstop for what no write bumps (the clock, platform tables)
 REDIS_TIMEOUT = 0.5  # seconds; past this the database answers
 PAUSE_AFTER_ERROR = 5.0  # seconds without trying Redis after it failed
+WAIT_FOR_FIRST = 2.0  # seconds a request waits for another's reading of the same value
 MAX_VALUE_BYTES = 512 * 1024  # a larger value is not kept (a page that big is not read twice a minute)
 
 LOOKUP = """
@@ -74,6 +75,7 @@ class ReadCache:
         self._script = None
         self._loop = None
         self._paused_until = 0.0
+        self._computing: dict[str, asyncio.Event] = {}  # values being read by a request of this process
 
     def _redis(self) -> Redis:
         loop = asyncio.get_running_loop()
@@ -93,21 +95,46 @@ class ReadCache:
 
     async def remember(self, tenant_id: int, name: str, compute: Callable[[], Awaitable[T]]) -> T:
         """The value kept under ``name`` (in the request's language: a value may hold translated words) for
-        the tenant's current data, or ``compute()``'s (then kept)."""
+        the tenant's current data, or ``compute()``'s (then kept). Requests of this process that miss the
+        same value at once wait for the first one's (after a change, a busy page is read once per
+        process, not once per waiting request), then look again."""
         name = f"{current_locale.get()}:{name}"
-        gens = None
-        if self._usable():
+        gens, found = await self._lookup(tenant_id, name)
+        if found is not None:
+            return pickle.loads(found)
+        if gens is None:
+            return await compute()
+        key = f"{tenant_id}:{gens}:{name}"
+        first = self._computing.get(key)
+        if first is not None:
             try:
-                self._redis()
-                gens, found = await self._script(args=[self.ns, str(tenant_id), name])
-                if found is not None:
-                    return pickle.loads(found)
-            except Exception as exc:  # Redis away: the database answers
-                self._failed("lookup", exc)
-        value = await compute()
-        if gens is not None:
-            await self._store(tenant_id, gens.decode(), name, value)
-        return value
+                await asyncio.wait_for(first.wait(), timeout=WAIT_FOR_FIRST)
+            except asyncio.TimeoutError:
+                pass
+            gens, found = await self._lookup(tenant_id, name)
+            if found is not None:
+                return pickle.loads(found)
+            return await compute()
+        self._computing[key] = done = asyncio.Event()
+        try:
+            value = await compute()
+            await self._store(tenant_id, gens, name, value)
+            return value
+        finally:
+            del self._computing[key]
+            done.set()
+
+    async def _lookup(self, tenant_id: int, name: str) -> tuple[str | None, bytes | None]:
+        """(the generations, the kept value or None); (None, None) when Redis is away."""
+        if not self._usable():
+            return None, None
+        try:
+            self._redis()
+            gens, found = await self._script(args=[self.ns, str(tenant_id), name])
+            return gens.decode(), found
+        except Exception as exc:  # Redis away: the database answers
+            self._failed("lookup", exc)
+            return None, None
 
     async def _store(self, tenant_id: int, gens: str, name: str, value) -> None:
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

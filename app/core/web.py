@@ -268,8 +268,8 @@ def absolute_url(request: Request, path: str) -> str:
     return f"{scheme}://{request.url.netloc}{path}"
 
 
-def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
-    """Render a full page (or, for htmx, the same template; partials are included by full pages)."""
+def page_context(request: Request, context: dict[str, Any]) -> dict[str, Any]:
+    """What every page's templates have besides the route's own (the member, the language, the path)."""
     state = request.scope.get("state", {})
     context.setdefault("user", state.get("user"))
     context.setdefault("tenant", state.get("tenant"))
@@ -278,6 +278,12 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     context["locale"] = i18n.current_locale.get()
     context["html_lang"] = i18n.HTML_LANG[context["locale"]]
     context["current_path"] = request.url.path
+    return context
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    """Render a full page (or, for htmx, the same template; partials are included by full pages)."""
+    page_context(request, context)
     headers = {"Vary": "HX-Request, Cookie"}
     if request.method != "GET":
         # A form answered in place (an error, a one-time link) has no address of its own to go back to.

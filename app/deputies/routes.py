@@ -15,7 +15,7 @@ from app.core.db import as_id
 from app.core.errors import NotFound, Refusal
 from app.core.i18n import lazy
 from app.core.images import MAX_UPLOAD_BYTES, get_image
-from app.core.read_cache import read_cache
+from app.core.kept_pages import kept_page
 from app.core.security import mask_mobile
 from app.core.web import client_addr, page, safe_next, see_other
 from app.deputies import access, exports, imports, services
@@ -73,16 +73,14 @@ async def deputy_list(
                       status=status if status in DEPUTY_STATUSES else "", group_id=as_id(group),
                       unassigned=unassigned == "1", page=max(1, min(page_no, 100_000)))
 
-    async def reads():  # kept until the county's data changes (app.core.read_cache)
+    async def reads() -> dict:  # kept until the county's data changes (app.core.read_cache)
         rows, total = await list_deputies(ctx.db, scope, filters)
-        return rows, total, await services.group_choices(ctx.db) if scope.role != "deputy" else []
+        return dict(rows=rows, total=total, pages=max(1, -(-total // PER_PAGE)),
+                    groups=await services.group_choices(ctx.db) if scope.role != "deputy" else [])
 
-    rows, total, groups = await read_cache(request.app).remember(
-        ctx.tenant.id, f"deputies:{ctx.membership.id}:{scope.role}:{filters!r}", reads)
-    pages = max(1, -(-total // PER_PAGE))
-    return page(
-        request, "deputies/list.html", rows=rows, total=total, filters=filters, pages=pages, groups=groups,
-        can_edit=scope.can_edit, staff=scope.role in access.STAFF_ROLES,
+    return await kept_page(
+        request, "deputies/list.html", tenant_id=ctx.tenant.id,
+        name=f"deputies:{ctx.membership.id}:{scope.role}:{filters!r}", reads=reads, filters=filters, can_edit=scope.can_edit, staff=scope.role in access.STAFF_ROLES,
         can_export=scope.role in exports.EXPORT_ROLES, can_import=scope.role in imports.IMPORT_ROLES, **_common(ctx),
     )
 

@@ -29,7 +29,13 @@ async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     # read once per change of the county's data (or per minute: counts of what fell due meanwhile)
     reads = await read_cache(request.app).remember(
         ctx.tenant.id, f"home:{ctx.membership.id}:{ctx.user.id}:{ctx.role}:{today}", lambda: _reads(ctx, now))
-    return page(request, "home/home.html", tz=ctx.tz, work_base=ctx.base, **reads,
+    # the header's unread count and, for those who see the delivery log, the messages that need
+    # attention (unknown, stuck, checked for long, failing again and again, failed lately): one statement,
+    # every time (the worker changes messages every few seconds; the read cache does not watch them)
+    unread, trouble = await notify_queries.home_counts(ctx.db, ctx.user.id,
+                                                       now=now if ctx.role in LOG_ROLES else None)
+    return page(request, "home/home.html", tz=ctx.tz, work_base=ctx.base, **reads, unread=unread,
+                trouble=trouble.shown() if trouble else [],
                 failed_days=notify_queries.FAILED_WARNING_DAYS,
                 stuck_minutes=_minutes(notify_queries.STUCK_AFTER),
                 checking_minutes=_minutes(notify_queries.CHECKING_LONG))
@@ -39,10 +45,6 @@ async def _reads(ctx: TenantContext, now: datetime) -> dict:
     tz = ctx.tz
     # serving deputies in the member's scope not stationed anywhere (deputies/_home_summary.html)
     deputy_unassigned = upcoming = None
-    # the header's unread count and, for those who see the delivery log, the messages that need
-    # attention (unknown, stuck, checked for long, failing again and again, failed lately): one statement
-    unread, trouble = await notify_queries.home_counts(ctx.db, ctx.user.id,
-                                                       now=now if ctx.role in LOG_ROLES else None)
     if ctx.membership.role != "handling_unit":
         scope = await ctx.scope()
         deputy_unassigned = await unassigned_count(ctx.db, scope)
@@ -53,8 +55,7 @@ async def _reads(ctx: TenantContext, now: datetime) -> dict:
         if ctx.role == "county_admin" and ctx.tenant.kind == "county" else None
     work = await workbench.for_member(ctx.db, await ctx.scope(), ctx.tenant.id,
                                       When(now=now, today=now.astimezone(tz).date(), tz=tz))
-    return dict(deputy_unassigned=deputy_unassigned, upcoming=upcoming, work=work, joint=joint, setup=setup,
-                unread=unread, trouble=trouble.shown() if trouble else [])
+    return dict(deputy_unassigned=deputy_unassigned, upcoming=upcoming, work=work, joint=joint, setup=setup)
 
 
 def _minutes(span) -> int:

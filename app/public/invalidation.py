@@ -54,13 +54,16 @@ GLOBAL_TABLES = frozenset({"working_calendar_days"})
 UNCHANGING_TABLES = frozenset({"images"})
 WATCHED = STATION_TABLES | TENANT_TABLES | GLOBAL_TABLES
 # The signed-in pages' read cache (app.core.read_cache) is invalidated by a write to any table but
-# these: platform tables no cached read shows (a user's name reaches a kept page within its TTL), and
+# these: platform tables no cached read shows (a user's name reaches a kept page within its TTL),
 # bookkeeping a page's own GET writes (the viewing of personal data logged, a sign-in screen's codes,
-# public lookups that found nothing) or a trigger keeps beside a change that is itself a write.
+# public lookups that found nothing) or a trigger keeps beside a change that is itself a write, and the
+# messages the worker sends every few seconds (no kept read shows them: the inbox count and the
+# delivery trouble are read on every request).
 NOT_DATA_TABLES = frozenset({
     "users", "user_sessions", "failed_logins", "operator_digests", "operator_exports", "platform_alerts",
     "platform_audit_log", "signup_applications", "sms_provider_status", "alembic_version",
     "audit_log", "signin_codes", "case_lookup_misses", "short_link_misses", "compliance_stale",
+    "outbox", "deliveries", "work_notices",
 })
 # Functions called in plain SQL that delete or change watched rows.
 WRITING_FUNCTIONS = ("delete_tenant_data",)

@@ -64,8 +64,8 @@ def _cycles(graph) -> list[list[str]]:
 
 # Modules that are web by nature; every other module (services, queries, models, jobs, the CLI's
 # helpers) must not reach Litestar, not even through another module.
-WEB_MODULES = {"app.main", "app.cli", "app.__main__", "app.core.web", "app.core.static", "app.core.health",
-               "app.notify.fake_gateway", "app.notify.fake_tencent"}
+WEB_MODULES = {"app.main", "app.cli", "app.__main__", "app.core.web", "app.core.kept_pages", "app.core.static",
+               "app.core.health", "app.notify.fake_gateway", "app.notify.fake_tencent"}
 
 
 def _is_web(module: str) -> bool:

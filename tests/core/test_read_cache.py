@@ -6,6 +6,9 @@ with Redis away the database answers."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import update
@@ -13,6 +16,7 @@ from sqlalchemy import update
 from app.audit.models import AuditEntry
 from app.cases.models import Case
 from app.core import read_cache
+from app.notify.models import Outbox
 from app.core.i18n import current_locale, gettext
 from app.platform.services import set_tenant_status
 from tests.factories import csrf_from, make_user
@@ -20,7 +24,7 @@ from tests.cases.world import build_case_county, put_case
 from tests.deputies.deputy_world import signed_in
 from tests.home.work_world import HEBA, values
 
-SIGN_IN_ONLY = 3  # the session with its user, the membership, at most the request's transaction binding
+SIGN_IN_ONLY = 3  # the session with its user, the membership, the header's message counts
 
 
 @pytest.fixture
@@ -75,6 +79,9 @@ async def test_bookkeeping_writes_keep_the_cache_and_data_writes_bump_it(app, da
     before = await data_generation(settings, cc.tenant.id)
     async with database.transaction(tenant_id=cc.tenant.id) as db:  # a view of personal data, logged
         db.add(AuditEntry(tenant_id=cc.tenant.id, action="case.mobile_viewed", target="case:1"))
+    assert await data_generation(settings, cc.tenant.id) == before
+    async with database.transaction(tenant_id=cc.tenant.id) as db:  # the worker sending messages
+        await db.execute(update(Outbox).where(Outbox.status == "pending").values(attempts=Outbox.attempts + 1))
     assert await data_generation(settings, cc.tenant.id) == before
     await put_case(database, cc, content="新的")
     assert await data_generation(settings, cc.tenant.id) == before + 1
@@ -141,3 +148,38 @@ async def test_with_redis_away_the_database_answers(app, database, cc):
             assert values(text)["county-to-assign"] == "1" and queries > SIGN_IN_ONLY
     finally:
         cache.redis_url, cache._client, cache._paused_until = real_url, None, 0.0
+
+
+async def test_a_kept_case_page_carries_this_browsers_token_and_its_forms_work(app, database, cc):
+    case = await put_case(database, cc, content="路灯不亮")
+    for answer in ("已现场答复：明天修", None):  # two browsers of the same member, one after the other
+        async with signed_in(app, cc.county, "station") as client:
+            await view(client, f"/cases/{case.id}")
+            page, queries = await view(client, f"/cases/{case.id}")  # its content kept
+            assert queries <= SIGN_IN_ONLY
+            header = re.search(r'"x-csrftoken": "([^"]+)"', page).group(1)
+            assert set(re.findall(r'name="_csrf_token" value="([^"]+)"', page)) == {header}
+            if answer:
+                r = await client.post(f"{client.base}/cases/{case.id}/steps/answer_on_spot",
+                                      data={"_csrf_token": header, "answer": answer}, follow_redirects=False)
+                assert r.status_code == 303, r.text[:500]
+                assert answer in (await view(client, f"/cases/{case.id}?done=step"))[0]
+
+
+async def test_requests_missing_the_same_value_at_once_read_it_once(app, cc):
+    cache = read_cache.read_cache(app)
+    computed = []
+
+    async def slow():
+        computed.append(1)
+        await asyncio.sleep(0.05)
+        return {"figure": 7}
+
+    async def failing():
+        raise RuntimeError("the database went away")
+
+    values_read = await asyncio.gather(*(cache.remember(cc.tenant.id, "busy", slow) for _ in range(6)))
+    assert values_read == [{"figure": 7}] * 6 and len(computed) == 1
+    with pytest.raises(RuntimeError):  # a failed read is not kept: the next request reads again
+        await cache.remember(cc.tenant.id, "broken", failing)
+    assert await cache.remember(cc.tenant.id, "broken", slow) == {"figure": 7}
