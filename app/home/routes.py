@@ -10,8 +10,7 @@ from datetime import datetime, timezone
 from litestar import Request, Response, get
 
 from app.activities import queries as activity_queries
-from app.core.read_cache import read_cache
-from app.core.web import page
+from app.core.kept_pages import kept_page
 from app.deputies.checks import unassigned_count
 from app.home import setup_routes, workbench
 from app.home.items import When
@@ -26,19 +25,20 @@ from app.tenancy.access import TenantContext
 async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     now = datetime.now(timezone.utc)
     today = now.astimezone(ctx.tz).date()
-    # read once per change of the county's data (or per minute: counts of what fell due meanwhile)
-    reads = await read_cache(request.app).remember(
-        ctx.tenant.id, f"home:{ctx.membership.id}:{ctx.user.id}:{ctx.role}:{today}", lambda: _reads(ctx, now))
     # the header's unread count and, for those who see the delivery log, the messages that need
     # attention (unknown, stuck, checked for long, failing again and again, failed lately): one statement,
     # every time (the worker changes messages every few seconds; the read cache does not watch them)
     unread, trouble = await notify_queries.home_counts(ctx.db, ctx.user.id,
                                                        now=now if ctx.role in LOG_ROLES else None)
-    return page(request, "home/home.html", tz=ctx.tz, work_base=ctx.base, **reads, unread=unread,
-                trouble=trouble.shown() if trouble else [],
-                failed_days=notify_queries.FAILED_WARNING_DAYS,
-                stuck_minutes=_minutes(notify_queries.STUCK_AFTER),
-                checking_minutes=_minutes(notify_queries.CHECKING_LONG))
+    trouble = trouble.shown() if trouble else []
+    # the rest is read and rendered once per change of the county's data (or per minute: counts of what
+    # fell due meanwhile); the counts above are part of its name
+    return await kept_page(
+        request, "home/home.html", tenant_id=ctx.tenant.id,
+        name=f"home:{ctx.membership.id}:{ctx.user.id}:{ctx.role}:{today}:{unread}:{trouble!r}",
+        reads=lambda: _reads(ctx, now), tz=ctx.tz, work_base=ctx.base, unread=unread, trouble=trouble,
+        failed_days=notify_queries.FAILED_WARNING_DAYS, stuck_minutes=_minutes(notify_queries.STUCK_AFTER),
+        checking_minutes=_minutes(notify_queries.CHECKING_LONG))
 
 
 async def _reads(ctx: TenantContext, now: datetime) -> dict:
