@@ -25,10 +25,12 @@ stops at once as before.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import pickle
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from redis.asyncio import Redis
@@ -65,24 +67,29 @@ def tenant_data_key(ns: str, tenant_id: int) -> str:
     return f"{ns}d:{tenant_id}"
 
 
-class ReadCache:
-    """The web process's view of the cache (one per app and event loop)."""
+class RedisCache:
+    """A web process's Redis client for one of the caches (this one, app.public.cache): made for the
+    running event loop with the cache's Lua script; after a failure the database answers for
+    PAUSE_AFTER_ERROR seconds without trying Redis."""
 
-    def __init__(self, redis_url: str, database_name: str | None):
+    label = "read cache"
+    script = LOOKUP
+
+    def __init__(self, redis_url: str, database_name: str | None, release: str = ""):
         self.redis_url = redis_url
         self.ns = namespace(database_name)
+        self.release = release
         self._client: Redis | None = None
         self._script = None
         self._loop = None
         self._paused_until = 0.0
-        self._computing: dict[str, asyncio.Event] = {}  # values being read by a request of this process
 
     def _redis(self) -> Redis:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             self._client = Redis.from_url(self.redis_url, socket_connect_timeout=REDIS_TIMEOUT,
                                           socket_timeout=REDIS_TIMEOUT)
-            self._script = self._client.register_script(LOOKUP)
+            self._script = self._client.register_script(self.script)
             self._loop = loop
         return self._client
 
@@ -91,14 +98,22 @@ class ReadCache:
 
     def _failed(self, what: str, exc: Exception) -> None:
         self._paused_until = time.monotonic() + PAUSE_AFTER_ERROR
-        log.warning("read cache: %s failed (%s); reading the database", what, type(exc).__name__)
+        log.warning("%s: %s failed (%s); reading the database", self.label, what, type(exc).__name__)
+
+
+class ReadCache(RedisCache):
+    """The web process's view of the read cache (one per app and event loop)."""
+
+    def __init__(self, redis_url: str, database_name: str | None, release: str = ""):
+        super().__init__(redis_url, database_name, release)
+        self._computing: dict[str, asyncio.Event] = {}  # values being read by a request of this process
 
     async def remember(self, tenant_id: int, name: str, compute: Callable[[], Awaitable[T]]) -> T:
         """The value kept under ``name`` (in the request's language: a value may hold translated words) for
         the tenant's current data, or ``compute()``'s (then kept). Requests of this process that miss the
         same value at once wait for the first one's (after a change, a busy page is read once per
         process, not once per waiting request), then look again."""
-        name = f"{current_locale.get()}:{name}"
+        name = f"{self.release}:{current_locale.get()}:{name}"
         gens, found = await self._lookup(tenant_id, name)
         if found is not None:
             return pickle.loads(found)
@@ -146,11 +161,24 @@ class ReadCache:
             self._failed("store", exc)
 
 
+def release(manifest) -> str:
+    """What a kept value or page is made of besides the data: the code, the templates, the catalogues
+    and the static files' hashed names (read once per process). A deploy, even a rolling one, never
+    serves what another release kept."""
+    digest = hashlib.blake2b(digest_size=8)
+    for name in sorted(manifest.by_name):
+        digest.update(manifest.url(name).encode())
+    app_dir = Path(__file__).resolve().parents[1]
+    for path in sorted(p for suffix in ("*.py", "*.html", "*.po") for p in app_dir.rglob(suffix)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def read_cache(app) -> ReadCache:
     """The app's read cache, made at its first use (app.state holds it)."""
     cache = app.state.get("read_cache")
     if cache is None:
         settings = app.state.settings
-        cache = ReadCache(settings.redis_url, make_url(settings.app_database_url).database)
+        cache = ReadCache(settings.redis_url, make_url(settings.app_database_url).database, release(app.state.static))
         app.state["read_cache"] = cache
     return cache

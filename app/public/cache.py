@@ -8,7 +8,7 @@ each other's pages:
   t:<tenant>                the tenant's generation (its name, status, stations, deputies, plans, boards …)
   s:<tenant>:<station>      a station's own generation (its goals, commitments, deputies' assignments)
   b:<tenant>:<G.t.s>:<page> a rendered page: a hash of its ETag, its bodies (identity, br, gzip) and the
-                            moment its day ends; <page> names the release (templates, catalogues, static
+                            moment its day ends; <page> names the release (code, templates, catalogues, static
                             files: a deploy, even a rolling one, never serves another release's page),
                             the language and the canonical path
 
@@ -26,29 +26,24 @@ tried), never an error.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
-import logging
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, time as clock_time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import brotli
-from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-log = logging.getLogger("lianluo.public.cache")
+from app.core.read_cache import RedisCache, release
+
 
 TTL_SECONDS = 60  # the backstop; changes themselves invalidate at once
 # What a phone or a proxy may reuse without asking: a minute, so an edit reaches everyone within one
 # (the app's own cache answers the revalidation, a 304 without a body, from Redis).
 MAX_AGE = 60
 SLUG_TTL = 86400
-REDIS_TIMEOUT = 0.5  # seconds; past this the page is rendered from the database
-PAUSE_AFTER_ERROR = 5.0  # seconds without trying Redis after it failed
 BROTLI_QUALITY = 4  # as the app's compression middleware (app.main)
 GZIP_LEVEL = 6
 ENCODINGS = {"br": "br", "gz": "gzip"}  # our field name → Content-Encoding
@@ -68,10 +63,6 @@ local gens = g .. '.' .. t .. '.' .. s
 local found = redis.call('HMGET', ns .. 'b:' .. tid .. ':' .. gens .. ':' .. ARGV[2], 'etag', ARGV[3], 'until')
 return {tid, gens, found[1], found[2], found[3]}
 """
-
-
-def namespace(database_name: str | None) -> str:
-    return f"lp:{database_name or ''}:"
 
 
 def slug_key(ns: str, slug: str) -> str:
@@ -170,33 +161,11 @@ class Lookup:
         return self.body is not None and self.digest is not None
 
 
-class PageCache:
+class PageCache(RedisCache):
     """The web process's view of the cache (one per app and event loop)."""
 
-    def __init__(self, redis_url: str, database_name: str | None, release: str = ""):
-        self.redis_url = redis_url
-        self.ns = namespace(database_name)
-        self.release = release
-        self._client: Redis | None = None
-        self._script = None
-        self._loop = None
-        self._paused_until = 0.0
-
-    def _redis(self):
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client = Redis.from_url(self.redis_url, socket_connect_timeout=REDIS_TIMEOUT,
-                                          socket_timeout=REDIS_TIMEOUT)
-            self._script = self._client.register_script(LOOKUP)
-            self._loop = loop
-        return self._client
-
-    def _usable(self) -> bool:
-        return bool(self.redis_url) and time.monotonic() >= self._paused_until
-
-    def _failed(self, what: str, exc: Exception) -> None:
-        self._paused_until = time.monotonic() + PAUSE_AFTER_ERROR
-        log.warning("public page cache: %s failed (%s); rendering from the database", what, type(exc).__name__)
+    label = "public page cache"
+    script = LOOKUP
 
     def page(self, locale: str, path: str) -> str:
         return f"{self.release}:{locale}:{path}"
@@ -232,18 +201,6 @@ class PageCache:
             await pipe.execute()
         except Exception as exc:
             self._failed("store", exc)
-
-
-def release(manifest) -> str:
-    """What the rendered pages are made of besides the data: the templates, the catalogues and the
-    static files' hashed names (read once per process)."""
-    digest = hashlib.blake2b(digest_size=8)
-    for name in sorted(manifest.by_name):
-        digest.update(manifest.url(name).encode())
-    app_dir = Path(__file__).resolve().parents[1]
-    for path in sorted([*(app_dir / "templates").rglob("*.html"), *(app_dir / "locales").rglob("*.po")]):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def page_cache(app) -> PageCache:

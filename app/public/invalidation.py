@@ -31,8 +31,8 @@ from sqlalchemy import event, inspect
 from sqlalchemy.sql.elements import TextClause
 
 from app.core.db import TenantBoundSession
-from app.core.read_cache import platform_data_key, tenant_data_key
-from app.public.cache import PAUSE_AFTER_ERROR, REDIS_TIMEOUT, global_key, namespace, station_key, tenant_key
+from app.core.read_cache import PAUSE_AFTER_ERROR, REDIS_TIMEOUT, namespace, platform_data_key, tenant_data_key
+from app.public.cache import global_key, station_key, tenant_key
 
 log = logging.getLogger("lianluo.public.cache")
 

@@ -21,6 +21,7 @@ from sqlalchemy import event, text, update
 
 from app.activities.models import Activity, ActivityEvent, ActivityKind, ActivityPlan
 from app.core.calendar import CalendarDay
+from app.core import read_cache
 from app.deputies.models import StationDeputy
 from app.platform.services import set_tenant_status
 from app.public import cache as page_cache
@@ -84,7 +85,7 @@ async def redis(settings):
 def ns(settings) -> str:
     from sqlalchemy.engine import make_url
 
-    return page_cache.namespace(make_url(settings.app_database_url).database)
+    return read_cache.namespace(make_url(settings.app_database_url).database)
 
 
 # --- hits ---------------------------------------------------------------------------------------------
