@@ -256,9 +256,10 @@ def _interrupt(signum, frame):
 def _serve_argv(host: str, port: int, workers: int) -> list[str]:
     # --respawn-failed-workers: a worker that dies (OOM killer, kill -9) is replaced; without it
     # granian stops the whole server. SIGHUP to granian respawns every worker gracefully (a reload).
+    # GRANIAN_LOG_LEVEL=info shows each worker's spawn and stop (default: warnings and errors only).
     return [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", host,
             "--port", str(port), "--workers", str(workers), "--respawn-failed-workers",
-            "--log-level", "warning", "app.main:create_app"]
+            "--log-level", os.environ.get("GRANIAN_LOG_LEVEL", "warning"), "app.main:create_app"]
 
 
 def cmd_worker(args) -> None:
