@@ -253,12 +253,19 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+WORKER_STOP_SECONDS = 30  # requests in flight finish well within it (the pool waits 3 s, pages take ms)
+
+
 def _serve_argv(host: str, port: int, workers: int) -> list[str]:
     # --respawn-failed-workers: a worker that dies (OOM killer, kill -9) is replaced; without it
     # granian stops the whole server. SIGHUP to granian respawns every worker gracefully (a reload).
     # GRANIAN_LOG_LEVEL=info shows each worker's spawn and stop (default: warnings and errors only).
+    # --workers-kill-timeout: a worker not stopped WORKER_STOP_SECONDS after it was asked is killed, so a
+    # reload or a stop never waits forever (granian waits without end by default: a worker asked to stop
+    # while still starting — a reload just after a respawn, on a busy host — may miss the request).
     return [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", host,
             "--port", str(port), "--workers", str(workers), "--respawn-failed-workers",
+            "--workers-kill-timeout", str(WORKER_STOP_SECONDS),
             "--log-level", os.environ.get("GRANIAN_LOG_LEVEL", "warning"), "app.main:create_app"]
 
 
