@@ -12,15 +12,16 @@ import re
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import update
+from sqlalchemy.engine import make_url
 
 from app.audit.models import AuditEntry
 from app.cases.models import Case
 from app.core import read_cache
-from app.notify.models import Outbox
 from app.core.i18n import current_locale, gettext
+from app.notify.models import Outbox
 from app.platform.services import set_tenant_status
-from tests.factories import csrf_from, make_user
 from tests.cases.world import build_case_county, put_case
+from tests.factories import csrf_from, make_user
 from tests.deputies.deputy_world import signed_in
 from tests.home.work_world import HEBA, values
 
@@ -41,15 +42,10 @@ async def view(client, path: str = "/"):
 async def data_generation(settings, tenant_id: int) -> int:
     redis = Redis.from_url(settings.redis_url)
     try:
-        ns = read_cache.namespace(settings_database(settings))
+        ns = read_cache.namespace(make_url(settings.app_database_url).database)
         return int(await redis.get(read_cache.tenant_data_key(ns, tenant_id)) or 0)
     finally:
         await redis.aclose()
-
-
-def settings_database(settings) -> str:
-    from sqlalchemy.engine import make_url
-    return make_url(settings.app_database_url).database
 
 
 async def test_a_repeat_view_reads_nothing_and_a_change_shows_at_once(app, database, cc):
