@@ -15,7 +15,7 @@ from litestar import Request
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import MAX_ID, bind, bind_now
+from app.core.db import MAX_ID, bind_now
 from app.core.errors import NotFound
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, StationDeputy
@@ -31,13 +31,7 @@ async def public_tenant(request: Request, slug: str, *, writes: bool = False
     loaded rows (still readable by the template). A form that ``writes`` commits when its block ends
     without an exception (a refused change was rolled back by ``attempt``)."""
     async with request.app.state.db.session() as db:
-        tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug[:40], Tenant.status == "active"))
-        if tenant is not None:
-            db.expunge(tenant)  # keep its loaded fields past the end of this first transaction
-        await db.rollback()
-        if tenant is None:
-            raise NotFound()
-        bind(db, tenant.id)
+        tenant = await active_tenant(db, slug)
         yield tenant, db
         if writes:
             await db.commit()
