@@ -17,7 +17,7 @@ from app.accounts.models import ROLES, SCOPED_ROLES, FailedLogin, Membership, Us
 from app.audit.services import record, record_platform
 from app.core.errors import Refusal
 from app.core.i18n import lazy
-from app.core.security import MIN_PASSWORD_LENGTH, MOBILE_RE, hash_password, mask_mobile, new_token, verify_password
+from app.core.security import MIN_PASSWORD_LENGTH, MOBILE_RE, hash_password, mask_mobile, new_token, password_matches
 from app.core.settings import Settings
 from app.tenancy.models import AdminNode, Tenant
 
@@ -110,7 +110,7 @@ async def sign_in(
         raise Refusal(LOCKED, status=429)
     usable = user is not None and user.disabled_at is None
     # A missing or disabled account verifies against a dummy hash: the same work either way.
-    if not verify_password(user.password_hash if usable else None, password):
+    if not await password_matches(user.password_hash if usable else None, password):
         await record_failure(db, settings, whose, failures, "login_failed", client_addr,
                              target=None if user else _typed(login))
         await db.commit()
@@ -227,7 +227,7 @@ async def change_password(
     db: AsyncSession, user: User, current: str, new: str, confirm: str, *, keep_session_id: int, client_addr: str | None
 ) -> None:
     """Change the password and end the user's other sessions. Commits."""
-    if not verify_password(user.password_hash, current):
+    if not await password_matches(user.password_hash, current):
         raise Refusal(lazy("The current password is wrong."))
     check_new_password(new, confirm)
     await db.execute(
