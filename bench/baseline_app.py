@@ -14,27 +14,50 @@ Served by granian as the product is (`--interface asgi --factory`), from the che
 
 GET and POST (a form body, read and ignored) answer the same page, so the product's POST pages have a
 baseline that reads a body too. The X-Rows header says how many rows were read.
+
+Two more shapes give the POSTs a second comparison, the same kind of work on the bare stack (printed
+beside the page's ratio, never instead of it):
+- POST /baseline/login: a user's password hash read by name and checked with argon2id at the
+  product's cost (in a thread, as the product does), a cookie set, 303 — the floor of any sign-in
+  that hashes as DESIGN.md asks.
+- POST /baseline/write: the form's `content` written as one row (an audit entry of the tenant,
+  action "bench_bare_write") in one committed transaction with the tenant bound, a small page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 from jinja2 import DictLoader, Environment, select_autoescape
-from litestar import Litestar, Request, Response, route
+from litestar import Litestar, Request, Response, post, route
 from litestar.logging.config import LoggingConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 ROWS = 50
 PATH = "/baseline"
+LOGIN_PATH = "/baseline/login"
+WRITE_PATH = "/baseline/write"
 # The same binding statement as app.core.db's, then the page's one query.
 BIND = text("SELECT set_config('app.tenant_id', :tenant_id, true), set_config('app.user_id', :user_id, true)")
 SELECT = text("SELECT id, starts_at, place, topic, status FROM activities "
               "ORDER BY starts_at DESC, id DESC LIMIT :rows")
+FIND_USER = text("SELECT id, password_hash FROM users WHERE username = :login")
+WRITE = text("INSERT INTO audit_log (tenant_id, action, target) VALUES (:tenant_id, 'bench_bare_write', :target)")
+# the product's production cost (app.core.security.PRODUCTION_HASH_COST), written out: no product code here
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+WRITTEN = """<!doctype html>
+<html lang="zh-Hans"><head><meta charset="utf-8"><title>已收到</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>已收到</h1><p>{{ content }}</p></main></body></html>
+"""
 PAGE = """<!doctype html>
 <html lang="zh-Hans"><head><meta charset="utf-8"><title>{{ title }}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -73,11 +96,35 @@ def create_app() -> Litestar:
             rows = (await conn.execute(SELECT, {"rows": ROWS})).all()
         return Template("page.html", context={"title": "活动", "rows": rows}, headers={"X-Rows": str(len(rows))})
 
-    environment = Environment(loader=DictLoader({"page.html": PAGE}), autoescape=select_autoescape(default=True))
+    @post(LOGIN_PATH, status_code=303)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        async with engine.connect() as conn:
+            user = (await conn.execute(FIND_USER, {"login": str(form.get("login", ""))})).first()
+        try:
+            ok = user is not None and await asyncio.to_thread(HASHER.verify, user.password_hash,
+                                                               str(form.get("password", "")))
+        except VerificationError:
+            ok = False
+        if not ok:
+            return Response("wrong", status_code=401)
+        response = Redirect("/baseline", status_code=303)
+        response.set_cookie("session", secrets.token_urlsafe(32), httponly=True, samesite="lax")
+        return response
+
+    @post(WRITE_PATH, status_code=200)
+    async def write(request: Request) -> Response:
+        content = str((await request.form()).get("content", ""))[:200]
+        async with engine.begin() as conn:
+            await conn.execute(BIND, {"tenant_id": tenant["id"], "user_id": ""})
+            await conn.execute(WRITE, {"tenant_id": int(tenant["id"]), "target": content})
+        return Template("written.html", context={"content": content})
+
+    environment = Environment(loader=DictLoader({"page.html": PAGE, "written.html": WRITTEN}), autoescape=select_autoescape(default=True))
 
     async def dispose() -> None:
         await engine.dispose()
 
-    return Litestar(route_handlers=[page], on_startup=[find_tenant], on_shutdown=[dispose],
+    return Litestar(route_handlers=[page, login, write], on_startup=[find_tenant], on_shutdown=[dispose],
                     logging_config=LoggingConfig(log_exceptions="always"),  # a 500's cause in the log; else silent
                     template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment)))

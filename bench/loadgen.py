@@ -32,6 +32,7 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     spread_addresses: bool = False  # a fresh X-Forwarded-For address per request
+    paths: tuple[str, ...] = ()  # if given, each request takes the next of these instead of `path`
 
 
 @dataclass
@@ -75,15 +76,18 @@ def wrk_script(target: Target) -> str:
     lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in target.headers]
     if target.body:
         lines.append(f"wrk.body = {_lua_string(target.body)}")
-    if target.spread_addresses:
-        lines += [
-            "function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end",
-            "function request()",
-            '  wrk.headers["X-Forwarded-For"] = "10." .. math.random(0, 255) .. "." .. math.random(0, 255)'
-            ' .. "." .. math.random(1, 254)',
-            "  return wrk.format()",
-            "end",
-        ]
+    if target.spread_addresses or target.paths:
+        lines += ["paths = {" + ", ".join(_lua_string(p) for p in target.paths) + "}", "sent = 0",
+                  "function init(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end",
+                  "function request()"]
+        if target.spread_addresses:
+            lines.append('  wrk.headers["X-Forwarded-For"] = "10." .. math.random(0, 255) .. "." .. '
+                         'math.random(0, 255) .. "." .. math.random(1, 254)')
+        if target.paths:
+            lines += ["  sent = sent + 1", "  return wrk.format(nil, paths[sent % #paths + 1])"]
+        else:
+            lines.append("  return wrk.format()")
+        lines.append("end")
     lines += [
         "function done(summary, latency, requests)",
         '  io.write(string.format("BENCH %d %d %d %d %d %d %d %.0f %.0f %.0f\\n", summary.requests,'
@@ -130,7 +134,8 @@ def _raw_request(target: Target, host: str, rng: random.Random) -> bytes:
         headers.append(("X-Forwarded-For", random_address(rng)))
     if target.body or target.method == "POST":
         headers.append(("Content-Length", str(len(target.body))))
-    head = f"{target.method} {target.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    path = rng.choice(target.paths) if target.paths else target.path
+    head = f"{target.method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
     return head.encode() + target.body
 
 

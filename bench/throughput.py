@@ -260,14 +260,19 @@ def header(out: Report, args, base: str, baseline: str) -> None:
     out()
 
 
-def round_line(out: Report, rnd: int, page: Page, product: Result, baseline: Result) -> None:
+def round_line(out: Report, rnd: int, page: Page, product: Result, baseline: Result, shape: Result | None) -> None:
     ratio = product.rate / baseline.rate if baseline.rate else float("nan")
+    same = ""
+    if shape is not None:
+        same = (f" | {page.shape.path} {shape.rate:7.1f} req/s  ratio {product.rate / shape.rate if shape.rate else 0:.2f}"
+                f"{'  errors ' + shape.error_text() if shape.error_count else ''}")
     out(f"round {rnd}  {pad(page.label, 30)} {product.rate:8.1f} req/s  p50 {ms(product.p50):>6}  "
         f"p95 {ms(product.p95):>6}  p99 {ms(product.p99):>6} ms  errors {product.error_text():<10} | "
-        f"baseline {baseline.rate:7.1f} req/s  ratio {ratio:.2f}")
+        f"baseline {baseline.rate:7.1f} req/s  ratio {ratio:.2f}{same}")
 
 
-def summary(out: Report, pages: list[Page], results: dict[str, list[tuple[Result, Result]]]) -> None:
+def summary(out: Report, pages: list[Page], results: dict[str, list[tuple[Result, Result]]],
+            shapes: dict[str, list[float]]) -> None:
     out()
     head = (f"{pad('page', 34)} {'req/s':>11} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7} "
             f"{'baseline req/s':>15} {'ratio':>10}")
@@ -285,6 +290,10 @@ def summary(out: Report, pages: list[Page], results: dict[str, list[tuple[Result
             f"{errors:>7} {span([b.rate for _, b in pairs]):>15} {span(ratios, '{:.2f}'):>10}")
     out("req/s, baseline and ratio: lowest–highest over the rounds (the ratio within each round); "
         "latencies: median of the rounds")
+    for page in pages:
+        if shapes.get(page.label):
+            out(f"{page.label}: ratio to the same work on the bare stack ({page.shape.path}) "
+                f"{span(shapes[page.label], '{:.2f}')}")
 
 
 def mixed(out: Report, args, prepared: Prepared, base: str, baseline: str) -> None:
@@ -334,6 +343,7 @@ def measure(out: Report, args, prepared: Prepared, base: str, baseline: str) -> 
             wrk(base, page.target, args.warmup)
         wrk(baseline, prepared.baseline_get, args.warmup)
     results: dict[str, list[tuple[Result, Result]]] = {}
+    shapes: dict[str, list[float]] = {}
     for rnd in range(1, args.rounds + 1):
         for page in prepared.pages:
             settle(base, "product")
@@ -341,8 +351,14 @@ def measure(out: Report, args, prepared: Prepared, base: str, baseline: str) -> 
             settle(baseline, "baseline")
             bare = wrk(baseline, page.baseline, args.duration)
             results.setdefault(page.label, []).append((product, bare))
-            round_line(out, rnd, page, product, bare)
-    summary(out, prepared.pages, results)
+            shape = None
+            if page.shape is not None:
+                settle(baseline, "baseline")
+                shape = wrk(baseline, page.shape, args.duration)
+                if shape.rate:
+                    shapes.setdefault(page.label, []).append(product.rate / shape.rate)
+            round_line(out, rnd, page, product, bare, shape)
+    summary(out, prepared.pages, results, shapes)
 
 
 def main(argv: list[str] | None = None) -> int:
