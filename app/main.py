@@ -76,8 +76,8 @@ from app.core.web import (
 from app.home import routes as home_routes
 from app.home import sections
 from app.tenancy import routes as tenancy_routes
-from app.notify.queries import unread_count
-from app.tenancy.access import requires_membership, tenant_context_provider
+from app.notify.queries import header_unread
+from app.tenancy.access import membership_guard, tenant_context_provider
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # package data: found in a checkout and in a wheel
 
@@ -114,8 +114,8 @@ def tenant_router() -> Router:
     """Everything under /t/{tenant_slug}: a member's pages, bound to that tenant."""
     return Router(
         path="/t/{tenant_slug:str}",
-        guards=[requires_membership],
-        dependencies={"ctx": Provide(tenant_context_provider(unread_count))},
+        guards=[membership_guard(header_unread)],
+        dependencies={"ctx": Provide(tenant_context_provider())},
         route_handlers=[
             *home_routes.route_handlers,
             *tenancy_routes.route_handlers,

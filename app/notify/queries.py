@@ -48,6 +48,16 @@ _UNREAD = select(func.count()).select_from(Outbox).where(
     inbox_filter(bindparam("user_id")), Outbox.read_at.is_(None))  # type: ignore[arg-type]
 
 
+def header_unread() -> ColumnElement[int]:
+    """The same count as a scalar subquery for the membership statement of every whole tenant page
+    (app.tenancy.access.membership_guard): its ``:tenant_id`` and ``:user_id``, the tenant named as well
+    as bound (the partial index outbox_unread leads with it)."""
+    return (select(func.count()).select_from(Outbox)
+            .where(Outbox.tenant_id == bindparam("tenant_id"), inbox_filter(bindparam("user_id")),  # type: ignore[arg-type]
+                   Outbox.read_at.is_(None))
+            .scalar_subquery())
+
+
 async def unread_count(db: AsyncSession, user_id: int) -> int:
     """The header's figure: one count on the partial index outbox_unread."""
     return await db.scalar(_UNREAD, {"user_id": user_id}) or 0

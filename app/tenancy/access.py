@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from sqlalchemy import Boolean, String, bindparam, case, cast, func, literal_column, select, true, update
+from sqlalchemy import Boolean, ColumnElement, String, bindparam, case, cast, func, literal_column, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.access import AUTH_WIDTH, Auth, LoginRequired, _login_redirect_target, auth_select, load_auth
@@ -98,22 +98,44 @@ _TENANT_BY_SLUG = select(*TenantRow.columns).where(_TENANTS.c.slug == bindparam(
 # The user's active membership (readable by its own user, bound by the sign-in statement), binding the
 # transaction to the tenant in the same statement when ``:bind`` (the tenant may be worked in) and the
 # membership is found: nothing is bound to a tenant before the membership is seen.
-_MEMBERSHIP = select(
+_MEMBERSHIP_COLUMNS = (
     *MembershipRow.columns,
     func.set_config("app.tenant_id", case((bindparam("bind", type_=Boolean), cast(_MEMBERSHIPS.c.tenant_id, String)),
                                           else_=literal_column("''")), true()).label("bound_tenant"),
-).where(_MEMBERSHIPS.c.tenant_id == bindparam("tenant_id"), _MEMBERSHIPS.c.user_id == bindparam("user_id"),
-        _MEMBERSHIPS.c.revoked_at.is_(None))
+)
+_MEMBERSHIP_WHERE = (_MEMBERSHIPS.c.tenant_id == bindparam("tenant_id"), _MEMBERSHIPS.c.user_id == bindparam("user_id"),
+                     _MEMBERSHIPS.c.revoked_at.is_(None))
+_MEMBERSHIP = select(*_MEMBERSHIP_COLUMNS).where(*_MEMBERSHIP_WHERE)
 _MEMBERSHIP_END = len(MembershipRow.columns)
 _ENTERED = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id")).values(
     current_tenant_id=bindparam("tenant_id"))
 
 
-async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard of every `/t/{tenant_slug}/…` route. It opens the request's one session: the sign-in,
-    the membership and (through ``ctx``) the page are one transaction on one connection, the tenant
-    and the user bound as soon as they are known. Two statements: the session, user and tenant (which
-    binds the user), then the membership (which binds the tenant)."""
+HeaderCount = Callable[[], ColumnElement[int]]
+
+
+def membership_guard(header_count: HeaderCount):
+    """The guard of every `/t/{tenant_slug}/…` route (``requires_membership``). ``header_count`` builds
+    the figure every whole page's header shows (the inbox's unread messages: a scalar subquery on the
+    bound tenant's rows, with the ``:tenant_id`` and ``:user_id`` of the membership statement), passed
+    in by the app so that tenancy imports no domain. A page that shows the header reads it in the
+    membership statement itself, after that statement's ``set_config`` has bound the tenant: the
+    target list is evaluated left to right and an uncorrelated subquery (an InitPlan) runs when its
+    value is first needed. Were that ever not so, the count would read no row (nothing bound: the
+    policies match nothing) and show 0, never another tenant's figure; tests/home check the figure."""
+    counting = select(*_MEMBERSHIP_COLUMNS, header_count().label("header_count")).where(*_MEMBERSHIP_WHERE)
+
+    async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        await _enter_tenant(connection, counting if _shows_header(connection) else _MEMBERSHIP)
+
+    return requires_membership
+
+
+async def _enter_tenant(connection: ASGIConnection, membership_statement) -> None:
+    """It opens the request's one session: the sign-in, the membership and (through ``ctx``) the page
+    are one transaction on one connection, the tenant and the user bound as soon as they are known. Two
+    statements: the session, user and tenant (which binds the user), then the membership (which binds
+    the tenant, and reads the header's count on a whole page)."""
     state = connection.scope.setdefault("state", {})
     slug = connection.path_params.get("tenant_slug", "")
     db = connection.app.state.db.session()
@@ -132,8 +154,10 @@ async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -
             tenant = TenantRow(*auth.row[AUTH_WIDTH:_TENANT_END])
             if tenant.id is None:  # no tenant has this slug (the outer join found none)
                 tenant = None
-        membership = await member_of(db, auth, tenant)
+        membership, header_count = await member_of(db, auth, tenant, membership_statement)
         note_bound(db, tenant.id, auth.user.id)
+        if header_count is not None:
+            state["unread"] = header_count
         if auth.session.current_tenant_id != tenant.id:
             await db.execute(_ENTERED, {"session_id": auth.session.id, "tenant_id": tenant.id})
             # The county admin sees who came into the tenant (sign-ins are in the platform log).
@@ -149,44 +173,40 @@ async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -
     log_tenant.set(tenant.slug)
 
 
-async def member_of(db: AsyncSession, auth: Auth, tenant) -> Membership:
+async def member_of(db: AsyncSession, auth: Auth, tenant, statement=_MEMBERSHIP) -> tuple[Membership, int | None]:
     """The user's active membership in ``tenant`` (a TenantRow or None), or the same 404 for unknown,
     pending and not-a-member; the transaction is bound to the tenant with it. Suspended tenants answer
     their own members with a notice (and bind nothing). Memberships are readable by their own user:
-    the user is bound first."""
+    the user is bound first. With the header's count when ``statement`` reads it, else None."""
     if tenant is None or tenant.status == "pending":
         raise NotFound()
-    row = (await db.execute(_MEMBERSHIP, {"tenant_id": tenant.id, "user_id": auth.user.id,
-                                          "bind": tenant.status != "suspended"})).first()
+    row = (await db.execute(statement, {"tenant_id": tenant.id, "user_id": auth.user.id,
+                                        "bind": tenant.status != "suspended"})).first()
     if row is None:
         raise NotFound()
     if tenant.status == "suspended":
         raise TenantSuspended()
-    return MembershipRow(*row[:_MEMBERSHIP_END])
+    return MembershipRow(*row[:_MEMBERSHIP_END]), (row.header_count if "header_count" in row._fields else None)
 
 
-def _shows_header(request: Request) -> bool:
+def _shows_header(connection: ASGIConnection) -> bool:
     """A GET that renders a whole page (not an htmx partial, not a route that counts for itself)."""
-    if request.method != "GET":
+    if connection.scope.get("method") != "GET":
         return False
-    if htmx_target(request) is not None:
+    if htmx_target(connection) is not None:
         return False
-    handler = request.scope.get("route_handler")
+    handler = connection.scope.get("route_handler")
     return not (handler and (handler.opt or {}).get("own_header_count"))
 
 
-def tenant_context_provider(header_count: Callable[[AsyncSession, int], Awaitable[int]]):
-    """The ``ctx`` dependency of tenant routes; ``header_count`` gives the number in every page's
-    header (the inbox's unread messages), passed in by the app so that tenancy imports no domain."""
+def tenant_context_provider():
+    """The ``ctx`` dependency of tenant routes (after the guard, ``membership_guard``)."""
 
     async def provide_tenant_context(request: Request) -> AsyncGenerator[TenantContext, None]:
         state = request.scope["state"]
         tenant, membership, auth = state["tenant"], state["membership"], state["auth"]
         db = state.pop(REQUEST_DB, None) or request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id)
         async with db:
-            if _shows_header(request):
-                # One indexed count in the page's own transaction.
-                state["unread"] = await header_count(db, auth.user.id)
             ctx = TenantContext(tenant=tenant, user=auth.user, membership=membership, db=db)
             yield ctx  # a route that raises: the exception comes back here and the session rolls back
             if not ctx.refused:
