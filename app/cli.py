@@ -82,6 +82,26 @@ def cmd_migrate(args) -> None:
     print("migrations applied")
 
 
+def cmd_distribute(args) -> None:
+    _run(distribute_schema(_settings().database_url))
+
+
+async def distribute_schema(owner_url: str) -> None:
+    """On a Citus coordinator, as the owner: platform tables to reference tables, tenant tables
+    distributed by tenant_id (app.core.distribute), in one transaction."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.core.distribute import distribute
+    from app.core.settings import to_async_url
+
+    engine = create_async_engine(to_async_url(owner_url))
+    try:
+        async with engine.begin() as conn:
+            await distribute(conn)
+    finally:
+        await engine.dispose()
+
+
 RESTORE_HOLD_NOTE = "held after a database restore: it may have gone out before; send it again or drop it"
 
 
@@ -447,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     sink.set_defaults(func=cmd_mail_sink)
     sub.add_parser("migrate", help="apply database migrations (as the owner role)").set_defaults(func=cmd_migrate)
 
+    sub.add_parser("distribute", help="on a Citus coordinator (as the owner, after migrate): platform tables "
+                   "to reference tables, tenant tables distributed by tenant_id").set_defaults(func=cmd_distribute)
     sub.add_parser("after-restore", help="after pg_restore (as the owner): revoke TEMPORARY, hold messages "
                    "that may have gone out already").set_defaults(func=cmd_after_restore)
 

@@ -89,9 +89,10 @@ async def _check_unit(db: AsyncSession, tenant_id: int, role: str, handling_unit
         raise Refusal(UNIT_REQUIRED)
 
 
-async def open_invitation(db: AsyncSession, token: str) -> Invitation | None:
+async def open_invitation(db: AsyncSession, tenant_id: int, token: str) -> Invitation | None:
     """The usable invitation behind a link in the bound tenant, or None (unknown, used, expired)."""
-    invitation = await db.scalar(select(Invitation).where(Invitation.token_hash == token_digest(token)))
+    invitation = await db.scalar(select(Invitation).where(Invitation.tenant_id == tenant_id,
+                                                          Invitation.token_hash == token_digest(token)))
     if invitation is None or invitation.accepted_at or invitation.revoked_at or invitation.expires_at <= now():
         return None
     return invitation

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Identity,
     LargeBinary,
     String,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -123,11 +124,13 @@ class Invitation(Base):
     __tablename__ = "invitations"
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "scope_node_id"], ["admin_nodes.tenant_id", "admin_nodes.id"]),
+        # with tenant_id: a distributed table's unique keys hold its distribution column (0043)
+        UniqueConstraint("tenant_id", "token_hash", name="invitations_tenant_token_key"),
     )
 
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     display_name: Mapped[str] = mapped_column(String(60))
     mobile: Mapped[str | None] = mapped_column(String(11))
     role: Mapped[str] = mapped_column(String(20))

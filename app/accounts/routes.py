@@ -172,7 +172,7 @@ def _invalid_link(request: Request) -> Response:
 async def join_form(request: Request, tenant_slug: str, token: str) -> Response:
     tenant = await _join_tenant(request, tenant_slug)
     async with request.app.state.db.session(tenant_id=tenant.id) as db:
-        invitation = await invitations.open_invitation(db, token)
+        invitation = await invitations.open_invitation(db, tenant.id, token)
         if invitation is None:
             return _invalid_link(request)
         return await _join_page(request, db, tenant, invitation, token=token, username="")
@@ -186,7 +186,7 @@ async def join(request: Request, tenant_slug: str, token: str) -> Response:
     auth = await load_auth(request)
     username = str(form.get("username", ""))[:60]
     async with request.app.state.db.session(tenant_id=tenant.id) as db:
-        invitation = await invitations.open_invitation(db, token)
+        invitation = await invitations.open_invitation(db, tenant.id, token)
         if invitation is None:
             return _invalid_link(request)
         new_session = None
@@ -207,7 +207,7 @@ async def join(request: Request, tenant_slug: str, token: str) -> Response:
                     user_agent=request.headers.get("user-agent"), old_token_hash=token_digest(old) if old else None,
                 )
         except Refusal as refusal:
-            invitation = await invitations.open_invitation(db, token)
+            invitation = await invitations.open_invitation(db, tenant.id, token)
             if invitation is None:
                 return _invalid_link(request)
             return await _join_page(

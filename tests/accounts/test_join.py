@@ -204,8 +204,8 @@ async def test_a_link_accepted_twice_at_the_same_moment_makes_one_account(databa
     alpha = await county(database)
     token = (await _issue(database, alpha)).rsplit("/", 1)[1]
     async with database.session(tenant_id=alpha.id) as first, database.session(tenant_id=alpha.id) as second:
-        one = await open_invitation(first, token)
-        two = await open_invitation(second, token)
+        one = await open_invitation(first, alpha.id, token)
+        two = await open_invitation(second, alpha.id, token)
         await second.commit()
         await accept(first, one, username="lisi", password=PASSWORD, confirm=PASSWORD)
         with pytest.raises(Refusal) as refused:

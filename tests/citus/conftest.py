@@ -1,0 +1,78 @@
+"""The Citus part of the suite (issue 21, marked ``citus``): a coordinator and two worker nodes started
+by scripts/citus.sh (Citus built from ../shared/citus/ once per machine), a database of this test
+process's own on all three nodes with the extension and the workers registered, the schema built
+with the same Alembic migrations as everywhere and then distributed with `distribute`
+(app.core.distribute), as deploy/README.md tells an operator to."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from app.core.settings import derive_app_url, load_settings
+
+CITUS_SH = Path(__file__).resolve().parents[2] / "scripts" / "citus.sh"
+PORT = int(os.environ.get("LIANLUO_CITUS_PORT", "9700"))
+NODES = (PORT, PORT + 1, PORT + 2)  # the coordinator, then the workers
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+DB = "lianluo_citus" + (f"_{WORKER}" if WORKER else "")
+
+
+@contextlib.contextmanager
+def _cluster_lock():
+    """Test processes take turns to start the cluster and to create roles on it (CREATE ROLE races)."""
+    with open(Path(tempfile.gettempdir()) / f"lianluo-citus-{PORT}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+async def _on(port: int, database: str, *statements: str) -> None:
+    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database=database)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _fresh_database() -> None:
+    for port in NODES:
+        await _on(port, "postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", f"CREATE DATABASE {DB}")
+        await _on(port, DB, "CREATE EXTENSION citus")
+    await _on(NODES[0], DB, f"SELECT citus_set_coordinator_host('127.0.0.1', {NODES[0]})",
+              *(f"SELECT citus_add_node('127.0.0.1', {port})" for port in NODES[1:]))
+
+
+@pytest.fixture(autouse=True)
+def clean_database():
+    """Instead of the suite's table reset on the single server: each test here makes its own tenants."""
+
+
+@pytest.fixture(scope="session")
+def citus_settings(tmp_path_factory):
+    from app.cli import distribute_schema, migrate
+
+    with _cluster_lock():
+        subprocess.run([str(CITUS_SH), "start"], check=True)
+        asyncio.run(_fresh_database())
+        owner_url = f"postgresql+asyncpg://postgres@127.0.0.1:{NODES[0]}/{DB}"
+        migrate(owner_url)
+    asyncio.run(distribute_schema(owner_url))
+    return load_settings(
+        database_url=owner_url,
+        app_database_url=derive_app_url(owner_url, "lianluo_app", None),
+        redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        data_dir=tmp_path_factory.mktemp("citus-data"),
+        secure_cookies=False,
+    )
