@@ -112,7 +112,7 @@ async def _read_auth(connection: ASGIConnection, db: AsyncSession, token: str, s
     if row is None:
         return None
     session, user = SessionRow(*row[:_SPLIT]), UserRow(*row[_SPLIT:AUTH_WIDTH])
-    note_bound(db, None, user.id)  # the statement bound the user: later transactions bind the same
+    await note_bound(db, None, user.id)  # the statement bound the user: later transactions bind the same
     moment = now()
     idle_limit = timedelta(minutes=connection.app.state.settings.session_idle_minutes)
     if session.expires_at <= moment or session.last_seen_at + idle_limit <= moment or user.disabled_at:

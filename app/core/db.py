@@ -4,6 +4,12 @@ Every transaction of the runtime role starts with
   set_config('app.tenant_id', <tenant or ''>, true), set_config('app.user_id', <user or ''>, true)
 taken from the Session's ``info``. The settings are transaction-local, so a pooled connection never
 carries one request's tenant into the next; with nothing bound, the RLS policies match no row.
+
+On a Citus coordinator (LIANLUO_DB_CITUS) a set_config stays on the coordinator, while the policies
+run on the worker nodes' shards: there every binding is `SET LOCAL app.tenant_id = '…'` (and
+app.user_id), which the coordinator passes on to the worker connections of the transaction because
+each connection sets citus.propagate_set_commands = 'local' (../shared/STACK-NOTES.md). SET takes no
+parameters: the values are ids (whole numbers) or empty, never anything a user typed.
 """
 
 from __future__ import annotations
@@ -46,6 +52,18 @@ _BIND_SQL = text(
 )
 
 
+def _citus(session: Session | AsyncSession) -> bool:
+    return bool(session.info.get("citus"))
+
+
+def _set_local(tenant_id: int | None, user_id: int | None, *, user: bool = True) -> list[str]:
+    def value(record_id: int | None) -> str:
+        return "" if record_id is None else str(int(record_id))
+
+    sql = [f"SET LOCAL app.tenant_id = '{value(tenant_id)}'"]
+    return sql + [f"SET LOCAL app.user_id = '{value(user_id)}'"] if user else sql
+
+
 # A session whose first statement sets both settings itself (the request guard's sign-in statement,
 # app.accounts.access): its first transaction skips the separate binding round trip. Only that first
 # one: a later transaction (after a refused form's rollback) binds from ``info`` as usual. A first
@@ -65,6 +83,11 @@ def _bind_tenant(session: Session, transaction, connection) -> None:
     tenant_id = session.info.get("tenant_id")
     user_id = session.info.get("user_id")
     session.info["bound_tenant_id"] = tenant_id
+    if _citus(session):  # each one its own statement: several in one string fail on Citus
+        session.info.pop(FIRST_STATEMENT_BINDS, None)
+        for sql in _set_local(tenant_id, user_id):
+            connection.exec_driver_sql(sql)
+        return
     if session.info.pop(FIRST_STATEMENT_BINDS, False):
         return
     connection.execute(
@@ -92,10 +115,15 @@ def engine_options(settings: Settings) -> dict:
     a statement prepared under a name in one is missing (or another's) in the next. Then: no statement
     caches (asyncpg's, SQLAlchemy's), and the statements SQLAlchemy must still prepare get unique names.
     The tenant binding needs nothing: set_config(..., true) lasts one transaction."""
-    if settings.db_pooler != "pgbouncer":
-        return {}
-    return {"connect_args": {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
-                             "prepared_statement_name_func": _statement_name}}
+    connect_args: dict = {}
+    if settings.db_pooler == "pgbouncer":
+        connect_args.update(statement_cache_size=0, prepared_statement_cache_size=0,
+                            prepared_statement_name_func=_statement_name)
+    if settings.db_citus:
+        # per connection, not ALTER ROLE: set on the role, the workers would propagate again
+        # ("cannot execute a distributed query from a query on a shard")
+        connect_args["server_settings"] = {"citus.propagate_set_commands": "local"}
+    return {"connect_args": connect_args} if connect_args else {}
 
 
 WEB_POOL_WAIT = 3  # seconds a web request waits for a pooled connection before it answers 503
@@ -128,7 +156,8 @@ class Database:
         # where a commit bumps the public page cache's generations (app.public.invalidation)
         self._sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=TenantBoundSession,
-            info={"redis_url": settings.redis_url, "database_name": self.engine.url.database},
+            info={"redis_url": settings.redis_url, "database_name": self.engine.url.database,
+                  "citus": settings.db_citus},
         )
 
     def session(self, tenant_id: int | None = None, user_id: int | None = None) -> AsyncSession:
@@ -151,7 +180,10 @@ _SWITCH_SQL = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
 
 
 async def _switch(session: AsyncSession, tenant_id: int | None) -> None:
-    await session.execute(_SWITCH_SQL, {"tenant_id": "" if tenant_id is None else str(tenant_id)})
+    if _citus(session):
+        await session.execute(text(_set_local(tenant_id, None, user=False)[0]))
+    else:
+        await session.execute(_SWITCH_SQL, {"tenant_id": "" if tenant_id is None else str(tenant_id)})
     session.info["bound_tenant_id"] = tenant_id
 
 
@@ -207,16 +239,24 @@ async def bind_now(session: AsyncSession, tenant_id: int | None, user_id: int | 
     session.info["tenant_id"] = tenant_id
     session.info["user_id"] = user_id
     session.info["bound_tenant_id"] = tenant_id
+    if _citus(session):
+        for sql in _set_local(tenant_id, user_id):
+            await session.execute(text(sql))
+        return
     await session.execute(_BIND_SQL, {"tenant_id": "" if tenant_id is None else str(tenant_id),
                                       "user_id": "" if user_id is None else str(user_id)})
 
 
-def note_bound(session: AsyncSession, tenant_id: int | None, user_id: int | None) -> None:
+async def note_bound(session: AsyncSession, tenant_id: int | None, user_id: int | None) -> None:
     """Record a binding a statement of the caller has just made (``set_config`` in its select list):
-    later transactions of the session bind the same, ``bound_tenant`` answers it."""
+    later transactions of the session bind the same, ``bound_tenant`` answers it. On Citus that
+    set_config did not reach the workers: the binding is made again there with SET LOCAL."""
     session.info["tenant_id"] = tenant_id
     session.info["user_id"] = user_id
     session.info["bound_tenant_id"] = tenant_id
+    if _citus(session):
+        for sql in _set_local(tenant_id, user_id):
+            await session.execute(text(sql))
 
 
 def bind(session: AsyncSession, tenant_id: int | None, user_id: int | None = None) -> None:

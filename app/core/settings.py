@@ -22,6 +22,8 @@ Names (documented in README.md):
                       sealed again under LIANLUO_TOTP_KEY by `lianluo migrate` or at the next use
   LIANLUO_DB_POOLER   "pgbouncer" when web and worker reach PostgreSQL through PgBouncer in transaction
                       mode: no named prepared statements survive a transaction there
+  LIANLUO_DB_CITUS    1 when DATABASE_URL is a Citus coordinator (deploy/README.md): the tenant is bound
+                      with SET LOCAL, which the coordinator passes on to the worker nodes
 
 Notifications (app.notify; `./run start` starts a local fake SMS gateway on 8025 and a local mail
 sink on 8026 unless LIANLUO_SMS_URL / LIANLUO_SMTP_HOST are set):
@@ -124,6 +126,8 @@ class Settings:
     count_queries: bool = False
     # "pgbouncer": a pooler in transaction mode sits between us and PostgreSQL (no named prepared statements)
     db_pooler: str = ""
+    # a Citus coordinator: bind with SET LOCAL (propagated to the workers), not set_config
+    db_citus: bool = False
     public_url: str = ""
     trusted_proxies: frozenset[str] = AddressList()
     metrics_allow: frozenset[str] = AddressList()
@@ -335,6 +339,7 @@ def load_settings(**overrides) -> Settings:
         allowed_hosts=[h.strip() for h in hosts.split(",") if h.strip()],
         count_queries=_flag("LIANLUO_COUNT_QUERIES", False),
         db_pooler=os.environ.get("LIANLUO_DB_POOLER", "").strip().lower(),
+        db_citus=_flag("LIANLUO_DB_CITUS", False),
         public_url=os.environ.get("LIANLUO_PUBLIC_URL", "").rstrip("/"),
         trusted_proxies=AddressList.parse(os.environ.get("LIANLUO_TRUSTED_PROXIES", "")),
         metrics_allow=AddressList.parse(os.environ.get("LIANLUO_METRICS_ALLOW", "")),

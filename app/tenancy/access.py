@@ -155,7 +155,7 @@ async def _enter_tenant(connection: ASGIConnection, membership_statement) -> Non
             if tenant.id is None:  # no tenant has this slug (the outer join found none)
                 tenant = None
         membership, header_count = await member_of(db, auth, tenant, membership_statement)
-        note_bound(db, tenant.id, auth.user.id)
+        await note_bound(db, tenant.id, auth.user.id)
         if header_count is not None:
             state["unread"] = header_count
         if auth.session.current_tenant_id != tenant.id:

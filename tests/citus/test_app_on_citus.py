@@ -1,0 +1,64 @@
+"""The product's own code on the Citus cluster (issue 21), with LIANLUO_DB_CITUS: its sessions bind the
+tenant with SET LOCAL, which reaches the shards, so a county's pages show the county's rows and
+another county's stay out of reach — through the same sign-in, membership guard and services as on
+one PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from app.core.db import Database, as_tenant
+from app.tenancy.models import AdminNode
+from tests.factories import add_member, login, make_tenant, make_user
+
+pytestmark = pytest.mark.citus
+
+
+@pytest.fixture(scope="module")
+def on_citus(citus_settings):
+    return replace(citus_settings, db_citus=True, count_queries=True,
+                   allowed_hosts=["testserver.local", "localhost", "127.0.0.1"])
+
+
+@pytest.fixture
+async def citus_database(on_citus):
+    database = Database(on_citus)
+    yield database
+    await database.dispose()
+
+
+async def test_sessions_bind_the_tenant_on_the_workers_and_switch_for_joint_work(citus_database):
+    one = await make_tenant(citus_database, "cz-one", nodes=[("乡一", "township")])
+    two = await make_tenant(citus_database, "cz-two", nodes=[("乡二", "township")])
+    async with citus_database.transaction(tenant_id=one.id) as db:
+        names = set(await db.scalars(select(AdminNode.name).where(AdminNode.tenant_id == one.id)))
+        assert "乡一" in names and "乡二" not in names
+        assert not (await db.scalars(select(AdminNode.name).where(AdminNode.tenant_id == two.id))).all()
+        async with as_tenant(db, two.id):  # the one way to cross tenants, on the workers too
+            assert "乡二" in set(await db.scalars(select(AdminNode.name).where(AdminNode.tenant_id == two.id)))
+        assert not (await db.scalars(select(AdminNode.name).where(AdminNode.tenant_id == two.id))).all()
+    async with citus_database.transaction() as db:  # nothing bound: nothing found
+        assert not (await db.scalars(select(AdminNode.id))).all()
+
+
+async def test_a_member_signs_in_and_works_in_their_county_only(on_citus, citus_database):
+    from app.main import create_app
+
+    one = await make_tenant(citus_database, "cz-home", nodes=[("城关镇", "township")])
+    other = await make_tenant(citus_database, "cz-away", nodes=[("外乡", "township")])
+    wang = await make_user(citus_database, "cz-wang")
+    await add_member(citus_database, one, wang)
+    li = await make_user(citus_database, "cz-li")
+    await add_member(citus_database, other, li)
+    async with AsyncTestClient(app=create_app(on_citus), base_url="http://testserver.local") as client:
+        assert (await login(client, "cz-wang")).status_code == 303
+        home = await client.get("/t/cz-home/")
+        assert home.status_code == 200 and "cz-home县人大常委会" in home.text
+        places = await client.get("/t/cz-home/places")
+        assert places.status_code == 200 and "城关镇" in places.text and "外乡" not in places.text
+        assert (await client.get("/t/cz-away/")).status_code == 404
+        assert (await client.get("/t/cz-away/places")).status_code == 404
