@@ -15,13 +15,15 @@ parameters: the values are ids (whole numbers) or empty, never anything a user t
 from __future__ import annotations
 
 from contextlib import asynccontextmanager, suppress
+from functools import cache
 from contextvars import ContextVar
 from typing import AsyncIterator, Awaitable, TypeVar
 from uuid import uuid4
 
 from sqlalchemy import event, inspect as sa_inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 
 from app.core.errors import Refusal
 from app.core.settings import Settings
@@ -94,6 +96,50 @@ def _bind_tenant(session: Session, transaction, connection) -> None:
         _BIND_SQL,
         {"tenant_id": "" if tenant_id is None else str(tenant_id), "user_id": "" if user_id is None else str(user_id)},
     )
+
+
+@cache
+def _tenant_classes() -> dict:
+    """Each tenant table's mapped class (the tables with a tenant_id column), by table."""
+    return {mapper.local_table: mapper.class_ for mapper in Base.registry.mappers if "tenant_id" in mapper.columns}
+
+
+def _tables_in(statement) -> set:
+    found = set()
+    for element in find_tables(statement, include_aliases=True, include_selects=True, include_crud=True):
+        found.add(getattr(element, "original", element))
+    return found
+
+
+@event.listens_for(TenantBoundSession, "do_orm_execute")
+def _name_the_tenant(state) -> None:
+    """On Citus, every ORM select, update and delete of a tenant's rows also names the bound tenant
+    (DESIGN.md: an explicit `tenant_id = <bound tenant>` on each tenant table): row-level security
+    conditions route nothing, a value does — without it the coordinator sends the statement to every
+    shard. Added for each tenant class the statement reads, in joins and subqueries too (where
+    with_loader_criteria reaches). Statements of Core tables without an entity carry their own
+    condition. On one PostgreSQL the policies give the same rows, so nothing is added there (no cost).
+    Nothing bound (the platform's own work): nothing added."""
+    if not _citus(state.session) or state.is_column_load:
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    tenant_id = bound_tenant(state.session)  # before a transaction's begin: the tenant it will bind
+    if tenant_id is None:
+        return
+    classes = _tenant_classes()
+    options = [with_loader_criteria(classes[table], lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+               for table in _tables_in(state.statement) if table in classes]
+    if options:
+        state.statement = state.statement.options(*options)
+
+
+@event.listens_for(TenantBoundSession, "after_transaction_end")
+def _forget_binding(session: Session, transaction) -> None:
+    """A transaction's binding ends with it: until the next one begins, ``bound_tenant`` answers the
+    tenant that one will bind (``info["tenant_id"]``), never the last one's switch."""
+    if transaction.parent is None:
+        session.info.pop("bound_tenant_id", None)
 
 
 # Query counting for budgets (bench/ and tests): a per-request counter, off unless asked for.

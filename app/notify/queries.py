@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, DateTime, Select, and_, bindparam, func, s
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
-from app.core.db import MAX_ID
+from app.core.db import MAX_ID, bound_tenant
 from app.core.i18n import lazy
 from app.core.security import mask_mobile
 from app.deputies.models import Deputy
@@ -45,7 +45,8 @@ def inbox_filter(user_id: int) -> ColumnElement[bool]:
 
 # Built once: every tenant page's header runs it (issue 20), so a request pays only the execution.
 _UNREAD = select(func.count()).select_from(Outbox).where(
-    inbox_filter(bindparam("user_id")), Outbox.read_at.is_(None))  # type: ignore[arg-type]
+    Outbox.tenant_id == bindparam("tenant_id"), inbox_filter(bindparam("user_id")),  # type: ignore[arg-type]
+    Outbox.read_at.is_(None))
 
 
 def header_unread() -> ColumnElement[int]:
@@ -60,7 +61,7 @@ def header_unread() -> ColumnElement[int]:
 
 async def unread_count(db: AsyncSession, user_id: int) -> int:
     """The header's figure: one count on the partial index outbox_unread."""
-    return await db.scalar(_UNREAD, {"user_id": user_id}) or 0
+    return await db.scalar(_UNREAD, {"tenant_id": bound_tenant(db), "user_id": user_id}) or 0
 
 
 # --- rows staff should see within minutes ----------------------------------------------------------
@@ -78,8 +79,9 @@ TROUBLE_NAMES = {
 
 
 def _current_attempt(*where) -> ColumnElement[bool]:
-    return select(Delivery.id).where(Delivery.tenant_id == Outbox.tenant_id, Delivery.outbox_id == Outbox.id,
-                                     *where).exists()
+    # the tenant named as well as correlated: Citus prunes shards on a value, not through a correlation
+    return select(Delivery.id).where(Delivery.tenant_id == bindparam("tenant_id"), Delivery.tenant_id == Outbox.tenant_id,
+                                     Delivery.outbox_id == Outbox.id, *where).exists()
 
 
 def trouble_where(flag: str, now: datetime) -> ColumnElement[bool]:
@@ -120,7 +122,8 @@ def _home_counts_statement() -> Select:
     the rows in TROUBLE_STATUSES."""
     now = bindparam("now", type_=DateTime(timezone=True))
     trouble = (select(*(func.count().filter(trouble_where(flag, now)).label(flag) for flag in TROUBLE))
-               .select_from(Outbox).where(Outbox.status.in_(TROUBLE_STATUSES)).subquery())
+               .select_from(Outbox).where(Outbox.tenant_id == bindparam("tenant_id"),
+                                          Outbox.status.in_(TROUBLE_STATUSES)).subquery())
     return select(_UNREAD.scalar_subquery(), *trouble.c)
 
 
@@ -129,7 +132,8 @@ async def home_counts(db: AsyncSession, user_id: int, *, now: datetime | None) -
     flag's count, in one statement."""
     if now is None:
         return await unread_count(db, user_id), None
-    row = (await db.execute(_home_counts_statement(), {"user_id": user_id, "now": now})).one()
+    row = (await db.execute(_home_counts_statement(),
+                            {"tenant_id": bound_tenant(db), "user_id": user_id, "now": now})).one()
     return int(row[0] or 0), Trouble(*(int(n or 0) for n in row[1:]))
 
 
@@ -266,7 +270,7 @@ async def log_page(db: AsyncSession, f: LogFilter, tz: ZoneInfo, limit: int = LO
     )
     if f.before is not None:
         query = query.where(Outbox.id < f.before)
-    rows = (await db.execute(query)).all()
+    rows = (await db.execute(query, {"tenant_id": bound_tenant(db)})).all()
     lines = [LogLine(row, deputy or member or "", masked_address(row) if row.address else "")
              for row, member, deputy in rows[:limit]]
     return LogPage(lines, rows[limit - 1][0].id if len(rows) > limit else None)

@@ -54,6 +54,12 @@ async def _fresh_database() -> None:
               *(f"SELECT citus_add_node('127.0.0.1', {port})" for port in NODES[1:]))
 
 
+async def _refuse_fan_out() -> None:
+    """Every statement of the runtime role must name its tenant (DESIGN.md): here a statement that
+    Citus would send to more than one shard is an error, so a test that runs it fails and names it."""
+    await _on(NODES[0], DB, f"ALTER ROLE lianluo_app IN DATABASE {DB} SET citus.multi_task_query_log_level = 'error'")
+
+
 @pytest.fixture(autouse=True)
 def clean_database():
     """Instead of the suite's table reset on the single server: each test here makes its own tenants."""
@@ -69,6 +75,7 @@ def citus_settings(tmp_path_factory):
         owner_url = f"postgresql+asyncpg://postgres@127.0.0.1:{NODES[0]}/{DB}"
         migrate(owner_url)
     asyncio.run(distribute_schema(owner_url))
+    asyncio.run(_refuse_fan_out())
     return load_settings(
         database_url=owner_url,
         app_database_url=derive_app_url(owner_url, "lianluo_app", None),

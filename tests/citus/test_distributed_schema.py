@@ -73,12 +73,18 @@ async def test_the_runtime_role_sees_its_county_only_on_the_workers_and_one_coun
         async with app.transaction():
             await _bind(app, two)
             assert await app.fetchval("SELECT count(*) FROM admin_nodes WHERE tenant_id = $1", one) == 0
-            assert [r["name"] for r in await app.fetch("SELECT name FROM admin_nodes")] == ["二县"]
+            assert [r["name"] for r in await app.fetch("SELECT name FROM admin_nodes WHERE tenant_id = $1", two)] \
+                == ["二县"]
             with pytest.raises(asyncpg.PostgresError, match="row-level security"):
                 await app.execute("INSERT INTO admin_nodes (tenant_id, name, kind, path) "
                                   "VALUES ($1, '越界', 'county', '/')", one)
         async with app.transaction():  # nothing bound: the policies match no row on any shard
+            await app.execute("SET LOCAL citus.multi_task_query_log_level = 'off'")  # a count over all of them
             assert await app.fetchval("SELECT count(*) FROM admin_nodes") == 0
+        async with app.transaction():  # the suite refuses a statement that does not name its tenant
+            await _bind(app, two)
+            with pytest.raises(asyncpg.PostgresError, match="multi-task query"):
+                await app.fetch("SELECT name FROM admin_nodes")
         plan = "\n".join(r[0] for r in await owner.fetch(
             f"EXPLAIN (COSTS OFF) SELECT name FROM admin_nodes WHERE tenant_id = {one}"))
         assert re.search(r"Task Count: 1\b", plan), plan
