@@ -15,7 +15,6 @@ parameters: the values are ids (whole numbers) or empty, never anything a user t
 from __future__ import annotations
 
 from contextlib import asynccontextmanager, suppress
-from functools import cache
 from contextvars import ContextVar
 from typing import AsyncIterator, Awaitable, TypeVar
 from uuid import uuid4
@@ -98,10 +97,16 @@ def _bind_tenant(session: Session, transaction, connection) -> None:
     )
 
 
-@cache
+_tenant_classes_seen: list = [0, {}]  # (mappers counted, the map): models imported later are picked up
+
+
 def _tenant_classes() -> dict:
     """Each tenant table's mapped class (the tables with a tenant_id column), by table."""
-    return {mapper.local_table: mapper.class_ for mapper in Base.registry.mappers if "tenant_id" in mapper.columns}
+    mappers = Base.registry.mappers
+    if len(mappers) != _tenant_classes_seen[0]:
+        _tenant_classes_seen[:] = [len(mappers), {mapper.local_table: mapper.class_ for mapper in mappers
+                                                  if "tenant_id" in mapper.columns}]
+    return _tenant_classes_seen[1]
 
 
 def _tables_in(statement) -> set:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, func, select, text
+from sqlalchemy import and_, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.services import parse_when
@@ -289,12 +289,11 @@ async def enter_paper(db: AsyncSession, ref: MeetingRef, *, actor_id: int, form:
         raise Refusal(PAPER_EMPTY)
     if sum(counts.values()) > PAPER_MAX:
         raise Refusal(PAPER_COUNT_BAD, max=PAPER_MAX)
-    # one statement whatever the count: generate_series makes the rows
-    await db.execute(text(
-        "INSERT INTO duty_report_ballots (tenant_id, meeting_id, rating, source, entered_by) "
-        "SELECT :t, :m, r.rating, 'paper', :u FROM unnest(CAST(:ratings AS text[]), CAST(:ns AS int[])) AS r(rating, n), "
-        "generate_series(1, r.n)"
-    ), {"t": m.tenant_id, "m": m.id, "u": actor_id, "ratings": list(counts), "ns": list(counts.values())})
+    # rows of VALUES (batched by SQLAlchemy), not INSERT … SELECT from generate_series: Citus runs the
+    # latter through the coordinator with COPY, which row-level security refuses
+    rows = [{"tenant_id": m.tenant_id, "meeting_id": m.id, "rating": rating, "source": "paper", "entered_by": actor_id}
+            for rating, n in counts.items() for _ in range(n)]
+    await db.execute(insert(DutyReportBallot), rows)
     return sum(counts.values())
 
 

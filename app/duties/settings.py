@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.services import record
+from app.core.clock import now
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.deputies.services import Actor
@@ -114,7 +115,8 @@ async def write(db: AsyncSession, tenant_id: int, chosen: DutySettings) -> None:
     """Store the settings on the tenant's config row (added when the county has none yet)."""
     values = {name: getattr(chosen, field) for field, name in COLUMNS.items()}
     await db.execute(insert(CONFIG).values(tenant_id=tenant_id, **values)
-                     .on_conflict_do_update(index_elements=["tenant_id"], set_={**values, "updated_at": func.now()}))
+                     # the time as a value: Citus refuses a non-immutable function in DO UPDATE SET
+                     .on_conflict_do_update(index_elements=["tenant_id"], set_={**values, "updated_at": now()}))
 
 
 async def save(db: AsyncSession, actor: Actor, values: dict) -> DutySettings:
