@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import now
+from app.core.db import across_shards
 from app.accounts.models import ROLES, SCOPED_ROLES, FailedLogin, Membership, User, UserSession
 from app.audit.services import record, record_platform
 from app.core.errors import Refusal
@@ -244,13 +245,15 @@ async def change_password(
 
 async def my_tenants(db: AsyncSession, user_id: int) -> list[tuple[Tenant, Membership]]:
     """A user's active memberships in every tenant, with their tenants. The session must be bound to
-    that user: the own_memberships policy is what lets these rows through without a tenant."""
-    rows = await db.execute(
-        select(Tenant, Membership)
-        .join(Membership, Membership.tenant_id == Tenant.id)
-        .where(Membership.user_id == user_id, Membership.revoked_at.is_(None), Tenant.status != "pending")
-        .order_by(Tenant.name)
-    )
+    that user: the own_memberships policy is what lets these rows through without a tenant. On Citus
+    the one statement that reads every shard (a person belongs to a few counties, anywhere)."""
+    async with across_shards(db):
+        rows = await db.execute(
+            select(Tenant, Membership)
+            .join(Membership, Membership.tenant_id == Tenant.id)
+            .where(Membership.user_id == user_id, Membership.revoked_at.is_(None), Tenant.status != "pending")
+            .order_by(Tenant.name)
+        )
     return [(t, m) for t, m in rows.all()]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.models import Rule
+from app.core.db import bound_tenant
 from app.core.periods import Period
 
 
@@ -62,14 +63,17 @@ spec AS (
                        CAST(:mins AS integer[]), CAST(:subjects AS text[]))
     AS s(rule_id, kind_id, kind_code, starts, ends, min_dep, subject)
 )"""
-PRESENT = "(SELECT count(*) FROM attendances p WHERE p.tenant_id = a.tenant_id AND p.activity_id = a.id)"
+# Each table also names the tenant (:tenant_id, the bound one): a value is what routes a statement to
+# the county's one shard on Citus (a correlation or the policies do not).
+PRESENT = ("(SELECT count(*) FROM attendances p WHERE p.tenant_id = :tenant_id AND p.tenant_id = a.tenant_id "
+           "AND p.activity_id = a.id)")
 
 PLACE_SQL = f"""
 WITH {SPEC_CTE},
 acts AS (
   SELECT a.station_id, a.group_id, a.kind_id, a.starts_at, {PRESENT} AS present
   FROM activities a
-  WHERE a.status = 'held' AND a.starts_at >= :lo AND a.starts_at < :hi
+  WHERE a.tenant_id = :tenant_id AND a.status = 'held' AND a.starts_at >= :lo AND a.starts_at < :hi
     AND a.kind_id = ANY(CAST(:all_kinds AS bigint[]))
     AND (a.station_id = ANY(CAST(:station_ids AS bigint[])) OR a.group_id = ANY(CAST(:group_ids AS bigint[])))
 )
@@ -88,17 +92,17 @@ WITH {SPEC_CTE},
 acts AS (
   SELECT a.id, a.kind_id, a.starts_at, {PRESENT} AS present
   FROM activities a
-  WHERE a.status = 'held' AND a.starts_at >= :lo AND a.starts_at < :hi
+  WHERE a.tenant_id = :tenant_id AND a.status = 'held' AND a.starts_at >= :lo AND a.starts_at < :hi
     AND a.kind_id = ANY(CAST(:all_kinds AS bigint[]))
 ),
 attended AS (
   SELECT t.deputy_id, acts.kind_id, NULL::text AS kind_code, acts.starts_at, acts.present, t.method
   FROM attendances t JOIN acts ON acts.id = t.activity_id
-  WHERE t.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+  WHERE t.tenant_id = :tenant_id AND t.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
   UNION ALL
   SELECT j.deputy_id, NULL, j.kind_code, j.starts_at, j.present_count, j.method
   FROM joint_attendance j
-  WHERE j.status = 'held' AND j.present AND j.starts_at >= :lo AND j.starts_at < :hi
+  WHERE j.tenant_id = :tenant_id AND j.status = 'held' AND j.present AND j.starts_at >= :lo AND j.starts_at < :hi
     AND j.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
 )
 SELECT s.rule_id, x.deputy_id,
@@ -116,17 +120,17 @@ WITH spec AS (
 )
 SELECT s.rule_id, o.deputy_id, count(*) FROM opinions o
 JOIN spec s ON s.counts = 'opinions' AND o.received_on BETWEEN s.first AND s.last
-WHERE o.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+WHERE o.tenant_id = :tenant_id AND o.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
 GROUP BY 1, 2
 UNION ALL
 SELECT s.rule_id, g.deputy_id, count(*) FROM suggestions g
 JOIN spec s ON s.counts = 'suggestions' AND g.filed_on BETWEEN s.first AND s.last
-WHERE g.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+WHERE g.tenant_id = :tenant_id AND g.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
 GROUP BY 1, 2
 UNION ALL
 SELECT s.rule_id, m.deputy_id, count(*) FROM duty_report_meetings m
 JOIN spec s ON s.counts = 'duty_reports' AND m.held_on BETWEEN s.first AND s.last
-WHERE m.status = 'closed' AND m.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
+WHERE m.tenant_id = :tenant_id AND m.status = 'closed' AND m.deputy_id = ANY(CAST(:deputy_ids AS bigint[]))
 GROUP BY 1, 2
 """
 
@@ -136,7 +140,8 @@ async def place_tallies(db: AsyncSession, specs: Specs, station_ids: list[int],
     """Station and group rules counting activities: {(rule id, station or group id): Tally}."""
     if not specs.rule_ids or not (station_ids or group_ids):
         return {}
-    rows = await db.execute(text(PLACE_SQL), {**specs.params(), "station_ids": station_ids, "group_ids": group_ids})
+    rows = await db.execute(text(PLACE_SQL), {**specs.params(), "station_ids": station_ids, "group_ids": group_ids,
+                                              "tenant_id": bound_tenant(db)})
     return {(r, s): Tally(counted, total) for r, s, counted, total in rows}
 
 
@@ -144,7 +149,8 @@ async def attendance_tallies(db: AsyncSession, specs: Specs, deputy_ids: list[in
     """Deputy rules counting activities: the held activities each deputy attended (any method)."""
     if not specs.rule_ids or not deputy_ids:
         return {}
-    rows = await db.execute(text(ATTENDANCE_SQL), {**specs.params(), "deputy_ids": deputy_ids})
+    rows = await db.execute(text(ATTENDANCE_SQL), {**specs.params(), "deputy_ids": deputy_ids,
+                                                   "tenant_id": bound_tenant(db)})
     return {(r, d): Tally(counted, total, on_behalf) for r, d, counted, total, on_behalf in rows}
 
 
@@ -155,6 +161,7 @@ async def record_tallies(db: AsyncSession, rules: list[tuple[Rule, Period]],
     if not rules or not deputy_ids:
         return {}
     params = dict(rule_ids=[r.id for r, _ in rules], counts=[r.counts for r, _ in rules],
-                  firsts=[p.first for _, p in rules], lasts=[p.last for _, p in rules], deputy_ids=deputy_ids)
+                  firsts=[p.first for _, p in rules], lasts=[p.last for _, p in rules], deputy_ids=deputy_ids,
+                  tenant_id=bound_tenant(db))
     rows = await db.execute(text(RECORDS_SQL), params)
     return {(r, d): Tally(n, n) for r, d, n in rows}

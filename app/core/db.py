@@ -111,7 +111,8 @@ def _tenant_classes() -> dict:
 
 def _tables_in(statement) -> set:
     found = set()
-    for element in find_tables(statement, include_aliases=True, include_selects=True, include_crud=True):
+    for element in find_tables(statement, check_columns=True, include_aliases=True, include_selects=True,
+                               include_crud=True):
         found.add(getattr(element, "original", element))
     return found
 
@@ -133,7 +134,9 @@ def _name_the_tenant(state) -> None:
     if tenant_id is None:
         return
     classes = _tenant_classes()
-    options = [with_loader_criteria(classes[table], lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    # not kept on the loaded objects (their lazy loads come through here too): kept pages pickle them
+    options = [with_loader_criteria(classes[table], lambda cls: cls.tenant_id == tenant_id, include_aliases=True,
+                                    propagate_to_loaders=False)
                for table in _tables_in(state.statement) if table in classes]
     if options:
         state.statement = state.statement.options(*options)
@@ -255,6 +258,24 @@ async def as_tenant(session: AsyncSession, tenant_id: int) -> AsyncIterator[Asyn
             await _switch(session, previous)
         raise
     await _switch(session, previous)
+
+
+@asynccontextmanager
+async def across_shards(session: AsyncSession) -> AsyncIterator[None]:
+    """A statement that reads several counties' rows on purpose (a person's own memberships): on Citus
+    it goes to every shard, and says so here — where fan-out is refused (tests/citus: the runtime
+    role's citus.multi_task_query_log_level = 'error') it is allowed for this block only. Nothing on
+    one PostgreSQL."""
+    if not _citus(session):
+        yield
+        return
+    level = await session.scalar(text("SELECT current_setting('citus.multi_task_query_log_level')"))
+    await session.execute(text("SET LOCAL citus.multi_task_query_log_level = 'off'"))
+    try:
+        yield
+    finally:
+        with suppress(Exception):  # a failed transaction refuses SET too; its rollback ends the setting
+            await session.execute(text(f"SET LOCAL citus.multi_task_query_log_level = '{level}'"))
 
 
 async def attempt(session: AsyncSession, change: Awaitable[T]) -> T:

@@ -63,6 +63,9 @@ async def test_a_member_signs_in_and_works_in_their_county_only(on_citus, citus_
         assert places.status_code == 200 and "城关镇" in places.text and "外乡" not in places.text
         assert (await client.get("/t/cz-away/")).status_code == 404
         assert (await client.get("/t/cz-away/places")).status_code == 404
+        # the unit switcher: a person's memberships in every county, the one read across shards on purpose
+        switcher = await client.get("/tenants")
+        assert switcher.status_code == 200 and "/t/cz-home/" in switcher.text and "cz-away" not in switcher.text
 
 
 async def test_the_demo_loads_on_the_cluster_every_statement_on_one_shard(on_citus, citus_database):
