@@ -68,14 +68,16 @@ async def test_a_member_signs_in_and_works_in_their_county_only(on_citus, citus_
         assert switcher.status_code == 200 and "/t/cz-home/" in switcher.text and "cz-away" not in switcher.text
 
 
-async def test_the_demo_loads_on_the_cluster_every_statement_on_one_shard(on_citus, citus_database):
+async def test_the_demo_loads_and_its_pages_open_on_the_cluster_every_statement_on_one_shard(on_citus, citus_database):
     """The demo goes through the product's services (presets, places, deputies, activities, cases,
-    duties): here each of its statements must name its county (the suite refuses any other), and what
-    it wrote lands on the workers under each county's own shard."""
+    duties), and its people's homes and every link of their menus open: here each statement must name
+    its county (the suite refuses any other), and what the demo wrote lands under each county's shard."""
     import asyncpg
 
-    from app.demo import load_demo
+    from app.demo import DEMO_PASSWORD, load_demo
+    from app.main import create_app
     from tests.citus.conftest import DB, NODES
+    from tests.crawl import broken, main_links, nav_links, visit, walk
 
     await load_demo(citus_database)
     owner = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="postgres", database=DB)
@@ -87,3 +89,15 @@ async def test_the_demo_loads_on_the_cluster_every_statement_on_one_shard(on_cit
         await owner.close()
     assert [r["slug"] for r in rows] == ["santai", "yuci"] and all(r["cases"] > 10 for r in rows)
     assert ballots > 0  # paper ballots: rows of VALUES, not INSERT … SELECT (Citus would COPY, which RLS refuses)
+
+    failures, pages = {}, 0
+    async with AsyncTestClient(app=create_app(on_citus), base_url="http://testserver.local") as client:
+        for username, home in (("santai-admin", "/t/santai/"), ("pumen-staff", "/t/pumen-fengkai/")):
+            client.cookies.clear()
+            assert (await login(client, username, DEMO_PASSWORD)).status_code == 303
+            first = await visit(client, home)
+            visits = {home: first, **await walk(client, [*main_links(first.text), *nav_links(first.text)],
+                                               seen={home})}
+            pages += len(visits)
+            failures.update({f"{username} {url}": why for url, why in broken(visits).items()})
+    assert pages > 60 and not failures, failures
