@@ -176,7 +176,11 @@ def engine_options(settings: Settings) -> dict:
     if settings.db_citus:
         # per connection, not ALTER ROLE: set on the role, the workers would propagate again
         # ("cannot execute a distributed query from a query on a shard")
-        connect_args["server_settings"] = {"citus.propagate_set_commands": "local"}
+        # and plans made with each statement's values: a generic plan of a prepared statement (PostgreSQL
+        # tries one after five runs) cannot tell Citus which shard `tenant_id = $2 AND tenant_id = $4`
+        # (a statement's own condition and the naming hook's) is on, and goes to every shard
+        connect_args["server_settings"] = {"citus.propagate_set_commands": "local",
+                                           "plan_cache_mode": "force_custom_plan"}
     return {"connect_args": connect_args} if connect_args else {}
 
 

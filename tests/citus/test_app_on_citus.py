@@ -101,3 +101,27 @@ async def test_the_demo_loads_and_its_pages_open_on_the_cluster_every_statement_
             pages += len(visits)
             failures.update({f"{username} {url}": why for url, why in broken(visits).items()})
     assert pages > 60 and not failures, failures
+
+
+async def test_a_villager_sends_an_opinion_and_looks_it_up_on_the_cluster(on_citus, citus_database):
+    """The public form end to end on the cluster: the county found by its slug and bound (SET LOCAL),
+    the limits counted, the case, its history, search keys (a trigger on the worker), notice and rating
+    code written on the county's shard; then the receipt code finds it, and another county's lookup
+    does not."""
+    import re
+
+    from app.main import create_app
+    from tests.cases.world import EAST, build_case_county
+
+    cc = await build_case_county(citus_database, "cz-case")
+    other = await build_case_county(citus_database, "cz-case2")
+    async with AsyncTestClient(app=create_app(on_citus), base_url="http://testserver.local") as client:
+        sent = await client.post(f"/p/{cc.slug}/stations/{cc.stations[EAST]}/opinion",
+                                 data={"content": "村口路灯坏了两个月，请尽快修理。", "person_name": "",
+                                       "person_mobile": "", "website": ""})
+        assert sent.status_code == 200
+        code = re.search(r'<input type="hidden" name="code" value="([^"]+)">', sent.text).group(1)
+        found = await client.post(f"/p/{cc.slug}/lookup", data={"code": code})
+        assert found.status_code == 200 and "已登记" in found.text  # its history: registered today
+        elsewhere = await client.post(f"/p/{other.slug}/lookup", data={"code": code})
+        assert "已登记" not in elsewhere.text
