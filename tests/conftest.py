@@ -5,9 +5,6 @@ with Alembic as the owner, and everything else connects as the runtime role."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -21,6 +18,7 @@ os.environ.setdefault("LIANLUO_PASSWORD_HASH_COST", "test")
 
 from app.core.settings import derive_app_url, load_settings, to_async_url
 from app.wiring import plug_in
+from tests.locks import taking_turns
 
 plug_in()  # as every entry point does (app.wiring)
 
@@ -84,17 +82,6 @@ def _admin(sql: str, admin_url: str) -> None:
     asyncio.run(go())
 
 
-@contextlib.contextmanager
-def _server_lock(admin_url: str):
-    key = hashlib.sha256(admin_url.encode()).hexdigest()[:16]
-    with open(Path(tempfile.gettempdir()) / f"lianluo-test-{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def settings(servers, tmp_path_factory):
     admin_url, redis_url = servers
@@ -105,7 +92,7 @@ def settings(servers, tmp_path_factory):
 
     # The runtime role is shared by every database on the server: processes that migrate at once
     # would race on CREATE/ALTER ROLE, so they take turns.
-    with _server_lock(admin_url):
+    with taking_turns(admin_url):
         migrate(owner_url)
     os.environ["LIANLUO_SECRET_KEY"] = "test-secret-key-not-for-production"
     return load_settings(

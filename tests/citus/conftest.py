@@ -7,34 +7,21 @@ with the same Alembic migrations as everywhere and then distributed with `distri
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from app.core.settings import derive_app_url, load_settings
+from tests.locks import taking_turns
 
 CITUS_SH = Path(__file__).resolve().parents[2] / "scripts" / "citus.sh"
 PORT = int(os.environ.get("LIANLUO_CITUS_PORT", "9700"))
 NODES = (PORT, PORT + 1, PORT + 2)  # the coordinator, then the workers
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 DB = "lianluo_citus" + (f"_{WORKER}" if WORKER else "")
-
-
-@contextlib.contextmanager
-def _cluster_lock():
-    """Test processes take turns to start the cluster and to create roles on it (CREATE ROLE races)."""
-    with open(Path(tempfile.gettempdir()) / f"lianluo-citus-{PORT}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 async def _on(port: int, database: str, *statements: str) -> None:
@@ -69,7 +56,7 @@ def clean_database():
 def citus_settings(tmp_path_factory):
     from app.cli import distribute_schema, migrate
 
-    with _cluster_lock():
+    with taking_turns(f"citus:{PORT}"):  # starting the cluster, creating roles on it
         subprocess.run([str(CITUS_SH), "start"], check=True)
         asyncio.run(_fresh_database())
         owner_url = f"postgresql+asyncpg://postgres@127.0.0.1:{NODES[0]}/{DB}"
