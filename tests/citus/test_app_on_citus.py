@@ -127,3 +127,44 @@ async def test_a_villager_sends_an_opinion_and_looks_it_up_on_the_cluster(on_cit
         assert found.status_code == 200 and "已登记" in found.text  # its history: registered today
         elsewhere = await client.post(f"/p/{other.slug}/lookup", data={"code": code})
         assert "已登记" not in elsewhere.text
+
+
+async def test_a_case_goes_from_registration_to_rating_on_the_cluster(on_citus, citus_database):
+    """The case workflow through the staff pages, each step by its own member (county admin, the
+    handling unit, the station), every statement on the county's shard; the notices and search keys
+    the steps write land there too."""
+    import asyncpg
+
+    from app.main import create_app
+    from tests.cases.world import EAST, build_case_county
+    from tests.citus.conftest import DB, NODES
+    from tests.deputies.deputy_world import post, signed_in
+
+    cc = await build_case_county(citus_database, "cz-flow")
+    app = create_app(on_citus)
+    async with signed_in(app, cc.county, "admin") as client:
+        r = await post(client, f"{client.base}/cases/new", {"content": "县道塌方", "source": "visit",
+                                                            "station_id": str(cc.stations[EAST])})
+        assert r.status_code == 303, r.text[:300]
+        case_id = int(r.headers["location"].split("/cases/")[1].split("?")[0])
+        assert (await client.get(f"{client.base}/cases/{case_id}")).status_code == 200
+        assert (await client.get(f"{client.base}/cases?q=塌方")).status_code == 200  # the text search
+        r = await post(client, f"{client.base}/cases/{case_id}/steps/assign", {"unit_id": str(cc.units["transport"])})
+        assert r.status_code == 303
+    async with signed_in(app, cc.county, "transport") as client:
+        assert (await post(client, f"{client.base}/cases/{case_id}/steps/accept")).status_code == 303
+        r = await post(client, f"{client.base}/cases/{case_id}/steps/reply", {"result": "已抢修完毕"})
+        assert r.status_code == 303
+    async with signed_in(app, cc.county, "station") as client:
+        r = await post(client, f"{client.base}/cases/{case_id}/steps/feed_back", {"channel": "sms"})
+        assert r.status_code == 303
+        r = await post(client, f"{client.base}/cases/{case_id}/steps/rate", {"satisfaction": "satisfied"})
+        assert r.status_code == 303
+    owner = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="postgres", database=DB)
+    try:
+        assert await owner.fetchval("SELECT state FROM cases WHERE tenant_id = $1 AND id = $2",
+                                    cc.tenant.id, case_id) == "closed"
+        assert await owner.fetchval("SELECT count(*) FROM case_events WHERE tenant_id = $1 AND case_id = $2",
+                                    cc.tenant.id, case_id) == 6
+    finally:
+        await owner.close()
