@@ -168,3 +168,36 @@ async def test_a_case_goes_from_registration_to_rating_on_the_cluster(on_citus, 
                                     cc.tenant.id, case_id) == 6
     finally:
         await owner.close()
+
+
+async def test_a_deputy_signs_in_to_an_activity_by_their_link_on_the_cluster(on_citus, citus_database):
+    """An activity planned through the services (its invitations and reminders written), then a
+    deputy's personal sign-in link on a phone: the attendance lands on the county's shard."""
+    from datetime import datetime, timedelta, timezone
+
+    import asyncpg
+
+    from app.activities.models import Invitation
+    from app.main import create_app
+    from tests.activities.world import build_activity_county, put_activity
+    from tests.citus.conftest import DB, NODES
+
+    ac = await build_activity_county(citus_database, "cz-act")
+    activity_id = await put_activity(citus_database, ac, kind="reception", status="planned", topic="五月接待日",
+                                     starts_at=datetime.now(timezone.utc) + timedelta(minutes=5),
+                                     invited=("张伟", "李娜"))
+    async with citus_database.transaction(tenant_id=ac.tenant.id) as db:
+        token = await db.scalar(select(Invitation.token).where(Invitation.activity_id == activity_id,
+                                                               Invitation.deputy_id == ac.deputies["张伟"]))
+    url = f"/signin/{ac.slug}/{token}"
+    async with AsyncTestClient(app=create_app(on_citus), base_url="http://testserver.local") as phone:
+        page = await phone.get(url)
+        assert page.status_code == 200 and "五月接待日" in page.text
+        assert (await phone.post(url, follow_redirects=False)).status_code == 303
+    owner = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="postgres", database=DB)
+    try:
+        rows = await owner.fetch("SELECT method FROM attendances WHERE tenant_id = $1 AND activity_id = $2",
+                                 ac.tenant.id, activity_id)
+    finally:
+        await owner.close()
+    assert [r["method"] for r in rows] == ["link"]
