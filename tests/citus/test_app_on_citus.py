@@ -201,3 +201,34 @@ async def test_a_deputy_signs_in_to_an_activity_by_their_link_on_the_cluster(on_
     finally:
         await owner.close()
     assert [r["method"] for r in rows] == ["link"]
+
+
+async def test_a_joint_station_is_agreed_and_refers_a_case_to_a_member_county_on_the_cluster(citus_database):
+    """Two counties agree on a joint station (a tenant of its own), a villager's report is registered
+    there and referred to one member county: the steps that touch two counties run as one
+    transaction across their shards (as_tenant), each statement still on one shard."""
+    import asyncpg
+
+    from app.joint import agreements
+    from tests.citus.conftest import DB, NODES
+    from tests.joint.test_referrals import joint_case, refer
+    from tests.joint.world import Side, act, county
+
+    a = await county(citus_database, "cz-wz", ("龙圩镇", "大坡镇"))
+    b = await county(citus_database, "cz-fk", ("江川镇", "南丰镇"))
+    proposal = await act(citus_database, a, agreements.propose, name="两广龙圩—江川省际人大代表联络站", slug="cz-lg",
+                         partners=[b.tenant.slug], side=Side(towns=["龙圩镇"], co_heads=["龙圩镇人大主席"]),
+                         shares=["deputies", "activities", "cases", "ledgers"])
+    agreement = await act(citus_database, b, agreements.answer, key=proposal.agreement_key, accept=True,
+                          side=Side(towns=["江川镇"], co_heads=["江川镇人大主席"]))
+    case_id = await joint_case(citus_database, agreement, a.users["county_admin"])
+    await refer(citus_database, agreement, a.users["county_admin"], case_id, [b])
+    owner = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="postgres", database=DB)
+    try:
+        theirs = await owner.fetch("SELECT content FROM cases WHERE tenant_id = $1", b.id)
+        joint_state = await owner.fetchval("SELECT state FROM cases WHERE tenant_id = $1 AND id = $2",
+                                           agreement.joint_tenant_id, case_id)
+    finally:
+        await owner.close()
+    assert [r["content"] for r in theirs] == ["对岸江川镇的造纸厂往西江排污，河水发黑"]
+    assert joint_state == "referred"
