@@ -225,7 +225,7 @@ async def test_clean_file_of_1000_rows_imported_by_the_worker(app, database, own
     nodes = await owner_sql("SELECT count(*) AS n FROM deputy_mandates m JOIN admin_nodes a "
                             "ON a.id = m.constituency_node_id WHERE a.name = '东街社区'")
     assert nodes[0]["n"] == 1002  # the two of the world and the thousand imported
-    actions = [r["action"] for r in await owner_sql("SELECT action FROM audit_log WHERE action LIKE 'import%'")]
+    actions = [r["action"] for r in await owner_sql("SELECT action FROM audit_log WHERE action LIKE 'import%' ORDER BY id")]
     assert actions == ["import_previewed", "import_confirmed", "import_completed"]
     # running the job again changes nothing (at-least-once delivery)
     from app.core.db import Database
