@@ -13,9 +13,9 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import now
-from app.core.db import across_shards
 from app.accounts.models import ROLES, SCOPED_ROLES, FailedLogin, Membership, User, UserSession
 from app.audit.services import record, record_platform
+from app.core.db import across_shards
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.security import MIN_PASSWORD_LENGTH, MOBILE_RE, hash_password, mask_mobile, new_token, password_matches

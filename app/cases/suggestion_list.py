@@ -152,5 +152,6 @@ async def filter_choices(db: AsyncSession, scope: Scope, this_year: int) -> dict
         exists(select(Suggestion.id).where(Suggestion.tenant_id == Deputy.tenant_id, Suggestion.deputy_id == Deputy.id,
                                            visible).correlate(Deputy))).order_by(Deputy.name, Deputy.id))).all()
     year = extract("year", Suggestion.filed_on)
-    years = {int(y) for y in await db.scalars(select(year).select_from(Suggestion).where(visible).distinct())} | {this_year}
+    years = {int(y) for y in await db.scalars(select(year).select_from(Suggestion).where(visible).distinct())}
+    years.add(this_year)
     return {"stations": list(stations), "deputies": list(deputies), "years": sorted(years, reverse=True)}

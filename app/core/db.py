@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import AsyncIterator, Awaitable, TypeVar
 from uuid import uuid4
 
@@ -57,12 +58,13 @@ def _citus(session: Session | AsyncSession) -> bool:
     return bool(session.info.get("citus"))
 
 
-def _set_local(tenant_id: int | None, user_id: int | None, *, user: bool = True) -> list[str]:
-    def value(record_id: int | None) -> str:
-        return "" if record_id is None else str(int(record_id))
+def _set_local(setting: str, record_id: int | None) -> str:
+    return f"SET LOCAL app.{setting} = '{'' if record_id is None else int(record_id)}'"
 
-    sql = [f"SET LOCAL app.tenant_id = '{value(tenant_id)}'"]
-    return sql + [f"SET LOCAL app.user_id = '{value(user_id)}'"] if user else sql
+
+async def _bind_with_set_local(session: AsyncSession, tenant_id: int | None, user_id: int | None) -> None:
+    for setting, record_id in (("tenant_id", tenant_id), ("user_id", user_id)):
+        await session.execute(text(_set_local(setting, record_id)))
 
 
 # A session whose first statement sets both settings itself (the request guard's sign-in statement,
@@ -86,8 +88,8 @@ def _bind_tenant(session: Session, transaction, connection) -> None:
     session.info["bound_tenant_id"] = tenant_id
     if _citus(session):  # each one its own statement: several in one string fail on Citus
         session.info.pop(FIRST_STATEMENT_BINDS, None)
-        for sql in _set_local(tenant_id, user_id):
-            connection.exec_driver_sql(sql)
+        connection.exec_driver_sql(_set_local("tenant_id", tenant_id))
+        connection.exec_driver_sql(_set_local("user_id", user_id))
         return
     if session.info.pop(FIRST_STATEMENT_BINDS, False):
         return
@@ -97,16 +99,11 @@ def _bind_tenant(session: Session, transaction, connection) -> None:
     )
 
 
-_tenant_classes_seen: list = [0, {}]  # (mappers counted, the map): models imported later are picked up
-
-
-def _tenant_classes() -> dict:
-    """Each tenant table's mapped class (the tables with a tenant_id column), by table."""
-    mappers = Base.registry.mappers
-    if len(mappers) != _tenant_classes_seen[0]:
-        _tenant_classes_seen[:] = [len(mappers), {mapper.local_table: mapper.class_ for mapper in mappers
-                                                  if "tenant_id" in mapper.columns}]
-    return _tenant_classes_seen[1]
+@lru_cache(maxsize=1)
+def _tenant_classes(mapper_count: int) -> dict:
+    """Each tenant table's mapped class (the tables with a tenant_id column), by table; asked with the
+    registry's size, so that models imported later are picked up."""
+    return {mapper.local_table: mapper.class_ for mapper in Base.registry.mappers if "tenant_id" in mapper.columns}
 
 
 def _tables_in(statement) -> set:
@@ -133,7 +130,7 @@ def _name_the_tenant(state) -> None:
     tenant_id = bound_tenant(state.session)  # before a transaction's begin: the tenant it will bind
     if tenant_id is None:
         return
-    classes = _tenant_classes()
+    classes = _tenant_classes(len(Base.registry.mappers))
     # not kept on the loaded objects (their lazy loads come through here too): kept pages pickle them
     options = [with_loader_criteria(classes[table], lambda cls: cls.tenant_id == tenant_id, include_aliases=True,
                                     propagate_to_loaders=False)
@@ -239,7 +236,7 @@ _SWITCH_SQL = text("SELECT set_config('app.tenant_id', :tenant_id, true)")
 
 async def _switch(session: AsyncSession, tenant_id: int | None) -> None:
     if _citus(session):
-        await session.execute(text(_set_local(tenant_id, None, user=False)[0]))
+        await session.execute(text(_set_local("tenant_id", tenant_id)))
     else:
         await session.execute(_SWITCH_SQL, {"tenant_id": "" if tenant_id is None else str(tenant_id)})
     session.info["bound_tenant_id"] = tenant_id
@@ -316,8 +313,7 @@ async def bind_now(session: AsyncSession, tenant_id: int | None, user_id: int | 
     session.info["user_id"] = user_id
     session.info["bound_tenant_id"] = tenant_id
     if _citus(session):
-        for sql in _set_local(tenant_id, user_id):
-            await session.execute(text(sql))
+        await _bind_with_set_local(session, tenant_id, user_id)
         return
     await session.execute(_BIND_SQL, {"tenant_id": "" if tenant_id is None else str(tenant_id),
                                       "user_id": "" if user_id is None else str(user_id)})
@@ -331,8 +327,7 @@ async def note_bound(session: AsyncSession, tenant_id: int | None, user_id: int 
     session.info["user_id"] = user_id
     session.info["bound_tenant_id"] = tenant_id
     if _citus(session):
-        for sql in _set_local(tenant_id, user_id):
-            await session.execute(text(sql))
+        await _bind_with_set_local(session, tenant_id, user_id)
 
 
 def bind(session: AsyncSession, tenant_id: int | None, user_id: int | None = None) -> None:

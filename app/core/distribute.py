@@ -32,7 +32,7 @@ _REFERENCES = text("""
      WHERE con.contype = 'f' AND con.connamespace = 'public'::regnamespace
      ORDER BY 1, 3
 """)
-_DISTRIBUTED = text("SELECT logicalrelid::regclass::text, partmethod FROM pg_dist_partition")
+_DISTRIBUTED = text("SELECT logicalrelid::regclass::text FROM pg_dist_partition")
 
 
 @dataclass
@@ -70,7 +70,7 @@ def _in_dependency_order(tables: list[str], references: list[tuple[str, str]]) -
 async def plan(conn: AsyncConnection) -> Plan:
     tables = (await conn.execute(_TABLES)).all()
     keys = [ForeignKey(*row) for row in (await conn.execute(_REFERENCES)).all()]
-    done = {name for name, _ in (await conn.execute(_DISTRIBUTED)).all()}
+    done = set((await conn.scalars(_DISTRIBUTED)).all())
     platform = [name for name, per_tenant in tables if not per_tenant and name not in LOCAL_TABLES]
     tenant = [name for name, per_tenant in tables if per_tenant]
     return Plan(reference=_in_dependency_order(platform, [(k.table, k.references) for k in keys]),

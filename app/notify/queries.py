@@ -53,10 +53,7 @@ def header_unread() -> ColumnElement[int]:
     """The same count as a scalar subquery for the membership statement of every whole tenant page
     (app.tenancy.access.membership_guard): its ``:tenant_id`` and ``:user_id``, the tenant named as well
     as bound (the partial index outbox_unread leads with it)."""
-    return (select(func.count()).select_from(Outbox)
-            .where(Outbox.tenant_id == bindparam("tenant_id"), inbox_filter(bindparam("user_id")),  # type: ignore[arg-type]
-                   Outbox.read_at.is_(None))
-            .scalar_subquery())
+    return _UNREAD.scalar_subquery()
 
 
 async def unread_count(db: AsyncSession, user_id: int) -> int:
@@ -80,8 +77,9 @@ TROUBLE_NAMES = {
 
 def _current_attempt(*where) -> ColumnElement[bool]:
     # the tenant named as well as correlated: Citus prunes shards on a value, not through a correlation
-    return select(Delivery.id).where(Delivery.tenant_id == bindparam("tenant_id"), Delivery.tenant_id == Outbox.tenant_id,
-                                     Delivery.outbox_id == Outbox.id, *where).exists()
+    return select(Delivery.id).where(Delivery.tenant_id == bindparam("tenant_id"),
+                                     Delivery.tenant_id == Outbox.tenant_id, Delivery.outbox_id == Outbox.id,
+                                     *where).exists()
 
 
 def trouble_where(flag: str, now: datetime) -> ColumnElement[bool]:

@@ -52,8 +52,29 @@ def clean_database():
     """Instead of the suite's table reset on the single server: each test here makes its own tenants."""
 
 
+async def coordinator(role: str = "postgres") -> asyncpg.Connection:
+    """A connection to this process's database on the coordinator. The coordinator passes a
+    transaction's SET LOCAL on to the worker connections it uses only with this session setting
+    (../shared/STACK-NOTES.md), as the app's connections set it too."""
+    return await asyncpg.connect(host="127.0.0.1", port=NODES[0], user=role, database=DB,
+                                 server_settings={"citus.propagate_set_commands": "local"})
+
+
+@pytest.fixture
+def coordinator_sql():
+    """Rows of one statement as the superuser on the coordinator (reads every shard)."""
+    async def fetch(sql: str, *args) -> list:
+        conn = await coordinator()
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
+    return fetch
+
+
 @pytest.fixture(scope="session")
-def citus_settings(tmp_path_factory):
+def citus_settings(servers, tmp_path_factory):
     from app.cli import distribute_schema, migrate
 
     with taking_turns(f"citus:{PORT}"):  # starting the cluster, creating roles on it
@@ -66,7 +87,7 @@ def citus_settings(tmp_path_factory):
     return load_settings(
         database_url=owner_url,
         app_database_url=derive_app_url(owner_url, "lianluo_app", None),
-        redis_url=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        redis_url=servers[1],  # the suite's (kept apart by the database name in the cache keys)
         data_dir=tmp_path_factory.mktemp("citus-data"),
         secure_cookies=False,
     )

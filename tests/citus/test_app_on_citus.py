@@ -68,26 +68,20 @@ async def test_a_member_signs_in_and_works_in_their_county_only(on_citus, citus_
         assert switcher.status_code == 200 and "/t/cz-home/" in switcher.text and "cz-away" not in switcher.text
 
 
-async def test_the_demo_loads_and_its_pages_open_on_the_cluster_every_statement_on_one_shard(on_citus, citus_database):
+async def test_the_demo_loads_and_its_pages_open_on_the_cluster_every_statement_on_one_shard(on_citus, citus_database,
+                                                                                              coordinator_sql):
     """The demo goes through the product's services (presets, places, deputies, activities, cases,
     duties), and every demo login's home and every link of its menus open (each role, each county, the
     joint station): here each statement must name
     its county (the suite refuses any other), and what the demo wrote lands under each county's shard."""
-    import asyncpg
-
     from app.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
     from app.main import create_app
-    from tests.citus.conftest import DB, NODES
     from tests.crawl import broken, main_links, nav_links, visit, walk
 
     await load_demo(citus_database)
-    owner = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="postgres", database=DB)
-    try:
-        rows = await owner.fetch("SELECT t.slug, count(c.*) AS cases FROM tenants t JOIN cases c ON c.tenant_id = t.id "
+    rows = await coordinator_sql("SELECT t.slug, count(c.*) AS cases FROM tenants t JOIN cases c ON c.tenant_id = t.id "
                                  "WHERE t.slug IN ('santai', 'yuci') GROUP BY t.slug ORDER BY t.slug")
-        ballots = await owner.fetchval("SELECT count(*) FROM duty_report_ballots WHERE source = 'paper'")
-    finally:
-        await owner.close()
+    [(ballots,)] = await coordinator_sql("SELECT count(*) FROM duty_report_ballots WHERE source = 'paper'")
     assert [r["slug"] for r in rows] == ["santai", "yuci"] and all(r["cases"] > 10 for r in rows)
     assert ballots > 0  # paper ballots: rows of VALUES, not INSERT … SELECT (Citus would COPY, which RLS refuses)
 
@@ -129,15 +123,12 @@ async def test_a_villager_sends_an_opinion_and_looks_it_up_on_the_cluster(on_cit
         assert "已登记" not in elsewhere.text
 
 
-async def test_a_case_goes_from_registration_to_rating_on_the_cluster(on_citus, citus_database):
+async def test_a_case_goes_from_registration_to_rating_on_the_cluster(on_citus, citus_database, coordinator_sql):
     """The case workflow through the staff pages, each step by its own member (county admin, the
     handling unit, the station), every statement on the county's shard; the notices and search keys
     the steps write land there too."""
-    import asyncpg
-
     from app.main import create_app
     from tests.cases.world import EAST, build_case_county
-    from tests.citus.conftest import DB, NODES
     from tests.deputies.deputy_world import post, signed_in
 
     cc = await build_case_county(citus_database, "cz-flow")
@@ -160,27 +151,21 @@ async def test_a_case_goes_from_registration_to_rating_on_the_cluster(on_citus, 
         assert r.status_code == 303
         r = await post(client, f"{client.base}/cases/{case_id}/steps/rate", {"satisfaction": "satisfied"})
         assert r.status_code == 303
-    owner = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="postgres", database=DB)
-    try:
-        assert await owner.fetchval("SELECT state FROM cases WHERE tenant_id = $1 AND id = $2",
-                                    cc.tenant.id, case_id) == "closed"
-        assert await owner.fetchval("SELECT count(*) FROM case_events WHERE tenant_id = $1 AND case_id = $2",
-                                    cc.tenant.id, case_id) == 6
-    finally:
-        await owner.close()
+    assert await coordinator_sql("SELECT state FROM cases WHERE tenant_id = $1 AND id = $2",
+                                 cc.tenant.id, case_id) == [("closed",)]
+    assert await coordinator_sql("SELECT count(*) FROM case_events WHERE tenant_id = $1 AND case_id = $2",
+                                 cc.tenant.id, case_id) == [(6,)]
 
 
-async def test_a_deputy_signs_in_to_an_activity_by_their_link_on_the_cluster(on_citus, citus_database):
+async def test_a_deputy_signs_in_to_an_activity_by_their_link_on_the_cluster(on_citus, citus_database,
+                                                                              coordinator_sql):
     """An activity planned through the services (its invitations and reminders written), then a
     deputy's personal sign-in link on a phone: the attendance lands on the county's shard."""
     from datetime import datetime, timedelta, timezone
 
-    import asyncpg
-
     from app.activities.models import Invitation
     from app.main import create_app
     from tests.activities.world import build_activity_county, put_activity
-    from tests.citus.conftest import DB, NODES
 
     ac = await build_activity_county(citus_database, "cz-act")
     activity_id = await put_activity(citus_database, ac, kind="reception", status="planned", topic="五月接待日",
@@ -194,23 +179,17 @@ async def test_a_deputy_signs_in_to_an_activity_by_their_link_on_the_cluster(on_
         page = await phone.get(url)
         assert page.status_code == 200 and "五月接待日" in page.text
         assert (await phone.post(url, follow_redirects=False)).status_code == 303
-    owner = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="postgres", database=DB)
-    try:
-        rows = await owner.fetch("SELECT method FROM attendances WHERE tenant_id = $1 AND activity_id = $2",
+    rows = await coordinator_sql("SELECT method FROM attendances WHERE tenant_id = $1 AND activity_id = $2",
                                  ac.tenant.id, activity_id)
-    finally:
-        await owner.close()
     assert [r["method"] for r in rows] == ["link"]
 
 
-async def test_a_joint_station_is_agreed_and_refers_a_case_to_a_member_county_on_the_cluster(citus_database):
+async def test_a_joint_station_is_agreed_and_refers_a_case_to_a_member_county_on_the_cluster(citus_database,
+                                                                                            coordinator_sql):
     """Two counties agree on a joint station (a tenant of its own), a villager's report is registered
     there and referred to one member county: the steps that touch two counties run as one
     transaction across their shards (as_tenant), each statement still on one shard."""
-    import asyncpg
-
     from app.joint import agreements
-    from tests.citus.conftest import DB, NODES
     from tests.joint.test_referrals import joint_case, refer
     from tests.joint.world import Side, act, county
 
@@ -223,12 +202,8 @@ async def test_a_joint_station_is_agreed_and_refers_a_case_to_a_member_county_on
                           side=Side(towns=["江川镇"], co_heads=["江川镇人大主席"]))
     case_id = await joint_case(citus_database, agreement, a.users["county_admin"])
     await refer(citus_database, agreement, a.users["county_admin"], case_id, [b])
-    owner = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="postgres", database=DB)
-    try:
-        theirs = await owner.fetch("SELECT content FROM cases WHERE tenant_id = $1", b.id)
-        joint_state = await owner.fetchval("SELECT state FROM cases WHERE tenant_id = $1 AND id = $2",
-                                           agreement.joint_tenant_id, case_id)
-    finally:
-        await owner.close()
+    theirs = await coordinator_sql("SELECT content FROM cases WHERE tenant_id = $1", b.id)
+    joint = await coordinator_sql("SELECT state FROM cases WHERE tenant_id = $1 AND id = $2",
+                                  agreement.joint_tenant_id, case_id)
     assert [r["content"] for r in theirs] == ["对岸江川镇的造纸厂往西江排污，河水发黑"]
-    assert joint_state == "referred"
+    assert [r["state"] for r in joint] == ["referred"]

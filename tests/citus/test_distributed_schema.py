@@ -11,16 +11,9 @@ import re
 import asyncpg
 import pytest
 
-from tests.citus.conftest import DB, NODES
+from tests.citus.conftest import NODES, coordinator
 
 pytestmark = pytest.mark.citus
-
-
-async def _connect(role: str) -> asyncpg.Connection:
-    # The coordinator passes a transaction's SET LOCAL on to the worker connections it uses only with
-    # this session setting (../shared/STACK-NOTES.md): the app will set it the same way.
-    return await asyncpg.connect(host="127.0.0.1", port=NODES[0], user=role, database=DB,
-                                 server_settings={"citus.propagate_set_commands": "local"})
 
 
 async def _bind(conn: asyncpg.Connection, tenant_id: int) -> None:
@@ -43,7 +36,7 @@ async def _add_root(app: asyncpg.Connection, tenant_id: int, name: str) -> None:
 
 
 async def test_tenant_tables_are_distributed_together_and_platform_tables_are_reference_tables(citus_settings):
-    owner = await _connect("postgres")
+    owner = await coordinator("postgres")
     try:
         tables = {r["relname"]: r["per_tenant"] for r in await owner.fetch(
             "SELECT c.relname, EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid "
@@ -65,7 +58,7 @@ async def test_tenant_tables_are_distributed_together_and_platform_tables_are_re
 
 
 async def test_the_runtime_role_sees_its_county_only_on_the_workers_and_one_county_is_one_shard(citus_settings):
-    owner, app = await _connect("postgres"), await _connect("lianluo_app")
+    owner, app = await coordinator("postgres"), await coordinator("lianluo_app")
     try:
         one, two = await _two_counties(owner, "rls")
         await _add_root(app, one, "一县")
@@ -95,7 +88,7 @@ async def test_the_runtime_role_sees_its_county_only_on_the_workers_and_one_coun
 
 
 async def test_a_change_marks_the_county_stale_on_the_worker_that_holds_it(citus_settings):
-    owner, app = await _connect("postgres"), await _connect("lianluo_app")
+    owner, app = await coordinator("postgres"), await coordinator("lianluo_app")
     try:
         one, two = await _two_counties(owner, "stale")
         await _add_root(app, one, "一县")  # compliance_mark_stale runs on the shard's node
@@ -113,11 +106,12 @@ async def test_a_change_marks_the_county_stale_on_the_worker_that_holds_it(citus
 async def test_distributing_again_changes_nothing(citus_settings):
     from app.cli import distribute_schema
 
-    owner = await _connect("postgres")
+    placement = "SELECT logicalrelid::text, partmethod, colocationid FROM pg_dist_partition ORDER BY 1"
+    owner = await coordinator("postgres")
     try:
-        before = await owner.fetch("SELECT logicalrelid::text, partmethod, colocationid FROM pg_dist_partition ORDER BY 1")
+        before = await owner.fetch(placement)
         await distribute_schema(citus_settings.database_url)
-        after = await owner.fetch("SELECT logicalrelid::text, partmethod, colocationid FROM pg_dist_partition ORDER BY 1")
+        after = await owner.fetch(placement)
         keys = await owner.fetchval("SELECT count(*) FROM pg_constraint WHERE contype = 'f'")
     finally:
         await owner.close()
