@@ -140,6 +140,7 @@ async def _after_restore(owner_url: str) -> tuple[int, int]:
     conn = await _owner_connection(owner_url)
     try:
         await conn.execute(f"REVOKE TEMPORARY ON DATABASE {_ident(url.database)} FROM PUBLIC")
+        await _sweep_functions_back(conn)
         held = 0
         tenants = [r["id"] for r in await conn.fetch("SELECT id FROM tenants ORDER BY id")]
         for tenant_id in tenants:
@@ -153,6 +154,26 @@ async def _after_restore(owner_url: str) -> tuple[int, int]:
         return len(tenants), held
     finally:
         await conn.close()
+
+
+async def _sweep_functions_back(conn) -> None:
+    """`pg_restore --no-owner` leaves every function to the restoring owner: the cross-county ones go
+    back to the sweep role (its policies are what let them read every county; left with the owner,
+    the worker would find no work and the operator's figures would read 0)."""
+    from app.core.settings import sweep_role_name
+    from app.migrations.rls import SWEEP_MARK, sweep_owner_script
+
+    role = sweep_role_name()
+    if not await conn.fetchval("SELECT to_regrole($1) IS NOT NULL", role):
+        raise SystemExit(f"role {role} is missing: create it first (deploy/README.md, \"Restore\"), then run "
+                         "after-restore again")
+    strays = [r["sig"] for r in await conn.fetch(
+        "SELECT p.oid::regprocedure::text AS sig FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace "
+        "AND obj_description(p.oid, 'pg_proc') = $1 AND p.proowner <> to_regrole($2)", SWEEP_MARK, role)]
+    if strays:
+        async with conn.transaction():
+            for statement in sweep_owner_script([f"ALTER FUNCTION {sig} OWNER TO {role}" for sig in strays]):
+                await conn.execute(statement)
 
 
 def _ident(name: str) -> str:

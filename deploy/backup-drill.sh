@@ -13,6 +13,7 @@
 #   OWNER_ROLE            the owner role to recreate (default lianluo_owner)
 #   DATABASE_APP_ROLE     the runtime role (default lianluo_app)
 #   DATABASE_BACKUP_ROLE  the backup role (default lianluo_backup)
+#   DATABASE_SWEEP_ROLE   the role owning the cross-county functions (default lianluo_sweep)
 #   REDIS_URL             Redis for the web process (default redis://127.0.0.1:6379/0)
 #   PYTHON                the Python that runs the product (default: python3 on PATH)
 #   DRILL_CHECK           optional shell command run while the restored product serves; it gets
@@ -25,6 +26,7 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 OWNER=${OWNER_ROLE:-lianluo_owner}
 APP=${DATABASE_APP_ROLE:-lianluo_app}
 BACKUP=${DATABASE_BACKUP_ROLE:-lianluo_backup}
+SWEEP=${DATABASE_SWEEP_ROLE:-lianluo_sweep}
 PYTHON=${PYTHON:-python3}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 CODE=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,10 +70,11 @@ step "3. restore (deploy/README.md, \"Restore\")"
   -c "CREATE DATABASE $DB OWNER $OWNER"
 # as the owner: the runtime role, the dump, then the steps a restored database needs
 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$OWNER_URL" \
-  -c "CREATE ROLE $APP LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+  -c "CREATE ROLE $APP LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE" \
+  -c "CREATE ROLE $SWEEP NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
 "$PG_BIN/pg_restore" --no-owner --exit-on-error --dbname="$OWNER_URL" "$WORK/lianluo.dump"
 cd "$CODE"
-export DATABASE_URL="$OWNER_URL" DATABASE_APP_ROLE="$APP" DATABASE_BACKUP_ROLE="$BACKUP"
+export DATABASE_URL="$OWNER_URL" DATABASE_APP_ROLE="$APP" DATABASE_BACKUP_ROLE="$BACKUP" DATABASE_SWEEP_ROLE="$SWEEP"
 "$PYTHON" -m app after-restore
 "$PYTHON" -m app migrate
 

@@ -82,9 +82,28 @@ def _admin(sql: str, admin_url: str) -> None:
     asyncio.run(go())
 
 
+# LIANLUO_TEST_ON_CITUS=1: the tests run against the local Citus cluster (tests/citus/cluster.py) with
+# LIANLUO_DB_CITUS on — tests/citus/test_isolation_on_citus.py runs tests/isolation so.
+ON_CITUS = bool(os.environ.get("LIANLUO_TEST_ON_CITUS"))
+
+
+def _citus_settings(redis_url: str, data_dir: Path):
+    """A distributed database of this process's own on the cluster; "the owner" of the tests' own
+    set-up (owner_sql, the table reset) is the superuser there, as on the single server."""
+    from tests.citus.cluster import app_url, distributed_database
+
+    owner_url, superuser_url = distributed_database(TEST_DB)
+    return load_settings(database_url=superuser_url, app_database_url=app_url(owner_url), redis_url=redis_url,
+                         data_dir=data_dir, secure_cookies=False, db_citus=True, count_queries=True,
+                         allowed_hosts=["testserver.local", "localhost", "127.0.0.1"])
+
+
 @pytest.fixture(scope="session")
 def settings(servers, tmp_path_factory):
     admin_url, redis_url = servers
+    os.environ["LIANLUO_SECRET_KEY"] = "test-secret-key-not-for-production"
+    if ON_CITUS:
+        return _citus_settings(redis_url, tmp_path_factory.mktemp("data"))
     _admin(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)", admin_url)
     _admin(f"CREATE DATABASE {TEST_DB}", admin_url)
     owner_url = make_url(admin_url).set(database=TEST_DB).render_as_string(hide_password=False)
@@ -141,6 +160,8 @@ async def _reset_sql(fetch) -> str:
         "SELECT s.oid::regclass::text AS seq FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
         "AND d.deptype IN ('a', 'i') JOIN pg_class t ON t.oid = d.refobjid "
         "WHERE s.relkind = 'S' AND t.relname = ANY($1::text[])", tables)]
+    if ON_CITUS:  # Citus runs no data-modifying CTE over several shards; TRUNCATE reaches them all
+        return f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
     deletes = ", ".join(f"d{i} AS (DELETE FROM {t})" for i, t in enumerate(tables))
     restarts = ", ".join(f"setval('{s}', 1, false)" for s in sequences) or "1"
     return f"BEGIN; WITH {deletes} SELECT 1; SELECT {restarts}; COMMIT;"

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import every_county
 from app.activities.absences import cleared_by_sign_in
 from app.activities.access import ActivityRef, require_run
 from app.activities.models import Activity, ActivityKind, Attendance, Invitation, SigninCode
@@ -206,8 +207,8 @@ async def purge_codes(database, *, now: datetime | None = None, keep: timedelta 
     nothing is to be done."""
     cutoff = _now(now) - keep
     async with database.transaction() as db:
-        tenants = list((await db.scalars(text("SELECT tenant_id FROM signin_codes_expired_tenants(:cutoff)"),
-                                         {"cutoff": cutoff})).all())
+        tenants = list((await every_county(db, "SELECT tenant_id FROM signin_codes_expired_tenants(:cutoff)",
+                                           {"cutoff": cutoff})).scalars())
     removed = 0
     for tenant_id in tenants:
         async with database.transaction(tenant_id=tenant_id) as db:

@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import every_county
 from app.accounts.models import Membership
 from app.audit.services import record
 from app.binder import access, book, parts
@@ -210,8 +211,8 @@ async def sweep(database, redis_url: str, *, now: datetime | None = None) -> int
     Returns how many were enqueued."""
     at = now or clock_now()
     async with database.transaction() as db:
-        waiting = (await db.execute(text("SELECT tenant_id, build_id FROM binder_builds_waiting(:before)"),
-                                    {"before": at - STALE})).all()
+        waiting = (await every_county(db, "SELECT tenant_id, build_id FROM binder_builds_waiting(:before)",
+                                      {"before": at - STALE})).all()
     suffix, count = f":sweep{int(at.timestamp() // SWEEP_WINDOW)}", 0
     for tenant_id, build_id in waiting:
         if not await _requeue(database, tenant_id, build_id, at):
@@ -243,8 +244,8 @@ async def purge_expired(database, *, now: datetime | None = None) -> int:
     lose their bytes, and builds older than FORGOTTEN go. Returns how many were touched."""
     at = now or clock_now()
     async with database.transaction() as db:
-        tenant_ids = list(await db.scalars(text("SELECT tenant_id FROM binder_builds_purge_tenants(:at, :forgotten)"),
-                                           {"at": at, "forgotten": at - FORGOTTEN}))
+        tenant_ids = list((await every_county(db, "SELECT tenant_id FROM binder_builds_purge_tenants(:at, :forgotten)",
+                                              {"at": at, "forgotten": at - FORGOTTEN})).scalars())
     touched = 0
     for tenant_id in tenant_ids:
         async with database.transaction(tenant_id=tenant_id) as db:

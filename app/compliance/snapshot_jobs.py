@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 
+from app.core.db import every_county
 from app.compliance import snapshots
 from app.core.clock import now as clock_now
 from app.tenancy.models import Tenant
@@ -22,8 +23,8 @@ LOCK_CLASS = 20040  # pg_advisory_xact_lock(class, tenant id): one refresh of a 
 
 async def due_tenants(database, now: datetime) -> list[int]:
     async with database.transaction() as db:
-        return list((await db.scalars(text("SELECT tenant_id FROM compliance_due_tenants(:now)"),
-                                      {"now": now})).all())
+        return list((await every_county(db, "SELECT tenant_id FROM compliance_due_tenants(:now)",
+                                        {"now": now})).scalars())
 
 
 async def refresh_tenant(database, tenant_id: int, now: datetime) -> bool:

@@ -279,6 +279,14 @@ async def across_shards(session: AsyncSession) -> AsyncIterator[None]:
             await session.execute(text(f"SET LOCAL citus.multi_task_query_log_level = '{level}'"))
 
 
+async def every_county(session: AsyncSession, statement: str, params: dict | None = None):
+    """Call one of the cross-county functions of the worker and the operator (migration 0044: owned
+    by the sweep role, one statement over every county, ids and counts only). On Citus that
+    statement goes to every shard, on purpose (`across_shards`)."""
+    async with across_shards(session):
+        return await session.execute(text(statement), params or {})
+
+
 async def attempt(session: AsyncSession, change: Awaitable[T]) -> T:
     """Await a service's change; a Refusal rolls back what it wrote before it goes on, so a page that
     shows the refusal reads the records as they were. (Tenant routes use ``ctx.attempt``.)"""

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.settings import sweep_role_name
+
 LOCAL_TABLES = ("alembic_version",)
 
 _TABLES = text("""
@@ -115,4 +117,8 @@ async def distribute(conn: AsyncConnection, *, say=print) -> Plan:
         await conn.execute(text(f'ALTER TABLE "{key.table}" ADD CONSTRAINT "{key.name}" {key.definition}'))
     if keys:
         say(f"foreign keys of tenant tables put back: {len(keys)}")
+    # The coordinator runs a function's statements on the workers over connections of the function's
+    # owner: the sweep role (migration 0044) must log in there. It has no password: deploy/README.md
+    # says how the nodes authenticate it.
+    await conn.execute(text(f"ALTER ROLE {sweep_role_name()} LOGIN"))
     return todo

@@ -319,6 +319,11 @@ def app_role_name() -> str:
     return os.environ.get("DATABASE_APP_ROLE", "lianluo_app")
 
 
+def sweep_role_name() -> str:
+    """The role owning the cross-county functions of the worker and the operator (migration 0044)."""
+    return os.environ.get("DATABASE_SWEEP_ROLE", "lianluo_sweep")
+
+
 def load_settings(**overrides) -> Settings:
     data_dir = Path(os.environ.get("LIANLUO_DATA_DIR", DEFAULT_DATA_DIR))
     owner_url = to_async_url(overrides.pop("database_url", None) or os.environ.get("DATABASE_URL", ""))

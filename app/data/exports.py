@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
+from app.core.db import every_county
 from app.audit.services import record, record_platform
 from app.core.clock import now as clock_now
 from app.core.errors import NotFound, Refusal
@@ -160,7 +161,8 @@ async def purge_expired(database, *, now: datetime | None = None) -> int:
     many exports lost their bytes."""
     at = now or clock_now()
     async with database.transaction() as db:
-        tenant_ids = list(await db.scalars(text("SELECT tenant_id FROM data_exports_expired_tenants(:at)"), {"at": at}))
+        tenant_ids = list((await every_county(db, "SELECT tenant_id FROM data_exports_expired_tenants(:at)",
+                                              {"at": at})).scalars())
         dropped = (await db.execute(update(OperatorExport).where(
             OperatorExport.data.is_not(None), OperatorExport.expires_at <= at).values(data=None))).rowcount or 0
     for tenant_id in tenant_ids:
@@ -248,8 +250,8 @@ async def sweep(database, redis_url: str, *, now: datetime | None = None) -> int
     Returns how many were enqueued."""
     at = now or clock_now()
     async with database.transaction() as db:
-        county = (await db.execute(text("SELECT tenant_id, export_id FROM data_exports_waiting(:before)"),
-                                   {"before": at - STALE})).all()
+        county = (await every_county(db, "SELECT tenant_id, export_id FROM data_exports_waiting(:before)",
+                                     {"before": at - STALE})).all()
         ops = (await db.execute(select(OperatorExport.subject_tenant_id, OperatorExport.id).where(
             _waiting(OperatorExport, at)).order_by(OperatorExport.id))).all()
     suffix = f":sweep{int(at.timestamp() // SWEEP_WINDOW)}"

@@ -21,14 +21,14 @@ import logging
 import re
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import null, select, text, update
+from sqlalchemy import null, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from app.accounts.models import Membership
 from app.audit.services import record
-from app.core.db import Database
+from app.core.db import Database, every_county
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.deputies.import_checks import _problem
@@ -236,8 +236,8 @@ async def sweep(database: Database, redis_url: str) -> int:
     """Queued jobs (Redis lost them or was down) and runs that died are enqueued again; files of
     previews nobody confirmed are dropped (at the next preview) after two days. Returns how many jobs were enqueued."""
     async with database.transaction() as db:
-        waiting = (await db.execute(text("SELECT tenant_id, job_id FROM import_jobs_waiting(:stale)"),
-                                    {"stale": STALE_RUN})).all()
+        waiting = (await every_county(db, "SELECT tenant_id, job_id FROM import_jobs_waiting(:stale)",
+                                      {"stale": STALE_RUN})).all()
     count = 0
     window = int(_now().timestamp() // 600)
     for tenant_id, job_id in waiting:

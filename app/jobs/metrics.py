@@ -24,9 +24,9 @@ from datetime import datetime, timedelta, timezone
 
 from arq import Retry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select
 
-from app.core.db import as_tenant
+from app.core.db import as_tenant, every_county
 from app.core.redis import redis_client
 from app.notify.models import Outbox
 from app.notify.sms import PermanentSendError
@@ -136,7 +136,7 @@ async def worker_counters(state) -> list:
     return [jobs, messages]
 
 
-_DUE = text("SELECT tenant_id FROM outbox_due_tenants(:at, :stale)")
+_DUE = "SELECT tenant_id FROM outbox_due_tenants(:at, :stale)"
 # Due and not yet sent: pending rows whose time has come, rows whose outcome the worker is to check
 # with the provider (`checking`), and rows a worker claimed and then stopped answering for (`sending`
 # for longer than the stale period: reported as "stalled").
@@ -154,7 +154,7 @@ async def outbox_backlog(state, now: datetime | None = None) -> list:
     totals = Counter({name: 0 for name in STATES.values()})
     oldest: datetime | None = None
     async with state.db.transaction() as db:
-        tenants = list((await db.execute(_DUE, {"at": at, "stale": stale})).scalars())
+        tenants = list((await every_county(db, _DUE, {"at": at, "stale": stale})).scalars())
         for tenant_id in tenants[:MAX_TENANTS]:
             async with as_tenant(db, tenant_id):
                 rows = (await db.execute(

@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from app.activities import yearly_delivery
 from app.cases import mailbox_reminders, notices, rating
 from app.compliance import nudges
-from app.core.db import Database
+from app.core.db import Database, every_county
 from app.notify.config import notify_settings
 from app.tenancy.models import Tenant
 
@@ -30,7 +30,7 @@ log = logging.getLogger("lianluo.notify")
 DAY_STARTS = 9  # local hour from which nudges go out
 
 
-_DUE = text("SELECT tenant_id FROM scheduled_due_tenants(:at)")
+_DUE = "SELECT tenant_id FROM scheduled_due_tenants(:at)"
 
 
 async def active_tenants(database: Database, tenant_ids=None, *, due_at: datetime | None = None) -> list[tuple[int, str]]:
@@ -42,7 +42,7 @@ async def active_tenants(database: Database, tenant_ids=None, *, due_at: datetim
         query = query.where(Tenant.id.in_(list(tenant_ids)))
     async with database.transaction() as db:
         if due_at is not None:
-            due = list((await db.scalars(_DUE, {"at": due_at})).all())
+            due = list((await every_county(db, _DUE, {"at": due_at})).scalars())
             if not due:
                 return []
             query = query.where(Tenant.id.in_(due))

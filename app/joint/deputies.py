@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Membership, User
 from app.audit.services import record
-from app.core.db import as_tenant
+from app.core.db import as_tenant, every_county
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.images import StoredImage
@@ -221,7 +221,7 @@ async def sync_all(database) -> int:
     deployment of a thousand counties without joint stations costs one statement, not a thousand
     transactions."""
     async with database.transaction() as db:
-        counties = (await db.scalars(text("SELECT county_id FROM joint_syncing_counties()"))).all()
+        counties = (await every_county(db, "SELECT county_id FROM joint_syncing_counties()")).scalars().all()
     changed = 0
     for county_id in counties:
         async with database.transaction(tenant_id=county_id) as db:

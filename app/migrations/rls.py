@@ -4,7 +4,7 @@ import os
 
 from alembic import op
 
-from app.core.settings import app_role_name
+from app.core.settings import app_role_name, sweep_role_name
 
 TENANT_EXPR = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint"
 
@@ -16,6 +16,10 @@ def app_role() -> str:
 def backup_role() -> str:
     """The read-only role pg_dump connects as (deploy/README.md, "Backups")."""
     return os.environ.get("DATABASE_BACKUP_ROLE", "lianluo_backup")
+
+
+def sweep_role() -> str:
+    return sweep_role_name()
 
 
 def ensure_app_role() -> None:
@@ -155,3 +159,59 @@ def revoke_backup_role() -> None:
         END $$;
         """
     )
+
+
+def ensure_sweep_role() -> None:
+    """The sweep role: NOLOGIN (on Citus `distribute` lets it log in, as the coordinator connects to
+    the workers as a function's owner), no other attribute. It reads every county's rows of a few
+    columns of a few tables (`sweep_reads`), only through the functions it owns, which return ids
+    and counts."""
+    role = sweep_role()
+    op.execute(f"""
+        DO $$ BEGIN
+          IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+            CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
+          END IF;
+        END $$;
+    """)
+
+
+def sweep_reads(table: str, columns: str, *, tenant: bool = True) -> None:
+    """Let the sweep role read `columns` of `table` in every county: a SELECT-only policy for that
+    role alone (policies for a role apply to it and to roles holding its privileges: nobody holds
+    them, tests/isolation/test_catalog.py checks), beside the tenant policy every other role meets."""
+    role = sweep_role()
+    op.execute(f"GRANT SELECT ({columns}) ON {table} TO {role}")
+    if tenant:
+        op.execute(f"CREATE POLICY sweep_reads ON {table} FOR SELECT TO {role} USING (true)")
+
+
+# Marks the functions the sweep role owns: a restore with `pg_restore --no-owner` leaves them to the
+# restoring owner, and `after-restore` gives the ones carrying this comment back (app.cli).
+SWEEP_MARK = "lianluo: owned by the sweep role (migration 0044)"
+
+
+def sweep_owner_script(statements: list[str]) -> list[str]:
+    """`statements` (which create, replace, alter or drop a function the sweep role owns) wrapped so
+    that the running role may: only a member of the owning role may, and a member holding its
+    privileges would also meet its policies — so it is a member for these statements only, and the
+    sweep role may create in the schema only while it takes over a function (ALTER … OWNER asks)."""
+    role = sweep_role()
+    return [f"GRANT {role} TO CURRENT_USER", f"GRANT CREATE ON SCHEMA public TO {role}", *statements,
+            f"REVOKE CREATE ON SCHEMA public FROM {role}", f"REVOKE {role} FROM CURRENT_USER"]
+
+
+def as_sweep_owner(*statements: str) -> None:
+    for statement in sweep_owner_script(list(statements)):
+        script(statement)
+
+
+def sweep_function(signature: str, returns: str, body: str, *, options: str = "") -> None:
+    """A SECURITY DEFINER function owned by the sweep role (created, or replaced in place), with the
+    pinned search_path, executable by the runtime role alone. `options`: more SET clauses."""
+    definition = (f"CREATE OR REPLACE FUNCTION {signature} RETURNS {returns} LANGUAGE plpgsql SECURITY DEFINER "
+                  f"SET search_path = {DEFINER_SEARCH_PATH} {options} AS $fn${body}$fn$")
+    as_sweep_owner(definition, f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC",
+                   f"GRANT EXECUTE ON FUNCTION {signature} TO {app_role()}",
+                   f"COMMENT ON FUNCTION {signature} IS '{SWEEP_MARK}'",
+                   f"ALTER FUNCTION {signature} OWNER TO {sweep_role()}")

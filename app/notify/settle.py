@@ -89,16 +89,17 @@ async def _reclaim_stale(database: Database, tenant_id: int, now: datetime, stal
 
 # --- unknown outcomes -------------------------------------------------------------------------------
 
+# The attempt's delivery is joined after the UPDATE, not read in its RETURNING: Citus refuses a
+# sub-query there ("non-IMMUTABLE functions are not allowed in the RETURNING clause").
 _LEASE_CHECKS = text("""
-UPDATE outbox o SET next_attempt_at = :again
-FROM (SELECT id FROM outbox WHERE tenant_id = :t AND status = 'checking' AND next_attempt_at <= :now
-      ORDER BY next_attempt_at, id LIMIT :n FOR UPDATE SKIP LOCKED) pick
-WHERE o.tenant_id = :t AND o.id = pick.id
-RETURNING o.id, o.kind, o.channel, o.address, o.due_at, o.attempts,
-  (SELECT d.started_at FROM deliveries d WHERE d.tenant_id = o.tenant_id AND d.outbox_id = o.id
-     AND d.attempt = o.attempts) AS started_at,
-  (SELECT d.provider_id FROM deliveries d WHERE d.tenant_id = o.tenant_id AND d.outbox_id = o.id
-     AND d.attempt = o.attempts) AS provider_id
+WITH leased AS (
+  UPDATE outbox o SET next_attempt_at = :again
+  FROM (SELECT id FROM outbox WHERE tenant_id = :t AND status = 'checking' AND next_attempt_at <= :now
+        ORDER BY next_attempt_at, id LIMIT :n FOR UPDATE SKIP LOCKED) pick
+  WHERE o.tenant_id = :t AND o.id = pick.id
+  RETURNING o.id, o.kind, o.channel, o.address, o.due_at, o.attempts)
+SELECT l.id, l.kind, l.channel, l.address, l.due_at, l.attempts, d.started_at, d.provider_id
+FROM leased l LEFT JOIN deliveries d ON d.tenant_id = :t AND d.outbox_id = l.id AND d.attempt = l.attempts
 """)
 
 

@@ -41,7 +41,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import Database
+from app.core.db import Database, every_county
 from app.core.i18n import DEFAULT_LOCALE, catalogue
 from app.core.logs import log_tenant
 from app.notify import outbox, provider_status
@@ -165,8 +165,8 @@ async def sweep(database: Database, *, now: datetime | None = None, channels: Ch
     try:
         at = now or _utcnow()
         async with database.transaction() as db:
-            due = list((await db.execute(text("SELECT tenant_id FROM outbox_due_tenants(:at, :stale)"),
-                                         {"at": at, "stale": stale_after})).scalars())
+            due = list((await every_county(db, "SELECT tenant_id FROM outbox_due_tenants(:at, :stale)",
+                                           {"at": at, "stale": stale_after})).scalars())
         wanted = None if tenant_ids is None else {int(t) for t in tenant_ids}
         for result in await all_to_the_end(one(t) for t in due if wanted is None or t in wanted):
             counts.update(result)
@@ -438,7 +438,7 @@ UPDATE outbox o SET
   last_error = CASE WHEN v.result = 'sent' THEN NULL ELSE v.error END,
   next_attempt_at = CASE WHEN v.result IN ('retry', 'held', 'checking') THEN v.next_at ELSE o.next_attempt_at END,
   receipt_check_at = CASE WHEN v.result = 'sent' AND o.channel = 'sms'
-                          THEN CAST(:now AS timestamptz) + CAST(:receipt_first AS interval) ELSE NULL END,
+                          THEN CAST(:receipt_check_at AS timestamptz) ELSE NULL END,
   claimed_at = NULL
 FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:claimed AS timestamptz[]),
             CAST(:results AS text[]), CAST(:providers AS text[]), CAST(:errors AS text[]),
@@ -448,9 +448,10 @@ WHERE o.tenant_id = :tenant_id AND o.id = v.id AND o.attempts = v.attempt
 RETURNING o.id
 """)
 
+# A searched CASE: Citus sends `CASE v.result WHEN …` to the worker as `text = boolean` comparisons.
 _RECORD_DELIVERIES = text("""
 UPDATE deliveries d SET finished_at = CAST(:now AS timestamptz), provider_id = v.provider_id, error = v.error,
-  result = CASE v.result WHEN 'held' THEN 'retry' WHEN 'checking' THEN 'unknown' ELSE v.result END
+  result = CASE WHEN v.result = 'held' THEN 'retry' WHEN v.result = 'checking' THEN 'unknown' ELSE v.result END
 FROM unnest(CAST(:ids AS bigint[]), CAST(:attempts AS integer[]), CAST(:results AS text[]),
             CAST(:providers AS text[]), CAST(:errors AS text[])) AS v(outbox_id, attempt, result, provider_id, error)
 WHERE d.tenant_id = :tenant_id AND d.outbox_id = v.outbox_id AND d.attempt = v.attempt AND d.result = 'sending'
@@ -469,7 +470,7 @@ async def _record(database: Database, tenant_id: int, config: NotifySettings, ou
     async with database.transaction(tenant_id=tenant_id) as db:
         applied = set((await db.execute(_RECORD_OUTBOX, {
             **values, "claimed": [o.row.claimed_at for o in outcomes], "next_ats": [o.next_at for o in outcomes],
-            "receipt_first": RECEIPT_FIRST,
+            "receipt_check_at": now + RECEIPT_FIRST,  # a value: Citus takes no timestamptz arithmetic in a CASE
         })).scalars())
         await db.execute(_RECORD_DELIVERIES, values)
         await _note_provider(db, [o for o in outcomes if o.row.channel == "sms" and o.row.id in applied], now)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import every_county
 from app.tenancy.models import Tenant
 
 
@@ -24,9 +25,8 @@ class AgreementRow:
 
 
 async def joint_agreements(db: AsyncSession) -> list[AgreementRow]:
-    rows = (await db.execute(text(
-        "SELECT name, proposer_tenant_id, status, parties, joint_tenant_id, created_at "
-        "FROM platform_joint_agreements() ORDER BY created_at DESC"))).all()
+    rows = (await every_county(db, "SELECT name, proposer_tenant_id, status, parties, joint_tenant_id, created_at "
+                                "FROM platform_joint_agreements() ORDER BY created_at DESC")).all()
     ids = {r.proposer_tenant_id for r in rows} | {t for r in rows for t in r.parties}
     names = dict((await db.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(ids)))).all()) if ids else {}
     return [AgreementRow(name=r.name, proposer=names.get(r.proposer_tenant_id, ""),

@@ -20,7 +20,7 @@ from app.core.clock import now
 from app.accounts.models import User, UserSession
 from app.audit.models import PlatformAuditEntry
 from app.audit.services import record_platform
-from app.core.db import Database
+from app.core.db import Database, every_county
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.core.security import MOBILE_RE
@@ -286,8 +286,7 @@ UsageSource = Callable[[AsyncSession], Awaitable[dict[int, dict[str, int]]]]
 async def _tenant_counts(db: AsyncSession) -> dict[int, dict[str, int]]:
     """Members, stations (not closed down), serving deputies and open cases of every tenant: one
     call of the SECURITY DEFINER platform_tenant_usage() (migration 0016), counts only."""
-    rows = await db.execute(text(
-        "SELECT tenant_id, members, stations, deputies, open_cases FROM platform_tenant_usage()"))
+    rows = await every_county(db, "SELECT tenant_id, members, stations, deputies, open_cases FROM platform_tenant_usage()")
     return {row.tenant_id: {"members": row.members, "stations": row.stations, "deputies": row.deputies,
                             "open_cases": row.open_cases} for row in rows}
 

@@ -8,43 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-from pathlib import Path
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
-from app.core.settings import derive_app_url, load_settings
-from tests.locks import taking_turns
+from app.core.settings import load_settings
+from tests.citus.cluster import NODES, app_url, distributed_database, on_node
 
-CITUS_SH = Path(__file__).resolve().parents[2] / "scripts" / "citus.sh"
-PORT = int(os.environ.get("LIANLUO_CITUS_PORT", "9700"))
-NODES = (PORT, PORT + 1, PORT + 2)  # the coordinator, then the workers
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 DB = "lianluo_citus" + (f"_{WORKER}" if WORKER else "")
-
-
-async def _on(port: int, database: str, *statements: str) -> None:
-    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database=database)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-async def _fresh_database() -> None:
-    for port in NODES:
-        await _on(port, "postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", f"CREATE DATABASE {DB}")
-        await _on(port, DB, "CREATE EXTENSION citus")
-    await _on(NODES[0], DB, f"SELECT citus_set_coordinator_host('127.0.0.1', {NODES[0]})",
-              *(f"SELECT citus_add_node('127.0.0.1', {port})" for port in NODES[1:]))
 
 
 async def _refuse_fan_out() -> None:
     """Every statement of the runtime role must name its tenant (DESIGN.md): here a statement that
     Citus would send to more than one shard is an error, so a test that runs it fails and names it."""
-    await _on(NODES[0], DB, f"ALTER ROLE lianluo_app IN DATABASE {DB} SET citus.multi_task_query_log_level = 'error'")
+    await on_node(NODES[0], DB, f"ALTER ROLE lianluo_app IN DATABASE {DB} SET citus.multi_task_query_log_level = 'error'")
 
 
 @pytest.fixture(autouse=True)
@@ -75,19 +54,28 @@ def coordinator_sql():
 
 @pytest.fixture(scope="session")
 def citus_settings(servers, tmp_path_factory):
-    from app.cli import distribute_schema, migrate
-
-    with taking_turns(f"citus:{PORT}"):  # starting the cluster, creating roles on it
-        subprocess.run([str(CITUS_SH), "start"], check=True)
-        asyncio.run(_fresh_database())
-        owner_url = f"postgresql+asyncpg://postgres@127.0.0.1:{NODES[0]}/{DB}"
-        migrate(owner_url)
-    asyncio.run(distribute_schema(owner_url))
+    owner_url, _superuser_url = distributed_database(DB)
     asyncio.run(_refuse_fan_out())
     return load_settings(
         database_url=owner_url,
-        app_database_url=derive_app_url(owner_url, "lianluo_app", None),
+        app_database_url=app_url(owner_url),
         redis_url=servers[1],  # the suite's (kept apart by the database name in the cache keys)
         data_dir=tmp_path_factory.mktemp("citus-data"),
         secure_cookies=False,
     )
+
+
+@pytest.fixture(scope="session")
+def on_citus(citus_settings):
+    """The product's settings on the cluster: LIANLUO_DB_CITUS on."""
+    return replace(citus_settings, db_citus=True, count_queries=True,
+                   allowed_hosts=["testserver.local", "localhost", "127.0.0.1"])
+
+
+@pytest.fixture
+async def citus_database(on_citus):
+    from app.core.db import Database
+
+    database = Database(on_citus)
+    yield database
+    await database.dispose()

@@ -5,30 +5,16 @@ one PostgreSQL."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, text
 
-from app.core.db import Database, as_tenant
+from app.core.db import as_tenant
 from app.tenancy.models import AdminNode
 from tests.factories import add_member, login, make_tenant, make_user
 
 pytestmark = pytest.mark.citus
-
-
-@pytest.fixture(scope="module")
-def on_citus(citus_settings):
-    return replace(citus_settings, db_citus=True, count_queries=True,
-                   allowed_hosts=["testserver.local", "localhost", "127.0.0.1"])
-
-
-@pytest.fixture
-async def citus_database(on_citus):
-    database = Database(on_citus)
-    yield database
-    await database.dispose()
 
 
 async def test_sessions_bind_the_tenant_on_the_workers_and_switch_for_joint_work(citus_database):

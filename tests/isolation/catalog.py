@@ -4,11 +4,14 @@ can break the schema inside a transaction and watch the checker notice."""
 
 from __future__ import annotations
 
+from app.core.settings import sweep_role_name
+
 TENANT_SETTING = "current_setting('app.tenant_id'"
 USER_SETTING = "current_setting('app.user_id'"
 # Tenant tables whose RLS is enabled but not forced, so that the owner (a SECURITY DEFINER function)
 # reads them without the policy and an index on a non-leakproof operator can serve it. The runtime
 # role is still held to the policy and may only read them (checked below).
+SWEEP_ROLE = sweep_role_name()  # reads every county's rows of a few columns (migration 0044)
 UNFORCED = {"case_search": "the case text search index (migration 0041, app.cases.queries.search_ids)"}
 
 
@@ -77,10 +80,13 @@ async def catalog_problems(conn) -> dict[str, list[str]]:
             if p["permissive"] != "PERMISSIVE" or p in full:
                 continue
             # Permissive policies are OR-ed: an extra one may only widen reads, and only by a
-            # setting bound per transaction (own_memberships: a user's own rows).
+            # setting bound per transaction (own_memberships: a user's own rows), or for the sweep
+            # role alone, which nobody else holds the privileges of (sweep_role_problems).
             qual = p["qual"] or ""
             if p["cmd"] != "SELECT":
                 flag(table, f"extra permissive policy {p['policyname']} for {p['cmd']}")
+            elif p["roles"] == [SWEEP_ROLE]:
+                continue
             elif TENANT_SETTING not in qual and USER_SETTING not in qual:
                 flag(table, f"extra SELECT policy {p['policyname']} not tied to a bound setting: {qual}")
 
@@ -121,6 +127,30 @@ async def catalog_problems(conn) -> dict[str, list[str]]:
     for table in tables:
         if table not in has_pk:
             flag(table, "no primary key")
+    return problems
+
+
+async def sweep_role_problems(conn) -> list[str]:
+    """The sweep role reads every county: it must write nothing, own nothing but SECURITY DEFINER
+    functions, hold no attribute beyond LOGIN (Citus connects to the workers as a function's owner),
+    and no other role may hold its privileges — a member that inherits them would meet its policies."""
+    problems = []
+    role = await conn.fetchrow("SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles "
+                               "WHERE rolname = $1", SWEEP_ROLE)
+    if role is None:
+        return [f"role {SWEEP_ROLE} missing"]
+    problems += [f"{SWEEP_ROLE} has {k}" for k, v in role.items() if v]
+    problems += [f"{r['rolname']} holds the privileges of {SWEEP_ROLE}" for r in await conn.fetch(
+        "SELECT rolname FROM pg_roles WHERE rolname <> $1 AND pg_has_role(rolname, $1, 'USAGE') AND NOT rolsuper",
+        SWEEP_ROLE)]
+    problems += [f"{SWEEP_ROLE} may {r['privilege_type']} {r['relname']}" for r in await conn.fetch(
+        "SELECT c.relname, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
+        "WHERE a.grantee = $1::regrole AND a.privilege_type <> 'SELECT' "
+        "UNION SELECT c.relname, a.privilege_type FROM pg_attribute c0 JOIN pg_class c ON c.oid = c0.attrelid, "
+        "aclexplode(c0.attacl) a WHERE a.grantee = $1::regrole AND a.privilege_type <> 'SELECT'", SWEEP_ROLE)]
+    problems += [f"{SWEEP_ROLE} owns {r['name']}" for r in await conn.fetch(
+        "SELECT relname AS name FROM pg_class WHERE relowner = $1::regrole "
+        "UNION ALL SELECT proname FROM pg_proc WHERE proowner = $1::regrole AND NOT prosecdef", SWEEP_ROLE)]
     return problems
 
 

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.isolation.catalog import catalog_problems, tenant_tables
+from tests.isolation.catalog import SWEEP_ROLE, catalog_problems, sweep_role_problems, tenant_tables
 
 
 async def owner_connection(settings) -> asyncpg.Connection:
@@ -76,3 +76,25 @@ async def test_the_checker_reports_a_broken_schema(owner_conn):
     assert any("no policy" in p for p in problems["scratch_parent"])
     # and after the rollback everything is whole again
     assert await catalog_problems(owner_conn) == {}
+
+
+async def test_the_sweep_role_reads_only_and_nobody_holds_its_privileges(owner_conn):
+    """The cross-county functions' owner (migration 0044) reads every county through its own SELECT
+    policies: the runtime role and the owner must not inherit it (they would meet those policies),
+    and it writes and owns nothing else."""
+    assert await sweep_role_problems(owner_conn) == []
+    owned = {r["proname"] for r in await owner_conn.fetch(
+        "SELECT proname FROM pg_proc WHERE proowner = $1::regrole", SWEEP_ROLE)}
+    assert {"outbox_due_tenants", "scheduled_due_tenants", "platform_tenant_usage"} <= owned
+    tx = owner_conn.transaction()
+    await tx.start()
+    try:
+        await owner_conn.execute(f"GRANT {SWEEP_ROLE} TO lianluo_app")
+        await owner_conn.execute(f"GRANT UPDATE ON outbox TO {SWEEP_ROLE}")
+        await owner_conn.execute(f"ALTER ROLE {SWEEP_ROLE} CREATEDB")
+        problems = await sweep_role_problems(owner_conn)
+    finally:
+        await tx.rollback()
+    assert f"lianluo_app holds the privileges of {SWEEP_ROLE}" in problems
+    assert f"{SWEEP_ROLE} may UPDATE outbox" in problems
+    assert f"{SWEEP_ROLE} has rolcreatedb" in problems

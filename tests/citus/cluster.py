@@ -1,0 +1,62 @@
+"""The local Citus cluster for tests (issue 21): a coordinator and two worker nodes started by
+scripts/citus.sh (Citus built from ../shared/citus/ once per machine), and a database on all three
+nodes built as deploy/README.md's "Scale-out: Citus" says: a superuser makes the database (owned by
+the non-superuser owner role), the extension and the nodes; the owner migrates with the same Alembic
+migrations as everywhere, then distributes (app.core.distribute)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+
+import asyncpg
+
+from app.core.settings import derive_app_url
+from tests.locks import taking_turns
+
+CITUS_SH = Path(__file__).resolve().parents[2] / "scripts" / "citus.sh"
+PORT = int(os.environ.get("LIANLUO_CITUS_PORT", "9700"))
+NODES = (PORT, PORT + 1, PORT + 2)  # the coordinator, then the workers
+OWNER = "lianluo_owner"
+
+
+async def on_node(port: int, database: str, *statements: str) -> None:
+    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database=database)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _fresh_database(db: str) -> None:
+    for port in NODES:  # roles are the node's, not the database's (made outside a Citus database)
+        await on_node(port, "postgres", f"""DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{OWNER}') THEN
+              CREATE ROLE {OWNER} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS;
+            END IF; END $$""")
+        await on_node(port, "postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)",
+                      f"CREATE DATABASE {db} OWNER {OWNER}")
+        await on_node(port, db, "CREATE EXTENSION citus")
+    await on_node(NODES[0], db, f"SELECT citus_set_coordinator_host('127.0.0.1', {NODES[0]})",
+                  *(f"SELECT citus_add_node('127.0.0.1', {port})" for port in NODES[1:]))
+
+
+def distributed_database(db: str) -> tuple[str, str]:
+    """A fresh, migrated and distributed database `db` on the cluster (started if it is not running).
+    Returns (the owner's URL, the superuser's URL) on the coordinator."""
+    from app.cli import distribute_schema, migrate
+
+    with taking_turns(f"citus:{PORT}"):  # starting the cluster, creating roles on it
+        subprocess.run([str(CITUS_SH), "start"], check=True)
+        asyncio.run(_fresh_database(db))
+        owner_url = f"postgresql+asyncpg://{OWNER}@127.0.0.1:{NODES[0]}/{db}"
+        migrate(owner_url)
+    asyncio.run(distribute_schema(owner_url))
+    return owner_url, f"postgresql+asyncpg://postgres@127.0.0.1:{NODES[0]}/{db}"
+
+
+def app_url(owner_url: str) -> str:
+    return derive_app_url(owner_url, "lianluo_app", None)
