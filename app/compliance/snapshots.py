@@ -25,13 +25,17 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import column, insert, table, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compliance import engine, risk
 from app.compliance.mailbox_flags import Flag, MailboxFlags, mailbox_flags
 from app.core.periods import zone
 from app.tenancy.scope import Scope
+
+_SUBJECTS = table("compliance_snapshot_subjects", column("tenant_id"), column("kind"), column("subject_id"),
+                  column("pos"), column("name"), column("counts", JSONB))
 
 SNAPSHOT_ROLES = ("county_admin", "viewer")
 COUNTY = Scope(role="county_admin", node_path=None, station_id=None, user_id=0)
@@ -107,14 +111,10 @@ async def refresh(db: AsyncSession, tenant, *, now: datetime) -> int:
     rows = [(s, per_subject.get(s.key, {})) for s in board.groups.values()]
     rows += [(s, per_subject[s.key]) for s in board.deputies.values() if s.key in per_subject]
     await db.execute(text("DELETE FROM compliance_snapshot_subjects WHERE tenant_id = :t"), {"t": tenant.id})
-    if rows:
-        await db.execute(text(
-            "INSERT INTO compliance_snapshot_subjects (tenant_id, kind, subject_id, pos, name, counts) "
-            "SELECT :t, k, i, p, n, c FROM unnest(CAST(:kinds AS text[]), CAST(:ids AS bigint[]), "
-            "CAST(:pos AS integer[]), CAST(:names AS text[]), CAST(:counts AS jsonb[])) AS x(k, i, p, n, c)"),
-            {"t": tenant.id, "kinds": [s.kind for s, _ in rows], "ids": [s.id for s, _ in rows],
-             "pos": list(range(len(rows))), "names": [s.name for s, _ in rows],
-             "counts": [json.dumps(c) for _, c in rows]})
+    if rows:  # rows of VALUES: Citus runs INSERT … SELECT through COPY, which row-level security refuses
+        await db.execute(insert(_SUBJECTS).values([
+            {"tenant_id": tenant.id, "kind": s.kind, "subject_id": s.id, "pos": n, "name": s.name, "counts": c}
+            for n, (s, c) in enumerate(rows)]))
     await db.execute(text(
         "INSERT INTO compliance_snapshots (tenant_id, computed_at, expires_at, signature, summary) "
         "VALUES (:t, :now, :expires, :sig, CAST(:summary AS jsonb)) ON CONFLICT (tenant_id) DO UPDATE SET "

@@ -24,7 +24,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import text
+from sqlalchemy import column, table, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.codes import CODE_ALPHABET
@@ -46,13 +47,16 @@ moved AS (UPDATE short_links s SET expires_at = CAST(:expires_at AS timestamptz)
             AND found.expires_at < CAST(:expires_at AS timestamptz) - interval '1 day')
 SELECT target, code FROM found
 """)
-# New ones; a random part already taken (or a target another transaction just gave a code) is skipped.
-_INSERT = text("""
-INSERT INTO short_links (tenant_id, code, target, expires_at)
-SELECT :tenant_id, v.code, v.target, CAST(:expires_at AS timestamptz)
-FROM unnest(CAST(:codes AS text[]), CAST(:targets AS text[])) AS v(code, target)
-ON CONFLICT DO NOTHING RETURNING target, code
-""")
+_SHORT_LINKS = table("short_links", column("tenant_id"), column("code"), column("target"), column("expires_at"))
+
+
+def _insert(tenant_id: int, expires_at: datetime, codes: list[str], targets: list[str]):
+    """New ones, as rows of VALUES (Citus runs INSERT … SELECT through the coordinator with COPY, which
+    row-level security refuses); a random part already taken (or a target another transaction just
+    gave a code) is skipped."""
+    rows = [{"tenant_id": tenant_id, "code": c, "target": t, "expires_at": expires_at} for c, t in zip(codes, targets)]
+    return (insert(_SHORT_LINKS).values(rows).on_conflict_do_nothing()
+            .returning(_SHORT_LINKS.c.target, _SHORT_LINKS.c.code))
 _FIND = text("""
 SELECT target FROM short_links WHERE tenant_id = :tenant_id AND code = :code AND expires_at > now()
 """)
@@ -105,7 +109,7 @@ async def short_codes(db: AsyncSession, tenant_id: int, targets, *, now: datetim
         if not missing:
             return {t: found[t] + _tenant_part(tenant_id) for t in wanted}
         codes = ["".join(secrets.choice(CODE_ALPHABET) for _ in range(RANDOM_LENGTH)) for _ in missing]
-        found.update((await db.execute(_INSERT, {**values, "codes": codes, "targets": missing})).all())
+        found.update((await db.execute(_insert(tenant_id, values["expires_at"], codes, missing))).all())
         missing = [t for t in wanted if t not in found]
         if missing:  # given a code by another transaction meanwhile, or a random part taken
             found.update((await db.execute(_EXISTING, {**values, "targets": missing})).all())

@@ -20,6 +20,7 @@ CITUS_SH = Path(__file__).resolve().parents[2] / "scripts" / "citus.sh"
 PORT = int(os.environ.get("LIANLUO_CITUS_PORT", "9700"))
 NODES = (PORT, PORT + 1, PORT + 2)  # the coordinator, then the workers
 OWNER = "lianluo_owner"
+SHARDS = 4
 
 
 async def on_node(port: int, database: str, *statements: str) -> None:
@@ -40,6 +41,9 @@ async def _fresh_database(db: str) -> None:
         await on_node(port, "postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)",
                       f"CREATE DATABASE {db} OWNER {OWNER}")
         await on_node(port, db, "CREATE EXTENSION citus")
+    # 4 shards a table, not Citus's 32: two workers still hold two each, and the tests' set-up (a few
+    # counties, a table reset per test) costs an eighth of the shard work
+    await on_node(NODES[0], "postgres", f"ALTER DATABASE {db} SET citus.shard_count = {SHARDS}")
     await on_node(NODES[0], db, f"SELECT citus_set_coordinator_host('127.0.0.1', {NODES[0]})",
                   *(f"SELECT citus_add_node('127.0.0.1', {port})" for port in NODES[1:]))
 
