@@ -105,13 +105,15 @@ async def distribute_schema(owner_url: str) -> None:
 RESTORE_HOLD_NOTE = "held after a database restore: it may have gone out before; send it again or drop it"
 
 
-async def _owner_connection(owner_url: str):
+async def _owner_connection(owner_url: str, *, citus: bool = False):
+    """As the owner; on Citus (`citus`) a transaction's SET LOCAL reaches the workers."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
     url = make_url(owner_url)
     return await asyncpg.connect(user=url.username, password=url.password, host=url.query.get("host") or url.host,
-                                 port=url.port, database=url.database)
+                                 port=url.port, database=url.database,
+                                 server_settings={"citus.propagate_set_commands": "local"} if citus else None)
 
 
 async def analyze(owner_url: str) -> None:
@@ -126,7 +128,7 @@ async def analyze(owner_url: str) -> None:
         await conn.close()
 
 
-async def _after_restore(owner_url: str) -> tuple[int, int]:
+async def _after_restore(owner_url: str, *, citus: bool = False) -> tuple[int, int]:
     """What a restored database needs before the product runs on it (as the owner, DATABASE_URL):
     TEMPORARY revoked from PUBLIC again (a database-level grant: pg_dump does not carry it, and a new
     database gives it back), and the SMS and e-mails that may have gone out between the dump and the
@@ -137,7 +139,7 @@ async def _after_restore(owner_url: str) -> tuple[int, int]:
     from sqlalchemy.engine import make_url
 
     url = make_url(owner_url)
-    conn = await _owner_connection(owner_url)
+    conn = await _owner_connection(owner_url, citus=citus)
     try:
         await conn.execute(f"REVOKE TEMPORARY ON DATABASE {_ident(url.database)} FROM PUBLIC")
         await _sweep_functions_back(conn)
@@ -145,7 +147,7 @@ async def _after_restore(owner_url: str) -> tuple[int, int]:
         tenants = [r["id"] for r in await conn.fetch("SELECT id FROM tenants ORDER BY id")]
         for tenant_id in tenants:
             async with conn.transaction():
-                await conn.execute("SELECT set_config('app.tenant_id', $1, true)", str(tenant_id))
+                await conn.execute(f"SET LOCAL app.tenant_id = '{int(tenant_id)}'")  # on Citus too
                 held += len(await conn.fetch(
                     "UPDATE outbox SET status = 'unknown', last_error = $2, claimed_at = NULL "
                     "WHERE tenant_id = $1 AND channel <> 'inapp' AND (status IN ('sending', 'checking') "
@@ -186,7 +188,7 @@ def cmd_after_restore(args) -> None:
     from app.public import invalidation
 
     settings = _settings()
-    tenants, held = _run(_after_restore(settings.database_url))
+    tenants, held = _run(_after_restore(settings.database_url, citus=settings.db_citus))
     _run(analyze(settings.database_url))
     # what the page and read caches kept describes the database before the restore: never again
     invalidation.bump(settings.redis_url, make_url(settings.app_database_url).database, [("G",), ("D",)])

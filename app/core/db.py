@@ -279,6 +279,16 @@ async def across_shards(session: AsyncSession) -> AsyncIterator[None]:
             await session.execute(text(f"SET LOCAL citus.multi_task_query_log_level = '{level}'"))
 
 
+async def one_connection_per_node(session: AsyncSession) -> None:
+    """On Citus, the rest of the transaction talks to each node over one connection. Citus refuses to
+    change a reference table (users, tenants: written on every node) after a statement read a
+    distributed table over several connections per node in the same transaction ("cannot modify
+    table … because there was a parallel operation"). Call it before the first statement that reads
+    across shards. Nothing on one PostgreSQL."""
+    if _citus(session):
+        await session.execute(text("SET LOCAL citus.multi_shard_modify_mode = 'sequential'"))
+
+
 async def every_county(session: AsyncSession, statement: str, params: dict | None = None):
     """Call one of the cross-county functions of the worker and the operator (migration 0044: owned
     by the sweep role, one statement over every county, ids and counts only). On Citus that

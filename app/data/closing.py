@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.models import User
 from app.audit.services import record_platform
 from app.core.clock import now as clock_now
+from app.core.db import across_shards, one_connection_per_node
 from app.core.errors import Refusal
 from app.core.i18n import lazy
 from app.joint import agreements
@@ -100,25 +101,42 @@ async def delete_due(database, *, now: datetime | None = None) -> list[int]:
 
 
 async def delete_tenant(database, tenant_id: int, *, now: datetime | None = None) -> dict | None:
-    """Withdraw from joint agreements, then delete every row of the tenant (one transaction). None
-    when the tenant is no longer due (cancelled, reactivated, deleted meanwhile)."""
+    """Withdraw from joint agreements, then delete every row of the tenant. None when the tenant is no
+    longer due (cancelled, reactivated, deleted meanwhile). Separate transactions: the deletion is a
+    SECURITY DEFINER function, which Citus runs over connections of the function's owner — rows the
+    runtime role's connection had locked or written in the same transaction (the tenant's row, the
+    agreements it left) would wait on that connection, and Citus cancels the transaction as a
+    distributed deadlock. The function checks again, under its own lock, that the deletion is due."""
     at = now or clock_now()
     async with database.transaction(tenant_id=tenant_id) as db:
         tenant = await _locked(db, tenant_id)
-        if tenant.status != "suspended" or tenant.deletion_due_at is None or tenant.deletion_due_at > at:
+        if not _due(tenant, at):
             return None
         actor = await db.get(User, tenant.deletion_scheduled_by) if tenant.deletion_scheduled_by else None
         left = await _leave_joint_stations(db, tenant, actor) if actor else 0
-        counts = (await db.execute(text("SELECT delete_tenant_data(:tenant_id)"),
-                                   {"tenant_id": tenant_id})).scalar_one()
-        anonymised = counts.pop("users_anonymised", 0)
-        rows = {table: n for table, n in sorted(counts.items()) if n}
+    async with database.transaction(tenant_id=tenant_id) as db:
+        tenant = await db.get(Tenant, tenant_id, populate_existing=True)
+        if not _due(tenant, at):
+            return None
+        await one_connection_per_node(db)  # it reads across shards, then writes users and tenants
+        async with across_shards(db):  # its members' other counties (are they members elsewhere?)
+            counts = (await db.execute(text("SELECT delete_tenant_data(:tenant_id)"),
+                                       {"tenant_id": tenant_id})).scalar_one()
+    anonymised = counts.pop("users_anonymised", 0)
+    rows = {table: n for table, n in sorted(counts.items()) if n}
+    # a third transaction: on Citus the runtime role may not write a reference table (platform_audit_log)
+    # after the function's owner wrote others (users, tenants) in the same one
+    async with database.transaction() as db:
         await record_platform(db, actor_user_id=None, action="tenant_deleted", subject_tenant_id=tenant_id,
                               target=f"tenant:{tenant.slug}",
                               details={"rows": rows, "total": sum(rows.values()), "joint_agreements_left": left,
                                        "users_anonymised": anonymised, "scheduled_by": tenant.deletion_scheduled_by})
     log.info("tenant %s deleted: %s rows, %s accounts anonymised", tenant_id, sum(rows.values()), anonymised)
     return rows
+
+
+def _due(tenant: Tenant, at: datetime) -> bool:
+    return tenant.status == "suspended" and tenant.deletion_due_at is not None and tenant.deletion_due_at <= at
 
 
 async def _leave_joint_stations(db: AsyncSession, tenant: Tenant, actor: User) -> int:

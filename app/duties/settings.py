@@ -95,9 +95,10 @@ def check(values: dict) -> DutySettings:
                         public_board=board, public_duty_reports=values.get("public_duty_reports") == "on")
 
 
-def public_choices(tenant_id):
+def public_choices(tenant_id: int):
     """(public_board, public_duty_reports) as two columns of another statement (the station page's first
-    query, so the public page pays no query for them); a county without a config row has the defaults."""
+    query, so the public page pays no query for them); a county without a config row has the defaults.
+    `tenant_id` a value, not a column: on Citus a sub-query correlated by a column goes to every shard."""
     where = CONFIG.c.tenant_id == tenant_id
     return (func.coalesce(select(CONFIG.c.public_board).where(where).scalar_subquery(), DutySettings.public_board),
             func.coalesce(select(CONFIG.c.public_duty_reports).where(where).scalar_subquery(),

@@ -322,7 +322,7 @@ async def station_page(db: AsyncSession, station: Station, today: date, locale: 
     kind_name, path, width, height, plan_id, calendar_days, board_choice, reports_public = (
         await db.execute(
             select(StationKind.name, AdminNode.path, StoredImage.width, StoredImage.height,
-                   published_plan_id(today.year), calendar_column(today - LOOKBACK), *public_choices(Station.tenant_id))
+                   published_plan_id(today.year), calendar_column(today - LOOKBACK), *public_choices(station.tenant_id))
             .select_from(Station)
             .join(StationKind, (StationKind.tenant_id == Station.tenant_id) & (StationKind.id == Station.kind_id))
             .join(AdminNode, (AdminNode.tenant_id == Station.tenant_id) & (AdminNode.id == Station.node_id))

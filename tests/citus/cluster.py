@@ -20,6 +20,8 @@ CITUS_SH = Path(__file__).resolve().parents[2] / "scripts" / "citus.sh"
 PORT = int(os.environ.get("LIANLUO_CITUS_PORT", "9700"))
 NODES = (PORT, PORT + 1, PORT + 2)  # the coordinator, then the workers
 OWNER = "lianluo_owner"
+# 4 shards a table in the tests, not Citus's 32: the two workers still hold two each, and the tests'
+# set-up (a few counties, a table reset per test) costs an eighth of the shard work
 SHARDS = 4
 
 
@@ -32,7 +34,7 @@ async def on_node(port: int, database: str, *statements: str) -> None:
         await conn.close()
 
 
-async def _fresh_database(db: str) -> None:
+async def _fresh_database(db: str, shards: int) -> None:
     for port in NODES:  # roles are the node's, not the database's (made outside a Citus database)
         await on_node(port, "postgres", f"""DO $$ BEGIN
             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{OWNER}') THEN
@@ -41,21 +43,19 @@ async def _fresh_database(db: str) -> None:
         await on_node(port, "postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)",
                       f"CREATE DATABASE {db} OWNER {OWNER}")
         await on_node(port, db, "CREATE EXTENSION citus")
-    # 4 shards a table, not Citus's 32: two workers still hold two each, and the tests' set-up (a few
-    # counties, a table reset per test) costs an eighth of the shard work
-    await on_node(NODES[0], "postgres", f"ALTER DATABASE {db} SET citus.shard_count = {SHARDS}")
+    await on_node(NODES[0], "postgres", f"ALTER DATABASE {db} SET citus.shard_count = {shards}")
     await on_node(NODES[0], db, f"SELECT citus_set_coordinator_host('127.0.0.1', {NODES[0]})",
                   *(f"SELECT citus_add_node('127.0.0.1', {port})" for port in NODES[1:]))
 
 
-def distributed_database(db: str) -> tuple[str, str]:
-    """A fresh, migrated and distributed database `db` on the cluster (started if it is not running).
-    Returns (the owner's URL, the superuser's URL) on the coordinator."""
+def distributed_database(db: str, shards: int = SHARDS) -> tuple[str, str]:
+    """A fresh, migrated and distributed database `db` on the cluster (started if it is not running),
+    `shards` a table. Returns (the owner's URL, the superuser's URL) on the coordinator."""
     from app.cli import distribute_schema, migrate
 
     with taking_turns(f"citus:{PORT}"):  # starting the cluster, creating roles on it
         subprocess.run([str(CITUS_SH), "start"], check=True)
-        asyncio.run(_fresh_database(db))
+        asyncio.run(_fresh_database(db, shards))
         owner_url = f"postgresql+asyncpg://{OWNER}@127.0.0.1:{NODES[0]}/{db}"
         migrate(owner_url)
     asyncio.run(distribute_schema(owner_url))

@@ -79,3 +79,16 @@ async def citus_database(on_citus):
     database = Database(on_citus)
     yield database
     await database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def citus_demo(on_citus):
+    """The demo, loaded once into this process's cluster database through the product's services."""
+    from app.core.db import Database
+    from app.demo import load_demo
+
+    database = Database(on_citus)
+    try:
+        await load_demo(database)
+    finally:
+        await database.dispose()

@@ -54,17 +54,16 @@ async def test_a_member_signs_in_and_works_in_their_county_only(on_citus, citus_
         assert switcher.status_code == 200 and "/t/cz-home/" in switcher.text and "cz-away" not in switcher.text
 
 
-async def test_the_demo_loads_and_its_pages_open_on_the_cluster_every_statement_on_one_shard(on_citus, citus_database,
+async def test_the_demo_loads_and_its_pages_open_on_the_cluster_every_statement_on_one_shard(on_citus, citus_demo,
                                                                                               coordinator_sql):
     """The demo goes through the product's services (presets, places, deputies, activities, cases,
     duties), and every demo login's home and every link of its menus open (each role, each county, the
     joint station): here each statement must name
     its county (the suite refuses any other), and what the demo wrote lands under each county's shard."""
-    from app.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+    from app.demo import DEMO_PASSWORD, DEMO_USERS
     from app.main import create_app
     from tests.crawl import broken, main_links, nav_links, visit, walk
 
-    await load_demo(citus_database)
     rows = await coordinator_sql("SELECT t.slug, count(c.*) AS cases FROM tenants t JOIN cases c ON c.tenant_id = t.id "
                                  "WHERE t.slug IN ('santai', 'yuci') GROUP BY t.slug ORDER BY t.slug")
     [(ballots,)] = await coordinator_sql("SELECT count(*) FROM duty_report_ballots WHERE source = 'paper'")

@@ -81,3 +81,32 @@ async def test_the_cross_county_functions_read_every_county_on_the_cluster(citus
     due = {t for (t,) in await _call(citus_database, "SELECT tenant_id FROM compliance_due_tenants(now())")}
     assert {one.tenant.id, two.tenant.id} <= due  # no verdicts computed yet for either
     assert await _call(citus_database, "SELECT * FROM import_jobs_waiting(interval '5 minutes')") == []
+
+
+async def test_a_closed_county_is_deleted_from_its_shard_and_a_member_elsewhere_keeps_the_account(
+        citus_database, coordinator_sql):
+    """The worker's deletion of a closed county (delete_tenant_data, 0045: bound with SET LOCAL): its
+    rows go from its shard; of its members, the one who is also a member of another county — whose
+    membership lives on that county's shard — keeps the account, the other is anonymised."""
+    from app.data import closing
+    from tests.factories import add_member, make_tenant, make_user
+
+    closed = await make_tenant(citus_database, "cz-closed", nodes=[("关闭镇", "township")])
+    kept = await make_tenant(citus_database, "cz-kept", nodes=[("留存镇", "township")])
+    alone = await make_user(citus_database, "cz-closed-only")
+    both = await make_user(citus_database, "cz-closed-and-kept")
+    await add_member(citus_database, closed, alone)
+    await add_member(citus_database, closed, both)
+    await add_member(citus_database, kept, both)
+    await coordinator_sql("UPDATE tenants SET status = 'suspended', deletion_due_at = now() - interval '1 minute' "
+                          "WHERE id = $1", closed.id)
+
+    assert closed.id in await closing.delete_due(citus_database)
+
+    count = "SELECT count(*) FROM {} WHERE tenant_id = $1"
+    for table in ("admin_nodes", "memberships"):
+        assert await coordinator_sql(count.format(table), closed.id) == [(0,)], table
+        assert (await coordinator_sql(count.format(table), kept.id))[0][0] > 0, table
+    names = dict(await coordinator_sql("SELECT id, username FROM users WHERE id = ANY($1::bigint[])",
+                                       [alone.id, both.id]))
+    assert names == {alone.id: f"deleted:{alone.id}", both.id: "cz-closed-and-kept"}
