@@ -34,6 +34,8 @@ _REFERENCES = text("""
      WHERE con.contype = 'f' AND con.connamespace = 'public'::regnamespace
      ORDER BY 1, 3
 """)
+_FORCED = text("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+               "AND relname = ANY(:tables) AND relforcerowsecurity")
 _DISTRIBUTED = text("SELECT logicalrelid::regclass::text FROM pg_dist_partition")
 
 
@@ -108,9 +110,9 @@ async def distribute(conn: AsyncConnection, *, say=print) -> Plan:
             await conn.execute(text("SELECT create_reference_table(:t)"), {"t": name})
             say(f"reference table: {name}")
     first = next(iter(sorted(todo.done & set(todo.distributed))), None)
+    forced = set((await conn.scalars(_FORCED, {"tables": pending})).all())
     for name in pending:
-        await conn.execute(text("SELECT create_distributed_table(:t, 'tenant_id', colocate_with => :with)"),
-                           {"t": name, "with": first or "none"})
+        await _distribute_table(conn, name, colocate_with=first or "none", forced=name in forced)
         first = first or name
         say(f"distributed by tenant_id: {name}")
     for key in keys:
@@ -122,3 +124,19 @@ async def distribute(conn: AsyncConnection, *, say=print) -> Plan:
     # says how the nodes authenticate it.
     await conn.execute(text(f"ALTER ROLE {sweep_role_name()} LOGIN"))
     return todo
+
+
+async def _distribute_table(conn: AsyncConnection, name: str, *, colocate_with: str, forced: bool) -> None:
+    """Citus moves a table's rows (a restored or grown database's) to its shards with COPY, which
+    PostgreSQL refuses under row-level security, and the owner is under it (FORCE): not forced for
+    the step. The rows moved are not changes (our triggers would mark the county's verdicts stale in
+    a table not yet on the workers): triggers off for the step. Both are back before the transaction
+    ends, on the shards too."""
+    await conn.execute(text(f'ALTER TABLE "{name}" DISABLE TRIGGER USER'))
+    if forced:
+        await conn.execute(text(f'ALTER TABLE "{name}" NO FORCE ROW LEVEL SECURITY'))
+    await conn.execute(text("SELECT create_distributed_table(:t, 'tenant_id', colocate_with => :with)"),
+                       {"t": name, "with": colocate_with})
+    if forced:
+        await conn.execute(text(f'ALTER TABLE "{name}" FORCE ROW LEVEL SECURITY'))
+    await conn.execute(text(f'ALTER TABLE "{name}" ENABLE TRIGGER USER'))

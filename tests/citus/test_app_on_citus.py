@@ -192,3 +192,53 @@ async def test_a_joint_station_is_agreed_and_refers_a_case_to_a_member_county_on
                                   agreement.joint_tenant_id, case_id)
     assert [r["content"] for r in theirs] == ["对岸江川镇的造纸厂往西江排污，河水发黑"]
     assert [r["state"] for r in joint] == ["referred"]
+
+
+async def test_a_countys_data_export_and_binder_are_built_on_the_cluster(citus_demo, citus_database, coordinator_sql):
+    """The worker's two biggest jobs on the demo county (santai): the county's data export (every
+    table, photos) and the ledger binder workbook, each built in its own snapshot bound to the county:
+    every statement on its shard (the suite refuses any other), the bytes stored there."""
+    from datetime import date
+
+    from app.binder import builds
+    from app.data import exports
+    from app.tenancy.scope import Scope
+
+    [(tenant_id, admin_id)] = await coordinator_sql(
+        "SELECT t.id, u.id FROM tenants t, users u WHERE t.slug = 'santai' AND u.username = 'santai-admin'")
+    async with citus_database.transaction(tenant_id=tenant_id) as db:
+        export = await exports.request_export(db, tenant_id=tenant_id, actor_id=admin_id)
+        scope = Scope(role="county_admin", node_path=None, station_id=None, user_id=admin_id)
+        build, _new = await builds.request_build(db, scope, tenant_id=tenant_id, station=None, year=None,
+                                                 today=date.today())
+    assert await exports.run_export(citus_database, tenant_id, export.id) == "done"
+    assert await builds.run_build(citus_database, tenant_id, build.id) == "done"
+    [(export_bytes,)] = await coordinator_sql("SELECT size FROM data_exports WHERE tenant_id = $1 AND id = $2",
+                                              tenant_id, export.id)
+    [(workbook,)] = await coordinator_sql("SELECT octet_length(data) FROM binder_builds WHERE tenant_id = $1 "
+                                          "AND id = $2", tenant_id, build.id)
+    assert export_bytes > 10_000 and workbook > 5_000, (export_bytes, workbook)
+
+
+async def test_a_deputies_file_is_checked_and_imported_by_the_worker_on_the_cluster(citus_database, coordinator_sql):
+    """The import: the file checked against the county's places and stations, confirmed, and the
+    worker's job writing 200 deputies with their mandates and stations in batches — on the county's
+    shard, every statement naming it."""
+    from app.deputies import imports
+    from app.tenancy.scope import Scope
+    from tests.deputies.deputy_world import build
+    from tests.deputies.test_import import DEPUTY_HEAD, deputy_rows, xlsx
+
+    county = await build(citus_database, "cz-import")
+    admin = county.users["admin"]
+    scope = Scope(role="county_admin", node_path=None, station_id=None, user_id=admin.id)
+    async with citus_database.transaction(tenant_id=county.tenant.id) as db:
+        job = await imports.create_preview(db, tenant_id=county.tenant.id, scope=scope, actor_id=admin.id,
+                                           kind="deputies", data=xlsx([DEPUTY_HEAD, *deputy_rows(200)]),
+                                           filename="全县代表.xlsx")
+        assert job.problems == [] and job.total == 200
+        assert await imports.confirm(db, tenant_id=county.tenant.id, job=job, actor_id=admin.id)
+    before = (await coordinator_sql("SELECT count(*) FROM deputies WHERE tenant_id = $1", county.tenant.id))[0][0]
+    assert await imports.run_import(citus_database, county.tenant.id, job.id) == "done"
+    after = (await coordinator_sql("SELECT count(*) FROM deputies WHERE tenant_id = $1", county.tenant.id))[0][0]
+    assert after == before + 200

@@ -11,7 +11,7 @@ import re
 import asyncpg
 import pytest
 
-from tests.citus.conftest import NODES, coordinator
+from tests.citus.conftest import DB, NODES, coordinator
 
 pytestmark = pytest.mark.citus
 
@@ -55,6 +55,23 @@ async def test_tenant_tables_are_distributed_together_and_platform_tables_are_re
     assert len({placed[name]["colocationid"] for name in tenant}) == 1  # one shard group per county
     assert {name for name, r in placed.items() if r["partmethod"] == "n"} == platform
     assert "alembic_version" not in placed  # stays on the coordinator
+
+
+async def test_the_shards_keep_forced_row_level_security_and_their_triggers(citus_settings):
+    """distribute lifts FORCE and the triggers while Citus copies a table's rows (app.core.distribute):
+    on every worker, every shard of a tenant table is back to forced (case_search is not forced by
+    design: tests/isolation/catalog.py UNFORCED) with its triggers enabled."""
+    for port in NODES[1:]:
+        conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database=DB,
+                                     server_settings={"citus.show_shards_for_app_name_prefixes": "*"})
+        try:
+            shards = await conn.fetchval("SELECT count(*) FROM pg_class WHERE relrowsecurity AND relkind = 'r'")
+            unforced = await conn.fetch("SELECT relname FROM pg_class WHERE relrowsecurity AND relkind = 'r' "
+                                        "AND NOT relforcerowsecurity AND relname !~ '^case_search(_[0-9]+)?$'")
+            disabled = await conn.fetch("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'D'")
+        finally:
+            await conn.close()
+        assert shards > 100 and unforced == [] and disabled == [], (port, shards, unforced, disabled)
 
 
 async def test_the_runtime_role_sees_its_county_only_on_the_workers_and_one_county_is_one_shard(citus_settings):
