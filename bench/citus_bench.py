@@ -190,6 +190,9 @@ async def bench(name: str, owner_url: str, superuser_url: str, args) -> None:
 
 
 def main(argv=None) -> None:
+    from app.wiring import plug_in
+
+    plug_in()  # as every entry point does
     args = parse_args(argv)
     if args.only != "citus":
         owner, superuser = asyncio.run(single_database())
