@@ -143,6 +143,7 @@ async def _after_restore(owner_url: str, *, citus: bool = False) -> tuple[int, i
     try:
         await conn.execute(f"REVOKE TEMPORARY ON DATABASE {_ident(url.database)} FROM PUBLIC")
         await _sweep_functions_back(conn)
+        await _platform_sequences_caught_up(conn)
         held = 0
         tenants = [r["id"] for r in await conn.fetch("SELECT id FROM tenants ORDER BY id")]
         for tenant_id in tenants:
@@ -156,6 +157,27 @@ async def _after_restore(owner_url: str, *, citus: bool = False) -> tuple[int, i
         return len(tenants), held
     finally:
         await conn.close()
+
+
+_PLATFORM_SEQUENCES = """
+    SELECT c.oid::regclass::text AS tbl, a.attname AS col,
+           pg_get_serial_sequence(c.oid::regclass::text, a.attname) AS seq
+      FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND NOT c.relrowsecurity
+       AND pg_get_serial_sequence(c.oid::regclass::text, a.attname) IS NOT NULL"""
+
+
+async def _platform_sequences_caught_up(conn) -> None:
+    """A platform table's id sequence is raised to the table's highest id where it lags. Seen on Citus:
+    after `distribute` moved a restored database's rows, the sequences of `tenants` and
+    `user_sessions` had lost their restored values, and the next sign-in took an id already in use.
+    Platform tables only (the owner reads all their rows; under forced row-level security it would
+    read none of a tenant table's), and never lowered."""
+    for row in await conn.fetch(_PLATFORM_SEQUENCES):
+        await conn.execute(
+            f'SELECT setval($1, m) FROM (SELECT max("{row["col"]}") AS m FROM {row["tbl"]}) x '
+            "WHERE m > coalesce((SELECT last_value FROM pg_sequences "
+            "WHERE format('%I.%I', schemaname, sequencename)::regclass = $1::regclass), 0)", row["seq"])
 
 
 async def _sweep_functions_back(conn) -> None:

@@ -110,15 +110,23 @@ async def distribute(conn: AsyncConnection, *, say=print) -> Plan:
             await conn.execute(text("SELECT create_reference_table(:t)"), {"t": name})
             say(f"reference table: {name}")
     first = next(iter(sorted(todo.done & set(todo.distributed))), None)
-    forced = set((await conn.scalars(_FORCED, {"tables": pending})).all())
+    # Citus moves a table's rows (a restored or existing database's) to its shards with COPY, which
+    # PostgreSQL refuses under row-level security, and the owner is under it (FORCE); the foreign keys
+    # put back check those rows as the owner too. So FORCE is lifted for the step and put back last,
+    # on the shards too, before the transaction ends.
+    forced = (await conn.scalars(_FORCED, {"tables": pending})).all()
+    for name in forced:
+        await conn.execute(text(f'ALTER TABLE "{name}" NO FORCE ROW LEVEL SECURITY'))
     for name in pending:
-        await _distribute_table(conn, name, colocate_with=first or "none", forced=name in forced)
+        await _distribute_table(conn, name, colocate_with=first or "none")
         first = first or name
         say(f"distributed by tenant_id: {name}")
     for key in keys:
         await conn.execute(text(f'ALTER TABLE "{key.table}" ADD CONSTRAINT "{key.name}" {key.definition}'))
     if keys:
         say(f"foreign keys of tenant tables put back: {len(keys)}")
+    for name in forced:
+        await conn.execute(text(f'ALTER TABLE "{name}" FORCE ROW LEVEL SECURITY'))
     # The coordinator runs a function's statements on the workers over connections of the function's
     # owner: the sweep role (migration 0044) must log in there. It has no password: deploy/README.md
     # says how the nodes authenticate it.
@@ -126,17 +134,11 @@ async def distribute(conn: AsyncConnection, *, say=print) -> Plan:
     return todo
 
 
-async def _distribute_table(conn: AsyncConnection, name: str, *, colocate_with: str, forced: bool) -> None:
-    """Citus moves a table's rows (a restored or grown database's) to its shards with COPY, which
-    PostgreSQL refuses under row-level security, and the owner is under it (FORCE): not forced for
-    the step. The rows moved are not changes (our triggers would mark the county's verdicts stale in
-    a table not yet on the workers): triggers off for the step. Both are back before the transaction
-    ends, on the shards too."""
+async def _distribute_table(conn: AsyncConnection, name: str, *, colocate_with: str) -> None:
+    """The rows Citus moves to the shards are not changes (our triggers would mark the county's verdicts
+    stale in a table not yet on the workers): triggers off for the step, back on after, on the shards
+    too."""
     await conn.execute(text(f'ALTER TABLE "{name}" DISABLE TRIGGER USER'))
-    if forced:
-        await conn.execute(text(f'ALTER TABLE "{name}" NO FORCE ROW LEVEL SECURITY'))
     await conn.execute(text("SELECT create_distributed_table(:t, 'tenant_id', colocate_with => :with)"),
                        {"t": name, "with": colocate_with})
-    if forced:
-        await conn.execute(text(f'ALTER TABLE "{name}" FORCE ROW LEVEL SECURITY'))
     await conn.execute(text(f'ALTER TABLE "{name}" ENABLE TRIGGER USER'))

@@ -20,6 +20,7 @@ CITUS_SH = Path(__file__).resolve().parents[2] / "scripts" / "citus.sh"
 PORT = int(os.environ.get("LIANLUO_CITUS_PORT", "9700"))
 NODES = (PORT, PORT + 1, PORT + 2)  # the coordinator, then the workers
 OWNER = "lianluo_owner"
+BACKUP = "lianluo_backup"  # pg_dump's role (deploy/README.md, "Backups")
 # 4 shards a table in the tests, not Citus's 32: the two workers still hold two each, and the tests'
 # set-up (a few counties, a table reset per test) costs an eighth of the shard work
 SHARDS = 4
@@ -36,10 +37,12 @@ async def on_node(port: int, database: str, *statements: str) -> None:
 
 async def _fresh_database(db: str, shards: int) -> None:
     for port in NODES:  # roles are the node's, not the database's (made outside a Citus database)
-        await on_node(port, "postgres", f"""DO $$ BEGIN
-            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{OWNER}') THEN
-              CREATE ROLE {OWNER} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS;
-            END IF; END $$""")
+        for role, attributes in ((OWNER, "LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS"),
+                                 (BACKUP, "LOGIN NOSUPERUSER BYPASSRLS")):  # the DBA's, as deploy/README.md
+            await on_node(port, "postgres", f"""DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+                  CREATE ROLE {role} {attributes};
+                END IF; END $$""")
         await on_node(port, "postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)",
                       f"CREATE DATABASE {db} OWNER {OWNER}")
         await on_node(port, db, "CREATE EXTENSION citus")

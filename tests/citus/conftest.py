@@ -23,7 +23,8 @@ DB = "lianluo_citus" + (f"_{WORKER}" if WORKER else "")
 async def _refuse_fan_out() -> None:
     """Every statement of the runtime role must name its tenant (DESIGN.md): here a statement that
     Citus would send to more than one shard is an error, so a test that runs it fails and names it."""
-    await on_node(NODES[0], DB, f"ALTER ROLE lianluo_app IN DATABASE {DB} SET citus.multi_task_query_log_level = 'error'")
+    await on_node(NODES[0], DB,
+                  f"ALTER ROLE lianluo_app IN DATABASE {DB} SET citus.multi_task_query_log_level = 'error'")
 
 
 @pytest.fixture(autouse=True)

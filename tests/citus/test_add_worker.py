@@ -30,6 +30,12 @@ async def _per_node(sql: str) -> list:
         await conn.close()
 
 
+async def placement() -> dict[int, int]:
+    """{worker port: distributed shards there}"""
+    return dict(await _per_node("SELECT nodeport, count(*) FROM citus_shards "
+                                "WHERE citus_table_type = 'distributed' GROUP BY 1"))
+
+
 async def test_a_worker_added_takes_shards_and_every_county_works_as_before(servers, tmp_path):
     from app.main import create_app
 
@@ -48,11 +54,11 @@ async def test_a_worker_added_takes_shards_and_every_county_works_as_before(serv
     finally:
         await database.dispose()
     before = await _per_node("SELECT tenant_id, count(*) FROM admin_nodes GROUP BY 1 ORDER BY 1")
-    assert {port for (port,) in await _per_node("SELECT DISTINCT nodeport FROM citus_shards WHERE citus_table_type = 'distributed'")} == set(NODES[1:])
+    assert set(await placement()) == set(NODES[1:])
 
     grown = subprocess.run([str(CITUS_SH), "add-worker", DB], capture_output=True, text=True, timeout=600)
     assert grown.returncode == 0, grown.stderr
-    placed = dict(await _per_node("SELECT nodeport, count(*) FROM citus_shards WHERE citus_table_type = 'distributed' GROUP BY 1"))
+    placed = await placement()
     assert set(placed) == {*NODES[1:], NODES[2] + 1} and min(placed.values()) > 0, placed
     assert await _per_node("SELECT tenant_id, count(*) FROM admin_nodes GROUP BY 1 ORDER BY 1") == before
 

@@ -1,4 +1,5 @@
-"""deploy/README.md's restore on Citus (issue 21): a pg_dump of the coordinator holds every county's rows
+"""deploy/README.md's restore on Citus (issue 21): a pg_dump of the coordinator, as the backup role (BYPASSRLS,
+made on every node before migrate, which grants it SELECT), holds every county's rows
 (Citus reads the shards for its COPY) and the extension, not the distribution. Restored into a fresh
 cluster database — the extension and nodes made by the superuser, the dump without its `EXTENSION
 citus` entry, then `distribute`, `after-restore` and `migrate` as the owner — the counties' rows are
@@ -18,7 +19,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from app.core.db import Database, every_county
-from tests.citus.cluster import NODES, OWNER, SHARDS, app_url
+from tests.citus.cluster import BACKUP, NODES, OWNER, SHARDS, app_url
 from tests.citus.cluster import _fresh_database as fresh_database
 from tests.citus.conftest import DB
 from tests.factories import login
@@ -54,8 +55,9 @@ async def test_a_dump_of_the_coordinator_restores_into_a_fresh_cluster_and_works
     assert all(before.values()), before
 
     dump, toc = tmp_path / "lianluo.dump", tmp_path / "restore.list"
-    subprocess.run([str(PG_BIN / "pg_dump"), "-Fc", "-h", "127.0.0.1", "-p", str(NODES[0]), "-U", "postgres",
-                    "-f", str(dump), DB], check=True, capture_output=True)
+    dumped = subprocess.run([str(PG_BIN / "pg_dump"), "-Fc", "-h", "127.0.0.1", "-p", str(NODES[0]), "-U", BACKUP,
+                             "-f", str(dump), DB], capture_output=True, text=True)  # the backup role, as deploy says
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
     entries = subprocess.run([str(PG_BIN / "pg_restore"), "-l", str(dump)], check=True, capture_output=True,
                              text=True).stdout.splitlines()
     toc.write_text("\n".join(e for e in entries if "EXTENSION - citus" not in e
