@@ -49,6 +49,15 @@ async def _fresh_database(db: str, shards: int) -> None:
     await on_node(NODES[0], "postgres", f"ALTER DATABASE {db} SET citus.shard_count = {shards}")
     await on_node(NODES[0], db, f"SELECT citus_set_coordinator_host('127.0.0.1', {NODES[0]})",
                   *(f"SELECT citus_add_node('127.0.0.1', {port})" for port in NODES[1:]))
+    # The runtime and sweep roles made by the superuser in the Citus database (deploy/README.md): made
+    # by the owner's migration there, Citus passes the new role on to the workers along with an ALTER
+    # ROLE of the owner itself, which only a superuser may run — on a fresh cluster the migration failed
+    for role, attributes in (("lianluo_app", "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"),
+                             ("lianluo_sweep", "NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT")):
+        await on_node(NODES[0], db, f"""DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+              CREATE ROLE {role} {attributes};
+            END IF; END $$""")
 
 
 def distributed_database(db: str, shards: int = SHARDS) -> tuple[str, str]:
