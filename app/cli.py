@@ -205,15 +205,13 @@ def _ident(name: str) -> str:
 
 
 def cmd_after_restore(args) -> None:
-    from sqlalchemy.engine import make_url
-
     from app.public import invalidation
 
     settings = _settings()
     tenants, held = _run(_after_restore(settings.database_url, citus=settings.db_citus))
     _run(analyze(settings.database_url))
     # what the page and read caches kept describes the database before the restore: never again
-    invalidation.bump(settings.redis_url, make_url(settings.app_database_url).database, [("G",), ("D",)])
+    invalidation.forget_everything_kept(settings)
     print(f"restored database ready: TEMPORARY revoked from PUBLIC; {held} message(s) of {tenants} tenant(s) "
           "held for a decision (delivery log: send again or drop); planner statistics gathered; "
           "cached pages dropped")

@@ -125,15 +125,6 @@ async def copy_santai(superuser_url: str, copies: int) -> float:
     return time.perf_counter() - started
 
 
-def forget_kept_pages(settings) -> None:
-    """What the page and read caches kept was read before the copies (as after a restore)."""
-    from sqlalchemy.engine import make_url
-
-    from app.public import invalidation
-
-    invalidation.bump(settings.redis_url, make_url(settings.app_database_url).database, [("G",), ("D",)])
-
-
 async def measure(settings, requests: int) -> dict[str, tuple[float, float]]:
     """{page: (median ms, p95 ms)} of `requests` sequential requests of each page by santai's admin."""
     import re
@@ -180,7 +171,9 @@ async def bench(name: str, owner_url: str, superuser_url: str, args) -> None:
     among_one = await measure(settings, args.requests)
     seconds = await copy_santai(superuser_url, args.tenants - 1)
     print(f"[{name}] {args.tenants - 1} copies of santai made in {seconds:.0f} s", flush=True)
-    forget_kept_pages(settings)
+    from app.public.invalidation import forget_everything_kept
+
+    forget_everything_kept(settings)  # what the caches kept was read before the copies
     among_n = await measure(settings, args.requests)
     print(f"{'backend':<8}{'page':<14}{'median ms (1)':>14}{'p95 (1)':>9}{f'median ({args.tenants})':>16}"
           f"{f'p95 ({args.tenants})':>11}{'ratio':>7}")

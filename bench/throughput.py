@@ -65,9 +65,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                                   "is an error (default 10)")
     parser.add_argument("--accept-encoding", default="gzip, deflate, br",
                         help="what every request accepts (default a browser's: gzip, deflate, br)")
+    parser.add_argument("--pages", nargs="*", metavar="WORD",
+                        help="measure only the pages whose name holds one of these words (e.g. opinion login); "
+                             "the mixed load is skipped unless --rates are given")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 round of 2 s, no warm-up, 5 s per fixed rate (about a minute)")
     args = parser.parse_args(argv)
+    if args.pages and "--rates" not in (argv if argv is not None else sys.argv[1:]):
+        args.rates = []
     if args.quick:
         args.duration, args.rounds, args.warmup, args.mix_duration = 2, 1, 0, 5
     if args.duration < 1 or args.rounds < 1 or args.connections < 1 or args.mix_duration < 1:
@@ -297,6 +302,8 @@ def summary(out: Report, pages: list[Page], results: dict[str, list[tuple[Result
 
 
 def mixed(out: Report, args, prepared: Prepared, base: str, baseline: str) -> None:
+    if not args.rates:
+        return
     out()
     out(f"Mixed load at fixed rates ({args.mix_duration:g} s each, open loop; latency from when each request was due; "
         f"errors: status ≥ 400, timeouts after {args.timeout:g} s, broken connections)")
@@ -381,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         from app.demo import DEMO_PASSWORD
 
         prepared = prepare(base, DEMO_PASSWORD, sign_in, args.accept_encoding, own_product=not args.url)
+        if args.pages:
+            prepared.pages = [page for page in prepared.pages if any(word in page.label for word in args.pages)]
         out = Report()
         header(out, args, base, baseline)
         for note in prepared.notes:

@@ -79,6 +79,8 @@ async def registered(db: AsyncSession, case: Case, *, now: datetime | None = Non
 
 async def receipt_by_sms(db: AsyncSession, case: Case) -> bool:
     """Is the receipt code on its way by SMS (the public receipt page says so)?"""
+    if not case.person_mobile:  # it goes to the person's mobile only
+        return False
     return bool(await db.scalar(select(Outbox.id).where(
         Outbox.subject == subject(case.id), Outbox.kind == "case_receipt", Outbox.channel == "sms").limit(1)))
 

@@ -93,20 +93,28 @@ class PublicOpinion:
     photo: bytes = b""
 
 
-async def check_limits(db: AsyncSession, config: Config, station: Station, hashed: str) -> None:
-    """Refuse (429) past the tenant's per-client and per-station limits of the last hour. The
-    transaction-scoped lock makes concurrent submissions to a station count one after the other."""
-    await db.execute(text("SELECT pg_advisory_xact_lock(hashtext('public-case'), hashtext(:key))"),
-                     {"key": f"{station.tenant_id}:{station.id}"})
+async def check_limits(db: AsyncSession, config: Config, station: Station, hashed: str, *,
+                       registered: bool) -> None:
+    """Refuse (429) past the tenant's per-client and per-station limits of the last hour.
+
+    ``registered``: the opinion's own case is written already (uncommitted) and counts among them. The
+    transaction-scoped lock, taken just before this count and held to the commit, makes concurrent
+    submissions to a station count one after the other (each count sees the cases committed before
+    it took the lock, and its own) while they wait for each other only for this count and the commit.
+    Without it: an early refusal before anything costly (the photo's decoding), no lock."""
+    if registered:
+        await db.execute(text("SELECT pg_advisory_xact_lock(hashtext('public-case'), hashtext(:key))"),
+                         {"key": f"{station.tenant_id}:{station.id}"})
     since = func.now() - LIMIT_WINDOW
     by_client, by_station = (await db.execute(select(
         func.count().filter(Case.client_hash == hashed),
         func.count().filter(Case.station_id == station.id),
     ).where(Case.source == "online", Case.created_at > since,
             (Case.client_hash == hashed) | (Case.station_id == station.id)))).one()
-    if by_client >= config.public_limit_per_client:
+    before = 1 if registered else 0  # the opinion's own case is not one of those before it
+    if by_client - before >= config.public_limit_per_client:
         raise Refusal(CLIENT_LIMIT, status=429)
-    if by_station >= config.public_limit_per_station:
+    if by_station - before >= config.public_limit_per_station:
         raise Refusal(STATION_LIMIT, status=429)
 
 
@@ -122,22 +130,25 @@ def check_opinion(opinion: PublicOpinion) -> None:
 
 async def submit_opinion(db: AsyncSession, config: Config, *, tenant_id: int, station: Station,
                          opinion: PublicOpinion, hashed: str) -> tuple[Case, str]:
-    """A case from the public form: checked in full (limits, text, mobile, photo) before anything is
-    written, then registered with source "online" and its photo's thumbnail. Returns the case and its
-    rating code, which only the receipt page shows (the one copy the person gets there)."""
+    """A case from the public form: checked (text, mobile, photo), registered with source "online" and
+    its photo's thumbnail, then counted against the limits with the case among them. A refusal may come
+    after the case was written: the caller rolls back (``app.core.db.attempt``). Returns the case and
+    its rating code, which only the receipt page shows (the one copy the person gets there)."""
     check_opinion(opinion)
-    # the limits before the photo: past them nobody's photo is even opened (decoding is what costs)
-    await check_limits(db, config, station, hashed)
+    if opinion.photo:  # the limits before the photo: past them nobody's photo is even opened (decoding costs)
+        await check_limits(db, config, station, hashed, registered=False)
     # made (or refused) before the case exists, off the event loop
     thumb = await make_thumbnail(opinion.photo) if opinion.photo else None
-    case = await register_case(db, None, tenant_id=tenant_id, actor_id=None, client_hash=hashed, new=NewCase(
-        content=opinion.content, source="online", person_name=opinion.person_name,
-        person_mobile=opinion.person_mobile, station_id=station.id))
+    case = await register_case(db, None, tenant_id=tenant_id, actor_id=None, client_hash=hashed, station=station,
+                               new=NewCase(content=opinion.content, source="online", person_name=opinion.person_name,
+                                           person_mobile=opinion.person_mobile, station_id=station.id))
     if thumb is not None:
         image = await store_thumbnail(db, tenant_id, thumb)
         db.add(CasePhoto(tenant_id=tenant_id, case_id=case.id, image_id=image.id))
         await db.flush()
-    return case, await issue_rating_code(db, case, "receipt")
+    rating_code = await issue_rating_code(db, case, "receipt")
+    await check_limits(db, config, station, hashed, registered=True)  # last: the lock is held to the commit
+    return case, rating_code
 
 
 # --- the lookup -----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from app.cases.models import SATISFACTION_NAMES, SATISFACTIONS
 from app.cases.codes import group_code, normalise_code
 from app.cases.services import today_in
 from app.core import i18n
+from app.core.db import attempt
 from app.core.errors import Refusal
 from app.core.i18n import gettext, lazy
 from app.core.images import MAX_UPLOAD_BYTES
@@ -125,13 +126,13 @@ async def submit_opinion(request: Request, tenant_slug: str, station_id: int) ->
             return _opinion_page(request, tenant, station, await _case_person_months(db, tenant.id),
                                  error=gettext(public.OPINIONS_CLOSED), status_code=403, elsewhere=elsewhere)
         opinion = await _read_opinion(request)
+        db.expunge(station)  # readable by the page whatever happens to the transaction
         try:
             config = await get_config(db, tenant.id)
-            case, rating_code = await public.submit_opinion(db, config, tenant_id=tenant.id, station=station,
-                                                            opinion=opinion, hashed=_hash(request, tenant))
+            case, rating_code = await attempt(db, public.submit_opinion(
+                db, config, tenant_id=tenant.id, station=station, opinion=opinion, hashed=_hash(request, tenant)))
         except Refusal as refusal:
-            # Nothing was written (every check runs before the first insert), so nothing to roll back
-            # and the loaded station stays readable for the page.
+            # rolled back by `attempt` (the limits are counted with the new case written)
             typed = {"content": opinion.content, "person_name": opinion.person_name,
                      "person_mobile": opinion.person_mobile, "photo_dropped": bool(opinion.photo)}
             months = await _case_person_months(db, tenant.id)

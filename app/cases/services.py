@@ -89,10 +89,14 @@ class NewCase:
     urgency: str = "normal"
 
 
-async def _place(db: AsyncSession, scope: Scope | None, new: NewCase) -> tuple[Station | None, int]:
+async def _place(db: AsyncSession, scope: Scope | None, new: NewCase,
+                 station: Station | None) -> tuple[Station | None, int]:
     """The station and the node the case belongs to: a station in operation the member may register at
     (a deputy: one they are stationed at), else a place in a staff member's reach. The same choices
-    as the form offers (``views.station_choices``), whatever the request body says."""
+    as the form offers (``views.station_choices``), whatever the request body says. ``station``: the
+    public form's, found in operation already (``app.public.access.public_station``)."""
+    if scope is None and station is not None and station.id == new.station_id:
+        return station, station.node_id
     if new.station_id:
         query = select(Station).join(AdminNode, and_(AdminNode.tenant_id == Station.tenant_id,
                                                      AdminNode.id == Station.node_id)).where(
@@ -133,7 +137,7 @@ async def _deputy(db: AsyncSession, scope: Scope | None, new: NewCase, station: 
     return new.deputy_id
 
 
-async def check_new(db: AsyncSession, scope: Scope | None, new: NewCase
+async def check_new(db: AsyncSession, scope: Scope | None, new: NewCase, station: Station | None = None
                     ) -> tuple[Station | None, int, str | None, int | None]:
     content = (new.content or "").strip()
     if not content:
@@ -150,7 +154,7 @@ async def check_new(db: AsyncSession, scope: Scope | None, new: NewCase
     if new.category_id is not None and await db.scalar(
             select(CaseCategory.id).where(CaseCategory.id == new.category_id, CaseCategory.retired_at.is_(None))) is None:
         raise Refusal(CATEGORY_BAD)
-    station, node_id = await _place(db, scope, new)
+    station, node_id = await _place(db, scope, new, station)
     deputy_id = await _deputy(db, scope, new, station)
     if new.activity_id is not None and await db.scalar(select(Activity.id).where(
             Activity.id == new.activity_id, Activity.station_id == (station.id if station else None))) is None:
@@ -159,12 +163,14 @@ async def check_new(db: AsyncSession, scope: Scope | None, new: NewCase
 
 
 async def register_case(db: AsyncSession, scope: Scope | None, *, tenant_id: int, actor_id: int | None, new: NewCase,
-                        client_hash: str | None = None, client_addr: str | None = None) -> Case:
+                        client_hash: str | None = None, client_addr: str | None = None,
+                        station: Station | None = None) -> Case:
     """A new case in state "registered", with its receipt code and the first (public) step of its
-    history. ``scope`` None: the public form (the station must be given; nobody is the actor)."""
+    history. ``scope`` None: the public form (the station must be given, ``station`` its row when the
+    form found it in operation already; nobody is the actor)."""
     if scope is not None and scope.role not in REGISTER_ROLES:
         raise Refusal(NOT_ALLOWED_TO_REGISTER, status=404)
-    station, node_id, mobile, deputy_id = await check_new(db, scope, new)
+    station, node_id, mobile, deputy_id = await check_new(db, scope, new, station)
     case = Case(
         tenant_id=tenant_id, receipt_code=new_receipt_code(), source=new.source,
         person_name=(new.person_name or "").strip(), person_mobile=mobile, content=new.content.strip(),

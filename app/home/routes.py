@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from litestar import Request, Response, get
 
+from app.accounts.models import Membership
 from app.activities import queries as activity_queries
 from app.core.kept_pages import kept_page
 from app.deputies.checks import unassigned_count
@@ -21,15 +22,20 @@ from app.notify.access import LOG_ROLES
 from app.tenancy.access import TenantContext
 
 
-@get("/", opt={"own_header_count": True})
+def _figures() -> tuple:
+    """For those who see the delivery log, the messages that need attention (unknown, stuck, checked
+    for long, failing again and again, failed lately), read with the membership and the header's unread
+    count on every visit (the worker changes messages every few seconds; the read cache does not watch
+    them)."""
+    return (notify_queries.trouble_counts(Membership.role.in_(LOG_ROLES)).label("trouble"),)
+
+
+@get("/", opt={"membership_figures": _figures})
 async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     now = datetime.now(timezone.utc)
     today = now.astimezone(ctx.tz).date()
-    # the header's unread count and, for those who see the delivery log, the messages that need
-    # attention (unknown, stuck, checked for long, failing again and again, failed lately): one statement,
-    # every time (the worker changes messages every few seconds; the read cache does not watch them)
-    unread, trouble = await notify_queries.home_counts(ctx.db, ctx.user.id,
-                                                       now=now if ctx.role in LOG_ROLES else None)
+    unread = request.scope["state"]["unread"]
+    trouble = notify_queries.trouble_of(ctx.figures["trouble"])  # None: not a log role
     trouble = trouble.shown() if trouble else []
     # the rest is read and rendered once per change of the county's data (or per minute: counts of what
     # fell due meanwhile); the counts above are part of its name

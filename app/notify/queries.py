@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, DateTime, Select, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, DateTime, and_, bindparam, case, func, select, update
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import User
@@ -114,25 +114,21 @@ class Trouble:
         return [(flag, getattr(self, flag)) for flag in TROUBLE if getattr(self, flag)]
 
 
-@cache
-def _home_counts_statement() -> Select:
-    """Built once (issue 20): the unread count and every flag's count at ``:now``, one grouped count over
-    the rows in TROUBLE_STATUSES."""
+def trouble_counts(shown_to: ColumnElement[bool]) -> ColumnElement:
+    """Every flag's count (TROUBLE's order) at ``:now`` in the ``:tenant_id``'s messages, as one array
+    read only where ``shown_to`` holds (else null): the home page's figures, read with the membership
+    (app.tenancy.access ``membership_figures``) for a role that sees the delivery log. One grouped count
+    over the rows in TROUBLE_STATUSES."""
     now = bindparam("now", type_=DateTime(timezone=True))
-    trouble = (select(*(func.count().filter(trouble_where(flag, now)).label(flag) for flag in TROUBLE))
-               .select_from(Outbox).where(Outbox.tenant_id == bindparam("tenant_id"),
-                                          Outbox.status.in_(TROUBLE_STATUSES)).subquery())
-    return select(_UNREAD.scalar_subquery(), *trouble.c)
+    counts = (select(array([func.count().filter(trouble_where(flag, now)) for flag in TROUBLE]))
+              .select_from(Outbox).where(Outbox.tenant_id == bindparam("tenant_id"),
+                                         Outbox.status.in_(TROUBLE_STATUSES)))
+    return case((shown_to, counts.scalar_subquery()))
 
 
-async def home_counts(db: AsyncSession, user_id: int, *, now: datetime | None) -> tuple[int, Trouble | None]:
-    """The home page's unread count and (for those who see the delivery log: ``now`` given) every
-    flag's count, in one statement."""
-    if now is None:
-        return await unread_count(db, user_id), None
-    row = (await db.execute(_home_counts_statement(),
-                            {"tenant_id": bound_tenant(db), "user_id": user_id, "now": now})).one()
-    return int(row[0] or 0), Trouble(*(int(n or 0) for n in row[1:]))
+def trouble_of(counts: list | None) -> Trouble | None:
+    """The flags from ``trouble_counts``' array (None: the role does not see them)."""
+    return None if counts is None else Trouble(*(int(n or 0) for n in counts))
 
 
 @dataclass

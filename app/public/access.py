@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from litestar import Request
-from sqlalchemy import exists, or_, select
+from sqlalchemy import String, cast, exists, func, literal_column, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import MAX_ID, bind_now
+from app.core.db import MAX_ID, first_statement_binds, note_bound
 from app.core.errors import NotFound
 from app.core.images import StoredImage
 from app.deputies.models import Deputy, StationDeputy
@@ -37,15 +37,28 @@ async def public_tenant(request: Request, slug: str, *, writes: bool = False
             await db.commit()
 
 
+# The tenant and the binding in one statement (tenants is a platform table, outside row-level
+# security): a found tenant binds the transaction to itself, a missing one binds nothing (fail closed).
+_ACTIVE_TENANT = select(
+    Tenant,
+    func.set_config("app.tenant_id", cast(Tenant.id, String), true()).label("bound_tenant"),
+    func.set_config("app.user_id", literal_column("''"), true()).label("bound_user"),
+).where(Tenant.status == "active")
+
+
 async def active_tenant(db: AsyncSession, slug: str) -> Tenant:
-    """The active tenant by its slug (else the ordinary 404), then the session bound to it in the same
-    transaction: the pages' reads follow in it (one transaction, no second BEGIN). The tenant row stays
-    readable by the template after the session closes."""
-    tenant = await db.scalar(select(Tenant).where(Tenant.slug == slug[:40], Tenant.status == "active"))
-    if tenant is None:
+    """The active tenant by its slug (else the ordinary 404), the session bound to it by the same
+    statement when it is the transaction's first (else bound after it): the pages' reads follow in it
+    (one transaction, one round trip before them). The tenant row stays readable by the template after
+    the session closes."""
+    if not db.in_transaction():
+        first_statement_binds(db)
+    row = (await db.execute(_ACTIVE_TENANT.where(Tenant.slug == slug[:40]))).first()
+    if row is None:
         raise NotFound()
+    tenant = row[0]
     db.expunge(tenant)
-    await bind_now(db, tenant.id, None)
+    await note_bound(db, tenant.id, None)
     return tenant
 
 

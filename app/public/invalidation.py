@@ -221,3 +221,11 @@ def bump(redis_url: str, database_name: str | None, marks) -> None:
     except Exception as exc:
         _paused_until[redis_url] = time.monotonic() + PAUSE_AFTER_ERROR
         log.warning("public page cache: bumping %s failed (%s)", " ".join(keys), type(exc).__name__)
+
+
+def forget_everything_kept(settings) -> None:
+    """Never serve again what the page and read caches kept of this database: after a restore, or after
+    rows were written outside the runtime sessions (a bench's bulk copies)."""
+    from sqlalchemy.engine import make_url
+
+    bump(settings.redis_url, make_url(settings.app_database_url).database, [("G",), ("D",)])

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import AsyncGenerator, Awaitable, Callable, TypeVar
+from typing import AsyncGenerator, Awaitable, Callable, Mapping, TypeVar
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from sqlalchemy import Boolean, ColumnElement, String, bindparam, case, cast, func, literal_column, select, true, update
+from sqlalchemy import Boolean, ColumnElement, Row, String, bindparam, case, cast, func, literal_column, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.access import AUTH_WIDTH, Auth, LoginRequired, _login_redirect_target, auth_select, load_auth
 from app.accounts.models import Membership, User, UserSession
 from app.audit.services import record
+from app.core.clock import now
 from app.core.db import REQUEST_DB, attempt, bind_now, note_bound, record_type
 from app.core.errors import NotFound, Refusal
 from app.core.logs import log_tenant
@@ -39,6 +40,7 @@ class TenantContext:
     user: User
     membership: Membership
     db: AsyncSession
+    figures: Mapping = field(default_factory=dict, repr=False)  # the route's ``membership_figures`` read
     _scope: "Scope | None" = field(default=None, repr=False)
     refused: bool = field(default=False, repr=False)
     _after_commit: list = field(default_factory=list, repr=False)
@@ -122,11 +124,24 @@ def membership_guard(header_count: HeaderCount):
     membership statement itself, after that statement's ``set_config`` has bound the tenant: the
     target list is evaluated left to right and an uncorrelated subquery (an InitPlan) runs when its
     value is first needed. Were that ever not so, the count would read no row (nothing bound: the
-    policies match nothing) and show 0, never another tenant's figure; tests/home check the figure."""
+    policies match nothing) and show 0, never another tenant's figure; tests/home check the figure.
+
+    A route may add figures of its own the same way (``opt={"membership_figures": columns}``:
+    ``columns()`` gives labelled columns that may also use ``:now``, the request's time): the page
+    reads them from ``TenantContext.figures`` without a statement of its own."""
     counting = select(*_MEMBERSHIP_COLUMNS, header_count().label("header_count")).where(*_MEMBERSHIP_WHERE)
+    with_figures: dict[Callable, object] = {}  # built once per route that asks
+
+    def statement_for(connection: ASGIConnection):
+        figures = _route_opt(connection, "membership_figures")
+        if figures is not None and connection.scope.get("method") in ("GET", "HEAD"):  # a partial too
+            if figures not in with_figures:
+                with_figures[figures] = counting.add_columns(*figures())
+            return with_figures[figures]
+        return counting if _shows_header(connection) else _MEMBERSHIP
 
     async def requires_membership(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        await _enter_tenant(connection, counting if _shows_header(connection) else _MEMBERSHIP)
+        await _enter_tenant(connection, statement_for(connection))
 
     return requires_membership
 
@@ -154,10 +169,11 @@ async def _enter_tenant(connection: ASGIConnection, membership_statement) -> Non
             tenant = TenantRow(*auth.row[AUTH_WIDTH:_TENANT_END])
             if tenant.id is None:  # no tenant has this slug (the outer join found none)
                 tenant = None
-        membership, header_count = await member_of(db, auth, tenant, membership_statement)
+        membership, row = await member_of(db, auth, tenant, membership_statement)
         await note_bound(db, tenant.id, auth.user.id)
-        if header_count is not None:
-            state["unread"] = header_count
+        if "header_count" in row._fields:
+            state["unread"] = row.header_count
+            state["figures"] = row._mapping
         if auth.session.current_tenant_id != tenant.id:
             await db.execute(_ENTERED, {"session_id": auth.session.id, "tenant_id": tenant.id})
             # The county admin sees who came into the tenant (sign-ins are in the platform log).
@@ -173,20 +189,26 @@ async def _enter_tenant(connection: ASGIConnection, membership_statement) -> Non
     log_tenant.set(tenant.slug)
 
 
-async def member_of(db: AsyncSession, auth: Auth, tenant, statement=_MEMBERSHIP) -> tuple[Membership, int | None]:
+async def member_of(db: AsyncSession, auth: Auth, tenant, statement=_MEMBERSHIP) -> tuple[Membership, Row]:
     """The user's active membership in ``tenant`` (a TenantRow or None), or the same 404 for unknown,
     pending and not-a-member; the transaction is bound to the tenant with it. Suspended tenants answer
     their own members with a notice (and bind nothing). Memberships are readable by their own user:
-    the user is bound first. With the header's count when ``statement`` reads it, else None."""
+    the user is bound first. With the whole row read (the header's count and a route's figures when
+    ``statement`` reads them)."""
     if tenant is None or tenant.status == "pending":
         raise NotFound()
     row = (await db.execute(statement, {"tenant_id": tenant.id, "user_id": auth.user.id,
-                                        "bind": tenant.status != "suspended"})).first()
+                                        "bind": tenant.status != "suspended", "now": now()})).first()
     if row is None:
         raise NotFound()
     if tenant.status == "suspended":
         raise TenantSuspended()
-    return MembershipRow(*row[:_MEMBERSHIP_END]), (row.header_count if "header_count" in row._fields else None)
+    return MembershipRow(*row[:_MEMBERSHIP_END]), row
+
+
+def _route_opt(connection: ASGIConnection, name: str):
+    handler = connection.scope.get("route_handler")
+    return (handler.opt or {}).get(name) if handler else None
 
 
 def _shows_header(connection: ASGIConnection) -> bool:
@@ -195,8 +217,7 @@ def _shows_header(connection: ASGIConnection) -> bool:
         return False
     if htmx_target(connection) is not None:
         return False
-    handler = connection.scope.get("route_handler")
-    return not (handler and (handler.opt or {}).get("own_header_count"))
+    return not _route_opt(connection, "own_header_count")
 
 
 def tenant_context_provider():
@@ -207,7 +228,8 @@ def tenant_context_provider():
         tenant, membership, auth = state["tenant"], state["membership"], state["auth"]
         db = state.pop(REQUEST_DB, None) or request.app.state.db.session(tenant_id=tenant.id, user_id=auth.user.id)
         async with db:
-            ctx = TenantContext(tenant=tenant, user=auth.user, membership=membership, db=db)
+            ctx = TenantContext(tenant=tenant, user=auth.user, membership=membership, db=db,
+                                figures=state.get("figures") or {})
             yield ctx  # a route that raises: the exception comes back here and the session rolls back
             if not ctx.refused:
                 await db.commit()

@@ -3,6 +3,7 @@ and every refusal (honeypot, limits, text, mobile, photo) with nothing written."
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,7 @@ from app.audit.models import AuditEntry
 from app.cases import public
 from app.cases.codes import group_code
 from app.cases.models import Case, CaseEvent, CasePhoto
+from app.core.db import attempt
 from app.core.errors import Refusal
 from app.core.images import StoredImage
 from app.public.access import public_station
@@ -230,6 +232,30 @@ async def test_submit_opinion_service(database, cc):
     assert case.source == "online" and case.client_hash == "h" * 64
     assert len(rating_code) == 10 and rating_code != case.receipt_code
     assert (await counts(database, cc))[:3] == (1, 1, 1)
+
+
+async def test_simultaneous_opinions_at_a_station_stop_exactly_at_its_limit(database, cc):
+    """Twelve villagers press send at the same moment (each its own connection and address) on a
+    station that takes five an hour: five cases are written, seven are refused and leave nothing."""
+    await set_limits(database, cc, public_limit_per_station=5)
+
+    async def send(n: int) -> int:
+        async with database.session(tenant_id=cc.tenant.id) as db:
+            station = await public_station(db, cc.stations[EAST])
+            config = await get_config(db, cc.tenant.id)
+            try:
+                await attempt(db, public.submit_opinion(db, config, tenant_id=cc.tenant.id, station=station,
+                                                        hashed=f"{n:064d}",
+                                                        opinion=public.PublicOpinion(content=f"同时发送的意见{n}")))
+            except Refusal as refusal:
+                assert refusal.message == public.STATION_LIMIT
+                return 429
+            await db.commit()
+            return 200
+
+    answers = await asyncio.gather(*(send(n) for n in range(12)))
+    assert sorted(answers) == [200] * 5 + [429] * 7
+    assert (await counts(database, cc)) == (5, 5, 0, 5)
 
 
 def test_codes_are_grouped_for_reading():

@@ -35,7 +35,7 @@ async def on_node(port: int, database: str, *statements: str) -> None:
         await conn.close()
 
 
-async def _fresh_database(db: str, shards: int) -> None:
+async def fresh_database(db: str, shards: int) -> None:
     for port in NODES:  # roles are the node's, not the database's (made outside a Citus database)
         for role, attributes in ((OWNER, "LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS"),
                                  (BACKUP, "LOGIN NOSUPERUSER BYPASSRLS")):  # the DBA's, as deploy/README.md
@@ -67,7 +67,7 @@ def distributed_database(db: str, shards: int = SHARDS) -> tuple[str, str]:
 
     with taking_turns(f"citus:{PORT}"):  # starting the cluster, creating roles on it
         subprocess.run([str(CITUS_SH), "start"], check=True)
-        asyncio.run(_fresh_database(db, shards))
+        asyncio.run(fresh_database(db, shards))
         owner_url = f"postgresql+asyncpg://{OWNER}@127.0.0.1:{NODES[0]}/{db}"
         migrate(owner_url)
     asyncio.run(distribute_schema(owner_url))

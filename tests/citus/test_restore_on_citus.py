@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 
 from app.core.db import Database, every_county
 from tests.citus.cluster import BACKUP, NODES, OWNER, SHARDS, app_url
-from tests.citus.cluster import _fresh_database as fresh_database
+from tests.citus.cluster import fresh_database
 from tests.citus.conftest import DB
 from tests.factories import login
 

@@ -56,14 +56,6 @@ class Recorder:
         event.remove(Engine, "before_cursor_execute", self)
 
 
-def forget_kept_pages(settings) -> None:
-    from sqlalchemy.engine import make_url
-
-    from app.public import invalidation
-
-    invalidation.bump(settings.redis_url, make_url(settings.app_database_url).database, [("G",)])
-
-
 async def explain_all(statements, tenant_id: int | None, user_id: int | None) -> list[tuple[str, list[int]]]:
     conn = await asyncpg.connect(host="127.0.0.1", port=NODES[0], user="lianluo_app", database=DB,
                                  server_settings={"citus.propagate_set_commands": "local",
@@ -84,6 +76,7 @@ async def explain_all(statements, tenant_id: int | None, user_id: int | None) ->
 async def test_every_statement_of_the_main_pages_is_a_one_task_router_plan(on_citus, citus_demo, coordinator_sql):
     from app.demo import DEMO_PASSWORD
     from app.main import create_app
+    from app.public.invalidation import forget_everything_kept
 
     [(tenant_id,)] = await coordinator_sql("SELECT id FROM tenants WHERE slug = 'santai'")
     [(user_id,)] = await coordinator_sql("SELECT id FROM users WHERE username = 'santai-admin'")
@@ -92,7 +85,7 @@ async def test_every_statement_of_the_main_pages_is_a_one_task_router_plan(on_ci
         public = await client.get("/p/santai/")
         station = re.search(r'href="(/p/santai/stations/\d+)', public.text).group(1)
         for url in ("/p/santai/", station):
-            forget_kept_pages(on_citus)  # a kept page runs no statement: served afresh
+            forget_everything_kept(on_citus)  # a kept page runs no statement: served afresh
             with Recorder() as seen:
                 assert (await client.get(url)).status_code == 200
             pages[url] = await explain_all(seen.statements, tenant_id, None)
