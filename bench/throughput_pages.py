@@ -129,7 +129,9 @@ def _pages(base: str, password: str, common: tuple, ids: dict[str, str]) -> tupl
         Page("public opinion POST", Target("POST", opinion_paths[0], (*common, FORM), opinion, spread_addresses=True,
                                            paths=opinion_paths),
              Target("POST", "/baseline", (*common, FORM), opinion), 200,
-             shape=Target("POST", "/baseline/write", (*common, FORM), opinion)),
+             shape=Target("POST", f"/baseline/opinion/{OPINION_TENANT}/{ids['others'][0]}", (*common, FORM), opinion,
+                          spread_addresses=True,
+                          paths=tuple(f"/baseline/opinion/{OPINION_TENANT}/{i}" for i in ids["others"]))),
     ], get
 
 

@@ -150,9 +150,12 @@ async def test_a_kept_case_page_carries_this_browsers_token_and_its_forms_work(a
     case = await put_case(database, cc, content="路灯不亮")
     for answer in ("已现场答复：明天修", None):  # two browsers of the same member, one after the other
         async with signed_in(app, cc.county, "station") as client:
-            await view(client, f"/cases/{case.id}")
+            first, _ = await view(client, f"/cases/{case.id}")
             page, queries = await view(client, f"/cases/{case.id}")  # its content kept
             assert queries <= SIGN_IN_ONLY
+            for shown in (first, page):  # the case's name, in the tab's title and as the page's heading
+                name = re.search(r"<h1>([^<]+)</h1>", shown).group(1)
+                assert name.startswith("Case ") and f"<title>{name} · " in shown
             header = re.search(r'"x-csrftoken": "([^"]+)"', page).group(1)
             assert set(re.findall(r'name="_csrf_token" value="([^"]+)"', page)) == {header}
             if answer:
