@@ -28,13 +28,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from common import copy_santai  # noqa: E402 (bench/)
 os.environ.setdefault("LIANLUO_SECRET_KEY", "citus-bench-secret-key")
 
 SINGLE_DB = "lianluo_bench_counties"
 CITUS_DB = "lianluo_bench_citus"
 PAGES = [("county home", "/t/santai/"), ("deputies", "/t/santai/deputies"), ("cases", "/t/santai/cases"),
          ("a case", None), ("compliance", "/t/santai/compliance"), ("activities", "/t/santai/activities")]
-NOT_COPIED = {"memberships", "invitations", "audit_log"}  # the copies' people: none (santai's admin stays in one)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -83,46 +84,6 @@ def bench_settings(owner_url: str, citus: bool):
     return load_settings(database_url=owner_url, app_database_url=derive_app_url(owner_url, "lianluo_app", None),
                          redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"), secure_cookies=False,
                          allowed_hosts=["bench.local"], db_citus=citus)
-
-
-async def copy_santai(superuser_url: str, copies: int) -> float:
-    """`copies` counties more, each with a copy of santai's rows of every tenant table (ids kept: the
-    keys start with tenant_id). As the superuser, triggers and foreign-key checks off (the copies are
-    whole); on Citus the coordinator passes SET LOCAL on. Returns the seconds taken."""
-    import asyncpg
-
-    started = time.perf_counter()
-    conn = await asyncpg.connect(superuser_url.replace("+asyncpg", ""),
-                                 server_settings={"citus.propagate_set_commands": "local"})
-    try:
-        citus = await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")
-        santai = await conn.fetchval("SELECT id FROM tenants WHERE slug = 'santai'")
-        tables = [r["relname"] for r in await conn.fetch(
-            "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' "
-            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1")]
-        async with conn.transaction():
-            await conn.execute("SET LOCAL session_replication_role = replica")
-            if citus:
-                await conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
-            new = [r["id"] for r in await conn.fetch(
-                "INSERT INTO tenants (slug, name, kind, division_code, status, timezone, sms_quota) "
-                "SELECT 'copy-' || g, '副本' || g || '县人大常委会', kind, division_code, status, timezone, sms_quota "
-                "FROM tenants, generate_series(1, $2) g WHERE id = $1 RETURNING id", santai, copies)]
-            for table in tables:
-                if table in NOT_COPIED:
-                    continue
-                columns = [r["attname"] for r in await conn.fetch(
-                    "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 "
-                    "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum", table)]
-                rest = [f'"{c}"' for c in columns if c != "tenant_id"]
-                await conn.execute(
-                    f'INSERT INTO "{table}" (tenant_id, {", ".join(rest)}) OVERRIDING SYSTEM VALUE '
-                    f'SELECT n.id, {", ".join(f"t.{c}" for c in rest)} FROM "{table}" t, '
-                    f"unnest($2::bigint[]) AS n(id) WHERE t.tenant_id = $1", santai, new)
-        await conn.execute("ANALYZE")  # this machine's PostgreSQL runs no autovacuum
-    finally:
-        await conn.close()
-    return time.perf_counter() - started
 
 
 async def measure(settings, requests: int) -> dict[str, tuple[float, float]]:

@@ -1,7 +1,8 @@
 """What the county-size benches share: their own database (embedded, or DATABASE_URL migrated), a
 county with a tree of townships and communities and its admin, committed statistics, a signed-in
 in-process client, and one printed line per request (status, X-Query-Count, brotli bytes, server ms).
-Used by bench/compliance_bench.py and bench/cases_bench.py."""
+Used by bench/compliance_bench.py and bench/cases_bench.py; ``copy_santai`` (a county among many) by
+bench/citus_bench.py and bench/throughput.py."""
 
 from __future__ import annotations
 
@@ -126,3 +127,48 @@ async def print_requests(client, pages: list[tuple[str, str, dict]]) -> None:
     for label, path, headers in pages:
         status, queries, size, ms = await fetch(client, path, **headers)
         print(f"{label:<32}{status:>7}{queries:>9}{size:>10}{ms:>9.0f}", flush=True)
+
+
+NOT_COPIED = {"memberships", "invitations", "audit_log"}  # the copies' people: none (santai's admin stays in one)
+
+
+async def copy_santai(superuser_url: str, copies: int, first: int = 1) -> float:
+    """`copies` counties more (slugs copy-<first>, copy-<first + 1>, ...), each with a copy of santai's rows of every
+    tenant table but NOT_COPIED (ids kept: the keys start with tenant_id). As the superuser, triggers
+    and foreign-key checks off (the copies are whole); on Citus the coordinator passes SET LOCAL on.
+    Returns the seconds taken."""
+    import asyncpg
+
+    started = time.perf_counter()
+    conn = await asyncpg.connect(superuser_url.replace("+asyncpg", ""),
+                                 server_settings={"citus.propagate_set_commands": "local"})
+    try:
+        citus = await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")
+        santai = await conn.fetchval("SELECT id FROM tenants WHERE slug = 'santai'")
+        tables = [r["relname"] for r in await conn.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' "
+            "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1")]
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            if citus:
+                await conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
+            new = [r["id"] for r in await conn.fetch(
+                "INSERT INTO tenants (slug, name, kind, division_code, status, timezone, sms_quota) "
+                "SELECT 'copy-' || g, '副本' || g || '县人大常委会', kind, division_code, status, timezone, sms_quota "
+                "FROM tenants, generate_series($3::int, $3::int + $2 - 1) g WHERE id = $1 RETURNING id",
+                santai, copies, first)]
+            for table in tables:
+                if table in NOT_COPIED:
+                    continue
+                columns = [r["attname"] for r in await conn.fetch(
+                    "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 "
+                    "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum", table)]
+                rest = [f'"{c}"' for c in columns if c != "tenant_id"]
+                await conn.execute(
+                    f'INSERT INTO "{table}" (tenant_id, {", ".join(rest)}) OVERRIDING SYSTEM VALUE '
+                    f'SELECT n.id, {", ".join(f"t.{c}" for c in rest)} FROM "{table}" t, '
+                    f"unnest($2::bigint[]) AS n(id) WHERE t.tenant_id = $1", santai, new)
+        await conn.execute("ANALYZE")  # this machine's PostgreSQL runs no autovacuum
+    finally:
+        await conn.close()
+    return time.perf_counter() - started

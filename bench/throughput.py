@@ -68,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pages", nargs="*", metavar="WORD",
                         help="measure only the pages whose name holds one of these words (e.g. opinion login); "
                              "the mixed load is skipped unless --rates are given")
+    parser.add_argument("--tenants", type=int, default=0,
+                        help="measure santai among this many counties: after the demo, copies of santai's rows "
+                             "make up the number (kept in the database for the next run; default: as it is)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 round of 2 s, no warm-up, 5 s per fixed rate (about a minute)")
     args = parser.parse_args(argv)
@@ -193,17 +196,41 @@ def product_env(procs: Processes) -> dict:
     return env
 
 
-def start_product(procs: Processes, env: dict, port: int) -> str:
+def start_product(procs: Processes, env: dict, port: int, tenants: int) -> str:
     py = sys.executable
     print("migrate and demo ...", flush=True)
     procs.run("migrate", [py, "-m", "app", "migrate"], env)
     procs.run("demo", [py, "-m", "app", "demo"], env)
+    if tenants:
+        make_counties(env["DATABASE_URL"], tenants)
     print("serve --workers 2 and a worker ...", flush=True)
     web = procs.start("product", [py, "-m", "app", "serve", "--port", str(port), "--workers", "2"], env)
     procs.start("worker", [py, "-m", "app", "worker"], env)
     base = f"http://127.0.0.1:{port}"
     procs.wait_ready("product", base + "/readyz", web)
     return base
+
+
+def make_counties(superuser_url: str, tenants: int) -> None:
+    """Copies of santai (bench/common.py) until the database holds `tenants` counties or more."""
+    import asyncio
+
+    import asyncpg
+    from common import copy_santai
+
+    async def counties() -> tuple[int, int]:
+        conn = await asyncpg.connect(superuser_url.replace("+asyncpg", ""))
+        try:
+            return (await conn.fetchval("SELECT count(*) FROM tenants WHERE kind = 'county'"),
+                    await conn.fetchval("SELECT count(*) FROM tenants WHERE slug LIKE 'copy-%'"))
+        finally:
+            await conn.close()
+
+    have, copies = asyncio.run(counties())
+    if have < tenants:
+        print(f"{tenants - have} copies of santai's rows (the database holds {have} counties) ...", flush=True)
+        seconds = asyncio.run(copy_santai(superuser_url, tenants - have, first=copies + 1))
+        print(f"  made in {seconds:.0f} s", flush=True)
 
 
 def start_baseline(procs: Processes, env: dict, port: int) -> str:
@@ -260,6 +287,8 @@ def header(out: Report, args, base: str, baseline: str) -> None:
         f"load average {load}")
     out(f"product {base} (serve --workers 2 + a worker) · baseline {baseline} (bench/baseline_app.py, 2 workers)")
     out(f"{versions}, Python {platform.python_version()}")
+    if args.tenants:
+        out(f"santai among {args.tenants} counties or more (copies of its rows: bench/common.py copy_santai)")
     out(f"wrk: {args.connections} connections, 2 threads, {args.duration:g} s a measurement, {args.rounds} round(s), "
         f"Accept-Encoding: {args.accept_encoding}")
     out()
@@ -383,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         env = product_env(procs) if not args.url else dict(os.environ)
         if args.url and not env.get("DATABASE_URL"):
             raise SystemExit("--url needs DATABASE_URL (the product's database, as its owner): the baseline reads it")
-        base = args.url.rstrip("/") if args.url else start_product(procs, env, free_port())
+        base = args.url.rstrip("/") if args.url else start_product(procs, env, free_port(), args.tenants)
         baseline = start_baseline(procs, env, free_port())
         from app.demo import DEMO_PASSWORD
 

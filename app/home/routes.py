@@ -38,10 +38,11 @@ async def tenant_home(request: Request, ctx: TenantContext) -> Response:
     trouble = notify_queries.trouble_of(ctx.figures["trouble"])  # None: not a log role
     trouble = trouble.shown() if trouble else []
     # the rest is read and rendered once per change of the county's data (or per minute: counts of what
-    # fell due meanwhile); the counts above are part of its name
+    # fell due meanwhile); the flags above are rendered on every view (home.html's "live" block), and
+    # the unread count is the header's
     return await kept_page(
         request, "home/home.html", tenant_id=ctx.tenant.id,
-        name=f"home:{ctx.membership.id}:{ctx.user.id}:{ctx.role}:{today}:{unread}:{trouble!r}",
+        name=f"home:{ctx.membership.id}:{ctx.user.id}:{ctx.role}:{today}",
         reads=lambda: _reads(ctx, now), tz=ctx.tz, work_base=ctx.base, unread=unread, trouble=trouble,
         failed_days=notify_queries.FAILED_WARNING_DAYS, stuck_minutes=_minutes(notify_queries.STUCK_AFTER),
         checking_minutes=_minutes(notify_queries.CHECKING_LONG))
