@@ -82,18 +82,26 @@ def _chart(s: stats.Stats) -> str:
 async def case_stats(request: Request, ctx: TenantContext, node: str | None = None, station: str | None = None,
                      period: str | None = None) -> Response:
     scope = await ctx.scope()
-    level = await stats.resolve_level(ctx.db, scope, queries._id(node), queries._id(station))
+    require_view(scope)  # on every view: a kept page does not run its reads
+    node_id, station_id = queries._id(node), queries._id(station)
     today = ctx.today()
     chosen = stats.read_period(period, today)
-    s = await stats.build_stats(ctx.db, scope, level, chosen, ctx.tenant.timezone)
-    here = {"node": level.node.id if level.kind == "township" else None,
-            "station": level.station.id if level.kind == "station" else None}
+
+    async def reads() -> dict:  # kept until the county's data changes (app.core.read_cache)
+        level = await stats.resolve_level(ctx.db, scope, node_id, station_id)
+        s = await stats.build_stats(ctx.db, scope, level, chosen, ctx.tenant.timezone)
+        here = {"node": level.node.id if level.kind == "township" else None,
+                "station": level.station.id if level.kind == "station" else None}
+        return dict(s=s, chart=_chart(s), here=here)
+
     years = range(today.year, today.year - 4, -1)
     choices = [(str(y), str(y)) for y in years]
     choices += [(period_of("quarter", d).key, period_of("quarter", d).label) for y in years
                 for d in (_quarter_start(y, q) for q in (4, 3, 2, 1)) if d <= today]
-    return page(request, "cases/stats.html", s=s, chart=_chart(s), base=ctx.base, here=here, choices=choices,
-                whole_tenant=scope.whole_tenant and scope.role != "handling_unit")
+    return await kept_page(request, "cases/stats.html", tenant_id=ctx.tenant.id,
+                           name=f"stats:{ctx.membership.id}:{scope.role}:{today}:{node_id}:{station_id}:{chosen.key}",
+                           reads=reads, base=ctx.base, choices=choices,
+                           whole_tenant=scope.whole_tenant and scope.role != "handling_unit")
 
 
 def _quarter_start(year: int, quarter: int) -> date:

@@ -4,8 +4,10 @@ A page's reads (the home's counts, a list's rows) are kept under the county's *d
 committed write to one of the county's tables bumps it (app.public.invalidation notes the writes of
 every runtime session — routes, services, the worker, imports — and bumps after the commit, never on a
 rollback), so a value is never served after a change it did not see. What nothing bumps — a due time
-passing, a platform table such as a user's name — is seen within TTL_SECONDS; callers put the county's
-date in the name, so "today" rolls over with the county's day.
+passing, a platform table such as a user's name — is seen within TTL_SECONDS (the first request after
+that reads again; the others of its process are answered from the older value while it does, so a busy
+page does not stall every minute); callers put the county's date in the name, so "today" rolls over
+with the county's day.
 
 Keys, under the public page cache's ``lp:<database name>:`` (one Redis, two databases never mix):
   D                          the platform's data generation (the working calendar; a write to a tenant
@@ -41,6 +43,8 @@ from app.core.i18n import current_locale
 log = logging.getLogger("lianluo.read_cache")
 
 TTL_SECONDS = 60  # the backstop for what no write bumps (the clock, platform tables)
+GRACE_SECONDS = 30  # an older value stays this long, to answer while one request reads it again
+wall_clock = time.time  # when a value was kept (every web process of the deployment compares it)
 REDIS_TIMEOUT = 0.5  # seconds; past this the database answers
 PAUSE_AFTER_ERROR = 5.0  # seconds without trying Redis after it failed
 WAIT_FOR_FIRST = 2.0  # seconds a request waits for another's reading of the same value
@@ -112,14 +116,19 @@ class ReadCache(RedisCache):
         """The value kept under ``name`` (in the request's language: a value may hold translated words) for
         the tenant's current data, or ``compute()``'s (then kept). Requests of this process that miss the
         same value at once wait for the first one's (after a change, a busy page is read once per
-        process, not once per waiting request), then look again."""
+        process, not once per waiting request), then look again. A value older than TTL_SECONDS (the
+        data unchanged: only the clock moved) is read again by the first request that finds it, and
+        the others of its process are answered from it meanwhile instead of waiting."""
         name = f"{self.release}:{current_locale.get()}:{name}"
         gens, found = await self._lookup(tenant_id, name)
+        key = f"{tenant_id}:{gens}:{name}"
         if found is not None:
-            return pickle.loads(found)
+            stored_at, value = pickle.loads(found)
+            if wall_clock() - stored_at < TTL_SECONDS or key in self._computing:
+                return value
+            return await self._compute_and_store(key, tenant_id, gens, name, compute)
         if gens is None:
             return await compute()
-        key = f"{tenant_id}:{gens}:{name}"
         first = self._computing.get(key)
         if first is not None:
             try:
@@ -128,8 +137,12 @@ class ReadCache(RedisCache):
                 pass
             gens, found = await self._lookup(tenant_id, name)
             if found is not None:
-                return pickle.loads(found)
+                return pickle.loads(found)[1]
             return await compute()
+        return await self._compute_and_store(key, tenant_id, gens, name, compute)
+
+    async def _compute_and_store(self, key: str, tenant_id: int, gens: str, name: str,
+                                 compute: Callable[[], Awaitable[T]]) -> T:
         self._computing[key] = done = asyncio.Event()
         try:
             value = await compute()
@@ -152,11 +165,11 @@ class ReadCache(RedisCache):
             return None, None
 
     async def _store(self, tenant_id: int, gens: str, name: str, value) -> None:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((wall_clock(), value), protocol=pickle.HIGHEST_PROTOCOL)
         if len(data) > MAX_VALUE_BYTES or not self._usable():
             return
         try:
-            await self._redis().set(f"{self.ns}rd:{tenant_id}:{gens}:{name}", data, ex=TTL_SECONDS)
+            await self._redis().set(f"{self.ns}rd:{tenant_id}:{gens}:{name}", data, ex=TTL_SECONDS + GRACE_SECONDS)
         except Exception as exc:
             self._failed("store", exc)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import pytest
 from redis.asyncio import Redis
@@ -163,6 +164,28 @@ async def test_a_kept_case_page_carries_this_browsers_token_and_its_forms_work(a
                                       data={"_csrf_token": header, "answer": answer}, follow_redirects=False)
                 assert r.status_code == 303, r.text[:500]
                 assert answer in (await view(client, f"/cases/{case.id}?done=step"))[0]
+
+
+async def test_a_value_past_its_minute_is_read_again_once_while_the_others_get_it_meanwhile(app, cc, monkeypatch):
+    """The data unchanged and only the clock moved: the first request reads again, the ones that come
+    meanwhile are answered at once from the older value, and after that everyone gets the new one."""
+    cache = read_cache.read_cache(app)
+    figures = iter([1, 2, 3])
+
+    async def read():
+        await asyncio.sleep(0.05)
+        return next(figures)
+
+    assert await cache.remember(cc.tenant.id, "clock", read) == 1
+    assert await cache.remember(cc.tenant.id, "clock", read) == 1  # kept
+    later = time.time() + read_cache.TTL_SECONDS + 1
+    monkeypatch.setattr(read_cache, "wall_clock", lambda: later)
+    first = asyncio.create_task(cache.remember(cc.tenant.id, "clock", read))
+    await asyncio.sleep(0.01)  # the first request is reading
+    meanwhile = await asyncio.gather(*(cache.remember(cc.tenant.id, "clock", read) for _ in range(4)))
+    assert meanwhile == [1] * 4 and not first.done()
+    assert await first == 2
+    assert await cache.remember(cc.tenant.id, "clock", read) == 2  # read once: 3 was never asked for
 
 
 async def test_requests_missing_the_same_value_at_once_read_it_once(app, cc):
