@@ -205,10 +205,27 @@ def start_product(procs: Processes, env: dict, port: int, tenants: int) -> str:
         make_counties(env["DATABASE_URL"], tenants)
     print("serve --workers 2 and a worker ...", flush=True)
     web = procs.start("product", [py, "-m", "app", "serve", "--port", str(port), "--workers", "2"], env)
-    procs.start("worker", [py, "-m", "app", "worker"], env)
+    worker = procs.start("worker", [py, "-m", "app", "worker"], env)
     base = f"http://127.0.0.1:{port}"
     procs.wait_ready("product", base + "/readyz", web)
+    wait_for_startup_pass(procs, worker)
     return base
+
+
+def wait_for_startup_pass(procs: Processes, worker: subprocess.Popen, seconds: float = 600) -> None:
+    """The worker's hourly pass over every county's reminders also runs when it starts (app.jobs.worker):
+    among 1,000 counties with activities it takes most of a core for a minute. Measured during it, the
+    pages would share the machine with it; in production it runs once an hour."""
+    print("waiting for the worker's start-up pass over the reminders ...", flush=True)
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if worker.poll() is not None:
+            raise SystemExit(f"worker exited with {worker.returncode}:\n{procs.log('worker')}")
+        if "produce_reminders ●" in procs.log_path("worker").read_text(errors="replace"):
+            print(f"  done after {time.monotonic() - started:.0f} s", flush=True)
+            return
+        time.sleep(1)
+    print(f"  ! still running after {seconds:.0f} s: measuring anyway", flush=True)
 
 
 def make_counties(superuser_url: str, tenants: int) -> None:
