@@ -1,11 +1,12 @@
-"""Signed-in pages whose database reads *and* rendered content are kept in the read cache (issue 20).
+"""Signed-in pages whose rendered content is kept in the read cache until their data changes (issue 20).
 
 ``kept_page`` is ``page()`` for a read-only page view: the first view of a member reads the database
 (``reads()``) and renders the template's ``title`` and ``content`` blocks; until the county's data
 changes (app.core.read_cache) a repeat view renders only the frame around them (the header with its
 own unread count, the menu). Only the two rendered blocks are kept, not the reads: a repeat view
 unpickles two strings, not the rows (so a kept page's template uses its reads inside those blocks
-only; base.html's frame uses what every page has, ``app.core.web.page_context``). The content's forms carry the browser's CSRF token, so the token is part of the name
+only; base.html's frame uses what every page has, ``app.core.web.page_context``). The content's forms
+carry the browser's CSRF token, so the token is part of the name
 (a hash of it: the value is kept only under a name the same browser asks for). The caller puts
 everything else the content shows into ``name`` — the member, the page's parameters, the county's date,
 a one-time message — and passes what is not kept in ``context`` (constants, the time zone's filter).

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
-from sqlalchemy import Boolean, ColumnElement, Row, String, bindparam, case, cast, func, literal_column, select, true, update
+from sqlalchemy import (Boolean, ColumnElement, Row, String, bindparam, case, cast, func, literal_column, select, true,
+                        update)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.access import AUTH_WIDTH, Auth, LoginRequired, _login_redirect_target, auth_select, load_auth
